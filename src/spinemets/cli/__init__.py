@@ -1,0 +1,58 @@
+"""The ``spinemets`` command line: a thin Typer app over the library.
+
+Each command group lives in its own module and registers itself on :data:`app` through
+``register(app)``; heavy imports stay inside the command functions so the CLI starts fast.
+Errors that spinemets raises on purpose become a one-line message and exit code 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from spinemets.errors import SpinemetsError
+
+app = typer.Typer(
+    name="spinemets",
+    help="Clinical decision support for spinal metastases: scores, plans, evidence, cohorts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: Modules that add commands to :data:`app` (each defines ``register(app)``).
+_COMMAND_MODULES = (
+    "spinemets.cli.scores",
+)
+
+
+def _register() -> None:
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning spinemets errors into exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SpinemetsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+        raise

@@ -1,0 +1,53 @@
+"""The one exception hierarchy of spinemets.
+
+    SpinemetsError
+    ├── InvalidInputError      bad user input: names the field, the value and what is allowed
+    │   └── UnknownScoreError  a score name that is not in the catalogue
+    ├── KnowledgeBaseError     a curated data file (bibliography, tables, evidence) is malformed
+    └── MissingExtraError      an optional dependency group is not installed
+
+Clinical caveats are warnings, not errors: see :class:`ClinicalCaveat`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class SpinemetsError(Exception):
+    """Base class of every error spinemets raises on purpose."""
+
+
+class InvalidInputError(SpinemetsError, ValueError):
+    """Input that cannot be used; the message names field, value and what is allowed."""
+
+    def __init__(self, field: str, value: object, allowed: str | Iterable[str], hint: str = "") -> None:
+        self.field = field
+        self.value = value
+        if not isinstance(allowed, str):
+            allowed = "one of " + ", ".join(str(a) for a in allowed)
+        self.allowed = allowed
+        self.hint = hint
+        message = f"{field} must be {allowed}; got {value!r}"
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)
+
+
+class UnknownScoreError(InvalidInputError):
+    """A score name that is not in :data:`spinemets.SCORES`."""
+
+
+class KnowledgeBaseError(SpinemetsError):
+    """A curated data file failed validation on load (unknown key, duplicate id, bad reference)."""
+
+
+class MissingExtraError(SpinemetsError, ImportError):
+    """An optional feature was used without its extra installed."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'spinemets[{extra}]'")
+
+
+class ClinicalCaveat(UserWarning):
+    """A clinical caveat about a result (e.g. input outside the derivation cohort)."""

@@ -1,0 +1,1 @@
+"""Curated clinical knowledge kept as reviewable data: bibliography, histology table, evidence."""

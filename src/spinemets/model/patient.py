@@ -1,0 +1,256 @@
+"""The patient: the facts a spine-oncology team records, with units and controlled vocabularies.
+
+Unknown is ``None``, never a default: a score or rule that needs a missing fact reports the
+range it could take and what to obtain, it never assumes. Lists default to empty only where
+"none recorded" and "none present" are the same statement (e.g. no lesions entered yet).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from spinemets.model.enums import (
+    AlarmSymptom,
+    Alignment,
+    Ambulatory,
+    BoneLesion,
+    Collapse,
+    EsccGrade,
+    Frankel,
+    Histology,
+    OtherSymptom,
+    PainType,
+    Posterolateral,
+    RadicularPain,
+    ReceptorStatus,
+    VisceralMetastases,
+    VisceralPattern,
+)
+from spinemets.model.levels import LevelSpan
+
+Count = Annotated[int, Field(ge=0, le=1000)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class PrimaryTumour(_Model):
+    """The primary cancer."""
+
+    histology: Histology | None = Field(None, description="Primary tumour from the controlled list.")
+    histology_other: str | None = Field(
+        None, max_length=200, description="Free-text primary when histology is 'other'."
+    )
+    diagnosis_date: dt.date | None = Field(None, description="Date the primary cancer was diagnosed.")
+    oestrogen_receptor: ReceptorStatus | None = Field(None, description="Breast: ER status.")
+    progesterone_receptor: ReceptorStatus | None = Field(None, description="Breast: PR status.")
+    her2: ReceptorStatus | None = Field(None, description="Breast: HER2 status.")
+    hormone_dependent: bool | None = Field(
+        None,
+        description="Breast/prostate: hormone-dependent (hormone receptor positive, castration-sensitive).",
+    )
+    on_targeted_therapy: bool | None = Field(None, description="Currently on molecular targeted therapy.")
+    on_hormonal_therapy: bool | None = Field(None, description="Currently on hormonal therapy.")
+    previous_chemotherapy: bool | None = Field(None, description="Any previous cytotoxic chemotherapy.")
+    histology_confirmed: bool | None = Field(
+        None, description="Tissue diagnosis obtained (biopsy or resection) for the metastatic disease."
+    )
+
+    @model_validator(mode="after")
+    def _other_needs_text(self) -> PrimaryTumour:
+        if self.histology is Histology.other and not self.histology_other:
+            raise ValueError("histology 'other' needs histology_other (free text naming the primary)")
+        return self
+
+
+class Performance(_Model):
+    """Performance status: Karnofsky (%) or ECOG (0-5); give either or both."""
+
+    kps: int | None = Field(None, ge=0, le=100, multiple_of=10, description="Karnofsky performance status, %.")
+    ecog: int | None = Field(None, ge=0, le=5, description="ECOG/WHO performance status, 0-5.")
+
+
+class Neurology(_Model):
+    """Neurological status at presentation."""
+
+    frankel: Frankel | None = Field(None, description="Frankel grade A-E.")
+    asia: Frankel | None = Field(
+        None, description="ASIA Impairment Scale grade A-E (substituted for Frankel where Frankel is absent)."
+    )
+    myelopathy: bool | None = Field(None, description="Signs of myelopathy (hyperreflexia, Babinski, sensory level).")
+    radiculopathy: RadicularPain | None = Field(None, description="Radicular pain or deficit: none, unilateral, bilateral.")
+    radicular_deficit: bool | None = Field(None, description="Radicular motor or sensory deficit present.")
+    sphincter_dysfunction: bool | None = Field(None, description="Bladder or bowel dysfunction.")
+    reduced_perineal_sensation: bool | None = Field(None, description="Reduced perineal (saddle) sensation.")
+    ambulatory: Ambulatory | None = Field(None, description="Pre-treatment ambulatory status.")
+    motor_deficit: bool | None = Field(None, description="Any motor deficit of the limbs.")
+    motor_deficit_onset_days: int | None = Field(
+        None, ge=0, le=3650, description="Days over which the motor deficit developed (Rades: 1-7, 8-14, >14)."
+    )
+    deficit_progressive: bool | None = Field(None, description="Neurological deficit is getting worse.")
+    deterioration_despite_treatment: bool | None = Field(
+        None, description="Neurological deterioration despite radiotherapy and corticosteroids."
+    )
+    complete_deficit_hours: int | None = Field(
+        None, ge=0, description="Hours since a complete (paraplegic) deficit was established."
+    )
+
+
+class Pain(_Model):
+    """Pain at presentation (patient level; a lesion may record its own SINS pain)."""
+
+    type: PainType | None = Field(None, description="mechanical / occasional (non-mechanical) / none.")
+    night_pain: bool | None = Field(None, description="Pain at night or early morning (tumour-related pattern).")
+    steroid_responsive: bool | None = Field(None, description="Pain improved on corticosteroids.")
+    severity_nrs: int | None = Field(None, ge=0, le=10, description="Numeric rating scale 0-10.")
+    neuropathic: bool | None = Field(None, description="Neuropathic character (burning, shooting, radicular).")
+
+
+class PriorRadiotherapy(_Model):
+    dose_gy: float | None = Field(None, gt=0, le=200, description="Total dose, Gy.")
+    fractions: int | None = Field(None, ge=1, le=60, description="Number of fractions.")
+    date: dt.date | None = Field(None, description="Date of the last fraction.")
+    technique: Literal["cebrt", "sbrt", "imrt", "other"] | None = Field(None, description="Technique.")
+
+
+class Lesion(_Model):
+    """One spinal lesion, read on CT (bone quality, collapse, alignment) and MRI (ESCC)."""
+
+    level: LevelSpan = Field(description="Level or span, e.g. T11, T11-T12, C7-T1 (occiput C0 to coccyx Co).")
+    bone_lesion: BoneLesion | None = Field(None, description="lytic / mixed / blastic.")
+    collapse: Collapse | None = Field(None, description="Vertebral body collapse category (SINS).")
+    collapse_percent: float | None = Field(
+        None, ge=0, le=100, description="Measured collapse, % of body height (derives the collapse category)."
+    )
+    body_involvement_over_50: bool | None = Field(None, description="More than 50% of the vertebral body involved.")
+    alignment: Alignment | None = Field(None, description="Radiographic alignment (SINS).")
+    deformity_preexisting: bool | None = Field(
+        None, description="A kyphosis/scoliosis known to predate the tumour (not 'de novo')."
+    )
+    posterolateral: Posterolateral | None = Field(None, description="Posterolateral involvement (SINS).")
+    pain: PainType | None = Field(None, description="SINS pain of this lesion; falls back to the patient's pain.")
+    escc: EsccGrade | None = Field(None, description="Bilsky ESCC grade at this level.")
+    disc_space_involvement: bool | None = Field(None, description="Tumour/signal crosses the intervertebral disc.")
+    paraspinal_mass: bool | None = Field(None, description="Paraspinal soft-tissue mass.")
+    prior_radiotherapy: PriorRadiotherapy | None = Field(None, description="Previous radiotherapy to this level.")
+    prior_surgery: bool | None = Field(None, description="Previous surgery at this level.")
+    prior_surgery_date: dt.date | None = Field(None, description="Date of previous surgery at this level.")
+    progression_after_radiotherapy: bool | None = Field(
+        None, description="Pain or deficit recurred/progressed at this level after radiotherapy."
+    )
+    painful_fracture: bool | None = Field(None, description="Painful pathological vertebral compression fracture.")
+
+
+class Burden(_Model):
+    """Extent of metastatic disease."""
+
+    extraspinal_bone_metastases: Count | None = Field(None, description="Number of extraspinal bone metastases (foci).")
+    vertebrae_involved: Count | None = Field(
+        None, description="Number of vertebrae with metastases, including the index lesion."
+    )
+    visceral_metastases: VisceralMetastases | None = Field(
+        None, description="Major internal organ metastases: none / treatable (removable) / untreatable (unremovable)."
+    )
+    visceral_pattern: VisceralPattern | None = Field(None, description="Katagiri: nodular or disseminated.")
+    brain_metastases: bool | None = Field(None, description="Brain metastases present.")
+    pathological_fracture_elsewhere: bool | None = Field(
+        None, description="Pathological fracture (Bauer 1995 item)."
+    )
+
+
+class LymphNodes(_Model):
+    """Nodal findings relevant to the inguinal lymphadenopathy pathway (seed 000)."""
+
+    inguinal_lymphadenopathy: bool | None = Field(None, description="Enlarged inguinal lymph nodes.")
+    inguinal_nodes_positive: Count | None = Field(None, description="Number of cytology/histology-positive inguinal nodes.")
+    bulky_or_fixed: bool | None = Field(None, description="Bulky or fixed inguinal nodes (cN3).")
+    extranodal_extension: bool | None = Field(None, description="Extranodal extension in an inguinal node.")
+    cloquet_node_positive: bool | None = Field(None, description="Cloquet's node positive.")
+    pelvic_nodes_suspicious: bool | None = Field(None, description="Pelvic nodes suspicious on imaging.")
+
+
+class Quantity(_Model):
+    value: float = Field(ge=0)
+    unit: str
+
+
+class Labs(_Model):
+    """Laboratory values; albumin accepts g/dL or g/L (stored as given, converted on use)."""
+
+    albumin: Quantity | float | None = Field(
+        None, description="Serum albumin, pre-treatment: {value, unit: g/dL|g/L}; a bare number is g/dL."
+    )
+    crp_mg_dl: float | None = Field(None, ge=0, description="C-reactive protein, mg/dL.")
+    ldh_iu_l: float | None = Field(None, ge=0, description="Lactate dehydrogenase, IU/L.")
+    platelets_per_ul: float | None = Field(None, ge=0, description="Platelets, per µL.")
+    calcium_mg_dl: float | None = Field(None, ge=0, description="Corrected serum calcium, mg/dL.")
+    bilirubin_mg_dl: float | None = Field(None, ge=0, description="Total bilirubin, mg/dL.")
+    creatinine_clearance_ml_min: float | None = Field(None, ge=0, description="Creatinine clearance, mL/min.")
+    haemoglobin_g_dl: float | None = Field(None, ge=0, description="Haemoglobin, g/dL.")
+    psa_ng_ml: float | None = Field(None, ge=0, description="PSA, ng/mL.")
+
+    def albumin_g_dl(self) -> tuple[float, str] | None:
+        """Albumin in g/dL with the conversion shown, e.g. ``(3.5, 'albumin 35 g/L is 3.5 g/dL')``."""
+        from spinemets.model.units import albumin_to_g_dl
+
+        if self.albumin is None:
+            return None
+        if isinstance(self.albumin, Quantity):
+            return albumin_to_g_dl(self.albumin.value, self.albumin.unit)
+        return albumin_to_g_dl(float(self.albumin), "g/dL")
+
+
+class Context(_Model):
+    """Where the patient is in the pathway and what has been done."""
+
+    known_cancer: bool | None = Field(None, description="Known (past or current) cancer.")
+    suspected_mscc: bool | None = Field(None, description="Clinical suspicion of metastatic spinal cord compression.")
+    mri_done: bool | None = Field(None, description="Whole-spine MRI with T1 and T2 already available.")
+    ct_done: bool | None = Field(None, description="CT of the involved levels available (bone quality for SINS).")
+    mri_contraindicated: bool | None = Field(None, description="MRI contraindicated (device, claustrophobia).")
+    staging_done: bool | None = Field(None, description="CT or PET-CT chest/abdomen/pelvis staging done.")
+    on_corticosteroids: bool | None = Field(None, description="Currently on corticosteroids.")
+    on_bone_modifying_agent: bool | None = Field(None, description="On bisphosphonate or denosumab.")
+    dental_check_done: bool | None = Field(None, description="Dental examination done before bone-modifying agents.")
+    fit_for_surgery: bool | None = Field(None, description="Medically operable in the team's judgement.")
+    treatment_date: dt.date | None = Field(None, description="Date of the index local treatment (for follow-up).")
+    treatment_received: Literal["surgery", "radiotherapy", "surgery_and_radiotherapy", "sbrt", "none"] | None = Field(
+        None, description="Local treatment already given at the index level."
+    )
+    new_symptoms_since_treatment: bool | None = Field(
+        None, description="New or worse pain, weakness, sensory change or sphincter problems after treatment."
+    )
+
+
+class Patient(_Model):
+    """All recorded facts of one patient at one assessment."""
+
+    patient_id: str | None = Field(None, max_length=64, description="Pseudonymous identifier.")
+    assessment_date: dt.date | None = Field(None, description="Date of this assessment.")
+    age_years: int | None = Field(None, ge=0, le=120, description="Age, years.")
+    sex: Literal["female", "male", "other"] | None = Field(None, description="Sex.")
+    primary: PrimaryTumour = Field(default_factory=PrimaryTumour, description="The primary cancer.")
+    performance: Performance = Field(default_factory=Performance, description="Performance status.")
+    neurology: Neurology = Field(default_factory=Neurology, description="Neurological status.")
+    pain: Pain = Field(default_factory=Pain, description="Pain.")
+    lesions: list[Lesion] = Field(default_factory=list, description="Spinal lesions (none entered = empty list).")
+    burden: Burden = Field(default_factory=Burden, description="Metastatic burden.")
+    nodes: LymphNodes = Field(default_factory=LymphNodes, description="Lymph-node findings.")
+    labs: Labs = Field(default_factory=Labs, description="Laboratory values.")
+    symptoms: list[AlarmSymptom] = Field(default_factory=list, description="Alarm symptoms present.")
+    other_symptoms: list[OtherSymptom] = Field(default_factory=list, description="Other findings (differential).")
+    context: Context = Field(default_factory=Context, description="Pathway context.")
+    notes: str | None = Field(None, max_length=20000, description="Free-text notes (never used by rules).")
+
+    @property
+    def frankel_grade(self) -> tuple[Frankel, str] | None:
+        """Frankel grade, or the ASIA grade substituted one-for-one (with the source named)."""
+        if self.neurology.frankel is not None:
+            return self.neurology.frankel, "Frankel"
+        if self.neurology.asia is not None:
+            return self.neurology.asia, "ASIA grade substituted for Frankel"
+        return None
