@@ -26,6 +26,7 @@ app = typer.Typer(
 #: Modules that add commands to :data:`app` (each defines ``register(app)``).
 _COMMAND_MODULES = (
     "spinemets.cli.scores",
+    "spinemets.cli.assess",
 )
 
 

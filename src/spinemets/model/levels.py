@@ -116,7 +116,9 @@ class LevelSpan:
         return hash((self.start, self.end))
 
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
         def validate(value: Any) -> LevelSpan:
             if isinstance(value, LevelSpan):
                 return value

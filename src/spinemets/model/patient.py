@@ -70,7 +70,9 @@ class PrimaryTumour(_Model):
 class Performance(_Model):
     """Performance status: Karnofsky (%) or ECOG (0-5); give either or both."""
 
-    kps: int | None = Field(None, ge=0, le=100, multiple_of=10, description="Karnofsky performance status, %.")
+    kps: int | None = Field(
+        None, ge=0, le=100, multiple_of=10, description="Karnofsky performance status, %."
+    )
     ecog: int | None = Field(None, ge=0, le=5, description="ECOG/WHO performance status, 0-5.")
 
 
@@ -81,15 +83,22 @@ class Neurology(_Model):
     asia: Frankel | None = Field(
         None, description="ASIA Impairment Scale grade A-E (substituted for Frankel where Frankel is absent)."
     )
-    myelopathy: bool | None = Field(None, description="Signs of myelopathy (hyperreflexia, Babinski, sensory level).")
-    radiculopathy: RadicularPain | None = Field(None, description="Radicular pain or deficit: none, unilateral, bilateral.")
+    myelopathy: bool | None = Field(
+        None, description="Signs of myelopathy (hyperreflexia, Babinski, sensory level)."
+    )
+    radiculopathy: RadicularPain | None = Field(
+        None, description="Radicular pain or deficit: none, unilateral, bilateral."
+    )
     radicular_deficit: bool | None = Field(None, description="Radicular motor or sensory deficit present.")
     sphincter_dysfunction: bool | None = Field(None, description="Bladder or bowel dysfunction.")
     reduced_perineal_sensation: bool | None = Field(None, description="Reduced perineal (saddle) sensation.")
     ambulatory: Ambulatory | None = Field(None, description="Pre-treatment ambulatory status.")
     motor_deficit: bool | None = Field(None, description="Any motor deficit of the limbs.")
     motor_deficit_onset_days: int | None = Field(
-        None, ge=0, le=3650, description="Days over which the motor deficit developed (Rades: 1-7, 8-14, >14)."
+        None,
+        ge=0,
+        le=3650,
+        description="Days over which the motor deficit developed (Rades: 1-7, 8-14, >14).",
     )
     deficit_progressive: bool | None = Field(None, description="Neurological deficit is getting worse.")
     deterioration_despite_treatment: bool | None = Field(
@@ -104,10 +113,14 @@ class Pain(_Model):
     """Pain at presentation (patient level; a lesion may record its own SINS pain)."""
 
     type: PainType | None = Field(None, description="mechanical / occasional (non-mechanical) / none.")
-    night_pain: bool | None = Field(None, description="Pain at night or early morning (tumour-related pattern).")
+    night_pain: bool | None = Field(
+        None, description="Pain at night or early morning (tumour-related pattern)."
+    )
     steroid_responsive: bool | None = Field(None, description="Pain improved on corticosteroids.")
     severity_nrs: int | None = Field(None, ge=0, le=10, description="Numeric rating scale 0-10.")
-    neuropathic: bool | None = Field(None, description="Neuropathic character (burning, shooting, radicular).")
+    neuropathic: bool | None = Field(
+        None, description="Neuropathic character (burning, shooting, radicular)."
+    )
 
 
 class PriorRadiotherapy(_Model):
@@ -126,34 +139,47 @@ class Lesion(_Model):
     collapse_percent: float | None = Field(
         None, ge=0, le=100, description="Measured collapse, % of body height (derives the collapse category)."
     )
-    body_involvement_over_50: bool | None = Field(None, description="More than 50% of the vertebral body involved.")
+    body_involvement_over_50: bool | None = Field(
+        None, description="More than 50% of the vertebral body involved."
+    )
     alignment: Alignment | None = Field(None, description="Radiographic alignment (SINS).")
     deformity_preexisting: bool | None = Field(
         None, description="A kyphosis/scoliosis known to predate the tumour (not 'de novo')."
     )
     posterolateral: Posterolateral | None = Field(None, description="Posterolateral involvement (SINS).")
-    pain: PainType | None = Field(None, description="SINS pain of this lesion; falls back to the patient's pain.")
+    pain: PainType | None = Field(
+        None, description="SINS pain of this lesion; falls back to the patient's pain."
+    )
     escc: EsccGrade | None = Field(None, description="Bilsky ESCC grade at this level.")
-    disc_space_involvement: bool | None = Field(None, description="Tumour/signal crosses the intervertebral disc.")
+    disc_space_involvement: bool | None = Field(
+        None, description="Tumour/signal crosses the intervertebral disc."
+    )
     paraspinal_mass: bool | None = Field(None, description="Paraspinal soft-tissue mass.")
-    prior_radiotherapy: PriorRadiotherapy | None = Field(None, description="Previous radiotherapy to this level.")
+    prior_radiotherapy: PriorRadiotherapy | None = Field(
+        None, description="Previous radiotherapy to this level."
+    )
     prior_surgery: bool | None = Field(None, description="Previous surgery at this level.")
     prior_surgery_date: dt.date | None = Field(None, description="Date of previous surgery at this level.")
     progression_after_radiotherapy: bool | None = Field(
         None, description="Pain or deficit recurred/progressed at this level after radiotherapy."
     )
-    painful_fracture: bool | None = Field(None, description="Painful pathological vertebral compression fracture.")
+    painful_fracture: bool | None = Field(
+        None, description="Painful pathological vertebral compression fracture."
+    )
 
 
 class Burden(_Model):
     """Extent of metastatic disease."""
 
-    extraspinal_bone_metastases: Count | None = Field(None, description="Number of extraspinal bone metastases (foci).")
+    extraspinal_bone_metastases: Count | None = Field(
+        None, description="Number of extraspinal bone metastases (foci)."
+    )
     vertebrae_involved: Count | None = Field(
         None, description="Number of vertebrae with metastases, including the index lesion."
     )
     visceral_metastases: VisceralMetastases | None = Field(
-        None, description="Major internal organ metastases: none / treatable (removable) / untreatable (unremovable)."
+        None,
+        description="Major internal organ metastases: none / treatable (removable) / untreatable (unremovable).",
     )
     visceral_pattern: VisceralPattern | None = Field(None, description="Katagiri: nodular or disseminated.")
     brain_metastases: bool | None = Field(None, description="Brain metastases present.")
@@ -166,7 +192,9 @@ class LymphNodes(_Model):
     """Nodal findings relevant to the inguinal lymphadenopathy pathway (seed 000)."""
 
     inguinal_lymphadenopathy: bool | None = Field(None, description="Enlarged inguinal lymph nodes.")
-    inguinal_nodes_positive: Count | None = Field(None, description="Number of cytology/histology-positive inguinal nodes.")
+    inguinal_nodes_positive: Count | None = Field(
+        None, description="Number of cytology/histology-positive inguinal nodes."
+    )
     bulky_or_fixed: bool | None = Field(None, description="Bulky or fixed inguinal nodes (cN3).")
     extranodal_extension: bool | None = Field(None, description="Extranodal extension in an inguinal node.")
     cloquet_node_positive: bool | None = Field(None, description="Cloquet's node positive.")
@@ -208,19 +236,29 @@ class Context(_Model):
     """Where the patient is in the pathway and what has been done."""
 
     known_cancer: bool | None = Field(None, description="Known (past or current) cancer.")
-    suspected_mscc: bool | None = Field(None, description="Clinical suspicion of metastatic spinal cord compression.")
+    suspected_mscc: bool | None = Field(
+        None, description="Clinical suspicion of metastatic spinal cord compression."
+    )
     mri_done: bool | None = Field(None, description="Whole-spine MRI with T1 and T2 already available.")
-    ct_done: bool | None = Field(None, description="CT of the involved levels available (bone quality for SINS).")
-    mri_contraindicated: bool | None = Field(None, description="MRI contraindicated (device, claustrophobia).")
+    ct_done: bool | None = Field(
+        None, description="CT of the involved levels available (bone quality for SINS)."
+    )
+    mri_contraindicated: bool | None = Field(
+        None, description="MRI contraindicated (device, claustrophobia)."
+    )
     staging_done: bool | None = Field(None, description="CT or PET-CT chest/abdomen/pelvis staging done.")
     on_corticosteroids: bool | None = Field(None, description="Currently on corticosteroids.")
     on_bone_modifying_agent: bool | None = Field(None, description="On bisphosphonate or denosumab.")
-    dental_check_done: bool | None = Field(None, description="Dental examination done before bone-modifying agents.")
-    fit_for_surgery: bool | None = Field(None, description="Medically operable in the team's judgement.")
-    treatment_date: dt.date | None = Field(None, description="Date of the index local treatment (for follow-up).")
-    treatment_received: Literal["surgery", "radiotherapy", "surgery_and_radiotherapy", "sbrt", "none"] | None = Field(
-        None, description="Local treatment already given at the index level."
+    dental_check_done: bool | None = Field(
+        None, description="Dental examination done before bone-modifying agents."
     )
+    fit_for_surgery: bool | None = Field(None, description="Medically operable in the team's judgement.")
+    treatment_date: dt.date | None = Field(
+        None, description="Date of the index local treatment (for follow-up)."
+    )
+    treatment_received: (
+        Literal["surgery", "radiotherapy", "surgery_and_radiotherapy", "sbrt", "none"] | None
+    ) = Field(None, description="Local treatment already given at the index level.")
     new_symptoms_since_treatment: bool | None = Field(
         None, description="New or worse pain, weakness, sensory change or sphincter problems after treatment."
     )
@@ -237,12 +275,16 @@ class Patient(_Model):
     performance: Performance = Field(default_factory=Performance, description="Performance status.")
     neurology: Neurology = Field(default_factory=Neurology, description="Neurological status.")
     pain: Pain = Field(default_factory=Pain, description="Pain.")
-    lesions: list[Lesion] = Field(default_factory=list, description="Spinal lesions (none entered = empty list).")
+    lesions: list[Lesion] = Field(
+        default_factory=list, description="Spinal lesions (none entered = empty list)."
+    )
     burden: Burden = Field(default_factory=Burden, description="Metastatic burden.")
     nodes: LymphNodes = Field(default_factory=LymphNodes, description="Lymph-node findings.")
     labs: Labs = Field(default_factory=Labs, description="Laboratory values.")
     symptoms: list[AlarmSymptom] = Field(default_factory=list, description="Alarm symptoms present.")
-    other_symptoms: list[OtherSymptom] = Field(default_factory=list, description="Other findings (differential).")
+    other_symptoms: list[OtherSymptom] = Field(
+        default_factory=list, description="Other findings (differential)."
+    )
     context: Context = Field(default_factory=Context, description="Pathway context.")
     notes: str | None = Field(None, max_length=20000, description="Free-text notes (never used by rules).")
 

@@ -36,7 +36,7 @@ def _field_info(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, str 
         ann = field.annotation
         ann_text = None
         nxt: Any = None
-        for arg in (typing.get_args(ann) or (ann,)):
+        for arg in typing.get_args(ann) or (ann,):
             for inner in typing.get_args(arg) or (arg,):
                 if isinstance(inner, type) and issubclass(inner, Enum):
                     ann_text = "one of " + ", ".join(str(m.value) for m in inner)
@@ -65,9 +65,11 @@ def error_from_validation(exc: ValidationError, model: type[BaseModel] = Patient
             allowed += f" ({desc.rstrip('.')})"
     elif etype == "value_error":
         allowed = str(ctx.get("error", err["msg"]))
-        return InvalidInputError(path or "patient", value, "valid", allowed) if not isinstance(
-            ctx.get("error"), InvalidInputError
-        ) else _rebase(ctx["error"], path)
+        return (
+            InvalidInputError(path or "patient", value, "valid", allowed)
+            if not isinstance(ctx.get("error"), InvalidInputError)
+            else _rebase(ctx["error"], path)
+        )
     else:
         allowed = _msg(err["msg"])
         if desc:

@@ -1,0 +1,64 @@
+"""The histology table: how each score groups each primary, with citations (one source of truth).
+
+Loaded from ``histology.yaml``; a null cell means the source does not list that primary, and the
+score using the column flags it instead of mapping it silently.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from spinemets.errors import KnowledgeBaseError
+from spinemets.knowledge.bibliography import get_reference
+from spinemets.model.enums import Histology
+
+Growth = Literal["slow", "moderate", "rapid"]
+
+
+class HistologyRow(BaseModel):
+    """One primary's groupings across scores."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    tokuhashi_2005: int | None
+    tokuhashi_2005_listed_as: str | None
+    tokuhashi_1990: int | None
+    tomita_growth: Growth | None
+    bauer_favourable: bool | None
+    lung: bool
+    noms_radiosensitivity: Literal["sensitive", "resistant"] | None
+    katagiri_growth: (
+        Literal["slow", "moderate", "rapid", "conditional_hormone", "conditional_targeted"] | None
+    )
+    rades_tumour_type: Literal["breast", "prostate", "myeloma_lymphoma", "lung", "other"] | None
+
+
+class HistologyTable(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    citations: dict[str, tuple[str, ...]]
+    rows: dict[Histology, HistologyRow]
+
+
+@cache
+def histology_table() -> HistologyTable:
+    """The validated table; every histology must have a row and every citation must exist."""
+    text = resources.files(__package__).joinpath("histology.yaml").read_text(encoding="utf-8")
+    try:
+        table = HistologyTable.model_validate(yaml.safe_load(text))
+    except ValidationError as exc:
+        raise KnowledgeBaseError(f"histology.yaml: {exc}") from exc
+    missing = [h.value for h in Histology if h not in table.rows]
+    if missing:
+        raise KnowledgeBaseError(f"histology.yaml: no row for {', '.join(missing)}")
+    for ids in table.citations.values():
+        for ref_id in ids:
+            get_reference(ref_id)
+    return table
+
+
+def histology_row(histology: Histology | str) -> HistologyRow:
+    return histology_table().rows[Histology(histology)]

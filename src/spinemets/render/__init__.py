@@ -1,0 +1,1 @@
+"""Renderers: turn results into text (rich), JSON, Markdown, HTML and PDF. They never compute."""

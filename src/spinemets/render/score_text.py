@@ -1,0 +1,55 @@
+"""Terminal rendering of score results with rich: total or range, band, items with their basis."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from spinemets.scores.engine import ScoreDefinition, ScoreResult
+
+
+def score_panel(result: ScoreResult) -> Panel:
+    """One score as a panel: headline, item table (input -> points), missing questions, citation."""
+    table = Table(show_header=True, header_style="bold", expand=True, box=None)
+    table.add_column("Item")
+    table.add_column("Basis")
+    table.add_column("Points", justify="right")
+    for item in result.items:
+        pts = str(item.points) if item.points is not None else f"{item.min}..{item.max}"
+        basis = item.derivation or (item.input or "missing")
+        table.add_row(item.label, basis, pts)
+    parts: list[Text | Table] = []
+    headline = Text(result.label(), style="bold")
+    if result.band_determined and result.band is not None:
+        headline.append(f"\n{result.band.meaning}", style="")
+    parts.append(headline)
+    parts.append(table)
+    if result.missing:
+        ask = Text("To settle it, obtain:\n", style="yellow")
+        for key in result.missing:
+            ask.append(f"  - {key}: {result.questions[key]}\n")
+        parts.append(ask)
+    for w in result.warnings:
+        parts.append(Text(f"caveat: {w}", style="magenta"))
+    cites = "; ".join(ref.vancouver() for ref in result.citation)
+    parts.append(Text(f"{result.version}. {cites}", style="dim"))
+    title = result.name + (f" at {result.subject}" if result.subject else "")
+    return Panel(Group(*parts), title=title, title_align="left")
+
+
+def print_score(result: ScoreResult, console: Console | None = None) -> None:
+    (console or Console()).print(score_panel(result))
+
+
+def catalogue_table(definitions: dict[str, ScoreDefinition]) -> Table:
+    table = Table(title="spinemets scores", show_lines=False)
+    table.add_column("Name")
+    table.add_column("Score")
+    table.add_column("Range", justify="right")
+    table.add_column("Source")
+    for key, d in definitions.items():
+        lo, hi = d.range
+        table.add_row(key, d.description, f"{lo}-{hi}", "; ".join(r.short() for r in d.citations))
+    return table

@@ -1,0 +1,240 @@
+"""Revised Tokuhashi score (2005): preoperative prognosis of metastatic spine tumours, 0-15.
+
+References:
+    Tokuhashi Y et al. Spine 2005;30(19):2186-2191. doi:10.1097/01.brs.0000180401.06919.a5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from spinemets.knowledge.histology import histology_table
+from spinemets.model.enums import Histology
+from spinemets.scores.engine import Band, Bins, Category, Item, Lookup, ScoreDefinition, ScoreSpec
+from spinemets.scores.performance import CONVENTION_LABEL, EcogConvention, ecog_lookup
+
+#: Karnofsky % -> general condition (Tokuhashi 2005: poor 10-40, moderate 50-70, good 80-100).
+KPS_BINS: tuple[tuple[float, float, str], ...] = ((10, 40, "poor"), (50, 70, "moderate"), (80, 100, "good"))
+
+PRIMARY_SITE = (
+    Category(
+        key="lung_osteosarcoma_stomach_bladder_oesophagus_pancreas",
+        points=0,
+        label="Lung, osteosarcoma, stomach, bladder, oesophagus, pancreas",
+    ),
+    Category(key="liver_gallbladder_unidentified", points=1, label="Liver, gallbladder, unidentified"),
+    Category(key="others", points=2, label="Others"),
+    Category(key="kidney_uterus", points=3, label="Kidney, uterus"),
+    Category(key="rectum", points=4, label="Rectum"),
+    Category(
+        key="thyroid_breast_prostate_carcinoid", points=5, label="Thyroid, breast, prostate, carcinoid tumour"
+    ),
+)
+
+
+def primary_lookup() -> Lookup:
+    """Histology -> primary-site category, from the histology table (unlisted -> 'others', flagged)."""
+    by_points = {c.points: c.key for c in PRIMARY_SITE}
+    table: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for h, row in histology_table().rows.items():
+        if row.tokuhashi_2005 is None:
+            table[h.value] = "others"
+            notes[h.value] = (
+                f"{h.value} is not named in Tokuhashi 2005; the published catch-all 'others' (2) applies"
+            )
+        else:
+            table[h.value] = by_points[row.tokuhashi_2005]
+            if row.tokuhashi_2005_listed_as and row.tokuhashi_2005_listed_as != h.value:
+                notes[h.value] = f"listed as '{row.tokuhashi_2005_listed_as}'"
+    return Lookup(
+        input="primary",
+        table=table,
+        value_notes=notes,
+        describe="a primary from the histology list: " + ", ".join(h.value for h in Histology),
+    )
+
+
+def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDefinition:
+    """The revised Tokuhashi table; ``convention`` only changes how an ECOG grade is derived."""
+    return ScoreDefinition(
+        key="tokuhashi_revised",
+        name="Revised Tokuhashi",
+        version="Tokuhashi 2005",
+        description="Revised Tokuhashi score: predicted survival before surgery for spinal metastases, 0-15.",
+        citation_ids=("tokuhashi2005",),
+        items=(
+            Item(
+                key="general_condition",
+                label="General condition",
+                definition="Performance status (Karnofsky): poor 10-40% (0), moderate 50-70% (1), good 80-100% (2).",
+                question="What is the Karnofsky performance status (or ECOG grade)?",
+                categories=(
+                    Category(key="poor", points=0, label="Poor (KPS 10-40%)"),
+                    Category(key="moderate", points=1, label="Moderate (KPS 50-70%)"),
+                    Category(key="good", points=2, label="Good (KPS 80-100%)"),
+                ),
+                derivations=(
+                    Bins(
+                        input="kps",
+                        bins=KPS_BINS,
+                        unit="%",
+                        integer=True,
+                        describe="a Karnofsky score from 10 to 100 % in steps of 10",
+                    ),
+                    Lookup(
+                        input="ecog",
+                        table=ecog_lookup(KPS_BINS, convention),
+                        describe="an ECOG grade 0-4",
+                        note=CONVENTION_LABEL[convention],
+                    ),
+                ),
+            ),
+            Item(
+                key="extraspinal_bone_metastases",
+                label="Extraspinal bone metastases",
+                definition="Number of extraspinal bone metastasis foci: >=3 (0), 1-2 (1), 0 (2).",
+                question="How many extraspinal bone metastases are there (bone scan, PET or CT)?",
+                categories=(
+                    Category(key="three_or_more", points=0, label=">=3"),
+                    Category(key="one_or_two", points=1, label="1-2"),
+                    Category(key="none", points=2, label="0"),
+                ),
+                derivations=(
+                    Bins(
+                        input="extraspinal_bone_metastases",
+                        unit="foci",
+                        integer=True,
+                        bins=((0, 0, "none"), (1, 2, "one_or_two"), (3, 1000, "three_or_more")),
+                        describe="a count of foci (0 or more)",
+                    ),
+                ),
+            ),
+            Item(
+                key="vertebral_body_metastases",
+                label="Metastases in the vertebral body",
+                definition="Number of vertebrae with metastases, index lesion included: >=3 (0), 2 (1), 1 (2).",
+                question="How many vertebrae carry metastases (whole-spine MRI), including this one?",
+                categories=(
+                    Category(key="three_or_more", points=0, label=">=3"),
+                    Category(key="two", points=1, label="2"),
+                    Category(key="one", points=2, label="1"),
+                ),
+                derivations=(
+                    Bins(
+                        input="vertebral_body_metastases",
+                        unit="vertebrae",
+                        integer=True,
+                        bins=((1, 1, "one"), (2, 2, "two"), (3, 1000, "three_or_more")),
+                        describe="a count of vertebrae, at least 1 (the index lesion counts)",
+                    ),
+                ),
+            ),
+            Item(
+                key="major_organ_metastases",
+                label="Metastases to the major internal organs",
+                definition="Lung, liver, kidney, brain metastases: unremovable (0), removable (1), none (2).",
+                question="Are there metastases in lung, liver, kidney or brain, and are they removable?",
+                categories=(
+                    Category(key="unremovable", points=0, label="Unremovable"),
+                    Category(key="removable", points=1, label="Removable"),
+                    Category(key="none", points=2, label="No metastases"),
+                ),
+                derivations=(
+                    Lookup(
+                        input="visceral_metastases",
+                        table={"none": "none", "treatable": "removable", "untreatable": "unremovable"},
+                        describe="none, treatable (removable) or untreatable (unremovable)",
+                    ),
+                ),
+            ),
+            Item(
+                key="primary_site",
+                label="Primary site of the cancer",
+                definition="Lung, osteosarcoma, stomach, bladder, oesophagus, pancreas (0); liver, gallbladder, "
+                "unidentified (1); others (2); kidney, uterus (3); rectum (4); thyroid, breast, prostate, "
+                "carcinoid (5).",
+                question="What is the primary tumour?",
+                categories=PRIMARY_SITE,
+                derivations=(primary_lookup(),),
+            ),
+            Item(
+                key="palsy",
+                label="Palsy",
+                definition="Complete, Frankel A-B (0); incomplete, Frankel C-D (1); none, Frankel E (2).",
+                question="What is the Frankel (or ASIA) grade?",
+                categories=(
+                    Category(key="complete", points=0, label="Complete (Frankel A, B)"),
+                    Category(key="incomplete", points=1, label="Incomplete (Frankel C, D)"),
+                    Category(key="none", points=2, label="None (Frankel E)"),
+                ),
+                derivations=(
+                    Lookup(
+                        input="frankel",
+                        normalise="upper",
+                        table={
+                            "A": "complete",
+                            "B": "complete",
+                            "C": "incomplete",
+                            "D": "incomplete",
+                            "E": "none",
+                        },
+                        describe="a Frankel grade A-E",
+                    ),
+                ),
+            ),
+        ),
+        bands=(
+            Band(
+                key="under_6_months",
+                low=0,
+                high=8,
+                label="< 6 months",
+                meaning="Predicted survival < 6 months: conservative treatment or palliative surgery.",
+            ),
+            Band(
+                key="over_6_months",
+                low=9,
+                high=11,
+                label=">= 6 months",
+                meaning="Predicted survival >= 6 months: palliative surgery; excisional surgery for a single "
+                "lesion without major-organ metastases.",
+            ),
+            Band(
+                key="over_1_year",
+                low=12,
+                high=15,
+                label=">= 1 year",
+                meaning="Predicted survival >= 1 year: excisional surgery.",
+            ),
+        ),
+        notes=(
+            "Predicted and actual survival agreed in 86.4% of 246 patients in the 2005 paper (recalled; unverified).",
+        ),
+    )
+
+
+def from_patient(patient: Any) -> Mapping[str, Any]:
+    """Raw Tokuhashi inputs from a patient; facts not recorded are left out (they stay missing)."""
+    raw: dict[str, Any] = {}
+    if patient.performance.kps is not None:
+        raw["kps"] = patient.performance.kps
+    elif patient.performance.ecog is not None:
+        raw["ecog"] = patient.performance.ecog
+    if patient.burden.extraspinal_bone_metastases is not None:
+        raw["extraspinal_bone_metastases"] = patient.burden.extraspinal_bone_metastases
+    if patient.burden.vertebrae_involved is not None:
+        raw["vertebral_body_metastases"] = patient.burden.vertebrae_involved
+    if patient.burden.visceral_metastases is not None:
+        raw["visceral_metastases"] = patient.burden.visceral_metastases
+    if patient.primary.histology is not None:
+        raw["primary"] = patient.primary.histology
+    grade = patient.frankel_grade
+    if grade is not None:
+        raw["frankel"] = grade[0]
+    return raw
+
+
+DEFINITION = definition()
+SPEC = ScoreSpec(definition=DEFINITION, from_patient=from_patient)
