@@ -1,0 +1,360 @@
+"""The REST API, version 1 (``/api/v1``): thin handlers over the library and the store.
+
+Handlers validate, call :func:`spinemets.assess` / :func:`spinemets.score` / the evidence Q&A,
+store through :class:`~spinemets.service.storage.AssessmentStore` and return the library's own
+serialisation; they never compute a score or a recommendation themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+import spinemets
+from spinemets.errors import InvalidInputError, MissingExtraError
+from spinemets.knowledge.bibliography import Reference
+from spinemets.model.patient import Patient
+from spinemets.scores import ScoreDefinition, ScoreResult
+from spinemets.service import audit, reports
+from spinemets.service.auth import Principal, Scope
+from spinemets.service.deps import get_store, require_scope
+from spinemets.service.problems import PROBLEM_RESPONSES
+from spinemets.service.storage import AssessmentStore, StoredAssessment
+
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+
+Reader = Annotated[Principal, Depends(require_scope(Scope.read))]
+Writer = Annotated[Principal, Depends(require_scope(Scope.write))]
+Admin = Annotated[Principal, Depends(require_scope(Scope.admin))]
+Store = Annotated[AssessmentStore, Depends(get_store)]
+AssessmentId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+# request and response models ----------------------------------------------------------------------
+
+
+class AssessmentIn(BaseModel):
+    """A patient to assess; the result is computed and stored with its inputs."""
+
+    model_config = ConfigDict(extra="forbid")
+    patient: Patient
+
+
+class Links(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    self: str
+    versions: str
+    report_html: str
+    report_pdf: str
+    report_json: str
+
+
+class AssessmentSummary(BaseModel):
+    """One stored assessment version without its inputs and outputs (for lists)."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    version: int
+    patient_id: str | None
+    assessment_date: dt.date
+    created_at: dt.datetime
+    author: str
+    ruleset_version: str
+    deleted: bool
+    links: Links
+
+
+class AssessmentOut(AssessmentSummary):
+    """One stored assessment version: the patient as entered and the assessment as computed."""
+
+    inputs: dict[str, Any] = Field(description="The patient facts as entered.")
+    outputs: dict[str, Any] = Field(description="The assessment (spinemets.Assessment as JSON).")
+
+
+class AssessmentList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    items: list[AssessmentSummary]
+    limit: int
+    offset: int
+
+
+class ScoreInfo(BaseModel):
+    """A published score: items with their definitions, bands with their meaning, and citations."""
+
+    model_config = ConfigDict(frozen=True)
+    definition: ScoreDefinition
+    citations: list[Reference]
+
+
+class ScoreRequest(BaseModel):
+    """Either calculator items (item -> category or raw value) or a whole patient."""
+
+    model_config = ConfigDict(extra="forbid")
+    items: dict[str, str | int | float | bool | None] | None = Field(
+        None, description="Calculator mode, e.g. {'pain': 'mechanical', 'level': 'T12'}."
+    )
+    patient: Patient | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ScoreRequest:
+        if (self.items is None) == (self.patient is None):
+            raise ValueError("give exactly one of 'items' or 'patient'")
+        return self
+
+
+class AskIn(BaseModel):
+    """A clinical question for the evidence Q&A."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=3, max_length=2000)
+    patient: Patient | None = Field(None, description="Optional patient context for the answer.")
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    status: Literal["ok"]
+    version: str
+    database: str
+
+
+# helpers -----------------------------------------------------------------------------------------
+
+
+def ruleset_version(assessment: Any) -> str:
+    """What produced a result: spinemets version, score definitions and (when present) the rule set."""
+    parts = [f"spinemets {spinemets.__version__}", f"definitions {assessment.definitions_version}"]
+    plan = getattr(assessment, "plan", None)
+    rules = getattr(plan, "ruleset_version", None) or getattr(assessment, "ruleset_version", None)
+    if rules:
+        parts.append(f"rules {rules}")
+    return "; ".join(parts)[:64]
+
+
+def _links(request: Request, s: StoredAssessment) -> Links:
+    base = f"/api/v1/assessments/{s.id}"
+    return Links(
+        self=f"{base}?version={s.version}",
+        versions=f"{base}/versions",
+        report_html=f"{base}/report?format=html&version={s.version}",
+        report_pdf=f"{base}/report?format=pdf&version={s.version}",
+        report_json=f"{base}/report?format=json&version={s.version}",
+    )
+
+
+def _summary(request: Request, s: StoredAssessment) -> AssessmentSummary:
+    return AssessmentSummary(**s.model_dump(exclude={"inputs", "outputs"}), links=_links(request, s))
+
+
+def _full(request: Request, s: StoredAssessment) -> AssessmentOut:
+    return AssessmentOut(**s.model_dump(), links=_links(request, s))
+
+
+def _patient_inputs(patient: Patient) -> dict[str, Any]:
+    return patient.model_dump(mode="json", exclude_unset=True)
+
+
+def compute_and_create(store: AssessmentStore, patient: Patient, author: str) -> StoredAssessment:
+    """Assess the patient with the library and store inputs and result (used by the API and the web pages)."""
+    result = spinemets.assess(patient)
+    return store.create(
+        _patient_inputs(patient),
+        result.model_dump(mode="json"),
+        author=author,
+        patient_id=patient.patient_id,
+        ruleset_version=ruleset_version(result),
+    )
+
+
+def compute_new_version(
+    store: AssessmentStore, assessment_id: str, patient: Patient, author: str
+) -> StoredAssessment:
+    """Re-assess and store as the next version of ``assessment_id``."""
+    result = spinemets.assess(patient)
+    return store.new_version(
+        assessment_id,
+        _patient_inputs(patient),
+        result.model_dump(mode="json"),
+        author=author,
+        ruleset_version=ruleset_version(result),
+    )
+
+
+# routes ------------------------------------------------------------------------------------------
+
+
+@router.get("/health", response_model=Health, tags=["service"])
+def health(store: Store) -> Health:
+    """Liveness and database reachability (no authentication, no data)."""
+    store.ping()
+    return Health(status="ok", version=spinemets.__version__, database=store.dialect)
+
+
+@router.post("/assessments", status_code=201, response_model=AssessmentOut, tags=["assessments"])
+def create_assessment(
+    body: AssessmentIn, request: Request, response: Response, store: Store, user: Writer
+) -> AssessmentOut:
+    """Compute every score (and the plan) for the patient, store inputs and outputs, return them."""
+    stored = compute_and_create(store, body.patient, user.name)
+    response.headers["Location"] = f"/api/v1/assessments/{stored.id}"
+    return _full(request, stored)
+
+
+@router.get("/assessments", response_model=AssessmentList, tags=["assessments"])
+def list_assessments(
+    request: Request,
+    store: Store,
+    user: Reader,
+    patient_id: Annotated[
+        str | None, Query(max_length=64, description="Pseudonymous patient identifier.")
+    ] = None,
+    date_from: Annotated[
+        dt.date | None, Query(description="Assessment date on or after (YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[
+        dt.date | None, Query(description="Assessment date on or before (YYYY-MM-DD).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> AssessmentList:
+    """Latest versions of stored assessments, newest first, searchable by patient and date."""
+    items = store.list(
+        patient_id=patient_id, date_from=date_from, date_to=date_to, limit=limit, offset=offset
+    )
+    return AssessmentList(items=[_summary(request, s) for s in items], limit=limit, offset=offset)
+
+
+@router.get("/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
+def get_assessment(
+    assessment_id: AssessmentId,
+    request: Request,
+    store: Store,
+    user: Reader,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> AssessmentOut:
+    """One assessment (latest version unless ``version`` is given); 410 once deleted."""
+    stored = store.get(assessment_id, version)
+    _refuse_deleted(stored)
+    return _full(request, stored)
+
+
+@router.put("/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
+def update_assessment(
+    assessment_id: AssessmentId, body: AssessmentIn, request: Request, store: Store, user: Writer
+) -> AssessmentOut:
+    """Recompute with changed facts and store as a new version; earlier versions stay unchanged."""
+    return _full(request, compute_new_version(store, assessment_id, body.patient, user.name))
+
+
+@router.get(
+    "/assessments/{assessment_id}/versions", response_model=list[AssessmentSummary], tags=["assessments"]
+)
+def list_versions(
+    assessment_id: AssessmentId, request: Request, store: Store, user: Reader
+) -> list[AssessmentSummary]:
+    """Every version of an assessment, oldest first (also for deleted assessments, for the record)."""
+    return [_summary(request, s) for s in store.versions(assessment_id)]
+
+
+@router.delete("/assessments/{assessment_id}", status_code=204, tags=["assessments"])
+def delete_assessment(assessment_id: AssessmentId, store: Store, user: Writer) -> Response:
+    """Soft delete (audited): the assessment leaves lists; its versions stay in the record."""
+    store.delete(assessment_id, author=user.name)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/assessments/{assessment_id}/report",
+    tags=["assessments"],
+    responses={200: {"content": {"text/html": {}, "application/pdf": {}, "application/json": {}}}},
+)
+def report(
+    assessment_id: AssessmentId,
+    store: Store,
+    user: Reader,
+    format: Annotated[Literal["html", "pdf", "json"], Query(description="html, pdf or json")] = "html",
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> Response:
+    """The tumour-board report of a stored assessment, rendered from what was stored."""
+    stored = store.get(assessment_id, version)
+    _refuse_deleted(stored)
+    if format == "json":
+        return JSONResponse(stored.outputs)
+    name = f"spinemets-{stored.id[:8]}-v{stored.version}"
+    if format == "html":
+        return HTMLResponse(reports.html(stored))
+    return Response(
+        reports.pdf(stored),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
+
+
+@router.get("/scores", response_model=list[ScoreInfo], tags=["scores"])
+def list_scores(user: Reader) -> list[ScoreInfo]:
+    """Every score in the catalogue with its items, definitions, bands and citations."""
+    return [ScoreInfo(definition=d, citations=list(d.citations)) for d in spinemets.SCORES.values()]
+
+
+@router.get("/scores/{name}", response_model=ScoreInfo, tags=["scores"])
+def get_score(name: Annotated[str, Field(max_length=64)], user: Reader) -> ScoreInfo:
+    """One score's published definition and citations."""
+    from spinemets.scores import get_spec
+
+    d = get_spec(name).definition
+    return ScoreInfo(definition=d, citations=list(d.citations))
+
+
+@router.post("/scores/{name}", response_model=ScoreResult, tags=["scores"])
+def compute_score(
+    name: Annotated[str, Field(max_length=64)], body: ScoreRequest, user: Reader
+) -> ScoreResult:
+    """Compute one score from calculator items or a patient (nothing is stored)."""
+    source: Any = body.patient if body.patient is not None else (body.items or {})
+    return spinemets.score(name, source)
+
+
+@router.post("/ask", tags=["evidence"])
+def ask(body: AskIn, user: Reader) -> JSONResponse:
+    """Answer a clinical question from the curated evidence base, with numbered references."""
+    try:
+        evidence = importlib.import_module("spinemets.evidence")
+    except ImportError:
+        raise MissingExtraError("evidence Q&A", "evidence") from None
+    kwargs: dict[str, Any] = {}
+    if body.patient is not None:
+        kwargs["patient"] = body.patient
+    answer = evidence.ask(body.question, **kwargs)
+    data = answer.model_dump(mode="json") if isinstance(answer, BaseModel) else answer
+    return JSONResponse(data)
+
+
+@router.get("/audit/verify", response_model=audit.VerifyReport, tags=["service"])
+def verify_audit(store: Store, user: Admin) -> audit.VerifyReport:
+    """Check the audit chain and every stored version against it (admin)."""
+    return audit.verify(store.engine)
+
+
+@router.get("/assessments/{assessment_id}/audit", response_model=list[audit.AuditEntry], tags=["assessments"])
+def assessment_audit(assessment_id: AssessmentId, store: Store, user: Admin) -> list[audit.AuditEntry]:
+    """The audit entries of one assessment (admin)."""
+    store.versions(assessment_id)
+    return audit.entries(store.engine, object_id=assessment_id)
+
+
+def _refuse_deleted(stored: StoredAssessment) -> None:
+    if stored.deleted:
+        from spinemets.service.storage import AssessmentDeletedError
+
+        raise AssessmentDeletedError(
+            "assessment_id",
+            stored.id,
+            "an assessment that has not been deleted (see /versions for the record)",
+        )
+
+
+__all__ = ["InvalidInputError", "compute_and_create", "compute_new_version", "router", "ruleset_version"]

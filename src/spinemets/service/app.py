@@ -1,0 +1,116 @@
+"""The app factory: ``create_app(settings)`` builds the whole service as one FastAPI app.
+
+Layers, outermost first: security middleware (headers, CSRF, size limit, access log), signed
+web sessions, then the routers: the REST API (``/api/v1``), login, and, when installed, the
+clinician pages (:mod:`spinemets.web.routes`) and FHIR / CDS Hooks (:mod:`spinemets.interop.routes`).
+The store is opened (and migrated) when the app is created and closed when it shuts down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+import spinemets
+from spinemets.service import api, login, problems
+from spinemets.service.auth import Authenticator
+from spinemets.service.security import SecurityMiddleware
+from spinemets.service.settings import ServiceSettings, load_settings
+from spinemets.service.storage import AssessmentStore
+
+#: Routers written elsewhere in the package, included when their module exists.
+OPTIONAL_ROUTERS = ("spinemets.web.routes", "spinemets.interop.routes")
+
+log = logging.getLogger("spinemets.service")
+
+
+def session_secret(settings: ServiceSettings) -> str:
+    """The session signing key: from settings, or a random key kept (mode 0600) in the data folder."""
+    if settings.session_secret is not None:
+        return settings.session_secret.get_secret_value()
+    path = Path(settings.data_dir) / "session.key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, key.encode())
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return key
+
+
+def _optional_routers(app: FastAPI) -> list[str]:
+    included = []
+    for name in OPTIONAL_ROUTERS:
+        try:
+            if importlib.util.find_spec(name) is None:
+                continue
+        except ModuleNotFoundError:
+            continue
+        module = importlib.import_module(name)
+        router = getattr(module, "router", None)
+        if router is not None:
+            app.include_router(router)
+            included.append(name)
+    return included
+
+
+def create_app(settings: ServiceSettings | None = None, *, store: AssessmentStore | None = None) -> FastAPI:
+    """Build the service; ``store`` lets tests share one open store between apps."""
+    settings = settings or load_settings()
+    logging.getLogger("spinemets").setLevel(settings.log_level.upper())
+    owns_store = store is None
+    if store is None:
+        store = AssessmentStore(
+            settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            app.state.store.close()
+
+    app = FastAPI(
+        title="spinemets",
+        version=spinemets.__version__,
+        summary="Clinical decision support for spinal metastases: scores, plans, evidence.",
+        description=(
+            "REST API of spinemets. Authenticate with an API key (`Authorization: Bearer smk_...`); "
+            "errors are RFC 9457 problem+json naming the field, the value and what is allowed."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.authenticator = Authenticator(store.engine)
+    problems.install(app)
+    secure = settings.base_url.startswith("https://")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings),
+        session_cookie="spinemets_session",
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=secure,
+    )
+    app.add_middleware(
+        SecurityMiddleware, max_request_bytes=settings.max_request_bytes, secure_cookies=secure
+    )
+    app.include_router(api.router)
+    app.include_router(login.router)
+    app.state.optional_routers = _optional_routers(app)
+    return app

@@ -1,0 +1,312 @@
+"""Who is calling: API keys (hashed, scoped), web users (scrypt passwords), and the loopback mode.
+
+Scopes are ``read`` < ``write`` < ``admin``: a key with ``write`` may also read, ``admin`` may do
+everything. An API key looks like ``smk_<key id>_<secret>``; only the SHA-256 of the secret is
+stored (the secret is 256 random bits, so a fast hash is enough), and the key id finds the row
+without scanning. Web passwords are salted scrypt hashes. Successful key and user look-ups are
+cached for a few seconds so that a busy API does not read the key table on every request; a
+revoked key stops working within :data:`CACHE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, insert, select, update
+
+from spinemets.errors import InvalidInputError
+from spinemets.service import audit
+from spinemets.service.schema import ApiKeyRow, UserRow
+
+CACHE_SECONDS = 10.0
+KEY_PREFIX = "smk_"
+
+
+class Scope(StrEnum):
+    """What a caller may do; each scope includes the ones before it."""
+
+    read = "read"
+    write = "write"
+    admin = "admin"
+
+
+_RANK = {Scope.read: 0, Scope.write: 1, Scope.admin: 2}
+
+
+class PrincipalKind(StrEnum):
+    api_key = "api_key"
+    user = "user"
+    local = "local"
+
+
+class Principal(BaseModel):
+    """An authenticated caller; ``name`` is what the audit log records as the author."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    kind: PrincipalKind
+    scope: Scope
+
+    def allows(self, needed: Scope) -> bool:
+        """True when this caller's scope includes ``needed``."""
+        return _RANK[self.scope] >= _RANK[needed]
+
+
+def parse_scope(value: str) -> Scope:
+    """A scope from its name, with a clear error."""
+    try:
+        return Scope(value)
+    except ValueError:
+        raise InvalidInputError("scope", value, [s.value for s in Scope]) from None
+
+
+class ApiKeyInfo(BaseModel):
+    """An API key as listed (never the secret)."""
+
+    model_config = ConfigDict(frozen=True)
+    key_id: str
+    name: str
+    scope: Scope
+    created_at: dt.datetime
+    created_by: str
+    revoked: bool
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class _Cache:
+    """A tiny TTL cache of successful look-ups (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Principal | None:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None or hit[0] < time.monotonic():
+                self._data.pop(key, None)
+                return None
+            return hit[1]
+
+    def put(self, key: str, value: Principal) -> None:
+        with self._lock:
+            if len(self._data) > 10_000:
+                self._data.clear()
+            self._data[key] = (time.monotonic() + CACHE_SECONDS, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+class Authenticator:
+    """API keys and web users in the service database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._cache = _Cache()
+
+    # API keys -----------------------------------------------------------------------------------
+
+    def create_api_key(self, name: str, scope: Scope | str, *, created_by: str) -> tuple[str, ApiKeyInfo]:
+        """A new key; returns the full key (shown once, never stored) and its listing."""
+        scope = parse_scope(str(scope))
+        if not name or len(name) > 200:
+            raise InvalidInputError("name", name, "a label of 1 to 200 characters")
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        now = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(ApiKeyRow).values(
+                    key_id=key_id,
+                    name=name,
+                    secret_sha256=_sha256(secret),
+                    scopes=scope.value,
+                    created_at=now,
+                    created_by=created_by,
+                )
+            )
+            audit.append(
+                conn,
+                actor=created_by,
+                action="apikey.create",
+                object_type="api_key",
+                object_id=key_id,
+                details={"scope": scope.value},
+            )
+        info = ApiKeyInfo(
+            key_id=key_id, name=name, scope=scope, created_at=now, created_by=created_by, revoked=False
+        )
+        return f"{KEY_PREFIX}{key_id}_{secret}", info
+
+    def list_api_keys(self) -> list[ApiKeyInfo]:
+        """Every key, newest first (revoked ones included, marked)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(ApiKeyRow).order_by(ApiKeyRow.created_at.desc())).all()
+            conn.rollback()
+        return [
+            ApiKeyInfo(
+                key_id=r.key_id,
+                name=r.name,
+                scope=Scope(r.scopes),
+                created_at=r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=dt.UTC),
+                created_by=r.created_by,
+                revoked=r.revoked_at is not None,
+            )
+            for r in rows
+        ]
+
+    def revoke_api_key(self, key_id: str, *, revoked_by: str) -> None:
+        """Revoke a key (kept for the record); takes effect within :data:`CACHE_SECONDS`."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(ApiKeyRow)
+                .where(ApiKeyRow.key_id == key_id, ApiKeyRow.revoked_at.is_(None))
+                .values(revoked_at=dt.datetime.now(dt.UTC))
+            )
+            if res.rowcount != 1:
+                raise InvalidInputError(
+                    "key_id", key_id, "the id of an active API key (see `spinemets apikey list`)"
+                )
+            audit.append(
+                conn,
+                actor=revoked_by,
+                action="apikey.revoke",
+                object_type="api_key",
+                object_id=key_id,
+                details={},
+            )
+        self._cache.clear()
+
+    def check_api_key(self, presented: str) -> Principal | None:
+        """The caller a presented key belongs to, or None (unknown, malformed or revoked)."""
+        cached = self._cache.get(presented)
+        if cached is not None:
+            return cached
+        if not presented.startswith(KEY_PREFIX):
+            return None
+        key_id, sep, secret = presented[len(KEY_PREFIX) :].partition("_")
+        if not sep or not secret or len(key_id) > 32:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(ApiKeyRow.name, ApiKeyRow.secret_sha256, ApiKeyRow.scopes, ApiKeyRow.revoked_at).where(
+                    ApiKeyRow.key_id == key_id
+                )
+            ).first()
+            conn.rollback()
+        if row is None or row.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(row.secret_sha256, _sha256(secret)):
+            return None
+        principal = Principal(
+            name=f"key:{key_id}:{row.name}", kind=PrincipalKind.api_key, scope=Scope(row.scopes)
+        )
+        self._cache.put(presented, principal)
+        return principal
+
+    # web users ----------------------------------------------------------------------------------
+
+    def create_user(self, username: str, password: str, scope: Scope | str, *, created_by: str) -> None:
+        """A web user; the password must be at least 12 characters."""
+        scope = parse_scope(str(scope))
+        if not username or len(username) > 100 or not username.replace(".", "").replace("-", "").isalnum():
+            raise InvalidInputError("username", username, "1 to 100 letters, digits, '.' or '-'")
+        if len(password) < 12:
+            raise InvalidInputError("password", "(hidden)", "at least 12 characters")
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(UserRow.username).where(UserRow.username == username)).first()
+            if exists is not None:
+                raise InvalidInputError("username", username, "a name that is not already taken")
+            conn.execute(
+                insert(UserRow).values(
+                    username=username,
+                    password_hash=hash_password(password),
+                    scopes=scope.value,
+                    created_at=dt.datetime.now(dt.UTC),
+                    disabled=False,
+                )
+            )
+            audit.append(
+                conn,
+                actor=created_by,
+                action="user.create",
+                object_type="user",
+                object_id=username,
+                details={"scope": scope.value},
+            )
+
+    def check_password(self, username: str, password: str) -> Principal | None:
+        """The user if the password is right and the account is active; None otherwise."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(UserRow.password_hash, UserRow.scopes, UserRow.disabled).where(
+                    UserRow.username == username
+                )
+            ).first()
+            conn.rollback()
+        if row is None:
+            verify_password(password, _dummy_hash())  # same time whether or not the user exists
+            return None
+        if row.disabled or not verify_password(password, row.password_hash):
+            return None
+        return Principal(name=f"user:{username}", kind=PrincipalKind.user, scope=Scope(row.scopes))
+
+    def session_user(self, username: str) -> Principal | None:
+        """The user behind a login session, if the account still exists and is active."""
+        cached = self._cache.get("user:" + username)
+        if cached is not None:
+            return cached
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(UserRow.scopes, UserRow.disabled).where(UserRow.username == username)
+            ).first()
+            conn.rollback()
+        if row is None or row.disabled:
+            return None
+        principal = Principal(name=f"user:{username}", kind=PrincipalKind.user, scope=Scope(row.scopes))
+        self._cache.put("user:" + username, principal)
+        return principal
+
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$n$r$p$salt$hash`` (base64), salted per password."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check of a password against :func:`hash_password` output."""
+    try:
+        algo, n, r, p, salt, digest = stored.split("$")
+        if algo != "scrypt":
+            return False
+        actual = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(actual, base64.b64decode(digest))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_hex(8))

@@ -1,0 +1,100 @@
+"""Engines and migrations: SQLite (WAL, immediate write transactions) or PostgreSQL (psycopg 3).
+
+SQLite: every transaction starts with ``BEGIN IMMEDIATE`` so that two writers never deadlock on a
+lock upgrade, the journal is in WAL mode (readers do not block the writer) and ``synchronous``
+is FULL by default, so a committed write survives a crash of the process or of the machine.
+Migrations ship inside the package and run on first use; they are serialised across processes
+(SQLite write lock, PostgreSQL advisory lock) so several workers can start at once.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+
+from spinemets.errors import InvalidInputError
+
+_MIGRATION_LOCK_ID = 0x5E1E_3E75
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10) -> Engine:
+    """An engine for ``url`` configured for safe concurrent use; creates the SQLite folder."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with the URL in it
+        raise InvalidInputError("database_url", "(hidden)", "an SQLAlchemy URL", type(exc).__name__) from None
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database or ""
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
+        _sqlite_pragmas(engine, sqlite_synchronous)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    raise InvalidInputError("database_url", parsed.get_backend_name(), ["sqlite", "postgresql"])
+
+
+def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("spinemets.service") / "migrations"))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this version of spinemets."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("spinemets.service") / "migrations"))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    return str(head)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        rev = MigrationContext.configure(conn).get_current_revision()
+        conn.rollback()
+    return rev
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema; a no-op when it is already there."""
+    from alembic import command
+
+    head = head_revision()
+    if current_revision(engine) == head:
+        return
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
+        command.upgrade(_alembic_config(conn), "head")

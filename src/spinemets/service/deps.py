@@ -1,0 +1,98 @@
+"""FastAPI dependencies: the settings, the store, and who is calling with what scope.
+
+Callers authenticate with an API key (``Authorization: Bearer smk_...`` or ``X-API-Key``) or a
+web login session. In ``loopback_open`` mode a caller without credentials is the local user with
+every scope, but only when the connection comes from a loopback address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import HTTPException, Request
+
+from spinemets.service.auth import Authenticator, Principal, PrincipalKind, Scope
+from spinemets.service.settings import AuthMode, ServiceSettings, is_loopback
+from spinemets.service.storage import AssessmentStore
+
+SESSION_USER = "user"
+LOCAL_USER = Principal(name="local", kind=PrincipalKind.local, scope=Scope.admin)
+
+
+def get_settings(request: Request) -> ServiceSettings:
+    """The settings the app was created with."""
+    settings: ServiceSettings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> AssessmentStore:
+    """The assessment store of this app."""
+    store: AssessmentStore = request.app.state.store
+    return store
+
+
+def get_authenticator(request: Request) -> Authenticator:
+    """API keys and web users."""
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.startswith("smk_"):
+            return token.strip()
+    return request.headers.get("x-api-key")
+
+
+def optional_user(request: Request) -> Principal | None:
+    """The caller, or None when nobody is authenticated (web pages use this to redirect to login)."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal: Principal | None = None
+    authenticator = get_authenticator(request)
+    key = _presented_key(request)
+    if key is not None:
+        principal = authenticator.check_api_key(key)
+        if principal is None:
+            raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    elif "session" in request.scope and request.session.get(SESSION_USER):
+        principal = authenticator.session_user(str(request.session[SESSION_USER]))
+        if principal is None:
+            request.session.clear()
+    if principal is None and get_settings(request).auth_mode is AuthMode.loopback_open:
+        client = request.client.host if request.client else ""
+        if is_loopback(client):
+            principal = LOCAL_USER
+    request.state.principal = principal
+    return principal
+
+
+def current_user(request: Request) -> Principal:
+    """The authenticated caller; 401 problem when there is none."""
+    principal = optional_user(request)
+    if principal is None:
+        raise HTTPException(
+            401,
+            "authentication required: an API key (Authorization: Bearer smk_...) or a web login",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def require_scope(scope: Scope | str) -> Callable[[Request], Principal]:
+    """A dependency that admits callers whose scope includes ``scope`` (403 otherwise)."""
+    needed = Scope(scope)
+
+    def dependency(request: Request) -> Principal:
+        principal = current_user(request)
+        if not principal.allows(needed):
+            raise HTTPException(
+                403, f"this needs the '{needed.value}' scope; the caller has '{principal.scope.value}'"
+            )
+        return principal
+
+    dependency.__name__ = f"require_{needed.value}"
+    return dependency

@@ -1,0 +1,92 @@
+"""Web login and logout: a signed session cookie names the user; the password never leaves the form.
+
+The pages of :mod:`spinemets.web` send unauthenticated visitors here (``/auth/login?next=...``).
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from spinemets.service import audit
+from spinemets.service.auth import Authenticator
+from spinemets.service.deps import SESSION_USER, get_authenticator, get_store
+from spinemets.service.security import CSRF_FIELD, csrf_token
+from spinemets.service.storage import AssessmentStore
+
+router = APIRouter(prefix="/auth", tags=["login"], include_in_schema=False)
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in - spinemets</title></head>
+<body><main>
+<h1>Sign in to spinemets</h1>
+{message}
+<form method="post" action="/auth/login">
+<input type="hidden" name="{csrf_field}" value="{csrf}">
+<input type="hidden" name="next" value="{next}">
+<p><label for="username">User name</label><br><input id="username" name="username" autocomplete="username" required></p>
+<p><label for="password">Password</label><br>
+<input id="password" name="password" type="password" autocomplete="current-password" required></p>
+<p><button type="submit">Sign in</button></p>
+</form>
+</main></body></html>
+"""
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths (no scheme, no //host), so the login cannot redirect elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def _page(request: Request, next_: str, message: str = "", status: int = 200) -> HTMLResponse:
+    msg = f'<p role="alert">{escape(message)}</p>' if message else ""
+    body = _PAGE.format(
+        message=msg, csrf_field=CSRF_FIELD, csrf=escape(csrf_token(request)), next=escape(_safe_next(next_))
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    """The sign-in form."""
+    return _page(request, next)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=500)],
+    authenticator: Annotated[Authenticator, Depends(get_authenticator)],
+    store: Annotated[AssessmentStore, Depends(get_store)],
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    """Check the password; on success start a session and go where the user was heading."""
+    principal = authenticator.check_password(username, password)
+    if principal is None:
+        return _page(request, next, "User name or password is not right.", status=401)
+    request.session.clear()
+    request.session[SESSION_USER] = username
+    with store.engine.begin() as conn:
+        audit.append(
+            conn,
+            actor=principal.name,
+            action="user.login",
+            object_type="user",
+            object_id=username,
+            details={},
+        )
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    """End the session."""
+    request.session.clear()
+    return RedirectResponse("/auth/login", status_code=303)

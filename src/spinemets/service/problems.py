@@ -1,0 +1,204 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``).
+
+Every error response names what went wrong in a way a client can act on: for invalid input the
+``errors`` list gives each field path, the value received and what is allowed (with units), taken
+from :class:`spinemets.errors.InvalidInputError` or from request validation. A server error says
+only that it happened and its request id: no traceback, no input echoed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from spinemets.errors import InvalidInputError, MissingExtraError, SpinemetsError, UnknownScoreError
+from spinemets.service.storage import AssessmentDeletedError, AssessmentNotFoundError
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("spinemets.service")
+
+
+class FieldProblem(BaseModel):
+    """One invalid field: where, what was received, what is allowed."""
+
+    model_config = ConfigDict(frozen=True)
+    field: str = Field(
+        description="Dotted path of the field, e.g. patient.performance.kps or lesions[0].level."
+    )
+    value: Any = Field(None, description="The value received (omitted when it is not safe to echo).")
+    allowed: str = Field(description="What is allowed, with units.")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the spinemets ``errors`` extension."""
+
+    model_config = ConfigDict(frozen=True)
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldProblem] = Field(default_factory=list)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": desc}
+    for code, desc in {
+        400: "Bad request",
+        401: "Not authenticated",
+        403: "Not allowed",
+        404: "Not found",
+        413: "Request too large",
+        422: "Invalid input",
+    }.items()
+}
+
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    410: "Gone",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    request: Request | None = None,
+    errors: list[FieldProblem] | None = None,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A problem+json response."""
+    body = Problem(
+        type=type_,
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        instance=request.url.path if request is not None else None,
+        errors=errors or [],
+    )
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _safe_value(value: Any) -> Any:
+    """Echo small scalar values only; long or nested input is summarised, never dumped."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= 200 else value[:200] + "..."
+    return f"({type(value).__name__})"
+
+
+def field_problem(exc: InvalidInputError) -> FieldProblem:
+    """The field, value and allowed values of a spinemets input error."""
+    allowed = exc.allowed + (f" ({exc.hint})" if exc.hint else "")
+    return FieldProblem(field=exc.field, value=_safe_value(exc.value), allowed=allowed)
+
+
+def _loc_path(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (("." if out else "") + str(p))
+    return out or str(loc[0] if loc else "request")
+
+
+def _allowed(msg: str, ctx: dict[str, Any] | None) -> str:
+    inner = (ctx or {}).get("error")
+    if isinstance(inner, InvalidInputError):
+        return inner.allowed + (f" ({inner.hint})" if inner.hint else "")
+    m = msg[0].lower() + msg[1:] if msg else msg
+    for prefix in ("input should be ", "value should be ", "value error, "):
+        if m.startswith(prefix):
+            m = m[len(prefix) :]
+    if ctx and "expected" in ctx:
+        m = f"one of {ctx['expected']}"
+    return m
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+
+    @app.exception_handler(UnknownScoreError)
+    async def _unknown_score(request: Request, exc: UnknownScoreError) -> JSONResponse:
+        return problem_response(404, str(exc), request=request, errors=[field_problem(exc)])
+
+    @app.exception_handler(AssessmentNotFoundError)
+    async def _not_found(request: Request, exc: AssessmentNotFoundError) -> JSONResponse:
+        return problem_response(404, str(exc), request=request, errors=[field_problem(exc)])
+
+    @app.exception_handler(AssessmentDeletedError)
+    async def _gone(request: Request, exc: AssessmentDeletedError) -> JSONResponse:
+        return problem_response(410, str(exc), request=request, errors=[field_problem(exc)])
+
+    @app.exception_handler(InvalidInputError)
+    async def _invalid(request: Request, exc: InvalidInputError) -> JSONResponse:
+        return problem_response(
+            422,
+            str(exc),
+            request=request,
+            errors=[field_problem(exc)],
+            type_="urn:spinemets:problem:invalid-input",
+        )
+
+    @app.exception_handler(MissingExtraError)
+    async def _extra(request: Request, exc: MissingExtraError) -> JSONResponse:
+        return problem_response(503, str(exc), request=request)
+
+    @app.exception_handler(SpinemetsError)
+    async def _spinemets(request: Request, exc: SpinemetsError) -> JSONResponse:
+        log.error("spinemets error %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return problem_response(500, "the server could not complete the request", request=request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldProblem(
+                field=_loc_path(tuple(e.get("loc", ()))),
+                value=_safe_value(e.get("input")),
+                allowed=_allowed(str(e.get("msg", "")), e.get("ctx")),
+            )
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e.field} must be {e.allowed}; got {e.value!r}" for e in errors[:5])
+        return problem_response(
+            422, detail, request=request, errors=errors, type_="urn:spinemets:problem:invalid-input"
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(
+            exc.status_code, detail, request=request, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The type and the route only: exception messages may quote patient input.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return problem_response(500, "the server could not complete the request", request=request)

@@ -1,0 +1,272 @@
+"""Security middleware: headers, CSRF for forms, request size limit, and a log without patient data.
+
+* **Headers** on every response: a strict Content-Security-Policy (only this origin's scripts and
+  styles; ``frame-ancestors 'none'``), ``X-Content-Type-Options: nosniff``, ``X-Frame-Options``,
+  ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` (clinical pages must not sit in
+  shared caches). The API docs pages get the few extra sources Swagger UI needs.
+* **CSRF** (double-submit token): a browser can send a form or a plain-text body to another site
+  without asking, carrying that site's cookies. So every unsafe request (POST, PUT, PATCH,
+  DELETE) that is not JSON and does not carry an API key must present the token of the
+  ``spinemets_csrf`` cookie in the ``csrf_token`` form field or the ``X-CSRF-Token`` header.
+  JSON bodies are exempt (a cross-site JSON request needs a CORS preflight, which this service
+  never grants) unless their Origin header names another site. Templates read the token with
+  :func:`csrf_token`.
+* **Size limit**: bodies over ``max_request_bytes`` get 413 before they are read in full.
+* **Access log**: method, route template, status and duration only; never the query string, the
+  body, or a path parameter (they can hold patient identifiers).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CSRF_COOKIE = "spinemets_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+#: Swagger UI and ReDoc (FastAPI's /docs and /redoc) load from a CDN and start with an inline script.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; font-src 'self' https://fonts.gstatic.com; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+
+access_log = logging.getLogger("spinemets.access")
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token to put in a form (``<input type=hidden name=csrf_token>``) or an htmx header."""
+    token = request.scope.get("state", {}).get("csrf_token")
+    if token:
+        return str(token)
+    cookie = request.cookies.get(CSRF_COOKIE)
+    return cookie or ""
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers", []):
+        if k == name:
+            return str(v.decode("latin-1"))
+    return None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    for part in raw.split(";"):
+        k, _, v = part.strip().partition("=")
+        if k == name:
+            return v
+    return None
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+async def _problem(send: Send, status: int, title: str, detail: str, instance: str) -> None:
+    body = json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance}
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                *_security_headers(instance),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
+def _security_headers(path: str) -> list[tuple[bytes, bytes]]:
+    csp = DOCS_CSP if path.startswith(DOCS_PATHS) else CSP
+    return [
+        (b"content-security-policy", csp.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    ]
+
+
+class SecurityMiddleware:
+    """All of the above, as one pure ASGI middleware (no per-request thread hop)."""
+
+    def __init__(self, app: ASGIApp, *, max_request_bytes: int, secure_cookies: bool = False) -> None:
+        self.app = app
+        self.max_request_bytes = max_request_bytes
+        self.secure_cookies = secure_cookies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope.get("path", "")
+        method = scope.get("method", "GET")
+        request_id = uuid.uuid4().hex[:16]
+        status_box = [500]
+
+        # size limit: trust a declared length first, then count while reading
+        declared = _header(scope, b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_request_bytes):
+            await _problem(
+                send, 413, "Request too large", f"bodies are limited to {self.max_request_bytes} bytes", path
+            )
+            self._log(scope, method, 413, started, request_id)
+            return
+        body = b""
+        if method in UNSAFE or declared:
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > self.max_request_bytes:
+                    await _problem(
+                        send,
+                        413,
+                        "Request too large",
+                        f"bodies are limited to {self.max_request_bytes} bytes",
+                        path,
+                    )
+                    self._log(scope, method, 413, started, request_id)
+                    return
+
+        cookie_token = _cookie(scope, CSRF_COOKIE)
+        new_token = None if cookie_token else secrets.token_urlsafe(32)
+        scope.setdefault("state", {})["csrf_token"] = cookie_token or new_token
+        scope["state"]["request_id"] = request_id
+
+        if method in UNSAFE:
+            refusal = await self._csrf_refusal(scope, body, cookie_token)
+            if refusal:
+                await _problem(send, 403, "Forbidden", refusal, path)
+                self._log(scope, method, 403, started, request_id)
+                return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box[0] = int(message["status"])
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for k, v in _security_headers(path):
+                    if k not in present:
+                        headers.append((k, v))
+                if b"cache-control" not in present and not path.startswith("/static"):
+                    headers.append((b"cache-control", b"no-store"))
+                headers.append((b"x-request-id", request_id.encode()))
+                if new_token:
+                    cookie = f"{CSRF_COOKIE}={new_token}; Path=/; HttpOnly; SameSite=Strict"
+                    if self.secure_cookies:
+                        cookie += "; Secure"
+                    headers.append((b"set-cookie", cookie.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, replay, send_with_headers)
+        finally:
+            self._log(scope, method, status_box[0], started, request_id)
+
+    async def _csrf_refusal(self, scope: Scope, body: bytes, cookie_token: str | None) -> str | None:
+        """Why an unsafe request is refused as a possible cross-site forgery, or None."""
+        if _header(scope, b"authorization") or _header(scope, b"x-api-key"):
+            return None
+        content_type = _header(scope, b"content-type")
+        origin = _header(scope, b"origin")
+        if _is_json(content_type):
+            if origin and origin != "null" and not self._same_origin(scope, origin):
+                return "cross-origin request refused"
+            return None
+        presented = _header(scope, CSRF_HEADER.encode())
+        if presented is None and content_type:
+            media = content_type.split(";")[0].strip().lower()
+            if media in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+                presented = await self._form_token(scope, body)
+        if not cookie_token or not presented or not hmac.compare_digest(cookie_token, presented):
+            return "missing or wrong CSRF token: reload the page and submit the form again"
+        return None
+
+    @staticmethod
+    def _same_origin(scope: Scope, origin: str) -> bool:
+        host = _header(scope, b"host")
+        return bool(host) and urlsplit(origin).netloc == host
+
+    @staticmethod
+    async def _form_token(scope: Scope, body: bytes) -> str | None:
+        sent = False
+
+        async def receive() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        request = Request(dict(scope), receive)
+        try:
+            form = await request.form()
+        except Exception:  # malformed multipart: no token can be read from it
+            return None
+        try:
+            value = form.get(CSRF_FIELD)
+            return value if isinstance(value, str) else None
+        finally:
+            await form.close()
+
+    @staticmethod
+    def _log(scope: Scope, method: str, status: int, started: float, request_id: str) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "(unmatched)"
+        access_log.info(
+            "%s %s %d %.1fms id=%s",
+            method,
+            template,
+            status,
+            (time.perf_counter() - started) * 1000,
+            request_id,
+        )

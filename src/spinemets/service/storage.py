@@ -1,0 +1,358 @@
+"""Stored assessments: every version kept, deletion only flagged, each change audited.
+
+:class:`AssessmentStore` is the one way the service, the web pages and the command line reach
+the database. A change never overwrites: :meth:`AssessmentStore.new_version` adds version n+1 and
+the rows of earlier versions are immutable (the database refuses UPDATE and DELETE on them).
+Every create, new version and delete writes a hash-chained audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy.engine import Connection, Row
+
+from spinemets.errors import InvalidInputError
+from spinemets.service import audit
+from spinemets.service.db import make_engine, migrate
+from spinemets.service.schema import AssessmentRow, AssessmentVersionRow
+
+MAX_LIST = 500
+
+
+class AssessmentNotFoundError(InvalidInputError):
+    """No stored assessment (or version) with this id."""
+
+
+class AssessmentDeletedError(InvalidInputError):
+    """The assessment was deleted; it can be read from its history but not changed."""
+
+
+class StoredAssessment(BaseModel):
+    """One version of a stored assessment: what went in, what came out, by whom, under which rules."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    version: int
+    patient_id: str | None
+    assessment_date: dt.date
+    created_at: dt.datetime
+    author: str
+    ruleset_version: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    deleted: bool
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _assessment_date(patient: dict[str, Any], now: dt.datetime) -> dt.date:
+    raw = patient.get("assessment_date")
+    if isinstance(raw, dt.date):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            raise InvalidInputError("patient.assessment_date", raw, "an ISO date YYYY-MM-DD") from None
+    return now.date()
+
+
+class AssessmentStore:
+    """Assessments in SQLite or PostgreSQL; the schema is migrated when the store opens."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", run_migrations: bool = True) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        if run_migrations:
+            migrate(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        with self.engine.connect() as conn:
+            ok = conn.execute(select(1)).scalar_one() == 1
+            conn.rollback()
+        return ok
+
+    # writes -------------------------------------------------------------------------------------
+
+    def create(
+        self,
+        patient: dict[str, Any],
+        result: dict[str, Any],
+        *,
+        author: str,
+        patient_id: str | None,
+        ruleset_version: str,
+    ) -> StoredAssessment:
+        """Store a new assessment as version 1 and audit it."""
+        now = dt.datetime.now(dt.UTC)
+        aid = str(uuid.uuid4())
+        adate = _assessment_date(patient, now)
+        digest = audit.content_hash(patient, result)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(AssessmentRow).values(
+                    id=aid,
+                    patient_id=patient_id,
+                    assessment_date=adate,
+                    created_at=now,
+                    created_by=author,
+                    latest_version=1,
+                    deleted=False,
+                )
+            )
+            self._insert_version(conn, aid, 1, now, author, ruleset_version, patient, result, digest)
+            audit.append(
+                conn,
+                actor=author,
+                action="assessment.create",
+                object_type="assessment",
+                object_id=aid,
+                details={"version": 1, "content_sha256": digest, "ruleset_version": ruleset_version},
+            )
+        return StoredAssessment(
+            id=aid,
+            version=1,
+            patient_id=patient_id,
+            assessment_date=adate,
+            created_at=now,
+            author=author,
+            ruleset_version=ruleset_version,
+            inputs=patient,
+            outputs=result,
+            deleted=False,
+        )
+
+    def new_version(
+        self,
+        assessment_id: str,
+        patient: dict[str, Any],
+        result: dict[str, Any],
+        *,
+        author: str,
+        ruleset_version: str | None = None,
+    ) -> StoredAssessment:
+        """Add version n+1 (earlier versions stay as they were) and audit it."""
+        now = dt.datetime.now(dt.UTC)
+        digest = audit.content_hash(patient, result)
+        with self.engine.begin() as conn:
+            head = self._head(conn, assessment_id, for_update=True)
+            if head.deleted:
+                raise AssessmentDeletedError(
+                    "assessment_id", assessment_id, "an assessment that has not been deleted"
+                )
+            version = head.latest_version + 1
+            if ruleset_version is None:
+                ruleset_version = conn.execute(
+                    select(AssessmentVersionRow.ruleset_version).where(
+                        AssessmentVersionRow.assessment_id == assessment_id,
+                        AssessmentVersionRow.version == head.latest_version,
+                    )
+                ).scalar_one()
+            self._insert_version(
+                conn, assessment_id, version, now, author, ruleset_version, patient, result, digest
+            )
+            conn.execute(
+                update(AssessmentRow)
+                .where(AssessmentRow.id == assessment_id)
+                .values(latest_version=version, assessment_date=_assessment_date(patient, now))
+            )
+            audit.append(
+                conn,
+                actor=author,
+                action="assessment.new_version",
+                object_type="assessment",
+                object_id=assessment_id,
+                details={"version": version, "content_sha256": digest, "ruleset_version": ruleset_version},
+            )
+        return self.get(assessment_id, version)
+
+    def delete(self, assessment_id: str, *, author: str) -> None:
+        """Soft delete: the assessment leaves lists but every version stays readable and audited."""
+        now = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as conn:
+            head = self._head(conn, assessment_id, for_update=True)
+            if head.deleted:
+                raise AssessmentDeletedError(
+                    "assessment_id", assessment_id, "an assessment that has not been deleted"
+                )
+            conn.execute(
+                update(AssessmentRow)
+                .where(AssessmentRow.id == assessment_id)
+                .values(deleted=True, deleted_at=now, deleted_by=author)
+            )
+            audit.append(
+                conn,
+                actor=author,
+                action="assessment.delete",
+                object_type="assessment",
+                object_id=assessment_id,
+                details={"last_version": head.latest_version},
+            )
+
+    # reads --------------------------------------------------------------------------------------
+
+    def get(self, assessment_id: str, version: int | None = None) -> StoredAssessment:
+        """The latest version, or the given one; deleted assessments are returned with ``deleted=True``."""
+        stmt = self._select().where(AssessmentRow.id == assessment_id)
+        if version is None:
+            stmt = stmt.where(AssessmentVersionRow.version == AssessmentRow.latest_version)
+        else:
+            stmt = stmt.where(AssessmentVersionRow.version == version)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+            if row is None:
+                latest = conn.execute(
+                    select(AssessmentRow.latest_version).where(AssessmentRow.id == assessment_id)
+                ).scalar_one_or_none()
+            conn.rollback()
+        if row is None:
+            if latest is None:
+                raise AssessmentNotFoundError("assessment_id", assessment_id, "the id of a stored assessment")
+            raise AssessmentNotFoundError("version", version, f"a version from 1 to {latest}")
+        return self._to_model(row)
+
+    def versions(self, assessment_id: str) -> list[StoredAssessment]:
+        """Every version, oldest first."""
+        stmt = self._select().where(AssessmentRow.id == assessment_id).order_by(AssessmentVersionRow.version)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+            conn.rollback()
+        if not rows:
+            raise AssessmentNotFoundError("assessment_id", assessment_id, "the id of a stored assessment")
+        return [self._to_model(r) for r in rows]
+
+    def list(
+        self,
+        patient_id: str | None = None,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        include_deleted: bool = False,
+    ) -> list[StoredAssessment]:
+        """Latest versions, newest first, by patient id and assessment date (inclusive range)."""
+        if not 1 <= limit <= MAX_LIST:
+            raise InvalidInputError("limit", limit, f"an integer from 1 to {MAX_LIST}")
+        if offset < 0:
+            raise InvalidInputError("offset", offset, "an integer >= 0")
+        if date_from and date_to and date_from > date_to:
+            raise InvalidInputError(
+                "date_from", date_from.isoformat(), f"a date on or before date_to {date_to}"
+            )
+        conds = [AssessmentVersionRow.version == AssessmentRow.latest_version]
+        if not include_deleted:
+            conds.append(AssessmentRow.deleted.is_(False))
+        if patient_id is not None:
+            conds.append(AssessmentRow.patient_id == patient_id)
+        if date_from is not None:
+            conds.append(AssessmentRow.assessment_date >= date_from)
+        if date_to is not None:
+            conds.append(AssessmentRow.assessment_date <= date_to)
+        stmt = (
+            self._select()
+            .where(and_(*conds))
+            .order_by(AssessmentVersionRow.created_at.desc(), AssessmentRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+            conn.rollback()
+        return [self._to_model(r) for r in rows]
+
+    def count(self, *, include_deleted: bool = False) -> int:
+        """Number of assessments (not versions)."""
+        stmt = select(func.count()).select_from(AssessmentRow)
+        if not include_deleted:
+            stmt = stmt.where(AssessmentRow.deleted.is_(False))
+        with self.engine.connect() as conn:
+            n = int(conn.execute(stmt).scalar_one())
+            conn.rollback()
+        return n
+
+    # helpers ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _select() -> Any:
+        return select(
+            AssessmentRow.id,
+            AssessmentRow.patient_id,
+            AssessmentRow.assessment_date,
+            AssessmentRow.deleted,
+            AssessmentVersionRow.version,
+            AssessmentVersionRow.created_at,
+            AssessmentVersionRow.author,
+            AssessmentVersionRow.ruleset_version,
+            AssessmentVersionRow.inputs,
+            AssessmentVersionRow.outputs,
+        ).join(AssessmentVersionRow, AssessmentVersionRow.assessment_id == AssessmentRow.id)
+
+    @staticmethod
+    def _to_model(row: Row[Any]) -> StoredAssessment:
+        return StoredAssessment(
+            id=row.id,
+            version=row.version,
+            patient_id=row.patient_id,
+            assessment_date=row.assessment_date,
+            created_at=_utc(row.created_at),
+            author=row.author,
+            ruleset_version=row.ruleset_version,
+            inputs=row.inputs,
+            outputs=row.outputs,
+            deleted=bool(row.deleted),
+        )
+
+    @staticmethod
+    def _head(conn: Connection, assessment_id: str, *, for_update: bool) -> Any:
+        stmt = select(AssessmentRow.latest_version, AssessmentRow.deleted).where(
+            AssessmentRow.id == assessment_id
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        head = conn.execute(stmt).first()
+        if head is None:
+            raise AssessmentNotFoundError("assessment_id", assessment_id, "the id of a stored assessment")
+        return head
+
+    @staticmethod
+    def _insert_version(
+        conn: Connection,
+        aid: str,
+        version: int,
+        now: dt.datetime,
+        author: str,
+        ruleset_version: str,
+        patient: dict[str, Any],
+        result: dict[str, Any],
+        digest: str,
+    ) -> None:
+        conn.execute(
+            insert(AssessmentVersionRow).values(
+                assessment_id=aid,
+                version=version,
+                created_at=now,
+                author=author,
+                ruleset_version=ruleset_version,
+                inputs=patient,
+                outputs=result,
+                content_sha256=digest,
+            )
+        )
