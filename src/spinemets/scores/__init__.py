@@ -2,27 +2,50 @@
 
 from spinemets.scores.catalogue import (
     DEFINITIONS_VERSION,
+    NOT_SUPPORTED,
     SCORES,
     SPECS,
     get_spec,
     score,
     score_all,
     score_lesions,
+    worst_lesion,
 )
-from spinemets.scores.engine import Band, Category, Item, ItemResult, ScoreDefinition, ScoreResult
+from spinemets.scores.engine import (
+    Band,
+    Bins,
+    Category,
+    Item,
+    ItemResult,
+    Lookup,
+    Option,
+    ScoreDefinition,
+    ScoreKind,
+    ScoreResult,
+    ScoreSpec,
+    Subscore,
+)
 
 __all__ = [
     "DEFINITIONS_VERSION",
+    "NOT_SUPPORTED",
     "SCORES",
     "SPECS",
     "Band",
+    "Bins",
     "Category",
     "Item",
     "ItemResult",
+    "Lookup",
+    "Option",
     "ScoreDefinition",
+    "ScoreKind",
     "ScoreResult",
+    "ScoreSpec",
+    "Subscore",
     "get_spec",
     "score",
     "score_all",
     "score_lesions",
+    "worst_lesion",
 ]

@@ -3,24 +3,41 @@
 A score is a :class:`ScoreDefinition`: items, each with categories worth points, and bands over
 the total with their published meaning. Inputs arrive as a mapping of item name -> category, or of
 raw values that *derive* a category (``level=T12`` -> location ``junctional``; ``kps=60`` ->
-general condition ``moderate``). Derivations are data too (:class:`Lookup`, :class:`Bins`), so the
-cohort path can turn the same tables into column expressions.
+general condition ``moderate``). Derivations are data too (:class:`Lookup`, :class:`Bins`,
+:class:`Subscore`), so the cohort path can turn the same tables into column expressions.
 
 Missing data is the headline feature: an unknown item may still take any of its categories, so
 the result reports the attainable range ``min..max``, whether the band is already determined, the
 missing items and, for each, the question that would settle it.
+
+The single-patient path is hot (a full patient is scored in well under 200 microseconds), so each
+definition is compiled once into plain dicts (:func:`compile_definition`) and results are built
+with ``model_construct`` from values the engine has already validated.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from spinemets.errors import InvalidInputError
 from spinemets.knowledge.bibliography import Reference, get_reference
+
+
+class ScoreKind(StrEnum):
+    """How a definition turns item points into its headline value."""
+
+    additive = "additive"
+    """The total is the sum of the item points (SINS, Tokuhashi, Tomita, Bauer, NESMS)."""
+    grade = "grade"
+    """One ordinal item; the headline is the grade, the total its rank (Bilsky ESCC, Frankel)."""
+    conversion = "conversion"
+    """One item converted between two published scales (Karnofsky <-> ECOG)."""
 
 
 class Category(BaseModel):
@@ -32,36 +49,71 @@ class Category(BaseModel):
     label: str
 
 
+CategoryTarget = str | tuple[str, ...]
+"""A derivation's target: one category key, or several when the raw value alone cannot decide."""
+
+
 class Lookup(BaseModel):
     """Derive a category by looking a raw value up in a table (e.g. level -> location)."""
 
     model_config = ConfigDict(frozen=True)
+    kind: str = "lookup"
     input: str
     """Name of the raw input, e.g. ``level``."""
-    table: Mapping[str, str | tuple[str, ...]]
+    table: Mapping[str, CategoryTarget]
     """raw value -> category key (or several keys when the source leaves it open)."""
     describe: str
     """What the raw value is, for messages: e.g. 'a spinal level C0..S5'."""
     normalise: str = "lower"
     """``lower``, ``upper`` or ``none``: how raw strings are normalised before the lookup."""
     note: str = ""
+    """Shown after every derivation through this table (e.g. the conversion convention used)."""
     value_notes: Mapping[str, str] = {}
     """Caveats for particular raw values (e.g. a primary the paper does not list); shown as warnings."""
 
 
 class Bins(BaseModel):
-    """Derive a category from a number by closed ranges ``[low, high]`` (e.g. KPS 50-70 -> moderate)."""
+    """Derive a category from a number by ranges ``[low, high]`` (e.g. KPS 50-70 -> moderate).
+
+    Ranges are closed unless ``right_open`` is set, in which case they are ``[low, high)`` (for
+    continuous laboratory values with a published threshold such as albumin >= 3.5 g/dL).
+    ``factor`` converts the raw unit into the unit of the bins (albumin g/L x 0.1 = g/dL).
+    """
 
     model_config = ConfigDict(frozen=True)
+    kind: str = "bins"
     input: str
-    bins: tuple[tuple[float, float, str | tuple[str, ...]], ...]
-    """Closed ranges ``(low, high, category)``; a tuple of categories when the value alone cannot decide."""
+    bins: tuple[tuple[float, float, CategoryTarget], ...]
     unit: str
     describe: str
     integer: bool = False
+    right_open: bool = False
+    factor: float = 1.0
+    converted_unit: str = ""
+    factor_text: str = ""
+    """How the conversion is shown, e.g. 'g/L ÷ 10'."""
+    note: str = ""
 
 
-Derivation = Lookup | Bins
+class Subscore(BaseModel):
+    """Derive a category from another published score's attainable range (NESMS nests modified Bauer).
+
+    The nested score is evaluated on the same inputs; each category is possible when its closed
+    range ``[low, high]`` of the nested total overlaps the nested ``min..max``. So with modified
+    Bauer 3..4 the category is ``high``; with 1..4 it may be ``high`` or ``low``. A known nested
+    total can also be given directly through ``input`` (e.g. ``modified_bauer=3``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+    kind: str = "subscore"
+    input: str
+    """Raw input carrying the nested total directly, e.g. ``modified_bauer``."""
+    definition: ScoreDefinition
+    bins: tuple[tuple[int, int, str], ...]
+    describe: str
+
+
+Derivation = Lookup | Bins | Subscore
 
 
 class Item(BaseModel):
@@ -117,8 +169,8 @@ class ScoreDefinition(BaseModel):
     citation_ids: tuple[str, ...]
     notes: tuple[str, ...] = ()
     unit_of_scoring: str = "patient"
-    kind: str = "additive"
-    """``additive`` (total = sum of item points) or ``grade`` (one item; bands by ordinal rank)."""
+    """``patient`` or ``lesion`` (SINS, ESCC: the patient-level result is the worst lesion)."""
+    kind: ScoreKind = ScoreKind.additive
 
     @property
     def citations(self) -> tuple[Reference, ...]:
@@ -142,7 +194,23 @@ class ScoreDefinition(BaseModel):
 
     def raw_inputs(self) -> dict[str, Item]:
         """Raw input names accepted in calculator mode (besides item keys) -> the item they derive."""
-        return {d.input: i for i in self.items for d in i.derivations}
+        out: dict[str, Item] = {}
+        for i in self.items:
+            for d in i.derivations:
+                out[d.input] = i
+                if isinstance(d, Subscore):
+                    for name in d.definition.accepted_inputs():
+                        out.setdefault(name, i)
+        return out
+
+    def accepted_inputs(self) -> tuple[str, ...]:
+        """Every name calculator mode accepts: item keys and derivation inputs (nested ones too)."""
+        return tuple(dict.fromkeys([*(i.key for i in self.items), *self.raw_inputs()]))
+
+
+Subscore.model_rebuild()
+Item.model_rebuild()
+ScoreDefinition.model_rebuild()
 
 
 class ItemResult(BaseModel):
@@ -171,15 +239,19 @@ class ItemResult(BaseModel):
 
 
 class ScoreResult(BaseModel):
-    """A score computed for one subject (a patient or, for SINS, a lesion)."""
+    """A score computed for one subject (a patient or, for SINS and ESCC, a lesion)."""
 
     model_config = ConfigDict(frozen=True)
     score: str
     name: str
     version: str
+    kind: ScoreKind = ScoreKind.additive
     subject: str | None = None
     """What was scored when it is not the whole patient, e.g. the level ``T12``."""
     total: int | None
+    """The total (for a grade or conversion: the ordinal rank of the grade, see ``grade``)."""
+    grade: str | None = None
+    """For grade and conversion scores: the determined grade (``1b``, ``C``, ECOG ``2``)."""
     min: int
     max: int
     range: tuple[int, int]
@@ -192,12 +264,21 @@ class ScoreResult(BaseModel):
     questions: dict[str, str]
     items: tuple[ItemResult, ...]
     citation: tuple[Reference, ...]
+    options: dict[str, str] = {}
+    """Options that changed how inputs were derived (e.g. ``ecog_convention``), as used."""
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
     def label(self) -> str:
         """``SINS 14 (unstable)`` or ``SINS 7..13 (band undetermined)``."""
-        value = str(self.total) if self.total is not None else f"{self.min}..{self.max}"
+        if self.kind is not ScoreKind.additive:
+            if self.grade is not None:
+                value = self.grade
+            else:
+                cats = [c for i in self.items for c in i.possible]
+                value = "..".join((cats[0], cats[-1])) if cats else "?"
+        else:
+            value = str(self.total) if self.total is not None else f"{self.min}..{self.max}"
         if self.band_determined and self.band is not None:
             return f"{self.name} {value} ({self.band.label})"
         return f"{self.name} {value} (band undetermined: {' or '.join(self.possible_bands)})"
@@ -217,26 +298,72 @@ class Resolution:
     warnings: tuple[str, ...] = ()
 
 
-#: A hook that resolves an item from the whole raw input when a table cannot (e.g. NESMS's
-#: modified-Bauer sub-score). Returns ``None`` when it has nothing to say.
-Resolver = Callable[[Mapping[str, Any]], Resolution | None]
+class Option(BaseModel):
+    """A documented choice that changes how inputs are derived, never the published table."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    choices: tuple[str, ...]
+    default: str
+    describe: str
 
 
 @dataclass(frozen=True)
 class ScoreSpec:
-    """A definition plus its optional special resolvers and patient extractor."""
+    """A definition plus how a patient maps onto it, and its options (e.g. the ECOG convention)."""
 
     definition: ScoreDefinition
-    resolvers: Mapping[str, Resolver] = field(default_factory=dict)
     from_patient: Callable[[Any], Mapping[str, Any]] | None = None
     """Patient -> raw inputs (unknown facts omitted)."""
-    extra_inputs: tuple[str, ...] = ()
-    """Raw inputs read by the resolvers (e.g. the modified-Bauer items that NESMS nests)."""
+    lesion_inputs: Callable[[Any, Any], Mapping[str, Any]] | None = None
+    """(lesion, patient) -> raw inputs, for scores whose unit is the lesion."""
+    options: tuple[Option, ...] = ()
+    build: Callable[[Mapping[str, str]], ScoreDefinition] | None = None
+    """Options -> the definition variant (same tables; derivations that depend on the option)."""
+    _variants: dict[tuple[tuple[str, str], ...], ScoreSpec] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def accepted_inputs(self) -> tuple[str, ...]:
-        """Every name calculator mode accepts: item keys, derivation inputs, resolver inputs."""
-        d = self.definition
-        return tuple(dict.fromkeys([*(i.key for i in d.items), *d.raw_inputs(), *self.extra_inputs]))
+        return self.definition.accepted_inputs()
+
+    @property
+    def option_names(self) -> frozenset[str]:
+        return frozenset(o.name for o in self.options)
+
+    def resolve_options(self, given: Mapping[str, Any]) -> dict[str, str]:
+        """Validated options with defaults filled in; an unknown choice is an InvalidInputError."""
+        out: dict[str, str] = {}
+        for o in self.options:
+            raw = given.get(o.name)
+            value = o.default if raw is None else str(getattr(raw, "value", raw)).strip().lower()
+            if value not in o.choices:
+                raise InvalidInputError(f"{self.definition.key}.{o.name}", raw, o.choices, o.describe)
+            out[o.name] = value
+        return out
+
+    def variant(self, options: Mapping[str, str]) -> ScoreSpec:
+        """The spec for these (validated) options; the default options give ``self``."""
+        if not self.options or self.build is None:
+            return self
+        key = tuple(sorted(options.items()))
+        if all(options.get(o.name, o.default) == o.default for o in self.options):
+            return self
+        cached = self._variants.get(key)
+        if cached is None:
+            cached = ScoreSpec(
+                definition=self.build(options),
+                from_patient=self.from_patient,
+                lesion_inputs=self.lesion_inputs,
+                options=self.options,
+                build=self.build,
+            )
+            self._variants[key] = cached
+        return cached
+
+
+# --------------------------------------------------------------------------------------------
+# Compilation: each definition once into plain dicts (the hot path never walks pydantic models)
 
 
 def _norm(value: Any, how: str) -> str:
@@ -248,120 +375,267 @@ def _norm(value: Any, how: str) -> str:
     return s
 
 
-def derive(item: Item, d: Derivation, raw: Any, score_key: str) -> Resolution:
+def _targets(target: CategoryTarget) -> tuple[str, ...]:
+    return (target,) if isinstance(target, str) else tuple(target)
+
+
+@dataclass(frozen=True, slots=True)
+class _CItem:
+    key: str
+    label: str
+    question: str
+    points: dict[str, int]
+    by_lower: dict[str, str]
+    all_categories: tuple[str, ...]
+    lo: int
+    hi: int
+    derivations: tuple[tuple[str, Derivation, Any], ...]
+    """(input name, derivation, compiled form) in published order."""
+    same_name: Derivation | None
+    """A derivation whose input shares the item's name (``visceral_metastases=treatable``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    definition: ScoreDefinition
+    items: tuple[_CItem, ...]
+    accepted: frozenset[str]
+    accepted_text: str
+    citations: tuple[Reference, ...]
+    range: tuple[int, int]
+    bands: tuple[Band, ...]
+
+
+_COMPILED: dict[int, _Compiled] = {}
+
+
+def compile_definition(defn: ScoreDefinition) -> _Compiled:
+    """The compiled (dict-based) form of a definition, built once and cached by identity."""
+    found = _COMPILED.get(id(defn))
+    if found is not None and found.definition is defn:
+        return found
+    items = []
+    for it in defn.items:
+        points = {c.key: c.points for c in it.categories}
+        comp: list[tuple[str, Derivation, Any]] = []
+        for d in it.derivations:
+            if isinstance(d, Lookup):
+                table = {_norm(k, d.normalise): _targets(v) for k, v in d.table.items()}
+                notes = {_norm(k, d.normalise): v for k, v in d.value_notes.items()}
+                comp.append((d.input, d, (table, notes)))
+            elif isinstance(d, Subscore):
+                comp.append((d.input, d, compile_definition(d.definition)))
+            else:
+                comp.append((d.input, d, None))
+        same = next((d for d in it.derivations if d.input == it.key), None)
+        items.append(
+            _CItem(
+                key=it.key,
+                label=it.label,
+                question=it.question,
+                points=points,
+                by_lower={k.lower(): k for k in points},
+                all_categories=tuple(points),
+                lo=min(points.values()),
+                hi=max(points.values()),
+                derivations=tuple(comp),
+                same_name=same,
+            )
+        )
+    accepted = defn.accepted_inputs()
+    compiled = _Compiled(
+        definition=defn,
+        items=tuple(items),
+        accepted=frozenset(accepted),
+        accepted_text="an input of this score: " + ", ".join(accepted),
+        citations=defn.citations,
+        range=defn.range,
+        bands=defn.bands,
+    )
+    _COMPILED[id(defn)] = compiled
+    return compiled
+
+
+def _points_text(item: _CItem, cats: tuple[str, ...]) -> str:
+    if len(cats) == 1:
+        return f"{cats[0]} ({item.points[cats[0]]})"
+    pts = [item.points[c] for c in cats]
+    return f"{' or '.join(cats)} ({min(pts)}..{max(pts)})"
+
+
+def _shown(number: float) -> int | float:
+    return int(number) if number == int(number) else number
+
+
+def _derive(
+    item: _CItem, d: Derivation, compiled: Any, raw: Any, score_key: str, inputs: Mapping[str, Any]
+) -> Resolution:
     """Apply one derivation to a raw value; invalid raw values raise :class:`InvalidInputError`."""
     field_name = f"{score_key}.{d.input}"
     if isinstance(d, Lookup):
+        table, notes = compiled
         key = _norm(raw, d.normalise)
-        table = {(_norm(k, d.normalise)): v for k, v in d.table.items()}
-        if key not in table:
+        cats = table.get(key)
+        if cats is None:
             raise InvalidInputError(field_name, raw, d.describe)
-        target = table[key]
-        cats = (target,) if isinstance(target, str) else tuple(target)
-        pts = [item.points(c) for c in cats]
-        if len(cats) == 1:
-            text = f"{d.input} {raw} -> {cats[0]} ({pts[0]})"
-        else:
-            text = f"{d.input} {raw} -> {' or '.join(cats)} ({min(pts)}..{max(pts)})"
+        shown_raw = getattr(raw, "value", raw)
+        text = f"{d.input} {shown_raw} -> {_points_text(item, cats)}"
         if d.note:
             text += f"; {d.note}"
-        caveat = {_norm(k, d.normalise): v for k, v in d.value_notes.items()}.get(key)
-        warnings: tuple[str, ...] = ()
+        caveat = notes.get(key)
         if caveat:
             text += f"; {caveat}"
-            warnings = (caveat,)
-        return Resolution(cats, input=f"{d.input}={raw}", derivation=text, warnings=warnings)
-    # Bins
+            return Resolution(cats, f"{d.input}={shown_raw}", text, (caveat,))
+        return Resolution(cats, f"{d.input}={shown_raw}", text)
+    if isinstance(d, Bins):
+        if isinstance(raw, bool):
+            raise InvalidInputError(field_name, raw, d.describe)
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            raise InvalidInputError(field_name, raw, d.describe) from None
+        if math.isnan(number) or (d.integer and number != int(number)):
+            raise InvalidInputError(field_name, raw, d.describe)
+        value = round(number * d.factor, 6) if d.factor != 1.0 else number
+        for low, high, target in d.bins:
+            inside = low <= value < high if d.right_open else low <= value <= high
+            if inside:
+                cats = _targets(target)
+                name = d.input.upper() if len(d.input) <= 4 else d.input
+                shown = f"{name} {_shown(number)}{' ' + d.unit if d.unit else ''}"
+                if d.factor != 1.0:
+                    shown += f" is {_shown(value)} {d.converted_unit} ({d.factor_text})"
+                text = f"{shown} -> {_points_text(item, cats)}"
+                if d.note:
+                    text += f"; {d.note}"
+                return Resolution(cats, f"{d.input}={_shown(number)}", text)
+        raise InvalidInputError(field_name, raw, d.describe)
+    # Subscore given directly as a total
+    nested: _Compiled = compiled
+    lo, hi = nested.range
     try:
-        number = float(raw)
+        total = int(raw)
+        if isinstance(raw, bool) or total != float(raw) or not lo <= total <= hi:
+            raise ValueError
     except (TypeError, ValueError):
         raise InvalidInputError(field_name, raw, d.describe) from None
-    if d.integer and number != int(number):
-        raise InvalidInputError(field_name, raw, d.describe)
-    for low, high, target in d.bins:
-        if low <= number <= high:
-            shown = int(number) if number == int(number) else number
-            cats = (target,) if isinstance(target, str) else tuple(target)
-            pts = [item.points(c) for c in cats]
-            name = d.input.upper() if len(d.input) <= 4 else d.input
-            got = (
-                f"{cats[0]} ({pts[0]})" if len(cats) == 1 else f"{' or '.join(cats)} ({min(pts)}..{max(pts)})"
-            )
-            return Resolution(
-                cats,
-                input=f"{d.input}={shown}",
-                derivation=f"{name} {shown}{' ' + d.unit if d.unit else ''} -> {got}",
-            )
-    raise InvalidInputError(field_name, raw, d.describe)
+    cats = tuple(c for low, high, c in d.bins if low <= total <= high)
+    text = f"{nested.definition.name} {total} -> {_points_text(item, cats)}"
+    return Resolution(cats, f"{d.input}={total}", text)
+
+
+def _subscore(item: _CItem, d: Subscore, nested: _Compiled, inputs: Mapping[str, Any]) -> Resolution | None:
+    """Resolve an item from a nested score evaluated on the same inputs (None: nothing given)."""
+    sub_inputs = {k: v for k, v in inputs.items() if k in nested.accepted and v is not None}
+    if not sub_inputs:
+        return None
+    lo = hi = 0
+    warnings: list[str] = []
+    missing: list[str] = []
+    for ci in nested.items:
+        res = _resolve(ci, nested.definition.key, sub_inputs)
+        pts = [ci.points[c] for c in res.possible]
+        i_lo, i_hi = min(pts), max(pts)
+        lo += i_lo
+        hi += i_hi
+        if i_lo != i_hi:
+            missing.append(ci.key)
+        warnings.extend(res.warnings)
+    cats = tuple(c for low, high, c in d.bins if high >= lo and low <= hi)
+    name = nested.definition.name
+    if lo == hi:
+        text = f"{name} {lo} -> {_points_text(item, cats)}"
+    else:
+        text = f"{name} {lo}..{hi} (missing: {', '.join(missing)}) -> {_points_text(item, cats)}"
+    return Resolution(cats, f"{name} items", text, tuple(warnings))
+
+
+def _resolve(item: _CItem, score_key: str, inputs: Mapping[str, Any]) -> Resolution:
+    """Resolve one item: direct category, same-name derivation, derivations in order, or missing."""
+    raw = inputs.get(item.key)
+    if raw is not None:
+        value = _norm(raw, "lower")
+        cat = item.by_lower.get(value)
+        if cat is not None:
+            return Resolution((cat,), f"{item.key}={cat}", None)
+        if item.same_name is not None:
+            for _name, d, comp in item.derivations:
+                if d is item.same_name:
+                    return _derive(item, d, comp, raw, score_key, inputs)
+        raise InvalidInputError(f"{score_key}.{item.key}", raw, item.all_categories)
+    for name, d, comp in item.derivations:
+        raw = inputs.get(name)
+        if raw is not None:
+            return _derive(item, d, comp, raw, score_key, inputs)
+    for _name, d, comp in item.derivations:
+        if isinstance(d, Subscore):
+            res = _subscore(item, d, comp, inputs)
+            if res is not None:
+                return res
+    return Resolution(item.all_categories)
 
 
 def resolve_item(spec: ScoreSpec, item: Item, inputs: Mapping[str, Any]) -> Resolution:
-    """Resolve one item from calculator inputs: direct category, derivation, resolver, or missing."""
-    key = spec.definition.key
-    if item.key in inputs and inputs[item.key] is not None:
-        raw = inputs[item.key]
-        value = _norm(raw, "lower")
-        if value in item.category_keys:
-            return Resolution((value,), input=f"{item.key}={value}", derivation=None)
-        same_name = [d for d in item.derivations if d.input == item.key]
-        if same_name:
-            return derive(item, same_name[0], raw, key)
-        raise InvalidInputError(f"{key}.{item.key}", raw, item.category_keys)
-    for d in item.derivations:
-        if d.input in inputs and inputs[d.input] is not None:
-            return derive(item, d, inputs[d.input], key)
-    resolver = spec.resolvers.get(item.key)
-    if resolver is not None:
-        res = resolver(inputs)
-        if res is not None:
-            return res
-    return Resolution(item.category_keys)
+    """Resolve one item of ``spec`` from calculator inputs (public for the cohort and web paths)."""
+    compiled = compile_definition(spec.definition)
+    citem = next(ci for ci in compiled.items if ci.key == item.key)
+    return _resolve(citem, spec.definition.key, inputs)
 
 
-def evaluate(spec: ScoreSpec, inputs: Mapping[str, Any], subject: str | None = None) -> ScoreResult:
-    """Score ``inputs`` (item categories or raw values) against ``spec``; see module docstring."""
-    defn = spec.definition
-    known = spec.accepted_inputs()
-    unknown = [k for k in inputs if k not in known]
-    if unknown:
-        raise InvalidInputError(
-            f"{defn.key}.{unknown[0]}", inputs[unknown[0]], "an input of this score: " + ", ".join(known)
-        )
+def evaluate(
+    spec: ScoreSpec | ScoreDefinition,
+    inputs: Mapping[str, Any],
+    subject: str | None = None,
+    options: Mapping[str, str] | None = None,
+) -> ScoreResult:
+    """Score ``inputs`` (item categories or raw values) against a spec or definition."""
+    defn = spec.definition if isinstance(spec, ScoreSpec) else spec
+    compiled = compile_definition(defn)
+    accepted = compiled.accepted
+    for k in inputs:
+        if k not in accepted:
+            raise InvalidInputError(f"{defn.key}.{k}", inputs[k], compiled.accepted_text)
     items: list[ItemResult] = []
     lo = hi = 0
     missing: list[str] = []
     questions: dict[str, str] = {}
     warnings: list[str] = []
-    for item in defn.items:
-        res = resolve_item(spec, item, inputs)
-        pts = [item.points(c) for c in res.possible]
-        i_lo, i_hi = min(pts), max(pts)
+    construct = ItemResult.model_construct
+    for ci in compiled.items:
+        res = _resolve(ci, defn.key, inputs)
+        possible = res.possible
+        if len(possible) == 1:
+            i_lo = i_hi = ci.points[possible[0]]
+        else:
+            pts = [ci.points[c] for c in possible]
+            i_lo, i_hi = min(pts), max(pts)
         lo += i_lo
         hi += i_hi
-        determined = len(res.possible) == 1 or i_lo == i_hi
+        determined = i_lo == i_hi
         if not determined:
-            missing.append(item.key)
-            questions[item.key] = item.question
-        warnings.extend(res.warnings)
+            missing.append(ci.key)
+            questions[ci.key] = ci.question
+        if res.warnings:
+            warnings.extend(res.warnings)
         items.append(
-            ItemResult(
-                key=item.key,
-                label=item.label,
-                category=res.possible[0] if len(res.possible) == 1 else None,
-                possible=res.possible,
+            construct(
+                key=ci.key,
+                label=ci.label,
+                category=possible[0] if len(possible) == 1 else None,
+                possible=possible,
                 points=i_lo if determined else None,
                 min=i_lo,
                 max=i_hi,
                 input=res.input,
                 derivation=res.derivation,
-                question=None if determined else item.question,
+                question=None if determined else ci.question,
             )
         )
-    return _result(defn, items, lo, hi, missing, questions, warnings, subject)
+    return _result(compiled, items, lo, hi, missing, questions, warnings, subject, options or {})
 
 
 def _result(
-    defn: ScoreDefinition,
+    compiled: _Compiled,
     items: list[ItemResult],
     lo: int,
     hi: int,
@@ -369,19 +643,26 @@ def _result(
     questions: dict[str, str],
     warnings: list[str],
     subject: str | None,
+    options: Mapping[str, str],
 ) -> ScoreResult:
-    bands = [b for b in defn.bands if b.high >= lo and b.low <= hi]
+    defn = compiled.definition
+    bands = [b for b in compiled.bands if b.high >= lo and b.low <= hi]
     determined = len(bands) == 1
     complete = not missing
-    return ScoreResult(
+    grade = None
+    if defn.kind is not ScoreKind.additive and complete and items:
+        grade = items[0].category
+    return ScoreResult.model_construct(
         score=defn.key,
         name=defn.name,
         version=defn.version,
+        kind=defn.kind,
         subject=subject,
         total=lo if complete else None,
+        grade=grade,
         min=lo,
         max=hi,
-        range=defn.range,
+        range=compiled.range,
         band=bands[0] if determined else None,
         band_determined=determined,
         possible_bands=tuple(b.label for b in bands),
@@ -389,7 +670,8 @@ def _result(
         missing=tuple(missing),
         questions=questions,
         items=tuple(items),
-        citation=defn.citations,
-        warnings=tuple(dict.fromkeys(warnings)),
+        citation=compiled.citations,
+        options=dict(options),
+        warnings=tuple(dict.fromkeys(warnings)) if warnings else (),
         notes=defn.notes,
     )

@@ -10,7 +10,6 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from spinemets.model.levels import LEVELS
@@ -184,10 +183,12 @@ DEFINITION = ScoreDefinition(
 )
 
 
-def lesion_inputs(lesion: Any, patient_pain: Any) -> dict[str, Any]:
-    """Raw SINS inputs of one lesion (unknown facts left out)."""
-    raw: dict[str, Any] = {"level": str(lesion.level)}
-    pain = lesion.pain if lesion.pain is not None else patient_pain
+def lesion_inputs(lesion: Any, patient: Any) -> dict[str, Any]:
+    """Raw SINS inputs of one lesion (unknown facts left out); pain falls back to the patient's."""
+    raw: dict[str, Any] = {}
+    if lesion.level.end.name != "Co":  # SINS does not define the coccyx: location stays missing
+        raw["level"] = str(lesion.level)
+    pain = lesion.pain if lesion.pain is not None else patient.pain.type
     if pain is not None:
         raw["pain"] = pain
     if lesion.bone_lesion is not None:
@@ -208,11 +209,4 @@ def lesion_inputs(lesion: Any, patient_pain: Any) -> dict[str, Any]:
     return raw
 
 
-def _from_patient(patient: Any) -> Mapping[str, Any]:
-    """The patient-level path scores each lesion; see :func:`spinemets.scores.catalogue.score_patient`."""
-    if not patient.lesions:
-        return {}
-    return lesion_inputs(patient.lesions[0], patient.pain.type)
-
-
-SPEC = ScoreSpec(definition=DEFINITION, from_patient=_from_patient)
+SPEC = ScoreSpec(definition=DEFINITION, lesion_inputs=lesion_inputs)

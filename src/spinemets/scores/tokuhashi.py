@@ -1,5 +1,8 @@
 """Revised Tokuhashi score (2005): preoperative prognosis of metastatic spine tumours, 0-15.
 
+The five items other than the primary site are shared with the original 1990 score
+(:mod:`.tokuhashi_1990`), which differs only in the primary-site table and the bands.
+
 References:
     Tokuhashi Y et al. Spine 2005;30(19):2186-2191. doi:10.1097/01.brs.0000180401.06919.a5
 """
@@ -12,7 +15,8 @@ from typing import Any
 from spinemets.knowledge.histology import histology_table
 from spinemets.model.enums import Histology
 from spinemets.scores.engine import Band, Bins, Category, Item, Lookup, ScoreDefinition, ScoreSpec
-from spinemets.scores.performance import CONVENTION_LABEL, EcogConvention, ecog_lookup
+from spinemets.scores.neurology import asia_lookup, frankel_lookup
+from spinemets.scores.performance import CONVENTION_LABEL, ECOG_OPTION, EcogConvention, ecog_lookup
 
 #: Karnofsky % -> general condition (Tokuhashi 2005: poor 10-40, moderate 50-70, good 80-100).
 KPS_BINS: tuple[tuple[float, float, str], ...] = ((10, 40, "poor"), (50, 70, "moderate"), (80, 100, "good"))
@@ -56,6 +60,114 @@ def primary_lookup() -> Lookup:
     )
 
 
+def general_condition(convention: EcogConvention) -> Item:
+    """General condition (KPS bands, shared by 1990 and 2005); ECOG converted by ``convention``."""
+    return Item(
+        key="general_condition",
+        label="General condition",
+        definition="Performance status (Karnofsky): poor 10-40% (0), moderate 50-70% (1), good 80-100% (2).",
+        question="What is the Karnofsky performance status (or ECOG grade)?",
+        categories=(
+            Category(key="poor", points=0, label="Poor (KPS 10-40%)"),
+            Category(key="moderate", points=1, label="Moderate (KPS 50-70%)"),
+            Category(key="good", points=2, label="Good (KPS 80-100%)"),
+        ),
+        derivations=(
+            Bins(
+                input="kps",
+                bins=KPS_BINS,
+                unit="%",
+                integer=True,
+                describe="a Karnofsky score from 10 to 100 % in steps of 10",
+            ),
+            Lookup(
+                input="ecog",
+                table=ecog_lookup(KPS_BINS, convention),
+                describe="an ECOG grade 0-4",
+                note=CONVENTION_LABEL[convention],
+            ),
+        ),
+    )
+
+
+EXTRASPINAL = Item(
+    key="extraspinal_bone_metastases",
+    label="Extraspinal bone metastases",
+    definition="Number of extraspinal bone metastasis foci: >=3 (0), 1-2 (1), 0 (2).",
+    question="How many extraspinal bone metastases are there (bone scan, PET or CT)?",
+    categories=(
+        Category(key="three_or_more", points=0, label=">=3"),
+        Category(key="one_or_two", points=1, label="1-2"),
+        Category(key="none", points=2, label="0"),
+    ),
+    derivations=(
+        Bins(
+            input="extraspinal_bone_metastases",
+            unit="foci",
+            integer=True,
+            bins=((0, 0, "none"), (1, 2, "one_or_two"), (3, 1000, "three_or_more")),
+            describe="a count of foci (0 or more)",
+        ),
+    ),
+)
+
+VERTEBRAL = Item(
+    key="vertebral_body_metastases",
+    label="Metastases in the vertebral body",
+    definition="Number of vertebrae with metastases, index lesion included: >=3 (0), 2 (1), 1 (2).",
+    question="How many vertebrae carry metastases (whole-spine MRI), including this one?",
+    categories=(
+        Category(key="three_or_more", points=0, label=">=3"),
+        Category(key="two", points=1, label="2"),
+        Category(key="one", points=2, label="1"),
+    ),
+    derivations=(
+        Bins(
+            input="vertebral_body_metastases",
+            unit="vertebrae",
+            integer=True,
+            bins=((1, 1, "one"), (2, 2, "two"), (3, 1000, "three_or_more")),
+            describe="a count of vertebrae, at least 1 (the index lesion counts)",
+        ),
+    ),
+)
+
+MAJOR_ORGANS = Item(
+    key="major_organ_metastases",
+    label="Metastases to the major internal organs",
+    definition="Lung, liver, kidney, brain metastases: unremovable (0), removable (1), none (2).",
+    question="Are there metastases in lung, liver, kidney or brain, and are they removable?",
+    categories=(
+        Category(key="unremovable", points=0, label="Unremovable"),
+        Category(key="removable", points=1, label="Removable"),
+        Category(key="none", points=2, label="No metastases"),
+    ),
+    derivations=(
+        Lookup(
+            input="visceral_metastases",
+            table={"none": "none", "treatable": "removable", "untreatable": "unremovable"},
+            describe="none, treatable (removable) or untreatable (unremovable)",
+        ),
+    ),
+)
+
+PALSY = Item(
+    key="palsy",
+    label="Palsy",
+    definition="Complete, Frankel A-B (0); incomplete, Frankel C-D (1); none, Frankel E (2).",
+    question="What is the Frankel (or ASIA) grade?",
+    categories=(
+        Category(key="complete", points=0, label="Complete (Frankel A, B)"),
+        Category(key="incomplete", points=1, label="Incomplete (Frankel C, D)"),
+        Category(key="none", points=2, label="None (Frankel E)"),
+    ),
+    derivations=(
+        frankel_lookup({"A": "complete", "B": "complete", "C": "incomplete", "D": "incomplete", "E": "none"}),
+        asia_lookup({"A": "complete", "B": "complete", "C": "incomplete", "D": "incomplete", "E": "none"}),
+    ),
+)
+
+
 def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDefinition:
     """The revised Tokuhashi table; ``convention`` only changes how an ECOG grade is derived."""
     return ScoreDefinition(
@@ -65,90 +177,10 @@ def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDef
         description="Revised Tokuhashi score: predicted survival before surgery for spinal metastases, 0-15.",
         citation_ids=("tokuhashi2005",),
         items=(
-            Item(
-                key="general_condition",
-                label="General condition",
-                definition="Performance status (Karnofsky): poor 10-40% (0), moderate 50-70% (1), good 80-100% (2).",
-                question="What is the Karnofsky performance status (or ECOG grade)?",
-                categories=(
-                    Category(key="poor", points=0, label="Poor (KPS 10-40%)"),
-                    Category(key="moderate", points=1, label="Moderate (KPS 50-70%)"),
-                    Category(key="good", points=2, label="Good (KPS 80-100%)"),
-                ),
-                derivations=(
-                    Bins(
-                        input="kps",
-                        bins=KPS_BINS,
-                        unit="%",
-                        integer=True,
-                        describe="a Karnofsky score from 10 to 100 % in steps of 10",
-                    ),
-                    Lookup(
-                        input="ecog",
-                        table=ecog_lookup(KPS_BINS, convention),
-                        describe="an ECOG grade 0-4",
-                        note=CONVENTION_LABEL[convention],
-                    ),
-                ),
-            ),
-            Item(
-                key="extraspinal_bone_metastases",
-                label="Extraspinal bone metastases",
-                definition="Number of extraspinal bone metastasis foci: >=3 (0), 1-2 (1), 0 (2).",
-                question="How many extraspinal bone metastases are there (bone scan, PET or CT)?",
-                categories=(
-                    Category(key="three_or_more", points=0, label=">=3"),
-                    Category(key="one_or_two", points=1, label="1-2"),
-                    Category(key="none", points=2, label="0"),
-                ),
-                derivations=(
-                    Bins(
-                        input="extraspinal_bone_metastases",
-                        unit="foci",
-                        integer=True,
-                        bins=((0, 0, "none"), (1, 2, "one_or_two"), (3, 1000, "three_or_more")),
-                        describe="a count of foci (0 or more)",
-                    ),
-                ),
-            ),
-            Item(
-                key="vertebral_body_metastases",
-                label="Metastases in the vertebral body",
-                definition="Number of vertebrae with metastases, index lesion included: >=3 (0), 2 (1), 1 (2).",
-                question="How many vertebrae carry metastases (whole-spine MRI), including this one?",
-                categories=(
-                    Category(key="three_or_more", points=0, label=">=3"),
-                    Category(key="two", points=1, label="2"),
-                    Category(key="one", points=2, label="1"),
-                ),
-                derivations=(
-                    Bins(
-                        input="vertebral_body_metastases",
-                        unit="vertebrae",
-                        integer=True,
-                        bins=((1, 1, "one"), (2, 2, "two"), (3, 1000, "three_or_more")),
-                        describe="a count of vertebrae, at least 1 (the index lesion counts)",
-                    ),
-                ),
-            ),
-            Item(
-                key="major_organ_metastases",
-                label="Metastases to the major internal organs",
-                definition="Lung, liver, kidney, brain metastases: unremovable (0), removable (1), none (2).",
-                question="Are there metastases in lung, liver, kidney or brain, and are they removable?",
-                categories=(
-                    Category(key="unremovable", points=0, label="Unremovable"),
-                    Category(key="removable", points=1, label="Removable"),
-                    Category(key="none", points=2, label="No metastases"),
-                ),
-                derivations=(
-                    Lookup(
-                        input="visceral_metastases",
-                        table={"none": "none", "treatable": "removable", "untreatable": "unremovable"},
-                        describe="none, treatable (removable) or untreatable (unremovable)",
-                    ),
-                ),
-            ),
+            general_condition(convention),
+            EXTRASPINAL,
+            VERTEBRAL,
+            MAJOR_ORGANS,
             Item(
                 key="primary_site",
                 label="Primary site of the cancer",
@@ -159,31 +191,7 @@ def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDef
                 categories=PRIMARY_SITE,
                 derivations=(primary_lookup(),),
             ),
-            Item(
-                key="palsy",
-                label="Palsy",
-                definition="Complete, Frankel A-B (0); incomplete, Frankel C-D (1); none, Frankel E (2).",
-                question="What is the Frankel (or ASIA) grade?",
-                categories=(
-                    Category(key="complete", points=0, label="Complete (Frankel A, B)"),
-                    Category(key="incomplete", points=1, label="Incomplete (Frankel C, D)"),
-                    Category(key="none", points=2, label="None (Frankel E)"),
-                ),
-                derivations=(
-                    Lookup(
-                        input="frankel",
-                        normalise="upper",
-                        table={
-                            "A": "complete",
-                            "B": "complete",
-                            "C": "incomplete",
-                            "D": "incomplete",
-                            "E": "none",
-                        },
-                        describe="a Frankel grade A-E",
-                    ),
-                ),
-            ),
+            PALSY,
         ),
         bands=(
             Band(
@@ -230,11 +238,17 @@ def from_patient(patient: Any) -> Mapping[str, Any]:
         raw["visceral_metastases"] = patient.burden.visceral_metastases
     if patient.primary.histology is not None:
         raw["primary"] = patient.primary.histology
-    grade = patient.frankel_grade
-    if grade is not None:
-        raw["frankel"] = grade[0]
+    if patient.neurology.frankel is not None:
+        raw["frankel"] = patient.neurology.frankel
+    elif patient.neurology.asia is not None:
+        raw["asia"] = patient.neurology.asia
     return raw
 
 
 DEFINITION = definition()
-SPEC = ScoreSpec(definition=DEFINITION, from_patient=from_patient)
+SPEC = ScoreSpec(
+    definition=DEFINITION,
+    from_patient=from_patient,
+    options=(ECOG_OPTION,),
+    build=lambda o: definition(EcogConvention(o["ecog_convention"])),
+)

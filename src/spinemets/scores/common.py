@@ -1,0 +1,53 @@
+"""Derivations and patient extractors shared by several scores (one copy of each rule).
+
+The skeletal-metastasis count of Tomita and Bauer includes the spinal lesion(s): a solitary spinal
+metastasis with no other bone lesion is "solitary" (Tomita 2001; Bauer 1995).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spinemets.scores.engine import Bins, Lookup
+
+BONE_COUNT = Bins(
+    input="bone_metastases_count",
+    unit="bone metastases",
+    integer=True,
+    bins=((1, 1, "solitary"), (2, 100000, "multiple")),
+    describe="a count of bone metastases including the spine, at least 1",
+)
+"""Total bone metastases (spine included) -> solitary / multiple."""
+
+BOOL_PRESENT: dict[str, str] = {
+    "present": "present",
+    "absent": "absent",
+    "yes": "present",
+    "no": "absent",
+    "true": "present",
+    "false": "absent",
+}
+"""Yes/no spellings accepted for a finding, mapped onto ``present`` / ``absent``."""
+
+
+def yes_no_lookup(name: str, describe: str) -> Lookup:
+    """``name=yes|no|true|false|present|absent`` -> the item's present/absent categories."""
+    return Lookup(input=name, table=BOOL_PRESENT, describe=describe)
+
+
+def bone_metastases_from_patient(patient: Any) -> dict[str, Any]:
+    """``bone_metastases_count`` when both counts are known; ``multiple`` when a lower bound shows it.
+
+    The lower bound uses the recorded extraspinal foci, the vertebrae involved and the levels of the
+    lesions entered; nothing is assumed about counts that were not recorded.
+    """
+    extraspinal = patient.burden.extraspinal_bone_metastases
+    vertebrae = patient.burden.vertebrae_involved
+    entered = sum(len(lesion.level) for lesion in patient.lesions)
+    if extraspinal is not None and vertebrae is not None:
+        total = extraspinal + max(vertebrae, entered)
+        return {"bone_metastases_count": total} if total >= 1 else {}
+    lower = (extraspinal or 0) + max(vertebrae or 0, entered)
+    if lower >= 2:
+        return {"bone_metastases": "multiple"}
+    return {}

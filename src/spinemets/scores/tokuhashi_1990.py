@@ -1,0 +1,115 @@
+"""Original Tokuhashi score (1990): the same six items as 2005, each 0-2, total 0-12.
+
+Only the primary-site table and the bands differ from the revised score (:mod:`.tokuhashi`),
+whose five other items are reused so that a table lives once. The 1990 point table and bands
+are recalled [K] and were not re-checked against the full text (docs/conflicts.md).
+
+References:
+    Tokuhashi Y et al. Spine 1990;15(11):1110-1113. doi:10.1097/00007632-199011010-00005
+"""
+
+from __future__ import annotations
+
+from spinemets.knowledge.histology import histology_table
+from spinemets.model.enums import Histology
+from spinemets.scores.engine import Band, Category, Item, Lookup, ScoreDefinition, ScoreSpec
+from spinemets.scores.performance import ECOG_OPTION, EcogConvention
+from spinemets.scores.tokuhashi import (
+    EXTRASPINAL,
+    MAJOR_ORGANS,
+    PALSY,
+    VERTEBRAL,
+    from_patient,
+    general_condition,
+)
+
+PRIMARY_SITE_1990 = (
+    Category(key="lung_stomach", points=0, label="Lung, stomach"),
+    Category(
+        key="kidney_liver_uterus_other_unidentified",
+        points=1,
+        label="Kidney, liver, uterus, other, unidentified",
+    ),
+    Category(key="thyroid_prostate_breast_rectum", points=2, label="Thyroid, prostate, breast, rectum"),
+)
+
+
+def primary_lookup_1990() -> Lookup:
+    """Histology -> 1990 primary-site category; unlisted primaries take the published 'other' (1), flagged."""
+    by_points = {c.points: c.key for c in PRIMARY_SITE_1990}
+    table: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for h, row in histology_table().rows.items():
+        if row.tokuhashi_1990 is None:
+            table[h.value] = by_points[1]
+            notes[h.value] = f"{h.value} is not named in Tokuhashi 1990; the published 'other' (1) applies"
+        else:
+            table[h.value] = by_points[row.tokuhashi_1990]
+    return Lookup(
+        input="primary",
+        table=table,
+        value_notes=notes,
+        describe="a primary from the histology list: " + ", ".join(h.value for h in Histology),
+    )
+
+
+def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDefinition:
+    return ScoreDefinition(
+        key="tokuhashi_1990",
+        name="Tokuhashi 1990",
+        version="Tokuhashi 1990 (T12)",
+        description="Original Tokuhashi score: preoperative prognosis of metastatic spine tumours, 0-12.",
+        citation_ids=("tokuhashi1990",),
+        items=(
+            general_condition(convention),
+            EXTRASPINAL,
+            VERTEBRAL,
+            MAJOR_ORGANS,
+            Item(
+                key="primary_site",
+                label="Primary site of the cancer",
+                definition="Lung, stomach (0); kidney, liver, uterus, other, unidentified (1); thyroid, prostate, "
+                "breast, rectum (2).",
+                question="What is the primary tumour?",
+                categories=PRIMARY_SITE_1990,
+                derivations=(primary_lookup_1990(),),
+            ),
+            PALSY,
+        ),
+        bands=(
+            Band(
+                key="up_to_3_months",
+                low=0,
+                high=5,
+                label="<= 3 months",
+                meaning="Expected survival <= 3 months: palliative treatment (recalled, unverified [K]).",
+            ),
+            Band(
+                key="intermediate",
+                low=6,
+                high=8,
+                label="intermediate",
+                meaning="Between the two published statements; no survival figure is recalled for 6-8 [GAP].",
+            ),
+            Band(
+                key="over_12_months",
+                low=9,
+                high=12,
+                label=">= 12 months",
+                meaning="Expected survival >= 12 months: excisional surgery (recalled, unverified [K]).",
+            ),
+        ),
+        notes=(
+            "The 1990 point table and bands are recalled [K]; many papers call this version T12 and the "
+            "2005 revision T15.",
+        ),
+    )
+
+
+DEFINITION = definition()
+SPEC = ScoreSpec(
+    definition=DEFINITION,
+    from_patient=from_patient,
+    options=(ECOG_OPTION,),
+    build=lambda o: definition(EcogConvention(o["ecog_convention"])),
+)
