@@ -4,13 +4,13 @@
   styles; ``frame-ancestors 'none'``), ``X-Content-Type-Options: nosniff``, ``X-Frame-Options``,
   ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` (clinical pages must not sit in
   shared caches). The API docs pages get the few extra sources Swagger UI needs.
-* **CSRF** (double-submit token): a browser can send a form or a plain-text body to another site
-  without asking, carrying that site's cookies. So every unsafe request (POST, PUT, PATCH,
-  DELETE) that is not JSON and does not carry an API key must present the token of the
-  ``spinemets_csrf`` cookie in the ``csrf_token`` form field or the ``X-CSRF-Token`` header.
-  JSON bodies are exempt (a cross-site JSON request needs a CORS preflight, which this service
-  never grants) unless their Origin header names another site. Templates read the token with
-  :func:`csrf_token`.
+* **CSRF** (double-submit token): a browser can POST a form or a plain-text body to another site
+  without asking, carrying that site's cookies. So every POST that is not JSON and carries no
+  API key must present the token of the ``spinemets_csrf`` cookie in the ``csrf_token`` form
+  field or the ``X-CSRF-Token`` header (htmx: ``hx-headers``). JSON bodies, PUT, PATCH and DELETE
+  are exempt (cross-site they need a CORS preflight, which this service never grants), but any
+  unsafe request whose Origin header names another site is refused. Templates read the token
+  with :func:`csrf_token`.
 * **Size limit**: bodies over ``max_request_bytes`` get 413 before they are read in full.
 * **Access log**: method, route template, status and duration only; never the query string, the
   body, or a path parameter (they can hold patient identifiers).
@@ -213,14 +213,19 @@ class SecurityMiddleware:
             self._log(scope, method, status_box[0], started, request_id)
 
     async def _csrf_refusal(self, scope: Scope, body: bytes, cookie_token: str | None) -> str | None:
-        """Why an unsafe request is refused as a possible cross-site forgery, or None."""
+        """Why an unsafe request is refused as a possible cross-site forgery, or None.
+
+        Only POST can be sent cross-site without a CORS preflight (HTML forms); PUT, PATCH and
+        DELETE from another site need a preflight this service never grants, so for them a
+        foreign Origin is the only thing to refuse.
+        """
         if _header(scope, b"authorization") or _header(scope, b"x-api-key"):
             return None
-        content_type = _header(scope, b"content-type")
         origin = _header(scope, b"origin")
-        if _is_json(content_type):
-            if origin and origin != "null" and not self._same_origin(scope, origin):
-                return "cross-origin request refused"
+        if origin and origin != "null" and not self._same_origin(scope, origin):
+            return "cross-origin request refused"
+        content_type = _header(scope, b"content-type")
+        if scope.get("method") != "POST" or _is_json(content_type):
             return None
         presented = _header(scope, CSRF_HEADER.encode())
         if presented is None and content_type:

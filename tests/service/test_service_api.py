@@ -1,0 +1,278 @@
+"""The REST API end to end through FastAPI's TestClient: compute+store, versions, errors, auth, security."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import spinemets
+from spinemets.service.app import create_app
+from spinemets.service.settings import load_settings
+
+from .conftest import LOOPBACK
+
+EXAMPLE = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples" / "breast_t12_mechanical.json").read_text()
+)
+PROBLEM = "application/problem+json"
+
+
+def _problem(r, status: int) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == PROBLEM
+    body = r.json()
+    assert body["status"] == status and body["title"]
+    return body
+
+
+def test_create_stores_what_the_library_computes(client: TestClient, keys: dict[str, str]) -> None:
+    r = client.post(
+        "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Authorization": keys["write"]}
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert r.headers["location"] == f"/api/v1/assessments/{body['id']}"
+    expected = spinemets.assess(EXAMPLE).model_dump(mode="json")
+    assert body["outputs"]["scores"] == expected["scores"]
+    assert body["inputs"] == EXAMPLE
+    assert body["patient_id"] == "EX-001" and body["assessment_date"] == "2026-11-20"
+    assert body["author"].startswith("key:") and "definitions" in body["ruleset_version"]
+    got = client.get(f"/api/v1/assessments/{body['id']}", headers={"Authorization": keys["read"]})
+    assert got.json() == body
+
+
+def test_put_adds_a_version_and_the_old_one_stays(open_client: TestClient) -> None:
+    first = open_client.post("/api/v1/assessments", json={"patient": EXAMPLE}).json()
+    changed = {**EXAMPLE, "performance": {"kps": 40}}
+    second = open_client.put(f"/api/v1/assessments/{first['id']}", json={"patient": changed}).json()
+    assert second["version"] == 2 and second["inputs"]["performance"] == {"kps": 40}
+    old = open_client.get(f"/api/v1/assessments/{first['id']}", params={"version": 1}).json()
+    assert old["inputs"]["performance"] == {"kps": 70} and old["outputs"] == first["outputs"]
+    versions = open_client.get(f"/api/v1/assessments/{first['id']}/versions").json()
+    assert [v["version"] for v in versions] == [1, 2]
+
+
+def test_list_search_and_soft_delete(open_client: TestClient) -> None:
+    ids = []
+    for pid, day in (("A", "2026-01-05"), ("A", "2026-02-05"), ("B", "2026-02-05")):
+        patient = {**EXAMPLE, "patient_id": pid, "assessment_date": day}
+        ids.append(open_client.post("/api/v1/assessments", json={"patient": patient}).json()["id"])
+    listed = open_client.get("/api/v1/assessments", params={"patient_id": "A"}).json()
+    assert [i["id"] for i in listed["items"]] == [ids[1], ids[0]]
+    assert "inputs" not in listed["items"][0]
+    feb = open_client.get(
+        "/api/v1/assessments", params={"date_from": "2026-02-01", "date_to": "2026-02-28"}
+    ).json()
+    assert {i["id"] for i in feb["items"]} == {ids[1], ids[2]}
+    assert open_client.delete(f"/api/v1/assessments/{ids[0]}").status_code == 204
+    assert [
+        i["id"] for i in open_client.get("/api/v1/assessments", params={"patient_id": "A"}).json()["items"]
+    ] == [ids[1]]
+    _problem(open_client.get(f"/api/v1/assessments/{ids[0]}"), 410)
+    _problem(open_client.delete(f"/api/v1/assessments/{ids[0]}"), 410)
+    assert len(open_client.get(f"/api/v1/assessments/{ids[0]}/versions").json()) == 1
+    actions = [e["action"] for e in open_client.get(f"/api/v1/assessments/{ids[0]}/audit").json()]
+    assert actions == ["assessment.create", "assessment.delete"]
+    assert open_client.get("/api/v1/audit/verify").json()["ok"] is True
+
+
+def test_invalid_patient_is_a_problem_naming_path_value_and_allowed(open_client: TestClient) -> None:
+    bad = {**EXAMPLE, "lesions": [{"level": "T12", "escc": "4"}]}
+    body = _problem(open_client.post("/api/v1/assessments", json={"patient": bad}), 422)
+    err = body["errors"][0]
+    assert err["field"] == "patient.lesions[0].escc" and err["value"] == "4"
+    assert "'0', '1a', '1b', '1c', '2' or '3'" in err["allowed"]
+    body = _problem(
+        open_client.post("/api/v1/assessments", json={"patient": {"performance": {"kps": 75}}}), 422
+    )
+    assert body["errors"] == [
+        {"field": "patient.performance.kps", "value": 75, "allowed": "a multiple of 10"}
+    ]
+    body = _problem(
+        open_client.post("/api/v1/assessments", json={"patient": {"lesions": [{"level": "T44"}]}}), 422
+    )
+    assert body["errors"][0]["field"] == "patient.lesions[0].level"
+    assert body["errors"][0]["allowed"].startswith("a level from occiput (C0) to coccyx (Co)")
+    body = _problem(open_client.post("/api/v1/assessments", json={"patient": {"shoe_size": 9}}), 422)
+    assert body["errors"][0]["field"] == "patient.shoe_size"
+    _problem(
+        open_client.post(
+            "/api/v1/assessments", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        422,
+    )
+
+
+def test_unknown_ids_are_404_problems(open_client: TestClient) -> None:
+    body = _problem(open_client.get("/api/v1/assessments/nope"), 404)
+    assert body["errors"][0] == {
+        "field": "assessment_id",
+        "value": "nope",
+        "allowed": "the id of a stored assessment",
+    }
+    _problem(open_client.get("/api/v1/no/such/route"), 404)
+    _problem(open_client.post("/api/v1/scores/nope", json={"items": {}}), 404)
+
+
+def test_scores_catalogue_has_definitions_and_resolved_citations(open_client: TestClient) -> None:
+    scores = open_client.get("/api/v1/scores").json()
+    assert {s["definition"]["key"] for s in scores} == set(spinemets.SCORES)
+    for s in scores:
+        assert [c["id"] for c in s["citations"]] == list(s["definition"]["citation_ids"])
+        assert all(item["definition"] for item in s["definition"]["items"])
+    one = open_client.get("/api/v1/scores/sins").json()
+    assert one["definition"]["name"] == "SINS"
+
+
+def test_compute_one_score_matches_the_library(open_client: TestClient) -> None:
+    items = {"level": "T12", "pain": "mechanical", "bone_lesion": "lytic"}
+    r = open_client.post("/api/v1/scores/sins", json={"items": items})
+    assert r.status_code == 200, r.text
+    assert r.json() == spinemets.score("sins", items).model_dump(mode="json")
+    by_patient = open_client.post("/api/v1/scores/tokuhashi_revised", json={"patient": EXAMPLE}).json()
+    assert by_patient == spinemets.score("tokuhashi_revised", spinemets.parse_patient(EXAMPLE)).model_dump(
+        mode="json"
+    )
+    _problem(open_client.post("/api/v1/scores/sins", json={}), 422)
+    body = _problem(open_client.post("/api/v1/scores/sins", json={"items": {"pain": "severe"}}), 422)
+    assert body["errors"][0]["field"].endswith("pain") and "mechanical" in body["errors"][0]["allowed"]
+
+
+def test_report_json_is_the_stored_assessment(open_client: TestClient) -> None:
+    created = open_client.post("/api/v1/assessments", json={"patient": EXAMPLE}).json()
+    r = open_client.get(created["links"]["report_json"])
+    assert r.status_code == 200 and r.json() == created["outputs"]
+
+
+# authentication and scopes -----------------------------------------------------------------------
+
+
+def test_api_requires_credentials_by_default(client: TestClient) -> None:
+    body = _problem(client.get("/api/v1/assessments"), 401)
+    assert "API key" in body["detail"]
+    assert client.get("/api/v1/health").status_code == 200
+    _problem(client.get("/api/v1/assessments", headers={"Authorization": "Bearer smk_nope_nope"}), 401)
+
+
+def test_scopes_read_write_admin(client: TestClient, keys: dict[str, str]) -> None:
+    post = {"patient": EXAMPLE}
+    _problem(client.post("/api/v1/assessments", json=post, headers={"Authorization": keys["read"]}), 403)
+    created = client.post("/api/v1/assessments", json=post, headers={"X-API-Key": keys["write"].split()[1]})
+    assert created.status_code == 201
+    assert client.get("/api/v1/assessments", headers={"Authorization": keys["read"]}).status_code == 200
+    _problem(client.get("/api/v1/audit/verify", headers={"Authorization": keys["write"]}), 403)
+    assert client.get("/api/v1/audit/verify", headers={"Authorization": keys["admin"]}).json()["ok"] is True
+
+
+def test_api_keys_are_stored_hashed_and_revocable(client: TestClient, app_store) -> None:
+    from sqlalchemy import text
+
+    from spinemets.service import auth
+
+    authn = auth.Authenticator(app_store.engine)
+    key, info = authn.create_api_key("ehr", "read", created_by="test")
+    with app_store.engine.connect() as conn:
+        stored = conn.execute(text("SELECT * FROM api_keys WHERE key_id = :k"), {"k": info.key_id}).one()
+    assert key.split("_", 2)[2] not in json.dumps([str(v) for v in stored])
+    assert client.get("/api/v1/scores", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    authn.revoke_api_key(info.key_id, revoked_by="test")
+    app_state_auth = client.app.state.authenticator  # type: ignore[attr-defined]
+    app_state_auth._cache.clear()
+    _problem(client.get("/api/v1/scores", headers={"Authorization": f"Bearer {key}"}), 401)
+
+
+def test_open_mode_is_refused_off_loopback(tmp_path: Path) -> None:
+    from spinemets.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="only allowed on a loopback host"):
+        load_settings(data_dir=tmp_path, auth_mode="loopback_open", host="0.0.0.0")
+    app = create_app(load_settings(data_dir=tmp_path, auth_mode="loopback_open"))
+    with TestClient(app, client=("192.0.2.7", 4000)) as remote:
+        _problem(remote.get("/api/v1/assessments"), 401)
+    with TestClient(app, client=LOOPBACK) as local:
+        assert local.get("/api/v1/assessments").status_code == 200
+
+
+def test_web_login_session_with_csrf(client: TestClient) -> None:
+    authn = client.app.state.authenticator  # type: ignore[attr-defined]
+    authn.create_user("dr.lee", "correct horse battery", "write", created_by="test")
+    page = client.get("/auth/login")
+    token = client.cookies.get("spinemets_csrf")
+    assert page.status_code == 200 and token and f'value="{token}"' in page.text
+    form = {"username": "dr.lee", "password": "correct horse battery", "next": "/api/v1/assessments"}
+    _problem(client.post("/auth/login", data=form), 403)  # no CSRF token
+    bad = client.post("/auth/login", data={**form, "password": "wrong password!", "csrf_token": token})
+    assert bad.status_code == 401 and "not right" in bad.text
+    ok = client.post("/auth/login", data={**form, "csrf_token": token}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/api/v1/assessments"
+    assert client.get("/api/v1/assessments").status_code == 200
+    created = client.post("/api/v1/assessments", json={"patient": EXAMPLE})
+    assert created.json()["author"] == "user:dr.lee"
+    evil = client.post(
+        "/auth/login", data={**form, "csrf_token": token, "next": "//evil.example"}, follow_redirects=False
+    )
+    assert evil.headers["location"] == "/"
+    client.post("/auth/logout", headers={"X-CSRF-Token": token})
+    _problem(client.get("/api/v1/assessments"), 401)
+
+
+# security middleware -----------------------------------------------------------------------------
+
+
+def test_security_headers_on_pages_api_and_errors(open_client: TestClient) -> None:
+    for r in (
+        open_client.get("/api/v1/health"),
+        open_client.get("/api/v1/assessments/x"),
+        open_client.get("/auth/login"),
+    ):
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert "script-src 'self';" in r.headers["content-security-policy"]
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["cache-control"] == "no-store"
+
+
+def test_cross_site_form_and_foreign_origin_json_are_refused(open_client: TestClient) -> None:
+    _problem(open_client.post("/api/v1/assessments", data={"patient": "x"}), 403)
+    _problem(
+        open_client.post("/api/v1/assessments", content=b"{}", headers={"content-type": "text/plain"}), 403
+    )
+    _problem(
+        open_client.post(
+            "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Origin": "https://evil.example"}
+        ),
+        403,
+    )
+    same = open_client.post(
+        "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Origin": "http://testserver"}
+    )
+    assert same.status_code == 201
+
+
+def test_request_size_limit(tmp_path: Path) -> None:
+    app = create_app(load_settings(data_dir=tmp_path, auth_mode="loopback_open", max_request_bytes=4096))
+    with TestClient(app, client=LOOPBACK) as c:
+        big = {"patient": {**EXAMPLE, "notes": "x" * 5000}}
+        body = _problem(c.post("/api/v1/assessments", json=big), 413)
+        assert "4096 bytes" in body["detail"]
+        assert c.post("/api/v1/assessments", json={"patient": EXAMPLE}).status_code == 201
+
+
+def test_logs_hold_no_patient_data(open_client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = {**EXAMPLE, "patient_id": "PID-7Q3X9", "notes": "lives at 12 Secret Lane"}
+    created = open_client.post("/api/v1/assessments", json={"patient": secret}).json()
+    open_client.get("/api/v1/assessments", params={"patient_id": "PID-7Q3X9"})
+    open_client.get(f"/api/v1/assessments/{created['id']}")
+    bad = {**secret, "performance": {"kps": 75}}
+    open_client.post("/api/v1/assessments", json={"patient": bad})
+    assert any("POST /api/v1/assessments 201" in m for m in caplog.messages)
+    server_side = [
+        r.getMessage() for r in caplog.records if not r.name.startswith("httpx")
+    ]  # not the test client
+    text = "\n".join(server_side)
+    assert "PID-7Q3X9" not in text and "Secret Lane" not in text

@@ -1,0 +1,114 @@
+"""The hash-chained audit log detects tampering, even by someone who can drop the guard triggers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from spinemets.cli import app as cli_app
+from spinemets.service import audit
+from spinemets.service.storage import AssessmentStore
+
+
+def _unguard(store: AssessmentStore) -> None:
+    """What an attacker with database rights would do first: remove the append-only triggers."""
+    with store.engine.begin() as conn:
+        if store.dialect == "sqlite":
+            for name in ("audit_log_no_update", "audit_log_no_delete", "assessment_versions_no_update"):
+                conn.execute(text(f"DROP TRIGGER {name}"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_log_append_only ON audit_log"))
+            conn.execute(text("DROP TRIGGER assessment_versions_append_only ON assessment_versions"))
+
+
+def _fill(store: AssessmentStore, n: int = 4) -> list[str]:
+    ids = []
+    for i in range(n):
+        a = store.create(
+            {"patient_id": f"P{i}"}, {"total": i}, author="dr.a", patient_id=f"P{i}", ruleset_version="r"
+        )
+        ids.append(a.id)
+    return ids
+
+
+def test_clean_log_verifies(store: AssessmentStore) -> None:
+    _fill(store)
+    report = audit.verify(store.engine)
+    assert report == audit.VerifyReport(ok=True, entries=4, versions_checked=4, problems=())
+
+
+def test_edited_entry_is_detected(store: AssessmentStore) -> None:
+    _fill(store)
+    _unguard(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'someone.else' WHERE seq = 2"))
+    report = audit.verify(store.engine)
+    assert not report.ok
+    assert report.problems == ("entry 2: content does not match its hash (entry was edited)",)
+
+
+def test_edited_entry_with_recomputed_hash_breaks_the_next_link(store: AssessmentStore) -> None:
+    _fill(store)
+    _unguard(store)
+    with store.engine.begin() as conn:
+        r = conn.execute(text("SELECT * FROM audit_log WHERE seq = 2")).one()
+        forged = audit.entry_hash(
+            r.seq, r.at, "someone.else", r.action, r.object_type, r.object_id, r.details, r.prev_hash
+        )
+        conn.execute(
+            text("UPDATE audit_log SET actor = 'someone.else', hash = :h WHERE seq = 2"), {"h": forged}
+        )
+    report = audit.verify(store.engine)
+    assert not report.ok
+    assert any("entry 3: previous-hash link broken" in p for p in report.problems)
+
+
+def test_removed_entry_is_detected(store: AssessmentStore) -> None:
+    _fill(store)
+    _unguard(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+    problems = audit.verify(store.engine).problems
+    assert "entry 2 is missing (next entry found is 3)" in problems
+    assert any("has no audit entry" in p for p in problems)
+
+
+def test_truncated_tail_is_detected_by_the_chain_head(store: AssessmentStore) -> None:
+    _fill(store)
+    _unguard(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 4"))
+    problems = audit.verify(store.engine).problems
+    assert any("chain head says entry 4 is the last but the log ends at 3" in p for p in problems)
+
+
+def test_edited_assessment_content_is_detected(store: AssessmentStore) -> None:
+    ids = _fill(store)
+    _unguard(store)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE assessment_versions SET outputs = :o WHERE assessment_id = :i"),
+            {"o": '{"total": 99}', "i": ids[1]},
+        )
+    report = audit.verify(store.engine)
+    assert report.problems == (f"assessment {ids[1]} v1: stored content does not match the audit log",)
+
+
+def test_cli_audit_verify_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPINEMETS_DATA_DIR", str(tmp_path))
+    store = AssessmentStore(f"sqlite:///{tmp_path / 'spinemets.db'}")
+    _fill(store, 2)
+    runner = CliRunner()
+    ok = runner.invoke(cli_app, ["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "audit log OK: 2 entries, 2 stored versions checked" in ok.output
+    _unguard(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET action = 'assessment.read' WHERE seq = 1"))
+    store.close()
+    bad = runner.invoke(cli_app, ["audit", "verify"])
+    assert bad.exit_code == 1
+    assert "TAMPERING DETECTED" in bad.output and "entry 1: content does not match its hash" in bad.output

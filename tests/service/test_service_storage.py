@@ -1,0 +1,164 @@
+"""AssessmentStore against SQLite and a real PostgreSQL server: versions, search, soft delete, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from spinemets.errors import InvalidInputError
+from spinemets.service import audit
+from spinemets.service.db import current_revision, head_revision
+from spinemets.service.storage import AssessmentDeletedError, AssessmentNotFoundError, AssessmentStore
+
+
+def _patient(pid: str, day: str = "2026-03-01", kps: int = 70) -> dict:
+    return {"patient_id": pid, "assessment_date": day, "performance": {"kps": kps}}
+
+
+def _create(
+    store: AssessmentStore, pid: str = "P1", day: str = "2026-03-01", kps: int = 70, author: str = "dr.a"
+):
+    return store.create(
+        _patient(pid, day, kps), {"kps_seen": kps}, author=author, patient_id=pid, ruleset_version="rules 1"
+    )
+
+
+def test_store_migrates_to_head_on_open(store: AssessmentStore) -> None:
+    assert current_revision(store.engine) == head_revision()
+    # opening again on a migrated database is a no-op
+    AssessmentStore(store.url).close()
+    assert current_revision(store.engine) == head_revision()
+
+
+def test_create_then_get_round_trips_inputs_outputs_and_provenance(store: AssessmentStore) -> None:
+    created = _create(store, "P1", kps=60)
+    got = store.get(created.id)
+    assert got == created
+    assert (got.version, got.author, got.ruleset_version, got.deleted) == (1, "dr.a", "rules 1", False)
+    assert got.inputs == _patient("P1", kps=60)
+    assert got.outputs == {"kps_seen": 60}
+    assert got.assessment_date == dt.date(2026, 3, 1)
+    assert got.created_at.tzinfo is not None
+
+
+def test_new_version_never_overwrites_the_earlier_one(store: AssessmentStore) -> None:
+    v1 = _create(store, "P1", kps=60)
+    v2 = store.new_version(v1.id, _patient("P1", kps=40), {"kps_seen": 40}, author="dr.b")
+    assert (v2.id, v2.version, v2.author, v2.ruleset_version) == (v1.id, 2, "dr.b", "rules 1")
+    assert store.get(v1.id) == v2
+    assert store.get(v1.id, 1) == v1
+    assert [v.version for v in store.versions(v1.id)] == [1, 2]
+    assert [v.outputs["kps_seen"] for v in store.versions(v1.id)] == [60, 40]
+
+
+def test_database_refuses_to_update_or_delete_a_stored_version(store: AssessmentStore) -> None:
+    v1 = _create(store)
+    for stmt in (
+        "UPDATE assessment_versions SET author = 'mallory'",
+        "DELETE FROM assessment_versions",
+        "DELETE FROM audit_log",
+        "UPDATE audit_log SET actor = 'mallory'",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
+            conn.execute(text(stmt))
+    assert store.get(v1.id).author == "dr.a"
+
+
+def test_list_searches_by_patient_and_inclusive_date_range(store: AssessmentStore) -> None:
+    a = _create(store, "P1", "2026-01-10")
+    b = _create(store, "P1", "2026-02-10")
+    c = _create(store, "P2", "2026-02-10")
+    assert {s.id for s in store.list(patient_id="P1")} == {a.id, b.id}
+    assert {s.id for s in store.list(date_from=dt.date(2026, 2, 10))} == {b.id, c.id}
+    assert {s.id for s in store.list(date_to=dt.date(2026, 1, 10))} == {a.id}
+    assert {
+        s.id for s in store.list(patient_id="P1", date_from=dt.date(2026, 2, 1), date_to=dt.date(2026, 2, 28))
+    } == {b.id}
+    assert store.list(patient_id="nobody") == []
+
+
+def test_list_is_newest_first_shows_latest_version_and_pages(store: AssessmentStore) -> None:
+    ids = [_create(store, f"P{i}").id for i in range(5)]
+    store.new_version(ids[0], _patient("P0", kps=50), {"kps_seen": 50}, author="dr.a")
+    listed = store.list()
+    assert listed[0].id == ids[0] and listed[0].version == 2
+    assert [s.id for s in listed[1:]] == ids[:0:-1]
+    assert [s.id for s in store.list(limit=2, offset=1)] == [ids[4], ids[3]]
+    assert store.count() == 5
+
+
+def test_list_rejects_bad_paging_naming_the_field(store: AssessmentStore) -> None:
+    with pytest.raises(InvalidInputError, match="limit must be an integer from 1 to 500; got 0"):
+        store.list(limit=0)
+    with pytest.raises(InvalidInputError, match="offset"):
+        store.list(offset=-1)
+    with pytest.raises(InvalidInputError, match="date_from"):
+        store.list(date_from=dt.date(2026, 2, 1), date_to=dt.date(2026, 1, 1))
+
+
+def test_soft_delete_hides_from_lists_keeps_history_and_is_audited(store: AssessmentStore) -> None:
+    kept = _create(store, "P1")
+    gone = _create(store, "P1")
+    store.delete(gone.id, author="dr.c")
+    assert [s.id for s in store.list(patient_id="P1")] == [kept.id]
+    assert {s.id for s in store.list(patient_id="P1", include_deleted=True)} == {kept.id, gone.id}
+    assert store.get(gone.id).deleted is True
+    assert store.versions(gone.id)[0].inputs == gone.inputs
+    entry = audit.entries(store.engine, object_id=gone.id)[-1]
+    assert (entry.action, entry.actor, entry.details) == ("assessment.delete", "dr.c", {"last_version": 1})
+    with pytest.raises(AssessmentDeletedError):
+        store.new_version(gone.id, _patient("P1"), {}, author="dr.c")
+    with pytest.raises(AssessmentDeletedError):
+        store.delete(gone.id, author="dr.c")
+
+
+def test_unknown_ids_and_versions_are_named(store: AssessmentStore) -> None:
+    with pytest.raises(AssessmentNotFoundError, match="assessment_id must be the id of a stored assessment"):
+        store.get("no-such-id")
+    v1 = _create(store)
+    with pytest.raises(AssessmentNotFoundError, match="version must be a version from 1 to 1; got 7"):
+        store.get(v1.id, 7)
+    with pytest.raises(AssessmentNotFoundError):
+        store.new_version("no-such-id", {}, {}, author="x")
+    with pytest.raises(AssessmentNotFoundError):
+        store.delete("no-such-id", author="x")
+
+
+def test_every_write_is_in_the_audit_chain_without_patient_data(store: AssessmentStore) -> None:
+    v1 = _create(store, "SECRET-PID")
+    store.new_version(v1.id, _patient("SECRET-PID", kps=40), {"x": 1}, author="dr.b")
+    store.delete(v1.id, author="dr.c")
+    log = audit.entries(store.engine)
+    assert [e.action for e in log] == ["assessment.create", "assessment.new_version", "assessment.delete"]
+    assert [e.seq for e in log] == [1, 2, 3]
+    assert log[1].prev_hash == log[0].hash and log[2].prev_hash == log[1].hash
+    assert all("SECRET-PID" not in e.model_dump_json() for e in log)
+    report = audit.verify(store.engine)
+    assert report.ok and report.entries == 3 and report.versions_checked == 2
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(store: AssessmentStore) -> None:
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(10):
+                a = _create(store, f"W{n}-{i}")
+                store.new_version(a.id, _patient(f"W{n}-{i}", kps=50), {"v": 2}, author=f"w{n}")
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count() == 60
+    report = audit.verify(store.engine)
+    assert report.ok, report.problems
+    assert report.entries == 120 and report.versions_checked == 120
