@@ -1,0 +1,646 @@
+"""CDS Hooks 2.0: the service definitions, request and card models, and JWT authentication of the EHR.
+
+Two services: ``spinemets-patient-view`` (hook ``patient-view``) and ``spinemets-order-select`` (hook
+``order-select``). Both read the record from the prefetch (or, when a prefetch is missing, from the
+EHR's FHIR server with the access token it sent), map it with :func:`spinemets.interop.fhir.map_bundle`
+in reporting mode, call :func:`spinemets.assess` and turn the result into cards. Cards only translate
+the assessment: the summary restates the scores, the indicator is the plan's most urgent urgency, the
+source is the citation.
+
+The EHR authenticates with a signed JWT in ``Authorization: Bearer`` (CDS Hooks 2.0, "Trusting CDS
+Clients"): ``iss`` must be an allow-listed issuer, the signature must verify with that issuer's keys
+(JWKS, JWKS URL or PEM; RS384/ES384 by default, never ``none`` or shared-secret HMAC), ``aud`` must be
+the URL of the service endpoint called, ``exp`` must be in the future, ``iat`` not in the future, and
+``jti`` must not have been seen before (replay).
+
+References:
+    HL7 CDS Hooks 2.0 (STU2), https://cds-hooks.hl7.org/2.0/
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from spinemets.errors import InvalidInputError, SpinemetsError
+from spinemets.interop import fhir
+from spinemets.knowledge.bibliography import Reference
+
+SUMMARY_MAX = 140
+"""CDS Hooks: a card summary is at most 140 characters."""
+
+PATIENT_VIEW = "spinemets-patient-view"
+ORDER_SELECT = "spinemets-order-select"
+
+PREFETCH: dict[str, str] = {
+    "patient": "Patient/{{context.patientId}}",
+    "conditions": "Condition?patient={{context.patientId}}",
+    "observations": "Observation?patient={{context.patientId}}",
+    "procedures": "Procedure?patient={{context.patientId}}",
+    "medications": "MedicationStatement?patient={{context.patientId}}",
+}
+"""Prefetch templates: the patient and every resource type the mapping reads (docs/fhir.md)."""
+
+
+class CdsService(BaseModel):
+    """One entry of the discovery response."""
+
+    model_config = ConfigDict(frozen=True)
+    hook: str
+    title: str
+    description: str
+    id: str
+    prefetch: dict[str, str]
+    usageRequirements: str | None = None
+
+
+SERVICES: dict[str, CdsService] = {
+    PATIENT_VIEW: CdsService(
+        hook="patient-view",
+        id=PATIENT_VIEW,
+        title="Spinal metastases: scores and plan",
+        description=(
+            "Scores the patient's spinal metastases (SINS, prognostic scores) from the record and shows the "
+            "cited management plan, with the items still missing."
+        ),
+        prefetch=PREFETCH,
+        usageRequirements="The record must code spinal-metastasis findings as described in docs/fhir.md.",
+    ),
+    ORDER_SELECT: CdsService(
+        hook="order-select",
+        id=ORDER_SELECT,
+        title="Spinal metastases: scores and plan while ordering",
+        description=(
+            "While orders are selected for a patient with spinal metastases, shows the scores and the cited "
+            "plan so that the order can be checked against them."
+        ),
+        prefetch=PREFETCH,
+        usageRequirements="The record must code spinal-metastasis findings as described in docs/fhir.md.",
+    ),
+}
+
+_REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
+    "patient-view": ("userId", "patientId"),
+    "order-select": ("userId", "patientId", "selections", "draftOrders"),
+}
+
+
+def discovery() -> dict[str, Any]:
+    """The discovery document served at ``/cds-services``."""
+    return {"services": [s.model_dump(exclude_none=True) for s in SERVICES.values()]}
+
+
+# --- requests ------------------------------------------------------------------------------------------
+
+
+class FhirAuthorization(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int | None = None
+    scope: str | None = None
+    subject: str | None = None
+
+
+class HookRequest(BaseModel):
+    """A CDS Hooks 2.0 call (the body the EHR POSTs to a service)."""
+
+    model_config = ConfigDict(extra="allow")
+    hook: str
+    hookInstance: str
+    fhirServer: str | None = None
+    fhirAuthorization: FhirAuthorization | None = None
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = None
+
+
+class Outcome(StrEnum):
+    accepted = "accepted"
+    overridden = "overridden"
+
+
+class AcceptedSuggestion(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+
+
+class OverrideReason(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    reason: dict[str, Any] | None = None
+    userComment: str | None = None
+
+
+class FeedbackItem(BaseModel):
+    """What the clinician did with one card."""
+
+    model_config = ConfigDict(extra="allow")
+    card: str
+    outcome: Outcome
+    acceptedSuggestions: list[AcceptedSuggestion] = Field(default_factory=list)
+    overrideReason: OverrideReason | None = None
+    outcomeTimestamp: str
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    feedback: list[FeedbackItem] = Field(min_length=1)
+
+
+# --- cards -------------------------------------------------------------------------------------------------
+
+Indicator = Literal["info", "warning", "critical"]
+_INDICATOR_RANK = {"info": 0, "warning": 1, "critical": 2}
+PRIORITY_INDICATOR: dict[str, Indicator] = {
+    "routine": "info",
+    "asap": "warning",
+    "urgent": "warning",
+    "stat": "critical",
+}
+"""RequestGroup priority (from the plan urgency) -> card indicator."""
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    label: str
+    url: str | None = None
+    topic: dict[str, Any] | None = None
+
+
+class Action(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: Literal["create", "update", "delete"]
+    description: str
+    resource: dict[str, Any] | None = None
+
+
+class Suggestion(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    label: str
+    uuid: str
+    isRecommended: bool | None = None
+    actions: list[Action] = Field(default_factory=list)
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    label: str
+    url: str
+    type: Literal["absolute", "smart"] = "absolute"
+
+
+class Card(BaseModel):
+    """A CDS Hooks card; the summary is checked against the 140-character limit."""
+
+    model_config = ConfigDict(frozen=True)
+    uuid: str
+    summary: str = Field(max_length=SUMMARY_MAX)
+    detail: str | None = None
+    indicator: Indicator
+    source: Source
+    suggestions: list[Suggestion] = Field(default_factory=list)
+    selectionBehavior: Literal["at-most-one", "any"] | None = None
+    overrideReasons: list[dict[str, Any]] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
+
+    @field_validator("summary")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if "\n" in v or not v.strip():
+            raise ValueError("a card summary is one non-empty line")
+        return v
+
+
+OVERRIDE_REASONS = [
+    {
+        "code": "not-applicable",
+        "system": "https://spinemets.org/fhir/CodeSystem/override",
+        "display": "Not applicable to this patient",
+    },
+    {
+        "code": "data-wrong",
+        "system": "https://spinemets.org/fhir/CodeSystem/override",
+        "display": "Record data are wrong or outdated",
+    },
+    {
+        "code": "team-decision",
+        "system": "https://spinemets.org/fhir/CodeSystem/override",
+        "display": "Tumour board decided otherwise",
+    },
+]
+
+
+def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
+    """One line of at most ``limit`` characters, cut at a word with an ellipsis (the detail has the rest)."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
+def _card_id(hook_instance: str, key: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{hook_instance}/{key}"))
+
+
+def _source(refs: Sequence[Reference]) -> Source:
+    if refs:
+        return Source(label=f"spinemets · {refs[0].short()}", url=refs[0].link)
+    return Source(label="spinemets")
+
+
+def _references_md(refs: Sequence[Reference]) -> str:
+    return "\n".join(f"{n}. {r.vancouver()}" for n, r in enumerate(refs, 1))
+
+
+def _score_lines(results: Iterable[Any]) -> list[str]:
+    lines = []
+    for r in results:
+        where = f" at {r.subject}" if r.subject else ""
+        lines.append(f"**{r.label()}{where}**")
+        lines.extend(f"- {item.explain()}" for item in r.items)
+        for m in r.missing:
+            lines.append(f"- missing: {m} - {r.questions.get(m, '')}".rstrip(" -"))
+    return lines
+
+
+def build_cards(
+    assessment: Any,
+    mapping: fhir.BundleMapping,
+    *,
+    hook_instance: str,
+    report_url: str | None,
+    selections: Sequence[str] = (),
+) -> list[Card]:
+    """Cards for one assessment: the scores, each urgent recommendation, the remaining routine plan,
+    and the record entries that could not be used (so nothing is dropped without the clinician seeing)."""
+    results = list(assessment.scores.values())
+    links = [Link(label="Open spinemets (full report)", url=report_url)] if report_url else []
+    plan = getattr(assessment, "plan", None)
+    recs = list(getattr(plan, "recommendations", plan) or ())
+    priorities = [fhir.URGENCY_PRIORITY[fhir.urgency_key(r.urgency)] for r in recs]
+    top: Indicator = max(
+        (PRIORITY_INDICATOR[p] for p in priorities), key=_INDICATOR_RANK.__getitem__, default="info"
+    )
+    cards: list[Card] = []
+
+    score_refs: list[Reference] = list(dict.fromkeys(ref for r in results for ref in r.citation))
+    labels = "; ".join(r.label() + (f" at {r.subject}" if r.subject else "") for r in results)
+    detail = [*_score_lines(results)]
+    if selections:
+        detail.insert(0, f"Orders selected: {', '.join(selections)}.")
+    if score_refs:
+        detail += ["", "References:", _references_md(score_refs)]
+    bundle = fhir.assessment_to_bundle(assessment, subject=mapping.subject, basis=mapping.used)
+    risk = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "RiskAssessment"]
+    record = Suggestion(
+        label="Record these scores in the chart",
+        uuid=_card_id(hook_instance, "record-scores"),
+        actions=[
+            Action(type="create", description=f"Add RiskAssessment {r['code']['text']}", resource=r)
+            for r in risk
+        ],
+    )
+    cards.append(
+        Card(
+            uuid=_card_id(hook_instance, "scores"),
+            summary=shorten(labels or "No score could be computed from the record"),
+            detail="\n".join(detail),
+            indicator=top,
+            source=_source(score_refs),
+            suggestions=[record] if risk else [],
+            selectionBehavior="at-most-one" if risk else None,
+            overrideReasons=OVERRIDE_REASONS,
+            links=links,
+        )
+    )
+    routine = []
+    for rec, priority in zip(recs, priorities, strict=True):
+        indicator = PRIORITY_INDICATOR[priority]
+        refs = fhir.citation_refs(getattr(rec, "citations", ()))
+        if indicator == "info":
+            routine.append((rec, refs))
+            continue
+        body = [rec.text, "", f"Basis: {fhir.as_text(rec.basis)}"]
+        if refs:
+            body += ["", "References:", _references_md(refs)]
+        proposal = {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "proposal",
+            "code": {"text": rec.text},
+            "subject": {"reference": mapping.subject} if mapping.subject else {"display": "patient"},
+            "note": [{"text": f"spinemets recommendation {rec.id}; basis: {fhir.as_text(rec.basis)}"}],
+        }
+        cards.append(
+            Card(
+                uuid=_card_id(hook_instance, f"rec-{rec.id}"),
+                summary=shorten(rec.text),
+                detail="\n".join(body),
+                indicator=indicator,
+                source=_source(refs),
+                suggestions=[
+                    Suggestion(
+                        label=shorten(f"Propose: {rec.text}", 80),
+                        uuid=_card_id(hook_instance, f"rec-{rec.id}-propose"),
+                        actions=[
+                            Action(
+                                type="create", description="Draft proposal for this step", resource=proposal
+                            )
+                        ],
+                    )
+                ],
+                selectionBehavior="at-most-one",
+                overrideReasons=OVERRIDE_REASONS,
+                links=links,
+            )
+        )
+    if routine:
+        refs_all = list(dict.fromkeys(ref for _, refs in routine for ref in refs))
+        lines = [f"- {fhir.as_text(rec.category).replace('_', ' ')}: {rec.text}" for rec, _ in routine]
+        if refs_all:
+            lines += ["", "References:", _references_md(refs_all)]
+        cards.append(
+            Card(
+                uuid=_card_id(hook_instance, "routine"),
+                summary=shorten(f"{len(routine)} routine step(s) in the plan, e.g. {routine[0][0].text}"),
+                detail="\n".join(lines),
+                indicator="info",
+                source=_source(refs_all),
+                links=links,
+            )
+        )
+    if mapping.ignored:
+        cards.append(
+            Card(
+                uuid=_card_id(hook_instance, "unused"),
+                summary=shorten(
+                    f"{len(mapping.ignored)} record entries were not used; scores treat them as missing"
+                ),
+                detail="\n".join(f"- {i}" for i in mapping.ignored),
+                indicator="info",
+                source=Source(label="spinemets FHIR mapping"),
+                links=links,
+            )
+        )
+    cards.sort(key=lambda card: -_INDICATOR_RANK[card.indicator])
+    return cards
+
+
+# --- the record from prefetch or the FHIR server ------------------------------------------------------------
+
+
+class PrefetchUnavailableError(SpinemetsError):
+    """The data a service needs were neither prefetched nor fetchable (CDS Hooks: answer 412)."""
+
+
+Fetcher = Callable[[str, str, FhirAuthorization | None], Any]
+"""(fhirServer, relative query, authorization) -> the JSON the FHIR server returned."""
+
+
+def http_fetcher(timeout_s: float = 10.0) -> Fetcher:
+    """Fetch from the EHR's FHIR server with the bearer token it sent (httpx)."""
+
+    def fetch(server: str, query: str, auth: FhirAuthorization | None) -> Any:
+        import httpx
+
+        headers = {"Accept": "application/fhir+json"}
+        if auth is not None:
+            headers["Authorization"] = f"Bearer {auth.access_token}"
+        try:
+            response = httpx.get(f"{server.rstrip('/')}/{query}", headers=headers, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise PrefetchUnavailableError(
+                f"FHIR server unreachable for {query}: {type(exc).__name__}"
+            ) from exc
+        if response.status_code != 200:
+            raise PrefetchUnavailableError(f"FHIR server answered {response.status_code} for {query}")
+        return response.json()
+
+    return fetch
+
+
+def _fill(template: str, context: Mapping[str, Any]) -> str:
+    out = template
+    for key, value in context.items():
+        if isinstance(value, str):
+            out = out.replace("{{context." + key + "}}", value)
+    return out
+
+
+def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | None) -> dict[str, Any]:
+    """One collection Bundle of the patient's resources, from prefetch or, when missing, the FHIR server."""
+    prefetch = request.prefetch or {}
+    resources: list[dict[str, Any]] = []
+    for key, template in service.prefetch.items():
+        value = prefetch.get(key)
+        if value is None:
+            if not request.fhirServer or fetch is None:
+                raise PrefetchUnavailableError(
+                    f"prefetch '{key}' ({template}) was not sent and no fhirServer was given to fetch it"
+                )
+            value = fetch(request.fhirServer, _fill(template, request.context), request.fhirAuthorization)
+        if not isinstance(value, Mapping):
+            raise InvalidInputError(f"prefetch.{key}", type(value).__name__, "a FHIR resource or a Bundle")
+        if value.get("resourceType") == "Bundle":
+            resources.extend(
+                e["resource"]
+                for e in value.get("entry") or []
+                if isinstance(e, Mapping)
+                and isinstance(e.get("resource"), Mapping)
+                and (e.get("search") or {}).get("mode", "match") == "match"
+            )
+        else:
+            resources.append(dict(value))
+    patient_id = request.context.get("patientId")
+    for res in resources:
+        if res.get("resourceType") == "Patient" and res.get("id") != patient_id:
+            raise InvalidInputError(
+                "prefetch.patient.id", res.get("id"), f"the context patientId {patient_id!r}"
+            )
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+
+
+def check_context(request: HookRequest, service: CdsService) -> None:
+    """The hook must be the service's and its required context fields present (CDS Hooks 2.0 hooks)."""
+    if request.hook != service.hook:
+        raise InvalidInputError("hook", request.hook, f"'{service.hook}' for service {service.id}")
+    for name in _REQUIRED_CONTEXT[service.hook]:
+        if request.context.get(name) in (None, ""):
+            raise InvalidInputError(f"context.{name}", None, f"present for the {service.hook} hook")
+
+
+# --- JWT authentication of the CDS client ----------------------------------------------------------------------
+
+
+class AuthenticationError(SpinemetsError):
+    """The caller's JWT failed a check; the message names the check (never the token)."""
+
+
+class IssuerKeys(BaseModel):
+    """An allow-listed issuer and how to get its keys (mirrors ``service.settings.CdsIssuer``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    iss: str
+    jwks_url: str | None = None
+    jwks: dict[str, Any] | None = None
+    public_key_pem: str | None = None
+    algorithms: tuple[str, ...] = ("RS384", "ES384")
+
+
+_FORBIDDEN_ALGS = {"none", "HS256", "HS384", "HS512"}
+
+
+class JwtVerifier:
+    """Checks CDS Hooks client JWTs: issuer allow-list, signature, audience, expiry and jti replay.
+
+    The jti cache is in memory and per process: with several workers a replay is caught only by the
+    worker that saw the first use (docs/fhir.md).
+    """
+
+    def __init__(
+        self,
+        issuers: Iterable[Any],
+        *,
+        leeway_s: int = 30,
+        max_lifetime_s: int = 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.issuers = {i.iss: IssuerKeys.model_validate(i, from_attributes=True) for i in issuers}
+        self.leeway_s = leeway_s
+        self.max_lifetime_s = max_lifetime_s
+        self.clock = clock
+        self._seen: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        self._jwks_clients: dict[str, Any] = {}
+
+    def _key(self, issuer: IssuerKeys, header: Mapping[str, Any], token: str) -> Any:
+        import jwt
+
+        kid = header.get("kid")
+        jku = header.get("jku")
+        if jku is not None and jku != issuer.jwks_url:
+            raise AuthenticationError(f"jku {jku!r} is not the JWKS URL configured for issuer {issuer.iss!r}")
+        if issuer.jwks is not None:
+            keys = [k for k in jwt.PyJWKSet.from_dict(issuer.jwks).keys if kid is None or k.key_id == kid]
+            if len(keys) != 1:
+                raise AuthenticationError(
+                    f"no unique key with kid {kid!r} in the JWKS of issuer {issuer.iss!r}"
+                )
+            return keys[0].key
+        if issuer.public_key_pem is not None:
+            return issuer.public_key_pem
+        if issuer.jwks_url is not None:
+            client = self._jwks_clients.get(issuer.jwks_url)
+            if client is None:
+                client = self._jwks_clients.setdefault(issuer.jwks_url, jwt.PyJWKClient(issuer.jwks_url))
+            try:
+                return client.get_signing_key_from_jwt(token).key
+            except jwt.PyJWKClientError as exc:
+                raise AuthenticationError(f"key for issuer {issuer.iss!r}: {exc}") from None
+        raise AuthenticationError(f"issuer {issuer.iss!r} has no key configured")
+
+    def verify(self, token: str, audience: str | Sequence[str]) -> dict[str, Any]:
+        """The claims of a valid token for ``audience`` (the endpoint URL); else AuthenticationError."""
+        import jwt
+
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError(f"malformed JWT: {exc}") from None
+        iss = unverified.get("iss")
+        issuer = self.issuers.get(iss) if isinstance(iss, str) else None
+        if issuer is None:
+            raise AuthenticationError(f"issuer {iss!r} is not on the allow-list")
+        alg = header.get("alg")
+        if alg in _FORBIDDEN_ALGS or alg not in issuer.algorithms:
+            raise AuthenticationError(
+                f"algorithm {alg!r} not accepted for issuer {iss!r}: {', '.join(issuer.algorithms)}"
+            )
+        key = self._key(issuer, header, token)
+        now = self.clock()
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                audience=list(audience) if not isinstance(audience, str) else audience,
+                issuer=iss,
+                leeway=self.leeway_s,
+                options={"require": ["iss", "aud", "exp", "iat", "jti"], "verify_iat": True},
+            )
+        except jwt.InvalidSignatureError:
+            raise AuthenticationError("signature does not verify with the issuer's key") from None
+        except jwt.ExpiredSignatureError:
+            raise AuthenticationError("token expired (exp is in the past)") from None
+        except jwt.InvalidAudienceError:
+            raise AuthenticationError(f"aud is not this service endpoint ({audience})") from None
+        except jwt.ImmatureSignatureError:
+            raise AuthenticationError("iat or nbf is in the future") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise AuthenticationError(f"required claim missing: {exc.claim}") from None
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError(f"invalid token: {exc}") from None
+        if float(claims["iat"]) > now + self.leeway_s:
+            raise AuthenticationError("iat is in the future")
+        if float(claims["exp"]) - float(claims["iat"]) > self.max_lifetime_s:
+            raise AuthenticationError(f"token lifetime exceeds {self.max_lifetime_s} s")
+        self._check_replay(issuer.iss, str(claims["jti"]), float(claims["exp"]), now)
+        return claims
+
+    def _check_replay(self, iss: str, jti: str, exp: float, now: float) -> None:
+        with self._lock:
+            for key in [k for k, until in self._seen.items() if until + self.leeway_s < now]:
+                del self._seen[key]
+            if (iss, jti) in self._seen:
+                raise AuthenticationError("jti already used (replayed token)")
+            self._seen[(iss, jti)] = exp
+
+
+class FeedbackLog:
+    """Feedback received, newest last (bounded, in memory); the service may persist it elsewhere."""
+
+    def __init__(self, maxlen: int = 10_000) -> None:
+        self._items: deque[tuple[str, FeedbackItem]] = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+
+    def add(self, service_id: str, items: Iterable[FeedbackItem]) -> int:
+        with self._lock:
+            n = 0
+            for item in items:
+                self._items.append((service_id, item))
+                n += 1
+            return n
+
+    def items(self) -> list[tuple[str, FeedbackItem]]:
+        with self._lock:
+            return list(self._items)
+
+
+__all__ = [
+    "ORDER_SELECT",
+    "PATIENT_VIEW",
+    "PREFETCH",
+    "SERVICES",
+    "SUMMARY_MAX",
+    "AuthenticationError",
+    "Card",
+    "FeedbackLog",
+    "FeedbackRequest",
+    "HookRequest",
+    "JwtVerifier",
+    "PrefetchUnavailableError",
+    "build_cards",
+    "check_context",
+    "discovery",
+    "http_fetcher",
+    "record_bundle",
+    "shorten",
+]

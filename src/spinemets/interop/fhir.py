@@ -1,0 +1,1080 @@
+"""FHIR R4 in and out: a Bundle of a patient's record becomes a :class:`~spinemets.model.Patient`, and an
+assessment becomes a Bundle of RiskAssessments (one per score) and a RequestGroup (the plan).
+
+This module only translates. It never computes a score or decides a recommendation: scores and plan
+come from :func:`spinemets.assess`. Resources are validated with ``fhir.resources`` (its R4B models,
+FHIR 4.3, whose Patient, Condition, Observation, Procedure, MedicationStatement, RiskAssessment and
+RequestGroup are the R4 structures). The codes are in :mod:`spinemets.interop.codes` and documented in
+``docs/fhir.md``.
+
+Nothing is dropped silently. A resource or code that does not map is an :class:`InvalidInputError`
+naming the resource, the element and the value (``strict=True``, the default), or, for EHR feeds that
+carry the whole record (CDS Hooks prefetch), is listed in :attr:`BundleMapping.ignored` with the reason
+so that the caller can show it. A known code with a malformed value is always an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from spinemets.errors import InvalidInputError, KnowledgeBaseError, MissingExtraError
+from spinemets.interop import codes as c
+from spinemets.knowledge.bibliography import Reference, get_reference
+from spinemets.model import enums
+from spinemets.model.levels import LevelSpan
+from spinemets.model.patient import Patient
+from spinemets.model.validation import parse_patient
+
+RESOURCE_TYPES = ("Patient", "Condition", "Observation", "Procedure", "MedicationStatement")
+"""The resource types a Bundle may carry (anything else is reported as unmapped)."""
+_OBS_USABLE = {"final", "amended", "corrected", "preliminary"}
+_PROC_DONE = {"completed", "in-progress", "stopped"}
+_SKIP_STATUS = {"entered-in-error"}
+
+
+class Ignored(BaseModel):
+    """A resource (or a part of one) that was not used, and why."""
+
+    model_config = ConfigDict(frozen=True)
+    resource: str
+    element: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.element} = {self.value}: {self.reason}"
+
+
+class BundleMapping(BaseModel):
+    """The patient read from a Bundle, the resources that supplied facts and those left unused."""
+
+    model_config = ConfigDict(frozen=True)
+    patient: Patient
+    used: tuple[str, ...]
+    ignored: tuple[Ignored, ...]
+    subject: str | None
+    """The patient reference of the Bundle (``Patient/<id>``), used as the subject of the results."""
+
+
+@dataclass(frozen=True)
+class _Fact:
+    value: Any
+    ref: str
+    element: str
+    when: dt.datetime | None
+
+
+def _fhir_bundle_class() -> Any:
+    try:
+        from fhir.resources.R4B.bundle import Bundle
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingExtraError("FHIR mapping", "api") from exc
+    return Bundle
+
+
+def _loc(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validate_bundle(bundle_json: Any) -> dict[str, Any]:
+    """Check the JSON against the FHIR R4 Bundle structure; return it normalised, or a clear error."""
+    if not isinstance(bundle_json, Mapping) or bundle_json.get("resourceType") != "Bundle":
+        got = (
+            bundle_json.get("resourceType")
+            if isinstance(bundle_json, Mapping)
+            else type(bundle_json).__name__
+        )
+        raise InvalidInputError("Bundle.resourceType", got, "a FHIR R4 Bundle (resourceType 'Bundle')")
+    bundle_cls = _fhir_bundle_class()
+    try:
+        bundle = bundle_cls.model_validate(dict(bundle_json))
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = _loc(err.get("loc", ()))
+        raise InvalidInputError(
+            f"Bundle.{where}", err.get("input"), "valid FHIR R4", err.get("msg", "")
+        ) from None
+    data: dict[str, Any] = json.loads(bundle.model_dump_json())
+    return data
+
+
+def _ref(resource: Mapping[str, Any], index: int) -> str:
+    rid = resource.get("id")
+    return (
+        f"{resource.get('resourceType')}/{rid}" if rid else f"{resource.get('resourceType')}[entry {index}]"
+    )
+
+
+def _codings(concept: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    if not concept:
+        return []
+    return [(cd.get("system") or "", cd.get("code") or "") for cd in concept.get("coding") or []]
+
+
+def _show(concept: Mapping[str, Any] | None) -> str:
+    pairs = _codings(concept)
+    if pairs:
+        return ", ".join(f"{s}|{k}" for s, k in pairs)
+    return repr((concept or {}).get("text"))
+
+
+def _parse_when(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    text = value.replace("Z", "+00:00")
+    try:
+        if len(text) == 4:
+            return dt.datetime(int(text), 1, 1, tzinfo=dt.UTC)
+        if len(text) == 7:
+            return dt.datetime(int(text[:4]), int(text[5:7]), 1, tzinfo=dt.UTC)
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _date_of(value: str | None, ref: str, element: str) -> dt.date | None:
+    if value is None:
+        return None
+    if len(value) < 10:
+        raise InvalidInputError(
+            f"{ref}.{element}", value, "a full date (YYYY-MM-DD)", "a year or month alone is not a date"
+        )
+    return dt.date.fromisoformat(value[:10])
+
+
+class _Collector:
+    """Facts gathered from the resources, with where each came from (for errors and provenance)."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.facts: dict[tuple[str, str | None], list[_Fact]] = defaultdict(list)
+        self.any_facts: dict[str, list[_Fact]] = defaultdict(list)
+        self.lists: dict[str, list[_Fact]] = defaultdict(list)
+        self.levels: dict[str, str] = {}
+        self.used: list[str] = []
+        self.ignored: list[Ignored] = []
+
+    def unmapped(self, ref: str, element: str, value: object, allowed: str) -> None:
+        if self.strict:
+            raise InvalidInputError(f"{ref}.{element}", value, allowed, "not mapped: see docs/fhir.md")
+        self.ignored.append(Ignored(resource=ref, element=element, value=str(value), reason=f"not {allowed}"))
+
+    def skip(self, ref: str, element: str, value: object, reason: str) -> None:
+        self.ignored.append(Ignored(resource=ref, element=element, value=str(value), reason=reason))
+
+    def add(
+        self,
+        path: str,
+        value: Any,
+        ref: str,
+        element: str,
+        when: dt.datetime | None,
+        level: str | None = None,
+    ) -> None:
+        self.facts[(path, level)].append(_Fact(value, ref, element, when))
+        if level is not None:
+            self.levels.setdefault(level, ref)
+        if ref not in self.used:
+            self.used.append(ref)
+
+    def lesion(self, level: str, ref: str) -> None:
+        self.levels.setdefault(level, ref)
+        if ref not in self.used:
+            self.used.append(ref)
+
+
+def _resolve(path: str, facts: list[_Fact]) -> _Fact:
+    """One value per field: agreeing values, or the most recent when every fact is dated."""
+    if all(f.value == facts[0].value for f in facts):
+        return facts[0]
+    if all(f.when is not None for f in facts):
+        return max(facts, key=lambda f: f.when or dt.datetime.min.replace(tzinfo=dt.UTC))
+    shown = "; ".join(f"{f.ref}.{f.element} = {_plain(f.value)!r}" for f in facts)
+    raise InvalidInputError(
+        path,
+        shown,
+        "one value, or dated observations (effective[x]) so that the most recent one is used",
+        "conflicting values",
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _level_from(resource: Mapping[str, Any], ref: str, required: bool) -> str | None:
+    """The spinal level of ``bodySite`` (local spinal-level code), canonical, or None when absent."""
+    site = resource.get("bodySite")
+    sites = site if isinstance(site, list) else ([site] if site else [])
+    for i, concept in enumerate(sites):
+        for j, (system, code) in enumerate(_codings(concept)):
+            if system == c.LEVEL_SYSTEM:
+                element = (
+                    f"bodySite[{i}].coding[{j}].code"
+                    if isinstance(site, list)
+                    else f"bodySite.coding[{j}].code"
+                )
+                try:
+                    return str(LevelSpan.parse(code))
+                except InvalidInputError as exc:
+                    raise InvalidInputError(f"{ref}.{element}", code, exc.allowed) from None
+    if required:
+        raise InvalidInputError(
+            f"{ref}.bodySite",
+            _show(sites[0]) if sites else None,
+            f"a coding from {c.LEVEL_SYSTEM} naming the spinal level, e.g. T12 or T11-T12",
+        )
+    return None
+
+
+def _subject(resource: Mapping[str, Any]) -> str | None:
+    for key in ("subject", "patient"):
+        value = resource.get(key)
+        if isinstance(value, Mapping):
+            return value.get("reference")
+    return None
+
+
+# --- values of observations ----------------------------------------------------------------------------
+
+
+def _value(spec: c.FieldSpec, obs: Mapping[str, Any], ref: str) -> tuple[Any, str] | None:
+    """The model value of an Observation for ``spec`` and the element it came from (None: no value)."""
+    present = [k for k in obs if k.startswith("value") and not k.endswith("__ext")]
+    if not present:
+        return None
+    key = present[0]
+    raw = obs[key]
+    where = f"{ref}.{key}"
+    kind = spec.kind
+    if kind == "bool":
+        if key != "valueBoolean":
+            raise InvalidInputError(where, raw, f"valueBoolean for {spec.path}")
+        return bool(raw), key
+    if kind == "enum":
+        if key != "valueCodeableConcept":
+            raise InvalidInputError(where, raw, f"valueCodeableConcept from {c.LOCAL} for {spec.path}")
+        for system, code in _codings(raw):
+            if system == c.LOCAL:
+                if code not in spec.enum:
+                    raise InvalidInputError(f"{where}.coding.code", code, spec.enum, f"answer to {spec.path}")
+                return code, key
+        raise InvalidInputError(
+            where, _show(raw), f"a coding from {c.LOCAL} with one of {', '.join(spec.enum)} ({spec.path})"
+        )
+    if kind == "receptor":
+        if key != "valueCodeableConcept":
+            raise InvalidInputError(
+                where, raw, "valueCodeableConcept Positive (LA6576-8) or Negative (LA6577-6)"
+            )
+        for pair in _codings(raw):
+            if pair in c.RECEPTOR_ANSWERS:
+                return c.RECEPTOR_ANSWERS[pair].value, key
+        raise InvalidInputError(
+            where,
+            _show(raw),
+            "LOINC LA6576-8 (Positive) or LA6577-6 (Negative), or SNOMED CT 10828004 / 260385009",
+            "equivocal or other results are not a receptor status the scores use",
+        )
+    if kind == "date":
+        if key != "valueDateTime":
+            raise InvalidInputError(where, raw, f"valueDateTime for {spec.path}")
+        return _date_of(raw, ref, key), key
+    # numbers
+    if key == "valueInteger":
+        number: float = raw
+        unit: str | None = None
+    elif key == "valueQuantity":
+        number = raw.get("value")
+        unit = raw.get("code") or raw.get("unit")
+        if number is None:
+            raise InvalidInputError(f"{where}.value", None, "a number")
+        system = raw.get("system")
+        if raw.get("code") and system not in (None, c.UCUM):
+            raise InvalidInputError(f"{where}.system", system, c.UCUM)
+    else:
+        raise InvalidInputError(where, raw, f"valueQuantity (or valueInteger) for {spec.path}")
+    if kind == "quantity_albumin":
+        if unit not in spec.unit:
+            raise InvalidInputError(f"{where}.code", unit, spec.unit, "albumin in g/dL or g/L (UCUM)")
+        return {"value": float(number), "unit": unit}, key
+    if spec.path == "labs.platelets_per_ul" and unit in c.PLATELET_UNITS:
+        return float(number) * c.PLATELET_UNITS[unit], key
+    if spec.unit and unit not in (*spec.unit, None):
+        allowed_units = spec.unit if spec.path != "labs.platelets_per_ul" else tuple(c.PLATELET_UNITS)
+        raise InvalidInputError(f"{where}.code", unit, allowed_units, f"UCUM unit of {spec.path}")
+    if spec.unit and unit is None and key == "valueQuantity":
+        raise InvalidInputError(f"{where}.code", None, spec.unit, f"UCUM unit of {spec.path}")
+    if kind == "int":
+        if float(number) != int(number):
+            raise InvalidInputError(where, number, f"a whole number for {spec.path}")
+        return int(number), key
+    return float(number), key
+
+
+def _when(resource: Mapping[str, Any]) -> dt.datetime | None:
+    for key in ("effectiveDateTime", "effectiveInstant", "occurrenceDateTime", "performedDateTime"):
+        if resource.get(key):
+            return _parse_when(resource[key])
+    for key in ("effectivePeriod", "performedPeriod"):
+        period = resource.get(key)
+        if isinstance(period, Mapping):
+            return _parse_when(period.get("end") or period.get("start"))
+    return _parse_when(resource.get("issued"))
+
+
+# --- resources ------------------------------------------------------------------------------------------
+
+
+def _observation(obs: Mapping[str, Any], ref: str, col: _Collector) -> None:
+    status = obs.get("status")
+    if status not in _OBS_USABLE:
+        col.skip(ref, "status", status, f"only {', '.join(sorted(_OBS_USABLE))} observations carry results")
+        return
+    spec: c.FieldSpec | None = None
+    for system, code in _codings(obs.get("code")):
+        if system == c.LOINC and code in c.standard_fields():
+            spec = c.standard_fields()[code]
+            break
+        if system == c.LOCAL and code in c.local_fields():
+            spec = c.local_fields()[code]
+            break
+    if spec is None:
+        col.unmapped(ref, "code", _show(obs.get("code")), "a LOINC or local code listed in docs/fhir.md")
+        return
+    got = _value(spec, obs, ref)
+    if got is None:
+        reason = _show(obs.get("dataAbsentReason")) if obs.get("dataAbsentReason") else "no value[x]"
+        col.skip(ref, "value[x]", reason, f"no value for {spec.path}: the fact stays missing")
+        return
+    value, value_element = got
+    when = _when(obs)
+    if spec.path in ("symptoms", "other_symptoms"):
+        col.lists[spec.path].append(_Fact(value, ref, value_element, when))
+        col.used.append(ref)
+        return
+    level = _level_from(obs, ref, required=spec.is_lesion) if spec.is_lesion else None
+    path = spec.path.removeprefix("lesion.") if spec.is_lesion else spec.path
+    col.add(path, value, ref, value_element, when, level)
+
+
+def _condition(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
+    verification = {k for _, k in _codings(cond.get("verificationStatus"))}
+    if verification & {"refuted", "entered-in-error"}:
+        col.skip(ref, "verificationStatus", ",".join(sorted(verification)), "refuted or entered in error")
+        return
+    when = _parse_when(cond.get("recordedDate"))
+    for i, (system, code) in enumerate(_codings(cond.get("code"))):
+        element = f"code.coding[{i}]"
+        histology: enums.Histology | None = None
+        if system == c.SNOMED and code in c.SNOMED_PRIMARY:
+            histology = c.SNOMED_PRIMARY[code][0]
+        elif system in (c.ICD10, c.ICD10_CM):
+            histology = _icd10_primary(code)
+            secondary = _icd10_secondary(code)
+            if histology is None and secondary is not None:
+                col.add("context.known_cancer", True, ref, element, when)
+                if secondary:
+                    col.add(secondary, True, ref, element, when)
+                _secondary_level(cond, ref, col)
+                return
+        elif system == c.SNOMED and code in c.SNOMED_SECONDARY:
+            col.add("context.known_cancer", True, ref, element, when)
+            _secondary_level(cond, ref, col)
+            return
+        elif system == c.PRIMARY_SYSTEM:
+            if code not in enums.Histology.__members__:
+                raise InvalidInputError(f"{ref}.{element}.code", code, [h.value for h in enums.Histology])
+            histology = enums.Histology(code)
+        if histology is not None:
+            col.add("primary.histology", histology.value, ref, element, None)
+            if histology is enums.Histology.other:
+                text = (cond.get("code") or {}).get("text")
+                if not text:
+                    raise InvalidInputError(
+                        f"{ref}.code.text", None, "the name of the primary when the code is 'other'"
+                    )
+                col.add("primary.histology_other", text, ref, "code.text", None)
+            col.add("context.known_cancer", True, ref, element, when)
+            onset = cond.get("onsetDateTime")
+            if onset:
+                col.add(
+                    "primary.diagnosis_date",
+                    _date_of(onset, ref, "onsetDateTime"),
+                    ref,
+                    "onsetDateTime",
+                    None,
+                )
+            return
+    col.unmapped(
+        ref,
+        "code",
+        _show(cond.get("code")),
+        "a primary cancer (SNOMED CT, ICD-10 or local primary-tumour code) or a secondary bone/brain neoplasm",
+    )
+
+
+def _icd10_primary(code: str) -> enums.Histology | None:
+    norm = code.strip().upper()
+    for prefix in sorted(c.ICD10_PRIMARY, key=len, reverse=True):
+        if norm.startswith(prefix):
+            return c.ICD10_PRIMARY[prefix]
+    return None
+
+
+def _icd10_secondary(code: str) -> str | None:
+    norm = code.strip().upper()
+    for prefix, path in c.ICD10_SECONDARY.items():
+        if norm.startswith(prefix):
+            return path
+    return None
+
+
+def _secondary_level(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
+    level = _level_from(cond, ref, required=False)
+    if level is not None:
+        col.lesion(level, ref)
+
+
+def _procedure(proc: Mapping[str, Any], ref: str, col: _Collector) -> None:
+    status = proc.get("status")
+    if status not in _PROC_DONE:
+        col.skip(
+            ref, "status", status, "only completed, in-progress or stopped procedures count as treatment"
+        )
+        return
+    kind: str | None = None
+    for system, code in _codings(proc.get("code")):
+        if system == c.SNOMED and code in c.SNOMED_PROCEDURES:
+            kind = c.SNOMED_PROCEDURES[code][0]
+        elif system == c.LOCAL and code in c.LOCAL_PROCEDURES:
+            kind = code
+    if kind is None:
+        col.unmapped(ref, "code", _show(proc.get("code")), "radiotherapy, chemotherapy or spinal surgery")
+        return
+    when = _when(proc)
+    performed = proc.get("performedDateTime") or (proc.get("performedPeriod") or {}).get("end")
+    element = "performedDateTime" if proc.get("performedDateTime") else "performedPeriod.end"
+    date = _date_of(performed, ref, element) if performed else None
+    if kind == c.PROCEDURE_CHEMOTHERAPY:
+        col.add("primary.previous_chemotherapy", True, ref, "code", when)
+        return
+    level = _level_from(proc, ref, required=False)
+    if level is None:
+        col.unmapped(
+            ref, "bodySite", _show((proc.get("bodySite") or [None])[0]), "a spinal level (spinal-level code)"
+        )
+        return
+    if kind == c.PROCEDURE_SPINAL_SURGERY:
+        col.add("prior_surgery", True, ref, "code", when, level)
+        if date:
+            col.add("prior_surgery_date", date, ref, element, when, level)
+        return
+    rt: dict[str, Any] = {"date": date}
+    for ext in proc.get("extension") or []:
+        url = ext.get("url")
+        if url == c.EXT_RT_DOSE:
+            q = ext.get("valueQuantity") or {}
+            if (q.get("code") or q.get("unit")) != "Gy" or q.get("value") is None:
+                raise InvalidInputError(
+                    f"{ref}.extension[radiotherapy-dose]", q, "valueQuantity in Gy (UCUM 'Gy')"
+                )
+            rt["dose_gy"] = q["value"]
+        elif url == c.EXT_RT_FRACTIONS:
+            rt["fractions"] = ext.get("valueInteger")
+        elif url == c.EXT_RT_TECHNIQUE:
+            rt["technique"] = ext.get("valueCode")
+        else:
+            col.unmapped(
+                ref, "extension", url, "a spinemets radiotherapy extension (dose, fractions, technique)"
+            )
+    col.add(
+        "prior_radiotherapy", {k: v for k, v in rt.items() if v is not None}, ref, "extension", when, level
+    )
+
+
+def _medication(med: Mapping[str, Any], ref: str, col: _Collector) -> None:
+    status = med.get("status")
+    if status in _SKIP_STATUS or status in {"intended", "on-hold", "unknown"}:
+        col.skip(ref, "status", status, "neither current nor past use")
+        return
+    concept = med.get("medicationCodeableConcept")
+    matched: list[tuple[str, str]] = []
+    for system, code in _codings(concept):
+        if system != c.ATC:
+            continue
+        for path, prefixes in c.ATC_CLASSES.items():
+            if any(code.upper().startswith(p) for p in prefixes):
+                matched.append((path, code))
+    if not matched:
+        col.unmapped(
+            ref,
+            "medicationCodeableConcept",
+            _show(concept),
+            "an ATC code of a corticosteroid, bone-modifying agent, endocrine, kinase-inhibitor or cytotoxic drug",
+        )
+        return
+    when = _when(med)
+    for path, _code in matched:
+        if path == "primary.previous_chemotherapy":
+            if status != "not-taken":
+                col.any_facts[path].append(_Fact(True, ref, "medicationCodeableConcept", when))
+        else:
+            col.any_facts[path].append(_Fact(status == "active", ref, f"status ({status})", when))
+    col.used.append(ref)
+
+
+def _patient(res: Mapping[str, Any], ref: str, col: _Collector, on: dt.date) -> None:
+    if res.get("id"):
+        col.add("patient_id", res["id"], ref, "id", None)
+    gender = res.get("gender")
+    if gender in ("female", "male", "other"):
+        col.add("sex", gender, ref, "gender", None)
+    elif gender not in (None, "unknown"):
+        raise InvalidInputError(f"{ref}.gender", gender, ("female", "male", "other", "unknown"))
+    birth = res.get("birthDate")
+    if birth:
+        born = _date_of(birth, ref, "birthDate")
+        if born is not None:
+            age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+            col.add("age_years", age, ref, "birthDate", None)
+    if ref not in col.used:
+        col.used.append(ref)
+
+
+# --- the whole bundle --------------------------------------------------------------------------------------
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def map_bundle(
+    bundle_json: Mapping[str, Any], *, strict: bool = True, assessment_date: dt.date | None = None
+) -> BundleMapping:
+    """Read a FHIR R4 Bundle into the patient model, reporting every resource it could not use.
+
+    ``assessment_date`` (default: the Bundle's ``timestamp``, else today) is the date of the
+    assessment and the date at which the age is computed from ``Patient.birthDate``.
+    """
+    data = validate_bundle(bundle_json)
+    entries = [e.get("resource") for e in data.get("entry") or []]
+    full_urls = {i: e.get("fullUrl") for i, e in enumerate(data.get("entry") or [])}
+    on = assessment_date or (_parse_when(data.get("timestamp")) or dt.datetime.now(dt.UTC)).date()
+    col = _Collector(strict)
+    col.add("assessment_date", on, "Bundle", "timestamp", None)
+    patients = [(i, r) for i, r in enumerate(entries) if r and r.get("resourceType") == "Patient"]
+    if len(patients) > 1:
+        refs = [_ref(r, i) for i, r in patients]
+        raise InvalidInputError(
+            "Bundle.entry", refs, "one Patient per Bundle (one assessment is one patient)"
+        )
+    subject_refs: set[str] = set()
+    subject: str | None = None
+    if patients:
+        i, p = patients[0]
+        subject = _ref(p, i)
+        subject_refs = {subject}
+        if full_urls.get(i):
+            subject_refs.add(str(full_urls[i]))
+    for i, res in enumerate(entries):
+        if not res:
+            raise InvalidInputError(f"Bundle.entry[{i}].resource", None, "a resource")
+        ref = _ref(res, i)
+        rtype = res.get("resourceType")
+        if rtype not in RESOURCE_TYPES:
+            col.unmapped(ref, "resourceType", rtype, f"one of {', '.join(RESOURCE_TYPES)}")
+            continue
+        if rtype != "Patient":
+            if res.get("status") in _SKIP_STATUS:
+                col.skip(ref, "status", "entered-in-error", "entered in error")
+                continue
+            who = _subject(res)
+            if who is None:
+                raise InvalidInputError(f"{ref}.subject", None, "a reference to the patient of the Bundle")
+            if subject is None:
+                subject, subject_refs = who, {who}
+            elif who not in subject_refs:
+                raise InvalidInputError(
+                    f"{ref}.subject", who, f"a reference to {subject}", "a Bundle must describe one patient"
+                )
+        if rtype == "Patient":
+            _patient(res, ref, col, on)
+        elif rtype == "Observation":
+            _observation(res, ref, col)
+        elif rtype == "Condition":
+            _condition(res, ref, col)
+        elif rtype == "Procedure":
+            _procedure(res, ref, col)
+        else:
+            _medication(res, ref, col)
+    return BundleMapping(
+        patient=_build(col),
+        used=tuple(dict.fromkeys(col.used)),
+        ignored=tuple(col.ignored),
+        subject=subject,
+    )
+
+
+def _build(col: _Collector) -> Patient:
+    data: dict[str, Any] = {}
+    sources: dict[str, _Fact] = {}
+    levels = sorted(col.levels, key=lambda s: (LevelSpan.parse(s).start.index, LevelSpan.parse(s).end.index))
+    lesions: list[dict[str, Any]] = [{"level": lv} for lv in levels]
+    index = {lv: i for i, lv in enumerate(levels)}
+    for path, summary in col.any_facts.items():
+        value = any(f.value for f in summary)
+        chosen = next(f for f in summary if f.value == value)
+        col.facts[(path, None)].append(_Fact(value, chosen.ref, chosen.element, None))
+    for (path, level), facts in col.facts.items():
+        target = f"lesions[{index[level]}].{path}" if level is not None else path
+        fact = _resolve(target, facts)
+        sources[target] = fact
+        if level is None:
+            _set(data, path, fact.value)
+        else:
+            lesions[index[level]][path] = fact.value
+    for path, facts in col.lists.items():
+        data[path] = list(dict.fromkeys(f.value for f in facts))
+        for n, f in enumerate(facts):
+            sources[f"{path}[{n}]"] = f
+    if lesions:
+        data["lesions"] = lesions
+    try:
+        return parse_patient(_plain(data))
+    except InvalidInputError as exc:
+        origin = _source_of(exc.field, sources)
+        if origin is None:
+            raise
+        raise InvalidInputError(
+            f"{origin.ref}.{origin.element} ({exc.field})", exc.value, exc.allowed, exc.hint
+        ) from None
+
+
+def _source_of(field: str, sources: Mapping[str, _Fact]) -> _Fact | None:
+    best = None
+    for path, fact in sources.items():
+        matches = field == path or field.startswith(path + ".") or field.startswith(path + "[")
+        if matches and (best is None or len(path) > len(best[0])):
+            best = (path, fact)
+    if best is None and field.startswith("lesions["):
+        prefix = field.split("]")[0] + "]"
+        best = next(((p, f) for p, f in sources.items() if p.startswith(prefix)), None)
+    return best[1] if best else None
+
+
+def bundle_to_patient(bundle_json: Mapping[str, Any], *, assessment_date: dt.date | None = None) -> Patient:
+    """The patient described by a FHIR R4 Bundle; any unmapped or malformed resource is an error."""
+    return map_bundle(bundle_json, strict=True, assessment_date=assessment_date).patient
+
+
+# --- the patient as FHIR (export, fixtures, round trip) ------------------------------------------------------
+
+_SNOMED_FOR_HISTOLOGY = {h: code for code, (h, _display) in c.SNOMED_PRIMARY.items()}
+_LOINC_FOR_PATH = {path: code for code, (path, *_rest) in c.LOINC_FIELDS.items()}
+_RECEPTOR_CODING = {
+    enums.ReceptorStatus.positive: {"system": c.LOINC, "code": "LA6576-8", "display": "Positive"},
+    enums.ReceptorStatus.negative: {"system": c.LOINC, "code": "LA6577-6", "display": "Negative"},
+}
+
+
+def _obs_value(spec: c.FieldSpec, value: Any) -> dict[str, Any]:
+    if spec.kind == "bool":
+        return {"valueBoolean": value}
+    if spec.kind == "enum":
+        v = _plain(value)
+        return {
+            "valueCodeableConcept": {
+                "coding": [{"system": c.LOCAL, "code": v}],
+                "text": str(v).replace("_", " "),
+            }
+        }
+    if spec.kind == "receptor":
+        return {"valueCodeableConcept": {"coding": [_RECEPTOR_CODING[enums.ReceptorStatus(value)]]}}
+    if spec.kind == "date":
+        return {"valueDateTime": value.isoformat()}
+    if spec.kind == "quantity_albumin":
+        if isinstance(value, int | float):
+            return {"valueQuantity": {"value": value, "unit": "g/dL", "system": c.UCUM, "code": "g/dL"}}
+        return {
+            "valueQuantity": {"value": value.value, "unit": value.unit, "system": c.UCUM, "code": value.unit}
+        }
+    if spec.unit and spec.unit[0] not in ("{score}", "1"):
+        return {
+            "valueQuantity": {"value": value, "unit": spec.unit[0], "system": c.UCUM, "code": spec.unit[0]}
+        }
+    return {"valueInteger": value} if spec.kind == "int" else {"valueQuantity": {"value": value}}
+
+
+def patient_to_bundle(patient: Patient) -> dict[str, Any]:
+    """A patient as a FHIR R4 collection Bundle that :func:`map_bundle` reads back to the same patient.
+
+    Facts with a standard code use it (LOINC, SNOMED CT); the rest use the local code system. Useful
+    to export a record to an EHR, and the inverse that the round-trip tests check.
+    """
+    pid = patient.patient_id or "patient"
+    subj = {"reference": f"Patient/{pid}"}
+    resources: list[dict[str, Any]] = []
+    person: dict[str, Any] = {"resourceType": "Patient", "id": pid}
+    if patient.sex:
+        person["gender"] = patient.sex
+    resources.append(person)
+    prim = patient.primary
+    if prim.histology is not None:
+        code: dict[str, Any]
+        if prim.histology in _SNOMED_FOR_HISTOLOGY:
+            snomed = _SNOMED_FOR_HISTOLOGY[prim.histology]
+            code = {"coding": [{"system": c.SNOMED, "code": snomed, "display": c.SNOMED_PRIMARY[snomed][1]}]}
+        else:
+            code = {"coding": [{"system": c.PRIMARY_SYSTEM, "code": prim.histology.value}]}
+        if prim.histology_other:
+            code["text"] = prim.histology_other
+        cond: dict[str, Any] = {"resourceType": "Condition", "id": "primary", "code": code, "subject": subj}
+        if prim.diagnosis_date:
+            cond["onsetDateTime"] = prim.diagnosis_date.isoformat()
+        resources.append(cond)
+    n = 0
+
+    def observe(path: str, value: Any, level: str | None = None) -> None:
+        nonlocal n
+        n += 1
+        if path in _LOINC_FOR_PATH:
+            loinc = _LOINC_FOR_PATH[path]
+            spec = c.standard_fields()[loinc]
+            coding = {"system": c.LOINC, "code": loinc, "display": spec.description}
+        else:
+            spec = c.local_fields()[f"lesion.{path}" if level else path]
+            coding = {"system": c.LOCAL, "code": spec.path}
+        obs: dict[str, Any] = {
+            "resourceType": "Observation",
+            "id": f"obs-{n}",
+            "status": "final",
+            "code": {"coding": [coding]},
+            "subject": subj,
+            **_obs_value(spec, value),
+        }
+        if level:
+            obs["bodySite"] = {"coding": [{"system": c.LEVEL_SYSTEM, "code": level}]}
+        resources.append(obs)
+
+    if patient.age_years is not None:
+        observe("age_years", patient.age_years)
+    sections = ("primary", "performance", "neurology", "pain", "burden", "nodes", "labs", "context")
+    for section in sections:
+        for name, value in getattr(patient, section):
+            path = f"{section}.{name}"
+            if value is None or path in (
+                "primary.histology",
+                "primary.histology_other",
+                "primary.diagnosis_date",
+            ):
+                continue
+            observe(path, value)
+    for lesion in patient.lesions:
+        level = str(lesion.level)
+        for name, value in lesion:
+            if value is None or name == "level":
+                continue
+            if name == "prior_radiotherapy":
+                n += 1
+                proc: dict[str, Any] = {
+                    "resourceType": "Procedure",
+                    "id": f"proc-{n}",
+                    "status": "completed",
+                    "code": {"coding": [{"system": c.SNOMED, "code": "108290001"}]},
+                    "subject": subj,
+                    "bodySite": [{"coding": [{"system": c.LEVEL_SYSTEM, "code": level}]}],
+                }
+                ext = []
+                if value.dose_gy is not None:
+                    ext.append(
+                        {
+                            "url": c.EXT_RT_DOSE,
+                            "valueQuantity": {"value": value.dose_gy, "system": c.UCUM, "code": "Gy"},
+                        }
+                    )
+                if value.fractions is not None:
+                    ext.append({"url": c.EXT_RT_FRACTIONS, "valueInteger": value.fractions})
+                if value.technique is not None:
+                    ext.append({"url": c.EXT_RT_TECHNIQUE, "valueCode": value.technique})
+                if ext:
+                    proc["extension"] = ext
+                if value.date:
+                    proc["performedDateTime"] = value.date.isoformat()
+                resources.append(proc)
+                continue
+            observe(name, value, level)
+        if all(v is None for k, v in lesion if k != "level"):
+            n += 1
+            resources.append(
+                {
+                    "resourceType": "Condition",
+                    "id": f"lesion-{n}",
+                    "code": {"coding": [{"system": c.SNOMED, "code": "94602001"}]},
+                    "bodySite": [{"coding": [{"system": c.LEVEL_SYSTEM, "code": level}]}],
+                    "subject": subj,
+                }
+            )
+    for path in ("symptoms", "other_symptoms"):
+        for value in getattr(patient, path):
+            observe(path, value)
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": f"urn:spinemets:{r['resourceType']}/{r['id']}", "resource": r} for r in resources
+        ],
+    }
+    if patient.assessment_date:
+        bundle["timestamp"] = f"{patient.assessment_date.isoformat()}T00:00:00Z"
+    return bundle
+
+
+# --- results as FHIR -----------------------------------------------------------------------------------------
+
+URGENCY_PRIORITY: dict[str, str] = {
+    "emergency": "stat",
+    "immediate": "stat",
+    "critical": "stat",
+    "urgent": "urgent",
+    "soon": "asap",
+    "expedited": "asap",
+    "routine": "routine",
+    "elective": "routine",
+    "info": "routine",
+}
+"""Plan urgency -> RequestGroup.action.priority (routine | urgent | asap | stat)."""
+
+
+def urgency_key(urgency: Any) -> str:
+    """A plan recommendation's urgency as its lower-case name (enum value or string)."""
+    raw = urgency.value if isinstance(urgency, Enum) else urgency
+    key = str(raw).strip().lower()
+    if key not in URGENCY_PRIORITY:
+        raise KnowledgeBaseError(
+            f"plan urgency {raw!r} has no FHIR priority; known: {', '.join(URGENCY_PRIORITY)}"
+        )
+    return key
+
+
+def citation_refs(citations: Iterable[Any]) -> list[Reference]:
+    """Bibliography entries from Reference objects or their ids."""
+    out: list[Reference] = []
+    for item in citations or ():
+        out.append(item if isinstance(item, Reference) else get_reference(str(item)))
+    return out
+
+
+def related_artifact(ref: Reference) -> dict[str, Any]:
+    art: dict[str, Any] = {
+        "type": "citation",
+        "label": ref.short(),
+        "display": ref.title,
+        "citation": ref.vancouver(),
+    }
+    if ref.link:
+        art["url"] = ref.link
+    return art
+
+
+def _fhir_id(text: str) -> str:
+    """A FHIR id (letters, digits, '-' and '.', at most 64) from a score key and subject."""
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-.") else "-" for ch in text)[:64]
+
+
+def _uuid(*parts: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, '/'.join(parts))}"
+
+
+def as_text(value: Any) -> str:
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, list | tuple):
+        return "; ".join(as_text(v) for v in value)
+    return str(value)
+
+
+def score_resource(
+    result: Any, *, subject: Mapping[str, Any], when: str, basis: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One ScoreResult as a RiskAssessment: value or attainable range, band, item basis, citations."""
+    ext: list[dict[str, Any]] = []
+    if result.total is not None:
+        ext.append({"url": c.EXT_SCORE_TOTAL, "valueInteger": result.total})
+    ext.append(
+        {
+            "url": c.EXT_SCORE_RANGE,
+            "valueRange": {"low": {"value": result.min}, "high": {"value": result.max}},
+        }
+    )
+    ext.extend({"url": c.EXT_BASIS, "valueString": item.explain()} for item in result.items)
+    ext.extend(
+        {"url": c.EXT_SCORE_MISSING, "valueString": f"{m}: {result.questions.get(m, '')}".rstrip(": ")}
+        for m in result.missing
+    )
+    ext.extend({"url": c.EXT_CITATION, "valueRelatedArtifact": related_artifact(r)} for r in result.citation)
+    prediction: dict[str, Any] = {}
+    if result.band_determined and result.band is not None:
+        prediction["qualitativeRisk"] = {
+            "coding": [
+                {
+                    "system": c.SCORE_SYSTEM,
+                    "code": f"{result.score}.{result.band.key}",
+                    "display": result.band.label,
+                }
+            ],
+            "text": result.band.label,
+        }
+        prediction["rationale"] = result.band.meaning
+    else:
+        prediction["qualitativeRisk"] = {"text": "band undetermined: " + " or ".join(result.possible_bands)}
+        prediction["rationale"] = (
+            "Missing items leave more than one band possible; see the missing-item extensions."
+        )
+    notes = [*result.warnings, *result.notes]
+    resource: dict[str, Any] = {
+        "resourceType": "RiskAssessment",
+        "id": _fhir_id(f"{result.score}-{result.subject}" if result.subject else result.score),
+        "extension": ext,
+        "status": "final" if result.complete else "preliminary",
+        "code": {
+            "coding": [{"system": c.SCORE_SYSTEM, "code": result.score, "display": result.name}],
+            "text": result.label() + (f" at {result.subject}" if result.subject else ""),
+        },
+        "method": {"text": f"{result.name}, version {result.version}"},
+        "subject": dict(subject),
+        "occurrenceDateTime": when,
+        "prediction": [prediction],
+    }
+    if basis:
+        resource["basis"] = [{"reference": b} for b in basis]
+    if notes:
+        resource["note"] = [{"text": n} for n in notes]
+    return resource
+
+
+def plan_resource(
+    plan: Sequence[Any], *, subject: Mapping[str, Any], when: str, reasons: Sequence[str]
+) -> dict[str, Any]:
+    """The plan as a RequestGroup (status draft, intent proposal): one action per recommendation."""
+    actions = []
+    for rec in plan:
+        refs = citation_refs(getattr(rec, "citations", ()))
+        action: dict[str, Any] = {
+            "id": str(rec.id),
+            "title": as_text(rec.category).replace("_", " "),
+            "description": rec.text,
+            "priority": URGENCY_PRIORITY[urgency_key(rec.urgency)],
+            "code": [{"coding": [{"system": c.RECOMMENDATION_SYSTEM, "code": str(rec.id)}]}],
+            "extension": [
+                {"url": c.EXT_URGENCY, "valueCode": urgency_key(rec.urgency)},
+                {"url": c.EXT_BASIS, "valueString": as_text(rec.basis)},
+            ],
+        }
+        if refs:
+            action["documentation"] = [related_artifact(r) for r in refs]
+        actions.append(action)
+    resource: dict[str, Any] = {
+        "resourceType": "RequestGroup",
+        "id": "plan",
+        "status": "draft",
+        "intent": "proposal",
+        "subject": dict(subject),
+        "authoredOn": when,
+        "reasonReference": [{"reference": r} for r in reasons],
+    }
+    if actions:
+        resource["action"] = actions
+    else:
+        resource["note"] = [{"text": "No recommendation was produced for this patient."}]
+    return resource
+
+
+def _validated(resource: dict[str, Any]) -> dict[str, Any]:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    except ValidationError as exc:  # a bug here, not bad input: fail loudly with the element
+        err = exc.errors(include_url=False)[0]
+        raise KnowledgeBaseError(f"{resource['resourceType']} {_loc(err['loc'])}: {err['msg']}") from exc
+    out: dict[str, Any] = json.loads(model.model_dump_json())
+    return out
+
+
+def assessment_to_bundle(
+    assessment: Any, *, subject: str | None = None, basis: Sequence[str] = ()
+) -> dict[str, Any]:
+    """An assessment as a FHIR R4 collection Bundle: a RiskAssessment per score and the plan.
+
+    ``subject`` is the patient reference (default ``Patient/<patient_id>``); ``basis`` lists the input
+    resources (references) the assessment was computed from.
+    """
+    patient = assessment.patient
+    subj: dict[str, Any] = {"reference": subject} if subject else {}
+    if not subject:
+        subj = (
+            {"reference": f"Patient/{patient.patient_id}"}
+            if patient.patient_id
+            else {"display": "unidentified patient"}
+        )
+    created = assessment.created
+    when = created.isoformat() if isinstance(created, dt.datetime) else str(created)
+    results = [r for key, r in assessment.scores.items() if key != "sins"]
+    lesions = tuple(getattr(assessment, "sins_by_lesion", ()) or ())
+    if lesions:
+        results.extend(lesions)
+    elif "sins" in assessment.scores:
+        results.append(assessment.scores["sins"])
+    entries: list[dict[str, Any]] = []
+    seed = f"{subj.get('reference', '')}/{when}"
+    for r in results:
+        res = _validated(score_resource(r, subject=subj, when=when, basis=basis))
+        entries.append({"fullUrl": _uuid(seed, res["id"]), "resource": res})
+    plan = getattr(assessment, "plan", None)
+    if plan is not None:
+        recs = getattr(plan, "recommendations", plan)
+        reasons = [e["fullUrl"] for e in entries]
+        res = _validated(plan_resource(tuple(recs), subject=subj, when=when, reasons=reasons))
+        entries.append({"fullUrl": _uuid(seed, "plan"), "resource": res})
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": when,
+        "entry": entries,
+    }
+
+
+__all__ = [
+    "RESOURCE_TYPES",
+    "BundleMapping",
+    "Ignored",
+    "assessment_to_bundle",
+    "bundle_to_patient",
+    "map_bundle",
+    "patient_to_bundle",
+    "validate_bundle",
+]

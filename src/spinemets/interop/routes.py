@@ -1,0 +1,207 @@
+"""HTTP endpoints of the EHR integration: ``POST /fhir/$assess`` and CDS Hooks 2.0.
+
+* ``POST /fhir/$assess``: a FHIR R4 Bundle in, a Bundle of RiskAssessments and the plan (RequestGroup)
+  out; invalid or unmapped input is an OperationOutcome naming the resource, element and value. Needs
+  an API key with the ``read`` scope (the result is computed, not stored).
+* ``GET /fhir/CodeSystem/spinemets``: the local code system (generated from the patient model).
+* ``GET /cds-services``: discovery. ``POST /cds-services/{id}``: a hook call, authenticated by the
+  EHR's JWT. ``POST /cds-services/{id}/feedback``: what the clinician did with the cards.
+
+Configuration comes from the service settings (``cds_hooks_issuers``, ``cds_hooks_audience``,
+``cds_hooks_require_jwt``, ``public_base_url``) through :func:`spinemets.service.deps.get_settings`.
+Route handlers only translate: mapping is :mod:`spinemets.interop.fhir`, scoring is :func:`spinemets.assess`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+import spinemets
+from spinemets.errors import InvalidInputError
+from spinemets.interop import cds_hooks as cds
+from spinemets.interop import fhir
+from spinemets.interop.codes import code_system_resource
+from spinemets.service.deps import get_settings, require_scope
+from spinemets.service.settings import ServiceSettings
+
+FHIR_JSON = "application/fhir+json"
+
+router = APIRouter()
+fhir_caller = require_scope("read")
+"""Who may call ``$assess``: an API key (or session) with the read scope; tests may override it."""
+
+
+@dataclass
+class InteropState:
+    """Per-app state: the JWT verifier (with its jti cache), the feedback log and the FHIR fetcher."""
+
+    verifier: cds.JwtVerifier
+    feedback: cds.FeedbackLog = field(default_factory=cds.FeedbackLog)
+    fetcher: cds.Fetcher | None = field(default_factory=cds.http_fetcher)
+
+
+def get_interop(request: Request, settings: ServiceSettings = Depends(get_settings)) -> InteropState:
+    """The app's interop state, built from the settings on first use."""
+    state: InteropState | None = getattr(request.app.state, "interop", None)
+    if state is None:
+        state = InteropState(verifier=cds.JwtVerifier(settings.cds_hooks_issuers))
+        request.app.state.interop = state
+    return state
+
+
+def _outcome(status: int, exc: InvalidInputError) -> JSONResponse:
+    issue = {
+        "severity": "error",
+        "code": "invalid",
+        "diagnostics": str(exc),
+        "expression": [exc.field],
+    }
+    return JSONResponse(
+        {"resourceType": "OperationOutcome", "issue": [issue]}, status_code=status, media_type=FHIR_JSON
+    )
+
+
+def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+@router.post(
+    "/fhir/$assess",
+    tags=["fhir"],
+    summary="Assess a patient from a FHIR R4 Bundle",
+    response_description="A collection Bundle: one RiskAssessment per score and the plan as a RequestGroup.",
+)
+def fhir_assess(
+    bundle: dict[str, Any] = Body(
+        ..., description="A FHIR R4 Bundle (Patient, Condition, Observation, ...)."
+    ),
+    _caller: Any = Depends(fhir_caller),
+) -> JSONResponse:
+    try:
+        mapping = fhir.map_bundle(bundle, strict=True)
+        assessment = spinemets.assess(mapping.patient)
+        out = fhir.assessment_to_bundle(assessment, subject=mapping.subject, basis=mapping.used)
+    except InvalidInputError as exc:
+        return _outcome(422, exc)
+    return JSONResponse(out, media_type=FHIR_JSON)
+
+
+@router.get("/fhir/CodeSystem/spinemets", tags=["fhir"], summary="The spinemets local code system")
+def local_code_system() -> JSONResponse:
+    return JSONResponse(code_system_resource(), media_type=FHIR_JSON)
+
+
+@router.get("/cds-services", tags=["cds-hooks"], summary="CDS Hooks discovery")
+def cds_discovery() -> dict[str, Any]:
+    return cds.discovery()
+
+
+def _audiences(settings: ServiceSettings, service_id: str, suffix: str = "") -> list[str]:
+    """The aud values accepted: the endpoint URL on the service's base URL or the configured audience."""
+    bases = {settings.base_url.rstrip("/")}
+    auds: list[str] = []
+    if settings.cds_hooks_audience:
+        bases.add(settings.cds_hooks_audience.rstrip("/"))
+        auds.append(settings.cds_hooks_audience)
+    for base in sorted(bases):
+        auds.append(f"{base}/cds-services/{service_id}{suffix}")
+    return auds
+
+
+def _authenticate(
+    request: Request, settings: ServiceSettings, state: InteropState, auds: list[str]
+) -> JSONResponse | None:
+    """None when the caller is trusted (or JWTs are not required); else the 401 response."""
+    if not settings.cds_hooks_require_jwt:
+        return None
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if scheme.lower() != "bearer" or not token.strip():
+        return _problem(
+            401, "Unauthorized", "a CDS Hooks JWT is required (Authorization: Bearer <jwt>)", challenge
+        )
+    try:
+        state.verifier.verify(token.strip(), auds)
+    except cds.AuthenticationError as exc:
+        return _problem(401, "Unauthorized", str(exc), challenge)
+    return None
+
+
+def _service(service_id: str) -> cds.CdsService | JSONResponse:
+    service = cds.SERVICES.get(service_id)
+    if service is None:
+        return _problem(404, "Not Found", f"no CDS service {service_id!r}; known: {', '.join(cds.SERVICES)}")
+    return service
+
+
+@router.post("/cds-services/{service_id}", tags=["cds-hooks"], summary="Call a CDS service (hook request)")
+def cds_call(
+    service_id: str,
+    request: Request,
+    body: dict[str, Any] = Body(...),
+    settings: ServiceSettings = Depends(get_settings),
+    state: InteropState = Depends(get_interop),
+) -> JSONResponse:
+    service = _service(service_id)
+    if isinstance(service, JSONResponse):
+        return service
+    refused = _authenticate(request, settings, state, _audiences(settings, service_id))
+    if refused is not None:
+        return refused
+    try:
+        hook = cds.HookRequest.model_validate(body)
+        cds.check_context(hook, service)
+        record = cds.record_bundle(hook, service, state.fetcher)
+        mapping = fhir.map_bundle(record, strict=False)
+        assessment = spinemets.assess(mapping.patient)
+        cards = cds.build_cards(
+            assessment,
+            mapping,
+            hook_instance=hook.hookInstance,
+            report_url=f"{settings.base_url.rstrip('/')}/assess",
+            selections=[str(s) for s in hook.context.get("selections") or []],
+        )
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        return _problem(400, "Bad Request", f"{where}: {err.get('msg')}")
+    except InvalidInputError as exc:
+        return _problem(400, "Bad Request", str(exc))
+    except cds.PrefetchUnavailableError as exc:
+        return _problem(412, "Precondition Failed", str(exc))
+    return JSONResponse({"cards": [c.model_dump(exclude_none=True) for c in cards]})
+
+
+@router.post("/cds-services/{service_id}/feedback", tags=["cds-hooks"], summary="Feedback on cards")
+def cds_feedback(
+    service_id: str,
+    request: Request,
+    body: dict[str, Any] = Body(...),
+    settings: ServiceSettings = Depends(get_settings),
+    state: InteropState = Depends(get_interop),
+) -> JSONResponse:
+    service = _service(service_id)
+    if isinstance(service, JSONResponse):
+        return service
+    auds = _audiences(settings, service_id, "/feedback") + _audiences(settings, service_id)
+    refused = _authenticate(request, settings, state, auds)
+    if refused is not None:
+        return refused
+    try:
+        feedback = cds.FeedbackRequest.model_validate(body)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        return _problem(400, "Bad Request", f"{where}: {err.get('msg')}")
+    state.feedback.add(service_id, feedback.feedback)
+    return JSONResponse({})
+
+
+__all__ = ["FHIR_JSON", "InteropState", "fhir_caller", "get_interop", "router"]

@@ -1,0 +1,413 @@
+"""FHIR R4 Bundle -> patient model: the seed patients, round trips, and every way input can be wrong."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+
+from spinemets import parse_patient
+from spinemets.errors import InvalidInputError
+from spinemets.interop import codes as c
+from spinemets.interop.fhir import bundle_to_patient, map_bundle, patient_to_bundle
+from spinemets.model import enums
+from spinemets.model.patient import Quantity
+from tests.conftest import EXAMPLES
+
+SUBJ = {"reference": "Patient/p1"}
+
+
+def bundle_of(*resources: dict[str, Any], with_patient: bool = True) -> dict[str, Any]:
+    items = ([{"resourceType": "Patient", "id": "p1"}] if with_patient else []) + list(resources)
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in items]}
+
+
+def obs(
+    code: str, value: dict[str, Any], system: str = c.LOCAL, rid: str = "o1", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "code": {"coding": [{"system": system, "code": code}]},
+        "subject": SUBJ,
+        **value,
+        **extra,
+    }
+
+
+def level(code: str) -> dict[str, Any]:
+    return {"bodySite": {"coding": [{"system": c.LEVEL_SYSTEM, "code": code}]}}
+
+
+# --- the seed patients -----------------------------------------------------------------------------------
+
+
+def test_breast_t12_bundle_reads_as_the_example_patient(breast_bundle: dict[str, Any]) -> None:
+    """The hand-coded EHR bundle (birthDate, SNOMED CT primary, LOINC KPS/albumin/receptors, ATC letrozole,
+    SNOMED CT chemotherapy procedure) is exactly the patient of examples/breast_t12_mechanical.json."""
+    expected = parse_patient(json.loads((EXAMPLES / "breast_t12_mechanical.json").read_text()))
+    assert bundle_to_patient(breast_bundle) == expected
+
+
+def test_breast_t12_bundle_takes_age_from_birth_date_at_the_bundle_timestamp(
+    breast_bundle: dict[str, Any],
+) -> None:
+    patient = bundle_to_patient(breast_bundle)
+    assert patient.assessment_date == dt.date(2026, 11, 20)
+    assert patient.age_years == 58  # born 1968-05-02
+    assert bundle_to_patient(breast_bundle, assessment_date=dt.date(2026, 5, 1)).age_years == 57
+
+
+def test_unknown_primary_bundle_maps_icd10_snomed_loinc_atc_and_local_codes(
+    cup_bundle: dict[str, Any],
+) -> None:
+    mapping = map_bundle(cup_bundle)
+    p = mapping.patient
+    assert mapping.ignored == ()
+    assert mapping.subject == "Patient/cup-002"
+    assert p.primary.histology is enums.Histology.unknown_primary  # ICD-10 C80.0
+    assert p.primary.diagnosis_date == dt.date(2026, 11, 16)
+    assert [str(lesion.level) for lesion in p.lesions] == ["T9", "L2"]  # cranio-caudal order
+    assert p.lesions[0].escc is enums.EsccGrade.g2
+    assert p.lesions[1].bone_lesion is None  # L2 known only from the C79.5 condition: facts stay missing
+    assert p.nodes.inguinal_lymphadenopathy is True
+    assert p.performance.ecog == 2 and p.performance.kps is None
+    assert p.labs.albumin == Quantity(value=31.0, unit="g/L")
+    assert p.context.known_cancer is True
+    assert p.context.on_corticosteroids is True  # dexamethasone, ATC H02AB02, active
+    assert p.symptoms == [
+        enums.AlarmSymptom.limb_weakness,
+        enums.AlarmSymptom.new_or_increasing_back_or_neck_pain,
+    ]
+    assert p.sex == "male" and p.age_years == 67
+
+
+# --- round trips -----------------------------------------------------------------------------------------------
+
+
+def _value_for(spec: c.FieldSpec, i: int) -> Any:
+    if spec.kind == "bool":
+        return i % 2 == 0
+    if spec.kind == "enum":
+        return spec.enum[i % len(spec.enum)]
+    if spec.kind == "date":
+        return "2025-06-01"
+    if spec.kind == "int":
+        return 1
+    return 2.5
+
+
+def _every_local_field_patient() -> dict[str, Any]:
+    data: dict[str, Any] = {"patient_id": "all-fields", "lesions": [{"level": "T11-T12"}]}
+    for i, (code, spec) in enumerate(c.local_fields().items()):
+        value = _value_for(spec, i)
+        if code in ("symptoms", "other_symptoms"):
+            data[code] = [value]
+        elif spec.is_lesion:
+            data["lesions"][0][code.removeprefix("lesion.")] = value
+        elif "." in code:
+            section, name = code.split(".")
+            data.setdefault(section, {})[name] = value
+        else:
+            data[code] = value
+    data["performance"] = {"kps": 60, "ecog": 2}
+    data["pain"]["severity_nrs"] = 6
+    data["context"]["known_cancer"] = True  # a recorded primary says so; False would be a conflict
+    data["labs"].update(
+        {"albumin": {"value": 3.2, "unit": "g/dL"}, "platelets_per_ul": 150000.0, "psa_ng_ml": 4.0}
+    )
+    data["primary"].update({"histology": "other", "histology_other": "adenoid cystic carcinoma"})
+    data["primary"].update({"oestrogen_receptor": "negative", "her2": "positive"})
+    data["lesions"][0]["prior_radiotherapy"] = {
+        "dose_gy": 20.0,
+        "fractions": 5,
+        "date": "2024-02-01",
+        "technique": "cebrt",
+    }
+    return data
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "examples/breast_t12_mechanical.json",
+        "every local field",
+    ],
+)
+def test_patient_to_bundle_round_trips(source: str) -> None:
+    if source == "every local field":
+        patient = parse_patient(_every_local_field_patient())
+    else:
+        patient = parse_patient(json.loads((EXAMPLES / source.split("/")[-1]).read_text()))
+    bundle = patient_to_bundle(patient)
+    again = json.loads(json.dumps(bundle))  # through JSON, as over the wire
+    mapping = map_bundle(again)
+    assert mapping.ignored == ()
+    assert mapping.patient.model_dump(exclude={"assessment_date"}) == patient.model_dump(
+        exclude={"assessment_date"}
+    )
+
+
+def test_every_local_code_is_exercised_by_the_round_trip() -> None:
+    bundle = patient_to_bundle(parse_patient(_every_local_field_patient()))
+    sent = {
+        cd["code"]
+        for e in bundle["entry"]
+        for cd in (e["resource"].get("code") or {}).get("coding", [])
+        if cd["system"] == c.LOCAL
+    }
+    assert sent == set(c.local_fields())
+
+
+# --- agreements and conflicts ------------------------------------------------------------------------------------
+
+
+def test_conflicting_dated_observations_use_the_most_recent() -> None:
+    older = obs("89247-1", {"valueInteger": 1}, c.LOINC, "e1", effectiveDateTime="2026-01-01")
+    newer = obs("89247-1", {"valueInteger": 3}, c.LOINC, "e2", effectiveDateTime="2026-10-01")
+    assert bundle_to_patient(bundle_of(older, newer)).performance.ecog == 3
+
+
+def test_conflicting_undated_observations_are_an_error_naming_both() -> None:
+    a = obs("89247-1", {"valueInteger": 1}, c.LOINC, "e1")
+    b = obs("89247-1", {"valueInteger": 3}, c.LOINC, "e2")
+    with pytest.raises(InvalidInputError, match=r"performance\.ecog.*Observation/e1.*Observation/e2"):
+        bundle_to_patient(bundle_of(a, b))
+
+
+def test_medication_summary_and_statement_must_agree() -> None:
+    says_no = obs("context.on_corticosteroids", {"valueBoolean": False})
+    dexa = {
+        "resourceType": "MedicationStatement",
+        "id": "m1",
+        "status": "active",
+        "medicationCodeableConcept": {"coding": [{"system": c.ATC, "code": "H02AB02"}]},
+        "subject": SUBJ,
+    }
+    with pytest.raises(InvalidInputError, match=r"context\.on_corticosteroids"):
+        bundle_to_patient(bundle_of(says_no, dexa))
+    stopped = {**dexa, "status": "completed"}
+    assert bundle_to_patient(bundle_of(says_no, stopped)).context.on_corticosteroids is False
+
+
+def test_platelets_in_thousands_per_microlitre_are_converted() -> None:
+    q = {"valueQuantity": {"value": 180, "system": c.UCUM, "code": "10*3/uL"}}
+    assert bundle_to_patient(bundle_of(obs("777-3", q, c.LOINC))).labs.platelets_per_ul == 180000.0
+
+
+def test_radiotherapy_procedure_goes_to_the_lesion_at_its_level() -> None:
+    proc = {
+        "resourceType": "Procedure",
+        "id": "rt1",
+        "status": "completed",
+        "code": {"coding": [{"system": c.SNOMED, "code": "108290001"}]},
+        "subject": SUBJ,
+        "performedDateTime": "2025-03-04",
+        "bodySite": [{"coding": [{"system": c.LEVEL_SYSTEM, "code": "L1"}]}],
+        "extension": [
+            {"url": c.EXT_RT_DOSE, "valueQuantity": {"value": 8, "system": c.UCUM, "code": "Gy"}},
+            {"url": c.EXT_RT_FRACTIONS, "valueInteger": 1},
+        ],
+    }
+    lesion = bundle_to_patient(bundle_of(proc)).lesions[0]
+    assert str(lesion.level) == "L1"
+    assert lesion.prior_radiotherapy is not None
+    assert (lesion.prior_radiotherapy.dose_gy, lesion.prior_radiotherapy.fractions) == (8.0, 1)
+    assert lesion.prior_radiotherapy.date == dt.date(2025, 3, 4)
+
+
+def test_entered_in_error_and_absent_values_are_reported_not_used() -> None:
+    wrong = obs("89247-1", {"valueInteger": 4}, c.LOINC, "bad", status="entered-in-error")
+    absent = obs("89243-0", {"dataAbsentReason": {"coding": [{"code": "asked-unknown"}]}}, c.LOINC, "none")
+    mapping = map_bundle(bundle_of(wrong, absent))
+    assert mapping.patient.performance.ecog is None and mapping.patient.performance.kps is None
+    assert {i.resource for i in mapping.ignored} == {"Observation/bad", "Observation/none"}
+
+
+def test_lenient_mode_lists_unmapped_resources_instead_of_failing() -> None:
+    allergy = {"resourceType": "AllergyIntolerance", "id": "a1", "patient": SUBJ}
+    htn = {
+        "resourceType": "Condition",
+        "id": "htn",
+        "code": {"coding": [{"system": c.ICD10, "code": "I10"}]},
+        "subject": SUBJ,
+    }
+    mapping = map_bundle(bundle_of(allergy, htn), strict=False)
+    assert [(i.resource, i.element) for i in mapping.ignored] == [
+        ("AllergyIntolerance/a1", "resourceType"),
+        ("Condition/htn", "code"),
+    ]
+
+
+# --- errors: each names the resource, the element and the value -----------------------------------------------------
+
+ERRORS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "not a bundle",
+        {"resourceType": "Patient", "id": "x"},
+        r"Bundle\.resourceType must be a FHIR R4 Bundle",
+    ),
+    (
+        "malformed FHIR",
+        bundle_of(obs("89247-1", {"valueInteger": "two"}, c.LOINC)),
+        r"Bundle\.entry\[1\]\.resource\.valueInteger must be valid FHIR R4; got 'two'",
+    ),
+    (
+        "unknown observation code",
+        bundle_of(obs("8480-6", {"valueInteger": 120}, c.LOINC)),
+        r"Observation/o1\.code must be a LOINC or local code.*http://loinc.org\|8480-6",
+    ),
+    (
+        "ECOG out of range",
+        bundle_of(obs("89247-1", {"valueInteger": 7}, c.LOINC)),
+        r"Observation/o1\.valueInteger \(performance\.ecog\) must be less than or equal to 5.*got 7",
+    ),
+    (
+        "KPS not a multiple of ten",
+        bundle_of(obs("89243-0", {"valueInteger": 75}, c.LOINC)),
+        r"Observation/o1\.valueInteger \(performance\.kps\) must be a multiple of 10",
+    ),
+    (
+        "enum answer not allowed",
+        bundle_of(
+            obs("neurology.frankel", {"valueCodeableConcept": {"coding": [{"system": c.LOCAL, "code": "F"}]}})
+        ),
+        r"Observation/o1\.valueCodeableConcept\.coding\.code must be one of A, B, C, D, E; got 'F'",
+    ),
+    (
+        "boolean sent as string",
+        bundle_of(obs("context.mri_done", {"valueString": "yes"})),
+        r"Observation/o1\.valueString must be valueBoolean for context\.mri_done",
+    ),
+    (
+        "lesion fact without level",
+        bundle_of(
+            obs("lesion.escc", {"valueCodeableConcept": {"coding": [{"system": c.LOCAL, "code": "2"}]}})
+        ),
+        r"Observation/o1\.bodySite must be a coding from .*spinal-level",
+    ),
+    (
+        "bad level",
+        bundle_of(
+            obs(
+                "lesion.escc",
+                {"valueCodeableConcept": {"coding": [{"system": c.LOCAL, "code": "2"}]}},
+                **level("T13"),
+            )
+        ),
+        r"Observation/o1\.bodySite\.coding\[0\]\.code must be a level from occiput.*got 'T13'",
+    ),
+    (
+        "albumin in mg/dL",
+        bundle_of(
+            obs("1751-7", {"valueQuantity": {"value": 3500, "system": c.UCUM, "code": "mg/dL"}}, c.LOINC)
+        ),
+        r"Observation/o1\.valueQuantity\.code must be one of g/dL, g/L; got 'mg/dL'",
+    ),
+    (
+        "CRP in mg/L",
+        bundle_of(obs("1988-5", {"valueQuantity": {"value": 12, "system": c.UCUM, "code": "mg/L"}}, c.LOINC)),
+        r"Observation/o1\.valueQuantity\.code must be one of mg/dL; got 'mg/L'",
+    ),
+    (
+        "equivocal HER2",
+        bundle_of(
+            obs(
+                "85319-2",
+                {"valueCodeableConcept": {"coding": [{"system": c.LOINC, "code": "LA15174-5"}]}},
+                c.LOINC,
+            )
+        ),
+        r"Observation/o1\.valueCodeableConcept must be LOINC LA6576-8 \(Positive\)",
+    ),
+    (
+        "ICD-10 lung without cell type",
+        bundle_of(
+            {
+                "resourceType": "Condition",
+                "id": "c1",
+                "code": {"coding": [{"system": c.ICD10, "code": "C34.1"}]},
+                "subject": SUBJ,
+            }
+        ),
+        r"Condition/c1\.code must be a primary cancer.*C34\.1",
+    ),
+    (
+        "two different primaries",
+        bundle_of(
+            {
+                "resourceType": "Condition",
+                "id": "c1",
+                "code": {"coding": [{"system": c.ICD10, "code": "C50.9"}]},
+                "subject": SUBJ,
+            },
+            {
+                "resourceType": "Condition",
+                "id": "c2",
+                "code": {"coding": [{"system": c.ICD10, "code": "C61"}]},
+                "subject": SUBJ,
+            },
+        ),
+        r"primary\.histology must be one value.*'breast'.*'prostate'",
+    ),
+    (
+        "other resource type",
+        bundle_of({"resourceType": "AllergyIntolerance", "id": "a1", "patient": SUBJ}),
+        r"AllergyIntolerance/a1\.resourceType must be one of Patient, Condition, Observation, Procedure, MedicationStatement",
+    ),
+    (
+        "another patient's observation",
+        bundle_of(obs("89247-1", {"valueInteger": 1}, c.LOINC, subject={"reference": "Patient/p2"})),
+        r"Observation/o1\.subject must be a reference to Patient/p1; got 'Patient/p2'",
+    ),
+    (
+        "two patients",
+        bundle_of({"resourceType": "Patient", "id": "p2"}),
+        r"Bundle\.entry must be one Patient per Bundle",
+    ),
+    (
+        "checkpoint inhibitor is not mapped",
+        bundle_of(
+            {
+                "resourceType": "MedicationStatement",
+                "id": "m1",
+                "status": "active",
+                "medicationCodeableConcept": {"coding": [{"system": c.ATC, "code": "L01FF02"}]},
+                "subject": SUBJ,
+            }
+        ),
+        r"MedicationStatement/m1\.medicationCodeableConcept must be an ATC code.*L01FF02",
+    ),
+    (
+        "radiotherapy outside the spine",
+        bundle_of(
+            {
+                "resourceType": "Procedure",
+                "id": "rt",
+                "status": "completed",
+                "code": {"coding": [{"system": c.SNOMED, "code": "108290001"}]},
+                "subject": SUBJ,
+            }
+        ),
+        r"Procedure/rt\.bodySite must be a spinal level",
+    ),
+    (
+        "partial birth date",
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1960"}}],
+        },
+        r"Patient/p1\.birthDate must be a full date",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "bundle", "message"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_bad_input_names_resource_element_and_value(case: str, bundle: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        bundle_to_patient(copy.deepcopy(bundle))
