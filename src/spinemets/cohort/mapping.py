@@ -1,0 +1,111 @@
+"""The column-mapping file: a registry's own column names and codes -> spinemets inputs.
+
+A registry rarely calls its columns ``kps`` or codes its primaries ``lung_nsclc``. The mapping
+(YAML) says, per spinemets input, which registry column feeds it and, optionally, how each
+registry code translates. A code the mapping does not list is an error reported per row (row,
+column, value, allowed codes), never a silent null: the value is flagged and every score that
+would read it is left empty for that row. Map a code to ``null`` to declare it "unknown" on
+purpose (e.g. ``"9": null``), which makes the input missing and the score a range.
+
+Example::
+
+    spinemets_mapping: 1
+    null_values: ["", "NA", "."]      # CSV cells read as missing (default: "", NA, N/A, NULL, null)
+    columns:
+      kps: KARNOFSKY                  # shorthand: registry column name only
+      primary:
+        from: PRIM_SITE
+        codes: {C50: breast, C61: prostate, C34: lung_nsclc, "99": null}
+      sins.pain:                      # score-specific input: only SINS reads this column
+        from: SINS_PAIN
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from spinemets.errors import InvalidInputError
+from spinemets.scores.engine import ScoreSpec
+
+DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null")
+
+
+class ColumnMap(BaseModel):
+    """One spinemets input fed from one registry column, with an optional code table."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    source: str = Field(alias="from", min_length=1)
+    codes: dict[str, str | int | float | None] | None = None
+    """Registry code (compared as stripped text) -> spinemets value; ``None`` declares 'unknown'."""
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _codes_as_text(cls, v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return {str(k).strip(): val for k, val in v.items()}
+        return v
+
+
+class CohortMapping(BaseModel):
+    """A whole mapping file (closed schema: unknown keys are rejected)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    spinemets_mapping: int = 1
+    null_values: tuple[str, ...] = DEFAULT_NULL_VALUES
+    columns: dict[str, ColumnMap] = {}
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return {k: ({"from": val} if isinstance(val, str) else val) for k, val in v.items()}
+        return v
+
+
+def accepted_inputs(specs: Mapping[str, ScoreSpec]) -> dict[str, list[str]]:
+    """Every input name any score accepts -> the scores that read it (the cohort's column vocabulary)."""
+    out: dict[str, list[str]] = {}
+    for key, spec in specs.items():
+        for name in spec.definition.accepted_inputs():
+            out.setdefault(name, []).append(key)
+    return out
+
+
+def check_targets(mapping: CohortMapping, specs: Mapping[str, ScoreSpec]) -> None:
+    """Every target must be an input some score accepts, or ``score.input`` of that score."""
+    known = accepted_inputs(specs)
+    for target in mapping.columns:
+        if target in known:
+            continue
+        if "." in target:
+            score, name = target.split(".", 1)
+            if score in specs and name in specs[score].definition.accepted_inputs():
+                continue
+        raise InvalidInputError(
+            f"mapping.columns.{target}",
+            target,
+            "an input some score accepts (see `spinemets cohort inputs`), or score.input",
+        )
+
+
+def load_mapping(path: Path, specs: Mapping[str, ScoreSpec]) -> CohortMapping:
+    """Read and validate a mapping YAML file; errors name the key and what is allowed."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInputError("mapping", str(path), "a readable YAML mapping file", str(exc)) from None
+    try:
+        mapping = CohortMapping.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InvalidInputError(
+            f"mapping.{loc}", err.get("input"), "the mapping schema (docs/cohort.md)", err["msg"]
+        ) from None
+    check_targets(mapping, specs)
+    return mapping

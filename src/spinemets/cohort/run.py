@@ -1,0 +1,447 @@
+"""Stream a registry file through every score: CSV or Parquet in and out, locally or on Dask.
+
+The file is cut into chunks (Parquet: record batches or row groups; CSV: byte ranges ending on a
+line break), each chunk is scored by :func:`spinemets.cohort.frame.score_chunk`, and the results are
+appended to the output in file order, so memory is bounded by the chunk size, not the file size.
+The local engine runs the chunks in this process (polars uses every core inside a chunk); the Dask
+engine sends one task per chunk to a ``dask.distributed`` cluster and writes what comes back in order.
+Both engines share the chunk reader and the scorer, so their outputs are identical.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict
+
+from spinemets.cohort.expressions import ERROR_SCHEMA
+from spinemets.cohort.frame import ChunkResult, score_chunk
+from spinemets.cohort.mapping import DEFAULT_NULL_VALUES, CohortMapping
+from spinemets.errors import InvalidInputError
+from spinemets.scores.catalogue import DEFINITIONS_VERSION, SPECS
+from spinemets.scores.engine import ScoreSpec
+
+#: Parquet key-value metadata written on every output.
+META_VERSION = b"spinemets.definitions_version"
+META_SYNTHETIC = b"spinemets.synthetic"
+#: Column that marks synthetic rows (written by ``spinemets cohort synth``).
+SYNTHETIC_COLUMN = "synthetic"
+DEFAULT_CHUNK_ROWS = 500_000
+_CSV_CHUNK_BYTES = 32 * 1024 * 1024
+
+
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+def file_format(path: Path) -> FileFormat:
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        return FileFormat.parquet
+    if suffix in {".csv", ".txt"}:
+        return FileFormat.csv
+    raise InvalidInputError("file", str(path), "a .csv or .parquet file")
+
+
+class RunSummary(BaseModel):
+    """What a scoring run did; printed on the terminal and written beside the output as JSON."""
+
+    model_config = ConfigDict(frozen=True)
+    input: str
+    output: str
+    errors_file: str
+    engine: Engine
+    definitions_version: str = DEFINITIONS_VERSION
+    synthetic: bool
+    scores: tuple[str, ...]
+    rows: int
+    chunks: int
+    seconds: float
+    rows_per_second: float
+    error_count: int
+    rows_with_errors: int
+    errors_by_column: dict[str, int]
+    errors_by_score: dict[str, int]
+    """Rows whose score was left empty because an input was invalid, per score."""
+
+
+# ---- chunk specs: small, picklable descriptions a worker can read on its own ----------------------
+
+
+@dataclass(frozen=True)
+class ParquetChunk:
+    path: str
+    row_groups: tuple[int, ...]
+    row_offset: int
+
+
+@dataclass(frozen=True)
+class CsvChunk:
+    path: str
+    start: int
+    end: int
+    header: bytes
+    null_values: tuple[str, ...]
+
+
+Chunk = ParquetChunk | CsvChunk
+
+
+def _csv_header(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        header = fh.readline()
+    if not header.strip():
+        raise InvalidInputError("input", str(path), "a CSV file with a header row")
+    return header
+
+
+def csv_chunks(
+    path: Path, null_values: tuple[str, ...], chunk_bytes: int = _CSV_CHUNK_BYTES
+) -> list[CsvChunk]:
+    """Byte ranges of ``path`` that start after the header and end on a line break.
+
+    Quoted fields with embedded line breaks are not supported (as in most parallel CSV readers).
+    """
+    header = _csv_header(path)
+    size = path.stat().st_size
+    chunks: list[CsvChunk] = []
+    start = len(header)
+    with path.open("rb") as fh:
+        while start < size:
+            end = min(start + chunk_bytes, size)
+            if end < size:
+                fh.seek(end)
+                fh.readline()
+                end = fh.tell()
+            chunks.append(CsvChunk(str(path), start, end, header, null_values))
+            start = end
+    return chunks
+
+
+def parquet_chunks(path: Path, chunk_rows: int) -> list[ParquetChunk]:
+    """Groups of consecutive row groups of about ``chunk_rows`` rows each."""
+    meta = pq.ParquetFile(path).metadata
+    chunks: list[ParquetChunk] = []
+    group: list[int] = []
+    rows = offset = 0
+    for i in range(meta.num_row_groups):
+        group.append(i)
+        rows += meta.row_group(i).num_rows
+        if rows >= chunk_rows:
+            chunks.append(ParquetChunk(str(path), tuple(group), offset))
+            offset += rows
+            group, rows = [], 0
+    if group:
+        chunks.append(ParquetChunk(str(path), tuple(group), offset))
+    return chunks
+
+
+def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> pl.DataFrame:
+    """Parse CSV text with every column as text (codes like ``01`` keep their zeros)."""
+    columns = pacsv.read_csv(io.BytesIO(header)).column_names
+    table = pacsv.read_csv(
+        io.BytesIO(header + data),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in columns},
+            null_values=list(null_values),
+            strings_can_be_null=True,
+        ),
+    )
+    frame = pl.from_arrow(table)
+    if not isinstance(frame, pl.DataFrame):
+        raise InvalidInputError("input", "CSV chunk", "a table")
+    return frame
+
+
+def read_chunk(chunk: Chunk) -> pl.DataFrame:
+    if isinstance(chunk, ParquetChunk):
+        frame = pl.from_arrow(pq.ParquetFile(chunk.path).read_row_groups(list(chunk.row_groups)))
+    else:
+        with open(chunk.path, "rb") as fh:
+            fh.seek(chunk.start)
+            data = fh.read(chunk.end - chunk.start)
+        frame = read_csv_bytes(data, chunk.header, chunk.null_values)
+    if not isinstance(frame, pl.DataFrame):
+        raise InvalidInputError("input", chunk.path, "a table")
+    return frame
+
+
+def _local_frames(
+    path: Path, fmt: FileFormat, chunk_rows: int, null_values: tuple[str, ...]
+) -> Iterator[pl.DataFrame]:
+    """Local streaming: Parquet by record batches (independent of the row-group layout), CSV by byte range."""
+    if fmt is FileFormat.parquet:
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=chunk_rows):
+            frame = pl.from_arrow(batch)
+            if isinstance(frame, pl.DataFrame):
+                yield frame
+        return
+    for chunk in csv_chunks(path, null_values):
+        yield read_chunk(chunk)
+
+
+def _score_task(
+    chunk: Chunk, specs: Mapping[str, ScoreSpec] | None, mapping: CohortMapping | None, item_points: bool
+) -> ChunkResult:
+    """One Dask task: read a chunk and score it (row numbers are fixed up by the driver)."""
+    return score_chunk(read_chunk(chunk), specs if specs is not None else SPECS, mapping, 0, item_points)
+
+
+# ---- writers -----------------------------------------------------------------------------------------
+
+
+class _Writer:
+    """Appends scored chunks to a CSV or Parquet file; Parquet carries the definitions version."""
+
+    def __init__(self, path: Path, synthetic: bool) -> None:
+        self.path = path
+        self.fmt = file_format(path)
+        self.synthetic = synthetic
+        self._pq: pq.ParquetWriter | None = None
+        self._csv: Any = None
+        self._schema: pa.Schema | None = None
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if self.fmt is FileFormat.csv:
+            if self._csv is None:
+                self._csv = self.path.open("wb")
+                frame.write_csv(self._csv, include_header=True)
+            else:
+                frame.write_csv(self._csv, include_header=False)
+            return
+        table = frame.to_arrow()
+        if self._pq is None:
+            meta = {
+                META_VERSION: DEFINITIONS_VERSION.encode(),
+                META_SYNTHETIC: b"true" if self.synthetic else b"false",
+            }
+            self._schema = table.schema.with_metadata(meta)
+            self._pq = pq.ParquetWriter(self.path, self._schema, compression="snappy")
+        table = table.cast(self._schema) if self._schema is not None else table
+        self._pq.write_table(table)
+
+    def close(self, empty_schema: pl.DataFrame | None = None) -> None:
+        if self._pq is None and self._csv is None and empty_schema is not None:
+            self.write(empty_schema)
+        if self._pq is not None:
+            self._pq.close()
+        if self._csv is not None:
+            self._csv.close()
+
+
+def _is_synthetic(path: Path, fmt: FileFormat, first: pl.DataFrame | None) -> bool:
+    if fmt is FileFormat.parquet:
+        meta = pq.ParquetFile(path).schema_arrow.metadata or {}
+        if meta.get(META_SYNTHETIC) == b"true":
+            return True
+    if first is not None and SYNTHETIC_COLUMN in first.columns and first.height:
+        return str(first[SYNTHETIC_COLUMN][0]).lower() == "true"
+    return False
+
+
+def _progress(total: int, enabled: bool) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """A rich progress bar on a terminal (rows done / total rows); silent otherwise."""
+    if not (enabled and sys.stderr.isatty()):
+        return (lambda n: None), (lambda: None)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} rows"),
+        TimeRemainingColumn(),
+        transient=True,
+    )
+    task = bar.add_task("score", total=total or None)
+    bar.start()
+    return (lambda n: bar.advance(task, n)), bar.stop
+
+
+def _count_rows(path: Path, fmt: FileFormat) -> int:
+    if fmt is FileFormat.parquet:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    return 0
+
+
+def score_file(
+    input: Path,
+    output: Path,
+    *,
+    mapping: CohortMapping | None = None,
+    errors: Path | None = None,
+    engine: Engine = Engine.local,
+    scheduler: str | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    item_points: bool = False,
+    specs: Mapping[str, ScoreSpec] | None = None,
+    progress: bool = True,
+    client: Any = None,
+) -> RunSummary:
+    """Score every row of ``input`` with every score and write ``output``, the error file and a summary.
+
+    Args:
+        mapping: registry column/code mapping (None: columns are already named as spinemets inputs).
+        errors: error file (CSV or Parquet); default ``<output stem>.errors.csv`` beside the output.
+        engine: ``local`` (this process) or ``dask`` (``scheduler`` address, or a LocalCluster).
+        chunk_rows: rows per chunk (Parquet); CSV chunks are about 32 MiB of text.
+        client: an existing ``dask.distributed.Client`` (tests), instead of ``scheduler``.
+    """
+    if not input.exists():
+        raise InvalidInputError("input", str(input), "an existing .csv or .parquet file")
+    fmt = file_format(input)
+    file_format(output)
+    errors = errors or output.with_name(output.stem + ".errors.csv")
+    file_format(errors)
+    use_specs = dict(specs) if specs is not None else SPECS
+    null_values = mapping.null_values if mapping is not None else DEFAULT_NULL_VALUES
+    start = time.perf_counter()
+    advance, stop = _progress(_count_rows(input, fmt), progress)
+    writer: _Writer | None = None
+    err_parts: list[pl.DataFrame] = []
+    rows = chunks = 0
+    try:
+        results = (
+            _run_dask(input, fmt, chunk_rows, null_values, specs, mapping, item_points, scheduler, client)
+            if engine is Engine.dask
+            else _run_local(input, fmt, chunk_rows, null_values, use_specs, mapping, item_points)
+        )
+        for res in results:
+            if writer is None:
+                writer = _Writer(output, _is_synthetic(input, fmt, res.scored))
+            writer.write(res.scored)
+            if res.errors.height:
+                err_parts.append(res.errors.with_columns(pl.col("row") + rows))
+            rows += res.rows
+            chunks += 1
+            advance(res.rows)
+    finally:
+        stop()
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        empty = score_chunk(read_chunk(_first_chunk(input, fmt, null_values)), use_specs, mapping).scored
+        writer = _Writer(output, False)
+        writer.close(empty)
+    err = pl.concat(err_parts) if err_parts else pl.DataFrame(schema=ERROR_SCHEMA)
+    if file_format(errors) is FileFormat.parquet:
+        err.write_parquet(errors)
+    else:
+        err.write_csv(errors)
+    seconds = time.perf_counter() - start
+    by_col = err.group_by("column").len().sort("column")
+    per_score = (
+        err.filter(pl.col("score") != "").group_by("score").agg(pl.col("row").n_unique()).sort("score")
+    )
+    summary = RunSummary(
+        input=str(input),
+        output=str(output),
+        errors_file=str(errors),
+        engine=engine,
+        synthetic=writer.synthetic,
+        scores=tuple(use_specs),
+        rows=rows,
+        chunks=chunks,
+        seconds=round(seconds, 3),
+        rows_per_second=round(rows / seconds, 1) if seconds > 0 else 0.0,
+        error_count=err.height,
+        rows_with_errors=err["row"].n_unique() if err.height else 0,
+        errors_by_column=dict(zip(by_col["column"].to_list(), by_col["len"].to_list(), strict=True)),
+        errors_by_score=dict(zip(per_score["score"].to_list(), per_score["row"].to_list(), strict=True)),
+    )
+    output.with_name(output.stem + ".summary.json").write_text(
+        json.dumps(summary.model_dump(mode="json"), indent=2), encoding="utf-8"
+    )
+    return summary
+
+
+def _first_chunk(path: Path, fmt: FileFormat, null_values: tuple[str, ...]) -> Chunk:
+    if fmt is FileFormat.parquet:
+        return ParquetChunk(str(path), (), 0)
+    return CsvChunk(str(path), len(_csv_header(path)), len(_csv_header(path)), _csv_header(path), null_values)
+
+
+def _run_local(
+    path: Path,
+    fmt: FileFormat,
+    chunk_rows: int,
+    null_values: tuple[str, ...],
+    specs: Mapping[str, ScoreSpec],
+    mapping: CohortMapping | None,
+    item_points: bool,
+) -> Iterator[ChunkResult]:
+    for frame in _local_frames(path, fmt, chunk_rows, null_values):
+        yield score_chunk(frame, specs, mapping, 0, item_points)
+
+
+def _run_dask(
+    path: Path,
+    fmt: FileFormat,
+    chunk_rows: int,
+    null_values: tuple[str, ...],
+    specs: Mapping[str, ScoreSpec] | None,
+    mapping: CohortMapping | None,
+    item_points: bool,
+    scheduler: str | None,
+    client: Any,
+) -> Iterator[ChunkResult]:
+    """One task per chunk on a dask.distributed cluster; results come back and are written in file order.
+
+    Workers read the file themselves, so on a real cluster the path must be visible to every worker
+    (shared or network storage) and spinemets must be installed on the workers.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        from spinemets.errors import MissingExtraError
+
+        raise MissingExtraError("cohort --engine dask", "cohort") from None
+    chunks: list[Chunk] = (
+        list(parquet_chunks(path, chunk_rows))
+        if fmt is FileFormat.parquet
+        else list(csv_chunks(path, null_values))
+    )
+    own_cluster = None
+    own_client = None
+    if client is None:
+        if scheduler:
+            own_client = Client(scheduler)
+        else:
+            own_cluster = LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            own_client = Client(own_cluster)
+        client = own_client
+    try:
+        window = max(2, 2 * len(client.scheduler_info().get("workers", {})) or 2)
+        pending: list[Any] = []
+        queue = iter(chunks)
+        for chunk in queue:
+            pending.append(client.submit(_score_task, chunk, specs, mapping, item_points, pure=False))
+            if len(pending) >= window:
+                yield pending.pop(0).result()
+        for fut in pending:
+            yield fut.result()
+    finally:
+        if own_client is not None:
+            own_client.close()
+        if own_cluster is not None:
+            own_cluster.close()
