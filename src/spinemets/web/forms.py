@@ -1,0 +1,312 @@
+"""Translate the Assess form to the patient dict and back; nothing here judges a clinical fact.
+
+The form is derived from the patient model itself: every leaf field of
+:class:`spinemets.model.Patient` becomes one control (its kind, choices and help text read from
+the model), so a field added to the model appears on the page without a second copy. The only
+web-specific data is the grouping into sections, in the order a clinician works through a
+patient. Values are passed on as typed; validation (and its message naming the value and the
+allowed values) is left to :func:`spinemets.parse_patient`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from spinemets.model.levels import LevelSpan
+from spinemets.model.patient import Lesion, Patient, Quantity
+from spinemets.model.units import ALBUMIN_UNITS
+
+Kind = Literal["bool", "choice", "int", "float", "date", "text", "multi", "level", "quantity"]
+
+YES, NO = "yes", "no"
+LESIONS = "lesions"
+_LESION_NAME = re.compile(r"^lesions\.(\d+)\.(.+)$")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One form control, derived from one leaf field of the patient model."""
+
+    name: str
+    """Dotted path, e.g. ``primary.histology``; lesion fields are relative (``bone_lesion``)."""
+    label: str
+    kind: Kind
+    choices: tuple[tuple[str, str], ...] = ()
+    """(value, label) pairs for ``choice``, ``multi`` and ``quantity`` (units)."""
+
+    @property
+    def dom_id(self) -> str:
+        return "f-" + self.name.replace(".", "-")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A group of controls as a clinician thinks about the patient."""
+
+    key: str
+    title: str
+    fields: tuple[FieldSpec, ...]
+
+
+#: Sections in the order of a consultation: (key, title, model paths or path prefixes).
+SECTION_LAYOUT: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("patient", "Patient", ("patient_id", "assessment_date", "age_years", "sex")),
+    (
+        "presentation",
+        "Presentation and symptoms",
+        ("pain", "symptoms", "other_symptoms", "context.known_cancer", "context.suspected_mscc"),
+    ),
+    ("neurology", "Neurology", ("neurology",)),
+    ("primary", "Primary tumour and lymph nodes", ("primary", "nodes")),
+    ("burden", "Metastatic burden", ("burden",)),
+    ("performance", "Performance status", ("performance",)),
+    ("labs", "Laboratory values", ("labs",)),
+    ("treatment", "Imaging, prior treatment and pathway", ("context",)),
+    ("notes", "Notes", ("notes",)),
+)
+
+
+def _humanise(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def _label(name: str, description: str | None) -> str:
+    if description:
+        return description.rstrip(".")
+    return _humanise(name).capitalize()
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The non-None members of an annotation (``X | None`` -> ``[X]``)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return [m for a in typing.get_args(annotation) if a is not type(None) for m in _unwrap(a)]
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    return [annotation]
+
+
+def _spec(name: str, annotation: Any, description: str | None) -> FieldSpec | None:
+    """The control for one annotation, or None for a nested model (handled by the caller)."""
+    members = _unwrap(annotation)
+    label = _label(name.rsplit(".", 1)[-1], description)
+    if Quantity in members:
+        return FieldSpec(name, label, "quantity", tuple((u, u) for u in ALBUMIN_UNITS))
+    only = members[0]
+    origin = typing.get_origin(only)
+    if origin is list:
+        (inner,) = typing.get_args(only)
+        return FieldSpec(name, label, "multi", tuple((m.value, _humanise(m.value)) for m in inner))
+    if origin is Literal:
+        return FieldSpec(
+            name, label, "choice", tuple((str(v), _humanise(str(v))) for v in typing.get_args(only))
+        )
+    if isinstance(only, type):
+        if issubclass(only, BaseModel):
+            return None
+        if issubclass(only, Enum):
+            return FieldSpec(name, label, "choice", tuple((m.value, _humanise(m.value)) for m in only))
+        if issubclass(only, bool):
+            return FieldSpec(name, label, "bool", ((YES, "yes"), (NO, "no")))
+        if issubclass(only, int):
+            return FieldSpec(name, label, "int")
+        if issubclass(only, float):
+            return FieldSpec(name, label, "float")
+        if issubclass(only, dt.date):
+            return FieldSpec(name, label, "date")
+        if issubclass(only, LevelSpan):
+            return FieldSpec(name, label, "level")
+    return FieldSpec(name, label, "text")
+
+
+def _leaves(model: type[BaseModel], prefix: str = "") -> list[FieldSpec]:
+    out: list[FieldSpec] = []
+    for fname, info in model.model_fields.items():
+        name = f"{prefix}{fname}"
+        if prefix == "" and fname == LESIONS:
+            continue
+        spec = _spec(name, info.annotation, info.description)
+        if spec is not None:
+            out.append(spec)
+            continue
+        nested = next(m for m in _unwrap(info.annotation) if isinstance(m, type) and issubclass(m, BaseModel))
+        out.extend(_leaves(nested, f"{name}."))
+    return out
+
+
+@cache
+def patient_fields() -> tuple[FieldSpec, ...]:
+    """Every patient-level control (lesions excluded), in model order."""
+    return tuple(_leaves(Patient))
+
+
+@cache
+def lesion_fields() -> tuple[FieldSpec, ...]:
+    """The controls of one lesion row, names relative to the row."""
+    return tuple(_leaves(Lesion))
+
+
+@cache
+def sections() -> tuple[Section, ...]:
+    """Patient-level controls grouped by :data:`SECTION_LAYOUT`; any field not placed goes to 'Other'."""
+    remaining = list(patient_fields())
+    out: list[Section] = []
+    for key, title, paths in SECTION_LAYOUT:
+        chosen: list[FieldSpec] = []
+        for path in paths:
+            for f in list(remaining):
+                if f.name == path or f.name.startswith(path + "."):
+                    chosen.append(f)
+                    remaining.remove(f)
+        out.append(Section(key, title, tuple(chosen)))
+    if remaining:
+        out.append(Section("other", "Other", tuple(remaining)))
+    return tuple(out)
+
+
+def _by_name() -> dict[str, FieldSpec]:
+    return {f.name: f for f in patient_fields()}
+
+
+def _lesion_by_name() -> dict[str, FieldSpec]:
+    return {f.name: f for f in lesion_fields()}
+
+
+def _number(text: str, kind: Kind) -> Any:
+    """A number as typed; text that is not one is passed on so the validator can name it."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if kind == "int" and value == int(value):
+        return int(value)
+    return value
+
+
+def _convert(spec: FieldSpec, values: list[str]) -> Any:
+    """Form strings -> the JSON value of one control; ``None`` means not recorded."""
+    if spec.kind == "multi":
+        chosen = [v for v in values if v]
+        return chosen or None
+    text = (values[-1] if values else "").strip()
+    if text == "":
+        return None
+    if spec.kind == "bool":
+        return {YES: True, NO: False}.get(text, text)
+    if spec.kind in ("int", "float"):
+        return _number(text, spec.kind)
+    return text
+
+
+def _put(target: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = value
+
+
+def _collect(form: Mapping[str, list[str]], specs: Iterable[FieldSpec], prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for spec in specs:
+        name = prefix + spec.name
+        if spec.kind == "quantity":
+            value = _convert(FieldSpec(name, spec.label, "float"), form.get(name + ".value", []))
+            if value is not None:
+                unit = (form.get(name + ".unit", [""])[-1]).strip()
+                _put(out, spec.name, {"value": value, "unit": unit})
+            continue
+        value = _convert(spec, form.get(name, []))
+        if value is not None:
+            _put(out, spec.name, value)
+    return out
+
+
+def lesion_indices(form: Mapping[str, list[str]]) -> list[int]:
+    """Row numbers of the lesion rows present in the form, in order (rows may have been removed)."""
+    found = {int(m.group(1)) for key in form if (m := _LESION_NAME.match(key))}
+    return sorted(found)
+
+
+def form_to_patient(form: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The patient dict for :func:`spinemets.parse_patient`; blank controls are left out (unknown).
+
+    A lesion row left entirely blank is dropped; any other row is kept, so a row with findings but
+    no level is reported by the validator rather than silently discarded.
+    """
+    patient = _collect(form, patient_fields(), "")
+    lesions = []
+    for i in lesion_indices(form):
+        row = _collect(form, lesion_fields(), f"{LESIONS}.{i}.")
+        if row:
+            lesions.append(row)
+    if lesions:
+        patient[LESIONS] = lesions
+    return patient
+
+
+def multidict(items: Iterable[tuple[str, Any]]) -> dict[str, list[str]]:
+    """(name, value) pairs, e.g. from Starlette's ``FormData.multi_items()``, as name -> values."""
+    out: dict[str, list[str]] = {}
+    for key, value in items:
+        if isinstance(value, str):
+            out.setdefault(key, []).append(value)
+    return out
+
+
+def _flatten(value: Any, prefix: str, specs: Mapping[str, FieldSpec], out: dict[str, list[str]]) -> None:
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        spec = specs.get(name)
+        if spec is not None and spec.kind == "quantity":
+            if isinstance(item, Mapping):
+                out[name + ".value"] = [_text(item.get("value"))]
+                out[name + ".unit"] = [_text(item.get("unit"))]
+            elif item is not None:
+                out[name + ".value"] = [_text(item)]
+                out[name + ".unit"] = ["g/dL"]  # the model's documented meaning of a bare number
+        elif isinstance(item, Mapping):
+            _flatten(item, name + ".", specs, out)
+        elif isinstance(item, list):
+            out[name] = [_text(v) for v in item]
+        elif item is not None:
+            out[name] = [_text(item)]
+
+
+def _text(value: Any) -> str:
+    if value is True:
+        return YES
+    if value is False:
+        return NO
+    if value is None:
+        return ""
+    if isinstance(value, float) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
+def patient_to_form(patient: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The inverse of :func:`form_to_patient`, to reopen a saved assessment in the form."""
+    out: dict[str, list[str]] = {}
+    rest = {k: v for k, v in patient.items() if k != LESIONS}
+    _flatten(rest, "", _by_name(), out)
+    lesion_specs = _lesion_by_name()
+    for i, lesion in enumerate(patient.get(LESIONS) or []):
+        row: dict[str, list[str]] = {}
+        _flatten(lesion, "", lesion_specs, row)
+        out.update({f"{LESIONS}.{i}.{k}": v for k, v in row.items()})
+    return out
+
+
+def form_name(error_field: str) -> str:
+    """An error's field path (``lesions[0].level``) as the control's form name (``lesions.0.level``)."""
+    return re.sub(r"\[(\d+)\]", r".\1", error_field).removeprefix("patient.")

@@ -1,0 +1,436 @@
+"""The clinician pages: Assess, Result, Ask and History, server-rendered with htmx partials.
+
+Handlers only translate (form -> patient dict in :mod:`.forms`), call the library
+(:func:`spinemets.assess`, :func:`spinemets.render.render`, :func:`spinemets.evidence.ask`) and the
+store, and render a template. Pages need a logged-in user (or the loopback-open local user); the
+app factory adds authentication, CSRF checking and the security headers around this router.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import importlib
+from collections.abc import Callable, Coroutine
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+import spinemets
+from spinemets.assessment import Assessment
+from spinemets.errors import InvalidInputError, SpinemetsError
+from spinemets.service.auth import Principal
+from spinemets.service.deps import get_store, optional_user
+from spinemets.service.security import CSRF_FIELD, csrf_token
+from spinemets.service.storage import AssessmentNotFoundError, AssessmentStore, StoredAssessment
+from spinemets.web import forms, links, views
+
+
+class _LoginRequired(Exception):
+    """Raised by :func:`web_user` when nobody is logged in."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+
+class _WebRoute(APIRoute):
+    """Pages answer in HTML: a login redirect, or an error page naming what was not found."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except _LoginRequired as exc:
+                if request.headers.get("hx-request"):
+                    return Response(status_code=401, headers={"HX-Redirect": exc.target})
+                return RedirectResponse(exc.target, status_code=303)
+            except AssessmentNotFoundError as exc:
+                return _render(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
+
+        return wrapped
+
+
+router = APIRouter(include_in_schema=False, route_class=_WebRoute)
+
+_env = Environment(
+    loader=PackageLoader("spinemets.web", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.globals.update(
+    score_value=views.score_value,
+    missing_items=views.missing_items,
+    plan_groups=views.plan_groups,
+    version=spinemets.__version__,
+    csrf_field=CSRF_FIELD,
+    field_id=lambda field: "f-" + forms.form_name(field).replace(".", "-"),
+)
+templates = Jinja2Templates(env=_env)
+
+#: Static files served from the package: name -> media type.
+STATIC = {"htmx.min.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+
+
+# --- plumbing ---------------------------------------------------------------------------------
+
+
+def web_user(request: Request) -> Principal:
+    """The logged-in user; a browser without a session is sent to the login page."""
+    user = optional_user(request)
+    if user is None:
+        raise _LoginRequired("/auth/login?next=" + quote(request.url.path))
+    return user
+
+
+#: Pages larger than this are sent gzip-encoded to browsers that accept it (keeps the first page light).
+GZIP_MIN_BYTES = 2048
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    ctx = {"csrf": csrf_token(request), "user": getattr(request.state, "principal", None), **context}
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    if len(response.body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        packed = gzip.compress(bytes(response.body), 6)
+        response.body = packed
+        response.headers["content-length"] = str(len(packed))
+        response.headers["content-encoding"] = "gzip"
+        response.headers["vary"] = "Accept-Encoding"
+    return response
+
+
+@cache
+def _static(name: str) -> tuple[bytes, bytes]:
+    """A packaged static file and its gzip encoding (compressed once, on first request)."""
+    data = resources.files("spinemets.web").joinpath("static", name).read_bytes()
+    return data, gzip.compress(data, 9, mtime=0)
+
+
+@router.get("/static/{name}")
+def static_file(name: str, request: Request) -> Response:
+    """htmx and the stylesheet, gzip-encoded when the browser accepts it, cached for a day."""
+    if name not in STATIC:
+        raise HTTPException(404, f"no static file {name!r}")
+    raw, packed = _static(name)
+    headers = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(packed, media_type=STATIC[name], headers=headers)
+    return Response(raw, media_type=STATIC[name], headers=headers)
+
+
+def _ruleset(assessment: Assessment) -> str:
+    plan = getattr(assessment, "plan", None)
+    return str(plan.ruleset_version) if plan is not None else assessment.definitions_version
+
+
+def _load(store: AssessmentStore, assessment_id: str, version: int | None) -> StoredAssessment:
+    """One stored version; a missing id or version becomes the HTML not-found page (see :class:`_WebRoute`)."""
+    return store.get(assessment_id, version)
+
+
+# --- Assess -----------------------------------------------------------------------------------
+
+
+def _assess_context(values: dict[str, list[str]], errors: dict[str, str], **extra: Any) -> dict[str, Any]:
+    rows = forms.lesion_indices(values) or [0]
+    return {
+        "active": "assess",
+        "sections": forms.sections(),
+        "lesion_fields": forms.lesion_fields(),
+        "links": links.patient_links(),
+        "lesion_links": links.lesion_links(),
+        "unlinked": links.unlinked_items(),
+        "values": values,
+        "errors": errors,
+        "rows": rows,
+        **extra,
+    }
+
+
+def _live(values: dict[str, list[str]]) -> tuple[Assessment | None, InvalidInputError | None]:
+    """Scores of the form as it stands, or the validation error that stops them."""
+    try:
+        return spinemets.assess(forms.form_to_patient(values)), None
+    except InvalidInputError as exc:
+        return None, exc
+
+
+@router.get("/", response_class=HTMLResponse)
+@router.get("/assess", response_class=HTMLResponse)
+def assess_page(
+    request: Request,
+    from_: str | None = Query(None, alias="from"),
+    version: int | None = None,
+    user: Principal = Depends(web_user),
+    store: AssessmentStore = Depends(get_store),
+) -> HTMLResponse:
+    """The structured patient form; ``?from=<id>`` reopens a saved assessment to add a version."""
+    values: dict[str, list[str]] = {}
+    reopened = None
+    if from_:
+        reopened = _load(store, from_, version)
+        values = forms.patient_to_form(reopened.inputs)
+    assessment, error = _live(values)
+    return _render(
+        request,
+        "assess.html",
+        _assess_context(values, {}, assessment=assessment, live_error=error, reopened=reopened),
+    )
+
+
+@router.post("/assess/scores", response_class=HTMLResponse)
+async def live_scores(request: Request, user: Principal = Depends(web_user)) -> HTMLResponse:
+    """htmx partial: the score panel for the form as filled so far (ranges while items are missing)."""
+    values = forms.multidict((await request.form()).multi_items())
+    assessment, error = _live(values)
+    return _render(request, "_scores.html", {"assessment": assessment, "live_error": error})
+
+
+@router.post("/assess/lesion", response_class=HTMLResponse)
+async def lesion_row(request: Request, user: Principal = Depends(web_user)) -> HTMLResponse:
+    """htmx partial: one more empty lesion row, numbered after the rows already on the page."""
+    values = forms.multidict((await request.form()).multi_items())
+    index = max(forms.lesion_indices(values), default=-1) + 1
+    return _render(
+        request,
+        "_lesion.html",
+        {
+            "i": index,
+            "lesion_fields": forms.lesion_fields(),
+            "lesion_links": links.lesion_links(),
+            "values": {},
+            "errors": {},
+            "focus": True,
+        },
+    )
+
+
+@router.post("/assess/lesion/{index}/remove", response_class=HTMLResponse)
+async def remove_lesion(index: int, request: Request, user: Principal = Depends(web_user)) -> HTMLResponse:
+    """htmx: drop lesion row ``index`` and return the score panel without it (the row is removed out of band)."""
+    values = forms.multidict((await request.form()).multi_items())
+    prefix = f"{forms.LESIONS}.{index}."
+    kept = {k: v for k, v in values.items() if not k.startswith(prefix)}
+    assessment, error = _live(kept)
+    return _render(
+        request, "_scores.html", {"assessment": assessment, "live_error": error, "removed_row": index}
+    )
+
+
+@router.post("/assess", response_class=HTMLResponse, response_model=None)
+async def save_assessment(
+    request: Request,
+    user: Principal = Depends(web_user),
+    store: AssessmentStore = Depends(get_store),
+) -> Response:
+    """Validate, compute and store (a new assessment, or a new version of a reopened one)."""
+    values = forms.multidict((await request.form()).multi_items())
+    patient = forms.form_to_patient(values)
+    try:
+        assessment = spinemets.assess(patient)
+    except InvalidInputError as exc:
+        errors = {forms.form_name(exc.field): str(exc)}
+        ctx = _assess_context(values, errors, assessment=None, live_error=exc, reopened=None)
+        return _render(request, "assess.html", ctx, status_code=422)
+    result = assessment.model_dump(mode="json")
+    existing = (values.get("assessment_id") or [""])[-1]
+    if existing:
+        _load(store, existing, None)
+        stored = store.new_version(
+            existing, patient, result, author=user.name, ruleset_version=_ruleset(assessment)
+        )
+    else:
+        stored = store.create(
+            patient,
+            result,
+            author=user.name,
+            patient_id=assessment.patient.patient_id,
+            ruleset_version=_ruleset(assessment),
+        )
+    return RedirectResponse(f"/assessments/{stored.id}?version={stored.version}", status_code=303)
+
+
+# --- Result -----------------------------------------------------------------------------------
+
+
+@router.get("/assessments/{assessment_id}", response_class=HTMLResponse)
+def result_page(
+    assessment_id: str,
+    request: Request,
+    version: int | None = None,
+    user: Principal = Depends(web_user),
+    store: AssessmentStore = Depends(get_store),
+) -> HTMLResponse:
+    """The stored result as it was computed: urgency, scores with basis, plan, schedule, references."""
+    stored = _load(store, assessment_id, version)
+    assessment = Assessment.model_validate(stored.outputs)
+    return _render(
+        request,
+        "result.html",
+        {
+            "active": "history",
+            "stored": stored,
+            "assessment": assessment,
+            "plan": getattr(assessment, "plan", None),
+            "versions": store.versions(assessment_id),
+        },
+    )
+
+
+@router.get("/assessments/{assessment_id}/report.pdf")
+def report_pdf(
+    assessment_id: str,
+    version: int | None = None,
+    user: Principal = Depends(web_user),
+    store: AssessmentStore = Depends(get_store),
+) -> Response:
+    """The tumour-board summary as PDF, rendered from the stored result."""
+    render = importlib.import_module("spinemets.render").render
+
+    stored = _load(store, assessment_id, version)
+    pdf = render(Assessment.model_validate(stored.outputs), "pdf")
+    name = f"spinemets-{stored.patient_id or stored.id}-v{stored.version}.pdf".replace('"', "")
+    return Response(
+        pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@router.get("/assessments/{assessment_id}/report.json")
+def report_json(
+    assessment_id: str,
+    version: int | None = None,
+    user: Principal = Depends(web_user),
+    store: AssessmentStore = Depends(get_store),
+) -> JSONResponse:
+    """The stored record: inputs, outputs, version, author and rule-set version."""
+    stored = _load(store, assessment_id, version)
+    name = f"spinemets-{stored.patient_id or stored.id}-v{stored.version}.json".replace('"', "")
+    return JSONResponse(
+        stored.model_dump(mode="json"), headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+# --- History ----------------------------------------------------------------------------------
+
+
+def _date(field: str, text: str | None) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError(field, text, "a date written YYYY-MM-DD") from None
+
+
+@router.get("/history", response_class=HTMLResponse)
+def history_page(
+    request: Request,
+    patient_id: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    user: Principal = Depends(web_user),
+    store: AssessmentStore = Depends(get_store),
+) -> HTMLResponse:
+    """Saved assessments, newest first, searchable by patient identifier and assessment date."""
+    query = {"patient_id": patient_id or "", "date_from": date_from or "", "date_to": date_to or ""}
+    errors: dict[str, str] = {}
+    rows: list[StoredAssessment] = []
+    try:
+        rows = store.list(
+            patient_id=patient_id.strip() if patient_id and patient_id.strip() else None,
+            date_from=_date("date_from", date_from),
+            date_to=_date("date_to", date_to),
+            limit=200,
+        )
+    except InvalidInputError as exc:
+        errors[exc.field] = str(exc)
+    status = 422 if errors else 200
+    return _render(
+        request, "history.html", {"active": "history", "rows": rows, "query": query, "errors": errors}, status
+    )
+
+
+def _ref(text: str) -> tuple[str, int | None]:
+    """``<id>`` or ``<id>:<version>``."""
+    ident, _, ver = text.partition(":")
+    if ver and not ver.isdigit():
+        raise InvalidInputError("ids", text, "an assessment id, optionally followed by :version")
+    return ident, int(ver) if ver else None
+
+
+@router.get("/history/compare", response_class=HTMLResponse)
+def compare_page(
+    request: Request,
+    user: Principal = Depends(web_user),
+    store: AssessmentStore = Depends(get_store),
+) -> HTMLResponse:
+    """Two assessments of the same patient side by side, older first: scores, then changed facts."""
+    ids = request.query_params.getlist("ids")
+    error = None
+    pair: list[StoredAssessment] = []
+    try:
+        if len(ids) != 2:
+            raise InvalidInputError("ids", len(ids), "exactly two assessments ticked in the history list")
+        pair = [_load(store, *_ref(i)) for i in ids]
+        same_record = pair[0].id == pair[1].id
+        same_patient = pair[0].patient_id is not None and pair[0].patient_id == pair[1].patient_id
+        if not (same_record or same_patient):
+            raise InvalidInputError(
+                "ids",
+                f"{pair[0].patient_id} and {pair[1].patient_id}",
+                "two assessments of the same patient (same patient identifier)",
+            )
+    except InvalidInputError as exc:
+        error = str(exc)
+    ctx: dict[str, Any] = {"active": "history", "error": error}
+    if error is None:
+        older, newer = sorted(pair, key=lambda s: (s.assessment_date, s.created_at))
+        a_old, a_new = Assessment.model_validate(older.outputs), Assessment.model_validate(newer.outputs)
+        ctx.update(
+            older=older,
+            newer=newer,
+            score_rows=views.compare_scores(a_old, a_new),
+            input_rows=views.compare_inputs(older.inputs, newer.inputs),
+        )
+    return _render(request, "compare.html", ctx, 422 if error else 200)
+
+
+# --- Ask --------------------------------------------------------------------------------------
+
+
+@router.get("/ask", response_class=HTMLResponse)
+def ask_page(request: Request, user: Principal = Depends(web_user)) -> HTMLResponse:
+    """The evidence Q&A: ask, read the answer with references, ask a follow-up on the same page."""
+    return _render(request, "ask.html", {"active": "ask", "answer": None, "question": ""})
+
+
+@router.post("/ask", response_class=HTMLResponse)
+async def ask_question(request: Request, user: Principal = Depends(web_user)) -> HTMLResponse:
+    """Answer a question; an htmx request gets just the answer, appended to the thread."""
+    form = await request.form()
+    question = str(form.get("question") or "").strip()
+    answer = None
+    error = None
+    try:
+        if not question:
+            raise InvalidInputError(
+                "question", question, "a question in words, e.g. 'dose for SBRT to the spine'"
+            )
+        ask = importlib.import_module("spinemets.evidence").ask
+        answer = ask(question, k=5)
+    except SpinemetsError as exc:
+        error = str(exc)
+    ctx = {"active": "ask", "answer": answer, "question": question, "error": error}
+    if request.headers.get("hx-request"):
+        return _render(request, "_answer.html", {**ctx, "oob": True})
+    return _render(request, "ask.html", ctx, 422 if error else 200)

@@ -1,0 +1,220 @@
+"""The clinician pages through the real app (TestClient): assess, live scores, save, result, history."""
+
+from __future__ import annotations
+
+import gzip
+import html
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+import spinemets
+from spinemets.service.app import create_app
+from spinemets.service.settings import ServiceSettings
+from spinemets.web import forms, links
+
+
+def _text(page: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def _score_value(page: str, key: str) -> str:
+    match = re.search(rf'data-score="{key}">.*?<strong class="total">([^<]+)</strong>', page, re.S)
+    assert match, f"score {key} not on the page"
+    return match.group(1)
+
+
+def _save(client: TestClient, csrf: str, patient: dict[str, Any]) -> str:
+    data = {**forms.patient_to_form(patient), "csrf_token": [csrf]}
+    response = client.post("/assess", data=data)
+    assert response.status_code == 303, response.text[:500]
+    return str(response.headers["location"])
+
+
+def test_assess_page_shows_every_published_item_definition(client: TestClient) -> None:
+    page = html.unescape(client.get("/assess").text)
+    unlinked = {(s, r.item) for r in links.unlinked_items() for s in r.scores}
+    for key, definition in spinemets.SCORES.items():
+        for item in definition.items:
+            if (key, item.key) in unlinked:
+                assert item.label in page
+            else:
+                assert item.definition in page, f"{key}.{item.key} definition missing"
+    for title in ("Presentation and symptoms", "Neurology", "Primary tumour", "Spinal lesions", "Laboratory"):
+        assert title in page
+
+
+def test_assess_page_labels_every_control(client: TestClient) -> None:
+    page = client.get("/assess").text
+    ids = re.findall(r'<(?:input|select|textarea) id="([^"]+)"', page)
+    assert len(ids) > 60
+    for ident in ids:
+        assert f'for="{ident}"' in page, f"control {ident} has no label"
+
+
+def test_live_scores_show_the_possible_range_and_missing_items(client: TestClient, csrf: str) -> None:
+    page = client.post("/assess/scores", data={"lesions.0.level": "T12", "csrf_token": csrf}).text
+    # Fisher 2010: T12 is junctional (3); the five unknown items can add 0..15, so SINS is 3..18.
+    assert _score_value(page, "sins") == "3–18"
+    assert "5 items missing" in page
+    assert "Band not yet decided: stable or potentially unstable or unstable" in _text(page)
+
+
+def test_live_scores_of_the_breast_example(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    data = {**forms.patient_to_form(breast_patient), "csrf_token": [csrf]}
+    page = client.post("/assess/scores", data=data).text
+    # Fisher 2010 points at T12: junctional 3 + mechanical 3 + lytic 2 + normal alignment 0
+    # + <50% collapse 2 + unilateral posterolateral 1 = 11, potentially unstable (7-12).
+    assert _score_value(page, "sins") == "11"
+    assert "potentially unstable" in page
+    expected = spinemets.assess(breast_patient).scores["tokuhashi_revised"]
+    assert _score_value(page, "tokuhashi_revised") == str(expected.total)
+
+
+def test_invalid_value_is_shown_next_to_its_field(client: TestClient, csrf: str) -> None:
+    response = client.post("/assess", data={"performance.kps": "65", "csrf_token": csrf})
+    assert response.status_code == 422
+    page = response.text
+    assert 'aria-invalid="true"' in page
+    err = re.search(r'<p class="err" id="f-performance-kps-err">([^<]+)</p>', page)
+    assert err and "65" in err.group(1) and "multiple of 10" in err.group(1)
+    assert 'value="65"' in page  # what was typed is kept
+
+
+def test_invalid_level_names_the_value_and_the_allowed_levels(client: TestClient, csrf: str) -> None:
+    response = client.post("/assess", data={"lesions.0.level": "T13", "csrf_token": csrf})
+    assert response.status_code == 422
+    err = re.search(r'id="f-lesions-0-level-err">([^<]+)<', html.unescape(response.text))
+    assert err and "T13" in err.group(1) and "occiput (C0)" in err.group(1)
+
+
+def test_save_then_result_history_json_and_reopen(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    location = _save(client, csrf, breast_patient)
+    assert location.startswith("/assessments/")
+    page = client.get(location).text
+    assert "EX-001" in page and _score_value(page, "sins") == "11"
+    assert "Version 1 of 1" in page
+    ident = location.split("/")[2].split("?")[0]
+    record = client.get(f"/assessments/{ident}/report.json").json()
+    assert record["inputs"]["lesions"][0]["level"] == "T12"
+    assert record["outputs"]["scores"]["sins"]["total"] == 11
+    assert record["author"] == "local"
+    history = client.get("/history", params={"patient_id": "EX-001"}).text
+    assert ident in history
+    reopened = client.get("/assess", params={"from": ident}).text
+    assert '<option value="breast" selected>' in reopened
+    assert f'name="assessment_id" value="{ident}"' in reopened
+    data = {**forms.patient_to_form({**breast_patient, "performance": {"kps": 50}}), "csrf_token": [csrf]}
+    data["assessment_id"] = [ident]
+    second = client.post("/assess", data=data)
+    assert second.status_code == 303 and second.headers["location"].endswith("version=2")
+    assert "Version 2 of 2" in client.get(second.headers["location"]).text
+
+
+def test_history_filters_by_patient_and_date(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    _save(client, csrf, breast_patient)
+    _save(client, csrf, {**breast_patient, "patient_id": "EX-002", "assessment_date": "2026-10-01"})
+    both = client.get("/history").text
+    assert "EX-001" in both and "EX-002" in both
+    only_one = client.get("/history", params={"patient_id": "EX-002"}).text
+    assert "EX-002" in only_one and "EX-001" not in only_one
+    by_date = client.get("/history", params={"date_from": "2026-11-01", "date_to": "2026-11-30"}).text
+    assert "EX-001" in by_date and "EX-002" not in by_date
+    bad = client.get("/history", params={"date_from": "21/11/2026"})
+    assert (
+        bad.status_code == 422
+        and "date_from must be a date written YYYY-MM-DD; got &#39;21/11/2026&#39;" in bad.text
+    )
+
+
+def test_compare_two_assessments_of_the_same_patient(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    first = _save(client, csrf, breast_patient).split("/")[2].split("?")[0]
+    later = {**breast_patient, "assessment_date": "2026-12-20", "performance": {"kps": 40}}
+    second = _save(client, csrf, later).split("/")[2].split("?")[0]
+    page = client.get("/history/compare", params=[("ids", second), ("ids", first)])
+    assert page.status_code == 200
+    text = _text(page.text)
+    assert text.index("2026-11-20") < text.index("2026-12-20")  # older first, whatever the tick order
+    assert re.search(r"performance\.kps 70 40", text)
+    before = spinemets.assess(breast_patient).scores["tokuhashi_revised"].label()
+    after = spinemets.assess(later).scores["tokuhashi_revised"].label()
+    assert before != after and f"{before} {after}" in text
+    other = _save(client, csrf, {**breast_patient, "patient_id": "EX-999"}).split("/")[2].split("?")[0]
+    refused = client.get("/history/compare", params=[("ids", first), ("ids", other)])
+    assert refused.status_code == 422 and "same patient" in refused.text
+
+
+def test_lesion_rows_are_added_after_the_last_and_removed_with_a_rescore(
+    client: TestClient, csrf: str
+) -> None:
+    form = {
+        "lesions.0.level": "T12",
+        "lesions.4.level": "L3",
+        "lesions.4.bone_lesion": "lytic",
+        "csrf_token": csrf,
+    }
+    row = client.post("/assess/lesion", data=form).text
+    assert 'id="lesion-5"' in row and 'name="lesions.5.level"' in row and "autofocus" in row
+    removed = client.post("/assess/lesion/4/remove", data=form).text
+    assert '<div id="lesion-4" hx-swap-oob="delete"></div>' in removed
+    assert "L3" not in removed and "T12" in removed
+
+
+def test_forms_without_the_csrf_token_are_refused(client: TestClient) -> None:
+    client.get("/assess")
+    assert client.post("/assess", data={"performance.kps": "70"}).status_code == 403
+
+
+def test_unknown_assessment_gives_an_html_not_found_page(client: TestClient) -> None:
+    response = client.get("/assessments/no-such-id")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "no-such-id" in response.text
+
+
+def test_pages_need_a_login_when_auth_is_required(tmp_path: Any) -> None:
+    app = create_app(ServiceSettings(data_dir=tmp_path, auth_mode="required"))
+    with TestClient(app, follow_redirects=False) as c:
+        page = c.get("/history")
+        assert page.status_code == 303 and page.headers["location"] == "/auth/login?next=/history"
+        partial = c.get("/ask", headers={"HX-Request": "true"})
+        assert partial.status_code == 401 and partial.headers["hx-redirect"] == "/auth/login?next=/ask"
+
+
+def test_static_files_keep_the_htmx_licence_and_are_compressed(client: TestClient) -> None:
+    js = client.get("/static/htmx.min.js", headers={"Accept-Encoding": "identity"})
+    assert js.status_code == 200 and js.content.startswith(b"/*! htmx 2.")
+    assert b"Zero-Clause BSD" in js.content[:300]
+    packed = client.get("/static/htmx.min.js", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert client.get("/static/secrets.txt").status_code == 404
+
+
+def test_first_page_weighs_under_100_kb(client: TestClient) -> None:
+    """Document plus every stylesheet and script it loads, as sent to a browser accepting gzip."""
+    headers = {"Accept-Encoding": "gzip"}
+    page = client.get("/", headers=headers)
+    assert page.status_code == 200
+    sent = int(page.headers["content-length"])
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+    assert sorted(assets) == ["/static/app.css", "/static/htmx.min.js"]
+    for asset in assets:
+        sent += int(client.get(asset, headers=headers).headers["content-length"])
+    assert sent < 100 * 1024, f"first page is {sent} bytes"
+
+
+def test_gzip_encoding_is_real(client: TestClient) -> None:
+    raw = client.get("/", headers={"Accept-Encoding": "identity"}).content
+    sent = client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert sent.content == raw  # httpx decodes; the bytes on the wire are fewer
+    assert int(sent.headers["content-length"]) < len(raw) / 3
+    assert len(gzip.compress(raw)) < len(raw) / 3
