@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from spinemets.model.patient import Patient
 from spinemets.model.validation import parse_patient
+from spinemets.rules import Plan, build_plan, ruleset_version
 from spinemets.scores.catalogue import DEFINITIONS_VERSION, score_all, score_lesions
 from spinemets.scores.engine import ScoreResult
 
@@ -30,14 +31,22 @@ class Assessment(BaseModel):
     scores: dict[str, ScoreResult]
     sins_by_lesion: tuple[ScoreResult, ...]
     """SINS of every lesion; ``scores['sins']`` is the most unstable one."""
+    ruleset_version: str = ""
+    """Version of the rule set that produced :attr:`plan` (also inside the plan)."""
+    plan: Plan | None = None
+    """The ordered, cited management plan (see ``spinemets.rules`` and docs/assessment-schema.md)."""
 
 
 def assess(patient: Patient | dict[str, Any]) -> Assessment:
-    """Validate the patient (a dict is parsed, with clear errors) and compute every score."""
+    """Validate the patient (a dict is parsed, with clear errors), compute every score and the plan."""
     p = parse_patient(patient)
+    scores = score_all(p)
+    sins_by_lesion = score_lesions(p)
     return Assessment(
         created=dt.datetime.now(dt.UTC).replace(microsecond=0),
         patient=p,
-        scores=score_all(p),
-        sins_by_lesion=score_lesions(p),
+        scores=scores,
+        sins_by_lesion=sins_by_lesion,
+        ruleset_version=ruleset_version(),
+        plan=build_plan(p, scores, sins_by_lesion),
     )

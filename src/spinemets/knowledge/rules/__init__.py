@@ -1,0 +1,1 @@
+"""Clinical content of the rule engine as reviewable YAML (texts, thresholds, citations)."""

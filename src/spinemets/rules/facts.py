@@ -1,0 +1,321 @@
+"""Clinical facts the rules share, derived once per patient, each with the basis that supports it.
+
+Every fact is three-valued where the record can be incomplete: ``True``, ``False`` or ``None``
+(unknown). A rule that needs an unknown fact asks for it; it never treats ``None`` as ``False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+from spinemets.knowledge.histology import histology_row
+from spinemets.model.enums import AlarmSymptom, EsccGrade, Frankel, Histology, PainType, RadicularPain
+from spinemets.model.patient import Lesion, Patient
+from spinemets.rules.content import RuleContent, ScoreBands
+from spinemets.scores.engine import ScoreResult
+
+#: Alarm symptoms that are neurological (NICE CG75/NG234: contact immediately; NL-WM: MRI within 12 h).
+NEURO_ALARMS = frozenset(
+    {
+        AlarmSymptom.limb_weakness,
+        AlarmSymptom.difficulty_controlling_limbs,
+        AlarmSymptom.unsteady_gait,
+        AlarmSymptom.numbness_or_tingling,
+        AlarmSymptom.sphincter_dysfunction,
+        AlarmSymptom.lhermitte_sign,
+    }
+)
+_ESCC_ORDER = {g: i for i, g in enumerate(EsccGrade)}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A three-valued fact and the inputs that settled (or failed to settle) it."""
+
+    value: bool | None
+    basis: tuple[str, ...]
+
+
+class Facts:
+    """Derived facts for one patient and its scores (computed lazily, at most once each)."""
+
+    def __init__(
+        self,
+        patient: Patient,
+        scores: Mapping[str, ScoreResult],
+        sins_by_lesion: tuple[ScoreResult, ...],
+        content: RuleContent,
+    ) -> None:
+        self.patient = patient
+        self.scores = scores
+        self.sins_by_lesion = sins_by_lesion
+        self.content = content
+        self.settings = content.settings
+
+    # --- scores -------------------------------------------------------------------------------
+    def score(self, key: str) -> ScoreResult | None:
+        """A score by catalogue key, or None when the catalogue does not (yet) provide it."""
+        return self.scores.get(key)
+
+    def score_label(self, key: str) -> str | None:
+        res = self.score(key)
+        return res.label() if res is not None else None
+
+    def band_in(self, entries: tuple[ScoreBands, ...]) -> tuple[bool, str | None]:
+        """Whether any listed score has a *determined* band among those listed (and which)."""
+        for e in entries:
+            res = self.score(e.score)
+            if res is not None and res.band_determined and res.band is not None and res.band.key in e.bands:
+                return True, res.label()
+        return False, None
+
+    # --- histology ----------------------------------------------------------------------------
+    @cached_property
+    def histology(self) -> Histology | None:
+        return self.patient.primary.histology
+
+    @cached_property
+    def histology_label(self) -> str:
+        h = self.histology
+        if h is None:
+            return "histology not recorded"
+        if h is Histology.other:
+            return f"histology other ({self.patient.primary.histology_other})"
+        return f"histology {h.value}"
+
+    @cached_property
+    def primary_unknown(self) -> bool:
+        """Primary explicitly unknown (cancer of unknown primary), as opposed to not recorded."""
+        return self.histology is Histology.unknown_primary
+
+    @cached_property
+    def tissue_pending(self) -> bool:
+        """No tissue diagnosis yet: unknown primary, or histology_confirmed recorded as False."""
+        return self.primary_unknown or self.patient.primary.histology_confirmed is False
+
+    @cached_property
+    def radiosensitivity(self) -> str | None:
+        """'sensitive' / 'resistant' from the histology table; None when unknown or not tabulated."""
+        h = self.histology
+        if h is None or h is Histology.unknown_primary:
+            return None
+        return histology_row(h).noms_radiosensitivity
+
+    @cached_property
+    def radiosensitivity_basis(self) -> str:
+        rs = self.radiosensitivity
+        if rs is None:
+            return f"{self.histology_label}: radiosensitivity not established"
+        word = "radiosensitive" if rs == "sensitive" else "radioresistant"
+        return f"{self.histology_label} = {word} (histology table, NOMS column)"
+
+    @cached_property
+    def systemic_first(self) -> bool:
+        return self.histology in self.settings.systemic_first_histologies
+
+    # --- neurology ----------------------------------------------------------------------------
+    @cached_property
+    def neuro_deficit(self) -> Judgement:
+        """Neurological symptoms or signs suggesting cord or cauda equina compression."""
+        n = self.patient.neurology
+        found: list[str] = []
+        if n.motor_deficit:
+            found.append("motor deficit")
+        if n.myelopathy:
+            found.append("myelopathy")
+        if n.sphincter_dysfunction:
+            found.append("sphincter dysfunction")
+        if n.reduced_perineal_sensation:
+            found.append("reduced perineal sensation")
+        if n.radiculopathy is RadicularPain.bilateral:
+            found.append("bilateral radicular pain")
+        grade = self.patient.frankel_grade
+        if grade is not None and grade[0] is not Frankel.E:
+            found.append(f"{grade[1]} {grade[0].value}")
+        found.extend(
+            f"alarm symptom: {s.value.replace('_', ' ')}" for s in self.patient.symptoms if s in NEURO_ALARMS
+        )
+        if found:
+            return Judgement(True, tuple(found))
+        known_normal = (n.motor_deficit is False and n.sphincter_dysfunction is not True) or (
+            grade is not None and grade[0] is Frankel.E
+        )
+        if known_normal:
+            return Judgement(False, ("neurological examination recorded without deficit",))
+        return Judgement(None, ("neurological status not recorded",))
+
+    @cached_property
+    def suspected_mscc(self) -> Judgement:
+        """Clinical suspicion of MSCC: recorded suspicion, neuro deficit, or high-grade ESCC on MRI."""
+        if self.patient.context.suspected_mscc:
+            return Judgement(True, ("clinical suspicion of MSCC recorded",))
+        nd = self.neuro_deficit
+        if nd.value:
+            return Judgement(True, nd.basis)
+        if self.escc_high.value:
+            return Judgement(True, self.escc_high.basis)
+        if nd.value is False and self.patient.context.suspected_mscc is False:
+            return Judgement(False, ("no suspicion of MSCC recorded", *nd.basis))
+        return Judgement(nd.value, nd.basis)
+
+    # --- lesions: ESCC and SINS -----------------------------------------------------------------
+    def is_high_grade(self, grade: EsccGrade) -> bool:
+        if grade is EsccGrade.g1c:
+            return self.settings.escc.grade_1c == "high"
+        return grade in self.settings.escc.high_grades
+
+    @cached_property
+    def lesions_missing_escc(self) -> tuple[Lesion, ...]:
+        return tuple(les for les in self.patient.lesions if les.escc is None)
+
+    @cached_property
+    def worst_escc(self) -> tuple[Lesion, EsccGrade] | None:
+        graded = [(les, les.escc) for les in self.patient.lesions if les.escc is not None]
+        if not graded:
+            return None
+        return max(graded, key=lambda pair: _ESCC_ORDER[pair[1]])
+
+    @cached_property
+    def escc_high(self) -> Judgement:
+        """High-grade ESCC anywhere: True if any lesion is high grade; None if some are ungraded."""
+        worst = self.worst_escc
+        if worst is not None and self.is_high_grade(worst[1]):
+            return Judgement(True, (f"ESCC {worst[1].value} at {worst[0].level} (high grade)",))
+        if not self.patient.lesions:
+            return Judgement(None, ("no spinal lesion recorded",))
+        if self.lesions_missing_escc:
+            levels = ", ".join(str(les.level) for les in self.lesions_missing_escc)
+            return Judgement(None, (f"ESCC grade not recorded at {levels}",))
+        if worst is None:
+            return Judgement(None, ("ESCC grade not recorded",))
+        return Judgement(False, (f"worst ESCC {worst[1].value} at {worst[0].level} (low grade)",))
+
+    def sins_for(self, lesion: Lesion) -> ScoreResult | None:
+        for res in self.sins_by_lesion:
+            if res.subject == str(lesion.level):
+                return res
+        return None
+
+    @cached_property
+    def sins(self) -> ScoreResult | None:
+        """The most unstable lesion's SINS (``scores['sins']``), None without lesions."""
+        if not self.patient.lesions:
+            return None
+        return self.score("sins")
+
+    @cached_property
+    def unstable(self) -> Judgement:
+        """SINS 13-18 at any lesion (True), every lesion determined below that (False), else None."""
+        if not self.sins_by_lesion:
+            return Judgement(None, ("no spinal lesion recorded",))
+        certain = [
+            r for r in self.sins_by_lesion if r.band_determined and r.band and r.band.key == "unstable"
+        ]
+        if certain:
+            return Judgement(True, tuple(f"{r.label()} at {r.subject}" for r in certain))
+        unsure = [r for r in self.sins_by_lesion if not r.band_determined and "unstable" in r.possible_bands]
+        if unsure:
+            return Judgement(None, tuple(f"{r.label()} at {r.subject}" for r in unsure))
+        return Judgement(False, tuple(f"{r.label()} at {r.subject}" for r in self.sins_by_lesion))
+
+    @cached_property
+    def painful(self) -> bool:
+        p = self.patient.pain
+        return bool(
+            (p.type is not None and p.type is not PainType.none)
+            or (p.severity_nrs or 0) > 0
+            or any(s not in NEURO_ALARMS for s in self.patient.symptoms)
+            or p.night_pain
+        )
+
+    # --- prognosis and fitness ----------------------------------------------------------------
+    @cached_property
+    def life_expectancy_3_months(self) -> Judgement:
+        """At least 3 months expected (surgery gate), from the prognostic score bands in ruleset.yaml."""
+        p = self.settings.prognosis
+        hit, label = self.band_in(p.under_3_months)
+        if hit:
+            return Judgement(False, (f"{label}: expected survival under {p.surgery_min_months} months",))
+        hit, label = self.band_in(p.terminal)
+        if hit:
+            return Judgement(False, (f"{label}: terminal-care band",))
+        hit, label = self.band_in(p.at_least_3_months)
+        if hit:
+            return Judgement(True, (f"{label}: expected survival at least {p.surgery_min_months} months",))
+        shown = [lab for key in _PROGNOSTIC if (lab := self.score_label(key))]
+        why = "; ".join(shown) if shown else "no prognostic score available"
+        return Judgement(None, (f"life expectancy not settled by the scores ({why})",))
+
+    @cached_property
+    def life_expectancy_1_year(self) -> Judgement:
+        p = self.settings.prognosis
+        hit, label = self.band_in(p.at_least_1_year)
+        if hit:
+            return Judgement(True, (f"{label}: expected survival at least 1 year",))
+        hit, label = self.band_in(p.under_1_year)
+        if hit:
+            return Judgement(False, (f"{label}: expected survival under 1 year",))
+        return Judgement(None, ("expected survival of 1 year not settled by the scores",))
+
+    @cached_property
+    def fit_for_surgery(self) -> Judgement:
+        f = self.patient.context.fit_for_surgery
+        if f is None:
+            return Judgement(None, ("fitness for surgery not recorded",))
+        return Judgement(
+            f, ("fit for surgery (team judgement)" if f else "not fit for surgery (team judgement)",)
+        )
+
+    @cached_property
+    def surgical_candidate(self) -> Judgement:
+        """Life expectancy of at least 3 months and fit for surgery (NL-WM; Patchell eligibility)."""
+        le, fit = self.life_expectancy_3_months, self.fit_for_surgery
+        if le.value is False or fit.value is False:
+            return Judgement(False, le.basis + fit.basis)
+        if le.value and fit.value:
+            return Judgement(True, le.basis + fit.basis)
+        return Judgement(None, le.basis + fit.basis)
+
+    @cached_property
+    def performance_basis(self) -> str:
+        perf = self.patient.performance
+        parts = []
+        if perf.kps is not None:
+            parts.append(f"KPS {perf.kps}%")
+        if perf.ecog is not None:
+            parts.append(f"ECOG {perf.ecog}")
+        return ", ".join(parts) if parts else "performance status not recorded"
+
+    # --- treatment history --------------------------------------------------------------------
+    @cached_property
+    def treated(self) -> bool:
+        t = self.patient.context.treatment_received
+        return t is not None and t != "none"
+
+    @cached_property
+    def had_surgery(self) -> bool:
+        return self.patient.context.treatment_received in ("surgery", "surgery_and_radiotherapy")
+
+    @cached_property
+    def had_radiotherapy(self) -> bool:
+        return self.patient.context.treatment_received in ("radiotherapy", "surgery_and_radiotherapy", "sbrt")
+
+    @cached_property
+    def surgical_indications(self) -> tuple[str, ...]:
+        """The accepted indications for surgery present in this patient (NL-WM, NOMS, Patchell)."""
+        found: list[str] = []
+        if self.unstable.value:
+            found.append("spinal instability: " + "; ".join(self.unstable.basis))
+        if self.escc_high.value and self.radiosensitivity == "resistant":
+            found.append(f"{self.escc_high.basis[0]} with {self.radiosensitivity_basis}")
+        for les in self.patient.lesions:
+            if les.progression_after_radiotherapy:
+                found.append(f"progression after radiotherapy at {les.level}")
+        if self.patient.neurology.deterioration_despite_treatment:
+            found.append("neurological deterioration despite radiotherapy and corticosteroids")
+        return tuple(found)
+
+
+_PROGNOSTIC = ("tokuhashi_revised", "tokuhashi_1990", "tomita", "bauer_modified", "nesms", "katagiri_new")

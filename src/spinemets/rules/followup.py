@@ -1,0 +1,102 @@
+"""Follow-up after treatment and recurrence (seed 003's question), with a dated schedule.
+
+The MRI interval table lives once, in ``ruleset.yaml`` (follow_up). References: seed 003 (schedule,
+markers, PET-CT, 2.8x recurrence after prior RT; not traced to a primary guideline), Sahgal 2013
+(fractures after SBRT peak in the first 4 months), ESMO 2020 (no routine bone turnover markers).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+from spinemets.rules.engine import RuleContext, rule
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day of the month ``months`` later (clamped to the month's last day)."""
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def follow_up_months(ctx: RuleContext) -> list[int]:
+    months: list[int] = []
+    for period in ctx.facts.settings.follow_up:
+        months.extend(
+            range(period.from_month + period.every_months, period.to_month + 1, period.every_months)
+        )
+    return sorted(set(months))
+
+
+@rule("follow-up.mri-schedule", "follow-up.ct-myelography", "follow-up.obtain-treatment-date")
+def schedule(ctx: RuleContext) -> None:
+    if not ctx.facts.treated:
+        return
+    c = ctx.patient.context
+    basis = [f"treatment received: {c.treatment_received}"]
+    start = c.treatment_date
+    months = follow_up_months(ctx)
+    modality = "CT myelography" if c.mri_contraindicated else "whole-spine MRI with contrast"
+    if start is not None:
+        basis.append(f"treatment date {start.isoformat()}")
+        first = add_months(start, months[0])
+        dated = f" (first on {first.isoformat()}, see schedule)"
+    else:
+        dated = ""
+    ctx.emit("follow-up.mri-schedule", basis, dated=dated)
+    for month in months:
+        due = add_months(start, month) if start is not None else None
+        ctx.add_visit(month, due, f"{modality}; clinical review", "follow-up.mri-schedule")
+    if c.mri_contraindicated:
+        ctx.emit("follow-up.ct-myelography", [*basis, "MRI contraindicated"])
+    if start is None:
+        ctx.emit("follow-up.obtain-treatment-date", [*basis, "treatment date not recorded"])
+
+
+@rule("follow-up.tumour-markers", "follow-up.pet-ct", "follow-up.red-flags")
+def surveillance(ctx: RuleContext) -> None:
+    f = ctx.facts
+    if not f.treated:
+        return
+    basis = [f"treatment received: {ctx.patient.context.treatment_received}"]
+    marker = f.settings.tumour_markers.get(f.histology) if f.histology is not None else None
+    if marker is not None:
+        ctx.emit("follow-up.tumour-markers", [*basis, f.histology_label], marker=marker)
+    ctx.emit("follow-up.pet-ct", basis)
+    ctx.emit("follow-up.red-flags", basis)
+
+
+@rule("follow-up.sbrt-fracture-window")
+def sbrt_window(ctx: RuleContext) -> None:
+    c = ctx.patient.context
+    sbrt_levels = [
+        str(les.level)
+        for les in ctx.patient.lesions
+        if les.prior_radiotherapy is not None and les.prior_radiotherapy.technique == "sbrt"
+    ]
+    if c.treatment_received == "sbrt" or sbrt_levels:
+        basis = ["SBRT given"] + [f"SBRT at {lvl}" for lvl in sbrt_levels]
+        ctx.emit("follow-up.sbrt-fracture-window", basis)
+
+
+@rule("follow-up.recurrence-risk-after-prior-rt")
+def recurrence_risk(ctx: RuleContext) -> None:
+    """Surgery done (or planned) for a level that progressed after earlier radiotherapy."""
+    f = ctx.facts
+    levels = [
+        str(les.level)
+        for les in ctx.patient.lesions
+        if les.prior_radiotherapy is not None and (les.progression_after_radiotherapy or les.prior_surgery)
+    ]
+    if levels and (f.had_surgery or any(les.prior_surgery for les in ctx.patient.lesions)):
+        ctx.emit(
+            "follow-up.recurrence-risk-after-prior-rt",
+            [f"surgery after previous radiotherapy at {lvl}" for lvl in levels],
+        )
+
+
+@rule("follow-up.new-symptoms")
+def new_symptoms(ctx: RuleContext) -> None:
+    if ctx.patient.context.new_symptoms_since_treatment:
+        ctx.emit("follow-up.new-symptoms", ["new or worse symptoms since treatment"])

@@ -1,0 +1,79 @@
+"""NOMS: neurologic (ESCC, myelopathy), oncologic (radiosensitivity), mechanical (SINS), systemic.
+
+Decision table (Bilsky 2006; Laufer 2013): radiosensitive -> cEBRT whatever the compression;
+radioresistant + low-grade ESCC -> SBRT; radioresistant + high-grade ESCC -> separation surgery +
+SBRT if the patient tolerates surgery, else cEBRT; instability is handled in ``stability``;
+highly chemosensitive tumours in a stable spine -> systemic treatment first (NL-WM).
+"""
+
+from __future__ import annotations
+
+from spinemets.rules.engine import RuleContext, rule
+
+
+@rule("noms.summary")
+def summary(ctx: RuleContext) -> None:
+    f = ctx.facts
+    if not ctx.patient.lesions:
+        return
+    myel = ctx.patient.neurology.myelopathy
+    n = f"{'; '.join(f.escc_high.basis)}; myelopathy {'yes' if myel else 'no' if myel is False else 'not recorded'}"
+    sins = f.sins
+    m = f"{sins.label()} at {sins.subject}" if sins is not None else "SINS not available"
+    s = f"{f.performance_basis}; {'; '.join(f.life_expectancy_3_months.basis)}; {f.fit_for_surgery.basis[0]}"
+    ctx.emit("noms.summary", [n, f.radiosensitivity_basis, m, s], n=n, o=f.radiosensitivity_basis, m=m, s=s)
+
+
+@rule("noms.obtain-escc")
+def obtain_escc(ctx: RuleContext) -> None:
+    missing = ctx.facts.lesions_missing_escc
+    if missing and not ctx.facts.escc_high.value:
+        levels = ", ".join(str(les.level) for les in missing)
+        ctx.emit("noms.obtain-escc", [f"ESCC not recorded at {levels}"], levels=levels)
+
+
+@rule("noms.obtain-histology")
+def obtain_histology(ctx: RuleContext) -> None:
+    f = ctx.facts
+    if ctx.patient.lesions and f.radiosensitivity is None:
+        ctx.emit("noms.obtain-histology", [f.radiosensitivity_basis], why=f.radiosensitivity_basis)
+
+
+@rule(
+    "noms.cebrt",
+    "noms.sbrt",
+    "noms.separation-surgery",
+    "noms.separation-surgery-undecided",
+    "noms.cebrt-not-operable",
+    "noms.systemic-first",
+)
+def neurologic_oncologic(ctx: RuleContext) -> None:
+    f = ctx.facts
+    if not ctx.patient.lesions or f.life_expectancy_3_months.value is False:
+        return
+    o = f.radiosensitivity_basis
+    if f.systemic_first and f.unstable.value is not True:
+        ctx.emit("noms.systemic-first", [o, *f.unstable.basis])
+        if not (f.escc_high.value or f.neuro_deficit.value):
+            return
+    if f.radiosensitivity == "sensitive":
+        ctx.emit("noms.cebrt", [o, *f.escc_high.basis])
+    elif f.radiosensitivity == "resistant":
+        if f.escc_high.value is False:
+            ctx.emit("noms.sbrt", [o, *f.escc_high.basis, f.performance_basis])
+        elif f.escc_high.value:
+            cand = f.surgical_candidate
+            basis = [o, *f.escc_high.basis, *cand.basis]
+            if cand.value:
+                ctx.emit("noms.separation-surgery", basis)
+            elif cand.value is False:
+                ctx.emit("noms.cebrt-not-operable", basis)
+            else:
+                ctx.emit("noms.separation-surgery-undecided", basis)
+
+
+@rule("noms.best-supportive-care")
+def best_supportive_care(ctx: RuleContext) -> None:
+    le = ctx.facts.life_expectancy_3_months
+    if le.value is False:
+        ctx.emit("noms.best-supportive-care", le.basis)

@@ -1,0 +1,114 @@
+"""Radiotherapy: fractionation, SBRT regimens and risks, postoperative RT, re-irradiation.
+
+The modality (cEBRT vs SBRT vs surgery first) is chosen in :mod:`spinemets.rules.noms`; this
+module says how. References: ASTRO 2017/2024, ESMO 2020, NL-WM 2015, SC.24, RTOG 0631,
+Sahgal 2013 (VCF after SBRT).
+"""
+
+from __future__ import annotations
+
+from spinemets.model.enums import Alignment, BoneLesion, Collapse
+from spinemets.rules.engine import RuleContext, rule
+
+
+def _rt_planned(ctx: RuleContext) -> bool:
+    """Radiotherapy is on the table: lesions with a known histology, and not a best-supportive-care-only plan."""
+    f = ctx.facts
+    return (
+        bool(ctx.patient.lesions) and not f.tissue_pending and f.life_expectancy_3_months.value is not False
+    )
+
+
+def _sbrt_considered(ctx: RuleContext) -> bool:
+    f = ctx.facts
+    return f.radiosensitivity == "resistant" and f.escc_high.value is not None
+
+
+@rule("radiotherapy.fractionation-pain", "radiotherapy.fractionation-mscc")
+def fractionation(ctx: RuleContext) -> None:
+    f = ctx.facts
+    if not _rt_planned(ctx) or f.treated:
+        return
+    if f.neuro_deficit.value or f.escc_high.value:
+        le = f.life_expectancy_1_year
+        survival = "; ".join([*le.basis, f.performance_basis])
+        ctx.emit("radiotherapy.fractionation-mscc", [*f.suspected_mscc.basis, *le.basis], survival=survival)
+    elif f.painful and f.neuro_deficit.value is False:
+        ctx.emit(
+            "radiotherapy.fractionation-pain", ["painful spinal metastases without neurological deficit"]
+        )
+
+
+@rule("radiotherapy.sbrt-regimens", "radiotherapy.sbrt-fracture-risk")
+def sbrt(ctx: RuleContext) -> None:
+    if not _rt_planned(ctx) or not _sbrt_considered(ctx) or ctx.facts.treated:
+        return
+    f = ctx.facts
+    ctx.emit("radiotherapy.sbrt-regimens", [f.radiosensitivity_basis, *f.escc_high.basis])
+    factors = []
+    for les in ctx.patient.lesions:
+        if les.collapse in (Collapse.over_50, Collapse.under_50):
+            factors.append(f"baseline fracture at {les.level}")
+        if les.bone_lesion is BoneLesion.lytic:
+            factors.append(f"lytic lesion at {les.level}")
+        if les.alignment in (Alignment.de_novo_deformity, Alignment.subluxation_translation):
+            factors.append(f"spinal deformity at {les.level}")
+    if factors:
+        ctx.emit("radiotherapy.sbrt-fracture-risk", factors, factors=", ".join(factors))
+
+
+@rule("radiotherapy.postoperative")
+def postoperative(ctx: RuleContext) -> None:
+    """After surgery without radiotherapy yet, or whenever the plan includes surgery for a lesion."""
+    f = ctx.facts
+    if ctx.patient.context.treatment_received == "surgery":
+        ctx.emit("radiotherapy.postoperative", ["surgery done, no radiotherapy recorded"])
+    elif f.surgical_indications and f.surgical_candidate.value and not f.treated:
+        ctx.emit("radiotherapy.postoperative", list(f.surgical_indications))
+
+
+@rule("radiotherapy.reirradiation", "radiotherapy.reirradiation-too-early")
+def reirradiation(ctx: RuleContext) -> None:
+    recurrent = [
+        les
+        for les in ctx.patient.lesions
+        if les.prior_radiotherapy is not None and les.progression_after_radiotherapy
+    ]
+    if not recurrent:
+        return
+    levels = ", ".join(str(les.level) for les in recurrent)
+    basis = []
+    for les in recurrent:
+        rt = les.prior_radiotherapy
+        if rt is None:
+            continue
+        dose = f"{rt.dose_gy:g} Gy/{rt.fractions}" if rt.dose_gy and rt.fractions else "dose not recorded"
+        basis.append(f"prior radiotherapy at {les.level} ({dose}), pain or deficit recurred")
+    ctx.emit("radiotherapy.reirradiation", basis, levels=levels)
+    today = ctx.patient.assessment_date
+    if today is None:
+        return
+    min_days = ctx.facts.settings.reirradiation_min_days
+    early = [
+        les
+        for les in recurrent
+        if les.prior_radiotherapy
+        and les.prior_radiotherapy.date
+        and (today - les.prior_radiotherapy.date).days < min_days
+    ]
+    if early:
+        lv = ", ".join(str(les.level) for les in early)
+        ctx.emit(
+            "radiotherapy.reirradiation-too-early",
+            [f"last radiotherapy at {lv} under {min_days} days ago"],
+            levels=lv,
+            days=min_days,
+        )
+
+
+@rule("radiotherapy.pain-flare-prophylaxis")
+def pain_flare(ctx: RuleContext) -> None:
+    """Not while a tissue diagnosis is pending: steroids can mask lymphoma (NL-WM)."""
+    f = ctx.facts
+    if _rt_planned(ctx) and not f.treated and f.painful and f.radiosensitivity is not None:
+        ctx.emit("radiotherapy.pain-flare-prophylaxis", ["radiotherapy planned for painful metastases"])

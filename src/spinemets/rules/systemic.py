@@ -1,0 +1,125 @@
+"""Systemic treatment: corticosteroids, bone-modifying agents and their safety, radiopharmaceuticals.
+
+References: NICE NG234 1.8.x (dexamethasone 16 mg; stop if MSCC ruled out; not routine without
+neurology; haematological malignancy), NL-WM 2015 (no high dose; withhold until biopsy with an
+unknown primary), ESMO 2020 and ASCO-CCO 2017 (bone-modifying agents, dental and renal precautions).
+"""
+
+from __future__ import annotations
+
+from spinemets.model.enums import Histology, VisceralMetastases
+from spinemets.rules.engine import RuleContext, rule
+
+
+@rule(
+    "systemic.dexamethasone-mscc",
+    "systemic.withhold-steroids-until-biopsy",
+    "systemic.dexamethasone-not-routine",
+    "systemic.dexamethasone-haematological",
+)
+def corticosteroids(ctx: RuleContext) -> None:
+    f = ctx.facts
+    nd = f.neuro_deficit
+    if f.histology in f.settings.haematological_histologies and ctx.patient.lesions and not f.tissue_pending:
+        ctx.emit("systemic.dexamethasone-haematological", [f.histology_label, "spinal involvement"])
+        return
+    if nd.value:
+        if f.tissue_pending:
+            days = f.settings.biopsy_days_mscc
+            ctx.emit("systemic.withhold-steroids-until-biopsy", [*nd.basis, f.histology_label], days=days)
+        else:
+            ctx.emit("systemic.dexamethasone-mscc", nd.basis)
+        return
+    if f.tissue_pending and (ctx.patient.lesions or ctx.patient.symptoms):
+        days = f.settings.biopsy_days_no_mscc
+        ctx.emit(
+            "systemic.withhold-steroids-until-biopsy",
+            [f.histology_label, "no tissue diagnosis yet"],
+            days=days,
+        )
+        return
+    if nd.value is False and ctx.patient.lesions and not ctx.patient.context.on_corticosteroids:
+        ctx.emit("systemic.dexamethasone-not-routine", [*nd.basis, *f.escc_high.basis])
+
+
+@rule("systemic.stop-steroids")
+def stop_steroids(ctx: RuleContext) -> None:
+    """NICE 1.8.2: started before imaging, MRI then shows no cord compression and no deficit."""
+    f = ctx.facts
+    c = ctx.patient.context
+    if c.on_corticosteroids and c.mri_done and f.escc_high.value is False and f.neuro_deficit.value is False:
+        if f.histology in f.settings.haematological_histologies:
+            return
+        ctx.emit("systemic.stop-steroids", ["on corticosteroids", *f.escc_high.basis, *f.neuro_deficit.basis])
+
+
+@rule("systemic.bone-modifying-agent", "systemic.bma-obtain-life-expectancy")
+def bone_modifying_agent(ctx: RuleContext) -> None:
+    f = ctx.facts
+    if not ctx.patient.lesions or ctx.patient.context.on_bone_modifying_agent or f.histology is None:
+        return
+    if f.tissue_pending or f.histology is Histology.lymphoma:
+        return
+    if f.histology in f.settings.bma_first_line_histologies:
+        ctx.emit(
+            "systemic.bone-modifying-agent",
+            [f.histology_label, "bone metastases present"],
+            strength="ESMO [I, A]"
+            + ("; ASCO strong, high evidence" if f.histology is Histology.breast else ""),
+        )
+        return
+    le = f.life_expectancy_3_months
+    if le.value:
+        ctx.emit("systemic.bone-modifying-agent", [f.histology_label, *le.basis], strength="ESMO [I, B]")
+    elif le.value is None:
+        ctx.emit("systemic.bma-obtain-life-expectancy", [f.histology_label, *le.basis])
+
+
+def _bma_in_plan(ctx: RuleContext) -> bool:
+    if ctx.patient.context.on_bone_modifying_agent:
+        return True
+    return any(rec.id == "systemic.bone-modifying-agent" for _, _, rec in ctx.emitted)
+
+
+@rule(
+    "systemic.bma-safety",
+    "systemic.obtain-dental-check",
+    "systemic.obtain-renal-function",
+    "systemic.low-clearance",
+)
+def bma_safety(ctx: RuleContext) -> None:
+    if not _bma_in_plan(ctx):
+        return
+    c = ctx.patient.context
+    basis = ["on a bone-modifying agent" if c.on_bone_modifying_agent else "bone-modifying agent recommended"]
+    ctx.emit("systemic.bma-safety", basis)
+    if not c.on_bone_modifying_agent and c.dental_check_done is not True:
+        ctx.emit("systemic.obtain-dental-check", [*basis, "dental check not recorded"])
+    crcl = ctx.patient.labs.creatinine_clearance_ml_min
+    limit = ctx.facts.settings.denosumab_hypocalcaemia_crcl
+    if crcl is None:
+        ctx.emit("systemic.obtain-renal-function", [*basis, "creatinine clearance not recorded"])
+    elif crcl < limit:
+        ctx.emit(
+            "systemic.low-clearance", [*basis, f"creatinine clearance {crcl:g} mL/min"], crcl=f"{limit:g}"
+        )
+
+
+@rule("systemic.radiopharmaceutical")
+def radiopharmaceutical(ctx: RuleContext) -> None:
+    """Radium-223: prostate cancer that is castration-resistant (hormone_dependent False), no visceral disease."""
+    p = ctx.patient
+    if (
+        p.primary.histology is Histology.prostate
+        and p.primary.hormone_dependent is False
+        and p.burden.visceral_metastases is VisceralMetastases.none
+        and ctx.facts.painful
+    ):
+        ctx.emit(
+            "systemic.radiopharmaceutical",
+            [
+                "prostate cancer, not hormone-dependent (castration-resistant)",
+                "no visceral metastases",
+                "symptomatic",
+            ],
+        )
