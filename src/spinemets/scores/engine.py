@@ -366,7 +366,24 @@ class ScoreSpec:
 # Compilation: each definition once into plain dicts (the hot path never walks pydantic models)
 
 
+def _construct(cls: type[BaseModel], values: dict[str, Any]) -> Any:
+    """A frozen result from values the engine built itself (every field given, already valid).
+
+    Equivalent to ``cls.model_construct(**values)`` without its per-field default handling, which
+    dominated the single-patient latency.
+    """
+    m = cls.__new__(cls)
+    object.__setattr__(m, "__dict__", values)
+    object.__setattr__(m, "__pydantic_fields_set__", set(values))
+    object.__setattr__(m, "__pydantic_extra__", None)
+    object.__setattr__(m, "__pydantic_private__", None)
+    return m
+
+
 def _norm(value: Any, how: str) -> str:
+    if isinstance(value, str):  # StrEnum members are str and print as their value
+        s = str.strip(value)
+        return s.lower() if how == "lower" else s.upper() if how == "upper" else s
     s = str(value.value if hasattr(value, "value") else value).strip()
     if how == "lower":
         return s.lower()
@@ -393,6 +410,16 @@ class _CItem:
     """(input name, derivation, compiled form) in published order."""
     same_name: Derivation | None
     """A derivation whose input shares the item's name (``visceral_metastases=treatable``)."""
+    has_subscore: bool
+    cache: dict[tuple[str, type, Any], _Entry]
+    """Finished item results keyed by the deciding input (name, type, value): results are frozen,
+    so identical inputs share one :class:`ItemResult` (bounded by :data:`_CACHE_LIMIT`)."""
+
+
+_Entry = tuple["ItemResult", int, int, bool, tuple[str, ...]]
+"""(item result, min points, max points, determined, warnings)."""
+
+_CACHE_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +467,8 @@ def compile_definition(defn: ScoreDefinition) -> _Compiled:
                 hi=max(points.values()),
                 derivations=tuple(comp),
                 same_name=same,
+                has_subscore=any(isinstance(d, Subscore) for d in it.derivations),
+                cache={},
             )
         )
     accepted = defn.accepted_inputs()
@@ -575,6 +604,69 @@ def _resolve(item: _CItem, score_key: str, inputs: Mapping[str, Any]) -> Resolut
     return Resolution(item.all_categories)
 
 
+def _deciding_input(ci: _CItem, inputs: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """The (name, raw value) that decides the item, as :func:`_resolve` would pick it."""
+    raw = inputs.get(ci.key)
+    if raw is not None:
+        return ci.key, raw
+    for name, _d, _comp in ci.derivations:
+        raw = inputs.get(name)
+        if raw is not None:
+            return name, raw
+    return None
+
+
+def _entry(ci: _CItem, res: Resolution) -> _Entry:
+    possible = res.possible
+    if len(possible) == 1:
+        i_lo = i_hi = ci.points[possible[0]]
+    else:
+        pts = [ci.points[c] for c in possible]
+        i_lo, i_hi = min(pts), max(pts)
+    determined = i_lo == i_hi
+    result = _construct(
+        ItemResult,
+        {
+            "key": ci.key,
+            "label": ci.label,
+            "category": possible[0] if len(possible) == 1 else None,
+            "possible": possible,
+            "points": i_lo if determined else None,
+            "min": i_lo,
+            "max": i_hi,
+            "input": res.input,
+            "derivation": res.derivation,
+            "question": None if determined else ci.question,
+        },
+    )
+    return result, i_lo, i_hi, determined, res.warnings
+
+
+def _item_entry(ci: _CItem, score_key: str, inputs: Mapping[str, Any]) -> _Entry:
+    """The finished result of one item, from the cache when the deciding input was seen before."""
+    deciding = _deciding_input(ci, inputs)
+    if deciding is None:
+        if ci.has_subscore:
+            return _entry(ci, _resolve(ci, score_key, inputs))
+        cache_key: tuple[str, type, Any] = ("", type(None), None)
+    else:
+        name, raw = deciding
+        try:
+            cache_key = (name, type(raw), raw)
+            hit = ci.cache.get(cache_key)
+        except TypeError:  # unhashable raw value: resolve (and fail) without the cache
+            return _entry(ci, _resolve(ci, score_key, inputs))
+        if hit is not None:
+            return hit
+    hit = ci.cache.get(cache_key)
+    if hit is not None:
+        return hit
+    made = _entry(ci, _resolve(ci, score_key, inputs))
+    if len(ci.cache) < _CACHE_LIMIT:
+        ci.cache[cache_key] = made
+    return made
+
+
 def resolve_item(spec: ScoreSpec, item: Item, inputs: Mapping[str, Any]) -> Resolution:
     """Resolve one item of ``spec`` from calculator inputs (public for the cohort and web paths)."""
     compiled = compile_definition(spec.definition)
@@ -600,37 +692,18 @@ def evaluate(
     missing: list[str] = []
     questions: dict[str, str] = {}
     warnings: list[str] = []
-    construct = ItemResult.model_construct
+    key = defn.key
     for ci in compiled.items:
-        res = _resolve(ci, defn.key, inputs)
-        possible = res.possible
-        if len(possible) == 1:
-            i_lo = i_hi = ci.points[possible[0]]
-        else:
-            pts = [ci.points[c] for c in possible]
-            i_lo, i_hi = min(pts), max(pts)
+        entry = _item_entry(ci, key, inputs)
+        result, i_lo, i_hi, determined, item_warnings = entry
         lo += i_lo
         hi += i_hi
-        determined = i_lo == i_hi
         if not determined:
             missing.append(ci.key)
             questions[ci.key] = ci.question
-        if res.warnings:
-            warnings.extend(res.warnings)
-        items.append(
-            construct(
-                key=ci.key,
-                label=ci.label,
-                category=possible[0] if len(possible) == 1 else None,
-                possible=possible,
-                points=i_lo if determined else None,
-                min=i_lo,
-                max=i_hi,
-                input=res.input,
-                derivation=res.derivation,
-                question=None if determined else ci.question,
-            )
-        )
+        if item_warnings:
+            warnings.extend(item_warnings)
+        items.append(result)
     return _result(compiled, items, lo, hi, missing, questions, warnings, subject, options or {})
 
 
@@ -652,26 +725,29 @@ def _result(
     grade = None
     if defn.kind is not ScoreKind.additive and complete and items:
         grade = items[0].category
-    return ScoreResult.model_construct(
-        score=defn.key,
-        name=defn.name,
-        version=defn.version,
-        kind=defn.kind,
-        subject=subject,
-        total=lo if complete else None,
-        grade=grade,
-        min=lo,
-        max=hi,
-        range=compiled.range,
-        band=bands[0] if determined else None,
-        band_determined=determined,
-        possible_bands=tuple(b.label for b in bands),
-        complete=complete,
-        missing=tuple(missing),
-        questions=questions,
-        items=tuple(items),
-        citation=compiled.citations,
-        options=dict(options),
-        warnings=tuple(dict.fromkeys(warnings)) if warnings else (),
-        notes=defn.notes,
+    return _construct(
+        ScoreResult,
+        {
+            "score": defn.key,
+            "name": defn.name,
+            "version": defn.version,
+            "kind": defn.kind,
+            "subject": subject,
+            "total": lo if complete else None,
+            "grade": grade,
+            "min": lo,
+            "max": hi,
+            "range": compiled.range,
+            "band": bands[0] if determined else None,
+            "band_determined": determined,
+            "possible_bands": tuple(b.label for b in bands),
+            "complete": complete,
+            "missing": tuple(missing),
+            "questions": questions,
+            "items": tuple(items),
+            "citation": compiled.citations,
+            "options": dict(options),
+            "warnings": tuple(dict.fromkeys(warnings)) if warnings else (),
+            "notes": defn.notes,
+        },
     )
