@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from spinemets.errors import KnowledgeBaseError
 from spinemets.knowledge.bibliography import get_reference
-from spinemets.model.enums import EsccGrade, Histology
+from spinemets.model.enums import Histology
 from spinemets.rules.model import Category, Certainty, Kind, Urgency
 
 _ID = re.compile(r"^[a-z][a-z-]*\.[a-z0-9][a-z0-9-]*$")
@@ -58,6 +58,7 @@ class ScoreBands(_Closed):
 
     score: str
     bands: tuple[str, ...] = Field(min_length=1)
+    certainty: Certainty
 
 
 class Prognosis(_Closed):
@@ -70,11 +71,6 @@ class Prognosis(_Closed):
     at_least_1_year: tuple[ScoreBands, ...]
     under_1_year: tuple[ScoreBands, ...]
     terminal: tuple[ScoreBands, ...]
-
-
-class Escc(_Closed):
-    high_grades: tuple[EsccGrade, ...]
-    grade_1c: Literal["low", "high"]
 
 
 class FollowUpPeriod(_Closed):
@@ -96,7 +92,6 @@ class PelvicCriterion(_Closed):
 
 
 class Settings(_Closed):
-    escc: Escc
     prognosis: Prognosis
     systemic_first_histologies: tuple[Histology, ...]
     haematological_histologies: tuple[Histology, ...]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 from spinemets.knowledge.histology import histology_row
 from spinemets.model.enums import AlarmSymptom, EsccGrade, Frankel, Histology, PainType, RadicularPain
@@ -68,7 +68,8 @@ class Facts:
         for e in entries:
             res = self.score(e.score)
             if res is not None and res.band_determined and res.band is not None and res.band.key in e.bands:
-                return True, res.label()
+                flag = " [band meaning recalled, unverified]" if e.certainty.value == "K" else ""
+                return True, res.label() + flag
         return False, None
 
     # --- histology ----------------------------------------------------------------------------
@@ -162,9 +163,8 @@ class Facts:
 
     # --- lesions: ESCC and SINS -----------------------------------------------------------------
     def is_high_grade(self, grade: EsccGrade) -> bool:
-        if grade is EsccGrade.g1c:
-            return self.settings.escc.grade_1c == "high"
-        return grade in self.settings.escc.high_grades
+        """High grade per the ESCC score's own bands (where 1c falls is that score's option)."""
+        return _ESCC_ORDER[grade] >= _escc_high_rank()
 
     @cached_property
     def lesions_missing_escc(self) -> tuple[Lesion, ...]:
@@ -295,6 +295,16 @@ class Facts:
         return t is not None and t != "none"
 
     @cached_property
+    def needs_treatment_decision(self) -> bool:
+        """Untreated, or treated but with new symptoms or progression (then the index level is re-decided)."""
+        if not self.treated:
+            return True
+        return bool(
+            self.patient.context.new_symptoms_since_treatment
+            or any(les.progression_after_radiotherapy for les in self.patient.lesions)
+        )
+
+    @cached_property
     def had_surgery(self) -> bool:
         return self.patient.context.treatment_received in ("surgery", "surgery_and_radiotherapy")
 
@@ -316,6 +326,19 @@ class Facts:
         if self.patient.neurology.deterioration_despite_treatment:
             found.append("neurological deterioration despite radiotherapy and corticosteroids")
         return tuple(found)
+
+
+@cache
+def _escc_high_rank() -> int:
+    """Lowest grade rank (0 = grade 0 .. 5 = grade 3) in the catalogue ESCC score's high-grade band."""
+    from spinemets.scores.catalogue import SCORES
+
+    defn = SCORES.get("escc")
+    if defn is not None:
+        for band in defn.bands:
+            if band.key == "high_grade":
+                return band.low
+    return _ESCC_ORDER[EsccGrade.g2]  # Bilsky 2010: grades 2 and 3 are high grade
 
 
 _PROGNOSTIC = ("tokuhashi_revised", "tokuhashi_1990", "tomita", "bauer_modified", "nesms", "katagiri_new")

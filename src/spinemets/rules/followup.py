@@ -82,18 +82,24 @@ def sbrt_window(ctx: RuleContext) -> None:
 
 @rule("follow-up.recurrence-risk-after-prior-rt")
 def recurrence_risk(ctx: RuleContext) -> None:
-    """Surgery done (or planned) for a level that progressed after earlier radiotherapy."""
+    """Surgery for tumour that progressed after earlier radiotherapy (done, or indicated now)."""
     f = ctx.facts
-    levels = [
-        str(les.level)
-        for les in ctx.patient.lesions
-        if les.prior_radiotherapy is not None and (les.progression_after_radiotherapy or les.prior_surgery)
-    ]
-    if levels and (f.had_surgery or any(les.prior_surgery for les in ctx.patient.lesions)):
-        ctx.emit(
-            "follow-up.recurrence-risk-after-prior-rt",
-            [f"surgery after previous radiotherapy at {lvl}" for lvl in levels],
+    basis = []
+    for les in ctx.patient.lesions:
+        rt = les.prior_radiotherapy
+        if rt is None:
+            continue
+        operated_after_rt = (
+            les.prior_surgery and rt.date and les.prior_surgery_date and rt.date < les.prior_surgery_date
         )
+        if operated_after_rt:
+            basis.append(
+                f"surgery at {les.level} on {les.prior_surgery_date} after radiotherapy ended {rt.date}"
+            )
+        elif les.progression_after_radiotherapy and f.surgical_candidate.value is not False:
+            basis.append(f"surgery considered at {les.level} for progression after radiotherapy")
+    if basis:
+        ctx.emit("follow-up.recurrence-risk-after-prior-rt", basis)
 
 
 @rule("follow-up.new-symptoms")

@@ -49,7 +49,7 @@ def obtain_histology(ctx: RuleContext) -> None:
 )
 def neurologic_oncologic(ctx: RuleContext) -> None:
     f = ctx.facts
-    if not ctx.patient.lesions or f.life_expectancy_3_months.value is False:
+    if not ctx.patient.lesions or f.life_expectancy_3_months.value is False or not f.needs_treatment_decision:
         return
     o = f.radiosensitivity_basis
     if f.systemic_first and f.unstable.value is not True:

@@ -52,5 +52,11 @@ def analgesia(ctx: RuleContext) -> None:
 
 @rule("pain.iv-to-oral")
 def iv_to_oral(ctx: RuleContext) -> None:
-    if ctx.facts.had_surgery:
+    """In the weeks after surgery (treatment date within 30 days of the assessment, or undated)."""
+    c = ctx.patient.context
+    recent = c.treatment_date is None or (
+        ctx.patient.assessment_date is not None
+        and (ctx.patient.assessment_date - c.treatment_date).days <= 30
+    )
+    if ctx.facts.had_surgery and recent:
         ctx.emit("pain.iv-to-oral", [f"treatment received: {ctx.patient.context.treatment_received}"])

@@ -30,6 +30,8 @@ def fractionation(ctx: RuleContext) -> None:
     if not _rt_planned(ctx) or f.treated:
         return
     if f.neuro_deficit.value or f.escc_high.value:
+        if f.surgical_candidate.value and (f.surgical_indications or f.escc_high.value):
+            return  # surgery first; postoperative radiotherapy is recommended separately
         le = f.life_expectancy_1_year
         survival = "; ".join([*le.basis, f.performance_basis])
         ctx.emit("radiotherapy.fractionation-mscc", [*f.suspected_mscc.basis, *le.basis], survival=survival)

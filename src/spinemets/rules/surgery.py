@@ -108,7 +108,7 @@ def en_bloc(ctx: RuleContext) -> None:
         and b.visceral_metastases is not None
         and b.visceral_metastases.value == "none"
     )
-    if solitary and f.surgical_candidate.value is not False:
+    if solitary and f.surgical_candidate.value is not False and f.needs_treatment_decision:
         ctx.emit(
             "surgery.en-bloc",
             ["solitary spinal metastasis, no other bone or visceral metastases", tomita.label()],

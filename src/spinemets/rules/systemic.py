@@ -14,6 +14,7 @@ from spinemets.rules.engine import RuleContext, rule
 @rule(
     "systemic.dexamethasone-mscc",
     "systemic.withhold-steroids-until-biopsy",
+    "systemic.withhold-steroids-until-biopsy-mscc",
     "systemic.dexamethasone-not-routine",
     "systemic.dexamethasone-haematological",
 )
@@ -26,7 +27,9 @@ def corticosteroids(ctx: RuleContext) -> None:
     if nd.value:
         if f.tissue_pending:
             days = f.settings.biopsy_days_mscc
-            ctx.emit("systemic.withhold-steroids-until-biopsy", [*nd.basis, f.histology_label], days=days)
+            ctx.emit(
+                "systemic.withhold-steroids-until-biopsy-mscc", [*nd.basis, f.histology_label], days=days
+            )
         else:
             ctx.emit("systemic.dexamethasone-mscc", nd.basis)
         return
@@ -38,7 +41,12 @@ def corticosteroids(ctx: RuleContext) -> None:
             days=days,
         )
         return
-    if nd.value is False and ctx.patient.lesions and not ctx.patient.context.on_corticosteroids:
+    if (
+        nd.value is False
+        and ctx.patient.lesions
+        and not ctx.patient.context.on_corticosteroids
+        and f.needs_treatment_decision
+    ):
         ctx.emit("systemic.dexamethasone-not-routine", [*nd.basis, *f.escc_high.basis])
 
 
