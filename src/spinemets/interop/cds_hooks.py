@@ -29,9 +29,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
 from spinemets.interop import fhir
 from spinemets.knowledge.bibliography import Reference
+from spinemets.rules.model import Recommendation
 
 SUMMARY_MAX = 140
 """CDS Hooks: a card summary is at most 140 characters."""
@@ -270,8 +272,67 @@ def _score_lines(results: Iterable[Any]) -> list[str]:
     return lines
 
 
+def _proposal(rec: Recommendation, subject: str | None, hook_instance: str) -> Suggestion:
+    """A suggestion that drafts the step as a ServiceRequest proposal carrying the recommendation text."""
+    resource = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "code": {"text": rec.text},
+        "subject": {"reference": subject} if subject else {"display": "patient"},
+        "note": [{"text": f"spinemets recommendation {rec.id}; basis: {fhir.as_text(rec.basis)}"}],
+    }
+    return Suggestion(
+        label=shorten(f"Propose: {rec.text}", 80),
+        uuid=_card_id(hook_instance, f"rec-{rec.id}-propose"),
+        actions=[Action(type="create", description="Draft proposal for this step", resource=resource)],
+    )
+
+
+def _plan_card(
+    recs: Sequence[Recommendation],
+    indicator: Indicator,
+    summary: str,
+    *,
+    uuid: str,
+    subject: str | None,
+    hook_instance: str,
+    links: list[Link],
+) -> Card:
+    """One card for one or more recommendations of the same indicator: each step with its basis and
+    per-source statements, the references numbered once, one suggestion per actionable step."""
+    refs: list[Reference] = []
+    for rec in recs:
+        refs.extend(r for r in rec.citations if r not in refs)
+    lines: list[str] = []
+    for rec in recs:
+        marks = ", ".join(str(refs.index(r) + 1) for r in rec.citations)
+        lines.append(
+            f"- **{fhir.as_text(rec.category)}**: {fhir.recommendation_text(rec)}"
+            + (f" [{marks}]" if marks else "")
+        )
+        lines.append(f"  Basis: {fhir.as_text(rec.basis)}")
+        lines.extend(f"  {st.source}: {st.text}" for st in rec.per_source)
+    if refs:
+        lines += ["", "References:", _references_md(refs)]
+    suggestions = [
+        _proposal(rec, subject, hook_instance) for rec in recs if rec.kind.value in ("action", "obtain")
+    ]
+    return Card(
+        uuid=uuid,
+        summary=shorten(summary),
+        detail="\n".join(lines),
+        indicator=indicator,
+        source=_source(refs),
+        suggestions=suggestions,
+        selectionBehavior="any" if suggestions else None,
+        overrideReasons=OVERRIDE_REASONS if suggestions else [],
+        links=links,
+    )
+
+
 def build_cards(
-    assessment: Any,
+    assessment: Assessment,
     mapping: fhir.BundleMapping,
     *,
     hook_instance: str,
@@ -282,9 +343,8 @@ def build_cards(
     and the record entries that could not be used (so nothing is dropped without the clinician seeing)."""
     results = list(assessment.scores.values())
     links = [Link(label="Open spinemets (full report)", url=report_url)] if report_url else []
-    plan = getattr(assessment, "plan", None)
-    recs = list(getattr(plan, "recommendations", plan) or ())
-    priorities = [fhir.URGENCY_PRIORITY[fhir.urgency_key(r.urgency)] for r in recs]
+    recs = list(assessment.plan.recommendations) if assessment.plan is not None else []
+    priorities = [fhir.priority_of(r.urgency) for r in recs]
     top: Indicator = max(
         (PRIORITY_INDICATOR[p] for p in priorities), key=_INDICATOR_RANK.__getitem__, default="info"
     )
@@ -320,62 +380,37 @@ def build_cards(
             links=links,
         )
     )
-    routine = []
+    groups: dict[Indicator, list[Recommendation]] = {"critical": [], "warning": [], "info": []}
     for rec, priority in zip(recs, priorities, strict=True):
-        indicator = PRIORITY_INDICATOR[priority]
-        refs = fhir.citation_refs(getattr(rec, "citations", ()))
-        if indicator == "info":
-            routine.append((rec, refs))
-            continue
-        body = [rec.text, "", f"Basis: {fhir.as_text(rec.basis)}"]
-        if refs:
-            body += ["", "References:", _references_md(refs)]
-        proposal = {
-            "resourceType": "ServiceRequest",
-            "status": "draft",
-            "intent": "proposal",
-            "code": {"text": rec.text},
-            "subject": {"reference": mapping.subject} if mapping.subject else {"display": "patient"},
-            "note": [{"text": f"spinemets recommendation {rec.id}; basis: {fhir.as_text(rec.basis)}"}],
-        }
+        groups[PRIORITY_INDICATOR[priority]].append(rec)
+    for rec in groups["critical"]:
         cards.append(
-            Card(
+            _plan_card(
+                [rec],
+                "critical",
+                rec.text,
                 uuid=_card_id(hook_instance, f"rec-{rec.id}"),
-                summary=shorten(rec.text),
-                detail="\n".join(body),
-                indicator=indicator,
-                source=_source(refs),
-                suggestions=[
-                    Suggestion(
-                        label=shorten(f"Propose: {rec.text}", 80),
-                        uuid=_card_id(hook_instance, f"rec-{rec.id}-propose"),
-                        actions=[
-                            Action(
-                                type="create", description="Draft proposal for this step", resource=proposal
-                            )
-                        ],
-                    )
-                ],
-                selectionBehavior="at-most-one",
-                overrideReasons=OVERRIDE_REASONS,
+                subject=mapping.subject,
+                hook_instance=hook_instance,
                 links=links,
             )
         )
-    if routine:
-        refs_all = list(dict.fromkeys(ref for _, refs in routine for ref in refs))
-        lines = [f"- {fhir.as_text(rec.category).replace('_', ' ')}: {rec.text}" for rec, _ in routine]
-        if refs_all:
-            lines += ["", "References:", _references_md(refs_all)]
-        cards.append(
-            Card(
-                uuid=_card_id(hook_instance, "routine"),
-                summary=shorten(f"{len(routine)} routine step(s) in the plan, e.g. {routine[0][0].text}"),
-                detail="\n".join(lines),
-                indicator="info",
-                source=_source(refs_all),
-                links=links,
+    grouped: tuple[tuple[Indicator, str], ...] = (("warning", "urgent"), ("info", "routine"))
+    for indicator, word in grouped:
+        group = groups[indicator]
+        if group:
+            summary = f"{len(group)} {word} step{'s' if len(group) > 1 else ''} in the plan: {group[0].text}"
+            cards.append(
+                _plan_card(
+                    group,
+                    indicator,
+                    summary,
+                    uuid=_card_id(hook_instance, word),
+                    subject=mapping.subject,
+                    hook_instance=hook_instance,
+                    links=links,
+                )
             )
-        )
     if mapping.ignored:
         cards.append(
             Card(

@@ -62,6 +62,7 @@ EXT_SCORE_RANGE = f"{EXT}/score-attainable-range"
 EXT_SCORE_MISSING = f"{EXT}/score-missing-item"
 EXT_BASIS = f"{EXT}/basis"
 EXT_URGENCY = f"{EXT}/urgency"
+EXT_RULESET = f"{EXT}/ruleset-version"
 
 Kind = Literal["bool", "enum", "int", "float", "date", "quantity_albumin", "receptor"]
 

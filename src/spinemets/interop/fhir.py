@@ -19,20 +19,22 @@ import datetime as dt
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, KnowledgeBaseError, MissingExtraError
 from spinemets.interop import codes as c
-from spinemets.knowledge.bibliography import Reference, get_reference
+from spinemets.knowledge.bibliography import Reference
 from spinemets.model import enums
 from spinemets.model.levels import LevelSpan
 from spinemets.model.patient import Patient
 from spinemets.model.validation import parse_patient
+from spinemets.rules.model import Plan, Recommendation, Urgency
 
 RESOURCE_TYPES = ("Patient", "Condition", "Observation", "Procedure", "MedicationStatement")
 """The resource types a Bundle may carry (anything else is reported as unmapped)."""
@@ -585,7 +587,7 @@ def map_bundle(
     full_urls = {i: e.get("fullUrl") for i, e in enumerate(data.get("entry") or [])}
     on = assessment_date or (_parse_when(data.get("timestamp")) or dt.datetime.now(dt.UTC)).date()
     col = _Collector(strict)
-    col.add("assessment_date", on, "Bundle", "timestamp", None)
+    col.facts[("assessment_date", None)].append(_Fact(on, "Bundle", "timestamp", None))
     patients = [(i, r) for i, r in enumerate(entries) if r and r.get("resourceType") == "Patient"]
     if len(patients) > 1:
         refs = [_ref(r, i) for i, r in patients]
@@ -855,37 +857,22 @@ def patient_to_bundle(patient: Patient) -> dict[str, Any]:
 
 # --- results as FHIR -----------------------------------------------------------------------------------------
 
-URGENCY_PRIORITY: dict[str, str] = {
-    "emergency": "stat",
-    "immediate": "stat",
-    "critical": "stat",
-    "urgent": "urgent",
-    "soon": "asap",
-    "expedited": "asap",
-    "routine": "routine",
-    "elective": "routine",
-    "info": "routine",
+URGENCY_PRIORITY: dict[Urgency, str] = {
+    Urgency.emergency: "stat",
+    Urgency.urgent: "urgent",
+    Urgency.routine: "routine",
 }
-"""Plan urgency -> RequestGroup.action.priority (routine | urgent | asap | stat)."""
+"""Plan urgency -> RequestGroup.action.priority (FHIR request-priority: routine | urgent | asap | stat)."""
 
 
-def urgency_key(urgency: Any) -> str:
-    """A plan recommendation's urgency as its lower-case name (enum value or string)."""
-    raw = urgency.value if isinstance(urgency, Enum) else urgency
-    key = str(raw).strip().lower()
-    if key not in URGENCY_PRIORITY:
+def priority_of(urgency: Urgency | str) -> str:
+    """The FHIR request priority of a plan urgency (every :class:`Urgency` member has one)."""
+    try:
+        return URGENCY_PRIORITY[Urgency(urgency)]
+    except (KeyError, ValueError):
         raise KnowledgeBaseError(
-            f"plan urgency {raw!r} has no FHIR priority; known: {', '.join(URGENCY_PRIORITY)}"
-        )
-    return key
-
-
-def citation_refs(citations: Iterable[Any]) -> list[Reference]:
-    """Bibliography entries from Reference objects or their ids."""
-    out: list[Reference] = []
-    for item in citations or ():
-        out.append(item if isinstance(item, Reference) else get_reference(str(item)))
-    return out
+            f"plan urgency {urgency!r} has no FHIR priority; known: {', '.join(URGENCY_PRIORITY)}"
+        ) from None
 
 
 def related_artifact(ref: Reference) -> dict[str, Any]:
@@ -976,27 +963,57 @@ def score_resource(
     return resource
 
 
+def recommendation_text(rec: Recommendation) -> str:
+    """The recommendation with its strength and, when it rests on recalled facts, the caveat."""
+    text = rec.text
+    if rec.strength:
+        text += f" [{rec.strength}]"
+    if rec.unverified:
+        text += " (unverified: rests on recalled facts not yet checked in the primary source)"
+    return text
+
+
 def plan_resource(
-    plan: Sequence[Any], *, subject: Mapping[str, Any], when: str, reasons: Sequence[str]
+    plan: Plan, *, subject: Mapping[str, Any], when: str, reasons: Sequence[str]
 ) -> dict[str, Any]:
-    """The plan as a RequestGroup (status draft, intent proposal): one action per recommendation."""
-    actions = []
-    for rec in plan:
-        refs = citation_refs(getattr(rec, "citations", ()))
+    """The plan as a RequestGroup (status draft, intent proposal): one action per recommendation, each
+    with its priority, basis and citations, then the follow-up schedule as timed actions."""
+    actions: list[dict[str, Any]] = []
+    for rec in plan.recommendations:
         action: dict[str, Any] = {
-            "id": str(rec.id),
+            "id": rec.id,
             "title": as_text(rec.category).replace("_", " "),
-            "description": rec.text,
-            "priority": URGENCY_PRIORITY[urgency_key(rec.urgency)],
-            "code": [{"coding": [{"system": c.RECOMMENDATION_SYSTEM, "code": str(rec.id)}]}],
+            "description": recommendation_text(rec),
+            "priority": priority_of(rec.urgency),
+            "code": [{"coding": [{"system": c.RECOMMENDATION_SYSTEM, "code": rec.id}]}],
             "extension": [
-                {"url": c.EXT_URGENCY, "valueCode": urgency_key(rec.urgency)},
-                {"url": c.EXT_BASIS, "valueString": as_text(rec.basis)},
+                {"url": c.EXT_URGENCY, "valueCode": rec.urgency.value},
+                *({"url": c.EXT_BASIS, "valueString": b} for b in rec.basis),
             ],
         }
+        refs = list(rec.citations)
+        for statement in rec.per_source:
+            refs.extend(r for r in statement.citations if r not in refs)
         if refs:
             action["documentation"] = [related_artifact(r) for r in refs]
         actions.append(action)
+    for n, item in enumerate(plan.schedule, 1):
+        timed: dict[str, Any] = {
+            "id": f"follow-up-{n}",
+            "title": f"follow-up, month {item.month}",
+            "description": item.what,
+            "priority": "routine",
+            "relatedAction": [{"actionId": item.recommendation_id, "relationship": "after"}]
+            if plan.get(item.recommendation_id)
+            else [],
+        }
+        if item.due is not None:
+            timed["timingDateTime"] = item.due.isoformat()
+        else:
+            timed["timingDuration"] = {"value": item.month, "unit": "months", "system": c.UCUM, "code": "mo"}
+        if not timed["relatedAction"]:
+            del timed["relatedAction"]
+        actions.append(timed)
     resource: dict[str, Any] = {
         "resourceType": "RequestGroup",
         "id": "plan",
@@ -1006,10 +1023,13 @@ def plan_resource(
         "authoredOn": when,
         "reasonReference": [{"reference": r} for r in reasons],
     }
+    if plan.urgency is not None:
+        resource["priority"] = priority_of(plan.urgency)
     if actions:
         resource["action"] = actions
     else:
         resource["note"] = [{"text": "No recommendation was produced for this patient."}]
+    resource["extension"] = [{"url": c.EXT_RULESET, "valueString": plan.ruleset_version}]
     return resource
 
 
@@ -1026,7 +1046,7 @@ def _validated(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def assessment_to_bundle(
-    assessment: Any, *, subject: str | None = None, basis: Sequence[str] = ()
+    assessment: Assessment, *, subject: str | None = None, basis: Sequence[str] = ()
 ) -> dict[str, Any]:
     """An assessment as a FHIR R4 collection Bundle: a RiskAssessment per score and the plan.
 
@@ -1054,11 +1074,10 @@ def assessment_to_bundle(
     for r in results:
         res = _validated(score_resource(r, subject=subj, when=when, basis=basis))
         entries.append({"fullUrl": _uuid(seed, res["id"]), "resource": res})
-    plan = getattr(assessment, "plan", None)
+    plan: Plan | None = assessment.plan
     if plan is not None:
-        recs = getattr(plan, "recommendations", plan)
         reasons = [e["fullUrl"] for e in entries]
-        res = _validated(plan_resource(tuple(recs), subject=subj, when=when, reasons=reasons))
+        res = _validated(plan_resource(plan, subject=subj, when=when, reasons=reasons))
         entries.append({"fullUrl": _uuid(seed, "plan"), "resource": res})
     return {
         "resourceType": "Bundle",
