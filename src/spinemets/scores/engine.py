@@ -70,6 +70,8 @@ class Lookup(BaseModel):
     """Shown after every derivation through this table (e.g. the conversion convention used)."""
     value_notes: Mapping[str, str] = {}
     """Caveats for particular raw values (e.g. a primary the paper does not list); shown as warnings."""
+    listed_as: Mapping[str, str] = {}
+    """How the source names a raw value (``lung_sclc`` is listed as 'lung'); shown in the derivation only."""
 
 
 class Bins(BaseModel):
@@ -87,6 +89,8 @@ class Bins(BaseModel):
     unit: str
     describe: str
     integer: bool = False
+    step: float = 0.0
+    """When set, the raw value must be a multiple of it (Karnofsky is recorded in steps of 10)."""
     right_open: bool = False
     factor: float = 1.0
     converted_unit: str = ""
@@ -449,7 +453,8 @@ def compile_definition(defn: ScoreDefinition) -> _Compiled:
             if isinstance(d, Lookup):
                 table = {_norm(k, d.normalise): _targets(v) for k, v in d.table.items()}
                 notes = {_norm(k, d.normalise): v for k, v in d.value_notes.items()}
-                comp.append((d.input, d, (table, notes)))
+                listed = {_norm(k, d.normalise): v for k, v in d.listed_as.items()}
+                comp.append((d.input, d, (table, notes, listed)))
             elif isinstance(d, Subscore):
                 comp.append((d.input, d, compile_definition(d.definition)))
             else:
@@ -502,13 +507,15 @@ def _derive(
     """Apply one derivation to a raw value; invalid raw values raise :class:`InvalidInputError`."""
     field_name = f"{score_key}.{d.input}"
     if isinstance(d, Lookup):
-        table, notes = compiled
+        table, notes, listed = compiled
         key = _norm(raw, d.normalise)
         cats = table.get(key)
         if cats is None:
             raise InvalidInputError(field_name, raw, d.describe)
         shown_raw = getattr(raw, "value", raw)
         text = f"{d.input} {shown_raw} -> {_points_text(item, cats)}"
+        if key in listed:
+            text += f"; listed as '{listed[key]}'"
         if d.note:
             text += f"; {d.note}"
         caveat = notes.get(key)
@@ -523,7 +530,7 @@ def _derive(
             number = float(raw)
         except (TypeError, ValueError):
             raise InvalidInputError(field_name, raw, d.describe) from None
-        if math.isnan(number) or (d.integer and number != int(number)):
+        if math.isnan(number) or (d.integer and number != int(number)) or (d.step and number % d.step):
             raise InvalidInputError(field_name, raw, d.describe)
         value = round(number * d.factor, 6) if d.factor != 1.0 else number
         for low, high, target in d.bins:

@@ -117,6 +117,7 @@ def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDef
                         bins=kps_bins,
                         unit="%",
                         integer=True,
+                        step=10,
                         describe="a Karnofsky score from 0 to 100 % in steps of 10",
                         note=CONVENTION_LABEL[convention],
                     ),

@@ -42,6 +42,7 @@ def primary_lookup() -> Lookup:
     by_points = {c.points: c.key for c in PRIMARY_SITE}
     table: dict[str, str] = {}
     notes: dict[str, str] = {}
+    listed: dict[str, str] = {}
     for h, row in histology_table().rows.items():
         if row.tokuhashi_2005 is None:
             table[h.value] = "others"
@@ -51,11 +52,12 @@ def primary_lookup() -> Lookup:
         else:
             table[h.value] = by_points[row.tokuhashi_2005]
             if row.tokuhashi_2005_listed_as and row.tokuhashi_2005_listed_as != h.value:
-                notes[h.value] = f"listed as '{row.tokuhashi_2005_listed_as}'"
+                listed[h.value] = row.tokuhashi_2005_listed_as
     return Lookup(
         input="primary",
         table=table,
         value_notes=notes,
+        listed_as=listed,
         describe="a primary from the histology list: " + ", ".join(h.value for h in Histology),
     )
 
@@ -78,6 +80,7 @@ def general_condition(convention: EcogConvention) -> Item:
                 bins=KPS_BINS,
                 unit="%",
                 integer=True,
+                step=10,
                 describe="a Karnofsky score from 10 to 100 % in steps of 10",
             ),
             Lookup(
