@@ -218,3 +218,50 @@ def test_gzip_encoding_is_real(client: TestClient) -> None:
     assert sent.content == raw  # httpx decodes; the bytes on the wire are fewer
     assert int(sent.headers["content-length"]) < len(raw) / 3
     assert len(gzip.compress(raw)) < len(raw) / 3
+
+
+def test_result_page_shows_the_plan_grouped_with_numbered_references(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    from spinemets.rules.model import CATEGORY_ORDER
+
+    page = client.get(_save(client, csrf, breast_patient)).text
+    plan = spinemets.assess(breast_patient).plan
+    assert plan is not None and plan.urgency is not None
+    banner = re.search(r'<div class="banner (\w+)" role="(\w+)">\s*<p class="level">([^<]+)</p>', page)
+    assert banner and banner.group(1) == plan.urgency.value and banner.group(3) == plan.urgency.value.upper()
+    text = _text(page)
+    for rec in plan.recommendations:
+        assert f'id="rec-{rec.id}"' in page
+        assert html.unescape(rec.text) in text
+    headings = re.findall(r'<h3 id="h-cat-\d+">([^<]+)</h3>', page)
+    shown = [h.lower() for h in headings]
+    expected = [
+        c.value.replace("-", " ")
+        for c in sorted({r.category for r in plan.recommendations}, key=lambda c: CATEGORY_ORDER[c])
+    ]
+    assert shown == expected
+    cited = set(re.findall(r'href="#ref-(\d+)"', page))
+    listed = re.findall(r'<li id="ref-(\d+)">', page)
+    assert listed == [str(i) for i in range(1, len(plan.references) + 1)]
+    assert cited and cited <= set(listed)
+    for number, ref in enumerate(plan.references, start=1):
+        assert html.escape(ref.vancouver(), quote=False) in page.split(f'<li id="ref-{number}">')[1]
+
+
+def test_result_page_shows_the_follow_up_schedule(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    treated = {
+        **breast_patient,
+        "context": {
+            **breast_patient["context"],
+            "treatment_received": "radiotherapy",
+            "treatment_date": "2026-10-01",
+        },
+    }
+    page = client.get(_save(client, csrf, treated)).text
+    plan = spinemets.assess(treated).plan
+    assert plan is not None and plan.schedule
+    rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>", page)
+    assert [(int(m), d) for m, d, _ in rows] == [(s.month, str(s.due)) for s in plan.schedule]

@@ -80,10 +80,14 @@ def _humanise(value: str) -> str:
     return value.replace("_", " ")
 
 
-def _label(name: str, description: str | None) -> str:
-    if description:
+def _label(path: str, description: str | None) -> str:
+    """The model's description reads as a label, except where it only lists the choices
+    (``lytic / mixed / blastic``): then the field's own name is clearer (``Bone lesion``)."""
+    if description and " / " not in description:
         return description.rstrip(".")
-    return _humanise(name).capitalize()
+    parts = path.split(".")
+    words = parts[-2:] if parts[-1] in {"type", "status"} and len(parts) > 1 else parts[-1:]
+    return _humanise(" ".join(words)).capitalize()
 
 
 def _unwrap(annotation: Any) -> list[Any]:
@@ -99,9 +103,9 @@ def _unwrap(annotation: Any) -> list[Any]:
 def _spec(name: str, annotation: Any, description: str | None) -> FieldSpec | None:
     """The control for one annotation, or None for a nested model (handled by the caller)."""
     members = _unwrap(annotation)
-    label = _label(name.rsplit(".", 1)[-1], description)
-    if Quantity in members:
-        return FieldSpec(name, label, "quantity", tuple((u, u) for u in ALBUMIN_UNITS))
+    label = _label(name, description)
+    if Quantity in members:  # the description after ':' explains the JSON shape, not the fact
+        return FieldSpec(name, label.split(":")[0], "quantity", tuple((u, u) for u in ALBUMIN_UNITS))
     only = members[0]
     origin = typing.get_origin(only)
     if origin is list:

@@ -1,0 +1,161 @@
+"""End to end in headless Chromium against a real uvicorn server: fill, score live, save, read, download."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import requires_chromium, screenshot
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+
+
+def _total(page: Any, key: str) -> Any:
+    return page.locator(f'#score-live [data-score="{key}"] .total')
+
+
+def test_breast_t12_mechanical_pain_from_form_to_result(live_server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(live_server + "/")
+    expect(page.locator("h1")).to_have_text("Assess a patient")
+    # Nothing recorded yet: SINS may still be anything in its published range.
+    expect(_total(page, "sins")).to_have_text("0–18")
+
+    page.fill("#f-patient_id", "E2E-BREAST")
+    page.fill("#f-lesions-0-level", "T12")
+    # Fisher 2010: T12 is junctional (3 points); the other five items are unknown -> 3..18.
+    expect(_total(page, "sins")).to_have_text("3–18")
+
+    page.select_option("#f-pain-type", "mechanical")
+    page.select_option("#f-primary-histology", "breast")
+    page.fill("#f-performance-kps", "70")
+    page.select_option("#f-neurology-frankel", "E")
+    page.fill("#f-burden-extraspinal_bone_metastases", "2")
+    page.fill("#f-burden-vertebrae_involved", "2")
+    page.select_option("#f-burden-visceral_metastases", "none")
+    page.select_option("#f-lesions-0-bone_lesion", "lytic")
+    page.select_option("#f-lesions-0-collapse", "under_50")
+    page.select_option("#f-lesions-0-alignment", "normal")
+    page.select_option("#f-lesions-0-posterolateral", "unilateral")
+    page.select_option("#f-lesions-0-escc", "1b")
+    # 3 + mechanical 3 + lytic 2 + normal 0 + <50% collapse 2 + unilateral 1 = 11 (potentially unstable).
+    expect(_total(page, "sins")).to_have_text("11")
+    expect(page.locator('#score-live [data-score="sins"] .band')).to_contain_text("potentially unstable")
+    # Revised Tokuhashi 2005: KPS 70 (1) + 1-2 extraspinal (1) + 2 vertebrae (1) + no organ mets (2)
+    # + breast (5) + Frankel E (2) = 12 -> predicted survival >= 1 year.
+    expect(_total(page, "tokuhashi_revised")).to_have_text("12")
+
+    # Add a second lesion row with the keyboard, then remove it again.
+    page.get_by_role("button", name="Add a lesion").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#f-lesions-1-level")).to_be_focused()
+    page.keyboard.type("L3")
+    page.select_option("#f-lesions-1-bone_lesion", "lytic")
+    expect(page.locator("#score-live")).to_contain_text("SINS by lesion")
+    page.get_by_role("button", name="Remove lesion 2").click()
+    expect(page.locator("#lesion-1")).to_have_count(0)
+    expect(page.locator("#score-live")).not_to_contain_text("SINS by lesion")
+    screenshot(page, "assess-breast-t12", full_page=False)
+
+    page.get_by_role("button", name="Save and see the plan").click()
+    page.wait_for_url(re.compile(r"/assessments/[0-9a-f-]+\?version=1"))
+    expect(page.locator("h1")).to_contain_text("E2E-BREAST")
+    expect(page.locator('[data-score="sins"] .total')).to_have_text("11")
+    page.get_by_text("Basis").first.click()
+    expect(page.locator('[data-score="sins"] .basis')).to_contain_text("level T12 -> junctional (3)")
+    screenshot(page, "result-breast-t12")
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name="JSON").click()
+    assert info.value.suggested_filename.startswith("spinemets-E2E-BREAST-v1")
+
+    page.get_by_role("link", name="History").click()
+    page.fill("#q-pid", "E2E-BREAST")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("table.history tbody tr")).to_have_count(1)
+    screenshot(page, "history")
+    page.get_by_role("link", name="Reopen in form").click()
+    expect(page.locator("#f-lesions-0-level")).to_have_value("T12")
+    expect(_total(page, "sins")).to_have_text("11")
+
+
+def test_invalid_entry_is_explained_next_to_the_field(live_server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(live_server + "/assess")
+    page.fill("#f-performance-kps", "65")
+    expect(page.locator("#score-live .alert")).to_contain_text("performance.kps must be a multiple of 10")
+    page.get_by_role("button", name="Save and see the plan").click()
+    err = page.locator("#f-performance-kps-err")
+    expect(err).to_contain_text("got 65")
+    expect(page.locator("#f-performance-kps")).to_have_attribute("aria-invalid", "true")
+    page.locator("#error-summary a").first.click()
+    screenshot(page, "assess-invalid-kps")
+
+
+def test_unknown_primary_with_inguinal_lymphadenopathy(live_server: str, page: Any) -> None:
+    """Seed pathway: bone lesion without a known primary and enlarged inguinal nodes -> work-up first."""
+    from playwright.sync_api import expect
+
+    import spinemets
+
+    page.goto(live_server + "/assess")
+    page.fill("#f-patient_id", "E2E-CUP")
+    page.select_option("#f-primary-histology", "unknown_primary")
+    page.select_option("#f-nodes-inguinal_lymphadenopathy", "yes")
+    page.select_option("#f-context-known_cancer", "no")
+    page.check('input[name="symptoms"][value="progressive_lumbar_pain"]')
+    page.fill("#f-lesions-0-level", "L4")
+    page.select_option("#f-lesions-0-bone_lesion", "lytic")
+    expect(page.locator('#score-live [data-score="sins"] .missing')).to_contain_text("4 items missing")
+    screenshot(page, "assess-unknown-primary", full_page=False)
+    page.get_by_role("button", name="Save and see the plan").click()
+    page.wait_for_url(re.compile(r"/assessments/"))
+    expect(page.locator("h1")).to_contain_text("E2E-CUP")
+
+    same = {
+        "patient_id": "E2E-CUP",
+        "primary": {"histology": "unknown_primary"},
+        "nodes": {"inguinal_lymphadenopathy": True},
+        "context": {"known_cancer": False},
+        "symptoms": ["progressive_lumbar_pain"],
+        "lesions": [{"level": "L4", "bone_lesion": "lytic"}],
+    }
+    plan = spinemets.assess(same).plan
+    assert plan is not None and plan.urgency is not None
+    expect(page.locator(".banner .level")).to_have_text(plan.urgency.value.upper())
+    for rec in plan.recommendations:
+        expect(page.locator(f'[id="rec-{rec.id}"]')).to_contain_text(rec.text[:60])
+    assert any(r.id.startswith("inguinal.") for r in plan.recommendations)
+    expect(page.get_by_role("heading", name="Work up")).to_be_visible()
+    screenshot(page, "result-unknown-primary")
+
+
+def test_first_page_transfer_is_under_100_kb_in_the_browser(live_server: str, page: Any) -> None:
+    page.goto(live_server + "/")
+    page.wait_for_load_state("load")
+    sizes = page.evaluate(
+        """() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const res = performance.getEntriesByType('resource');
+        return {doc: nav.transferSize, decoded: nav.decodedBodySize,
+                assets: res.map(r => [r.name, r.transferSize, r.decodedBodySize])};
+    }"""
+    )
+    total = sizes["doc"] + sum(a[1] for a in sizes["assets"])
+    assert {a[0].rsplit("/", 1)[-1] for a in sizes["assets"]} == {"app.css", "htmx.min.js"}
+    assert 0 < total < 100 * 1024, sizes
+
+
+def test_keyboard_user_can_skip_to_the_form(live_server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(live_server + "/")
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.locator("#f-patient_id")).to_be_focused()
