@@ -57,6 +57,8 @@ def error_from_validation(exc: ValidationError, model: type[BaseModel] = Patient
     ctx = err.get("ctx") or {}
     if etype == "extra_forbidden":
         allowed = "a known field (unknown fields are rejected so that nothing is silently ignored)"
+    elif etype == "missing":
+        allowed = "given: it is required" + (f" ({desc.rstrip('.')})" if desc else "")
     elif enum_text:
         allowed = enum_text
     elif etype in {"greater_than_equal", "less_than_equal", "greater_than", "less_than", "multiple_of"}:

@@ -1,0 +1,193 @@
+"""Patient model: spinal levels and spans, albumin units, unknown fields, and the error messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import spinemets
+from spinemets.errors import InvalidInputError
+from spinemets.model import LEVELS, Level, LevelSpan
+from spinemets.model.units import albumin_to_g_dl
+
+
+def test_levels_run_from_occiput_to_coccyx_in_order() -> None:
+    assert LEVELS[0] == "C0" and LEVELS[-1] == "Co"
+    assert len(LEVELS) == 1 + 7 + 12 + 5 + 5 + 1
+    assert [Level(x).index for x in ("C0", "C7", "T1", "T12", "L1", "L5", "S1", "S5", "Co")] == [
+        0,
+        7,
+        8,
+        19,
+        20,
+        24,
+        25,
+        29,
+        30,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical", "length"),
+    [
+        ("T11", "T11", 1),
+        ("t11-t12", "T11-T12", 2),
+        ("C7-T1", "C7-T1", 2),
+        ("L5–S1", "L5-S1", 2),
+        ("occiput", "C0", 1),
+        ("OCC-C2", "C0-C2", 3),
+        ("coccyx", "Co", 1),
+        ("S5-Co", "S5-Co", 2),
+        (" T3 - T10 ", "T3-T10", 8),
+        ("C01", "C1", 1),
+    ],
+)
+def test_level_spans_parse_and_expand(text: str, canonical: str, length: int) -> None:
+    span = LevelSpan.parse(text)
+    assert str(span) == canonical and len(span) == length == len(span.levels)
+
+
+def test_level_display_names_occiput_and_coccyx() -> None:
+    assert str(Level("C0")) == "occiput" and str(Level("Co")) == "coccyx" and Level("T1").region == "thoracic"
+    assert Level("C0").region == "cervical" and Level("Co").region == "coccygeal"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "T13",
+            r"level must be a level from occiput \(C0\) to coccyx \(Co\), e\.g\. T11, or a span .*; got 'T13'",
+        ),
+        ("C8", r"got 'C8'"),
+        ("L6", r"got 'L6'"),
+        ("S6", r"got 'S6'"),
+        ("X1", r"got 'X1'"),
+        ("", r"got ''"),
+        ("T12-T11", r"got 'T12-T11' \(write the span cranial level first\)"),
+    ],
+)
+def test_invalid_levels_are_rejected_with_the_allowed_range(text: str, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        LevelSpan.parse(text)
+
+
+def test_a_non_string_level_is_rejected() -> None:
+    with pytest.raises(InvalidInputError, match=r"level must be a level from occiput"):
+        LevelSpan.parse(12)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "g_dl", "text"),
+    [
+        (35, "g/L", 3.5, "albumin 35 g/L is 3.5 g/dL (g/L ÷ 10)"),
+        (38.0, "g/l", 3.8, "albumin 38 g/L is 3.8 g/dL (g/L ÷ 10)"),
+        (3.4, "g/dL", 3.4, "albumin 3.4 g/dL"),
+        (3.4, "g / dl", 3.4, "albumin 3.4 g/dL"),
+    ],
+)
+def test_albumin_conversion_shows_the_factor(value: float, unit: str, g_dl: float, text: str) -> None:
+    assert albumin_to_g_dl(value, unit) == (g_dl, text)
+
+
+def test_albumin_in_an_unknown_unit_is_rejected() -> None:
+    with pytest.raises(InvalidInputError, match=r"labs\.albumin\.unit must be one of g/dL, g/L; got 'mg/dL'"):
+        albumin_to_g_dl(3500, "mg/dL")
+
+
+def test_patient_albumin_helper_uses_the_unit_given() -> None:
+    p = spinemets.parse_patient({"labs": {"albumin": {"value": 32, "unit": "g/L"}}})
+    assert p.labs.albumin_g_dl() == (3.2, "albumin 32 g/L is 3.2 g/dL (g/L ÷ 10)")
+    assert spinemets.parse_patient({"labs": {"albumin": 3.9}}).labs.albumin_g_dl() == (
+        3.9,
+        "albumin 3.9 g/dL",
+    )
+    assert spinemets.parse_patient({}).labs.albumin_g_dl() is None
+
+
+FAILURES: list[tuple[dict[str, Any], str]] = [
+    ({"shoe_size": 42}, r"shoe_size must be a known field \(unknown fields are rejected"),
+    ({"primary": {"histolgy": "breast"}}, r"primary\.histolgy must be a known field"),
+    (
+        {"primary": {"histology": "spleen"}},
+        r"primary\.histology must be one of lung_nsclc, lung_sclc, breast, .*; "
+        r"got 'spleen'",
+    ),
+    ({"primary": {"histology": "other"}}, r"histology 'other' needs histology_other"),
+    (
+        {"performance": {"kps": 65}},
+        r"performance\.kps must be a multiple of 10 \(Karnofsky performance status, %\); "
+        r"got 65",
+    ),
+    ({"performance": {"kps": 110}}, r"performance\.kps must be less than or equal to 100"),
+    ({"performance": {"ecog": 6}}, r"performance\.ecog must be less than or equal to 5"),
+    ({"neurology": {"frankel": "F"}}, r"neurology\.frankel must be one of A, B, C, D, E; got 'F'"),
+    (
+        {"neurology": {"ambulatory": "crawling"}},
+        r"neurology\.ambulatory must be one of independent, with_aid, "
+        r"non_ambulatory",
+    ),
+    ({"lesions": [{"level": "T13"}]}, r"lesions\[0\]\.level must be a level from occiput .*; got 'T13'"),
+    (
+        {"lesions": [{"level": "T5", "escc": "4"}]},
+        r"lesions\[0\]\.escc must be one of 0, 1a, 1b, 1c, 2, 3; got '4'",
+    ),
+    (
+        {"lesions": [{"level": "T5", "collapse_percent": 150}]},
+        r"lesions\[0\]\.collapse_percent must be less than or "
+        r"equal to 100",
+    ),
+    (
+        {"burden": {"extraspinal_bone_metastases": -1}},
+        r"burden\.extraspinal_bone_metastases must be greater than or "
+        r"equal to 0",
+    ),
+    (
+        {"burden": {"visceral_metastases": "many"}},
+        r"burden\.visceral_metastases must be one of none, treatable, "
+        r"untreatable",
+    ),
+    (
+        {"lesions": [{"bone_lesion": "lytic"}]},
+        r"lesions\[0\]\.level must be given: it is required \(Level or span, e\.g\. T11",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), FAILURES)
+def test_patient_validation_errors_name_field_value_and_allowed(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        spinemets.parse_patient(data)
+
+
+def test_patient_input_must_be_an_object() -> None:
+    with pytest.raises(
+        InvalidInputError, match=r"patient must be a JSON object with the patient's facts; got 'list'"
+    ):
+        spinemets.parse_patient([1, 2])
+
+
+def test_unknown_is_none_never_a_default() -> None:
+    p = spinemets.parse_patient({})
+    assert p.performance.kps is None and p.primary.histology is None and p.neurology.frankel is None
+    assert p.lesions == [] and p.frankel_grade is None
+
+
+def test_asia_substitutes_for_frankel_with_the_source_named() -> None:
+    p = spinemets.parse_patient({"neurology": {"asia": "D"}})
+    assert p.frankel_grade is not None and p.frankel_grade[1] == "ASIA grade substituted for Frankel"
+
+
+def test_load_patient_reports_bad_files(tmp_path: Any) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=r"input must be valid JSON; got .*line 1 column 2"):
+        spinemets.load_patient(bad)
+    with pytest.raises(InvalidInputError, match=r"input must be a readable JSON file"):
+        spinemets.load_patient(tmp_path / "missing.json")
+
+
+def test_patient_json_schema_is_generated() -> None:
+    schema = spinemets.Patient.model_json_schema()
+    assert schema["additionalProperties"] is False and "lesions" in schema["properties"]

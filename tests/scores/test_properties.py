@@ -1,0 +1,95 @@
+"""Hypothesis properties of the missing-data ranges, for every additive score in the catalogue.
+
+For any complete set of categories and any subset of items removed: the total lies in the published
+range, the reported range contains the true total, the range narrows as items are added back, a
+determined band is the true band, and bands are monotone in the total.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from benchmarks.bench_scores import random_patient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spinemets.scores import SCORES, ScoreKind, score, score_all
+
+ADDITIVE = sorted(k for k, d in SCORES.items() if d.kind is ScoreKind.additive)
+
+
+@st.composite
+def complete_case(draw: st.DrawFn) -> tuple[str, dict[str, str], list[str]]:
+    """A score, a complete assignment of its categories, and an order in which items are revealed."""
+    key = draw(st.sampled_from(sorted(SCORES)))
+    defn = SCORES[key]
+    items = {i.key: draw(st.sampled_from(i.category_keys)) for i in defn.items}
+    order = draw(st.permutations([i.key for i in defn.items]))
+    return key, items, list(order)
+
+
+def _true_total(key: str, items: dict[str, str]) -> int:
+    defn = SCORES[key]
+    return sum(defn.item_map[k].points(v) for k, v in items.items())
+
+
+@settings(max_examples=300, deadline=None)
+@given(complete_case())
+def test_range_contains_truth_and_narrows_as_items_are_added(
+    case: tuple[str, dict[str, str], list[str]],
+) -> None:
+    key, items, order = case
+    defn = SCORES[key]
+    truth = _true_total(key, items)
+    lo_pub, hi_pub = defn.range
+    assert lo_pub <= truth <= hi_pub
+    true_band = defn.band_for(truth)
+    prev_lo, prev_hi = lo_pub, hi_pub
+    for n in range(len(order) + 1):
+        known = {k: items[k] for k in order[:n]}
+        r = score(key, known)
+        assert lo_pub <= r.min <= truth <= r.max <= hi_pub
+        assert prev_lo <= r.min and r.max <= prev_hi  # narrows (never widens) as items are added
+        prev_lo, prev_hi = r.min, r.max
+        assert set(r.missing) <= set(order[n:])
+        assert set(r.questions) == set(r.missing)
+        if r.band_determined:
+            assert r.band == true_band
+        assert true_band.label in r.possible_bands
+    assert r.total == truth and r.complete and r.band == true_band
+
+
+def test_bands_are_monotone_in_the_total() -> None:
+    for defn in SCORES.values():
+        lo, hi = defn.range
+        indices = [defn.bands.index(defn.band_for(t)) for t in range(lo, hi + 1)]
+        assert indices == sorted(indices), defn.key
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_random_patients_score_inside_published_ranges(seed: int) -> None:
+    patient = random_patient(random.Random(seed))
+    for key, r in score_all(patient).items():
+        lo, hi = SCORES[key].range
+        assert lo <= r.min <= r.max <= hi
+        assert (r.total is not None) == r.complete == (not r.missing)
+        if r.total is not None:
+            assert r.min == r.max == r.total
+        if r.band_determined and r.band is not None:
+            assert r.band.low <= r.min and r.max <= r.band.high
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(ADDITIVE), st.data())
+def test_item_points_stay_within_item_bounds(key: str, data: Any) -> None:
+    defn = SCORES[key]
+    subset = data.draw(st.lists(st.sampled_from([i.key for i in defn.items]), unique=True))
+    items = {k: data.draw(st.sampled_from(defn.item_map[k].category_keys)) for k in subset}
+    r = score(key, items)
+    for it in r.items:
+        pts = [c.points for c in defn.item_map[it.key].categories]
+        assert min(pts) <= it.min <= it.max <= max(pts)
+        assert (it.points is None) == (it.key in r.missing)
+    assert r.min == sum(i.min for i in r.items) and r.max == sum(i.max for i in r.items)
