@@ -1,4 +1,8 @@
-"""``spinemets assess``: every score (and the plan) for a patient file."""
+"""``spinemets assess``: every score and the cited management plan for one patient.
+
+spinemets assess patient.json --format text|json|markdown|html|pdf [-o FILE]
+spinemets assess --fhir bundle.json --format pdf -o board.pdf
+"""
 
 from __future__ import annotations
 
@@ -12,25 +16,65 @@ import typer
 class Format(StrEnum):
     text = "text"
     json = "json"
+    markdown = "markdown"
+    html = "html"
+    pdf = "pdf"
 
 
 def register(app: typer.Typer) -> None:
     @app.command("assess")
     def assess_cmd(
-        input: Annotated[Path, typer.Argument(help="Patient JSON file.")],
-        fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+        input: Annotated[
+            Path | None, typer.Argument(help="Patient JSON file (spinemets patient model).")
+        ] = None,
+        fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+        output: Annotated[
+            Path | None, typer.Option("--output", "-o", help="Write to this file instead of standard output.")
+        ] = None,
+        fhir: Annotated[
+            Path | None, typer.Option("--fhir", help="Read the patient from a FHIR R4 Bundle (JSON) instead.")
+        ] = None,
     ) -> None:
-        """Assess a patient: all scores with their basis, ranges when items are missing."""
-        from rich.console import Console
-
+        """Assess a patient: scores with their basis, and the ordered, cited management plan."""
         from spinemets.assessment import assess
+        from spinemets.errors import InvalidInputError
         from spinemets.model.validation import load_patient
-        from spinemets.render.score_text import score_panel
+        from spinemets.render import render
 
-        result = assess(load_patient(input))
-        if fmt is Format.json:
-            typer.echo(result.model_dump_json(indent=2))
+        if input is not None and fhir is not None:
+            raise InvalidInputError(
+                "input", str(input), "either a patient JSON file or --fhir bundle.json, not both"
+            )
+        if fhir is not None:
+            import json
+
+            from spinemets.interop.fhir import bundle_to_patient
+
+            try:
+                bundle = json.loads(fhir.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise InvalidInputError(
+                    "--fhir", str(fhir), "a readable FHIR R4 Bundle in JSON", str(exc)
+                ) from None
+            patient = bundle_to_patient(bundle)
+        elif input is not None:
+            patient = load_patient(input)
+        else:
+            raise InvalidInputError("input", None, "a patient JSON file or --fhir bundle.json")
+        result = assess(patient)
+        if fmt is Format.pdf and output is None:
+            raise InvalidInputError("--output", None, "a file path for PDF output (-o summary.pdf)")
+        if output is None and fmt is Format.text:
+            from spinemets.render.text import print_assessment
+
+            print_assessment(result)
             return
-        console = Console()
-        for res in result.scores.values():
-            console.print(score_panel(res))
+        rendered = render(result, fmt.value)
+        if output is None:
+            typer.echo(rendered)
+            return
+        if isinstance(rendered, bytes):
+            output.write_bytes(rendered)
+        else:
+            output.write_text(rendered, encoding="utf-8")
+        typer.echo(f"wrote {fmt.value} to {output}", err=True)

@@ -1,0 +1,18 @@
+"""PDF tumour-board summary: the HTML report laid out for A4 by WeasyPrint."""
+
+from __future__ import annotations
+
+from spinemets.assessment import Assessment
+from spinemets.errors import MissingExtraError
+from spinemets.render.html import render_html
+
+
+def render_pdf(a: Assessment) -> bytes:
+    try:
+        from weasyprint import HTML
+    except ImportError as exc:  # WeasyPrint needs system libraries (pango)
+        raise MissingExtraError("PDF output", "pdf") from exc
+    pdf = HTML(string=render_html(a, for_print=True)).write_pdf()
+    if pdf is None:
+        raise MissingExtraError("PDF output", "pdf")
+    return bytes(pdf)

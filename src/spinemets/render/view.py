@@ -1,0 +1,160 @@
+"""What every renderer shows, derived once from an Assessment: facts, scores with basis, plan, refs.
+
+Renderers only lay this out; they never compute a score or decide a recommendation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spinemets.assessment import Assessment
+from spinemets.knowledge.bibliography import Reference
+from spinemets.rules.model import Plan, Recommendation, Urgency
+
+DISCLAIMER = (
+    "Decision support only: every recommendation shows its basis and sources so that the treating team can "
+    "check it; it does not replace clinical judgement."
+)
+UNVERIFIED = "unverified: rests on recalled facts not yet checked in the primary source"
+
+
+@dataclass(frozen=True)
+class ScoreLine:
+    name: str
+    subject: str | None
+    label: str
+    meaning: str | None
+    items: tuple[str, ...]
+    questions: tuple[str, ...]
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RecView:
+    number: int
+    rec: Recommendation
+    ref_numbers: tuple[int, ...]
+
+    @property
+    def cite_marks(self) -> str:
+        return "[" + ", ".join(str(n) for n in self.ref_numbers) + "]" if self.ref_numbers else ""
+
+
+@dataclass(frozen=True)
+class View:
+    title: str
+    facts: tuple[tuple[str, str], ...]
+    scores: tuple[ScoreLine, ...]
+    sins_lesions: tuple[ScoreLine, ...]
+    plan: Plan | None
+    groups: tuple[tuple[Urgency, tuple[RecView, ...]], ...]
+    references: tuple[tuple[int, Reference], ...]
+    versions: str
+
+
+def _score_line(res) -> ScoreLine:  # type: ignore[no-untyped-def]
+    items = tuple(i.explain() for i in res.items)
+    questions = tuple(f"{k}: {q}" for k, q in res.questions.items())
+    meaning = res.band.meaning if res.band_determined and res.band is not None else None
+    return ScoreLine(
+        name=res.name,
+        subject=res.subject,
+        label=res.label(),
+        meaning=meaning,
+        items=items,
+        questions=questions,
+        citations=tuple(r.short() for r in res.citation),
+    )
+
+
+def _facts(a: Assessment) -> tuple[tuple[str, str], ...]:
+    p = a.patient
+    out: list[tuple[str, str]] = []
+    if p.patient_id:
+        out.append(("Patient", p.patient_id))
+    if p.assessment_date:
+        out.append(("Assessment date", p.assessment_date.isoformat()))
+    who = ", ".join(x for x in (f"{p.age_years} y" if p.age_years is not None else "", p.sex or "") if x)
+    if who:
+        out.append(("Age, sex", who))
+    h = p.primary.histology
+    primary = (
+        "not recorded"
+        if h is None
+        else (p.primary.histology_other or h.value)
+        if h.value == "other"
+        else h.value
+    )
+    if p.primary.histology_confirmed is not None:
+        primary += " (tissue-confirmed)" if p.primary.histology_confirmed else " (no tissue diagnosis yet)"
+    out.append(("Primary", primary))
+    perf = []
+    if p.performance.kps is not None:
+        perf.append(f"KPS {p.performance.kps}%")
+    if p.performance.ecog is not None:
+        perf.append(f"ECOG {p.performance.ecog}")
+    out.append(("Performance", ", ".join(perf) or "not recorded"))
+    fr = p.frankel_grade
+    n = p.neurology
+    neuro = []
+    if fr:
+        neuro.append(f"{fr[1]} {fr[0].value}")
+    for flag, word in (
+        (n.motor_deficit, "motor deficit"),
+        (n.myelopathy, "myelopathy"),
+        (n.sphincter_dysfunction, "sphincter dysfunction"),
+    ):
+        if flag:
+            neuro.append(word)
+    if n.radiculopathy is not None and n.radiculopathy.value != "none":
+        neuro.append(f"{n.radiculopathy.value} radicular pain")
+    out.append(("Neurology", ", ".join(neuro) or "no deficit recorded"))
+    lesions = [
+        f"{les.level} (ESCC {les.escc.value if les.escc else '?'}, {les.bone_lesion.value if les.bone_lesion else 'bone quality ?'})"
+        for les in p.lesions
+    ]
+    out.append(("Spinal lesions", "; ".join(lesions) or "none recorded"))
+    if p.symptoms:
+        out.append(("Alarm symptoms", ", ".join(s.value.replace("_", " ") for s in p.symptoms)))
+    if p.nodes.inguinal_lymphadenopathy:
+        out.append(("Nodes", "inguinal lymphadenopathy"))
+    if p.context.treatment_received and p.context.treatment_received != "none":
+        when = f" on {p.context.treatment_date.isoformat()}" if p.context.treatment_date else ""
+        out.append(("Treatment received", p.context.treatment_received.replace("_", " ") + when))
+    return tuple(out)
+
+
+def build_view(a: Assessment) -> View:
+    plan = a.plan
+    numbers: dict[str, int] = {}
+    refs: list[tuple[int, Reference]] = []
+    if plan is not None:
+        for i, ref in enumerate(plan.references, start=1):
+            numbers[ref.id] = i
+            refs.append((i, ref))
+    groups: list[tuple[Urgency, tuple[RecView, ...]]] = []
+    if plan is not None:
+        counter = 0
+        for urgency in Urgency:
+            views = []
+            for rec in plan.recommendations:
+                if rec.urgency is urgency:
+                    counter += 1
+                    views.append(RecView(counter, rec, tuple(numbers[c.id] for c in rec.citations)))
+            if views:
+                groups.append((urgency, tuple(views)))
+    title = "spinemets assessment" + (f" - {a.patient.patient_id}" if a.patient.patient_id else "")
+    versions = (
+        f"score definitions {a.definitions_version}; rule set {a.ruleset_version}; schema {a.schema_version}"
+    )
+    sins = tuple(_score_line(r) for r in a.sins_by_lesion) if len(a.sins_by_lesion) > 1 else ()
+    return View(
+        title=title,
+        facts=_facts(a),
+        scores=tuple(_score_line(r) for r in a.scores.values()),
+        sins_lesions=sins,
+        plan=plan,
+        groups=tuple(groups),
+        references=tuple(refs),
+        versions=versions,
+    )
