@@ -17,13 +17,19 @@ class Format(StrEnum):
     json = "json"
 
 
-def _parse_items(items: list[str]) -> dict[str, str]:
+def _parse_items(items: list[str], flag: str = "--item") -> dict[str, str]:
+    """``NAME=VALUE`` pairs; a repeated name is an error rather than a silent overwrite."""
     parsed: dict[str, str] = {}
     for raw in items:
         if "=" not in raw:
-            raise InvalidInputError("--item", raw, "NAME=VALUE, e.g. --item pain=mechanical")
+            raise InvalidInputError(flag, raw, f"NAME=VALUE, e.g. {flag} pain=mechanical")
         k, v = raw.split("=", 1)
-        parsed[k.strip()] = v.strip()
+        k = k.strip()
+        if not k or not v.strip():
+            raise InvalidInputError(flag, raw, f"NAME=VALUE with both parts, e.g. {flag} pain=mechanical")
+        if k in parsed:
+            raise InvalidInputError(flag, raw, f"each name once ({k} was already given)")
+        parsed[k] = v.strip()
     return parsed
 
 
@@ -35,6 +41,14 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option("--item", "-i", help="NAME=VALUE, repeatable.")
         ] = None,
         input: Annotated[Path | None, typer.Option("--input", help="Patient JSON file.")] = None,
+        option: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--option",
+                "-o",
+                help="NAME=VALUE, repeatable: ecog_convention=oken1982|alternative, escc_1c=low|high.",
+            ),
+        ] = None,
         fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
         list_: Annotated[bool, typer.Option("--list", help="List the available scores.")] = False,
     ) -> None:
@@ -43,17 +57,29 @@ def register(app: typer.Typer) -> None:
 
         from spinemets.model.validation import load_patient
         from spinemets.render.score_text import catalogue_table, print_score
-        from spinemets.scores import SCORES, score
+        from spinemets.scores import NOT_SUPPORTED, SCORES, score
 
         if list_:
             if fmt is Format.json:
-                typer.echo(json.dumps({k: d.model_dump(mode="json") for k, d in SCORES.items()}, indent=2))
+                listing = {
+                    "scores": {k: d.model_dump(mode="json") for k, d in SCORES.items()},
+                    "not_supported": NOT_SUPPORTED,
+                }
+                typer.echo(json.dumps(listing, indent=2))
             else:
-                Console().print(catalogue_table(SCORES))
+                Console().print(catalogue_table(SCORES, NOT_SUPPORTED))
             return
         if name is None:
             raise InvalidInputError("score", None, sorted(SCORES), "give a score name or --list")
-        result = score(name, load_patient(input)) if input else score(name, _parse_items(item or []))
+        options = _parse_items(option or [], "--option")
+        if input and item:
+            raise InvalidInputError(
+                "--item", item[0], "not combined with --input (score the file, or the items)"
+            )
+        if input:
+            result = score(name, load_patient(input), **options)
+        else:
+            result = score(name, {**_parse_items(item or []), **options})
         if fmt is Format.json:
             typer.echo(result.model_dump_json(indent=2))
         else:

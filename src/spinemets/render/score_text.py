@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from spinemets.scores.engine import ScoreDefinition, ScoreResult
+from spinemets.scores.engine import ScoreDefinition, ScoreKind, ScoreResult
 
 
 def score_panel(result: ScoreResult) -> Panel:
@@ -33,6 +33,9 @@ def score_panel(result: ScoreResult) -> Panel:
         parts.append(ask)
     for w in result.warnings:
         parts.append(Text(f"caveat: {w}", style="magenta"))
+    if result.options:
+        shown = ", ".join(f"{k}={v}" for k, v in result.options.items())
+        parts.append(Text(f"options: {shown}", style="cyan"))
     cites = "; ".join(ref.vancouver() for ref in result.citation)
     parts.append(Text(f"{result.version}. {cites}", style="dim"))
     title = result.name + (f" at {result.subject}" if result.subject else "")
@@ -43,7 +46,10 @@ def print_score(result: ScoreResult, console: Console | None = None) -> None:
     (console or Console()).print(score_panel(result))
 
 
-def catalogue_table(definitions: dict[str, ScoreDefinition]) -> Table:
+def catalogue_table(
+    definitions: dict[str, ScoreDefinition], not_supported: dict[str, str] | None = None
+) -> Table:
+    """The catalogue: key, description, range (or kind), source; then the scores not supported and why."""
     table = Table(title="spinemets scores", show_lines=False)
     table.add_column("Name")
     table.add_column("Score")
@@ -51,5 +57,12 @@ def catalogue_table(definitions: dict[str, ScoreDefinition]) -> Table:
     table.add_column("Source")
     for key, d in definitions.items():
         lo, hi = d.range
-        table.add_row(key, d.description, f"{lo}-{hi}", "; ".join(r.short() for r in d.citations))
+        span = (
+            f"{lo}-{hi}"
+            if d.kind is ScoreKind.additive
+            else f"{d.kind.value}: {d.items[0].category_keys[0]}" + (f"..{d.items[0].category_keys[-1]}")
+        )
+        table.add_row(key, d.description, span, "; ".join(r.short() for r in d.citations))
+    for key, why in (not_supported or {}).items():
+        table.add_row(key, Text(f"not supported: {why}", style="dim"), "-", "")
     return table

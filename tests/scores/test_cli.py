@@ -1,0 +1,127 @@
+"""`spinemets score`: calculator mode, patient files, options, --list, JSON output and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spinemets.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "breast_t12_mechanical.json"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_calculator_mode_issue_example_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "score",
+        "sins",
+        "--item",
+        "level=T12",
+        "--item",
+        "pain=mechanical",
+        "--item",
+        "bone_lesion=lytic",
+        "--item",
+        "alignment=normal",
+        "--item",
+        "vertebral_body_collapse=under_50",
+        "--item",
+        "posterolateral_involvement=none",
+        "--format",
+        "json",
+    )
+    data: dict[str, Any] = json.loads(out)
+    assert (
+        code == 0 and data["total"] == 3 + 3 + 2 + 0 + 2 + 0 and data["band"]["key"] == "potentially_unstable"
+    )
+    assert data["items"][0]["derivation"] == "level T12 -> junctional (3)"
+    assert data["citation"][0]["doi"] == "10.1097/BRS.0b013e3181e16ae2"
+
+
+def test_calculator_mode_text_shows_range_and_questions(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "score",
+        "tokuhashi_revised",
+        "--item",
+        "kps=60",
+        "--item",
+        "frankel=C",
+        "--item",
+        "primary=breast",
+    )
+    assert code == 0 and "Revised Tokuhashi 7..13" in out and "To settle it, obtain" in out
+    assert "KPS 60 % -> moderate (1)" in out
+
+
+def test_options_change_the_conversion_and_are_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "score",
+        "performance",
+        "--item",
+        "kps=90",
+        "--option",
+        "ecog_convention=alternative",
+        "--format",
+        "json",
+    )
+    data = json.loads(out)
+    assert code == 0 and data["grade"] == "1" and data["options"] == {"ecog_convention": "alternative"}
+
+
+def test_patient_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "score", "tomita", "--input", str(EXAMPLE), "--format", "json")
+    assert code == 0 and json.loads(out)["total"] == 3
+
+
+def test_list_includes_not_supported_scores(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "score", "--list", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and "nesms" in data["scores"] and "katagiri_new" in data["not_supported"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ("score", "sins", "--item", "pain"),
+            r"--item must be NAME=VALUE, e.g. --item pain=mechanical; got 'pain'",
+        ),
+        (
+            ("score", "sins", "--item", "pain=severe"),
+            r"sins.pain must be one of mechanical, occasional, none",
+        ),
+        (
+            ("score", "sins", "--item", "pain=none", "--item", "pain=mechanical"),
+            r"--item must be each name once",
+        ),
+        (("score", "nope"), r"score must be one of bauer, "),
+        (("score",), r"score must be one of .*give a score name or --list"),
+        (
+            ("score", "escc", "--item", "grade=1c", "--option", "escc_1c=mid"),
+            r"escc.escc_1c must be one of low, high",
+        ),
+        (("score", "sins", "--input", "/nonexistent/p.json"), r"input must be a readable JSON file"),
+    ],
+)
+def test_invalid_input_exits_2_with_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
+    import re
+
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and re.search(message, err) and "Traceback" not in err + out
