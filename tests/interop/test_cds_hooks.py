@@ -11,6 +11,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -399,3 +400,48 @@ def test_summary_is_cut_at_a_word_within_140_characters() -> None:
 def test_a_card_refuses_a_summary_over_140_characters() -> None:
     with pytest.raises(ValueError, match="140"):
         cds.Card(uuid="u", summary="x" * 141, indicator="info", source=cds.Source(label="s"))
+
+
+# --- fetching from the EHR's FHIR server (httpx, mocked transport) ----------------------------------------------
+
+
+def _server(
+    pages: dict[str, dict[str, Any]], status: int = 200
+) -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, json=pages.get(str(request.url), {}))
+
+    return httpx.MockTransport(handler), seen
+
+
+def test_http_fetcher_sends_the_token_and_follows_next_links() -> None:
+    base = "https://fhir.ehr.example.org/r4"
+    obs = [{"resource": {"resourceType": "Observation", "id": f"o{i}"}} for i in range(3)]
+    pages = {
+        f"{base}/Observation?patient=p1": {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": obs[:2],
+            "link": [{"relation": "next", "url": f"{base}/Observation?patient=p1&page=2"}],
+        },
+        f"{base}/Observation?patient=p1&page=2": {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": obs[2:],
+        },
+    }
+    transport, seen = _server(pages)
+    fetch = cds.http_fetcher(transport=transport)
+    got = fetch(base, "Observation?patient=p1", cds.FhirAuthorization(access_token="tok"))
+    assert [e["resource"]["id"] for e in got["entry"]] == ["o0", "o1", "o2"]
+    assert [r.headers["authorization"] for r in seen] == ["Bearer tok", "Bearer tok"]
+
+
+def test_http_fetcher_turns_a_refusal_into_412_material() -> None:
+    transport, _ = _server({}, status=401)
+    fetch = cds.http_fetcher(transport=transport)
+    with pytest.raises(cds.PrefetchUnavailableError, match="answered 401"):
+        fetch("https://fhir.ehr.example.org/r4", "Patient/p1", None)

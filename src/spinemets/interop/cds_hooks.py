@@ -439,8 +439,15 @@ Fetcher = Callable[[str, str, FhirAuthorization | None], Any]
 """(fhirServer, relative query, authorization) -> the JSON the FHIR server returned."""
 
 
-def http_fetcher(timeout_s: float = 10.0) -> Fetcher:
-    """Fetch from the EHR's FHIR server with the bearer token it sent (httpx)."""
+MAX_PAGES = 20
+"""Search result pages followed (``link`` ``next``) before the record is declared too large."""
+
+
+def http_fetcher(timeout_s: float = 10.0, transport: Any = None) -> Fetcher:
+    """Fetch from the EHR's FHIR server with the bearer token it sent (httpx), following search pages.
+
+    ``transport`` is an ``httpx`` transport (tests pass a mock one).
+    """
 
     def fetch(server: str, query: str, auth: FhirAuthorization | None) -> Any:
         import httpx
@@ -448,15 +455,30 @@ def http_fetcher(timeout_s: float = 10.0) -> Fetcher:
         headers = {"Accept": "application/fhir+json"}
         if auth is not None:
             headers["Authorization"] = f"Bearer {auth.access_token}"
-        try:
-            response = httpx.get(f"{server.rstrip('/')}/{query}", headers=headers, timeout=timeout_s)
-        except httpx.HTTPError as exc:
-            raise PrefetchUnavailableError(
-                f"FHIR server unreachable for {query}: {type(exc).__name__}"
-            ) from exc
-        if response.status_code != 200:
-            raise PrefetchUnavailableError(f"FHIR server answered {response.status_code} for {query}")
-        return response.json()
+        url: str | None = f"{server.rstrip('/')}/{query}"
+        first: dict[str, Any] | None = None
+        with httpx.Client(timeout=timeout_s, transport=transport) as client:
+            for _ in range(MAX_PAGES):
+                if url is None:
+                    return first
+                try:
+                    response = client.get(url, headers=headers)
+                except httpx.HTTPError as exc:
+                    raise PrefetchUnavailableError(
+                        f"FHIR server unreachable for {query}: {type(exc).__name__}"
+                    ) from exc
+                if response.status_code != 200:
+                    raise PrefetchUnavailableError(f"FHIR server answered {response.status_code} for {query}")
+                page = response.json()
+                if first is None:
+                    first = page
+                elif isinstance(page, dict):
+                    first.setdefault("entry", []).extend(page.get("entry") or [])
+                links = page.get("link") or [] if isinstance(page, dict) else []
+                url = next((ln.get("url") for ln in links if ln.get("relation") == "next"), None)
+            if url is not None:
+                raise PrefetchUnavailableError(f"{query}: more than {MAX_PAGES} pages of results")
+        return first
 
     return fetch
 
