@@ -111,8 +111,8 @@ class AskIn(BaseModel):
     """A clinical question for the evidence Q&A."""
 
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=3, max_length=2000)
-    patient: Patient | None = Field(None, description="Optional patient context for the answer.")
+    question: str = Field(min_length=3, max_length=2000, description="A free-text clinical question.")
+    k: int = Field(5, ge=1, le=50, description="How many evidence statements to retrieve.")
 
 
 class Health(BaseModel):
@@ -325,10 +325,7 @@ def ask(body: AskIn, user: Reader) -> JSONResponse:
         evidence = importlib.import_module("spinemets.evidence")
     except ImportError:
         raise MissingExtraError("evidence Q&A", "evidence") from None
-    kwargs: dict[str, Any] = {}
-    if body.patient is not None:
-        kwargs["patient"] = body.patient
-    answer = evidence.ask(body.question, **kwargs)
+    answer = evidence.ask(body.question, body.k)
     data = answer.model_dump(mode="json") if isinstance(answer, BaseModel) else answer
     return JSONResponse(data)
 
