@@ -159,3 +159,40 @@ def test_keyboard_user_can_skip_to_the_form(live_server: str, page: Any) -> None
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")
     expect(page.locator("#f-patient_id")).to_be_focused()
+
+
+def test_pdf_download_of_the_tumour_board_summary(live_server: str, page: Any) -> None:
+    page.goto(live_server + "/assess")
+    page.fill("#f-patient_id", "E2E-PDF")
+    page.fill("#f-lesions-0-level", "T12")
+    page.get_by_role("button", name="Save and see the plan").click()
+    page.wait_for_url(re.compile(r"/assessments/"))
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Tumour-board summary (PDF)").click()
+    download = info.value
+    assert download.suggested_filename == "spinemets-E2E-PDF-v1.pdf"
+    path = download.path()
+    with open(path, "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
+
+
+def test_ask_a_question_then_a_follow_up(live_server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(live_server + "/ask")
+    page.fill(
+        "#question", "What radiotherapy dose fractionation for painful uncomplicated spinal metastases?"
+    )
+    page.get_by_role("button", name="Ask").click()
+    answers = page.locator("#thread article.answer")
+    expect(answers).to_have_count(1)
+    expect(answers.first.locator("ol.refs li").first).to_be_visible()
+    expect(page.locator("label[for=question]")).to_have_text("Follow-up question")
+    expect(page.locator("#question")).to_have_value("")
+    page.fill("#question", "When is surgery indicated for spinal instability?")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(answers).to_have_count(2)
+    expect(answers.nth(1).locator("h2")).to_have_text("When is surgery indicated for spinal instability?")
+    expect(answers.nth(1).locator("ol.refs li").first).to_be_visible()
+    screenshot(page, "ask-follow-up")

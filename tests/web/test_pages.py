@@ -265,3 +265,50 @@ def test_result_page_shows_the_follow_up_schedule(
     assert plan is not None and plan.schedule
     rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>", page)
     assert [(int(m), d) for m, d, _ in rows] == [(s.month, str(s.due)) for s in plan.schedule]
+
+
+def test_pdf_tumour_board_summary_downloads(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    ident = _save(client, csrf, breast_patient).split("/")[2].split("?")[0]
+    response = client.get(f"/assessments/{ident}/report.pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    assert 'filename="spinemets-EX-001-v1.pdf"' in response.headers["content-disposition"]
+
+
+def test_ask_answers_with_references_and_keeps_the_thread(client: TestClient, csrf: str) -> None:
+    from spinemets.evidence import ask
+
+    question = "What radiotherapy dose fractionation for painful uncomplicated spinal metastases?"
+    expected = ask(question, k=5)
+    assert expected.covered and expected.references
+    full = client.post("/ask", data={"question": question, "csrf_token": csrf})
+    assert full.status_code == 200
+    text = _text(full.text)
+    assert expected.summary[0].text in text
+    for ref in expected.references:
+        assert f'-ref-{ref.number}" value="{ref.number}">' in full.text
+    partial = client.post(
+        "/ask", data={"question": question, "csrf_token": csrf}, headers={"HX-Request": "true"}
+    )
+    assert "<html" not in partial.text  # just the answer, appended to the thread by htmx
+    assert partial.text.count('<article class="answer"') == 1
+    assert 'id="question-field" hx-swap-oob="true"' in partial.text and "Follow-up question" in partial.text
+
+
+def test_ask_without_a_question_says_what_to_type(client: TestClient, csrf: str) -> None:
+    response = client.post("/ask", data={"question": "  ", "csrf_token": csrf})
+    assert response.status_code == 422
+    assert "question must be a question in words" in html.unescape(response.text)
+
+
+def test_ask_outside_the_evidence_base_says_so(client: TestClient, csrf: str) -> None:
+    from spinemets.evidence import ask
+
+    question = "best recipe for sourdough bread"
+    expected = ask(question, k=5)
+    assert not expected.covered
+    page = html.unescape(client.post("/ask", data={"question": question, "csrf_token": csrf}).text)
+    assert (expected.notice or "does not cover") in page

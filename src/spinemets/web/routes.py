@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import importlib
 from collections.abc import Callable, Coroutine
 from functools import cache
 from importlib import resources
@@ -295,7 +294,7 @@ def report_pdf(
     store: AssessmentStore = Depends(get_store),
 ) -> Response:
     """The tumour-board summary as PDF, rendered from the stored result."""
-    render = importlib.import_module("spinemets.render").render
+    from spinemets.render import render
 
     stored = _load(store, assessment_id, version)
     pdf = render(Assessment.model_validate(stored.outputs), "pdf")
@@ -426,7 +425,8 @@ async def ask_question(request: Request, user: Principal = Depends(web_user)) ->
             raise InvalidInputError(
                 "question", question, "a question in words, e.g. 'dose for SBRT to the spine'"
             )
-        ask = importlib.import_module("spinemets.evidence").ask
+        from spinemets.evidence import ask
+
         answer = ask(question, k=5)
     except SpinemetsError as exc:
         error = str(exc)
