@@ -7,7 +7,15 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from spinemets.scores.engine import ScoreDefinition, ScoreKind, ScoreResult
+from spinemets.scores.engine import (
+    Bins,
+    Derivation,
+    Option,
+    ScoreDefinition,
+    ScoreKind,
+    ScoreResult,
+    Subscore,
+)
 
 
 def score_panel(result: ScoreResult) -> Panel:
@@ -66,3 +74,54 @@ def catalogue_table(
     for key, why in (not_supported or {}).items():
         table.add_row(key, Text(f"not supported: {why}", style="dim"), "-", "")
     return table
+
+
+def _derivation_text(d: Derivation) -> str:
+    if isinstance(d, Bins):
+        unit = f" ({d.unit})" if d.unit else ""
+        return f"`{d.input}`{unit}: {d.describe}"
+    if isinstance(d, Subscore):
+        return f"`{d.input}` or the {d.definition.name} items: {d.describe}"
+    return f"`{d.input}`: {d.describe if len(d.describe) < 90 else d.describe.split(':')[0]}"
+
+
+def catalogue_markdown(
+    definitions: dict[str, ScoreDefinition],
+    not_supported: dict[str, str],
+    options: dict[str, tuple[Option, ...]] | None = None,
+) -> str:
+    """docs/scores.md: every score's items, points, raw inputs, bands and citations, from the data."""
+    lines = [
+        "# Score catalogue",
+        "",
+        "Generated from `spinemets.SCORES` by `spinemets.render.score_text.catalogue_markdown` (a test keeps "
+        "this file in sync). Conflicts between sources and how each was settled: [conflicts.md](conflicts.md).",
+        "",
+    ]
+    for key, d in definitions.items():
+        lo, hi = d.range
+        lines += [f"## `{key}`: {d.name} ({d.version})", "", d.description, ""]
+        lines += [f"- Kind: {d.kind.value}; unit of scoring: {d.unit_of_scoring}; range {lo}-{hi}."]
+        for o in (options or {}).get(key, ()):
+            lines.append(
+                f"- Option `{o.name}`: {' / '.join(o.choices)} (default `{o.default}`): {o.describe}."
+            )
+        lines += [f"- Cites: {'; '.join(r.vancouver() for r in d.citations)}", ""]
+        lines += ["| Item | Category | Points |", "|---|---|---|"]
+        for item in d.items:
+            for i, c in enumerate(item.categories):
+                lines.append(f"| {f'`{item.key}`' if i == 0 else ''} | `{c.key}`: {c.label} | {c.points} |")
+        raw = [(item.key, dv) for item in d.items for dv in item.derivations]
+        if raw:
+            lines += ["", "Raw inputs accepted in calculator mode:", ""]
+            lines += [f"- {item_key} <- {_derivation_text(dv)}" for item_key, dv in raw]
+        lines += ["", "| Band | Totals | Meaning |", "|---|---|---|"]
+        for b in d.bands:
+            lines.append(f"| {b.label} | {b.low}-{b.high} | {b.meaning} |")
+        if d.notes:
+            lines += ["", *[f"- {n}" for n in d.notes]]
+        lines.append("")
+    lines += ["## Not supported", ""]
+    lines += [f"- `{key}`: {why}" for key, why in not_supported.items()]
+    lines.append("")
+    return "\n".join(lines)
