@@ -78,10 +78,12 @@ class ItemExpr:
     hi: pl.Expr
     invalid: pl.Expr
     category: pl.Expr | None
+    stage: int
 
 
 @dataclass
 class _Source:
+    stage: int
     present: pl.Expr
     lo: pl.Expr
     hi: pl.Expr
@@ -114,7 +116,13 @@ class ColumnScorer:
         """Temporary columns joining ``score.input`` with ``input`` (the score-specific one wins)."""
         self.temp_columns: list[str] = []
         self._labels: dict[str, pl.Expr] = {}
+        self._stages: dict[int, dict[str, pl.Expr]] = {}
         self._merge_overrides()
+
+    def _reg(self, name: str, expr: pl.Expr, stage: int) -> pl.Expr:
+        """Materialise ``expr`` once as temporary column ``name`` in ``stage`` (shared sub-results)."""
+        self._stages.setdefault(stage, {})[name] = expr.alias(name)
+        return pl.col(name)
 
     def _merge_overrides(self) -> None:
         for key, spec in self.specs.items():
@@ -177,10 +185,10 @@ class ColumnScorer:
             e = e.cast(pl.String)
         e = e.str.strip_chars()
         if how == "lower":
-            return e.str.to_lowercase()
-        if how == "upper":
-            return e.str.to_uppercase()
-        return e
+            e = e.str.to_lowercase()
+        elif how == "upper":
+            e = e.str.to_uppercase()
+        return self._reg(f"__txt__{how}__{column}", e, 0)
 
     def _as_number(self, column: str) -> pl.Expr:
         """``float(value)`` for the engine's Bins: booleans are invalid, text is parsed after stripping."""
@@ -190,7 +198,9 @@ class ColumnScorer:
             return pl.lit(None, dtype=pl.Float64)
         if dtype.is_numeric():
             return e.cast(pl.Float64)
-        return e.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+        return self._reg(
+            f"__num__{column}", e.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False), 0
+        )
 
     def _masked(self, column: str, expr: pl.Expr) -> pl.Expr:
         flag = self._flag(column)
@@ -226,6 +236,9 @@ class ColumnScorer:
         ok = number.is_not_null() & number.is_not_nan()
         if d.integer:
             ok = ok & (number == number.floor())
+        step = getattr(d, "step", 0.0)
+        if step:
+            ok = ok & ((number % step) == 0)
         factor = getattr(d, "factor", 1.0)
         value = (number * factor).round(6) if factor != 1.0 else number
         right_open = getattr(d, "right_open", False)
@@ -295,32 +308,51 @@ class ColumnScorer:
         return self._masked(column, lo), self._masked(column, hi), cat
 
     def _derive(
-        self, item: Item, d: Any, column: str, grade: bool
+        self, item: Item, d: Any, column: str, grade: bool, name: str
     ) -> tuple[pl.Expr, pl.Expr, pl.Expr | None]:
+        """One derivation of one column, materialised as ``name``__lo/__hi(/__cat) in stage 1."""
         if isinstance(d, Lookup):
-            return self._lookup(item, d, column, grade)
-        if isinstance(d, Bins):
-            return self._bins(item, d, column, grade)
-        if isinstance(d, Subscore):
-            return self._subscore_total(item, d, column, grade)
-        raise TypeError(f"derivation kind {type(d).__name__} has no column-wise form")
+            lo, hi, cat = self._lookup(item, d, column, grade)
+        elif isinstance(d, Bins):
+            lo, hi, cat = self._bins(item, d, column, grade)
+        elif isinstance(d, Subscore):
+            lo, hi, cat = self._subscore_total(item, d, column, grade)
+        else:
+            raise TypeError(f"derivation kind {type(d).__name__} has no column-wise form")
+        return (
+            self._reg(name + "__lo", lo, 1),
+            self._reg(name + "__hi", hi, 1),
+            None if cat is None else self._reg(name + "__cat", cat, 1),
+        )
 
     # ---- items -----------------------------------------------------------------------------------
 
     def _sources(self, score_key: str, field_key: str, item: Item, grade: bool) -> list[_Source]:
+        """The ways this item can be resolved from the frame, in the engine's priority order."""
         sources: list[_Source] = []
+        base = f"__s__{score_key}__{field_key}__{item.key}"
         same = next((d for d in item.derivations if d.input == item.key), None)
         col = self.column_for(score_key, item.key)
         if col is not None:
             text = self._as_text(col, "lower")
             keys = [c.key.lower() for c in item.categories]
             pts = [c.points for c in item.categories]
-            d_lo = self._masked(col, text.replace_strict(keys, pts, default=None, return_dtype=_INT))
+            d_lo = self._reg(
+                base + "__direct",
+                self._masked(col, text.replace_strict(keys, pts, default=None, return_dtype=_INT)),
+                1,
+            )
             d_cat = None
             if grade:
-                d_cat = text.replace_strict(keys, [c.key for c in item.categories], default=None)
+                d_cat = self._reg(
+                    base + "__direct_cat",
+                    text.replace_strict(
+                        keys, [c.key for c in item.categories], default=None, return_dtype=pl.String
+                    ),
+                    1,
+                )
             if same is not None:
-                s_lo, s_hi, s_cat = self._derive(item, same, col, grade)
+                s_lo, s_hi, s_cat = self._derive(item, same, col, grade, base + "__same")
                 lo = pl.coalesce(d_lo, s_lo)
                 hi = pl.coalesce(d_lo, s_hi)
                 cat = pl.when(d_lo.is_not_null()).then(d_cat).otherwise(s_cat) if grade else None
@@ -331,36 +363,44 @@ class ColumnScorer:
             inv = lo.is_null()
             sources.append(
                 _Source(
-                    self._present(col), lo, hi, cat, inv, [(f"{field_key}.{item.key}", col, allowed, inv)]
+                    1, self._present(col), lo, hi, cat, inv, [(f"{field_key}.{item.key}", col, allowed, inv)]
                 )
             )
-        for d in item.derivations:
+        for n, d in enumerate(item.derivations):
             dcol = self.column_for(score_key, d.input)
             if dcol is None:
                 continue
-            lo, hi, cat = self._derive(item, d, dcol, grade)
+            lo, hi, cat = self._derive(item, d, dcol, grade, f"{base}__d{n}")
             inv = lo.is_null()
             sources.append(
                 _Source(
-                    self._present(dcol), lo, hi, cat, inv, [(f"{field_key}.{d.input}", dcol, d.describe, inv)]
+                    1,
+                    self._present(dcol),
+                    lo,
+                    hi,
+                    cat,
+                    inv,
+                    [(f"{field_key}.{d.input}", dcol, d.describe, inv)],
                 )
             )
-        for d in item.derivations:
+        for n, d in enumerate(item.derivations):
             if isinstance(d, Subscore):
                 nested = self._nested(score_key, d.definition)
                 if nested is None:
                     continue
-                present, nlo, nhi, ninv, nprobes = nested
+                present, nlo, nhi, ninv, nprobes, stage = nested
                 lo, hi, cat = self._overlap(item, d.bins, nlo, nhi, grade)
-                lo = pl.when(ninv).then(None).otherwise(lo)
-                hi = pl.when(ninv).then(None).otherwise(hi)
-                sources.append(_Source(present, lo, hi, cat, ninv, nprobes))
+                lo = self._reg(f"{base}__sub{n}__lo", pl.when(ninv).then(None).otherwise(lo), stage + 1)
+                hi = self._reg(f"{base}__sub{n}__hi", pl.when(ninv).then(None).otherwise(hi), stage + 1)
+                if cat is not None:
+                    cat = self._reg(f"{base}__sub{n}__cat", cat, stage + 1)
+                sources.append(_Source(stage + 1, present, lo, hi, cat, ninv, nprobes))
         return sources
 
     def _nested(
         self, score_key: str, defn: ScoreDefinition
-    ) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr, list[tuple[str, str, str, pl.Expr]]] | None:
-        """A nested score evaluated on the outer score's columns: (present, lo, hi, invalid, probes)."""
+    ) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr, list[tuple[str, str, str, pl.Expr]], int] | None:
+        """A nested score on the outer score's columns: (present, lo, hi, invalid, probes, stage)."""
         cols = [c for name in defn.accepted_inputs() if (c := self.column_for(score_key, name)) is not None]
         if not cols:
             return None
@@ -370,7 +410,7 @@ class ColumnScorer:
         hi = pl.sum_horizontal(*[i.hi for i in items])
         inv = pl.any_horizontal(*[i.invalid for i in items])
         probes = [p for it in defn.items for p in self._item_probes(score_key, defn.key, it)]
-        return present, lo, hi, inv, probes
+        return present, lo, hi, inv, probes, max(i.stage for i in items)
 
     def _chosen_chain(
         self, sources: list[_Source], pick: Callable[[_Source], pl.Expr], default: pl.Expr
@@ -383,19 +423,33 @@ class ColumnScorer:
     def item(self, score_key: str, field_key: str, item: Item, grade: bool) -> ItemExpr:
         """The column-wise resolution of one item (``field_key`` names the score in messages)."""
         sources = self._sources(score_key, field_key, item, grade)
+        stage = max([1, *(s.stage for s in sources)]) + 1
+        base = f"__i__{score_key}__{field_key}__{item.key}"
         pts = [c.points for c in item.categories]
-        lo = self._chosen_chain(sources, lambda s: s.lo, pl.lit(min(pts), _INT))
-        hi = self._chosen_chain(sources, lambda s: s.hi, pl.lit(max(pts), _INT))
-        invalid = self._chosen_chain(sources, lambda s: s.invalid, pl.lit(False))
+        lo = self._reg(
+            base + "__lo", self._chosen_chain(sources, lambda s: s.lo, pl.lit(min(pts), _INT)), stage
+        )
+        hi = self._reg(
+            base + "__hi", self._chosen_chain(sources, lambda s: s.hi, pl.lit(max(pts), _INT)), stage
+        )
+        invalid = self._reg(
+            base + "__inv",
+            self._chosen_chain(sources, lambda s: s.invalid, pl.lit(False)).fill_null(False),
+            stage,
+        )
         cat = None
         if grade:
             only = item.categories[0].key if len(item.categories) == 1 else None
-            cat = self._chosen_chain(
-                sources,
-                lambda s: s.category if s.category is not None else pl.lit(None, pl.String),
-                pl.lit(only, pl.String),
+            cat = self._reg(
+                base + "__cat",
+                self._chosen_chain(
+                    sources,
+                    lambda s: s.category if s.category is not None else pl.lit(None, pl.String),
+                    pl.lit(only, pl.String),
+                ),
+                stage,
             )
-        return ItemExpr(item.key, lo, hi, invalid, cat)
+        return ItemExpr(item.key, lo, hi, invalid, cat, stage)
 
     def _item_probes(self, score_key: str, field_key: str, item: Item) -> list[tuple[str, str, str, pl.Expr]]:
         """Per source: (field, column, allowed, flag) where the flag means 'chosen and invalid'."""
@@ -411,23 +465,15 @@ class ColumnScorer:
 
     # ---- scores ----------------------------------------------------------------------------------
 
-    def score_exprs(self, key: str) -> tuple[list[pl.Expr], list[pl.Expr]]:
-        """(stage-1 item columns, stage-2 output columns) of one score."""
+    def score_exprs(self, key: str) -> list[pl.Expr]:
+        """The output columns of one score (its item columns are registered as temporaries)."""
         defn = self.specs[key].definition
         grade = defn.kind is not ScoreKind.additive
-        stage1: list[pl.Expr] = []
-        for idx, it in enumerate(defn.items):
-            ie = self.item(key, key, it, grade and idx == 0)
-            stage1 += [
-                ie.lo.alias(f"__{key}__{it.key}__lo"),
-                ie.hi.alias(f"__{key}__{it.key}__hi"),
-                ie.invalid.fill_null(False).alias(f"__{key}__{it.key}__inv"),
-            ]
-            if ie.category is not None:
-                stage1.append(ie.category.alias(f"__{key}__grade"))
-        los = [pl.col(f"__{key}__{it.key}__lo") for it in defn.items]
-        his = [pl.col(f"__{key}__{it.key}__hi") for it in defn.items]
-        err = pl.any_horizontal(*[pl.col(f"__{key}__{it.key}__inv") for it in defn.items])
+        items = [self.item(key, key, it, grade and idx == 0) for idx, it in enumerate(defn.items)]
+        los = [i.lo for i in items]
+        his = [i.hi for i in items]
+        grade_cat = items[0].category if grade and items else None
+        err = pl.any_horizontal(*[i.invalid for i in items])
         lo = pl.sum_horizontal(*los).cast(_INT)
         hi = pl.sum_horizontal(*his).cast(_INT)
         ok = ~err
@@ -456,7 +502,7 @@ class ColumnScorer:
             separator=";",
             ignore_nulls=True,
         )
-        stage2 = [
+        outputs = [
             when_ok(pl.when(lo == hi).then(lo)).alias(f"{key}_total"),
             when_ok(lo).alias(f"{key}_min"),
             when_ok(hi).alias(f"{key}_max"),
@@ -466,12 +512,12 @@ class ColumnScorer:
             when_ok(missing).alias(f"{key}_missing"),
             err.alias(f"{key}_input_error"),
         ]
-        if grade:
-            stage2.append(when_ok(pl.when(lo == hi).then(pl.col(f"__{key}__grade"))).alias(f"{key}_grade"))
+        if grade_cat is not None:
+            outputs.append(when_ok(pl.when(lo == hi).then(grade_cat)).alias(f"{key}_grade"))
         if self.item_points:
             for lo_i, hi_i, it in zip(los, his, defn.items, strict=True):
-                stage2.append(when_ok(pl.when(lo_i == hi_i).then(lo_i)).alias(f"{key}_{it.key}_points"))
-        return stage1, stage2
+                outputs.append(when_ok(pl.when(lo_i == hi_i).then(lo_i)).alias(f"{key}_{it.key}_points"))
+        return outputs
 
     def probes(self, key: str) -> list[ErrorProbe]:
         """Every (column, allowed) check of one score, as flags for the error table."""
@@ -495,17 +541,14 @@ class ColumnScorer:
         return cols
 
     def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
-        """Append every score's output columns to ``lf`` (input columns kept)."""
-        stage1: list[pl.Expr] = []
-        stage2: list[pl.Expr] = []
-        temps: list[str] = []
-        for key in self.specs:
-            s1, s2 = self.score_exprs(key)
-            stage1 += s1
-            stage2 += s2
-            temps += [e.meta.output_name() for e in s1]
-        self.temp_columns += temps
-        return lf.with_columns(self.prepare).with_columns(stage1).with_columns(stage2).drop(temps)
+        """Append every score's output columns to ``lf``; temporaries are listed in :attr:`temp_columns`."""
+        outputs = [e for key in self.specs for e in self.score_exprs(key)]
+        lf = lf.with_columns(self.prepare)
+        for stage in sorted(self._stages):
+            exprs = list(self._stages[stage].values())
+            self.temp_columns += [e.meta.output_name() for e in exprs]
+            lf = lf.with_columns(exprs)
+        return lf.with_columns(outputs)
 
     def error_rows(self, df: pl.DataFrame, row_offset: int) -> pl.DataFrame:
         """The error table of a scored chunk: one row per (row, score, field) with an invalid value.

@@ -199,11 +199,25 @@ def _local_frames(
         yield read_chunk(chunk)
 
 
+def specs_with_options(options: Mapping[str, str] | None = None) -> dict[str, ScoreSpec]:
+    """The catalogue with score options applied (e.g. ``ecog_convention``); unknown options are errors."""
+    options = dict(options or {})
+    known = {o.name for spec in SPECS.values() for o in spec.options}
+    for k, v in options.items():
+        if k not in known:
+            raise InvalidInputError(f"--option {k}", v, sorted(known))
+    out: dict[str, ScoreSpec] = {}
+    for key, spec in SPECS.items():
+        given = {k: v for k, v in options.items() if k in spec.option_names}
+        out[key] = spec.variant(spec.resolve_options(given)) if given else spec
+    return out
+
+
 def _score_task(
-    chunk: Chunk, specs: Mapping[str, ScoreSpec] | None, mapping: CohortMapping | None, item_points: bool
+    chunk: Chunk, options: Mapping[str, str], mapping: CohortMapping | None, item_points: bool
 ) -> ChunkResult:
     """One Dask task: read a chunk and score it (row numbers are fixed up by the driver)."""
-    return score_chunk(read_chunk(chunk), specs if specs is not None else SPECS, mapping, 0, item_points)
+    return score_chunk(read_chunk(chunk), specs_with_options(options), mapping, 0, item_points)
 
 
 # ---- writers -----------------------------------------------------------------------------------------
@@ -292,7 +306,7 @@ def score_file(
     scheduler: str | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     item_points: bool = False,
-    specs: Mapping[str, ScoreSpec] | None = None,
+    options: Mapping[str, str] | None = None,
     progress: bool = True,
     client: Any = None,
 ) -> RunSummary:
@@ -303,6 +317,7 @@ def score_file(
         errors: error file (CSV or Parquet); default ``<output stem>.errors.csv`` beside the output.
         engine: ``local`` (this process) or ``dask`` (``scheduler`` address, or a LocalCluster).
         chunk_rows: rows per chunk (Parquet); CSV chunks are about 32 MiB of text.
+        options: score options, e.g. ``{"ecog_convention": "alternative"}``.
         client: an existing ``dask.distributed.Client`` (tests), instead of ``scheduler``.
     """
     if not input.exists():
@@ -311,7 +326,7 @@ def score_file(
     file_format(output)
     errors = errors or output.with_name(output.stem + ".errors.csv")
     file_format(errors)
-    use_specs = dict(specs) if specs is not None else SPECS
+    use_specs = specs_with_options(options)
     null_values = mapping.null_values if mapping is not None else DEFAULT_NULL_VALUES
     start = time.perf_counter()
     advance, stop = _progress(_count_rows(input, fmt), progress)
@@ -320,7 +335,17 @@ def score_file(
     rows = chunks = 0
     try:
         results = (
-            _run_dask(input, fmt, chunk_rows, null_values, specs, mapping, item_points, scheduler, client)
+            _run_dask(
+                input,
+                fmt,
+                chunk_rows,
+                null_values,
+                dict(options or {}),
+                mapping,
+                item_points,
+                scheduler,
+                client,
+            )
             if engine is Engine.dask
             else _run_local(input, fmt, chunk_rows, null_values, use_specs, mapping, item_points)
         )
@@ -397,7 +422,7 @@ def _run_dask(
     fmt: FileFormat,
     chunk_rows: int,
     null_values: tuple[str, ...],
-    specs: Mapping[str, ScoreSpec] | None,
+    options: Mapping[str, str],
     mapping: CohortMapping | None,
     item_points: bool,
     scheduler: str | None,
@@ -435,7 +460,7 @@ def _run_dask(
         pending: list[Any] = []
         queue = iter(chunks)
         for chunk in queue:
-            pending.append(client.submit(_score_task, chunk, specs, mapping, item_points, pure=False))
+            pending.append(client.submit(_score_task, chunk, options, mapping, item_points, pure=False))
             if len(pending) >= window:
                 yield pending.pop(0).result()
         for fut in pending:

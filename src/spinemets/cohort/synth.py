@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -169,7 +170,7 @@ def synth_frame(n: int, seed: int = 0, specs: Mapping[str, ScoreSpec] | None = N
     return pl.DataFrame(frame)
 
 
-def write_synth(n: int, path: str, seed: int = 0) -> pl.DataFrame:
+def write_synth(n: int, path: str | Path, seed: int = 0) -> pl.DataFrame:
     """Write a synthetic cohort (CSV or Parquet, by extension); Parquet metadata marks it synthetic."""
     from pathlib import Path
 

@@ -1,0 +1,158 @@
+"""``spinemets cohort score|validate|synth|inputs``: registry-scale scoring and survival validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spinemets.errors import InvalidInputError
+
+
+def _options(raw: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in raw or []:
+        if "=" not in item:
+            raise InvalidInputError("--option", item, "NAME=VALUE, e.g. --option ecog_convention=alternative")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    cohort = typer.Typer(
+        name="cohort",
+        help="Score registries (CSV/Parquet, local or Dask) and validate scores against survival.",
+        no_args_is_help=True,
+    )
+
+    @cohort.command("score")
+    def score_cmd(
+        input: Annotated[Path, typer.Argument(help="Registry file, .csv or .parquet.")],
+        output: Annotated[Path, typer.Option("--output", "-o", help="Scored file, .csv or .parquet.")],
+        mapping: Annotated[
+            Path | None, typer.Option("--mapping", help="Column/code mapping YAML (docs/cohort.md).")
+        ] = None,
+        errors: Annotated[
+            Path | None, typer.Option("--errors", help="Error file (default: <output>.errors.csv).")
+        ] = None,
+        engine: Annotated[str, typer.Option("--engine", help="local or dask.")] = "local",
+        scheduler: Annotated[
+            str | None, typer.Option("--scheduler", help="Dask scheduler, e.g. tcp://host:8786.")
+        ] = None,
+        chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1000, help="Rows per chunk.")] = 500_000,
+        item_points: Annotated[
+            bool, typer.Option("--item-points", help="Also write one points column per item.")
+        ] = False,
+        option: Annotated[
+            list[str] | None, typer.Option("--option", help="Score option NAME=VALUE, repeatable.")
+        ] = None,
+    ) -> None:
+        """Compute every score for every row; unknown codes and out-of-range values go to the error file."""
+        from rich.console import Console
+
+        from spinemets.cohort.mapping import load_mapping
+        from spinemets.cohort.run import Engine, score_file, specs_with_options
+
+        if engine not in {e.value for e in Engine}:
+            raise InvalidInputError("--engine", engine, [e.value for e in Engine])
+        specs = specs_with_options(_options(option))
+        loaded = load_mapping(mapping, specs) if mapping is not None else None
+        summary = score_file(
+            input,
+            output,
+            mapping=loaded,
+            errors=errors,
+            engine=Engine(engine),
+            scheduler=scheduler,
+            chunk_rows=chunk_rows,
+            item_points=item_points,
+            options=_options(option),
+        )
+        console = Console(stderr=True)
+        label = " [bold red]SYNTHETIC DATA[/]" if summary.synthetic else ""
+        console.print(
+            f"scored {summary.rows:,} rows x {len(summary.scores)} scores in {summary.seconds:.2f} s "
+            f"({summary.rows_per_second:,.0f} rows/s, engine {summary.engine.value}){label}"
+        )
+        console.print(f"definitions version {summary.definitions_version} -> {summary.output}")
+        if summary.error_count:
+            console.print(
+                f"[yellow]{summary.error_count:,} invalid values in {summary.rows_with_errors:,} rows[/] "
+                f"-> {summary.errors_file}"
+            )
+            for col, n in summary.errors_by_column.items():
+                console.print(f"  {col}: {n:,}")
+        else:
+            console.print(f"no invalid values (error file {summary.errors_file} is empty)")
+
+    @cohort.command("validate")
+    def validate_cmd(
+        scored: Annotated[Path, typer.Argument(help="A file written by `spinemets cohort score`.")],
+        time: Annotated[str, typer.Option("--time", help="Column with follow-up time.")],
+        event: Annotated[str, typer.Option("--event", help="Column with the event (1 death, 0 censored).")],
+        unit: Annotated[
+            str, typer.Option("--unit", help="Unit of --time: days, weeks, months, years.")
+        ] = "months",
+        out: Annotated[Path, typer.Option("--output", "-o", help="Report directory.")] = Path("validation"),
+        bootstrap: Annotated[
+            int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for C.")
+        ] = 200,
+        seed: Annotated[int, typer.Option("--seed", help="Random seed of the bootstrap.")] = 0,
+        score: Annotated[
+            list[str] | None, typer.Option("--score", help="Only these scores (repeatable).")
+        ] = None,
+    ) -> None:
+        """Kaplan-Meier by band, medians with CI, Harrell's C with bootstrap CI, time-dependent AUC, HTML."""
+        from spinemets.cohort.validate import validate_file
+
+        summary = validate_file(
+            scored,
+            time=time,
+            event=event,
+            unit=unit,
+            out_dir=out,
+            bootstrap=bootstrap,
+            seed=seed,
+            scores=score,
+        )
+        typer.echo(f"report: {out / 'report.html'}  summary: {out / 'summary.json'}")
+        if summary["synthetic"]:
+            typer.echo(
+                "SYNTHETIC DATA: these figures reflect the generator's assumptions, not real patients."
+            )
+        for key, s in summary["scores"].items():
+            c = s.get("c_index")
+            if c is not None:
+                typer.echo(f"  {key}: n={s['n']}, C={c['estimate']:.3f} ({c['low']:.3f}-{c['high']:.3f})")
+
+    @cohort.command("synth")
+    def synth_cmd(
+        n: Annotated[int, typer.Argument(min=1, help="Number of synthetic patients.")],
+        output: Annotated[Path, typer.Option("--output", "-o", help=".csv or .parquet")],
+        seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    ) -> None:
+        """Write a SYNTHETIC cohort (inputs for every score, survival from documented assumptions)."""
+        from spinemets.cohort.synth import write_synth
+
+        write_synth(n, output, seed=seed)
+        typer.echo(f"wrote {n:,} SYNTHETIC patients to {output} (not real data; see docs/cohort.md)")
+
+    @cohort.command("inputs")
+    def inputs_cmd(
+        as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    ) -> None:
+        """The column names a registry file may use (map yours onto these), and which scores read them."""
+        from spinemets.cohort.mapping import accepted_inputs
+        from spinemets.scores import SPECS
+
+        names = accepted_inputs(SPECS)
+        if as_json:
+            typer.echo(json.dumps(names, indent=2))
+            return
+        for name, scores in names.items():
+            typer.echo(f"{name:32s} {', '.join(scores)}")
+
+    app.add_typer(cohort)

@@ -1,0 +1,288 @@
+"""Survival validation of every score in a scored file: how well does each predict death here?
+
+Per score: Kaplan-Meier curves by band (rows whose band is determined), median survival with its
+95% confidence interval per band beside the band's published meaning, Harrell's C-index of the
+total with a bootstrap 95% CI, time-dependent AUC at 3, 6 and 12 months (scikit-survival), and a
+calibration table (observed KM survival at 3, 6 and 12 months per band). Output: ``report.html``
+(plots embedded as PNG) and ``summary.json``. A synthetic input is labelled as such everywhere.
+
+C-index orientation: a higher total is taken to predict *longer* survival (as for Tokuhashi, Bauer
+and NESMS); for scores where a higher total means worse (Tomita) or that do not predict survival
+(SINS, ESCC), C < 0.5 is expected and the report says which way each is read.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from spinemets.cohort.run import META_SYNTHETIC, SYNTHETIC_COLUMN, FileFormat, file_format
+from spinemets.errors import InvalidInputError
+from spinemets.scores.catalogue import DEFINITIONS_VERSION, SCORES
+
+HORIZONS_MONTHS = (3.0, 6.0, 12.0)
+_TO_MONTHS = {"days": 12 / 365.25, "weeks": 12 / 52.1775, "months": 1.0, "years": 12.0}
+
+
+def _read(path: Path) -> tuple[pl.DataFrame, bool]:
+    if not path.exists():
+        raise InvalidInputError("scored", str(path), "an existing file written by `spinemets cohort score`")
+    if file_format(path) is FileFormat.parquet:
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(path).schema_arrow.metadata or {}
+        df = pl.read_parquet(path)
+        synthetic = meta.get(META_SYNTHETIC) == b"true"
+    else:
+        df = pl.read_csv(path, infer_schema_length=10000)
+        synthetic = False
+    if SYNTHETIC_COLUMN in df.columns and df.height:
+        synthetic = synthetic or str(df[SYNTHETIC_COLUMN][0]).lower() == "true"
+    return df, synthetic
+
+
+def _bootstrap_c(
+    t: np.ndarray, e: np.ndarray, x: np.ndarray, reps: int, rng: np.random.Generator
+) -> tuple[float, float]:
+    from lifelines.utils import concordance_index
+
+    stats = []
+    n = len(t)
+    for _ in range(reps):
+        idx = rng.integers(0, n, n)
+        if e[idx].sum() == 0:
+            continue
+        stats.append(concordance_index(t[idx], x[idx], e[idx]))
+    if not stats:
+        return float("nan"), float("nan")
+    return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
+
+
+def _td_auc(t: np.ndarray, e: np.ndarray, risk: np.ndarray) -> dict[str, float | None]:
+    """Cumulative/dynamic AUC at each horizon inside the follow-up (None where not estimable)."""
+    from sksurv.metrics import cumulative_dynamic_auc
+    from sksurv.util import Surv
+
+    y = Surv.from_arrays(event=e.astype(bool), time=t)
+    out: dict[str, float | None] = {}
+    for h in HORIZONS_MONTHS:
+        key = f"{h:g}m"
+        if not (t.min() < h < t.max()) or not ((t <= h) & (e == 1)).any():
+            out[key] = None
+            continue
+        try:
+            auc, _ = cumulative_dynamic_auc(y, y, risk, [h])
+            out[key] = float(auc[0])
+        except ValueError:
+            out[key] = None
+    return out
+
+
+def _km_by_band(
+    key: str, t: np.ndarray, e: np.ndarray, bands: np.ndarray
+) -> tuple[list[dict[str, Any]], str]:
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    defn = SCORES[key]
+    rows: list[dict[str, Any]] = []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for band in defn.bands:
+        mask = bands == band.key
+        n = int(mask.sum())
+        row: dict[str, Any] = {
+            "band": band.key,
+            "label": band.label,
+            "published_meaning": band.meaning,
+            "n": n,
+        }
+        if n >= 2:
+            kmf = KaplanMeierFitter(label=f"{band.label} (n={n})").fit(t[mask], e[mask])
+            kmf.plot_survival_function(ax=ax, ci_show=False)
+            median = float(kmf.median_survival_time_)
+            ci = median_survival_times(kmf.confidence_interval_)
+            lo, hi = (float(v) for v in ci.iloc[0].to_numpy())
+            row.update(
+                events=int(e[mask].sum()),
+                median_months=None if np.isinf(median) else round(median, 2),
+                median_ci=[None if np.isinf(lo) else round(lo, 2), None if np.isinf(hi) else round(hi, 2)],
+                survival_at={
+                    f"{h:g}m": round(float(kmf.survival_function_at_times(h).iloc[0]), 4)
+                    for h in HORIZONS_MONTHS
+                },
+            )
+        rows.append(row)
+    ax.set_xlabel("months")
+    ax.set_ylabel("survival")
+    ax.set_title(f"{defn.name}: Kaplan-Meier by band")
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return rows, base64.b64encode(buf.getvalue()).decode()
+
+
+def validate_frame(
+    df: pl.DataFrame,
+    *,
+    time: str,
+    event: str,
+    unit: str = "months",
+    bootstrap: int = 200,
+    seed: int = 0,
+    scores: Sequence[str] | None = None,
+    synthetic: bool = False,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(JSON summary, score -> KM plot PNG as base64) for a scored frame."""
+    from lifelines.utils import concordance_index
+
+    for col in (time, event):
+        if col not in df.columns:
+            raise InvalidInputError(
+                f"--{'time' if col == time else 'event'}", col, "a column of " + ", ".join(df.columns)
+            )
+    if unit not in _TO_MONTHS:
+        raise InvalidInputError("--unit", unit, sorted(_TO_MONTHS))
+    keys = list(scores) if scores else [k for k in SCORES if f"{k}_total" in df.columns]
+    for k in keys:
+        if f"{k}_min" not in df.columns:
+            raise InvalidInputError("--score", k, [k for k in SCORES if f"{k}_total" in df.columns])
+    base = df.select(
+        (pl.col(time).cast(pl.Float64, strict=False) * _TO_MONTHS[unit]).alias("__t"),
+        pl.col(event).cast(pl.Float64, strict=False).alias("__e"),
+        *[pl.col(c) for k in keys for c in (f"{k}_total", f"{k}_band")],
+    ).filter(pl.col("__t").is_not_null() & pl.col("__e").is_in([0.0, 1.0]) & (pl.col("__t") >= 0))
+    rng = np.random.default_rng(seed)
+    summary: dict[str, Any] = {
+        "synthetic": synthetic,
+        "definitions_version": DEFINITIONS_VERSION,
+        "rows_used": base.height,
+        "rows_excluded_bad_time_or_event": df.height - base.height,
+        "time_unit_in": unit,
+        "c_index_orientation": "higher total = longer predicted survival",
+        "scores": {},
+    }
+    plots: dict[str, str] = {}
+    for k in keys:
+        sub = base.filter(pl.col(f"{k}_total").is_not_null())
+        s: dict[str, Any] = {"name": SCORES[k].name, "n": sub.height, "events": int(sub["__e"].sum() or 0)}
+        banded = base.filter(pl.col(f"{k}_band").is_not_null())
+        s["n_band_determined"] = banded.height
+        if banded.height >= 2:
+            s["bands"], plots[k] = _km_by_band(
+                k, banded["__t"].to_numpy(), banded["__e"].to_numpy(), banded[f"{k}_band"].to_numpy()
+            )
+        if sub.height >= 10 and s["events"] > 0 and sub[f"{k}_total"].n_unique() > 1:
+            t, e, x = sub["__t"].to_numpy(), sub["__e"].to_numpy(), sub[f"{k}_total"].to_numpy().astype(float)
+            c = float(concordance_index(t, x, e))
+            lo, hi = _bootstrap_c(t, e, x, bootstrap, rng) if bootstrap else (float("nan"), float("nan"))
+            s["c_index"] = {
+                "estimate": round(c, 4),
+                "low": round(lo, 4),
+                "high": round(hi, 4),
+                "bootstrap": bootstrap,
+            }
+            s["time_dependent_auc"] = _td_auc(t, e, -x)
+        summary["scores"][k] = s
+    return summary, plots
+
+
+def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
+    esc = html.escape
+    banner = (
+        '<p class="synthetic"><strong>SYNTHETIC DATA.</strong> Generated by spinemets; survival was simulated '
+        "from documented assumptions (docs/cohort.md). These figures say nothing about real patients.</p>"
+        if summary["synthetic"]
+        else ""
+    )
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>spinemets cohort validation</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.2em .5em}.synthetic{background:#fee;padding:.5em;border:2px solid #c00}"
+        "</style></head><body>",
+        f"<h1>Score validation{' (SYNTHETIC DATA)' if summary['synthetic'] else ''}</h1>",
+        banner,
+        f"<p>Score definitions {esc(summary['definitions_version'])}; {summary['rows_used']:,} rows used, "
+        f"{summary['rows_excluded_bad_time_or_event']:,} excluded (missing or invalid time/event). "
+        f"C-index orientation: {esc(summary['c_index_orientation'])}.</p>",
+    ]
+    for k, s in summary["scores"].items():
+        parts.append(f"<h2>{esc(s['name'])}</h2>{banner}")
+        parts.append(
+            f"<p>n with a total: {s['n']:,} ({s['events']:,} events); band determined: {s['n_band_determined']:,}</p>"
+        )
+        c = s.get("c_index")
+        if c:
+            parts.append(
+                f"<p>Harrell's C {c['estimate']:.3f} (95% bootstrap CI {c['low']:.3f}-{c['high']:.3f}, {c['bootstrap']} resamples)</p>"
+            )
+            auc = ", ".join(
+                f"{h}: {'n/a' if v is None else f'{v:.3f}'}" for h, v in s["time_dependent_auc"].items()
+            )
+            parts.append(f"<p>Time-dependent AUC: {esc(auc)}</p>")
+        if "bands" in s:
+            parts.append(
+                "<table><tr><th>band</th><th>n</th><th>events</th><th>median months (95% CI)</th>"
+                "<th>KM survival 3 / 6 / 12 m</th><th>published meaning</th></tr>"
+            )
+            for b in s["bands"]:
+                med = b.get("median_months")
+                ci = b.get("median_ci") or [None, None]
+                med_text = "not reached" if med is None else f"{med}"
+                ci_text = f" ({ci[0] if ci[0] is not None else '?'}-{ci[1] if ci[1] is not None else 'not reached'})"
+                surv = b.get("survival_at", {})
+                surv_text = " / ".join(f"{surv[h]:.2f}" for h in surv) if surv else ""
+                parts.append(
+                    f"<tr><td>{esc(b['label'])}</td><td>{b['n']:,}</td><td>{b.get('events', '')}</td>"
+                    f"<td>{esc(med_text + ci_text) if 'events' in b else ''}</td><td>{surv_text}</td>"
+                    f"<td>{esc(b['published_meaning'])}</td></tr>"
+                )
+            parts.append("</table>")
+        if k in plots:
+            parts.append(
+                f"<p><img alt='Kaplan-Meier curves of {esc(s['name'])} by band' src='data:image/png;base64,{plots[k]}'></p>"
+            )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def validate_file(
+    scored: Path,
+    *,
+    time: str,
+    event: str,
+    unit: str = "months",
+    out_dir: Path,
+    bootstrap: int = 200,
+    seed: int = 0,
+    scores: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Validate a scored file; writes ``report.html`` and ``summary.json`` into ``out_dir``."""
+    df, synthetic = _read(scored)
+    summary, plots = validate_frame(
+        df,
+        time=time,
+        event=event,
+        unit=unit,
+        bootstrap=bootstrap,
+        seed=seed,
+        scores=scores,
+        synthetic=synthetic,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    (out_dir / "report.html").write_text(_html(summary, plots), encoding="utf-8")
+    return summary
