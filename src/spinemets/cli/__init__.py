@@ -27,6 +27,7 @@ app = typer.Typer(
 _COMMAND_MODULES = (
     "spinemets.cli.scores",
     "spinemets.cli.assess",
+    "spinemets.cli.cohort",
     "spinemets.cli.service",
 )
 
