@@ -1,0 +1,196 @@
+"""Evaluation of the evidence Q&A against a question set with must-mention key facts.
+
+``python -m spinemets.evidence.evaluate [PATH] [--k 5] [--hybrid] [--json]`` (``make eval``) prints,
+per question and in total, the must-mention coverage of the answer and recall@k of the relevant
+statements. It exits with status 1 when a target is missed: overall coverage at least
+:data:`TARGET_COVERAGE`, no question below :data:`TARGET_MIN_COVERAGE`.
+
+Each question in the YAML file (default ``evaluation/questions.yaml``, relative to the working
+directory) has ``id``, ``question``, ``source``, ``must_mention`` (a list of facts, each a list of
+alternative phrasings; one match suffices, compared after the retriever's normalisation) and
+``relevant`` (statement ids).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from spinemets.errors import KnowledgeBaseError
+from spinemets.evidence.answer import Answer
+from spinemets.evidence.statements import statements_by_id
+from spinemets.evidence.text import normalise
+
+DEFAULT_PATH = Path("evaluation") / "questions.yaml"
+TARGET_COVERAGE = 0.90
+TARGET_MIN_COVERAGE = 0.50
+
+
+class EvalQuestion(BaseModel):
+    """One evaluation question with its key facts and relevant statements."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    question: str = Field(min_length=3)
+    source: str
+    must_mention: tuple[tuple[str, ...], ...] = Field(min_length=1)
+    relevant: tuple[str, ...] = Field(min_length=1)
+
+
+class QuestionResult(BaseModel):
+    """Scores of one question."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    coverage: float
+    recall: float
+    missing: tuple[str, ...]
+    covered: bool
+
+
+class EvalReport(BaseModel):
+    """All question results plus the totals and whether the targets are met."""
+
+    model_config = ConfigDict(frozen=True)
+
+    k: int
+    hybrid: bool
+    results: tuple[QuestionResult, ...]
+    facts_found: int
+    facts_total: int
+    mean_recall: float
+
+    @property
+    def coverage(self) -> float:
+        return self.facts_found / self.facts_total if self.facts_total else 0.0
+
+    @property
+    def min_coverage(self) -> float:
+        return min((r.coverage for r in self.results), default=0.0)
+
+    @property
+    def passed(self) -> bool:
+        return self.coverage >= TARGET_COVERAGE and self.min_coverage >= TARGET_MIN_COVERAGE
+
+
+def load_questions(path: Path = DEFAULT_PATH) -> tuple[EvalQuestion, ...]:
+    """Read and validate the question set; relevant ids must be statements."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise KnowledgeBaseError(f"evaluation set {path} cannot be read: {exc}") from exc
+    if not isinstance(raw, list):
+        raise KnowledgeBaseError(f"evaluation set {path}: expected a list of questions")
+    known = statements_by_id()
+    out: list[EvalQuestion] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        try:
+            q = EvalQuestion.model_validate(item)
+        except ValidationError as exc:
+            raise KnowledgeBaseError(f"evaluation set {path} entry {i}: {exc}") from exc
+        if q.id in seen:
+            raise KnowledgeBaseError(f"evaluation set {path}: duplicate question id {q.id!r}")
+        seen.add(q.id)
+        unknown = [r for r in q.relevant if r not in known]
+        if unknown:
+            raise KnowledgeBaseError(
+                f"evaluation set {path} question {q.id!r}: unknown statement ids {unknown}"
+            )
+        out.append(q)
+    return tuple(out)
+
+
+def answer_text(answer: Answer) -> str:
+    """Everything the reader sees, normalised for fact matching."""
+    return normalise(" ".join(s.text for s in answer.sentences))
+
+
+def fact_found(fact: Sequence[str], text: str) -> bool:
+    return any(normalise(alt) in text for alt in fact)
+
+
+def score_question(q: EvalQuestion, answer: Answer, retrieved_ids: Sequence[str]) -> QuestionResult:
+    """Coverage of must-mention facts in ``answer`` and recall of relevant ids in ``retrieved_ids``."""
+    text = answer_text(answer)
+    missing = tuple(" | ".join(f) for f in q.must_mention if not fact_found(f, text))
+    coverage = 1 - len(missing) / len(q.must_mention)
+    recall = len(set(q.relevant) & set(retrieved_ids)) / len(q.relevant)
+    return QuestionResult(id=q.id, coverage=coverage, recall=recall, missing=missing, covered=answer.covered)
+
+
+def evaluate(questions: Sequence[EvalQuestion], k: int = 5, hybrid: bool = False) -> EvalReport:
+    """Ask every question with ``k`` statements and score it."""
+    from spinemets.evidence.answer import compose, retrieve
+
+    results = []
+    found = total = 0
+    for q in questions:
+        retrieval, method = retrieve(q.question, k, hybrid=hybrid)
+        answer = compose(q.question, retrieval, method)
+        res = score_question(q, answer, [h.statement_id for h in retrieval.hits[:k]])
+        results.append(res)
+        total += len(q.must_mention)
+        found += len(q.must_mention) - len(res.missing)
+    mean_recall = sum(r.recall for r in results) / len(results) if results else 0.0
+    return EvalReport(
+        k=k,
+        hybrid=hybrid,
+        results=tuple(results),
+        facts_found=found,
+        facts_total=total,
+        mean_recall=mean_recall,
+    )
+
+
+def format_report(report: EvalReport) -> str:
+    lines = [f"{'question':<32} {'coverage':>8} {f'recall@{report.k}':>9}  missing"]
+    for r in report.results:
+        flag = "" if r.covered else " [not covered]"
+        lines.append(f"{r.id:<32} {r.coverage:>8.0%} {r.recall:>9.0%}  {'; '.join(r.missing)}{flag}")
+    lines.append("")
+    lines.append(
+        f"questions: {len(report.results)}  retrieval: {'bm25+dense (RRF)' if report.hybrid else 'bm25'}  k={report.k}"
+    )
+    lines.append(
+        f"must-mention coverage: {report.coverage:.1%} ({report.facts_found}/{report.facts_total} facts; "
+        f"target >= {TARGET_COVERAGE:.0%})"
+    )
+    lines.append(f"lowest question coverage: {report.min_coverage:.0%} (target >= {TARGET_MIN_COVERAGE:.0%})")
+    lines.append(f"mean recall@{report.k} of relevant statements: {report.mean_recall:.1%}")
+    lines.append("PASS" if report.passed else "FAIL")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="question set (YAML)")
+    parser.add_argument("--k", type=int, default=5, help="statements retrieved per question (default 5)")
+    parser.add_argument(
+        "--hybrid", action="store_true", help="fuse BM25 with dense retrieval (semantic extra)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    report = evaluate(load_questions(args.path), k=args.k, hybrid=args.hybrid)
+    if args.json:
+        payload = report.model_dump() | {
+            "coverage": report.coverage,
+            "min_coverage": report.min_coverage,
+            "passed": report.passed,
+        }
+        print(json.dumps(payload, indent=2))
+    else:
+        print(format_report(report))
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""Tokenising for retrieval: spelling normalisation, medical abbreviations and synonyms, stemming.
+
+Clinicians write "MSCC", "MESCC", "cord compression" or "metastatic epidural spinal cord
+compression" for the same thing, and "SBRT", "SRS" or "stereotactic radiosurgery" for one
+technique. Documents and queries go through the same :func:`tokenize`, which keeps the original
+words and adds one *concept token* (``c_mscc``) per recognised synonym, so that BM25 matches any
+spelling of a concept. The synonym table is data (:data:`CONCEPTS`), reviewed like the statements.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+#: concept token -> regular-expression alternatives (matched on normalised lowercase text).
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "c_mets": (r"mets?", r"metastas[ie]s", r"metastatic", r"secondar(?:y|ies) deposits?", r"secondaries"),
+    "c_spine": (r"spine", r"spinal", r"vertebra[el]?", r"vertebral", r"spinal column", r"backbone"),
+    "c_mscc": (
+        r"mscc",
+        r"mescc",
+        r"(?:metastatic )?(?:epidural )?(?:spinal )?cord compression",
+        r"cauda equina (?:compression|syndrome)",
+        r"compression of the (?:spinal )?cord",
+    ),
+    "c_escc": (
+        r"escc",
+        r"bilsky",
+        r"epidural (?:spinal cord )?compression (?:scale|grade)",
+        r"epidural grade",
+    ),
+    "c_noms": (r"noms",),
+    "c_sins": (r"sins", r"spinal instability neoplastic score", r"instability", r"unstable", r"stability"),
+    "c_sbrt": (
+        r"sbrt",
+        r"srs",
+        r"sabr",
+        r"stereotactic",
+        r"radiosurgery",
+        r"stereotactic body radiation therapy",
+    ),
+    "c_ebrt": (
+        r"c?ebrt",
+        r"external beam",
+        r"conventional (?:radiotherapy|radiation|rt)",
+        r"palliative (?:radiotherapy|radiation)",
+    ),
+    "c_imrt": (r"imrt", r"intensity[ -]modulated"),
+    "c_rt": (r"radiotherapy", r"radiation(?: therapy)?", r"irradiation", r"rt", r"xrt", r"radiate"),
+    "c_reirr": (
+        r"re-?irradiat\w*",
+        r"re-?treatment",
+        r"second course",
+        r"repeat (?:radiotherapy|radiation|irradiation)",
+    ),
+    "c_fraction": (r"fractionation", r"fractions?", r"dose", r"gy", r"\d+gy", r"schedules?", r"regimens?"),
+    "c_perf": (
+        r"kps",
+        r"karnofsky",
+        r"ecog",
+        r"performance status",
+        r"who ps",
+        r"general condition",
+        r"good condition",
+    ),
+    "c_vcf": (
+        r"vcf",
+        r"(?:vertebral )?compression fractures?",
+        r"pathological fractures?",
+        r"vertebral fractures?",
+        r"collapse",
+    ),
+    "c_bma": (
+        r"bmas?",
+        r"bone[- ]modifying",
+        r"bone[- ]targeted",
+        r"bisphosphonates?",
+        r"zoledron\w*",
+        r"pamidronate",
+        r"denosumab",
+        r"xgeva",
+    ),
+    "c_onj": (r"onj", r"osteonecrosis(?: of the jaw)?"),
+    "c_pet": (r"pet", r"pet-?ct", r"fdg"),
+    "c_mri": (r"mri", r"magnetic resonance", r"mr imaging", r"stir"),
+    "c_ct": (r"ct", r"computed tomography", r"cat scan"),
+    "c_xray": (r"x-?rays?", r"plain (?:films?|radiographs?)", r"radiographs?"),
+    "c_bonescan": (r"bone scan\w*", r"scintigraph\w*", r"99m?tc", r"technetium"),
+    "c_steroid": (
+        r"steroids?",
+        r"corticosteroids?",
+        r"dexamethasone",
+        r"dex",
+        r"glucocorticoids?",
+    ),
+    "c_surgery": (
+        r"surgery",
+        r"surgical",
+        r"operat\w+",
+        r"decompress\w*",
+        r"laminectomy",
+        r"stabilis\w+",
+        r"fixation",
+        r"instrumentation",
+        r"spondylodesis",
+        r"fusion",
+        r"vertebrectomy",
+        r"corpectomy",
+        r"spondylectomy",
+    ),
+    "c_aug": (
+        r"vertebroplasty",
+        r"kyphoplasty",
+        r"cement",
+        r"augmentation",
+        r"pca",
+    ),
+    "c_enbloc": (r"en[- ]?bloc", r"tes", r"radical resection", r"total spondylectomy"),
+    "c_cup": (
+        r"unknown primary",
+        r"unknown origin",
+        r"cup",
+        r"occult primary",
+        r"primary (?:is )?unknown",
+        r"no (?:known )?primary",
+    ),
+    "c_groin": (r"inguinal", r"groins?", r"inguinofemoral", r"femoral nodes?"),
+    "c_lnd": (r"lymphadenectomy", r"lymph node dissection", r"[ip]?lnd", r"node dissection", r"dissection"),
+    "c_nodes": (
+        r"lymphadenopathy",
+        r"lymph nodes?",
+        r"nodes?",
+        r"nodal",
+        r"adenopathy",
+        r"lymphadenopath\w*",
+    ),
+    "c_recur": (
+        r"recurren\w+",
+        r"relapse\w*",
+        r"progress\w*",
+        r"local failure",
+        r"slr",
+        r"regrowth",
+        r"local control",
+    ),
+    "c_followup": (r"follow[- ]?up", r"surveillance", r"monitor\w*", r"restaging"),
+    "c_analgesia": (
+        r"analges\w+",
+        r"opioids?",
+        r"morphine",
+        r"painkillers?",
+        r"pain relief",
+        r"pain control",
+    ),
+    "c_rfa": (r"rfa", r"radiofrequency(?: ablation)?", r"ablation"),
+    "c_rehab": (
+        r"rehabilitation",
+        r"rehab",
+        r"physiotherapy",
+        r"physical therapy",
+        r"occupational therapy",
+        r"mobilis\w+",
+    ),
+    "c_vte": (
+        r"vte",
+        r"dvt",
+        r"thromboprophylaxis",
+        r"lmwh",
+        r"venous thrombo\w*",
+        r"anticoagula\w+",
+        r"heparin",
+    ),
+    "c_infection": (
+        r"spondylodiscitis",
+        r"discitis",
+        r"osteomyelitis",
+        r"infection",
+        r"infectious",
+        r"abscess",
+    ),
+    "c_osteoporosis": (r"osteoporo\w+", r"benign (?:fracture|collapse|vcf)", r"insufficiency fracture"),
+    "c_prognosis": (
+        r"prognos\w+",
+        r"survival",
+        r"life expectancy",
+        r"expected survival",
+        r"how long",
+        r"mortality",
+    ),
+    "c_markers": (r"tumour markers?", r"psa", r"ca ?15-?3", r"cea", r"ca ?19-?9", r"ca-?125"),
+    "c_walk": (r"ambulat\w+", r"walk\w*", r"gait", r"mobility"),
+    "c_deficit": (
+        r"neurological deficits?",
+        r"weakness",
+        r"pares[ie]s",
+        r"paralysis",
+        r"paraplegi\w+",
+        r"palsy",
+        r"motor deficits?",
+        r"neurolog\w+",
+        r"myelopathy",
+        r"radiculopathy",
+    ),
+    "c_sphincter": (r"bladder", r"bowel", r"sphincter", r"incontinen\w+", r"urinary retention"),
+    "c_palliative": (r"palliat\w+", r"end of life", r"hospice", r"supportive care", r"best supportive care"),
+    "c_psycho": (r"psycholog\w+", r"psychosocial", r"emotional", r"anxiety", r"depression", r"distress"),
+    "c_mdt": (r"mdt", r"multidisciplinary", r"interdisciplinary", r"tumour board", r"team discussion"),
+    "c_biopsy": (r"biops\w+", r"fna", r"fine[- ]needle", r"core needle", r"histolog\w+", r"tissue diagnosis"),
+    "c_penile": (r"penile", r"penis"),
+    "c_vulvar": (r"vulvar", r"vulva", r"vulval"),
+    "c_radiopharm": (
+        r"radiopharmaceuticals?",
+        r"radionuclides?",
+        r"radium(?:-223)?",
+        r"samarium(?:-153)?",
+        r"strontium(?:-89)?",
+    ),
+    "c_systemic": (
+        r"chemotherapy",
+        r"systemic therapy",
+        r"systemic treatment",
+        r"targeted therapy",
+        r"immunotherapy",
+        r"hormon\w+ therapy",
+        r"tyrosine kinase",
+    ),
+    "c_urgent": (r"urgent\w*", r"emergency", r"immediate\w*", r"as soon as possible", r"asap", r"same day"),
+    "c_diff": (r"differential(?: diagnosis)?", r"mimics?", r"distinguish\w*", r"differentiat\w+"),
+    "c_flare": (r"pain flare", r"flare"),
+    "c_tokuhashi": (r"tokuhashi",),
+    "c_tomita": (r"tomita",),
+    "c_bauer": (r"bauer",),
+    "c_nesms": (r"nesms", r"new england spinal metastasis score"),
+    "c_sorg": (r"sorg",),
+    "c_diagnose": (
+        r"diagnos\w*",
+        r"detect\w*",
+        r"work-?up",
+        r"investigat\w*",
+        r"imaging",
+        r"scans?",
+        r"mri",
+        r"pet-?ct",
+        r"myelography",
+    ),
+    "c_epidemiology": (
+        r"epidemiolog\w+",
+        r"incidence",
+        r"prevalence",
+        r"how common",
+        r"how often",
+        r"frequency",
+    ),
+}
+
+#: British/American spelling and common variants, applied before tokenising.
+_SPELLING: tuple[tuple[str, str], ...] = (
+    (r"tumor", "tumour"),
+    (r"izations?\b", "isation"),
+    (r"ize\b", "ise"),
+    (r"ized\b", "ised"),
+    (r"esophag", "oesophag"),
+    (r"\bhemat", "haemat"),
+    (r"\bedema", "oedema"),
+    (r"\bhemorrhag", "haemorrhag"),
+    (r"hypocalcemia", "hypocalcaemia"),
+    (r"hypercalcemia", "hypercalcaemia"),
+    (r"leukemia", "leukaemia"),
+    (r"anemia", "anaemia"),
+    (r"\bcenter", "centre"),
+    (r"(\d+(?:\.\d+)?)\s*gy\b", r"\1gy"),
+    (r"(\d+)\s*(?:h|hrs?|hours?)\b", r"\1h"),
+    (r"(\d+)\s*(?:weeks?|wks?)\b", r"\1 week"),
+    (r"(\d+)\s*(?:months?|mo)\b", r"\1 month"),
+)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS = _words(
+    """a an and are as at be been being by can could did do does doing for from had has have how i if in
+    into is it its of on or our should so than that the their them then there these they this those to
+    up us was we were what when where which while who whom why will with would you your me my
+    about any all also after before between during over under per vs versus via
+    tell explain describe please give list approach role best"""
+)
+
+#: Words so common in this domain that they say nothing about whether a question is covered.
+GENERIC = _words(
+    """patient patients treatment treat treated management manage managed cancer cancers tumour tumours
+    spinal spine vertebral vertebra metastasis metastases metastatic mets disease clinical option options
+    recommended recommendation guideline guidelines c_mets c_spine person people adult adults"""
+)
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+(?:[.][0-9]+)?")
+_SUFFIXES = (
+    "isations",
+    "isation",
+    "ations",
+    "ation",
+    "ically",
+    "ivity",
+    "ical",
+    "ities",
+    "ity",
+    "ings",
+    "ing",
+    "ions",
+    "ion",
+    "ies",
+    "ied",
+    "ness",
+    "ment",
+    "ous",
+    "ive",
+    "es",
+    "ed",
+    "ic",
+    "al",
+    "ly",
+    "is",
+    "s",
+    "y",
+    "e",
+)
+
+
+@cache
+def _concept_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple(
+        (concept, re.compile(r"(?<![a-z0-9])(?:" + "|".join(alts) + r")(?![a-z0-9])"))
+        for concept, alts in CONCEPTS.items()
+    )
+
+
+@cache
+def _spelling_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    return tuple((re.compile(p), r) for p, r in _SPELLING)
+
+
+def normalise(text: str) -> str:
+    """Lowercase, unify spelling variants and units (``8 Gy`` -> ``8gy``, ``24 hours`` -> ``24h``)."""
+    t = text.lower().replace("–", "-").replace("—", "-").replace("/", " / ")
+    for pat, rep in _spelling_patterns():
+        t = pat.sub(rep, t)
+    return t
+
+
+def stem(word: str) -> str:
+    """A deliberately small suffix stripper: enough to merge plurals and -ation/-ing forms."""
+    if len(word) <= 4 or not word.isalpha():
+        return word
+    for suf in _SUFFIXES:
+        if word.endswith(suf) and len(word) - len(suf) >= 4:
+            return word[: -len(suf)]
+    return word
+
+
+def concepts(normalised: str) -> list[str]:
+    """Concept tokens found in already-normalised text, once per concept."""
+    return [c for c, pat in _concept_patterns() if pat.search(normalised)]
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens for BM25: stemmed content words plus concept tokens."""
+    t = normalise(text)
+    words = [stem(w) for w in _TOKEN_RE.findall(t) if w not in STOPWORDS]
+    return words + concepts(t)
+
+
+@cache
+def _generic_stems() -> frozenset[str]:
+    return frozenset(stem(g) for g in GENERIC) | GENERIC
+
+
+def is_generic(token: str) -> bool:
+    """True for domain-wide tokens that do not make a question specific."""
+    return token in _generic_stems()

@@ -1,0 +1,1 @@
+"""Curated evidence statements (YAML, one file per area); loaded by spinemets.evidence.statements."""
