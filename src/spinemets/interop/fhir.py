@@ -16,7 +16,6 @@ so that the caller can show it. A known code with a malformed value is always an
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -108,8 +107,8 @@ def validate_bundle(bundle_json: Any) -> dict[str, Any]:
         raise InvalidInputError(
             f"Bundle.{where}", err.get("input"), "valid FHIR R4", err.get("msg", "")
         ) from None
-    data: dict[str, Any] = json.loads(bundle.model_dump_json())
-    return data
+    del bundle  # valid: read the JSON itself (dumping the model back costs more than the mapping)
+    return dict(bundle_json)
 
 
 def _ref(resource: Mapping[str, Any], index: int) -> str:
@@ -1034,15 +1033,15 @@ def plan_resource(
 
 
 def _validated(resource: dict[str, Any]) -> dict[str, Any]:
+    """Check an output resource against its FHIR R4 structure; a failure is a bug here, so it is loud."""
     from fhir.resources.R4B import get_fhir_model_class
 
     try:
-        model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)
-    except ValidationError as exc:  # a bug here, not bad input: fail loudly with the element
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         raise KnowledgeBaseError(f"{resource['resourceType']} {_loc(err['loc'])}: {err['msg']}") from exc
-    out: dict[str, Any] = json.loads(model.model_dump_json())
-    return out
+    return resource
 
 
 def assessment_to_bundle(
