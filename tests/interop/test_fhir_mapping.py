@@ -396,6 +396,52 @@ ERRORS: list[tuple[str, dict[str, Any], str]] = [
         r"Procedure/rt\.bodySite must be a spinal level",
     ),
     (
+        "a bound instead of a value",
+        bundle_of(
+            obs(
+                "1988-5",
+                {"valueQuantity": {"value": 0.5, "comparator": "<", "system": c.UCUM, "code": "mg/dL"}},
+                c.LOINC,
+            )
+        ),
+        r"Observation/o1\.valueQuantity\.comparator must be absent \(an exact value\); got '<'",
+    ),
+    (
+        "patient-level fact with a level",
+        bundle_of(
+            obs(
+                "pain.type",
+                {"valueCodeableConcept": {"coding": [{"system": c.LOCAL, "code": "mechanical"}]}},
+                **level("T12"),
+            )
+        ),
+        r"Observation/o1\.bodySite must be absent for pain\.type",
+    ),
+    (
+        "modifier extension",
+        bundle_of(
+            obs(
+                "89247-1",
+                {"valueInteger": 1},
+                c.LOINC,
+                modifierExtension=[{"url": "https://x.example/negated", "valueBoolean": True}],
+            )
+        ),
+        r"Observation/o1\.modifierExtension must be absent",
+    ),
+    (
+        "observation with components",
+        bundle_of(
+            obs(
+                "89247-1",
+                {"valueInteger": 1},
+                c.LOINC,
+                component=[{"code": {"text": "sub"}, "valueInteger": 1}],
+            )
+        ),
+        r"Observation/o1\.component must be an Observation without components",
+    ),
+    (
         "partial birth date",
         {
             "resourceType": "Bundle",

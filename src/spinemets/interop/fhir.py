@@ -309,6 +309,13 @@ def _value(spec: c.FieldSpec, obs: Mapping[str, Any], ref: str) -> tuple[Any, st
         unit = raw.get("code") or raw.get("unit")
         if number is None:
             raise InvalidInputError(f"{where}.value", None, "a number")
+        if raw.get("comparator"):
+            raise InvalidInputError(
+                f"{where}.comparator",
+                raw["comparator"],
+                "absent (an exact value)",
+                f"'{raw['comparator']}{number}' is a bound, not a value; the fact stays unknown unless measured",
+            )
         system = raw.get("system")
         if raw.get("code") and system not in (None, c.UCUM):
             raise InvalidInputError(f"{where}.system", system, c.UCUM)
@@ -362,6 +369,18 @@ def _observation(obs: Mapping[str, Any], ref: str, col: _Collector) -> None:
     if spec is None:
         col.unmapped(ref, "code", _show(obs.get("code")), "a LOINC or local code listed in docs/fhir.md")
         return
+    if obs.get("component"):
+        col.unmapped(
+            ref, "component", len(obs["component"]), "an Observation without components (one fact each)"
+        )
+        return
+    if not spec.is_lesion and _level_from(obs, ref, required=False) is not None:
+        raise InvalidInputError(
+            f"{ref}.bodySite",
+            _show(obs["bodySite"]),
+            f"absent for {spec.path} (a patient-level fact)",
+            "lesion facts use the lesion.* codes",
+        )
     got = _value(spec, obs, ref)
     if got is None:
         reason = _show(obs.get("dataAbsentReason")) if obs.get("dataAbsentReason") else "no value[x]"
@@ -622,6 +641,14 @@ def map_bundle(
                 raise InvalidInputError(
                     f"{ref}.subject", who, f"a reference to {subject}", "a Bundle must describe one patient"
                 )
+        if res.get("modifierExtension"):
+            urls = [m.get("url") for m in res["modifierExtension"]]
+            raise InvalidInputError(
+                f"{ref}.modifierExtension",
+                urls,
+                "absent",
+                "a modifier extension can change the meaning of a resource",
+            )
         if rtype == "Patient":
             _patient(res, ref, col, on)
         elif rtype == "Observation":
