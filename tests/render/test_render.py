@@ -1,0 +1,124 @@
+"""Renderers and the ``spinemets assess`` command: every format carries the plan, basis and references."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from spinemets import assess
+from spinemets.assessment import Assessment
+from spinemets.cli import main
+from spinemets.errors import InvalidInputError
+from spinemets.render import FORMATS, render
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+RENAL = EXAMPLES / "renal_t6_mscc_radioresistant.json"
+SEED003 = EXAMPLES / "seed003_followup_after_surgery_and_radiotherapy.json"
+
+
+@cache
+def _assessment(path: Path) -> Assessment:
+    return assess(json.loads(path.read_text(encoding="utf-8")))
+
+
+def test_text_report_has_banner_basis_per_source_and_numbered_references() -> None:
+    a = _assessment(RENAL)
+    text = render(a, "text")
+    assert isinstance(text, str)
+    assert "overall urgency: EMERGENCY" in text
+    assert "surgery.decompression-mscc" in text
+    assert "basis: ESCC 2 at T6 (high grade)" in text
+    assert a.plan is not None
+    n = a.plan.reference_number("patchell2005")
+    assert f"[{n}] Patchell RA" in text
+    assert f"rule set {a.ruleset_version}" in text
+
+
+def test_json_is_the_assessment_model_and_round_trips() -> None:
+    a = _assessment(RENAL)
+    out = render(a, "json")
+    assert isinstance(out, str)
+    data = json.loads(out)
+    assert data["plan"]["ruleset_version"] == a.ruleset_version
+    first = data["plan"]["recommendations"][0]
+    assert set(first) >= {
+        "id",
+        "category",
+        "kind",
+        "urgency",
+        "text",
+        "basis",
+        "citations",
+        "per_source",
+        "unverified",
+    }
+    assert Assessment.model_validate_json(out).plan == a.plan
+
+
+def test_markdown_lists_every_recommendation_and_the_schedule() -> None:
+    a = _assessment(SEED003)
+    md = render(a, "markdown")
+    assert isinstance(md, str)
+    assert a.plan is not None
+    for rec in a.plan.recommendations:
+        assert f"`{rec.id}`" in md
+    assert "## Follow-up schedule" in md
+    assert "| 3 | 2026-08-12 |" in md
+
+
+def test_html_escapes_and_shows_sources_side_by_side() -> None:
+    a = _assessment(EXAMPLES / "lung_suspected_mscc_triage.json")
+    html = render(a, "html")
+    assert isinstance(html, str)
+    assert 'id="imaging.mri-whole-spine-12h"' in html
+    assert "<strong>Dutch guideline (NL-WM 2015)</strong>" in html
+    assert "<strong>NICE NG234</strong>" in html
+    assert "-&gt; points" in html
+
+
+@pytest.mark.slow
+def test_pdf_is_a_pdf_document() -> None:
+    pdf = render(_assessment(SEED003), "pdf")
+    assert isinstance(pdf, bytes)
+    assert pdf.startswith(b"%PDF-")
+    assert len(pdf) > 5000
+
+
+def test_unknown_format_names_the_allowed_formats() -> None:
+    with pytest.raises(
+        InvalidInputError, match="format must be one of text, json, markdown, html, pdf; got 'docx'"
+    ):
+        render(_assessment(RENAL), "docx")
+    assert FORMATS == ("text", "json", "markdown", "html", "pdf")
+
+
+def test_cli_assess_json_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["assess", str(SEED003), "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert any(r["id"] == "follow-up.mri-schedule" for r in data["plan"]["recommendations"])
+
+
+def test_cli_assess_writes_markdown_file(tmp_path: Path) -> None:
+    out = tmp_path / "plan.md"
+    main(["assess", str(RENAL), "-f", "markdown", "-o", str(out)])
+    assert "surgery.decompression-mscc" in out.read_text(encoding="utf-8")
+
+
+def test_cli_pdf_needs_an_output_file(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["assess", str(RENAL), "-f", "pdf"])
+    assert exc.value.code == 2
+    assert "--output must be a file path" in capsys.readouterr().err
+
+
+def test_cli_reads_a_fhir_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from spinemets.interop.fhir import patient_to_bundle
+
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps(patient_to_bundle(_assessment(RENAL).patient)), encoding="utf-8")
+    main(["assess", "--fhir", str(bundle), "-f", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert any(r["id"] == "noms.separation-surgery" for r in data["plan"]["recommendations"])
