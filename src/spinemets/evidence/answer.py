@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,9 +25,10 @@ from spinemets.evidence.statements import (
     Topic,
     statements_by_id,
 )
+from spinemets.evidence.text import is_generic
 from spinemets.knowledge.bibliography import get_reference
 
-MIN_COVERAGE = 0.55
+MIN_COVERAGE = 0.45
 """Share of the question's specific terms the evidence base must know before it answers."""
 MIN_TOP_SCORE = 2.0
 """Lowest BM25 score of the best statement that still counts as an answer."""
@@ -133,12 +135,27 @@ def nearest_topics(hits: tuple[Hit, ...], limit: int = 5) -> tuple[Topic, ...]:
     return tuple(sorted(weight, key=lambda t: -weight[t])[:limit])
 
 
+def _catalogue_topics(limit: int = 8) -> tuple[Topic, ...]:
+    """The broadest topics of the evidence base (most statements first)."""
+    counts: dict[Topic, int] = {}
+    for st in statements_by_id().values():
+        for t in st.topics:
+            counts[t] = counts.get(t, 0) + 1
+    return tuple(sorted(counts, key=lambda t: (-counts[t], t.value))[:limit])
+
+
 def _not_covered(question: str, retrieval: Retrieval, method: RetrievalMethod) -> Answer:
-    topics = nearest_topics(retrieval.hits)
-    if topics:
+    specific = [t for t in retrieval.matched_tokens if not is_generic(t)]
+    if specific:
+        topics = nearest_topics(retrieval.hits)
         why = "Nearest topics in the evidence base: " + ", ".join(t.label for t in topics) + "."
     else:
-        why = "No statement shares a term with the question."
+        topics = _catalogue_topics()
+        why = (
+            "No statement shares a specific term with the question. The evidence base covers, among others: "
+            + ", ".join(t.label for t in topics)
+            + "."
+        )
     return Answer(
         question=question,
         covered=False,
@@ -150,7 +167,7 @@ def _not_covered(question: str, retrieval: Retrieval, method: RetrievalMethod) -
 
 
 def _is_covered(retrieval: Retrieval) -> bool:
-    if not retrieval.hits:
+    if not retrieval.hits or not retrieval.strong_match:
         return False
     if retrieval.hits[0].via is RetrievalMethod.bm25 and retrieval.hits[0].score < MIN_TOP_SCORE:
         return False
@@ -261,12 +278,14 @@ def compose(question: str, retrieval: Retrieval, method: RetrievalMethod = Retri
     )
 
 
-def retrieve(question: str, k: int = 5, *, hybrid: bool = False) -> tuple[Retrieval, RetrievalMethod]:
+def retrieve(
+    question: str, k: int = 5, *, hybrid: bool = False, cache_dir: Path | None = None
+) -> tuple[Retrieval, RetrievalMethod]:
     """Retrieval step of :func:`ask` (BM25, or BM25 + dense fused by RRF)."""
+    lexical = search(question, k, cache_dir)  # also validates question and k
     if not hybrid:
-        return search(question, k), RetrievalMethod.bm25
+        return lexical, RetrievalMethod.bm25
     from spinemets.evidence.dense import default_dense_index
     from spinemets.evidence.retrieval import default_index, hybrid_search
 
-    search(question, k)  # validates the arguments the same way as the default path
-    return hybrid_search(default_index(), default_dense_index(), question, k), RetrievalMethod.hybrid
+    return hybrid_search(default_index(cache_dir), default_dense_index(), question, k), RetrievalMethod.hybrid

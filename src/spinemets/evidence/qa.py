@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from spinemets.evidence.answer import Answer, AnswerSentence, Synthesis, compose, retrieve
 from spinemets.evidence.llm import LLMConfig, LLMSentence, SynthesisError, synthesise
 from spinemets.evidence.statements import statements_by_id
 
 
-def ask(question: str, k: int = 5, *, hybrid: bool = False, llm: LLMConfig | None = None) -> Answer:
+def ask(
+    question: str,
+    k: int = 5,
+    *,
+    hybrid: bool = False,
+    llm: LLMConfig | None = None,
+    cache_dir: Path | None = None,
+) -> Answer:
     """Answer a free-text clinical question from the curated evidence base.
 
     Args:
@@ -17,12 +26,14 @@ def ask(question: str, k: int = 5, *, hybrid: bool = False, llm: LLMConfig | Non
         hybrid: fuse BM25 with dense retrieval (needs ``spinemets[semantic]``).
         llm: an OpenAI-compatible endpoint to phrase the answer; only the retrieved statements are
             sent and every cited id is checked. Without it the answer is extractive.
+        cache_dir: where to keep the BM25 index between processes (JSON, keyed by a content
+            hash); None builds it in memory on first use.
 
     Returns:
         A frozen :class:`Answer`; ``covered`` is False (with nearest topics) when the evidence
         base does not address the question.
     """
-    retrieval, method = retrieve(question, k, hybrid=hybrid)
+    retrieval, method = retrieve(question, k, hybrid=hybrid, cache_dir=cache_dir)
     answer = compose(question, retrieval, method)
     if llm is None or not answer.covered:
         return answer

@@ -1,7 +1,8 @@
 """Lexical retrieval over the evidence base (BM25 via bm25s), with optional dense fusion.
 
-The BM25 index is built lazily on first use from the validated statements (a few milliseconds
-for a few hundred statements) and kept for the life of the process. Each statement is indexed
+The BM25 index is built lazily on first use from the validated statements and kept for the life
+of the process; callers that start often (the CLI) pass a cache directory, where the validated
+statements and posting lists are stored as JSON keyed by a content hash. Each statement is indexed
 with its text, its topic labels and its reviewer-supplied keywords, all through
 :func:`spinemets.evidence.text.tokenize`, so abbreviations and synonyms match.
 
@@ -12,28 +13,37 @@ fused with BM25 by reciprocal rank fusion (Cormack, Clarke, Buettcher 2009: scor
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from spinemets.errors import InvalidInputError
-from spinemets.evidence.statements import EvidenceStatement, load_statements
-from spinemets.evidence.text import is_generic, tokenize
+from spinemets.evidence.statements import EvidenceStatement, load_statements, read_statement_files
+from spinemets.evidence.text import analyse, is_generic, tokenize
 
-if TYPE_CHECKING:
-    import numpy as np
-
-TOPIC_WEIGHT = 2
+INDEX_FORMAT = 1
+"""Version of the on-disk index cache layout."""
+TOPIC_WEIGHT = 1
 """Topic labels are indexed this many times: a question naming a topic should find its statements."""
+BM25_K1 = 2.0
+"""Term-frequency saturation of BM25 (tuned on the evaluation set, see the report)."""
+BM25_B = 0.4
+"""Length normalisation of BM25: low, because long statements are often the complete ones."""
 GENERIC_WEIGHT = 0.25
 """Weight of domain-generic query words (every statement is about spinal metastases)."""
 CONCEPT_WEIGHT = 0.6
 """Weight of synonym concept tokens, which repeat the evidence of the words they come from."""
+STRONG_IDF = 2.0
+"""A query token with at least this idf (in roughly 1 in 8 statements or fewer) is distinctive."""
 RRF_K = 60
 """Rank offset of reciprocal rank fusion (the value of Cormack et al. 2009)."""
 
@@ -68,6 +78,8 @@ class Retrieval:
     matched_tokens: tuple[str, ...]
     coverage: float
     """Share of the specific (non-generic) query weight that the vocabulary knows, 0..1."""
+    strong_match: bool = False
+    """True when at least one specific query token is a distinctive term of the evidence base."""
 
 
 class DenseRanker(Protocol):
@@ -77,33 +89,74 @@ class DenseRanker(Protocol):
 
 
 class LexicalIndex:
-    """BM25 over statement texts, topic labels and keywords."""
+    """BM25 over statement texts, topic labels and keywords.
 
-    def __init__(self, statements: Sequence[EvidenceStatement]) -> None:
+    bm25s computes the BM25 weight of every (token, statement) pair eagerly when the index is
+    built; those weights are kept as posting lists, so a query only sums a few lists. This is what
+    bm25s does at query time too, and it lets a cached index answer without importing bm25s,
+    numpy or scipy (fast start of ``spinemets ask``).
+    """
+
+    def __init__(
+        self,
+        statements: Sequence[EvidenceStatement],
+        postings: dict[str, list[tuple[int, float]]],
+        idf: dict[str, float],
+    ) -> None:
+        self.statements = tuple(statements)
+        self._postings = postings
+        self._idf = idf
+        self._max_idf = math.log(1 + (len(self.statements) + 0.5) / 0.5)
+
+    @classmethod
+    def build(
+        cls, statements: Sequence[EvidenceStatement], k1: float = BM25_K1, b: float = BM25_B
+    ) -> LexicalIndex:
+        """Index ``statements`` with bm25s (Lucene BM25 variant)."""
         import bm25s
 
-        self.statements = tuple(statements)
-        corpus = [self._document_tokens(s) for s in self.statements]
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(corpus, show_progress=False)
-        vocab: dict[str, int] = self._bm25.vocab_dict
-        self._vocab = vocab
+        statements = tuple(statements)
+        corpus = [document_tokens(s) for s in statements]
+        bm25 = bm25s.BM25(k1=k1, b=b)
+        bm25.index(corpus, show_progress=False)
+        data, indices, indptr = (bm25.scores[key].tolist() for key in ("data", "indices", "indptr"))
+        postings = {
+            tok: list(
+                zip(indices[indptr[tid] : indptr[tid + 1]], data[indptr[tid] : indptr[tid + 1]], strict=True)
+            )
+            for tok, tid in bm25.vocab_dict.items()
+            if tok and indptr[tid + 1] > indptr[tid]
+        }
         n = len(corpus)
         df: dict[str, int] = {}
         for doc in corpus:
             for tok in set(doc):
                 df[tok] = df.get(tok, 0) + 1
-        self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-        self._max_idf = math.log(1 + (n + 0.5) / 0.5)
+        idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        return cls(statements, postings, idf)
 
-    @staticmethod
-    def _document_tokens(s: EvidenceStatement) -> list[str]:
-        extra = " ".join([*(t.label for t in s.topics for _ in range(TOPIC_WEIGHT)), *s.keywords])
-        return tokenize(f"{s.text} {extra}")
+    def to_json(self) -> dict[str, object]:
+        return {
+            "postings": {t: [[d, round(w, 6)] for d, w in p] for t, p in self._postings.items()},
+            "idf": self._idf,
+        }
 
-    def coverage(self, tokens: Sequence[str]) -> tuple[tuple[str, ...], float]:
-        """Matched tokens and the idf-weighted share of specific query tokens that are known."""
-        specific = [t for t in dict.fromkeys(tokens) if not is_generic(t)]
+    @classmethod
+    def from_json(cls, statements: Sequence[EvidenceStatement], payload: dict[str, object]) -> LexicalIndex:
+        postings = payload["postings"]
+        idf = payload["idf"]
+        if not isinstance(postings, dict) or not isinstance(idf, dict):
+            raise ValueError("malformed index cache")
+        return cls(statements, {t: [(int(d), float(w)) for d, w in p] for t, p in postings.items()}, idf)
+
+    def coverage(
+        self, tokens: Sequence[str], stand_ins: frozenset[str] = frozenset()
+    ) -> tuple[tuple[str, ...], float]:
+        """Matched tokens and the idf-weighted share of specific query tokens that are known.
+
+        Words in ``stand_ins`` are represented by a concept token and not counted on their own.
+        """
+        specific = [t for t in dict.fromkeys(tokens) if not is_generic(t) and t not in stand_ins]
         matched = tuple(t for t in dict.fromkeys(tokens) if t in self._idf)
         if not specific:
             return matched, 1.0 if matched else 0.0
@@ -111,41 +164,48 @@ class LexicalIndex:
         known = sum(self._idf[t] for t in specific if t in self._idf)
         return matched, known / total
 
-    def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """Weighted BM25 score of every statement (numpy array, statement order).
+    def scores(self, tokens: Sequence[str]) -> list[float]:
+        """Weighted BM25 score of every statement (statement order).
 
-        Each distinct query token is scored on its own and weighted: domain-generic words
+        Each distinct query token contributes its posting list, weighted: domain-generic words
         ("spinal", "metastases", "treatment") by :data:`GENERIC_WEIGHT`, concept tokens by
         :data:`CONCEPT_WEIGHT`, so the specific words of a question decide the ranking.
         """
-        import numpy as np
-
-        total = np.zeros(len(self.statements), dtype=np.float32)
+        total = [0.0] * len(self.statements)
         for tok in dict.fromkeys(tokens):
-            if tok not in self._vocab:
+            posting = self._postings.get(tok)
+            if not posting:
                 continue
             weight = GENERIC_WEIGHT if is_generic(tok) else CONCEPT_WEIGHT if tok.startswith("c_") else 1.0
-            total += weight * self._bm25.get_scores([tok])
+            for doc, w in posting:
+                total[doc] += weight * w
         return total
 
     def search(self, question: str, k: int) -> Retrieval:
-        import numpy as np
-
-        tokens = tokenize(question)
-        matched, cov = self.coverage(tokens)
+        tokens, stand_ins = analyse(question)
+        matched, cov = self.coverage(tokens, stand_ins)
         scores = self.scores(tokens)
-        order = np.argsort(-scores, kind="stable")[:k]
+        best = heapq.nlargest(k, range(len(scores)), key=lambda i: (scores[i], -i))
         hits = tuple(
             Hit(
                 statement_id=self.statements[i].id,
-                score=round(float(scores[i]), 4),
+                score=round(scores[i], 4),
                 rank=r + 1,
                 via=RetrievalMethod.bm25,
             )
-            for r, i in enumerate(order)
+            for r, i in enumerate(best)
             if scores[i] > 0
         )
-        return Retrieval(hits=hits, query_tokens=tuple(tokens), matched_tokens=matched, coverage=cov)
+        strong = any(self._idf.get(t, 0.0) >= STRONG_IDF for t in tokens if not is_generic(t))
+        return Retrieval(
+            hits=hits, query_tokens=tuple(tokens), matched_tokens=matched, coverage=cov, strong_match=strong
+        )
+
+
+def document_tokens(s: EvidenceStatement) -> list[str]:
+    """What is indexed for a statement: its text, topic labels and keywords."""
+    extra = " ".join([*(t.label for t in s.topics for _ in range(TOPIC_WEIGHT)), *s.keywords])
+    return tokenize(f"{s.text} {extra}")
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
@@ -180,19 +240,75 @@ def hybrid_search(
         query_tokens=lexical.query_tokens,
         matched_tokens=lexical.matched_tokens,
         coverage=lexical.coverage,
+        strong_match=lexical.strong_match,
     )
 
 
+def _fingerprint(files: dict[str, str]) -> str:
+    """Hash of everything the index depends on: statement files, parameters, synonym table."""
+    from spinemets.evidence import text as text_module
+
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode())
+        h.update(files[name].encode())
+    params = (
+        INDEX_FORMAT,
+        BM25_K1,
+        BM25_B,
+        TOPIC_WEIGHT,
+        sorted(text_module.CONCEPTS.items()),
+        text_module._SUFFIXES,
+    )
+    h.update(repr(params).encode())
+    h.update(repr(sorted(text_module.STOPWORDS)).encode())
+    return h.hexdigest()[:32]
+
+
+def load_or_build_index(cache_dir: Path | None = None) -> LexicalIndex:
+    """The BM25 index over the packaged statements, read from ``cache_dir`` when fresh.
+
+    The cache file holds the validated statements and the posting lists, keyed by a hash of the
+    statement files and the retrieval parameters; a stale, unreadable or missing cache is rebuilt
+    (and rewritten when the directory is writable). Without ``cache_dir`` nothing touches the disk.
+    """
+    if cache_dir is None:
+        return LexicalIndex.build(load_statements())
+    files = read_statement_files()
+    path = cache_dir / f"evidence-index-{_fingerprint(files)}.json"
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        statements = tuple(EvidenceStatement.model_validate(s) for s in payload["statements"])
+        return LexicalIndex.from_json(statements, payload["index"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    index = LexicalIndex.build(load_statements())
+    payload = {
+        "statements": [s.model_dump(mode="json") for s in index.statements],
+        "index": index.to_json(),
+    }
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for old in cache_dir.glob("evidence-index-*.json"):
+            old.unlink(missing_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass
+    return index
+
+
 @cache
-def default_index() -> LexicalIndex:
-    """The BM25 index over the packaged statements, built once per process."""
-    return LexicalIndex(load_statements())
+def default_index(cache_dir: Path | None = None) -> LexicalIndex:
+    """The process-wide index (built once; optionally cached on disk in ``cache_dir``)."""
+    return load_or_build_index(cache_dir)
 
 
-def search(question: str, k: int = 5) -> Retrieval:
+def search(question: str, k: int = 5, cache_dir: Path | None = None) -> Retrieval:
     """Top-``k`` statements for ``question`` by BM25 (the fast default)."""
     if not isinstance(question, str) or not question.strip():
         raise InvalidInputError("question", question, "a non-empty text")
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
         raise InvalidInputError("k", k, "an integer from 1 to 50 (number of statements)")
-    return default_index().search(question, k)
+    return default_index(cache_dir).search(question, k)

@@ -250,6 +250,19 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"how common",
         r"how often",
         r"frequency",
+        r"proportion",
+        r"percentage",
+        r"how many",
+        r"\d+(?:\.\d+)?(?: to \d+(?:\.\d+)?)?% of (?:all )?(?:people|patients)",
+    ),
+    "c_indication": (
+        r"indicat\w*",
+        r"who should",
+        r"candidates?",
+        r"select\w*",
+        r"eligib\w*",
+        r"suitable",
+        r"when (?:is|are|should|to|can)",
     ),
 }
 
@@ -284,7 +297,8 @@ STOPWORDS = _words(
     into is it its of on or our should so than that the their them then there these they this those to
     up us was we were what when where which while who whom why will with would you your me my
     about any all also after before between during over under per vs versus via
-    tell explain describe please give list approach role best"""
+    tell explain describe please give list approach role best component components result results show
+    shows showed mean means difference important much kind does work used use"""
 )
 
 #: Words so common in this domain that they say nothing about whether a question is covered.
@@ -363,11 +377,36 @@ def concepts(normalised: str) -> list[str]:
     return [c for c, pat in _concept_patterns() if pat.search(normalised)]
 
 
+def analyse(text: str) -> tuple[list[str], frozenset[str]]:
+    """Tokens for BM25 and the stemmed words that a concept token stands in for.
+
+    The second part lets coverage checks ignore phrasing words ("proportion", "who should") whose
+    meaning the concept token already carries.
+    """
+    t = normalise(text)
+    found: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for concept, pat in _concept_patterns():
+        matches = list(pat.finditer(t))
+        if matches:
+            found.append(concept)
+            spans.extend(m.span() for m in matches)
+    words: list[str] = []
+    covered: set[str] = set()
+    for m in _TOKEN_RE.finditer(t):
+        w = m.group()
+        if w in STOPWORDS:
+            continue
+        s = stem(w)
+        words.append(s)
+        if any(a <= m.start() and m.end() <= b for a, b in spans):
+            covered.add(s)
+    return words + found, frozenset(covered)
+
+
 def tokenize(text: str) -> list[str]:
     """Tokens for BM25: stemmed content words plus concept tokens."""
-    t = normalise(text)
-    words = [stem(w) for w in _TOKEN_RE.findall(t) if w not in STOPWORDS]
-    return words + concepts(t)
+    return analyse(text)[0]
 
 
 @cache
