@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "spinemets.cli.assess",
     "spinemets.cli.cohort",
     "spinemets.cli.service",
+    "spinemets.cli.ask",
 )
 
 
