@@ -146,12 +146,26 @@ def _links(request: Request, s: StoredAssessment) -> Links:
     )
 
 
+_SUMMARY_FIELDS = (
+    "id",
+    "version",
+    "patient_id",
+    "assessment_date",
+    "created_at",
+    "author",
+    "ruleset_version",
+    "deleted",
+)
+
+
 def _summary(request: Request, s: StoredAssessment) -> AssessmentSummary:
-    return AssessmentSummary(**s.model_dump(exclude={"inputs", "outputs"}), links=_links(request, s))
+    return AssessmentSummary(**{f: getattr(s, f) for f in _SUMMARY_FIELDS}, links=_links(request, s))
 
 
 def _full(request: Request, s: StoredAssessment) -> AssessmentOut:
-    return AssessmentOut(**s.model_dump(), links=_links(request, s))
+    # attributes, not model_dump(): the outputs are large and need no deep copy
+    fields = {f: getattr(s, f) for f in _SUMMARY_FIELDS}
+    return AssessmentOut(**fields, inputs=s.inputs, outputs=s.outputs, links=_links(request, s))
 
 
 def _patient_inputs(patient: Patient) -> dict[str, Any]:

@@ -16,12 +16,20 @@ import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from spinemets.service.schema import AssessmentVersionRow, AuditEntryRow, AuditHeadRow
 
 GENESIS = "0" * 64
+
+_HEAD_FOR_UPDATE = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
+_INSERT_ENTRY = insert(AuditEntryRow)
+_UPDATE_HEAD = (
+    update(AuditHeadRow)
+    .where(AuditHeadRow.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
 
 
 class AuditEntry(BaseModel):
@@ -54,9 +62,17 @@ def canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def content_hash(inputs: dict[str, Any], outputs: dict[str, Any]) -> str:
-    """SHA-256 of a stored assessment version's inputs and outputs."""
-    return hashlib.sha256(canonical({"inputs": inputs, "outputs": outputs}).encode()).hexdigest()
+def to_json(obj: Any) -> str:
+    """The JSON text stored for inputs and outputs (compact, UTF-8 kept); hashed as stored."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def content_hash(inputs_json: str, outputs_json: str) -> str:
+    """SHA-256 of a stored version's inputs and outputs, over the exact JSON texts stored."""
+    digest = hashlib.sha256(inputs_json.encode())
+    digest.update(b"\x1e")
+    digest.update(outputs_json.encode())
+    return digest.hexdigest()
 
 
 def entry_hash(
@@ -90,19 +106,20 @@ def append(
     text = canonical(details)
     digest = entry_hash(seq, at, actor, action, object_type, object_id, text, head.hash)
     conn.execute(
-        insert(AuditEntryRow).values(
-            seq=seq,
-            at=at,
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            details=text,
-            prev_hash=head.hash,
-            hash=digest,
-        )
+        _INSERT_ENTRY,
+        {
+            "seq": seq,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "details": text,
+            "prev_hash": head.hash,
+            "hash": digest,
+        },
     )
-    conn.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=seq, hash=digest))
+    conn.execute(_UPDATE_HEAD, {"new_seq": seq, "new_hash": digest})
     return AuditEntry(
         seq=seq,
         at=at,

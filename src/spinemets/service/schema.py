@@ -8,9 +8,8 @@ row. The audit log is append-only in the same way and hash-chained (see :mod:`.a
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -42,8 +41,10 @@ class AssessmentVersionRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     author: Mapped[str] = mapped_column(String(200))
     ruleset_version: Mapped[str] = mapped_column(String(64))
-    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
-    outputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    inputs: Mapped[str] = mapped_column(Text)
+    """The patient as entered, JSON text exactly as hashed."""
+    outputs: Mapped[str] = mapped_column(Text)
+    """The assessment as computed, JSON text exactly as hashed."""
     content_sha256: Mapped[str] = mapped_column(String(64))
 
 

@@ -67,7 +67,12 @@ class ServiceSettings(BaseSettings):
         description="SQLAlchemy URL; default sqlite in data_dir. PostgreSQL: postgresql+psycopg://user@host/db.",
     )
     sqlite_synchronous: str = Field(
-        "FULL", pattern="^(FULL|NORMAL)$", description="SQLite synchronous pragma (FULL survives power loss)."
+        "NORMAL",
+        pattern="^(FULL|NORMAL)$",
+        description=(
+            "SQLite synchronous pragma. NORMAL (WAL): a committed write survives a crash of the service "
+            "process; FULL also survives power loss or an OS crash, at one disk flush per write."
+        ),
     )
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port.")

@@ -9,6 +9,7 @@ Every create, new version and delete writes a hash-chained audit entry in the sa
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -22,6 +23,11 @@ from spinemets.service.db import make_engine, migrate
 from spinemets.service.schema import AssessmentRow, AssessmentVersionRow
 
 MAX_LIST = 500
+
+
+# Statements built once: per-call .values(...) would re-coerce every column on each write.
+_INSERT_HEAD = insert(AssessmentRow)
+_INSERT_VERSION = insert(AssessmentVersionRow)
 
 
 class AssessmentNotFoundError(InvalidInputError):
@@ -67,7 +73,7 @@ def _assessment_date(patient: dict[str, Any], now: dt.datetime) -> dt.date:
 class AssessmentStore:
     """Assessments in SQLite or PostgreSQL; the schema is migrated when the store opens."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", run_migrations: bool = True) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", run_migrations: bool = True) -> None:
         self.url = url
         self.engine: Engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         if run_migrations:
@@ -104,20 +110,24 @@ class AssessmentStore:
         now = dt.datetime.now(dt.UTC)
         aid = str(uuid.uuid4())
         adate = _assessment_date(patient, now)
-        digest = audit.content_hash(patient, result)
+        inputs_json, outputs_json = audit.to_json(patient), audit.to_json(result)
+        digest = audit.content_hash(inputs_json, outputs_json)
         with self.engine.begin() as conn:
             conn.execute(
-                insert(AssessmentRow).values(
-                    id=aid,
-                    patient_id=patient_id,
-                    assessment_date=adate,
-                    created_at=now,
-                    created_by=author,
-                    latest_version=1,
-                    deleted=False,
-                )
+                _INSERT_HEAD,
+                {
+                    "id": aid,
+                    "patient_id": patient_id,
+                    "assessment_date": adate,
+                    "created_at": now,
+                    "created_by": author,
+                    "latest_version": 1,
+                    "deleted": False,
+                },
             )
-            self._insert_version(conn, aid, 1, now, author, ruleset_version, patient, result, digest)
+            self._insert_version(
+                conn, aid, 1, now, author, ruleset_version, inputs_json, outputs_json, digest
+            )
             audit.append(
                 conn,
                 actor=author,
@@ -150,7 +160,8 @@ class AssessmentStore:
     ) -> StoredAssessment:
         """Add version n+1 (earlier versions stay as they were) and audit it."""
         now = dt.datetime.now(dt.UTC)
-        digest = audit.content_hash(patient, result)
+        inputs_json, outputs_json = audit.to_json(patient), audit.to_json(result)
+        digest = audit.content_hash(inputs_json, outputs_json)
         with self.engine.begin() as conn:
             head = self._head(conn, assessment_id, for_update=True)
             if head.deleted:
@@ -166,7 +177,7 @@ class AssessmentStore:
                     )
                 ).scalar_one()
             self._insert_version(
-                conn, assessment_id, version, now, author, ruleset_version, patient, result, digest
+                conn, assessment_id, version, now, author, ruleset_version, inputs_json, outputs_json, digest
             )
             conn.execute(
                 update(AssessmentRow)
@@ -315,8 +326,8 @@ class AssessmentStore:
             created_at=_utc(row.created_at),
             author=row.author,
             ruleset_version=row.ruleset_version,
-            inputs=row.inputs,
-            outputs=row.outputs,
+            inputs=json.loads(row.inputs),
+            outputs=json.loads(row.outputs),
             deleted=bool(row.deleted),
         )
 
@@ -340,19 +351,20 @@ class AssessmentStore:
         now: dt.datetime,
         author: str,
         ruleset_version: str,
-        patient: dict[str, Any],
-        result: dict[str, Any],
+        inputs_json: str,
+        outputs_json: str,
         digest: str,
     ) -> None:
         conn.execute(
-            insert(AssessmentVersionRow).values(
-                assessment_id=aid,
-                version=version,
-                created_at=now,
-                author=author,
-                ruleset_version=ruleset_version,
-                inputs=patient,
-                outputs=result,
-                content_sha256=digest,
-            )
+            _INSERT_VERSION,
+            {
+                "assessment_id": aid,
+                "version": version,
+                "created_at": now,
+                "author": author,
+                "ruleset_version": ruleset_version,
+                "inputs": inputs_json,
+                "outputs": outputs_json,
+                "content_sha256": digest,
+            },
         )

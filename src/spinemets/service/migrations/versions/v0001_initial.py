@@ -41,8 +41,8 @@ def upgrade() -> None:
         sa.Column("created_at", tz, nullable=False),
         sa.Column("author", sa.String(200), nullable=False),
         sa.Column("ruleset_version", sa.String(64), nullable=False),
-        sa.Column("inputs", sa.JSON(), nullable=False),
-        sa.Column("outputs", sa.JSON(), nullable=False),
+        sa.Column("inputs", sa.Text(), nullable=False),
+        sa.Column("outputs", sa.Text(), nullable=False),
         sa.Column("content_sha256", sa.String(64), nullable=False),
     )
     op.create_index("ix_assessment_versions_created_at", "assessment_versions", ["created_at"])

@@ -1,0 +1,158 @@
+"""Load test of create-assessment on loopback: sustained requests/s, p50/p99 latency, errors.
+
+Starts ``spinemets serve`` (2 workers, single-user loopback mode) on 127.0.0.1 at a free port,
+once with the embedded SQLite database and once with a throwaway PostgreSQL server started on
+loopback, then drives it with a small asyncio HTTP/1.1 keep-alive client (closed loop, fixed
+number of connections, fixed duration) posting the example patient. Never any other address.
+Target (issue 5): at least 500 req/s with p99 under 100 ms and zero errors on the 2-core machine.
+
+    python -m benchmarks service      # or: make bench
+    SPINEMETS_BENCH_SECONDS=20 SPINEMETS_BENCH_CONNECTIONS=32 python -m benchmarks service
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from spinemets.service.pgtemp import PostgresUnavailableError, TempPostgres, free_port
+
+HOST = "127.0.0.1"
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "breast_t12_mechanical.json"
+
+
+def _start_server(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-c", "from spinemets.cli import main; main()", "serve", "--host", HOST]
+    cmd += ["--port", str(port), "--workers", str(workers)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/api/v1/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    _stop(proc)
+    raise RuntimeError("server did not start")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+async def _connection(
+    port: int, request: bytes, until: float, warm_until: float, out: dict[str, list]
+) -> None:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        while time.perf_counter() < until:
+            start = time.perf_counter()
+            writer.write(request)
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            elapsed = time.perf_counter() - start
+            if start >= warm_until:
+                status = int(status_line.split()[1]) if status_line else 0
+                out["lat"].append(elapsed)
+                if status != 201:
+                    out["errors"].append(status)
+    except (ConnectionError, asyncio.IncompleteReadError):
+        out["errors"].append(-1)
+    finally:
+        writer.close()
+
+
+async def _load(port: int, connections: int, seconds: float, warmup: float) -> dict[str, list]:
+    body = json.dumps({"patient": json.loads(EXAMPLE.read_text())}).encode()
+    request = (
+        f"POST /api/v1/assessments HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    out: dict[str, list] = {"lat": [], "errors": []}
+    now = time.perf_counter()
+    await asyncio.gather(
+        *(_connection(port, request, now + warmup + seconds, now + warmup, out) for _ in range(connections))
+    )
+    return out
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def run_one(
+    label: str, env: dict[str, str], *, workers: int, connections: int, seconds: float
+) -> dict[str, float]:
+    """Start a server with ``env``, load it, stop it; returns the figures."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="spinemets-bench-") as tmp:
+        env = {**env, "SPINEMETS_DATA_DIR": str(Path(tmp) / "data"), "SPINEMETS_AUTH_MODE": "loopback_open"}
+        env["SPINEMETS_LOG_LEVEL"] = "WARNING"
+        proc = _start_server(env, port, workers, Path(tmp) / "server.log")
+        try:
+            out = asyncio.run(_load(port, connections, seconds, warmup=2.0))
+        finally:
+            _stop(proc)
+    lat = out["lat"]
+    figures = {
+        "requests": len(lat),
+        "req_per_s": len(lat) / seconds,
+        "p50_ms": _percentile(lat, 0.50) * 1000,
+        "p99_ms": _percentile(lat, 0.99) * 1000,
+        "errors": len(out["errors"]),
+    }
+    print(
+        f"create-assessment [{label}] {workers} workers, {connections} connections, {seconds:.0f} s: "
+        f"{figures['req_per_s']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
+        f"errors {figures['errors']} ({figures['requests']:.0f} requests)",
+        flush=True,
+    )
+    return figures
+
+
+def main() -> None:
+    seconds = float(os.environ.get("SPINEMETS_BENCH_SECONDS", "10"))
+    connections = int(os.environ.get("SPINEMETS_BENCH_CONNECTIONS", "16"))
+    workers = int(os.environ.get("SPINEMETS_BENCH_WORKERS", "2"))
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("SPINEMETS_")}
+    run_one("sqlite", base_env, workers=workers, connections=connections, seconds=seconds)
+    try:
+        pg = TempPostgres().start()
+    except PostgresUnavailableError as exc:
+        print(f"create-assessment [postgresql] skipped: {exc}")
+        return
+    try:
+        env = {**base_env, "SPINEMETS_DATABASE_URL": pg.url}
+        run_one("postgresql", env, workers=workers, connections=connections, seconds=seconds)
+    finally:
+        pg.stop()
+
+
+if __name__ == "__main__":
+    main()
