@@ -142,10 +142,22 @@ def test_compute_one_score_matches_the_library(open_client: TestClient) -> None:
     assert body["errors"][0]["field"].endswith("pain") and "mechanical" in body["errors"][0]["allowed"]
 
 
-def test_report_json_is_the_stored_assessment(open_client: TestClient) -> None:
+def test_reports_render_the_stored_assessment(open_client: TestClient) -> None:
+    from spinemets.assessment import Assessment
+    from spinemets.render import render
+
     created = open_client.post("/api/v1/assessments", json={"patient": EXAMPLE}).json()
     r = open_client.get(created["links"]["report_json"])
     assert r.status_code == 200 and r.json() == created["outputs"]
+    html = open_client.get(created["links"]["report_html"])
+    assert html.headers["content-type"].startswith("text/html")
+    assert html.text == render(Assessment.model_validate(created["outputs"]), "html")
+    assert "script-src" not in html.headers["content-security-policy"]
+    assert "default-src 'none'" in html.headers["content-security-policy"]
+    pdf = open_client.get(created["links"]["report_pdf"])
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    assert "attachment" in pdf.headers["content-disposition"]
+    _problem(open_client.get(f"/api/v1/assessments/{created['id']}/report", params={"format": "docx"}), 422)
 
 
 # authentication and scopes -----------------------------------------------------------------------

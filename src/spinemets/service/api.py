@@ -24,6 +24,7 @@ from spinemets.service import audit, reports
 from spinemets.service.auth import Principal, Scope
 from spinemets.service.deps import get_store, require_scope
 from spinemets.service.problems import PROBLEM_RESPONSES
+from spinemets.service.security import REPORT_CSP
 from spinemets.service.storage import AssessmentStore, StoredAssessment
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
@@ -300,7 +301,7 @@ def report(
         return JSONResponse(stored.outputs)
     name = f"spinemets-{stored.id[:8]}-v{stored.version}"
     if format == "html":
-        return HTMLResponse(reports.html(stored))
+        return HTMLResponse(reports.html(stored), headers={"Content-Security-Policy": REPORT_CSP})
     return Response(
         reports.pdf(stored),
         media_type="application/pdf",

@@ -53,6 +53,11 @@ DOCS_CSP = (
     "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+#: A standalone report document: its own inline styles, nothing else at all (no script, no fetch).
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 access_log = logging.getLogger("spinemets.access")
 
