@@ -88,11 +88,12 @@ def _post(config: LLMConfig, payload: dict[str, object]) -> dict[str, object]:
 
 
 def _content(body: dict[str, object]) -> str:
+    """The assistant text of a chat-completions reply, without a Markdown code fence."""
     try:
         choices = body["choices"]
-        assert_list = choices if isinstance(choices, list) else []
-        message = assert_list[0]["message"]
-        content = message["content"]
+        if not isinstance(choices, list):
+            raise TypeError("choices is not a list")
+        content = choices[0]["message"]["content"]
     except (KeyError, IndexError, TypeError) as exc:
         raise SynthesisError("LLM reply has no choices[0].message.content") from exc
     if not isinstance(content, str):

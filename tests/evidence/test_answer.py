@@ -1,0 +1,229 @@
+"""Answers: structure, citation integrity, the not-covered path and the two seed questions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spinemets.errors import InvalidInputError
+from spinemets.evidence import Answer, ask
+from spinemets.evidence.answer import split_sentences
+from spinemets.evidence.evaluate import answer_text
+from spinemets.evidence.retrieval import RetrievalMethod, search
+from spinemets.evidence.statements import Topic, statements_by_id
+from spinemets.evidence.text import normalise, tokenize
+from spinemets.knowledge.bibliography import load_bibliography
+
+SEED_RECURRENCE = "How to diagnose recurrence of spinal metastasis after surgery and radiation?"
+SEED_INGUINAL = "What is the management of vertebral metastases with inguinal lymphadenopathy?"
+QUESTIONS = [
+    SEED_RECURRENCE,
+    SEED_INGUINAL,
+    "How quickly should MRI be done for suspected MSCC?",
+    "What dose of dexamethasone for cord compression?",
+    "Who should receive SBRT?",
+    "How is the SINS score interpreted?",
+]
+
+
+def _mentions(answer: Answer, *alternatives: str) -> bool:
+    text = answer_text(answer)
+    return any(normalise(a) in text for a in alternatives)
+
+
+def test_seed_recurrence_question_answered_with_key_facts() -> None:
+    """Seed 003 (guidelines.md 8.1-8.2): contrast MRI of the whole spine on a 3/6/12-monthly schedule,
+    CT myelography when MRI is contraindicated, tumour markers, PET-CT, prior RT as the risk factor."""
+    a = ask(SEED_RECURRENCE)
+    assert a.covered
+    for fact in [
+        ("contrast-enhanced MRI",),
+        ("whole spine",),
+        ("every 3 months",),
+        ("every 6 months",),
+        ("CT myelography",),
+        ("PSA",),
+        ("CA 15-3",),
+        ("PET-CT",),
+        ("2.8 times",),
+    ]:
+        assert _mentions(a, *fact), fact
+    assert "seed-003" in {r.id for r in a.references}
+
+
+def test_seed_inguinal_question_answered_with_key_facts() -> None:
+    """Seed 000 (guidelines.md 10.1): urgent spinal MRI, radiotherapy first-line, ultrasound FNA of the nodes,
+    PET-CT for distant disease, biopsy when the primary is unknown, lymph node dissection."""
+    a = ask(SEED_INGUINAL)
+    assert a.covered
+    for fact in [
+        ("urgent MRI",),
+        ("radiotherapy first-line",),
+        ("fine-needle aspiration",),
+        ("PET-CT",),
+        ("primary is unknown", "unknown primary"),
+        ("lymphadenectomy", "lymph node dissection"),
+    ]:
+        assert _mentions(a, *fact), fact
+
+
+def test_penile_figures_only_appear_labelled_as_penile() -> None:
+    """guidelines.md 12.6: penile-cancer chemotherapy and survival figures stay in the penile branch."""
+    for q in QUESTIONS:
+        for s in ask(q, k=10).sentences:
+            if "TIP" in s.text or "2 years" in s.text or "cisplatin" in s.text.lower():
+                assert "penile" in s.text.lower(), s.text
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_every_sentence_cites_retrieved_statements_and_references_are_bibliography_entries(
+    question: str,
+) -> None:
+    a = ask(question)
+    assert a.covered and a.summary
+    retrieved = {h.statement_id for h in a.retrieved}
+    by_id = statements_by_id()
+    bib = load_bibliography()
+    numbers = {r.number: r.id for r in a.references}
+    assert sorted(numbers) == list(range(1, len(numbers) + 1))
+    assert set(numbers.values()) <= set(bib)
+    for s in a.sentences:
+        assert s.statement_ids, s.text
+        assert set(s.statement_ids) <= retrieved
+        expected_sources = {src for sid in s.statement_ids for src in by_id[sid].source_ids}
+        assert {numbers[n] for n in s.reference_numbers} == expected_sources
+    cited_sources = {src for sid in a.cited_statement_ids for src in by_id[sid].source_ids}
+    assert cited_sources == set(numbers.values())
+
+
+def test_sentences_are_extracted_verbatim_from_statements() -> None:
+    a = ask(SEED_INGUINAL)
+    by_id = statements_by_id()
+    for s in a.sentences:
+        (sid,) = s.statement_ids
+        assert s.text in by_id[sid].text
+
+
+def test_summary_comes_first_and_trial_data_goes_to_rationale() -> None:
+    a = ask("What were the results of the Patchell trial of decompressive surgery plus radiotherapy?")
+    by_id = statements_by_id()
+    for s in a.rationale:
+        assert by_id[s.statement_ids[0]].kind.value in ("evidence", "caveat")
+    assert any("84%" in s.text for s in a.sentences)
+
+
+def test_guideline_conflict_is_pulled_in_with_both_sides() -> None:
+    """guidelines.md 12.1: Dutch 12 h vs NICE 24 h must both be shown, with the conflict note."""
+    a = ask("How quickly should MRI be done for suspected metastatic spinal cord compression?")
+    assert "conf-mri-urgency-12h-vs-24h" in a.cited_statement_ids
+    assert _mentions(a, "12h") and _mentions(a, "24h")
+
+
+def test_unverified_statements_are_marked() -> None:
+    a = ask("zoledronic acid dose reduction for creatinine clearance", k=10)
+    flagged = [s for s in a.sentences if s.certainty is not None and s.certainty.value == "K"]
+    assert flagged and all(
+        "unverified" in statements_by_id()[s.statement_ids[0]].text.lower() for s in flagged
+    )
+    assert "unverified recall" in a.render("text")
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How do I bake a chocolate cake?", "What is the capital of France?", "How is asthma treated?"],
+)
+def test_out_of_scope_question_is_not_covered_and_names_topics(question: str) -> None:
+    a = ask(question)
+    assert not a.covered
+    assert a.sentences == () and a.references == ()
+    assert a.nearest_topics and "not covered" in (a.notice or "")
+    assert "not covered" in a.render("text")
+
+
+def test_not_covered_names_the_nearest_topics_of_partial_matches() -> None:
+    a = ask("Can I drive after spinal surgery?")
+    assert not a.covered
+    assert Topic.surgery in a.nearest_topics
+    assert "surgery" in (a.notice or "")
+
+
+def test_answers_are_deterministic() -> None:
+    assert ask(SEED_INGUINAL).model_dump() == ask(SEED_INGUINAL).model_dump()
+
+
+@pytest.mark.parametrize(
+    ("question", "k", "field"),
+    [("", 5, "question"), ("   ", 5, "question"), ("MRI", 0, "k"), ("MRI", 51, "k"), ("MRI", True, "k")],
+)
+def test_bad_arguments_name_the_field(question: str, k: int, field: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"^{field} must be"):
+        ask(question, k=k)
+
+
+def test_k_limits_the_statements_used() -> None:
+    small, large = ask(SEED_INGUINAL, k=2), ask(SEED_INGUINAL, k=12)
+    assert len([h for h in small.retrieved if h.via is RetrievalMethod.bm25]) <= 2
+    assert len(large.cited_statement_ids) > len(small.cited_statement_ids)
+
+
+def test_render_formats() -> None:
+    a = ask(SEED_RECURRENCE)
+    text, md, js = a.render("text"), a.render("markdown"), a.render("json")
+    assert text.index("Summary") < text.index("References")
+    assert "**Summary**" in md and "**References**" in md
+    assert Answer.model_validate_json(js) == a
+    assert json.loads(js)["covered"] is True
+    with pytest.raises(InvalidInputError, match="format must be one of text, markdown, json"):
+        a.render("pdf")
+
+
+def test_answer_is_frozen() -> None:
+    a = ask(SEED_RECURRENCE)
+    with pytest.raises(ValueError, match="frozen"):
+        a.covered = False  # type: ignore[misc]
+
+
+def test_abbreviations_and_long_forms_find_the_same_statement() -> None:
+    short = [h.statement_id for h in search("MSCC dex dose", 3).hits]
+    long = [h.statement_id for h in search("metastatic spinal cord compression dexamethasone dose", 3).hits]
+    assert "ster-nice-16mg-neuro" in short and "ster-nice-16mg-neuro" in long
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "concept"),
+    [
+        ("SBRT", "stereotactic radiosurgery", "c_sbrt"),
+        ("MESCC", "cord compression", "c_mscc"),
+        ("mets", "metastases", "c_mets"),
+        ("KPS", "Karnofsky performance status", "c_perf"),
+        ("VCF", "vertebral compression fracture", "c_vcf"),
+        ("BMA", "denosumab", "c_bma"),
+        ("ONJ", "osteonecrosis of the jaw", "c_onj"),
+        ("PET-CT", "FDG PET/CT", "c_pet"),
+        ("cEBRT", "conventional radiotherapy", "c_ebrt"),
+        ("ESCC", "Bilsky grade", "c_escc"),
+        ("unknown primary", "CUP", "c_cup"),
+    ],
+)
+def test_synonym_layer_maps_abbreviations_to_one_concept(a: str, b: str, concept: str) -> None:
+    assert concept in tokenize(a) and concept in tokenize(b)
+
+
+def test_units_and_spelling_are_normalised() -> None:
+    assert normalise("8 Gy in 24 hours for a tumor") == "8gy in 24h for a tumour"
+
+
+def test_sentence_split_keeps_abbreviations() -> None:
+    assert split_sentences("Markers (e.g. PSA) help. PET-CT too.") == [
+        "Markers (e.g. PSA) help.",
+        "PET-CT too.",
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="abcdeMRISCT -/0123456789%.", min_size=1, max_size=40))
+def test_tokenize_ignores_case_and_never_fails(text: str) -> None:
+    assert tokenize(text) == tokenize(text.upper()) == tokenize(text.lower())
