@@ -1,0 +1,84 @@
+"""Service settings: defaults, environment over settings file over defaults, and refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spinemets.errors import InvalidInputError
+from spinemets.service.settings import AuthMode, is_loopback, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("SPINEMETS_"):
+            monkeypatch.delenv(key)
+
+
+def test_defaults_are_loopback_sqlite_in_data_and_keys_required() -> None:
+    s = load_settings()
+    assert (s.host, s.port, s.workers, s.auth_mode) == ("127.0.0.1", 8000, 1, AuthMode.required)
+    assert s.effective_database_url == "sqlite:///data/spinemets.db"
+    assert s.base_url == "http://127.0.0.1:8000"
+
+
+def test_environment_overrides_file_which_overrides_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = tmp_path / "spinemets.toml"
+    f.write_text('port = 9001\nworkers = 3\ndatabase_url = "postgresql+psycopg://u@127.0.0.1/db"\n')
+    monkeypatch.setenv("SPINEMETS_SETTINGS_FILE", str(f))
+    monkeypatch.setenv("SPINEMETS_PORT", "9002")
+    s = load_settings()
+    assert (s.port, s.workers, s.effective_database_url) == (9002, 3, "postgresql+psycopg://u@127.0.0.1/db")
+    assert s.settings_file == f
+    assert load_settings(port=9003).port == 9003
+
+
+def test_cds_hooks_issuers_from_json_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "SPINEMETS_CDS_HOOKS_ISSUERS",
+        '[{"iss": "https://ehr.example", "jwks_url": "https://ehr.example/jwks"}]',
+    )
+    (issuer,) = load_settings().cds_hooks_issuers
+    assert issuer.iss == "https://ehr.example" and issuer.algorithms == ("RS384", "ES384")
+
+
+def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match=r"settings\.port"):
+        load_settings(port=70000)
+    f = tmp_path / "s.yaml"
+    f.write_text("colour: blue\n")
+    with pytest.raises(InvalidInputError, match=r"settings\.colour"):
+        load_settings(settings_file=f)
+    ini = tmp_path / "s.ini"
+    ini.write_text("[x]\n")
+    with pytest.raises(InvalidInputError, match=r"a \.toml, \.json, \.yaml or \.yml file"):
+        load_settings(settings_file=ini)
+    with pytest.raises(InvalidInputError, match="a readable settings file"):
+        load_settings(settings_file=tmp_path / "missing.toml")
+
+
+def test_open_mode_only_on_loopback() -> None:
+    assert load_settings(auth_mode="loopback_open", host="::1").auth_mode is AuthMode.loopback_open
+    for host in ("0.0.0.0", "192.168.1.10", "example.org"):
+        with pytest.raises(InvalidInputError, match="only allowed on a loopback host"):
+            load_settings(auth_mode="loopback_open", host=host)
+    assert [is_loopback(h) for h in ("127.0.0.1", "127.8.9.1", "::1", "localhost", "10.0.0.1", "")] == [
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_secrets_are_not_echoed_in_errors() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        load_settings(session_secret=12345)
+    assert "12345" not in str(info.value)
