@@ -141,3 +141,14 @@ def test_score_all_rejects_unknown_options(example_patient: dict[str, Any]) -> N
 def test_patient_with_bad_field_is_rejected_with_its_path() -> None:
     with pytest.raises(InvalidInputError, match=r"lesions\[0\]\.level must be a level from occiput"):
         score("sins", {"lesions": [{"level": "X9"}]})
+
+
+def test_keywords_with_a_patient_must_be_options(example_patient: dict[str, Any]) -> None:
+    p = spinemets.parse_patient(example_patient)
+    with pytest.raises(
+        InvalidInputError, match=r"sins\.pain must be absent \(this score has no options\); got 'none'"
+    ):
+        score("sins", p, pain="none")
+    assert score("tokuhashi_revised", p, ecog_convention="alternative").options == {
+        "ecog_convention": "alternative"
+    }

@@ -114,6 +114,16 @@ def score(name: str, items_or_patient: Mapping[str, Any] | Patient, **inputs: An
     """
     spec = get_spec(name)
     if isinstance(items_or_patient, Patient):
+        extra = [k for k in inputs if k not in spec.option_names]
+        if extra:
+            names = sorted(spec.option_names)
+            allowed = f"an option ({', '.join(names)})" if names else "absent (this score has no options)"
+            raise InvalidInputError(
+                f"{spec.definition.key}.{extra[0]}",
+                inputs[extra[0]],
+                allowed,
+                "with a patient, only options may be given as keywords",
+            )
         return _score_patient(spec, items_or_patient, inputs)
     if not isinstance(items_or_patient, Mapping):
         raise InvalidInputError(
