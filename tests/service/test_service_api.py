@@ -45,6 +45,17 @@ def test_create_stores_what_the_library_computes(client: TestClient, keys: dict[
     assert got.json() == body
 
 
+def test_prefer_return_minimal_replies_with_the_summary(open_client: TestClient) -> None:
+    r = open_client.post(
+        "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Prefer": "return=minimal"}
+    )
+    assert r.status_code == 201 and r.headers["preference-applied"] == "return=minimal"
+    body = r.json()
+    assert "outputs" not in body and body["patient_id"] == "EX-001"
+    stored = open_client.get(r.headers["location"]).json()
+    assert stored["outputs"]["scores"] == spinemets.assess(EXAMPLE).model_dump(mode="json")["scores"]
+
+
 def test_put_adds_a_version_and_the_old_one_stays(open_client: TestClient) -> None:
     first = open_client.post("/api/v1/assessments", json={"patient": EXAMPLE}).json()
     changed = {**EXAMPLE, "performance": {"kps": 40}}

@@ -11,7 +11,7 @@ import datetime as dt
 import importlib
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -209,14 +209,36 @@ def health(store: Store) -> Health:
     return Health(status="ok", version=spinemets.__version__, database=store.dialect)
 
 
-@router.post("/assessments", status_code=201, response_model=AssessmentOut, tags=["assessments"])
+@router.post(
+    "/assessments",
+    status_code=201,
+    response_model=AssessmentOut,
+    tags=["assessments"],
+    responses={201: {"description": "Stored; the body is the summary only with `Prefer: return=minimal`."}},
+)
 def create_assessment(
-    body: AssessmentIn, request: Request, response: Response, store: Store, user: Writer
-) -> AssessmentOut:
+    body: AssessmentIn,
+    request: Request,
+    store: Store,
+    user: Writer,
+    prefer: Annotated[
+        str | None, Header(description="`return=minimal` (RFC 7240): reply without inputs/outputs.")
+    ] = None,
+) -> Response:
     """Compute every score (and the plan) for the patient, store inputs and outputs, return them."""
     stored = compute_and_create(store, body.patient, user.name)
-    response.headers["Location"] = f"/api/v1/assessments/{stored.id}"
-    return _full(request, stored)
+    headers = {"Location": f"/api/v1/assessments/{stored.id}"}
+    if prefer and "return=minimal" in prefer.replace(" ", "").lower():
+        headers["Preference-Applied"] = "return=minimal"
+        return _json_response(_summary(request, stored), 201, headers)
+    return _json_response(_full(request, stored), 201, headers)
+
+
+def _json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Serialise a response model once, in pydantic's serialiser (it was validated when built)."""
+    return Response(
+        model.model_dump_json(), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 @router.get("/assessments", response_model=AssessmentList, tags=["assessments"])
