@@ -196,3 +196,14 @@ def test_ask_a_question_then_a_follow_up(live_server: str, page: Any) -> None:
     expect(answers.nth(1).locator("h2")).to_have_text("When is surgery indicated for spinal instability?")
     expect(answers.nth(1).locator("ol.refs li").first).to_be_visible()
     screenshot(page, "ask-follow-up")
+
+
+def test_enter_in_a_field_saves_and_keeps_the_lesions(live_server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(live_server + "/assess")
+    page.fill("#f-patient_id", "E2E-ENTER")
+    page.fill("#f-lesions-0-level", "T12")
+    page.press("#f-lesions-0-level", "Enter")
+    page.wait_for_url(re.compile(r"/assessments/"))
+    expect(page.locator('[data-score="sins"] h3 small')).to_have_text("T12")

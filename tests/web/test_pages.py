@@ -312,3 +312,24 @@ def test_ask_outside_the_evidence_base_says_so(client: TestClient, csrf: str) ->
     assert not expected.covered
     page = html.unescape(client.post("/ask", data={"question": question, "csrf_token": csrf}).text)
     assert (expected.notice or "does not cover") in page
+
+
+def test_lesion_buttons_work_without_javascript(client: TestClient, csrf: str) -> None:
+    """The add/remove buttons are submit buttons: without htmx the form comes back with the rows changed."""
+    base = {"lesions.0.level": "T12", "lesions.0.bone_lesion": "lytic", "csrf_token": csrf}
+    added = client.post("/assess", data={**base, "action": "add_lesion"})
+    assert added.status_code == 200
+    assert 'name="lesions.1.level"' in added.text and 'value="T12"' in added.text
+    two = {**base, "lesions.1.level": "L3"}
+    removed = client.post("/assess", data={**two, "action": "remove_lesion:0"})
+    assert removed.status_code == 200
+    assert 'name="lesions.0.level"' not in removed.text and 'value="L3"' in removed.text
+    assert client.get("/history").text.count("<tbody>") == 0  # nothing was saved
+
+
+def test_the_first_submit_button_of_the_form_is_save(client: TestClient) -> None:
+    """Enter in a text field 'clicks' the form's first submit button; it must not remove a lesion."""
+    page = client.get("/assess").text
+    form = page[page.index('<form id="assess-form"') :]
+    first = re.search(r"<button type=\"submit\"([^>]*)>([^<]+)</button>", form)
+    assert first and first.group(2) == "Save" and "name=" not in first.group(1)

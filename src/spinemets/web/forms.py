@@ -241,6 +241,18 @@ def lesion_indices(form: Mapping[str, list[str]]) -> list[int]:
     return sorted(found)
 
 
+def with_lesion_row(form: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """The form with one more, empty, lesion row after the last one."""
+    index = max(lesion_indices(form), default=-1) + 1
+    return {**form, f"{LESIONS}.{index}.level": [""]}
+
+
+def without_lesion_row(form: Mapping[str, list[str]], index: int) -> dict[str, list[str]]:
+    """The form without lesion row ``index`` (other rows keep their numbers)."""
+    prefix = f"{LESIONS}.{index}."
+    return {k: v for k, v in form.items() if not k.startswith(prefix)}
+
+
 def form_to_patient(form: Mapping[str, list[str]]) -> dict[str, Any]:
     """The patient dict for :func:`spinemets.parse_patient`; blank controls are left out (unknown).
 

@@ -218,9 +218,7 @@ async def lesion_row(request: Request, user: Principal = Depends(web_user)) -> H
 async def remove_lesion(index: int, request: Request, user: Principal = Depends(web_user)) -> HTMLResponse:
     """htmx: drop lesion row ``index`` and return the score panel without it (the row is removed out of band)."""
     values = forms.multidict((await request.form()).multi_items())
-    prefix = f"{forms.LESIONS}.{index}."
-    kept = {k: v for k, v in values.items() if not k.startswith(prefix)}
-    assessment, error = _live(kept)
+    assessment, error = _live(forms.without_lesion_row(values, index))
     return _render(
         request, "_scores.html", {"assessment": assessment, "live_error": error, "removed_row": index}
     )
@@ -234,6 +232,18 @@ async def save_assessment(
 ) -> Response:
     """Validate, compute and store (a new assessment, or a new version of a reopened one)."""
     values = forms.multidict((await request.form()).multi_items())
+    action = (values.pop("action", None) or [""])[-1]
+    if action == "add_lesion" or action.startswith("remove_lesion:"):
+        # Without JavaScript the add/remove buttons submit the form: redraw it with the rows changed.
+        if action == "add_lesion":
+            values = forms.with_lesion_row(values)
+        elif action.removeprefix("remove_lesion:").isdigit():
+            values = forms.without_lesion_row(values, int(action.removeprefix("remove_lesion:")))
+        existing_id = (values.get("assessment_id") or [""])[-1]
+        reopened = store.get(existing_id) if existing_id else None
+        assessment, error = _live(values)
+        ctx = _assess_context(values, {}, assessment=assessment, live_error=error, reopened=reopened)
+        return _render(request, "assess.html", ctx)
     patient = forms.form_to_patient(values)
     try:
         assessment = spinemets.assess(patient)
