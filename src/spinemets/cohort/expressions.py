@@ -92,6 +92,10 @@ class _Source:
     """Invalid *given that this source was chosen* (the value is present)."""
     probes: list[tuple[str, str, str, pl.Expr]] = field(default_factory=list)
     """(field, column, allowed, invalid-if-chosen) for the error table."""
+    column: str | None = None
+    """The one frame column this source reads (None for a nested score)."""
+    nested: Subscore | None = None
+    """The nested score this source evaluates (Subscore derivations without a direct total)."""
 
 
 class ColumnScorer:
@@ -108,7 +112,10 @@ class ColumnScorer:
         specs: Mapping[str, ScoreSpec],
         schema: Mapping[str, pl.DataType],
         item_points: bool = False,
+        inline: bool = False,
     ) -> None:
+        self.inline = inline
+        """Build plain expressions (no temporary columns): used to evaluate distinct values."""
         self.specs = dict(specs)
         self.schema = dict(schema)
         self.item_points = item_points
@@ -121,6 +128,8 @@ class ColumnScorer:
 
     def _reg(self, name: str, expr: pl.Expr, stage: int) -> pl.Expr:
         """Materialise ``expr`` once as temporary column ``name`` in ``stage`` (shared sub-results)."""
+        if self.inline:
+            return expr
         self._stages.setdefault(stage, {})[name] = expr.alias(name)
         return pl.col(name)
 
@@ -363,7 +372,14 @@ class ColumnScorer:
             inv = lo.is_null()
             sources.append(
                 _Source(
-                    1, self._present(col), lo, hi, cat, inv, [(f"{field_key}.{item.key}", col, allowed, inv)]
+                    1,
+                    self._present(col),
+                    lo,
+                    hi,
+                    cat,
+                    inv,
+                    [(f"{field_key}.{item.key}", col, allowed, inv)],
+                    col,
                 )
             )
         for n, d in enumerate(item.derivations):
@@ -381,6 +397,7 @@ class ColumnScorer:
                     cat,
                     inv,
                     [(f"{field_key}.{d.input}", dcol, d.describe, inv)],
+                    dcol,
                 )
             )
         for n, d in enumerate(item.derivations):
@@ -394,7 +411,7 @@ class ColumnScorer:
                 hi = self._reg(f"{base}__sub{n}__hi", pl.when(ninv).then(None).otherwise(hi), stage + 1)
                 if cat is not None:
                     cat = self._reg(f"{base}__sub{n}__cat", cat, stage + 1)
-                sources.append(_Source(stage + 1, present, lo, hi, cat, ninv, nprobes))
+                sources.append(_Source(stage + 1, present, lo, hi, cat, ninv, nprobes, None, d))
         return sources
 
     def _nested(
@@ -556,7 +573,8 @@ class ColumnScorer:
         ``row`` is 1-based over the whole file (``row_offset`` rows precede this chunk).
         """
         flags = [f"{k}_input_error" for k in self.specs]
-        bad = df.with_row_index("__row", offset=row_offset + 1).filter(pl.any_horizontal(*flags))
+        numbered = df if "__row" in df.columns else df.with_row_index("__row", offset=row_offset + 1)
+        bad = numbered.filter(pl.any_horizontal(*flags))
         if bad.height == 0:
             return empty_errors()
         parts: list[pl.DataFrame] = []

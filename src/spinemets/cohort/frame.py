@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from spinemets.cohort.expressions import INVALID_PREFIX, ColumnScorer, empty_errors
+from spinemets.cohort.fast import FastScorer, TooManyStates
 from spinemets.cohort.mapping import CohortMapping
 from spinemets.errors import InvalidInputError
 from spinemets.scores.catalogue import DEFINITIONS_VERSION
@@ -23,9 +26,18 @@ VERSION_COLUMN = "spinemets_definitions_version"
 
 @dataclass(frozen=True)
 class ChunkResult:
-    scored: pl.DataFrame
+    """A scored chunk: input columns as read, mapped inputs, score columns, version; and its errors."""
+
+    table: pa.Table
     errors: pl.DataFrame
     rows: int
+
+    @property
+    def scored(self) -> pl.DataFrame:
+        frame = pl.from_arrow(self.table)
+        if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a table gives a frame
+            raise TypeError("expected a table")
+        return frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
 
 
 def apply_mapping(
@@ -73,18 +85,63 @@ def apply_mapping(
 
 
 def score_chunk(
-    df: pl.DataFrame,
+    df: pl.DataFrame | pa.Table,
     specs: Mapping[str, ScoreSpec],
     mapping: CohortMapping | None = None,
     row_offset: int = 0,
     item_points: bool = False,
+    fast: bool = True,
 ) -> ChunkResult:
-    """Every score for every row of ``df`` plus the chunk's error table (mapping + score errors)."""
-    mapped, map_errors = apply_mapping(df, mapping, row_offset)
-    scorer = ColumnScorer(specs, mapped.schema, item_points=item_points)
-    scored = scorer.apply(mapped.lazy()).collect()
-    score_errors = scorer.error_rows(scored, row_offset)
-    flags = [c for c in scored.columns if c.startswith(INVALID_PREFIX) or c in scorer.temp_columns]
-    scored = scored.drop(flags).with_columns(pl.lit(DEFINITIONS_VERSION).alias(VERSION_COLUMN))
+    """Every score for every row of ``df`` plus the chunk's error table (mapping + score errors).
+
+    ``fast`` uses the distinct-value tables of :mod:`spinemets.cohort.fast`; otherwise (or when an
+    item has too many joint states) the row-wise expressions of :mod:`spinemets.cohort.expressions`.
+    The error table always comes from the expressions, run on the rows that have an invalid value.
+    Input columns are passed through exactly as read.
+    """
+    if isinstance(df, pa.Table):
+        arrow_in = df
+        converted = pl.from_arrow(df)
+        if not isinstance(converted, pl.DataFrame):  # pragma: no cover - a table gives a frame
+            raise TypeError("expected a table")
+        frame = converted
+    else:
+        frame, arrow_in = df, df.to_arrow()
+    mapped, map_errors = apply_mapping(frame, mapping, row_offset)
+    scores: dict[str, pa.Array] | None = None
+    if fast:
+        try:
+            scores = FastScorer(specs, mapped, item_points).columns()
+        except TooManyStates:
+            scores = None
+    if scores is None:
+        scorer = ColumnScorer(specs, mapped.schema, item_points=item_points)
+        names = [c for k in specs for c in scorer.output_columns(k)]
+        out = scorer.apply(mapped.lazy()).select(names).collect().to_arrow()
+        scores = {n: out.column(n).combine_chunks() for n in names}
+    flags = [f"{k}_input_error" for k in specs]
+    score_errors = empty_errors()
+    if flags:
+        any_error = np.zeros(frame.height, dtype=bool)
+        for f in flags:
+            any_error |= np.asarray(scores[f].to_numpy(zero_copy_only=False), dtype=bool)
+        if any_error.any():
+            subset = mapped.with_row_index("__row", offset=row_offset + 1).filter(pl.Series(any_error))
+            scorer = ColumnScorer(specs, subset.schema)
+            score_errors = scorer.error_rows(scorer.apply(subset.lazy()).collect(), row_offset)
+    table = arrow_in
+    new_inputs = [c for c in (mapping.columns if mapping else {}) if c in mapped.columns]
+    for name in new_inputs:
+        col = mapped[name].to_arrow()
+        if name in table.column_names:
+            table = table.set_column(table.column_names.index(name), name, col)
+        else:
+            table = table.append_column(name, col)
+    for name, arr in scores.items():
+        table = table.append_column(name, arr)
+    version = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(frame.height, dtype=np.int32)), pa.array([DEFINITIONS_VERSION])
+    )
+    table = table.append_column(VERSION_COLUMN, version)
     errors = pl.concat([map_errors, score_errors]) if map_errors.height else score_errors
-    return ChunkResult(scored, errors.sort("row", maintain_order=True), df.height)
+    return ChunkResult(table, errors.sort("row", maintain_order=True), frame.height)

@@ -154,7 +154,7 @@ def parquet_chunks(path: Path, chunk_rows: int) -> list[ParquetChunk]:
     return chunks
 
 
-def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> pl.DataFrame:
+def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> pa.Table:
     """Parse CSV text with every column as text (codes like ``01`` keep their zeros)."""
     columns = pacsv.read_csv(io.BytesIO(header)).column_names
     table = pacsv.read_csv(
@@ -165,35 +165,29 @@ def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> 
             strings_can_be_null=True,
         ),
     )
-    frame = pl.from_arrow(table)
-    if not isinstance(frame, pl.DataFrame):
-        raise InvalidInputError("input", "CSV chunk", "a table")
-    return frame
+    return table
 
 
-def read_chunk(chunk: Chunk) -> pl.DataFrame:
+def read_chunk(chunk: Chunk) -> pa.Table:
     if isinstance(chunk, ParquetChunk):
-        frame = pl.from_arrow(pq.ParquetFile(chunk.path).read_row_groups(list(chunk.row_groups)))
-    else:
-        with open(chunk.path, "rb") as fh:
-            fh.seek(chunk.start)
-            data = fh.read(chunk.end - chunk.start)
-        frame = read_csv_bytes(data, chunk.header, chunk.null_values)
-    if not isinstance(frame, pl.DataFrame):
-        raise InvalidInputError("input", chunk.path, "a table")
-    return frame
+        pf = pq.ParquetFile(chunk.path)
+        if not chunk.row_groups:
+            return pf.schema_arrow.empty_table()
+        return pf.read_row_groups(list(chunk.row_groups))
+    with open(chunk.path, "rb") as fh:
+        fh.seek(chunk.start)
+        data = fh.read(chunk.end - chunk.start)
+    return read_csv_bytes(data, chunk.header, chunk.null_values)
 
 
 def _local_frames(
     path: Path, fmt: FileFormat, chunk_rows: int, null_values: tuple[str, ...]
-) -> Iterator[pl.DataFrame]:
+) -> Iterator[pa.Table]:
     """Local streaming: Parquet by record batches (independent of the row-group layout), CSV by byte range."""
     if fmt is FileFormat.parquet:
         pf = pq.ParquetFile(path)
         for batch in pf.iter_batches(batch_size=chunk_rows):
-            frame = pl.from_arrow(batch)
-            if isinstance(frame, pl.DataFrame):
-                yield frame
+            yield pa.Table.from_batches([batch])
         return
     for chunk in csv_chunks(path, null_values):
         yield read_chunk(chunk)
@@ -234,15 +228,22 @@ class _Writer:
         self._csv: Any = None
         self._schema: pa.Schema | None = None
 
-    def write(self, frame: pl.DataFrame) -> None:
+    def write(self, table: pa.Table) -> None:
         if self.fmt is FileFormat.csv:
+            plain = table.cast(
+                pa.schema(
+                    [
+                        pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                        for f in table.schema
+                    ]
+                )
+            )
             if self._csv is None:
                 self._csv = self.path.open("wb")
-                frame.write_csv(self._csv, include_header=True)
+                pacsv.write_csv(plain, self._csv)
             else:
-                frame.write_csv(self._csv, include_header=False)
+                pacsv.write_csv(plain, self._csv, pacsv.WriteOptions(include_header=False))
             return
-        table = frame.to_arrow()
         if self._pq is None:
             meta = {
                 META_VERSION: DEFINITIONS_VERSION.encode(),
@@ -253,7 +254,7 @@ class _Writer:
         table = table.cast(self._schema) if self._schema is not None else table
         self._pq.write_table(table)
 
-    def close(self, empty_schema: pl.DataFrame | None = None) -> None:
+    def close(self, empty_schema: pa.Table | None = None) -> None:
         if self._pq is None and self._csv is None and empty_schema is not None:
             self.write(empty_schema)
         if self._pq is not None:
@@ -262,13 +263,13 @@ class _Writer:
             self._csv.close()
 
 
-def _is_synthetic(path: Path, fmt: FileFormat, first: pl.DataFrame | None) -> bool:
+def _is_synthetic(path: Path, fmt: FileFormat, first: pa.Table | None) -> bool:
     if fmt is FileFormat.parquet:
         meta = pq.ParquetFile(path).schema_arrow.metadata or {}
         if meta.get(META_SYNTHETIC) == b"true":
             return True
-    if first is not None and SYNTHETIC_COLUMN in first.columns and first.height:
-        return str(first[SYNTHETIC_COLUMN][0]).lower() == "true"
+    if first is not None and SYNTHETIC_COLUMN in first.column_names and first.num_rows:
+        return str(first.column(SYNTHETIC_COLUMN)[0].as_py()).lower() == "true"
     return False
 
 
@@ -351,8 +352,8 @@ def score_file(
         )
         for res in results:
             if writer is None:
-                writer = _Writer(output, _is_synthetic(input, fmt, res.scored))
-            writer.write(res.scored)
+                writer = _Writer(output, _is_synthetic(input, fmt, res.table))
+            writer.write(res.table)
             if res.errors.height:
                 err_parts.append(res.errors.with_columns(pl.col("row") + rows))
             rows += res.rows
@@ -363,7 +364,7 @@ def score_file(
         if writer is not None:
             writer.close()
     if writer is None:
-        empty = score_chunk(read_chunk(_first_chunk(input, fmt, null_values)), use_specs, mapping).scored
+        empty = score_chunk(read_chunk(_first_chunk(input, fmt, null_values)), use_specs, mapping).table
         writer = _Writer(output, False)
         writer.close(empty)
     err = pl.concat(err_parts) if err_parts else pl.DataFrame(schema=ERROR_SCHEMA)
