@@ -93,3 +93,81 @@ def test_item_points_stay_within_item_bounds(key: str, data: Any) -> None:
         assert min(pts) <= it.min <= it.max <= max(pts)
         assert (it.points is None) == (it.key in r.missing)
     assert r.min == sum(i.min for i in r.items) and r.max == sum(i.max for i in r.items)
+
+
+def _complete_patient_dict(rng: random.Random) -> dict[str, Any]:
+    """Every fact the scores read, known (one lesion, so lesion-level scores are comparable)."""
+    from spinemets.model.enums import Ambulatory, Frankel, Histology, VisceralMetastases
+
+    listed = [h.value for h in Histology if h.value not in ("other",)]
+    return {
+        "primary": {"histology": rng.choice(listed)},
+        "performance": {"kps": rng.choice(range(10, 101, 10))},
+        "neurology": {
+            "frankel": rng.choice(list(Frankel)).value,
+            "ambulatory": rng.choice(list(Ambulatory)).value,
+        },
+        "pain": {"type": rng.choice(["mechanical", "occasional", "none"])},
+        "lesions": [
+            {
+                "level": rng.choice(["C1", "C4", "T1", "T6", "T12", "L3", "S1", "S3"]),
+                "bone_lesion": rng.choice(["lytic", "mixed", "blastic"]),
+                "collapse": rng.choice(["over_50", "under_50", "no_collapse_over_50_involved", "none"]),
+                "alignment": rng.choice(["subluxation_translation", "de_novo_deformity", "normal"]),
+                "posterolateral": rng.choice(["bilateral", "unilateral", "none"]),
+                "escc": rng.choice(["0", "1a", "1b", "1c", "2", "3"]),
+            }
+        ],
+        "burden": {
+            "extraspinal_bone_metastases": rng.randint(0, 5),
+            "vertebrae_involved": rng.randint(1, 5),
+            "visceral_metastases": rng.choice(list(VisceralMetastases)).value,
+            "pathological_fracture_elsewhere": rng.random() < 0.5,
+        },
+        "labs": {"albumin": {"value": round(rng.uniform(20, 50), 1), "unit": "g/L"}},
+    }
+
+
+_REMOVABLE = [
+    ("primary", "histology"),
+    ("performance", "kps"),
+    ("neurology", "frankel"),
+    ("neurology", "ambulatory"),
+    ("pain", "type"),
+    ("burden", "extraspinal_bone_metastases"),
+    ("burden", "vertebrae_involved"),
+    ("burden", "visceral_metastases"),
+    ("burden", "pathological_fracture_elsewhere"),
+    ("labs", "albumin"),
+    ("lesion", "bone_lesion"),
+    ("lesion", "collapse"),
+    ("lesion", "alignment"),
+    ("lesion", "posterolateral"),
+    ("lesion", "escc"),
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32 - 1), st.lists(st.sampled_from(_REMOVABLE), unique=True))
+def test_removing_patient_facts_keeps_the_truth_inside_the_range(
+    seed: int, removed: list[tuple[str, str]]
+) -> None:
+    import copy
+
+    import spinemets
+
+    full = _complete_patient_dict(random.Random(seed))
+    truth = score_all(spinemets.parse_patient(full))
+    partial = copy.deepcopy(full)
+    for section, fact in removed:
+        holder = partial["lesions"][0] if section == "lesion" else partial[section]
+        holder.pop(fact, None)
+    ranged = score_all(spinemets.parse_patient(partial))
+    for key, true_result in truth.items():
+        r = ranged[key]
+        if true_result.total is not None:
+            assert r.min <= true_result.total <= r.max, key
+        else:  # still open with every fact known (e.g. an unlisted primary): the ranges nest
+            assert r.min <= true_result.min <= true_result.max <= r.max, key
+        if r.band_determined and true_result.band_determined:
+            assert r.band == true_result.band, key
