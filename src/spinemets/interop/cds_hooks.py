@@ -491,6 +491,25 @@ def _fill(template: str, context: Mapping[str, Any]) -> str:
     return out
 
 
+def _search_results(bundle: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    """The resources of a search result Bundle; ``outcome`` entries (OperationOutcome) are not patient data."""
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise InvalidInputError(f"{where}.entry", type(entries).__name__, "a list of entries")
+    out: list[dict[str, Any]] = []
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping):
+            raise InvalidInputError(f"{where}.entry[{i}].resource", resource, "a FHIR resource (JSON object)")
+        search = entry.get("search") or {}
+        mode = search.get("mode", "match") if isinstance(search, Mapping) else search
+        if mode not in ("match", "include", "outcome"):
+            raise InvalidInputError(f"{where}.entry[{i}].search.mode", mode, ("match", "include", "outcome"))
+        if mode != "outcome":
+            out.append(dict(resource))
+    return out
+
+
 def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | None) -> dict[str, Any]:
     """One collection Bundle of the patient's resources, from prefetch or, when missing, the FHIR server."""
     prefetch = request.prefetch or {}
@@ -506,13 +525,7 @@ def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | No
         if not isinstance(value, Mapping):
             raise InvalidInputError(f"prefetch.{key}", type(value).__name__, "a FHIR resource or a Bundle")
         if value.get("resourceType") == "Bundle":
-            resources.extend(
-                e["resource"]
-                for e in value.get("entry") or []
-                if isinstance(e, Mapping)
-                and isinstance(e.get("resource"), Mapping)
-                and (e.get("search") or {}).get("mode", "match") == "match"
-            )
+            resources.extend(_search_results(value, f"prefetch.{key}"))
         else:
             resources.append(dict(value))
     patient_id = request.context.get("patientId")

@@ -89,6 +89,29 @@ def _loc(loc: Sequence[Any]) -> str:
     return out
 
 
+def _check_entries(entries: Any) -> None:
+    """Every entry holds a resource of a known FHIR R4 type (checked before the models see it)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        raise InvalidInputError("Bundle.entry", type(entries).__name__, "a list of entries")
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping):
+            raise InvalidInputError(f"Bundle.entry[{i}].resource", resource, "a FHIR resource (JSON object)")
+        rtype = resource.get("resourceType")
+        try:
+            known = isinstance(rtype, str) and rtype.isalpha() and get_fhir_model_class(rtype) is not None
+        except (ValueError, KeyError, AttributeError):
+            known = False
+        if not known:
+            raise InvalidInputError(
+                f"Bundle.entry[{i}].resource.resourceType", rtype, "a FHIR R4 resource type"
+            )
+
+
 def validate_bundle(bundle_json: Any) -> dict[str, Any]:
     """Check the JSON against the FHIR R4 Bundle structure; return it normalised, or a clear error."""
     if not isinstance(bundle_json, Mapping) or bundle_json.get("resourceType") != "Bundle":
@@ -99,8 +122,11 @@ def validate_bundle(bundle_json: Any) -> dict[str, Any]:
         )
         raise InvalidInputError("Bundle.resourceType", got, "a FHIR R4 Bundle (resourceType 'Bundle')")
     bundle_cls = _fhir_bundle_class()
+    _check_entries(bundle_json.get("entry"))
     try:
         bundle = bundle_cls.model_validate(dict(bundle_json))
+    except (TypeError, KeyError, AttributeError) as exc:  # fhir.resources trips over some malformed JSON
+        raise InvalidInputError("Bundle", type(exc).__name__, "valid FHIR R4 JSON", str(exc)[:200]) from None
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = _loc(err.get("loc", ()))
@@ -131,9 +157,14 @@ def _show(concept: Mapping[str, Any] | None) -> str:
     return repr((concept or {}).get("text"))
 
 
-def _parse_when(value: str | None) -> dt.datetime | None:
-    if not value:
+def _parse_when(value: Any, where: str) -> dt.datetime | None:
+    """A FHIR date/dateTime/instant as an aware datetime (partial dates at their start); None if absent."""
+    if value is None or value == "":
         return None
+    if not isinstance(value, str):
+        raise InvalidInputError(
+            where, value, "a FHIR dateTime (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz)"
+        )
     text = value.replace("Z", "+00:00")
     try:
         if len(text) == 4:
@@ -142,18 +173,25 @@ def _parse_when(value: str | None) -> dt.datetime | None:
             return dt.datetime(int(text[:4]), int(text[5:7]), 1, tzinfo=dt.UTC)
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
-        return None
+        raise InvalidInputError(
+            where, value, "a FHIR dateTime (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz)"
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def _date_of(value: str | None, ref: str, element: str) -> dt.date | None:
+def _date_of(value: Any, ref: str, element: str) -> dt.date | None:
     if value is None:
         return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{ref}.{element}", value, "a date (YYYY-MM-DD)")
     if len(value) < 10:
         raise InvalidInputError(
             f"{ref}.{element}", value, "a full date (YYYY-MM-DD)", "a year or month alone is not a date"
         )
-    return dt.date.fromisoformat(value[:10])
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        raise InvalidInputError(f"{ref}.{element}", value, "a valid calendar date (YYYY-MM-DD)") from None
 
 
 class _Collector:
@@ -260,7 +298,9 @@ def _subject(resource: Mapping[str, Any]) -> str | None:
 
 def _value(spec: c.FieldSpec, obs: Mapping[str, Any], ref: str) -> tuple[Any, str] | None:
     """The model value of an Observation for ``spec`` and the element it came from (None: no value)."""
-    present = [k for k in obs if k.startswith("value") and not k.endswith("__ext")]
+    present = [
+        k for k, v in obs.items() if k.startswith("value") and not k.endswith("__ext") and v is not None
+    ]
     if not present:
         return None
     key = present[0]
@@ -339,15 +379,17 @@ def _value(spec: c.FieldSpec, obs: Mapping[str, Any], ref: str) -> tuple[Any, st
     return float(number), key
 
 
-def _when(resource: Mapping[str, Any]) -> dt.datetime | None:
+def _when(resource: Mapping[str, Any], ref: str) -> dt.datetime | None:
+    """When a fact held: effective[x] / performed[x] (a period's end, else start), else ``issued``."""
     for key in ("effectiveDateTime", "effectiveInstant", "occurrenceDateTime", "performedDateTime"):
         if resource.get(key):
-            return _parse_when(resource[key])
+            return _parse_when(resource[key], f"{ref}.{key}")
     for key in ("effectivePeriod", "performedPeriod"):
         period = resource.get(key)
         if isinstance(period, Mapping):
-            return _parse_when(period.get("end") or period.get("start"))
-    return _parse_when(resource.get("issued"))
+            end = "end" if period.get("end") else "start"
+            return _parse_when(period.get(end), f"{ref}.{key}.{end}")
+    return _parse_when(resource.get("issued"), f"{ref}.issued")
 
 
 # --- resources ------------------------------------------------------------------------------------------
@@ -387,7 +429,7 @@ def _observation(obs: Mapping[str, Any], ref: str, col: _Collector) -> None:
         col.skip(ref, "value[x]", reason, f"no value for {spec.path}: the fact stays missing")
         return
     value, value_element = got
-    when = _when(obs)
+    when = _when(obs, ref)
     if spec.path in ("symptoms", "other_symptoms"):
         col.lists[spec.path].append(_Fact(value, ref, value_element, when))
         col.used.append(ref)
@@ -402,7 +444,7 @@ def _condition(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
     if verification & {"refuted", "entered-in-error"}:
         col.skip(ref, "verificationStatus", ",".join(sorted(verification)), "refuted or entered in error")
         return
-    when = _parse_when(cond.get("recordedDate"))
+    when = _parse_when(cond.get("recordedDate"), f"{ref}.recordedDate")
     for i, (system, code) in enumerate(_codings(cond.get("code"))):
         element = f"code.coding[{i}]"
         histology: enums.Histology | None = None
@@ -491,7 +533,7 @@ def _procedure(proc: Mapping[str, Any], ref: str, col: _Collector) -> None:
     if kind is None:
         col.unmapped(ref, "code", _show(proc.get("code")), "radiotherapy, chemotherapy or spinal surgery")
         return
-    when = _when(proc)
+    when = _when(proc, ref)
     performed = proc.get("performedDateTime") or (proc.get("performedPeriod") or {}).get("end")
     element = "performedDateTime" if proc.get("performedDateTime") else "performedPeriod.end"
     date = _date_of(performed, ref, element) if performed else None
@@ -553,7 +595,7 @@ def _medication(med: Mapping[str, Any], ref: str, col: _Collector) -> None:
             "an ATC code of a corticosteroid, bone-modifying agent, endocrine, kinase-inhibitor or cytotoxic drug",
         )
         return
-    when = _when(med)
+    when = _when(med, ref)
     for path, _code in matched:
         if path == "primary.previous_chemotherapy":
             if status != "not-taken":
@@ -603,7 +645,10 @@ def map_bundle(
     data = validate_bundle(bundle_json)
     entries = [e.get("resource") for e in data.get("entry") or []]
     full_urls = {i: e.get("fullUrl") for i, e in enumerate(data.get("entry") or [])}
-    on = assessment_date or (_parse_when(data.get("timestamp")) or dt.datetime.now(dt.UTC)).date()
+    on = (
+        assessment_date
+        or (_parse_when(data.get("timestamp"), "Bundle.timestamp") or dt.datetime.now(dt.UTC)).date()
+    )
     col = _Collector(strict)
     col.facts[("assessment_date", None)].append(_Fact(on, "Bundle", "timestamp", None))
     patients = [(i, r) for i, r in enumerate(entries) if r and r.get("resourceType") == "Patient"]
