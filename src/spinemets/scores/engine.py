@@ -440,6 +440,13 @@ class _Compiled:
 _COMPILED: dict[int, _Compiled] = {}
 
 
+def clear_item_caches() -> None:
+    """Empty every per-item result cache (benchmarks use it to measure the uncached path)."""
+    for compiled in _COMPILED.values():
+        for ci in compiled.items:
+            ci.cache.clear()
+
+
 def compile_definition(defn: ScoreDefinition) -> _Compiled:
     """The compiled (dict-based) form of a definition, built once and cached by identity."""
     found = _COMPILED.get(id(defn))
