@@ -81,6 +81,17 @@ def test_breast_t12_mechanical_pain_from_form_to_result(live_server: str, page: 
     expect(page.locator("#f-lesions-0-level")).to_have_value("T12")
     expect(_total(page, "sins")).to_have_text("11")
 
+    # Six weeks later: performance has fallen; saving adds version 2, version 1 is kept.
+    page.fill("#f-performance-kps", "40")
+    expect(_total(page, "tokuhashi_revised")).to_have_text("11")  # KPS 40 is 'poor' (0) instead of 1
+    page.get_by_role("button", name="Save and see the plan").click()
+    page.wait_for_url(re.compile(r"version=2"))
+    expect(page.locator(".meta").first).to_contain_text("Version 2 of 2")
+    page.get_by_role("link", name="compare with this one").click()
+    expect(page.locator("table.compare tr.changed").first).to_be_visible()
+    expect(page.locator("table.compare").nth(1)).to_contain_text("performance.kps")
+    screenshot(page, "compare-versions")
+
 
 def test_invalid_entry_is_explained_next_to_the_field(live_server: str, page: Any) -> None:
     from playwright.sync_api import expect

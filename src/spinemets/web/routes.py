@@ -408,6 +408,8 @@ def compare_page(
         ctx.update(
             older=older,
             newer=newer,
+            a_old=a_old,
+            a_new=a_new,
             score_rows=views.compare_scores(a_old, a_new),
             input_rows=views.compare_inputs(older.inputs, newer.inputs),
         )
