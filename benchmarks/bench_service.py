@@ -48,6 +48,20 @@ def _start_server(env: dict[str, str], port: int, workers: int, log: Path) -> su
     raise RuntimeError("server did not start")
 
 
+def _group_cpu_seconds(pgid: int) -> float:
+    """User+system CPU seconds used so far by every process of the server's process group (Linux)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat (pgrp), counted after the command name
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -116,21 +130,28 @@ def run_one(
         env["SPINEMETS_LOG_LEVEL"] = "WARNING"
         proc = _start_server(env, port, workers, Path(tmp) / "server.log")
         try:
+            cpu_before = _group_cpu_seconds(proc.pid)
             out = asyncio.run(_load(port, connections, seconds, warmup=2.0))
+            cpu_used = _group_cpu_seconds(proc.pid) - cpu_before
         finally:
             _stop(proc)
     lat = out["lat"]
+    served = len(lat) * (seconds + 2.0) / seconds  # the warm-up requests used CPU too
     figures = {
         "requests": len(lat),
         "req_per_s": len(lat) / seconds,
         "p50_ms": _percentile(lat, 0.50) * 1000,
         "p99_ms": _percentile(lat, 0.99) * 1000,
         "errors": len(out["errors"]),
+        "server_cpu_ms_per_request": cpu_used / served * 1000 if served else float("nan"),
     }
+    load1 = os.getloadavg()[0]
     print(
         f"create-assessment [{label}] {workers} workers, {connections} connections, {seconds:.0f} s: "
         f"{figures['req_per_s']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
-        f"errors {figures['errors']} ({figures['requests']:.0f} requests)",
+        f"errors {figures['errors']} ({figures['requests']:.0f} requests); server CPU "
+        f"{figures['server_cpu_ms_per_request']:.1f} ms/request (= {2000 / figures['server_cpu_ms_per_request']:.0f} "
+        f"req/s on 2 free cores); load average {load1:.1f}",
         flush=True,
     )
     return figures

@@ -7,7 +7,7 @@ every scope, but only when the connection comes from a loopback address.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request
 
@@ -19,22 +19,33 @@ SESSION_USER = "user"
 LOCAL_USER = Principal(name="local", kind=PrincipalKind.local, scope=Scope.admin)
 
 
-def get_settings(request: Request) -> ServiceSettings:
-    """The settings the app was created with."""
+def _settings(request: Request) -> ServiceSettings:
     settings: ServiceSettings = request.app.state.settings
     return settings
 
 
-def get_store(request: Request) -> AssessmentStore:
+def _authenticator(request: Request) -> Authenticator:
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator
+
+
+# The dependencies are coroutines only so that FastAPI does not send each one to a worker thread.
+
+
+async def get_settings(request: Request) -> ServiceSettings:
+    """The settings the app was created with."""
+    return _settings(request)
+
+
+async def get_store(request: Request) -> AssessmentStore:
     """The assessment store of this app."""
     store: AssessmentStore = request.app.state.store
     return store
 
 
-def get_authenticator(request: Request) -> Authenticator:
+async def get_authenticator(request: Request) -> Authenticator:
     """API keys and web users."""
-    authenticator: Authenticator = request.app.state.authenticator
-    return authenticator
+    return _authenticator(request)
 
 
 def _presented_key(request: Request) -> str | None:
@@ -47,12 +58,15 @@ def _presented_key(request: Request) -> str | None:
 
 
 def optional_user(request: Request) -> Principal | None:
-    """The caller, or None when nobody is authenticated (web pages use this to redirect to login)."""
+    """The caller, or None when nobody is authenticated (web pages use this to redirect to login).
+
+    Key and session look-ups are cached (see :mod:`.auth`), so this rarely touches the database.
+    """
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     principal: Principal | None = None
-    authenticator = get_authenticator(request)
+    authenticator = _authenticator(request)
     key = _presented_key(request)
     if key is not None:
         principal = authenticator.check_api_key(key)
@@ -62,7 +76,7 @@ def optional_user(request: Request) -> Principal | None:
         principal = authenticator.session_user(str(request.session[SESSION_USER]))
         if principal is None:
             request.session.clear()
-    if principal is None and get_settings(request).auth_mode is AuthMode.loopback_open:
+    if principal is None and _settings(request).auth_mode is AuthMode.loopback_open:
         client = request.client.host if request.client else ""
         if is_loopback(client):
             principal = LOCAL_USER
@@ -70,8 +84,7 @@ def optional_user(request: Request) -> Principal | None:
     return principal
 
 
-def current_user(request: Request) -> Principal:
-    """The authenticated caller; 401 problem when there is none."""
+def _required_user(request: Request) -> Principal:
     principal = optional_user(request)
     if principal is None:
         raise HTTPException(
@@ -82,12 +95,17 @@ def current_user(request: Request) -> Principal:
     return principal
 
 
-def require_scope(scope: Scope | str) -> Callable[[Request], Principal]:
+async def current_user(request: Request) -> Principal:
+    """The authenticated caller; 401 problem when there is none."""
+    return _required_user(request)
+
+
+def require_scope(scope: Scope | str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that admits callers whose scope includes ``scope`` (403 otherwise)."""
     needed = Scope(scope)
 
-    def dependency(request: Request) -> Principal:
-        principal = current_user(request)
+    async def dependency(request: Request) -> Principal:
+        principal = _required_user(request)
         if not principal.allows(needed):
             raise HTTPException(
                 403, f"this needs the '{needed.value}' scope; the caller has '{principal.scope.value}'"

@@ -9,10 +9,10 @@ Every create, new version and delete writes a hash-chained audit entry in the sa
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, and_, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
@@ -326,8 +326,8 @@ class AssessmentStore:
             created_at=_utc(row.created_at),
             author=row.author,
             ruleset_version=row.ruleset_version,
-            inputs=json.loads(row.inputs),
-            outputs=json.loads(row.outputs),
+            inputs=pydantic_core.from_json(row.inputs),
+            outputs=pydantic_core.from_json(row.outputs),
             deleted=bool(row.deleted),
         )
 
