@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
@@ -79,8 +80,8 @@ class RunSummary(BaseModel):
     error_count: int
     rows_with_errors: int
     errors_by_column: dict[str, int]
-    errors_by_score: dict[str, int]
-    """Rows whose score was left empty because an input was invalid, per score."""
+    scores_not_computed: dict[str, int]
+    """Per score, rows left empty because an input it reads was invalid (see the error file)."""
 
 
 # ---- chunk specs: small, picklable descriptions a worker can read on its own ----------------------
@@ -334,6 +335,7 @@ def score_file(
     writer: _Writer | None = None
     err_parts: list[pl.DataFrame] = []
     rows = chunks = 0
+    not_computed = dict.fromkeys(use_specs, 0)
     try:
         results = (
             _run_dask(
@@ -356,6 +358,8 @@ def score_file(
             writer.write(res.table)
             if res.errors.height:
                 err_parts.append(res.errors.with_columns(pl.col("row") + rows))
+            for k in not_computed:
+                not_computed[k] += int(pc.sum(res.table.column(f"{k}_input_error")).as_py() or 0)
             rows += res.rows
             chunks += 1
             advance(res.rows)
@@ -374,9 +378,6 @@ def score_file(
         err.write_csv(errors)
     seconds = time.perf_counter() - start
     by_col = err.group_by("column").len().sort("column")
-    per_score = (
-        err.filter(pl.col("score") != "").group_by("score").agg(pl.col("row").n_unique()).sort("score")
-    )
     summary = RunSummary(
         input=str(input),
         output=str(output),
@@ -391,7 +392,7 @@ def score_file(
         error_count=err.height,
         rows_with_errors=err["row"].n_unique() if err.height else 0,
         errors_by_column=dict(zip(by_col["column"].to_list(), by_col["len"].to_list(), strict=True)),
-        errors_by_score=dict(zip(per_score["score"].to_list(), per_score["row"].to_list(), strict=True)),
+        scores_not_computed=not_computed,
     )
     output.with_name(output.stem + ".summary.json").write_text(
         json.dumps(summary.model_dump(mode="json"), indent=2), encoding="utf-8"

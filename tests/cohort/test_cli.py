@@ -1,0 +1,99 @@
+"""``spinemets cohort ...`` end to end, through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from spinemets.cli import main
+
+
+def run(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_synth_score_validate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src, out, rep = tmp_path / "s.csv", tmp_path / "scored.parquet", tmp_path / "rep"
+    assert run(["cohort", "synth", "1500", "-o", str(src), "--seed", "4"]) == 0
+    assert "SYNTHETIC" in capsys.readouterr().out
+    assert run(["cohort", "score", str(src), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "1,500 rows" in err and "SYNTHETIC" in err
+    summary = json.loads((tmp_path / "scored.summary.json").read_text())
+    assert summary["rows"] == 1500 and summary["synthetic"] is True
+    assert pl.read_parquet(out).height == 1500
+    code = run(
+        [
+            "cohort",
+            "validate",
+            str(out),
+            "--time",
+            "time_months",
+            "--event",
+            "event",
+            "-o",
+            str(rep),
+            "--bootstrap",
+            "5",
+            "--score",
+            "tokuhashi_revised",
+        ]
+    )
+    assert code == 0
+    assert "tokuhashi_revised: n=" in capsys.readouterr().out
+    assert (rep / "report.html").exists()
+
+
+def test_bad_engine_and_missing_file_exit_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["cohort", "score", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "o.csv")]) == 2
+    assert "input must be an existing" in capsys.readouterr().err
+    (tmp_path / "a.csv").write_text("kps\n70\n")
+    assert (
+        run(["cohort", "score", str(tmp_path / "a.csv"), "-o", str(tmp_path / "o.csv"), "--engine", "spark"])
+        == 2
+    )
+    assert "--engine must be one of local, dask" in capsys.readouterr().err
+
+
+def test_score_with_option_changes_ecog_derivation(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("ecog\n1\n")
+    assert run(["cohort", "score", str(tmp_path / "a.csv"), "-o", str(tmp_path / "o.csv")]) == 0
+    default = pl.read_csv(tmp_path / "o.csv")
+    assert (
+        run(
+            [
+                "cohort",
+                "score",
+                str(tmp_path / "a.csv"),
+                "-o",
+                str(tmp_path / "p.csv"),
+                "--option",
+                "ecog_convention=alternative",
+            ]
+        )
+        == 0
+    )
+    alt = pl.read_csv(tmp_path / "p.csv")
+    from spinemets.scores import score
+
+    assert default["tokuhashi_revised_max"][0] == score("tokuhashi_revised", {"ecog": "1"}).max
+    assert (
+        alt["tokuhashi_revised_max"][0]
+        == score("tokuhashi_revised", {"ecog": "1", "ecog_convention": "alternative"}).max
+    )
+
+
+def test_inputs_lists_the_column_vocabulary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["cohort", "inputs", "--json"]) == 0
+    names = json.loads(capsys.readouterr().out)
+    assert "tokuhashi_revised" in names["kps"]
+    assert names["level"] == ["sins"]

@@ -1,0 +1,190 @@
+"""Files in, files out: mapping, the error file, streaming by chunks, Parquet metadata, Dask parity."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from spinemets.cohort.mapping import CohortMapping, load_mapping
+from spinemets.cohort.run import (
+    META_VERSION,
+    Engine,
+    csv_chunks,
+    read_chunk,
+    score_file,
+)
+from spinemets.cohort.synth import write_synth
+from spinemets.errors import InvalidInputError
+from spinemets.scores import DEFINITIONS_VERSION, SPECS, score
+
+REGISTRY_CSV = """id,KARNOFSKY,PRIM,MET_VISC,FRANKEL_GR,LEVEL
+1,70,C50,0,E,T12
+2,150,C61,1,D,L3
+3,60,XX,2,C,T7
+4,,99,0,E,
+5,80,C34,9,e, t12
+"""
+
+MAPPING_YAML = """
+spinemets_mapping: 1
+columns:
+  kps: KARNOFSKY
+  primary:
+    from: PRIM
+    codes: {C50: breast, C61: prostate, C34: lung_nsclc, "99": null}
+  visceral_metastases:
+    from: MET_VISC
+    codes: {"0": none, "1": treatable, "2": untreatable}
+  frankel: FRANKEL_GR
+  level: LEVEL
+"""
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> tuple[Path, CohortMapping]:
+    src = tmp_path / "registry.csv"
+    src.write_text(REGISTRY_CSV)
+    mp = tmp_path / "mapping.yaml"
+    mp.write_text(MAPPING_YAML)
+    return src, load_mapping(mp, SPECS)
+
+
+def test_mapping_translates_codes_and_reports_every_bad_value_per_row(
+    tmp_path: Path, registry: tuple[Path, CohortMapping]
+) -> None:
+    src, mapping = registry
+    out = tmp_path / "scored.parquet"
+    errors = tmp_path / "errors.csv"
+    summary = score_file(src, out, mapping=mapping, errors=errors, progress=False)
+    scored = pl.read_parquet(out)
+    err = pl.read_csv(errors, infer_schema_length=0)
+    assert summary.rows == 5
+    # row 1: KPS 70, breast, no visceral, Frankel E -> calculator mode gives the same range
+    expected = score(
+        "tokuhashi_revised", {"kps": "70", "primary": "breast", "visceral_metastases": "none", "frankel": "E"}
+    )
+    assert scored["tokuhashi_revised_min"][0] == expected.min
+    assert scored["tokuhashi_revised_max"][0] == expected.max
+    # row 2: KPS 150 is out of range -> every score that reads kps is empty for that row, reported once each
+    kps_errors = err.filter((pl.col("row") == "2") & (pl.col("column") == "KARNOFSKY").not_())
+    assert set(kps_errors.filter(pl.col("column") == "kps")["score"]) == {
+        k for k in SPECS if "kps" in SPECS[k].definition.accepted_inputs()
+    }
+    assert scored["tokuhashi_revised_total"][1] is None and scored["tokuhashi_revised_input_error"][1]
+    assert "Karnofsky" in kps_errors.filter(pl.col("column") == "kps")["allowed"][0]
+    # row 3: unmapped primary code XX -> a mapping error naming the registry column and the codes allowed
+    prim = err.filter((pl.col("row") == "3") & (pl.col("column") == "PRIM"))
+    assert prim.height == 1 and prim["value"][0] == "XX" and "C50" in prim["allowed"][0]
+    assert scored["tomita_input_error"][2] and scored["tomita_min"][2] is None
+    # row 4: code 99 is declared unknown -> missing, not an error: a range, primary named missing
+    assert not scored["tokuhashi_revised_input_error"][3]
+    assert "primary_site" in scored["tokuhashi_revised_missing"][3]
+    assert err.filter(pl.col("row") == "4").height == 0
+    # row 5: visceral code 9 is unmapped; lower-case 'e' and ' t12' normalise as in calculator mode
+    assert err.filter((pl.col("row") == "5") & (pl.col("column") == "MET_VISC"))["value"].to_list() == ["9"]
+    assert scored["sins_min"][4] == score("sins", {"level": " t12"}).min
+    # the summary counts what the error file holds
+    assert summary.error_count == err.height
+    assert summary.rows_with_errors == 3
+    assert summary.errors_by_column["PRIM"] == 1
+    assert summary.scores_not_computed["tokuhashi_revised"] == 3
+    assert summary.scores_not_computed["sins"] == 0
+
+
+def test_output_carries_the_definitions_version(tmp_path: Path, registry: tuple[Path, CohortMapping]) -> None:
+    src, mapping = registry
+    out = tmp_path / "scored.parquet"
+    score_file(src, out, mapping=mapping, progress=False)
+    meta = pq.ParquetFile(out).schema_arrow.metadata
+    assert meta[META_VERSION].decode() == DEFINITIONS_VERSION
+    assert set(pl.read_parquet(out)["spinemets_definitions_version"]) == {DEFINITIONS_VERSION}
+    csv_out = tmp_path / "scored.csv"
+    score_file(src, csv_out, mapping=mapping, progress=False)
+    assert set(pl.read_csv(csv_out)["spinemets_definitions_version"]) == {DEFINITIONS_VERSION}
+
+
+def test_mapping_file_errors_name_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "m.yaml"
+    bad.write_text("columns:\n  not_an_input: X\n")
+    with pytest.raises(InvalidInputError, match=r"mapping\.columns\.not_an_input"):
+        load_mapping(bad, SPECS)
+    bad.write_text("columns:\n  kps: {from: X, scale: 2}\n")
+    with pytest.raises(InvalidInputError, match="mapping"):
+        load_mapping(bad, SPECS)
+
+
+def test_missing_source_column_is_an_error(tmp_path: Path) -> None:
+    src = tmp_path / "r.csv"
+    src.write_text("a,b\n1,2\n")
+    mapping = CohortMapping.model_validate({"columns": {"kps": "KARNOFSKY"}})
+    with pytest.raises(InvalidInputError, match="KARNOFSKY"):
+        score_file(src, tmp_path / "o.csv", mapping=mapping, progress=False)
+
+
+def _with_bad_rows(tmp_path: Path, n: int, fmt: str) -> Path:
+    path = tmp_path / f"synth.{fmt}"
+    df = write_synth(n, path, seed=5)
+    bad = df.with_columns(
+        pl.when(pl.int_range(pl.len()) == n - 3).then(pl.lit(7)).otherwise(pl.col("kps")).alias("kps")
+    )
+    if fmt == "parquet":
+        bad.write_parquet(path, row_group_size=700)
+    else:
+        bad.write_csv(path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_streaming_in_small_chunks_equals_one_chunk(tmp_path: Path, fmt: str) -> None:
+    n = 5000
+    path = _with_bad_rows(tmp_path, n, fmt)
+    whole = score_file(path, tmp_path / "whole.parquet", chunk_rows=1_000_000, progress=False)
+    if fmt == "csv":
+        assert len(csv_chunks(path, ("",), chunk_bytes=20_000)) > 5
+    parts = score_file(path, tmp_path / "parts.parquet", chunk_rows=1000, progress=False)
+    if fmt == "parquet":
+        assert parts.chunks == 5
+    a = pl.read_parquet(tmp_path / "whole.parquet")
+    b = pl.read_parquet(tmp_path / "parts.parquet")
+    assert a.equals(b)
+    # the invalid KPS in the last chunk is reported with its row number over the whole file
+    err = pl.read_csv(tmp_path / "parts.errors.csv")
+    assert set(err["row"]) == {n - 2}
+    assert whole.error_count == parts.error_count > 0
+
+
+def test_csv_chunks_cover_the_file_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    write_synth(3000, path, seed=2)
+    chunks = csv_chunks(path, ("",), chunk_bytes=10_000)
+    assert sum(read_chunk(c).num_rows for c in chunks) == 3000
+    assert chunks[0].start == len(chunks[0].header)
+    assert all(a.end == b.start for a, b in itertools.pairwise(chunks))
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_dask_local_cluster_gives_identical_results(tmp_path: Path, fmt: str) -> None:
+    from distributed import Client, LocalCluster
+
+    path = _with_bad_rows(tmp_path, 3000, fmt)
+    local = score_file(path, tmp_path / "local.parquet", chunk_rows=1000, progress=False)
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        remote = score_file(
+            path,
+            tmp_path / "dask.parquet",
+            engine=Engine.dask,
+            client=client,
+            chunk_rows=1000,
+            progress=False,
+        )
+    assert remote.engine is Engine.dask
+    assert pl.read_parquet(tmp_path / "local.parquet").equals(pl.read_parquet(tmp_path / "dask.parquet"))
+    assert pl.read_csv(tmp_path / "local.errors.csv").equals(pl.read_csv(tmp_path / "dask.errors.csv"))
+    assert local.rows == remote.rows == 3000
