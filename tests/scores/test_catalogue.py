@@ -173,3 +173,12 @@ def test_results_are_frozen_and_serialise_round_trip(example_patient: dict[str, 
 
 def test_specs_and_scores_agree() -> None:
     assert all(SPECS[k].definition is d for k, d in SCORES.items())
+
+
+def test_entered_lesions_are_a_lower_bound_for_the_vertebral_count() -> None:
+    three = _patient(lesions=[{"level": "T4-T5"}, {"level": "L2"}])
+    assert score("tokuhashi_revised", three).items[2].category == "three_or_more"
+    two = _patient(lesions=[{"level": "T4-T5"}])
+    assert score("tokuhashi_revised", two).items[2].category is None
+    recorded_too_low = _patient(lesions=[{"level": "T4-T5"}], burden={"vertebrae_involved": 1})
+    assert score("tokuhashi_revised", recorded_too_low).items[2].category == "two"
