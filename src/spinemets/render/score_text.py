@@ -23,7 +23,7 @@ def score_panel(result: ScoreResult) -> Panel:
     table = Table(show_header=True, header_style="bold", expand=True, box=None)
     table.add_column("Item")
     table.add_column("Basis")
-    table.add_column("Points", justify="right")
+    table.add_column("Points" if result.kind is ScoreKind.additive else "Rank", justify="right")
     for item in result.items:
         pts = str(item.points) if item.points is not None else f"{item.min}..{item.max}"
         basis = item.derivation or (item.input or "missing")
