@@ -32,6 +32,9 @@ MIN_COVERAGE = 0.45
 """Share of the question's specific terms the evidence base must know before it answers."""
 MIN_TOP_SCORE = 2.0
 """Lowest BM25 score of the best statement that still counts as an answer."""
+LEAD_BAND = 0.75
+"""The summary leads with the statement that best matches the question's terms among those
+scoring within this fraction of the best; trial data and caveats go to the rationale."""
 RELATIVE_CUTOFF = 0.2
 """Statements scoring below this fraction of the best score are dropped from the answer."""
 
@@ -256,11 +259,13 @@ def compose(question: str, retrieval: Retrieval, method: RetrievalMethod = Retri
                         via=RetrievalMethod.link,
                     )
                 )
-    # The summary leads with the best recommendation-or-fact; trial data and caveats go to the rationale.
-    lead = next(
-        (s for s in used[: len(hits)] if s.kind in (StatementKind.recommendation, StatementKind.fact)),
-        used[0],
-    )
+    candidates = [
+        (h, by_id[h.statement_id])
+        for h in hits
+        if h.score >= LEAD_BAND * top
+        and by_id[h.statement_id].kind in (StatementKind.recommendation, StatementKind.fact)
+    ]
+    lead = max(candidates, key=lambda hs: (hs[0].overlap, hs[0].score))[1] if candidates else used[0]
     refs = _References()
     sections: dict[Section, list[AnswerSentence]] = {s: [] for s in Section}
     ordered = [lead, *(s for s in used if s.id != lead.id)]

@@ -46,6 +46,8 @@ STRONG_IDF = 2.0
 """A query token with at least this idf (in roughly 1 in 8 statements or fewer) is distinctive."""
 RRF_K = 60
 """Rank offset of reciprocal rank fusion (the value of Cormack et al. 2009)."""
+DENSE_WEIGHT = 0.5
+"""Weight of the dense ranking in the fusion; BM25 with the synonym layer is the stronger signal here."""
 
 
 class RetrievalMethod(StrEnum):
@@ -67,6 +69,8 @@ class Hit(BaseModel):
     score: float
     rank: int
     via: RetrievalMethod
+    overlap: float = 0.0
+    """Idf-weighted share of the question's specific terms that this statement contains, 0..1."""
 
 
 @dataclass(frozen=True)
@@ -181,17 +185,30 @@ class LexicalIndex:
                 total[doc] += weight * w
         return total
 
+    def _overlap(self, tokens: Sequence[str], docs: set[int]) -> dict[int, float]:
+        """Idf-weighted share of the specific query tokens found in each of ``docs``."""
+        specific = [t for t in dict.fromkeys(tokens) if not is_generic(t) and t in self._idf]
+        total = sum(self._idf[t] for t in specific) or 1.0
+        out: dict[int, float] = {}
+        for tok in specific:
+            for doc, _ in self._postings.get(tok, ()):
+                if doc in docs:
+                    out[doc] = out.get(doc, 0.0) + self._idf[tok] / total
+        return out
+
     def search(self, question: str, k: int) -> Retrieval:
         tokens, stand_ins = analyse(question)
         matched, cov = self.coverage(tokens, stand_ins)
         scores = self.scores(tokens)
         best = heapq.nlargest(k, range(len(scores)), key=lambda i: (scores[i], -i))
+        overlap = self._overlap(tokens, set(best))
         hits = tuple(
             Hit(
                 statement_id=self.statements[i].id,
                 score=round(scores[i], 4),
                 rank=r + 1,
                 via=RetrievalMethod.bm25,
+                overlap=round(overlap.get(i, 0.0), 4),
             )
             for r, i in enumerate(best)
             if scores[i] > 0
@@ -208,13 +225,18 @@ def document_tokens(s: EvidenceStatement) -> list[str]:
     return tokenize(f"{s.text} {extra}")
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Fuse several rankings of item indices; best first, ties broken by first appearance."""
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[int]], k: int = RRF_K, weights: Sequence[float] | None = None
+) -> list[tuple[int, float]]:
+    """Fuse rankings of item indices: score = sum of weight / (k + rank); best first, ties by index."""
+    weights = [1.0] * len(rankings) if weights is None else list(weights)
+    if len(weights) != len(rankings):
+        raise ValueError("one weight per ranking")
     fused: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, item in enumerate(ranking, start=1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
-    return sorted(fused.items(), key=lambda kv: -kv[1])
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def hybrid_search(
@@ -225,7 +247,7 @@ def hybrid_search(
     pos = {s.id: i for i, s in enumerate(index.statements)}
     bm25_rank = [pos[h.statement_id] for h in lexical.hits]
     dense_rank = dense.rank(question, depth)
-    fused = reciprocal_rank_fusion([bm25_rank, dense_rank])[:k]
+    fused = reciprocal_rank_fusion([bm25_rank, dense_rank], weights=(1.0, DENSE_WEIGHT))[:k]
     hits = tuple(
         Hit(
             statement_id=index.statements[i].id,
