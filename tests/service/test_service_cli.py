@@ -1,0 +1,65 @@
+"""The service commands: API keys, users and the app factory's wiring of the other routers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from spinemets.cli import app as cli_app
+from spinemets.service.app import create_app
+from spinemets.service.settings import load_settings
+
+from .conftest import LOOPBACK
+
+
+@pytest.fixture
+def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SPINEMETS_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def test_apikey_create_list_revoke_and_use(data_env: Path) -> None:
+    runner = CliRunner()
+    created = runner.invoke(cli_app, ["apikey", "create", "tumour board", "--scope", "write"])
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip().splitlines()[0]
+    assert key.startswith("smk_")
+    key_id = key.split("_")[1]
+    listed = runner.invoke(cli_app, ["apikey", "list"])
+    assert key_id in listed.output and "write" in listed.output and "active" in listed.output
+    assert key not in listed.output
+    app = create_app(load_settings(data_dir=data_env))
+    with TestClient(app, client=LOOPBACK) as c:
+        assert c.get("/api/v1/assessments", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    revoked = runner.invoke(cli_app, ["apikey", "revoke", key_id])
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    assert "revoked" in runner.invoke(cli_app, ["apikey", "list"]).output
+    with TestClient(create_app(load_settings(data_dir=data_env)), client=LOOPBACK) as c:
+        assert c.get("/api/v1/assessments", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    again = runner.invoke(cli_app, ["apikey", "revoke", key_id])
+    assert again.exit_code != 0
+    bad = runner.invoke(cli_app, ["apikey", "create", "x", "--scope", "root"])
+    assert bad.exit_code != 0
+
+
+def test_user_create_needs_a_long_password(data_env: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(
+        cli_app, ["user", "create", "dr.lee"], input="a long enough pass\na long enough pass\n"
+    )
+    assert ok.exit_code == 0, ok.output
+    short = runner.invoke(cli_app, ["user", "create", "dr.kim"], input="short\nshort\n")
+    assert short.exit_code != 0
+
+
+def test_app_includes_the_web_pages_and_interop_when_installed(tmp_path: Path) -> None:
+    import importlib.util
+
+    app = create_app(load_settings(data_dir=tmp_path))
+    expected = [
+        m for m in ("spinemets.web.routes", "spinemets.interop.routes") if importlib.util.find_spec(m)
+    ]
+    assert app.state.optional_routers == expected
