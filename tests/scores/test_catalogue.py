@@ -75,11 +75,32 @@ def test_sins_patient_result_is_the_most_unstable_lesion_with_its_level() -> Non
     assert [x.subject for x in score_lesions(p)] == ["L3", "T11-T12"]
 
 
-def test_worst_lesion_warns_when_another_lesion_is_certainly_worse_than_its_minimum() -> None:
+def test_worst_lesion_range_starts_at_the_highest_certain_lesion() -> None:
+    # T5 is certainly ESCC 2 (rank 4): whatever L1 turns out to be, the patient is high grade.
     p = _patient(lesions=[{"level": "T5", "escc": "2"}, {"level": "L1"}])
     r = score("escc", p)
-    assert r.subject == "L1" and (r.min, r.max) == (0, 5)
-    assert any("T5 is certainly at least 4" in w for w in r.warnings)
+    assert r.subject == "L1" and (r.min, r.max) == (4, 5)
+    assert r.band_determined and r.band is not None and r.band.key == "high_grade"
+    assert any("T5 is certainly" in w and "at least 4" in w for w in r.warnings)
+
+
+def test_worst_lesion_band_stays_open_when_the_floor_does_not_decide_it() -> None:
+    # T5 certainly SINS 1 (semi-rigid, everything else benign); L1 has nothing recorded: 3..18.
+    p = _patient(
+        lesions=[
+            {
+                "level": "T5",
+                "pain": "none",
+                "bone_lesion": "blastic",
+                "alignment": "normal",
+                "collapse": "none",
+                "posterolateral": "none",
+            },
+            {"level": "L1"},
+        ]
+    )
+    r = score("sins", p)
+    assert r.subject == "L1" and (r.min, r.max) == (3, 18) and not r.band_determined
 
 
 def test_escc_patient_level_is_the_worst_grade_and_option_applies() -> None:

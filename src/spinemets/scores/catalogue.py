@@ -23,7 +23,7 @@ from spinemets.scores import (
     tokuhashi_1990,
     tomita,
 )
-from spinemets.scores.engine import ScoreDefinition, ScoreResult, ScoreSpec, evaluate
+from spinemets.scores.engine import Band, ScoreDefinition, ScoreResult, ScoreSpec, evaluate
 
 #: Version of the score definitions as a whole; bumped whenever a table or band changes.
 DEFINITIONS_VERSION = "2026.11.1"
@@ -83,22 +83,38 @@ def score_lesions(patient: Patient, name: str = "sins", **options: Any) -> tuple
 
 
 def worst_lesion(results: tuple[ScoreResult, ...]) -> ScoreResult | None:
-    """The lesion with the highest attainable score, ties broken by the higher certain minimum.
+    """The patient-level result of a lesion score: the worst lesion, with the patient's true range.
 
-    When another lesion is certainly at least as bad as the chosen one's minimum, the result says so
-    in a warning, because the patient-level worst is then at least that lesion's minimum.
+    The lesion shown is the one with the highest attainable score (ties: higher certain minimum).
+    The patient's worst score is at least the highest certain minimum over *all* lesions, so the
+    range is ``max(min)..max(max)`` and the band is decided on that range: a lesion known to be ESCC 2
+    makes the patient high grade even while another lesion is still ungraded.
     """
     if not results:
         return None
     best = max(results, key=lambda r: (r.max, r.min))
     floor = max(results, key=lambda r: r.min)
-    if floor is not best and floor.min > best.min:
-        note = (
-            f"{floor.subject} is certainly at least {floor.min} ({floor.label()}); the worst lesion may be "
-            f"{best.subject} once its missing items are known"
-        )
-        return best.model_copy(update={"warnings": (*best.warnings, note)})
-    return best
+    if floor is best or floor.min <= best.min:
+        return best
+    lo, hi = floor.min, best.max
+    bands = [b for b in _bands(best.score) if b.high >= lo and b.low <= hi]
+    note = (
+        f"{floor.subject} is certainly {floor.label()}, so the patient's worst lesion scores at least "
+        f"{floor.min}; {best.subject} is shown because its missing items could make it worse"
+    )
+    return best.model_copy(
+        update={
+            "min": lo,
+            "band": bands[0] if len(bands) == 1 else None,
+            "band_determined": len(bands) == 1,
+            "possible_bands": tuple(b.label for b in bands),
+            "warnings": (*best.warnings, note),
+        }
+    )
+
+
+def _bands(key: str) -> tuple[Band, ...]:
+    return SPECS[key].definition.bands
 
 
 most_unstable = worst_lesion
