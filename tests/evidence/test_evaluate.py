@@ -77,3 +77,16 @@ def test_bad_question_file_is_reported(tmp_path: Path) -> None:
         load_questions(bad)
     with pytest.raises(KnowledgeBaseError, match="cannot be read"):
         load_questions(tmp_path / "missing.yaml")
+
+
+def test_every_section_of_the_fact_sheet_is_asked_about() -> None:
+    """Each numbered section of guidelines.md (1-12) is the source of at least one question."""
+    import re
+
+    cited = {
+        int(n)
+        for q in load_questions(QUESTIONS)
+        if "guidelines.md" in q.source
+        for n in re.findall(r"\b(\d+)(?:\.\d+)*", q.source.split("guidelines.md", 1)[1].split(";")[0])
+    }
+    assert set(range(1, 13)) <= cited
