@@ -9,6 +9,7 @@ Adding a score to the catalogue therefore updates the form with no change here.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -123,6 +124,24 @@ def lesion_links() -> dict[str, tuple[ItemRef, ...]]:
     level = next(s for s in lesion_fields() if s.name == "level")
     links.update(_links((level,), {}, lesion=True))
     return links
+
+
+def first_mentions(
+    names: Iterable[str], table: Mapping[str, tuple[ItemRef, ...]]
+) -> dict[str, tuple[tuple[ItemRef, ...], tuple[ItemRef, ...]]]:
+    """For controls shown together: (items defined here, items already defined above) per control.
+
+    A definition is printed at the first control of a group that feeds it; later controls name
+    the item and point up, so a section never repeats the same published text.
+    """
+    seen: set[ItemRef] = set()
+    out: dict[str, tuple[tuple[ItemRef, ...], tuple[ItemRef, ...]]] = {}
+    for name in names:
+        refs = table.get(name, ())
+        if refs:
+            out[name] = (tuple(r for r in refs if r not in seen), tuple(r for r in refs if r in seen))
+            seen.update(refs)
+    return out
 
 
 def unlinked_items() -> tuple[ItemRef, ...]:

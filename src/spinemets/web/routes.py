@@ -146,14 +146,27 @@ def _assess_context(values: dict[str, list[str]], errors: dict[str, str], **extr
         "active": "assess",
         "sections": forms.sections(),
         "lesion_fields": forms.lesion_fields(),
-        "links": links.patient_links(),
-        "lesion_links": links.lesion_links(),
+        "links": _section_links(),
+        "lesion_links": _lesion_row_links(),
         "unlinked": links.unlinked_items(),
         "values": values,
         "errors": errors,
         "rows": rows,
         **extra,
     }
+
+
+@cache
+def _section_links() -> dict[str, tuple[tuple[links.ItemRef, ...], tuple[links.ItemRef, ...]]]:
+    out: dict[str, tuple[tuple[links.ItemRef, ...], tuple[links.ItemRef, ...]]] = {}
+    for section in forms.sections():
+        out.update(links.first_mentions((f.name for f in section.fields), links.patient_links()))
+    return out
+
+
+@cache
+def _lesion_row_links() -> dict[str, tuple[tuple[links.ItemRef, ...], tuple[links.ItemRef, ...]]]:
+    return links.first_mentions((f.name for f in forms.lesion_fields()), links.lesion_links())
 
 
 def _live(values: dict[str, list[str]]) -> tuple[Assessment | None, InvalidInputError | None]:
@@ -206,7 +219,7 @@ async def lesion_row(request: Request, user: Principal = Depends(web_user)) -> H
         {
             "i": index,
             "lesion_fields": forms.lesion_fields(),
-            "lesion_links": links.lesion_links(),
+            "lesion_links": _lesion_row_links(),
             "values": {},
             "errors": {},
             "focus": True,
