@@ -90,3 +90,10 @@ def test_every_section_of_the_fact_sheet_is_asked_about() -> None:
         for n in re.findall(r"\b(\d+)(?:\.\d+)*", q.source.split("guidelines.md", 1)[1].split(";")[0])
     }
     assert set(range(1, 13)) <= cited
+
+
+def test_heldout_set_is_valid_and_answered() -> None:
+    heldout = load_questions(ROOT / "evaluation" / "heldout.yaml")
+    assert len(heldout) >= 10
+    assert not {q.id for q in heldout} & {q.id for q in load_questions(QUESTIONS)}
+    assert evaluate(heldout).min_coverage >= TARGET_MIN_COVERAGE

@@ -235,7 +235,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "c_diagnose": (
         r"diagnos\w*",
         r"detect\w*",
-        r"work-?up",
+        r"work[- ]?up",
         r"investigat\w*",
         r"imaging",
         r"scans?",
