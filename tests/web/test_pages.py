@@ -333,3 +333,19 @@ def test_the_first_submit_button_of_the_form_is_save(client: TestClient) -> None
     form = page[page.index('<form id="assess-form"') :]
     first = re.search(r"<button type=\"submit\"([^>]*)>([^<]+)</button>", form)
     assert first and first.group(2) == "Save" and "name=" not in first.group(1)
+
+
+def test_a_deleted_assessment_stays_readable_but_cannot_get_a_new_version(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    location = _save(client, csrf, breast_patient)
+    ident = location.split("/")[2].split("?")[0]
+    store = client.app.state.store  # type: ignore[attr-defined]
+    store.delete(ident, author="test")
+    page = client.get(location).text
+    assert "<b>deleted</b>" in page and "Edit as a new version" not in page
+    assert ident not in client.get("/history").text
+    data = {**forms.patient_to_form(breast_patient), "csrf_token": [csrf], "assessment_id": [ident]}
+    refused = client.post("/assess", data=data)
+    assert refused.status_code == 409
+    assert ident in html.unescape(refused.text) and "has not been deleted" in refused.text

@@ -28,7 +28,12 @@ from spinemets.errors import InvalidInputError, SpinemetsError
 from spinemets.service.auth import Principal
 from spinemets.service.deps import get_store, optional_user
 from spinemets.service.security import CSRF_FIELD, csrf_token
-from spinemets.service.storage import AssessmentNotFoundError, AssessmentStore, StoredAssessment
+from spinemets.service.storage import (
+    AssessmentDeletedError,
+    AssessmentNotFoundError,
+    AssessmentStore,
+    StoredAssessment,
+)
 from spinemets.web import forms, links, views
 
 
@@ -54,6 +59,8 @@ class _WebRoute(APIRoute):
                 return RedirectResponse(exc.target, status_code=303)
             except AssessmentNotFoundError as exc:
                 return _render(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
+            except AssessmentDeletedError as exc:
+                return _render(request, "error.html", {"title": "Deleted", "message": str(exc)}, 409)
 
         return wrapped
 
