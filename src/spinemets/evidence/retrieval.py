@@ -21,16 +21,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from spinemets.errors import InvalidInputError
-from spinemets.evidence.statements import EvidenceStatement, load_statements, read_statement_files
+from spinemets.evidence.statements import (
+    EvidenceStatement,
+    load_statements,
+    prime_statements,
+    read_statement_files,
+)
 from spinemets.evidence.text import analyse, is_generic, tokenize
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 """Version of the on-disk index cache layout."""
 TOPIC_WEIGHT = 1
 """Topic labels are indexed this many times: a question naming a topic should find its statements."""
@@ -104,7 +110,7 @@ class LexicalIndex:
     def __init__(
         self,
         statements: Sequence[EvidenceStatement],
-        postings: dict[str, list[tuple[int, float]]],
+        postings: dict[str, tuple[list[int], list[float]]],
         idf: dict[str, float],
     ) -> None:
         self.statements = tuple(statements)
@@ -125,9 +131,7 @@ class LexicalIndex:
         bm25.index(corpus, show_progress=False)
         data, indices, indptr = (bm25.scores[key].tolist() for key in ("data", "indices", "indptr"))
         postings = {
-            tok: list(
-                zip(indices[indptr[tid] : indptr[tid + 1]], data[indptr[tid] : indptr[tid + 1]], strict=True)
-            )
+            tok: (indices[indptr[tid] : indptr[tid + 1]], data[indptr[tid] : indptr[tid + 1]])
             for tok, tid in bm25.vocab_dict.items()
             if tok and indptr[tid + 1] > indptr[tid]
         }
@@ -141,7 +145,9 @@ class LexicalIndex:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "postings": {t: [[d, round(w, 6)] for d, w in p] for t, p in self._postings.items()},
+            "postings": {
+                t: [docs, [round(w, 6) for w in weights]] for t, (docs, weights) in self._postings.items()
+            },
             "idf": self._idf,
         }
 
@@ -151,7 +157,7 @@ class LexicalIndex:
         idf = payload["idf"]
         if not isinstance(postings, dict) or not isinstance(idf, dict):
             raise ValueError("malformed index cache")
-        return cls(statements, {t: [(int(d), float(w)) for d, w in p] for t, p in postings.items()}, idf)
+        return cls(statements, {t: (p[0], p[1]) for t, p in postings.items()}, idf)
 
     def coverage(
         self, tokens: Sequence[str], stand_ins: frozenset[str] = frozenset()
@@ -181,7 +187,7 @@ class LexicalIndex:
             if not posting:
                 continue
             weight = GENERIC_WEIGHT if is_generic(tok) else CONCEPT_WEIGHT if tok.startswith("c_") else 1.0
-            for doc, w in posting:
+            for doc, w in zip(*posting, strict=True):
                 total[doc] += weight * w
         return total
 
@@ -191,7 +197,7 @@ class LexicalIndex:
         total = sum(self._idf[t] for t in specific) or 1.0
         out: dict[int, float] = {}
         for tok in specific:
-            for doc, _ in self._postings.get(tok, ()):
+            for doc in self._postings.get(tok, ((), ()))[0]:
                 if doc in docs:
                     out[doc] = out.get(doc, 0.0) + self._idf[tok] / total
         return out
@@ -266,6 +272,9 @@ def hybrid_search(
     )
 
 
+_STATEMENT_LIST = TypeAdapter(tuple[EvidenceStatement, ...])
+
+
 def _fingerprint(files: dict[str, str]) -> str:
     """Hash of everything the index depends on: statement files, parameters, synonym table."""
     from spinemets.evidence import text as text_module
@@ -284,6 +293,10 @@ def _fingerprint(files: dict[str, str]) -> str:
     )
     h.update(repr(params).encode())
     h.update(repr(sorted(text_module.STOPWORDS)).encode())
+    bibliography = resources.files("spinemets.knowledge.bibliography")
+    for f in sorted(bibliography.iterdir(), key=lambda f: f.name):
+        if f.name.endswith(".yaml"):
+            h.update(f.read_bytes())
     return h.hexdigest()[:32]
 
 
@@ -300,9 +313,11 @@ def load_or_build_index(cache_dir: Path | None = None) -> LexicalIndex:
     path = cache_dir / f"evidence-index-{_fingerprint(files)}.json"
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-        statements = tuple(EvidenceStatement.model_validate(s) for s in payload["statements"])
-        return LexicalIndex.from_json(statements, payload["index"])
-    except (OSError, ValueError, KeyError, TypeError):
+        statements = _STATEMENT_LIST.validate_python(payload["statements"])
+        index = LexicalIndex.from_json(statements, payload["index"])
+        prime_statements(statements)
+        return index
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass
     index = LexicalIndex.build(load_statements())
     payload = {

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from functools import cache
 from importlib import resources
 
 import yaml
@@ -214,13 +213,28 @@ def read_statement_files() -> dict[str, str]:
     return {f.name: f.read_text(encoding="utf-8") for f in root.iterdir() if f.name.endswith(".yaml")}
 
 
-@cache
+_loaded: tuple[EvidenceStatement, ...] | None = None
+_by_id: dict[str, EvidenceStatement] | None = None
+
+
 def load_statements() -> tuple[EvidenceStatement, ...]:
-    """Every packaged statement, validated (cached for the process)."""
-    return validate_statements(read_statement_files())
+    """Every packaged statement, validated (kept for the process)."""
+    global _loaded
+    if _loaded is None:
+        _loaded = validate_statements(read_statement_files())
+    return _loaded
 
 
-@cache
+def prime_statements(statements: tuple[EvidenceStatement, ...]) -> None:
+    """Use statements already validated from the same files (the index cache, keyed by their hash)."""
+    global _loaded, _by_id
+    if _loaded is None:
+        _loaded, _by_id = statements, None
+
+
 def statements_by_id() -> dict[str, EvidenceStatement]:
     """Lookup of :func:`load_statements` by id."""
-    return {s.id: s for s in load_statements()}
+    global _by_id
+    if _by_id is None:
+        _by_id = {s.id: s for s in load_statements()}
+    return _by_id
