@@ -147,7 +147,7 @@ def test_streaming_in_small_chunks_equals_one_chunk(tmp_path: Path, fmt: str) ->
         assert len(csv_chunks(path, ("",), chunk_bytes=20_000)) > 5
     parts = score_file(path, tmp_path / "parts.parquet", chunk_rows=1000, progress=False)
     if fmt == "parquet":
-        assert parts.chunks == 5
+        assert parts.chunks >= 5
     a = pl.read_parquet(tmp_path / "whole.parquet")
     b = pl.read_parquet(tmp_path / "parts.parquet")
     assert a.equals(b)

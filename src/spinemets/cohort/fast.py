@@ -52,13 +52,31 @@ class FastScorer:
     """Scores a chunk by distinct-value tables. ``frame`` must already hold mapped input columns."""
 
     def __init__(
-        self, specs: Mapping[str, ScoreSpec], frame: pl.DataFrame, item_points: bool = False
+        self,
+        specs: Mapping[str, ScoreSpec],
+        frame: pl.DataFrame,
+        item_points: bool = False,
+        arrow: pa.Table | None = None,
+        untouched: frozenset[str] = frozenset(),
     ) -> None:
+        """``arrow``: the chunk as read; its dictionary-encoded columns named in ``untouched`` (not
+        replaced by the mapping) give their codes for free."""
+        self.arrow = arrow
+        self.untouched = untouched
+        # dictionary-encoded Arrow columns the frame leaves out: known as text, coded from Arrow
+        self.arrow_only: dict[str, pl.DataType] = {}
+        if arrow is not None:
+            for name in arrow.column_names:
+                if name not in frame.columns and pa.types.is_dictionary(arrow.schema.field(name).type):
+                    self.arrow_only[name] = pl.String()
         self.specs = dict(specs)
         self.item_points = item_points
-        planner = ColumnScorer(self.specs, frame.schema)
+        planner = ColumnScorer(self.specs, {**frame.schema, **self.arrow_only})
+        if planner.prepare and self.arrow_only:
+            raise TooManyStates("score-specific override columns: decode every column first")
         self.frame = frame.with_columns(planner.prepare) if planner.prepare else frame
         schema = {c: t for c, t in self.frame.schema.items() if not c.startswith(INVALID_PREFIX)}
+        schema.update(self.arrow_only)
         self.plain = ColumnScorer(self.specs, schema, inline=True)
         self.plain.schema.update(schema)
         self.temp_columns = planner.temp_columns
@@ -72,10 +90,17 @@ class FastScorer:
         found = self._codes.get(column)
         if found is not None:
             return found
-        s = self.frame[column]
-        values = s.drop_nulls().unique(maintain_order=True)
-        k = len(values)
-        if s.dtype.is_integer() and k and int(values.max()) - int(values.min()) < 1_000_000:  # type: ignore[arg-type]
+        dictionary = self._arrow_dictionary(column)
+        s = self.frame[column] if dictionary is None else pl.Series(dtype=pl.String)
+        if dictionary is not None:
+            codes, values = dictionary
+            k = len(values)
+        else:
+            values = s.drop_nulls().unique()
+            k = len(values)
+        if dictionary is not None:
+            pass
+        elif s.dtype.is_integer() and k and int(values.max()) - int(values.min()) < 1_000_000:  # type: ignore[arg-type]
             base = int(values.min())  # type: ignore[arg-type]
             lut = np.zeros(int(values.max()) - base + 2, dtype=np.int32)  # type: ignore[arg-type]
             lut[values.to_numpy() - base + 1] = np.arange(1, k + 1, dtype=np.int32)
@@ -90,6 +115,22 @@ class FastScorer:
         if flag in self.frame.columns:
             codes = np.where(self.frame[flag].fill_null(False).to_numpy(), k + 1, codes).astype(np.int32)
         self._codes[column] = (codes, values)
+        return codes, values
+
+    def _arrow_dictionary(self, column: str) -> tuple[np.ndarray, pl.Series] | None:
+        """Codes straight from a dictionary-encoded Arrow column (Parquet dictionary pages)."""
+        if self.arrow is None or column not in self.untouched or column not in self.arrow.column_names:
+            return None
+        col = self.arrow.column(column)
+        if not pa.types.is_dictionary(col.type):
+            return None
+        arr = col.unify_dictionaries().combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+        if not isinstance(arr, pa.DictionaryArray):  # pragma: no cover - guarded by the type check
+            return None
+        idx = arr.indices.to_numpy(zero_copy_only=False)
+        valid = arr.is_valid().to_numpy(zero_copy_only=False)
+        codes = np.where(valid, np.nan_to_num(idx) + 1, 0).astype(np.int32)
+        values = pl.Series(column, arr.dictionary.cast(pa.string()).to_pylist(), dtype=pl.String)
         return codes, values
 
     def _value_states(self, src: _Source, values: pl.Series) -> list[State]:
@@ -114,7 +155,7 @@ class FastScorer:
         """(class per row, state per class) of one source."""
         if src.nested is not None:
             return self._nested_classes(score_key, item, src)
-        if self.frame.schema[src.column or ""].is_float():
+        if src.column not in self.arrow_only and self.frame.schema[src.column or ""].is_float():
             return self._dense_classes(item, src)
         codes, values = self.codes(src.column or "")
         states_by_value = self._value_states(src, values)
@@ -156,6 +197,8 @@ class FastScorer:
         return cls, states
 
     def _present(self, column: str) -> np.ndarray:
+        if column in self.arrow_only:
+            return self.codes(column)[0] > 0
         present = self.frame[column].is_not_null().to_numpy()
         flag = INVALID_PREFIX + column
         if flag in self.frame.columns:

@@ -40,6 +40,13 @@ class ChunkResult:
         return frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
 
 
+def _to_polars(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a table gives a frame
+        raise TypeError("expected a table")
+    return frame
+
+
 def apply_mapping(
     df: pl.DataFrame, mapping: CohortMapping | None, row_offset: int
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -101,20 +108,27 @@ def score_chunk(
     """
     if isinstance(df, pa.Table):
         arrow_in = df
-        converted = pl.from_arrow(df)
-        if not isinstance(converted, pl.DataFrame):  # pragma: no cover - a table gives a frame
-            raise TypeError("expected a table")
-        frame = converted
+        sources = {cm.source for cm in mapping.columns.values()} if mapping else set()
+        # dictionary-encoded text the mapping does not read stays in Arrow (the scorer codes it there)
+        skip = (
+            [f.name for f in df.schema if pa.types.is_dictionary(f.type) and f.name not in sources]
+            if fast
+            else []
+        )
+        frame = _to_polars(df.drop_columns(skip))
     else:
         frame, arrow_in = df, df.to_arrow()
     mapped, map_errors = apply_mapping(frame, mapping, row_offset)
     scores: dict[str, pa.Array] | None = None
     if fast:
         try:
-            scores = FastScorer(specs, mapped, item_points).columns()
+            untouched = frozenset(arrow_in.column_names) - frozenset(mapping.columns if mapping else ())
+            scores = FastScorer(specs, mapped, item_points, arrow_in, untouched).columns()
         except TooManyStates:
             scores = None
     if scores is None:
+        if mapped.width < arrow_in.num_columns:
+            mapped, _ = apply_mapping(_to_polars(arrow_in), mapping, row_offset)
         scorer = ColumnScorer(specs, mapped.schema, item_points=item_points)
         names = [c for k in specs for c in scorer.output_columns(k)]
         out = scorer.apply(mapped.lazy()).select(names).collect().to_arrow()
@@ -122,13 +136,16 @@ def score_chunk(
     flags = [f"{k}_input_error" for k in specs]
     score_errors = empty_errors()
     if flags:
-        any_error = np.zeros(frame.height, dtype=bool)
+        any_error = np.zeros(arrow_in.num_rows, dtype=bool)
         for f in flags:
             any_error |= np.asarray(scores[f].to_numpy(zero_copy_only=False), dtype=bool)
         if any_error.any():
-            subset = mapped.with_row_index("__row", offset=row_offset + 1).filter(pl.Series(any_error))
-            scorer = ColumnScorer(specs, subset.schema)
-            score_errors = scorer.error_rows(scorer.apply(subset.lazy()).collect(), row_offset)
+            rows = pl.Series("__row", np.flatnonzero(any_error) + row_offset + 1, dtype=pl.Int64)
+            subset = _to_polars(arrow_in.filter(pa.array(any_error)))
+            sub_mapped, _ = apply_mapping(subset, mapping, row_offset)
+            sub_mapped = sub_mapped.with_columns(rows)
+            scorer = ColumnScorer(specs, sub_mapped.schema)
+            score_errors = scorer.error_rows(scorer.apply(sub_mapped.lazy()).collect(), row_offset)
     table = arrow_in
     new_inputs = [c for c in (mapping.columns if mapping else {}) if c in mapped.columns]
     for name in new_inputs:

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from spinemets.cohort.expressions import ERROR_SCHEMA
-from spinemets.cohort.frame import ChunkResult, score_chunk
+from spinemets.cohort.frame import VERSION_COLUMN, ChunkResult, score_chunk
 from spinemets.cohort.mapping import DEFAULT_NULL_VALUES, CohortMapping
 from spinemets.errors import InvalidInputError
 from spinemets.scores.catalogue import DEFINITIONS_VERSION, SPECS
@@ -169,9 +169,16 @@ def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> 
     return table
 
 
+def _parquet(path: str | Path) -> pq.ParquetFile:
+    """Text columns are read dictionary-encoded: the scorer takes their codes without hashing text."""
+    schema = pq.ParquetFile(path).schema_arrow
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    return pq.ParquetFile(path, read_dictionary=text)
+
+
 def read_chunk(chunk: Chunk) -> pa.Table:
     if isinstance(chunk, ParquetChunk):
-        pf = pq.ParquetFile(chunk.path)
+        pf = _parquet(chunk.path)
         if not chunk.row_groups:
             return pf.schema_arrow.empty_table()
         return pf.read_row_groups(list(chunk.row_groups))
@@ -186,7 +193,7 @@ def _local_frames(
 ) -> Iterator[pa.Table]:
     """Local streaming: Parquet by record batches (independent of the row-group layout), CSV by byte range."""
     if fmt is FileFormat.parquet:
-        pf = pq.ParquetFile(path)
+        pf = _parquet(path)
         for batch in pf.iter_batches(batch_size=chunk_rows):
             yield pa.Table.from_batches([batch])
         return
@@ -251,7 +258,10 @@ class _Writer:
                 META_SYNTHETIC: b"true" if self.synthetic else b"false",
             }
             self._schema = table.schema.with_metadata(meta)
-            self._pq = pq.ParquetWriter(self.path, self._schema, compression="snappy")
+            # statistics only for the registry's own columns (query engines prune on those);
+            # the score columns are small dictionaries/ints and their statistics cost a third of the write
+            stats = [f.name for f in table.schema if not _is_score_column(f.name)]
+            self._pq = pq.ParquetWriter(self.path, self._schema, compression="snappy", write_statistics=stats)
         table = table.cast(self._schema) if self._schema is not None else table
         self._pq.write_table(table)
 
@@ -262,6 +272,10 @@ class _Writer:
             self._pq.close()
         if self._csv is not None:
             self._csv.close()
+
+
+def _is_score_column(name: str) -> bool:
+    return name == VERSION_COLUMN or any(name.startswith(f"{k}_") for k in SPECS)
 
 
 def _is_synthetic(path: Path, fmt: FileFormat, first: pa.Table | None) -> bool:
@@ -415,8 +429,52 @@ def _run_local(
     mapping: CohortMapping | None,
     item_points: bool,
 ) -> Iterator[ChunkResult]:
-    for frame in _local_frames(path, fmt, chunk_rows, null_values):
-        yield score_chunk(frame, specs, mapping, 0, item_points)
+    yield from _prefetched(
+
+            score_chunk(frame, specs, mapping, 0, item_points)
+            for frame in _prefetched(_local_frames(path, fmt, chunk_rows, null_values))
+
+    )
+
+
+def _prefetched(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
+    """Run ``items`` one step ahead in a thread, so reading, scoring and writing overlap on two cores.
+
+    Arrow, polars and numpy release the GIL in their kernels, which is where the time goes.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                q.put(("item", item))
+            q.put(("done", None))
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            q.put(("error", exc))
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
 
 
 def _run_dask(

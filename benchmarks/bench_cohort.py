@@ -1,0 +1,119 @@
+"""Cohort scoring benchmark: 1,000,000 SYNTHETIC patients, every score, Parquet in and out.
+
+Prints rows/s, wall time and peak memory (each run in its own process, peak RSS read from
+``resource``), and the ratio against the single-patient path called row by row on a sample
+(extrapolated to the same number of rows). Set ``SPINEMETS_BENCH_10M=1`` to also stream
+10,000,000 rows and print the peak memory of that run.
+
+Targets on a 2-core machine: >= 1,000,000 rows/s end to end, >= 100x row by row, < 2 GiB peak
+for 10,000,000 rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from spinemets.cohort.run import score_file
+src, out = Path(sys.argv[1]), Path(sys.argv[2])
+start = time.perf_counter()
+s = score_file(src, out, progress=False)
+wall = time.perf_counter() - start
+peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"rows": s.rows, "wall": wall, "peak_mib": peak_kib / 1024, "chunks": s.chunks,
+                  "errors": s.error_count}))
+"""
+
+
+def _write_synthetic(path: Path, rows: int, batch: int = 1_000_000) -> None:
+    """Write ``rows`` synthetic patients in batches (never the whole cohort in memory)."""
+    import pyarrow.parquet as pq
+
+    from spinemets.cohort.run import META_SYNTHETIC
+    from spinemets.cohort.synth import synth_frame
+
+    writer = None
+    done = 0
+    seed = 0
+    while done < rows:
+        n = min(batch, rows - done)
+        table = synth_frame(n, seed=seed).to_arrow()
+        if writer is None:
+            schema = table.schema.with_metadata({META_SYNTHETIC: b"true"})
+            writer = pq.ParquetWriter(path, schema, compression="snappy")
+        writer.write_table(table.cast(schema), row_group_size=250_000)
+        done += n
+        seed += 1
+    if writer is not None:
+        writer.close()
+
+
+def _score_in_child(src: Path, out: Path) -> dict[str, float]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(src), str(out)], check=True, capture_output=True, text=True
+    )
+    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _row_by_row_seconds_per_row(src: Path, sample: int = 2000) -> float:
+    """Seconds per row for ``spinemets.score`` on every score, row by row (calculator mode)."""
+    import polars as pl
+
+    from spinemets.scores import SPECS, score
+
+    df = pl.read_parquet(src, n_rows=sample)
+    accepted = {k: set(s.definition.accepted_inputs()) for k, s in SPECS.items()}
+    rows = df.to_dicts()
+    start = time.perf_counter()
+    for row in rows:
+        for key, names in accepted.items():
+            score(key, {k: v for k, v in row.items() if k in names and v is not None})
+    return (time.perf_counter() - start) / len(rows)
+
+
+def _report(label: str, r: dict[str, float]) -> None:
+    print(
+        f"{label}: {int(r['rows']):,} rows in {r['wall']:.2f} s = {r['rows'] / r['wall']:,.0f} rows/s "
+        f"end to end (Parquet in and out, {int(r['chunks'])} chunks); peak memory {r['peak_mib']:,.0f} MiB"
+    )
+
+
+def main() -> None:
+    from spinemets.scores import SPECS
+
+    print(f"SYNTHETIC data; {len(SPECS)} scores: {', '.join(SPECS)}; {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        src = d / "synthetic_1m.parquet"
+        _write_synthetic(src, 1_000_000)
+        r = _score_in_child(src, d / "scored_1m.parquet")
+        _report("1M", r)
+        per_row = _row_by_row_seconds_per_row(src)
+        extrapolated = per_row * r["rows"]
+        print(
+            f"row by row (spinemets.score per score, 2,000-row sample): {per_row * 1e6:,.0f} us/row, "
+            f"{extrapolated:,.0f} s extrapolated to {int(r['rows']):,} rows; "
+            f"cohort path is {extrapolated / r['wall']:,.0f}x faster"
+        )
+        if os.environ.get("SPINEMETS_BENCH_10M") == "1":
+            big = d / "synthetic_10m.parquet"
+            _write_synthetic(big, 10_000_000)
+            src.unlink()
+            r10 = _score_in_child(big, d / "scored_10m.parquet")
+            _report("10M (streaming)", r10)
+            print(f"10M peak memory {r10['peak_mib'] / 1024:.2f} GiB (target < 2 GiB)")
+        else:
+            print("(10M streaming run skipped; set SPINEMETS_BENCH_10M=1)")
+
+
+if __name__ == "__main__":
+    main()
