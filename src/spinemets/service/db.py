@@ -1,7 +1,8 @@
 """Engines and migrations: SQLite (WAL, immediate write transactions) or PostgreSQL (psycopg 3).
 
-SQLite: every transaction starts with ``BEGIN IMMEDIATE`` so that two writers never deadlock on a
-lock upgrade, and the journal is in WAL mode (readers do not block the writer). With the default
+SQLite: every transaction that may write starts with ``BEGIN IMMEDIATE`` so that two writers
+never deadlock on a lock upgrade (read-only connections, ``execution_options(readonly=True)``,
+start a plain deferred ``BEGIN``), and the journal is in WAL mode (readers do not block the writer). With the default
 ``synchronous=NORMAL`` a committed write survives a crash or SIGKILL of the service process (the
 test suite checks this); ``FULL`` adds a disk flush per commit so that it also survives a power
 loss or an operating-system crash, at a large cost in writes per second.
@@ -56,7 +57,9 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (execution option readonly=True) take no lock; anything else may write, so it
+        # takes the write lock up front instead of failing to upgrade a read lock later.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
 
 
 def _alembic_config(connection: Connection) -> Any:

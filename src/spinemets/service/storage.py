@@ -9,7 +9,10 @@ Every create, new version and delete writes a hash-chained audit entry in the sa
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pydantic_core
@@ -76,8 +79,22 @@ class AssessmentStore:
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", run_migrations: bool = True) -> None:
         self.url = url
         self.engine: Engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        self._reader = self.engine.execution_options(readonly=True)
+        # SQLite has one writer at a time and its busy handler backs off in sleeps of up to 100 ms;
+        # queueing this process's writers on a lock leaves at most one per process to contend.
+        self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
         if run_migrations:
             migrate(self.engine)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (SQLite: BEGIN IMMEDIATE, one writer per process at a time)."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     @property
     def dialect(self) -> str:
@@ -90,7 +107,7 @@ class AssessmentStore:
 
     def ping(self) -> bool:
         """True when the database answers."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             ok = conn.execute(select(1)).scalar_one() == 1
             conn.rollback()
         return ok
@@ -112,7 +129,7 @@ class AssessmentStore:
         adate = _assessment_date(patient, now)
         inputs_json, outputs_json = audit.to_json(patient), audit.to_json(result)
         digest = audit.content_hash(inputs_json, outputs_json)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 _INSERT_HEAD,
                 {
@@ -162,7 +179,7 @@ class AssessmentStore:
         now = dt.datetime.now(dt.UTC)
         inputs_json, outputs_json = audit.to_json(patient), audit.to_json(result)
         digest = audit.content_hash(inputs_json, outputs_json)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             head = self._head(conn, assessment_id, for_update=True)
             if head.deleted:
                 raise AssessmentDeletedError(
@@ -197,7 +214,7 @@ class AssessmentStore:
     def delete(self, assessment_id: str, *, author: str) -> None:
         """Soft delete: the assessment leaves lists but every version stays readable and audited."""
         now = dt.datetime.now(dt.UTC)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             head = self._head(conn, assessment_id, for_update=True)
             if head.deleted:
                 raise AssessmentDeletedError(
@@ -226,7 +243,7 @@ class AssessmentStore:
             stmt = stmt.where(AssessmentVersionRow.version == AssessmentRow.latest_version)
         else:
             stmt = stmt.where(AssessmentVersionRow.version == version)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(stmt).first()
             if row is None:
                 latest = conn.execute(
@@ -242,7 +259,7 @@ class AssessmentStore:
     def versions(self, assessment_id: str) -> list[StoredAssessment]:
         """Every version, oldest first."""
         stmt = self._select().where(AssessmentRow.id == assessment_id).order_by(AssessmentVersionRow.version)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(stmt).all()
             conn.rollback()
         if not rows:
@@ -284,7 +301,7 @@ class AssessmentStore:
             .limit(limit)
             .offset(offset)
         )
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(stmt).all()
             conn.rollback()
         return [self._to_model(r) for r in rows]
@@ -294,7 +311,7 @@ class AssessmentStore:
         stmt = select(func.count()).select_from(AssessmentRow)
         if not include_deleted:
             stmt = stmt.where(AssessmentRow.deleted.is_(False))
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             n = int(conn.execute(stmt).scalar_one())
             conn.rollback()
         return n
