@@ -299,3 +299,20 @@ def test_logs_hold_no_patient_data(open_client: TestClient, caplog: pytest.LogCa
     ]  # not the test client
     text = "\n".join(server_side)
     assert "PID-7Q3X9" not in text and "Secret Lane" not in text
+
+
+def test_unexpected_error_is_a_bare_500_problem_and_logs_no_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(load_settings(data_dir=tmp_path, auth_mode="loopback_open"))
+
+    def boom() -> None:
+        raise ValueError("patient PID-BOOM-42 has no albumin")
+
+    app.add_api_route("/api/v1/boom", boom)
+    caplog.set_level(logging.INFO)
+    with TestClient(app, client=LOOPBACK) as c:
+        body = _problem(c.get("/api/v1/boom"), 500)
+    assert "PID-BOOM-42" not in json.dumps(body)
+    assert any("unhandled ValueError on GET /api/v1/boom" in r.getMessage() for r in caplog.records)
+    assert all("PID-BOOM-42" not in r.getMessage() and not r.exc_info for r in caplog.records)

@@ -13,7 +13,8 @@
   with :func:`csrf_token`.
 * **Size limit**: bodies over ``max_request_bytes`` get 413 before they are read in full.
 * **Access log**: method, route template, status and duration only; never the query string, the
-  body, or a path parameter (they can hold patient identifiers).
+  body, or a path parameter (they can hold patient identifiers). An unexpected exception becomes a
+  500 problem here and is logged by type only (its message could quote patient data).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ REPORT_CSP = (
 )
 
 access_log = logging.getLogger("spinemets.access")
+error_log = logging.getLogger("spinemets.service")
 
 
 def csrf_token(request: Request) -> str:
@@ -138,7 +140,7 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
+        t0 = time.perf_counter()
         path = scope.get("path", "")
         method = scope.get("method", "GET")
         request_id = uuid.uuid4().hex[:16]
@@ -150,7 +152,7 @@ class SecurityMiddleware:
             await _problem(
                 send, 413, "Request too large", f"bodies are limited to {self.max_request_bytes} bytes", path
             )
-            self._log(scope, method, 413, started, request_id)
+            self._log(scope, method, 413, t0, request_id)
             return
         body = b""
         if method in UNSAFE or declared:
@@ -169,7 +171,7 @@ class SecurityMiddleware:
                         f"bodies are limited to {self.max_request_bytes} bytes",
                         path,
                     )
-                    self._log(scope, method, 413, started, request_id)
+                    self._log(scope, method, 413, t0, request_id)
                     return
 
         cookie_token = _cookie(scope, CSRF_COOKIE)
@@ -181,7 +183,7 @@ class SecurityMiddleware:
             refusal = await self._csrf_refusal(scope, body, cookie_token)
             if refusal:
                 await _problem(send, 403, "Forbidden", refusal, path)
-                self._log(scope, method, 403, started, request_id)
+                self._log(scope, method, 403, t0, request_id)
                 return
 
         replayed = False
@@ -193,8 +195,12 @@ class SecurityMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 status_box[0] = int(message["status"])
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
@@ -214,8 +220,18 @@ class SecurityMiddleware:
 
         try:
             await self.app(scope, replay, send_with_headers)
+        except Exception as exc:
+            # Stop it here: past this point the server would log the traceback and the exception's
+            # message, which can quote patient input. Log the type and the route only.
+            status_box[0] = 500
+            route = getattr(scope.get("route"), "path", None) or "(unmatched)"
+            error_log.error("unhandled %s on %s %s id=%s", type(exc).__name__, method, route, request_id)
+            if not started:
+                await _problem(
+                    send, 500, "Internal server error", "the server could not complete the request", path
+                )
         finally:
-            self._log(scope, method, status_box[0], started, request_id)
+            self._log(scope, method, status_box[0], t0, request_id)
 
     async def _csrf_refusal(self, scope: Scope, body: bytes, cookie_token: str | None) -> str | None:
         """Why an unsafe request is refused as a possible cross-site forgery, or None.
