@@ -14,7 +14,7 @@ FORMATS = ("text", "markdown", "json")
 _CERTAINTY_NOTE = {
     "V": "",
     "V2": "secondary digest",
-    "S": "seed page, secondary",
+    "S": "secondary source",
     "K": "unverified recall",
 }
 

@@ -93,7 +93,7 @@ class Certainty(StrEnum):
     V2 = "V2"
     """Verified in a secondary digest of the source only."""
     S = "S"
-    """Stated in a seed document (secondary web page)."""
+    """Seen in a secondary source: a seed page or a public digest (calculator, teaching page)."""
     K = "K"
     """Recalled, not verified: the text must say so."""
 

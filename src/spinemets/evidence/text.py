@@ -60,8 +60,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"ecog",
         r"performance status",
         r"who ps",
-        r"general condition",
-        r"good condition",
+        r"(?:good|poor|moderate|general|clinical) (?:general )?condition",
     ),
     "c_vcf": (
         r"vcf",
