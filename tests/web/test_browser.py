@@ -218,3 +218,27 @@ def test_enter_in_a_field_saves_and_keeps_the_lesions(live_server: str, page: An
     page.press("#f-lesions-0-level", "Enter")
     page.wait_for_url(re.compile(r"/assessments/"))
     expect(page.locator('[data-score="sins"] h3 small')).to_have_text("T12")
+
+
+def test_tablet_portrait_keeps_the_scores_in_view_while_filling_a_lesion(
+    live_server: str, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 820, "height": 1180}, has_touch=True, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(live_server + "/assess")
+        level = page.locator("#f-lesions-0-level")
+        level.scroll_into_view_if_needed()
+        level.tap()
+        page.keyboard.type("T12")
+        expect(_total(page, "sins")).to_have_text("3–18")
+        panel = page.locator("aside.panel").bounding_box()
+        field = level.bounding_box()
+        assert panel is not None and field is not None
+        assert panel["y"] + panel["height"] <= 1180 + 1 and panel["y"] < 1180  # on screen
+        assert field["y"] + field["height"] <= panel["y"]  # the field being typed in is not hidden
+        screenshot(page, "assess-tablet-portrait", full_page=False)
+    finally:
+        context.close()
