@@ -27,9 +27,9 @@ src, out = Path(sys.argv[1]), Path(sys.argv[2])
 start = time.perf_counter()
 s = score_file(src, out, progress=False)
 wall = time.perf_counter() - start
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"rows": s.rows, "wall": wall, "peak_mib": peak_kib / 1024, "chunks": s.chunks,
-                  "errors": s.error_count}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"rows": s.rows, "wall": wall, "peak_mib": usage.ru_maxrss / 1024, "chunks": s.chunks,
+                  "errors": s.error_count, "cpu": usage.ru_utime + usage.ru_stime}))
 """
 
 
@@ -83,7 +83,8 @@ def _row_by_row_seconds_per_row(src: Path, sample: int = 2000) -> float:
 def _report(label: str, r: dict[str, float]) -> None:
     print(
         f"{label}: {int(r['rows']):,} rows in {r['wall']:.2f} s = {r['rows'] / r['wall']:,.0f} rows/s "
-        f"end to end (Parquet in and out, {int(r['chunks'])} chunks); peak memory {r['peak_mib']:,.0f} MiB"
+        f"end to end (Parquet in and out, {int(r['chunks'])} chunks); peak memory {r['peak_mib']:,.0f} MiB; "
+        f"{r['cpu']:.2f} CPU-s in the scoring process (incl. imports) = {r['rows'] / r['cpu']:,.0f} rows per CPU-second"
     )
 
 

@@ -26,6 +26,8 @@ import pyarrow as pa
 from spinemets.cohort.expressions import INVALID_PREFIX, ColumnScorer, _Source
 from spinemets.scores.engine import Item, ScoreDefinition, ScoreKind, ScoreSpec
 
+#: Most distinct values a continuous column may have for the per-value path (else row-wise classes).
+MAX_DISTINCT = 65_536
 #: Largest joint state table an item may need before the chunk falls back to the expression path.
 MAX_JOINT_STATES = 1_000_000
 
@@ -82,6 +84,7 @@ class FastScorer:
         self.temp_columns = planner.temp_columns
         self.n = frame.height
         self._codes: dict[str, tuple[np.ndarray, pl.Series]] = {}
+        self._cardinality: dict[str, bool] = {}
 
     # ---- coding ------------------------------------------------------------------------------------
 
@@ -155,7 +158,11 @@ class FastScorer:
         """(class per row, state per class) of one source."""
         if src.nested is not None:
             return self._nested_classes(score_key, item, src)
-        if src.column not in self.arrow_only and self.frame.schema[src.column or ""].is_float():
+        if (
+            src.column not in self.arrow_only
+            and self.frame.schema[src.column or ""].is_float()
+            and self._many_values(src.column or "")
+        ):
             return self._dense_classes(item, src)
         codes, values = self.codes(src.column or "")
         states_by_value = self._value_states(src, values)
@@ -195,6 +202,13 @@ class FastScorer:
         if flag in self.frame.columns:
             cls = np.where(self.frame[flag].fill_null(False).to_numpy(), 1, cls).astype(np.int32)
         return cls, states
+
+    def _many_values(self, column: str) -> bool:
+        """True when a continuous column has too many distinct values for a per-value table."""
+        found = self._cardinality.get(column)
+        if found is None:
+            found = self._cardinality[column] = int(self.frame[column].n_unique()) > MAX_DISTINCT
+        return found
 
     def _present(self, column: str) -> np.ndarray:
         if column in self.arrow_only:

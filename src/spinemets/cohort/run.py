@@ -170,9 +170,18 @@ def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> 
 
 
 def _parquet(path: str | Path) -> pq.ParquetFile:
-    """Text columns are read dictionary-encoded: the scorer takes their codes without hashing text."""
+    """Text inputs are read dictionary-encoded: the scorer takes their codes without hashing text.
+
+    Only columns a score reads: an identifier column would make a dictionary as long as the file.
+    """
     schema = pq.ParquetFile(path).schema_arrow
-    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    inputs = {name for spec in SPECS.values() for name in spec.definition.accepted_inputs()}
+    text = [
+        f.name
+        for f in schema
+        if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        and (f.name in inputs or f.name.split(".", 1)[-1] in inputs)
+    ]
     return pq.ParquetFile(path, read_dictionary=text)
 
 
@@ -430,10 +439,8 @@ def _run_local(
     item_points: bool,
 ) -> Iterator[ChunkResult]:
     yield from _prefetched(
-
-            score_chunk(frame, specs, mapping, 0, item_points)
-            for frame in _prefetched(_local_frames(path, fmt, chunk_rows, null_values))
-
+        score_chunk(frame, specs, mapping, 0, item_points)
+        for frame in _prefetched(_local_frames(path, fmt, chunk_rows, null_values))
     )
 
 

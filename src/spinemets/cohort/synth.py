@@ -77,8 +77,8 @@ def _generic(rng: np.random.Generator, item: Item, source: Lookup | Bins | None,
     highs = np.array([min(hi, lo + 20) for lo, hi, _ in source.bins], dtype=float)
     pick = rng.integers(0, len(lows), size=n)
     values = rng.uniform(lows[pick], highs[pick])
-    if source.integer:
-        values = np.floor(values)
+    # measured values are recorded to one decimal (labs) or whole numbers (counts, percentages)
+    values = np.floor(values) if source.integer else np.round(values, 1)
     return values / source.factor if getattr(source, "factor", 1.0) not in (0, 1.0) else values
 
 
