@@ -227,3 +227,11 @@ def test_sentence_split_keeps_abbreviations() -> None:
 @given(st.text(alphabet="abcdeMRISCT -/0123456789%.", min_size=1, max_size=40))
 def test_tokenize_ignores_case_and_never_fails(text: str) -> None:
     assert tokenize(text) == tokenize(text.upper()) == tokenize(text.lower())
+
+
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [(SEED_RECURRENCE, "fu-mri-gold-standard"), (SEED_INGUINAL, "ing-approach-overview")],
+)
+def test_seed_answers_open_with_the_overview_statement(question: str, lead: str) -> None:
+    assert ask(question).summary[0].statement_ids == (lead,)

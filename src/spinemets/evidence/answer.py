@@ -33,8 +33,9 @@ MIN_COVERAGE = 0.45
 MIN_TOP_SCORE = 2.0
 """Lowest BM25 score of the best statement that still counts as an answer."""
 LEAD_BAND = 0.75
-"""The summary leads with the statement that best matches the question's terms among those
-scoring within this fraction of the best; trial data and caveats go to the rationale."""
+"""The summary leads with the statement whose own text best matches the question's words among the
+recommendations and facts scoring within this fraction of the best; trial data and caveats go to
+the rationale."""
 RELATIVE_CUTOFF = 0.2
 """Statements scoring below this fraction of the best score are dropped from the answer."""
 
@@ -265,7 +266,9 @@ def compose(question: str, retrieval: Retrieval, method: RetrievalMethod = Retri
         if h.score >= LEAD_BAND * top
         and by_id[h.statement_id].kind in (StatementKind.recommendation, StatementKind.fact)
     ]
-    lead = max(candidates, key=lambda hs: (hs[0].overlap, hs[0].score))[1] if candidates else used[0]
+    lead = (
+        max(candidates, key=lambda hs: (round(hs[0].overlap, 3), hs[0].score))[1] if candidates else used[0]
+    )
     refs = _References()
     sections: dict[Section, list[AnswerSentence]] = {s: [] for s in Section}
     ordered = [lead, *(s for s in used if s.id != lead.id)]

@@ -54,6 +54,8 @@ class QuestionResult(BaseModel):
     recall: float
     missing: tuple[str, ...]
     covered: bool
+    lead_relevant: bool = False
+    """The summary opens with one of the relevant statements."""
 
 
 class EvalReport(BaseModel):
@@ -124,7 +126,15 @@ def score_question(q: EvalQuestion, answer: Answer, retrieved_ids: Sequence[str]
     missing = tuple(" | ".join(f) for f in q.must_mention if not fact_found(f, text))
     coverage = 1 - len(missing) / len(q.must_mention)
     recall = len(set(q.relevant) & set(retrieved_ids)) / len(q.relevant)
-    return QuestionResult(id=q.id, coverage=coverage, recall=recall, missing=missing, covered=answer.covered)
+    lead = answer.summary[0].statement_ids if answer.summary else ()
+    return QuestionResult(
+        id=q.id,
+        coverage=coverage,
+        recall=recall,
+        missing=missing,
+        covered=answer.covered,
+        lead_relevant=bool(set(lead) & set(q.relevant)),
+    )
 
 
 def evaluate(questions: Sequence[EvalQuestion], k: int = 5, hybrid: bool = False) -> EvalReport:
@@ -166,6 +176,8 @@ def format_report(report: EvalReport) -> str:
     )
     lines.append(f"lowest question coverage: {report.min_coverage:.0%} (target >= {TARGET_MIN_COVERAGE:.0%})")
     lines.append(f"mean recall@{report.k} of relevant statements: {report.mean_recall:.1%}")
+    leads = sum(r.lead_relevant for r in report.results) / len(report.results) if report.results else 0.0
+    lines.append(f"summary opens with a relevant statement: {leads:.1%}")
     lines.append("PASS" if report.passed else "FAIL")
     return "\n".join(lines)
 

@@ -76,7 +76,7 @@ class Hit(BaseModel):
     rank: int
     via: RetrievalMethod
     overlap: float = 0.0
-    """Idf-weighted share of the question's specific terms that this statement contains, 0..1."""
+    """Idf-weighted share of the question's specific words found in the statement's text, 0..1."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,7 @@ class LexicalIndex:
         self._postings = postings
         self._idf = idf
         self._max_idf = math.log(1 + (len(self.statements) + 0.5) / 0.5)
+        self._words_memo: dict[int, frozenset[str]] = {}
 
     @classmethod
     def build(
@@ -191,16 +192,29 @@ class LexicalIndex:
                 total[doc] += weight * w
         return total
 
+    def _text_words(self, doc: int) -> frozenset[str]:
+        words = self._words_memo.get(doc)
+        if words is None:
+            st = self.statements[doc]
+            words = frozenset(
+                t for t in tokenize(f"{st.text} {' '.join(st.keywords)}") if not t.startswith("c_")
+            )
+            self._words_memo[doc] = words
+        return words
+
     def _overlap(self, tokens: Sequence[str], docs: set[int]) -> dict[int, float]:
-        """Idf-weighted share of the specific query tokens found in each of ``docs``."""
-        specific = [t for t in dict.fromkeys(tokens) if not is_generic(t) and t in self._idf]
+        """Idf-weighted share of the question's specific words found in each statement's own text.
+
+        Topic labels and concept tokens are left out: they make related statements look alike,
+        while the question's own words say which one answers it best.
+        """
+        specific = [
+            t
+            for t in dict.fromkeys(tokens)
+            if not is_generic(t) and not t.startswith("c_") and t in self._idf
+        ]
         total = sum(self._idf[t] for t in specific) or 1.0
-        out: dict[int, float] = {}
-        for tok in specific:
-            for doc in self._postings.get(tok, ((), ()))[0]:
-                if doc in docs:
-                    out[doc] = out.get(doc, 0.0) + self._idf[tok] / total
-        return out
+        return {d: sum(self._idf[t] for t in specific if t in self._text_words(d)) / total for d in docs}
 
     def search(self, question: str, k: int) -> Retrieval:
         tokens, stand_ins = analyse(question)

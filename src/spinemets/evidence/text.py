@@ -255,7 +255,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"\d+(?:\.\d+)?(?: to \d+(?:\.\d+)?)?% of (?:all )?(?:people|patients)",
     ),
     "c_indication": (
-        r"indicat\w*",
+        r"indications?",
+        r"indicated",
         r"who should",
         r"candidates?",
         r"select\w*",
@@ -280,6 +281,7 @@ _SPELLING: tuple[tuple[str, str], ...] = (
     (r"leukemia", "leukaemia"),
     (r"anemia", "anaemia"),
     (r"\bcenter", "centre"),
+    (r"\bradiation(?: therapy)?\b", "radiotherapy"),
     (r"(\d+(?:\.\d+)?)\s*gy\b", r"\1gy"),
     (r"(\d+)\s*(?:h|hrs?|hours?)\b", r"\1h"),
     (r"(\d+)\s*(?:weeks?|wks?)\b", r"\1 week"),
@@ -297,7 +299,8 @@ STOPWORDS = _words(
     up us was we were what when where which while who whom why will with would you your me my
     about any all also after before between during over under per vs versus via
     tell explain describe please give list approach role best component components result results show
-    shows showed mean means difference important much kind does work used use"""
+    shows showed mean means difference important much kind does work used use indicate indicates suggest
+    suggests"""
 )
 
 #: Words so common in this domain that they say nothing about whether a question is covered.
