@@ -112,3 +112,11 @@ def test_duplicate_id_across_files_names_both_files() -> None:
 def test_packaged_files_are_one_per_area() -> None:
     names = set(read_statement_files())
     assert {"imaging.yaml", "radiotherapy.yaml", "surgery.yaml", "inguinal.yaml", "conflicts.yaml"} <= names
+
+
+def test_every_statement_is_found_by_its_own_text() -> None:
+    """No statement is unreachable: searching its own text ranks it in the top 3."""
+    from spinemets.evidence.retrieval import search
+
+    for s in load_statements():
+        assert s.id in [h.statement_id for h in search(s.text, 3).hits], s.id
