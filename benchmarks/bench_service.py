@@ -8,6 +8,7 @@ Target (issue 5): at least 500 req/s with p99 under 100 ms and zero errors on th
 
     python -m benchmarks service      # or: make bench
     SPINEMETS_BENCH_SECONDS=20 SPINEMETS_BENCH_CONNECTIONS=32 python -m benchmarks service
+    SPINEMETS_BENCH_SQLITE_SYNCHRONOUS=FULL python -m benchmarks service   # a disk flush per commit
 """
 
 from __future__ import annotations
@@ -162,7 +163,14 @@ def main() -> None:
     connections = int(os.environ.get("SPINEMETS_BENCH_CONNECTIONS", "16"))
     workers = int(os.environ.get("SPINEMETS_BENCH_WORKERS", "2"))
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("SPINEMETS_")}
-    run_one("sqlite", base_env, workers=workers, connections=connections, seconds=seconds)
+    synchronous = os.environ.get("SPINEMETS_BENCH_SQLITE_SYNCHRONOUS", "NORMAL")
+    run_one(
+        f"sqlite synchronous={synchronous}",
+        {**base_env, "SPINEMETS_SQLITE_SYNCHRONOUS": synchronous},
+        workers=workers,
+        connections=connections,
+        seconds=seconds,
+    )
     try:
         pg = TempPostgres().start()
     except PostgresUnavailableError as exc:

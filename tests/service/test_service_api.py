@@ -316,3 +316,11 @@ def test_unexpected_error_is_a_bare_500_problem_and_logs_no_message(
     assert "PID-BOOM-42" not in json.dumps(body)
     assert any("unhandled ValueError on GET /api/v1/boom" in r.getMessage() for r in caplog.records)
     assert all("PID-BOOM-42" not in r.getMessage() and not r.exc_info for r in caplog.records)
+
+
+def test_https_deployment_gets_hsts_and_secure_cookies(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, public_base_url="https://spinemets.hospital.example")
+    with TestClient(create_app(settings), client=LOOPBACK) as c:
+        r = c.get("/auth/login")
+    assert r.headers["strict-transport-security"] == "max-age=31536000"
+    assert "Secure" in r.headers["set-cookie"]

@@ -162,3 +162,17 @@ def test_concurrent_writers_keep_one_unbroken_chain(store: AssessmentStore) -> N
     report = audit.verify(store.engine)
     assert report.ok, report.problems
     assert report.entries == 120 and report.versions_checked == 120
+
+
+def test_migrations_downgrade_and_upgrade_again(store: AssessmentStore) -> None:
+    from alembic import command
+
+    from spinemets.service.db import _alembic_config, migrate
+
+    _create(store)
+    with store.engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "base")
+    assert current_revision(store.engine) is None
+    migrate(store.engine)
+    assert current_revision(store.engine) == head_revision()
+    assert store.list() == [] and audit.verify(store.engine).ok

@@ -210,6 +210,8 @@ class SecurityMiddleware:
                 if b"cache-control" not in present and not path.startswith("/static"):
                     headers.append((b"cache-control", b"no-store"))
                 headers.append((b"x-request-id", request_id.encode()))
+                if self.secure_cookies:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
                 if new_token:
                     cookie = f"{CSRF_COOKIE}={new_token}; Path=/; HttpOnly; SameSite=Strict"
                     if self.secure_cookies:
