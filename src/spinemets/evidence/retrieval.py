@@ -17,6 +17,7 @@ import hashlib
 import heapq
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -342,7 +343,7 @@ def load_or_build_index(cache_dir: Path | None = None) -> LexicalIndex:
         cache_dir.mkdir(parents=True, exist_ok=True)
         for old in cache_dir.glob("evidence-index-*.json"):
             old.unlink(missing_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
         tmp.replace(path)
     except OSError:
