@@ -243,6 +243,23 @@ def test_web_login_session_with_csrf(client: TestClient) -> None:
     _problem(client.get("/api/v1/assessments"), 401)
 
 
+def test_repeated_wrong_passwords_lock_the_login(client: TestClient) -> None:
+    authn = client.app.state.authenticator  # type: ignore[attr-defined]
+    authn.create_user("dr.ng", "correct horse battery", "read", created_by="test")
+    client.get("/auth/login")
+    token = client.cookies.get("spinemets_csrf")
+    form = {"username": "dr.ng", "csrf_token": token}
+    statuses = [
+        client.post("/auth/login", data={**form, "password": f"guess {i} wrong"}).status_code
+        for i in range(6)
+    ]
+    assert statuses == [401, 401, 401, 401, 401, 429]
+    locked = client.post(
+        "/auth/login", data={**form, "password": "correct horse battery"}, follow_redirects=False
+    )
+    assert locked.status_code == 429 and "wait five minutes" in locked.text
+
+
 # security middleware -----------------------------------------------------------------------------
 
 

@@ -29,6 +29,8 @@ from spinemets.service.schema import ApiKeyRow, UserRow
 
 CACHE_SECONDS = 10.0
 KEY_PREFIX = "smk_"
+LOGIN_FAILURES_ALLOWED = 5
+LOGIN_LOCKOUT_SECONDS = 300.0
 
 
 class Scope(StrEnum):
@@ -117,6 +119,22 @@ class Authenticator:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._cache = _Cache()
+        self._failures: dict[str, list[float]] = {}
+        self._failures_lock = threading.Lock()
+
+    def login_blocked(self, username: str) -> bool:
+        """True after :data:`LOGIN_FAILURES_ALLOWED` wrong passwords within :data:`LOGIN_LOCKOUT_SECONDS`."""
+        horizon = time.monotonic() - LOGIN_LOCKOUT_SECONDS
+        with self._failures_lock:
+            recent = [t for t in self._failures.get(username, []) if t > horizon]
+            self._failures[username] = recent
+            return len(recent) >= LOGIN_FAILURES_ALLOWED
+
+    def _record_failure(self, username: str) -> None:
+        with self._failures_lock:
+            if len(self._failures) > 10_000:
+                self._failures.clear()
+            self._failures.setdefault(username, []).append(time.monotonic())
 
     # API keys -----------------------------------------------------------------------------------
 
@@ -250,7 +268,15 @@ class Authenticator:
             )
 
     def check_password(self, username: str, password: str) -> Principal | None:
-        """The user if the password is right and the account is active; None otherwise."""
+        """The user if the password is right and the account is active; None otherwise (or when blocked)."""
+        if self.login_blocked(username):
+            return None
+        principal = self._check_password(username, password)
+        if principal is None:
+            self._record_failure(username)
+        return principal
+
+    def _check_password(self, username: str, password: str) -> Principal | None:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(UserRow.password_hash, UserRow.scopes, UserRow.disabled).where(

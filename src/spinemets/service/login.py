@@ -68,6 +68,8 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     """Check the password; on success start a session and go where the user was heading."""
+    if authenticator.login_blocked(username):
+        return _page(request, next, "Too many wrong passwords: wait five minutes and try again.", status=429)
     principal = authenticator.check_password(username, password)
     if principal is None:
         return _page(request, next, "User name or password is not right.", status=401)
