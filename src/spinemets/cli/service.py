@@ -96,8 +96,16 @@ def register(app: typer.Typer) -> None:
         settings_file: SettingsFile = None,
     ) -> None:
         """Run the service with settings from the environment / settings file and these options."""
+        from spinemets.service.settings import is_loopback
+
         settings = _settings(settings_file, host=host, port=port, workers=workers)
         typer.echo(f"spinemets serving at {settings.base_url}/ with {settings.workers} worker(s)")
+        if not is_loopback(settings.host) and not settings.base_url.startswith("https://"):
+            typer.echo(
+                "warning: listening beyond this machine without TLS; put an HTTPS reverse proxy in front and set "
+                "SPINEMETS_PUBLIC_BASE_URL=https://...",
+                err=True,
+            )
         serve_settings(settings)
 
     audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)

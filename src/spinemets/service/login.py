@@ -21,7 +21,7 @@ router = APIRouter(prefix="/auth", tags=["login"], include_in_schema=False)
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in - spinemets</title></head>
+<title>Sign in - spinemets</title><link rel="stylesheet" href="/static/app.css"></head>
 <body><main>
 <h1>Sign in to spinemets</h1>
 {message}
