@@ -269,12 +269,14 @@ def hybrid_search(
     bm25_rank = [pos[h.statement_id] for h in lexical.hits]
     dense_rank = dense.rank(question, depth)
     fused = reciprocal_rank_fusion([bm25_rank, dense_rank], weights=(1.0, DENSE_WEIGHT))[:k]
+    overlap = index._overlap(lexical.query_tokens, {i for i, _ in fused})
     hits = tuple(
         Hit(
             statement_id=index.statements[i].id,
             score=round(score, 6),
             rank=r + 1,
             via=RetrievalMethod.hybrid,
+            overlap=round(overlap.get(i, 0.0), 4),
         )
         for r, (i, score) in enumerate(fused)
     )
