@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -168,7 +169,7 @@ class FastScorer:
         states_by_value = self._value_states(src, values)
         states: list[State] = [_ABSENT]
         index: dict[State, int] = {_ABSENT: 0}
-        lut = np.zeros(len(values) + 2, dtype=np.int32)
+        lut = np.zeros(len(values) + 2, dtype=np.uint8 if len(values) < 250 else np.int32)
         for i, st in enumerate([*states_by_value, _INVALID], start=1):
             if st not in index:
                 index[st] = len(states)
@@ -231,9 +232,7 @@ class FastScorer:
         for c in dict.fromkeys(cols):
             present |= self._present(c)
         arrays = [self.item(score_key, defn.key, it, False) for it in defn.items]
-        nlo = np.sum([a.lo for a in arrays], axis=0, dtype=np.int32)
-        nhi = np.sum([a.hi for a in arrays], axis=0, dtype=np.int32)
-        ninv = np.any([a.invalid for a in arrays], axis=0)
+        nlo, nhi, ninv = _totals(arrays, self.n)
         rmin, rmax = defn.range
         width = rmax - rmin + 1
         states: list[State] = [_ABSENT]
@@ -271,9 +270,11 @@ class FastScorer:
         total = int(np.prod(sizes))
         if total > MAX_JOINT_STATES:
             raise TooManyStates(f"{score_key}.{item.key}: {total} joint states")
-        joint = np.zeros(self.n, dtype=np.int32 if total < 2**31 else np.int64)
+        dtype: type[np.integer[Any]] = np.uint8 if total <= 256 else np.uint16 if total <= 65536 else np.int64
+        joint: np.ndarray[Any, Any] = np.zeros(self.n, dtype=dtype)
         for cls, states in per_source:
-            joint = joint * len(states) + cls
+            joint *= len(states)
+            joint += cls.astype(dtype, copy=False)
         lo_t = np.empty(total, np.int16)
         hi_t = np.empty(total, np.int16)
         inv_t = np.zeros(total, bool)
@@ -296,9 +297,7 @@ class FastScorer:
         if len(defn.items) > 16:
             raise TooManyStates(f"{key}: {len(defn.items)} items")
         items = [self.item(key, key, it, grade and i == 0) for i, it in enumerate(defn.items)]
-        lo = np.sum([a.lo for a in items], axis=0, dtype=np.int32)
-        hi = np.sum([a.hi for a in items], axis=0, dtype=np.int32)
-        err = np.any([a.invalid for a in items], axis=0)
+        lo, hi, err = _totals(items, self.n)
         rmin, rmax = defn.range
         width = rmax - rmin + 1
         pair = (np.clip(lo, rmin, rmax) - rmin) * width + (np.clip(hi, rmin, rmax) - rmin)
@@ -348,6 +347,18 @@ class FastScorer:
         for key in self.specs:
             out.update(self.score_columns(key))
         return out
+
+
+def _totals(items: list[ItemArrays], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum of item ``lo`` and ``hi``, and any item invalid, accumulated in place."""
+    lo = np.zeros(n, np.int32)
+    hi = np.zeros(n, np.int32)
+    err = np.zeros(n, bool)
+    for a in items:
+        lo += a.lo
+        hi += a.hi
+        err |= a.invalid
+    return lo, hi, err
 
 
 def _dict(indices: np.ndarray, names: list[str], mask: np.ndarray) -> pa.Array:
