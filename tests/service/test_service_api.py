@@ -67,6 +67,24 @@ def test_put_adds_a_version_and_the_old_one_stays(open_client: TestClient) -> No
     assert [v["version"] for v in versions] == [1, 2]
 
 
+def test_if_match_refuses_to_supersede_a_version_someone_else_stored(open_client: TestClient) -> None:
+    first = open_client.post("/api/v1/assessments", json={"patient": EXAMPLE}).json()
+    url = f"/api/v1/assessments/{first['id']}"
+    etag = open_client.get(url).headers["etag"]
+    assert etag == '"v1"'
+    mine = {**EXAMPLE, "performance": {"kps": 60}}
+    theirs = {**EXAMPLE, "performance": {"kps": 50}}
+    ok = open_client.put(url, json={"patient": theirs}, headers={"If-Match": etag})
+    assert ok.status_code == 200 and ok.headers["etag"] == '"v2"'
+    body = _problem(open_client.put(url, json={"patient": mine}, headers={"If-Match": etag}), 412)
+    assert (
+        body["errors"][0]["field"] == "expected_version"
+        and "the latest version, 2" in body["errors"][0]["allowed"]
+    )
+    assert open_client.get(url).json()["inputs"]["performance"] == {"kps": 50}
+    _problem(open_client.put(url, json={"patient": mine}, headers={"If-Match": "yesterday"}), 422)
+
+
 def test_list_search_and_soft_delete(open_client: TestClient) -> None:
     ids = []
     for pid, day in (("A", "2026-01-05"), ("A", "2026-02-05"), ("B", "2026-02-05")):

@@ -55,6 +55,16 @@ def test_new_version_never_overwrites_the_earlier_one(store: AssessmentStore) ->
     assert [v.outputs["kps_seen"] for v in store.versions(v1.id)] == [60, 40]
 
 
+def test_expected_version_guards_against_concurrent_edits(store: AssessmentStore) -> None:
+    from spinemets.service.storage import VersionConflictError
+
+    v1 = _create(store)
+    store.new_version(v1.id, _patient("P1", kps=50), {}, author="dr.b", expected_version=1)
+    with pytest.raises(VersionConflictError, match="expected_version must be the latest version, 2"):
+        store.new_version(v1.id, _patient("P1", kps=40), {}, author="dr.c", expected_version=1)
+    assert [v.version for v in store.versions(v1.id)] == [1, 2]
+
+
 def test_database_refuses_to_update_or_delete_a_stored_version(store: AssessmentStore) -> None:
     v1 = _create(store)
     for stmt in (

@@ -186,9 +186,14 @@ def compute_and_create(store: AssessmentStore, patient: Patient, author: str) ->
 
 
 def compute_new_version(
-    store: AssessmentStore, assessment_id: str, patient: Patient, author: str
+    store: AssessmentStore,
+    assessment_id: str,
+    patient: Patient,
+    author: str,
+    *,
+    expected_version: int | None = None,
 ) -> StoredAssessment:
-    """Re-assess and store as the next version of ``assessment_id``."""
+    """Re-assess and store as the next version of ``assessment_id`` (see ``expected_version`` there)."""
     result = spinemets.assess(patient)
     return store.new_version(
         assessment_id,
@@ -196,6 +201,7 @@ def compute_new_version(
         result.model_dump(mode="json"),
         author=author,
         ruleset_version=ruleset_version(result),
+        expected_version=expected_version,
     )
 
 
@@ -272,19 +278,50 @@ def get_assessment(
     store: Store,
     user: Reader,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
-) -> AssessmentOut:
-    """One assessment (latest version unless ``version`` is given); 410 once deleted."""
+) -> Response:
+    """One assessment (latest version unless ``version`` is given, ETag ``"vN"``); 410 once deleted."""
     stored = store.get(assessment_id, version)
     _refuse_deleted(stored)
-    return _full(request, stored)
+    return _json_response(_full(request, stored), headers={"ETag": _etag(stored)})
 
 
-@router.put("/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
+def _etag(stored: StoredAssessment) -> str:
+    return f'"v{stored.version}"'
+
+
+def _if_match_version(if_match: str | None) -> int | None:
+    """The version named by an ``If-Match: "vN"`` header (RFC 9110), or None when there is none."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not (tag.startswith("v") and tag[1:].isdigit()):
+        raise InvalidInputError("If-Match", if_match, 'the ETag of a version read before, e.g. "v2"')
+    return int(tag[1:])
+
+
+@router.put(
+    "/assessments/{assessment_id}",
+    response_model=AssessmentOut,
+    tags=["assessments"],
+    responses={
+        412: PROBLEM_RESPONSES[404] | {"description": "If-Match names a version that is no longer the latest"}
+    },
+)
 def update_assessment(
-    assessment_id: AssessmentId, body: AssessmentIn, request: Request, store: Store, user: Writer
-) -> AssessmentOut:
+    assessment_id: AssessmentId,
+    body: AssessmentIn,
+    request: Request,
+    store: Store,
+    user: Writer,
+    if_match: Annotated[
+        str | None,
+        Header(description='ETag of the version being changed, e.g. "v2": refused (412) if outdated.'),
+    ] = None,
+) -> Response:
     """Recompute with changed facts and store as a new version; earlier versions stay unchanged."""
-    return _full(request, compute_new_version(store, assessment_id, body.patient, user.name))
+    expected = _if_match_version(if_match)
+    stored = compute_new_version(store, assessment_id, body.patient, user.name, expected_version=expected)
+    return _json_response(_full(request, stored), headers={"ETag": _etag(stored)})
 
 
 @router.get(

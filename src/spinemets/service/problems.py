@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spinemets.errors import InvalidInputError, MissingExtraError, SpinemetsError, UnknownScoreError
-from spinemets.service.storage import AssessmentDeletedError, AssessmentNotFoundError
+from spinemets.service.storage import AssessmentDeletedError, AssessmentNotFoundError, VersionConflictError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("spinemets.service")
@@ -67,6 +67,7 @@ _TITLES = {
     405: "Method not allowed",
     406: "Not acceptable",
     409: "Conflict",
+    412: "Precondition failed",
     410: "Gone",
     413: "Request too large",
     415: "Unsupported media type",
@@ -151,6 +152,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AssessmentNotFoundError)
     async def _not_found(request: Request, exc: AssessmentNotFoundError) -> JSONResponse:
         return problem_response(404, str(exc), request=request, errors=[field_problem(exc)])
+
+    @app.exception_handler(VersionConflictError)
+    async def _conflict(request: Request, exc: VersionConflictError) -> JSONResponse:
+        return problem_response(412, str(exc), request=request, errors=[field_problem(exc)])
 
     @app.exception_handler(AssessmentDeletedError)
     async def _gone(request: Request, exc: AssessmentDeletedError) -> JSONResponse:

@@ -37,6 +37,10 @@ class AssessmentNotFoundError(InvalidInputError):
     """No stored assessment (or version) with this id."""
 
 
+class VersionConflictError(InvalidInputError):
+    """Someone else stored a newer version since the caller read the one it changed."""
+
+
 class AssessmentDeletedError(InvalidInputError):
     """The assessment was deleted; it can be read from its history but not changed."""
 
@@ -174,8 +178,13 @@ class AssessmentStore:
         *,
         author: str,
         ruleset_version: str | None = None,
+        expected_version: int | None = None,
     ) -> StoredAssessment:
-        """Add version n+1 (earlier versions stay as they were) and audit it."""
+        """Add version n+1 (earlier versions stay as they were) and audit it.
+
+        With ``expected_version`` the change is refused (:class:`VersionConflictError`) unless that
+        is still the latest version, so two people editing at once cannot silently supersede each other.
+        """
         now = dt.datetime.now(dt.UTC)
         inputs_json, outputs_json = audit.to_json(patient), audit.to_json(result)
         digest = audit.content_hash(inputs_json, outputs_json)
@@ -184,6 +193,12 @@ class AssessmentStore:
             if head.deleted:
                 raise AssessmentDeletedError(
                     "assessment_id", assessment_id, "an assessment that has not been deleted"
+                )
+            if expected_version is not None and expected_version != head.latest_version:
+                raise VersionConflictError(
+                    "expected_version",
+                    expected_version,
+                    f"the latest version, {head.latest_version} (reload the assessment and apply the change again)",
                 )
             version = head.latest_version + 1
             if ruleset_version is None:
