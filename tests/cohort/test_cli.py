@@ -42,6 +42,8 @@ def test_synth_score_validate_end_to_end(tmp_path: Path, capsys: pytest.CaptureF
             str(rep),
             "--bootstrap",
             "5",
+            "--sample",
+            "1000",
             "--score",
             "tokuhashi_revised",
         ]

@@ -101,6 +101,9 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for C.")
         ] = 200,
         seed: Annotated[int, typer.Option("--seed", help="Random seed of the bootstrap.")] = 0,
+        sample: Annotated[
+            int | None, typer.Option("--sample", min=10, help="Validate a random sample of N rows.")
+        ] = None,
         score: Annotated[
             list[str] | None, typer.Option("--score", help="Only these scores (repeatable).")
         ] = None,
@@ -117,6 +120,7 @@ def register(app: typer.Typer) -> None:
             bootstrap=bootstrap,
             seed=seed,
             scores=score,
+            sample=sample,
         )
         typer.echo(f"report: {out / 'report.html'}  summary: {out / 'summary.json'}")
         if summary["synthetic"]:

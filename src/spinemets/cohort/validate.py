@@ -32,18 +32,22 @@ HORIZONS_MONTHS = (3.0, 6.0, 12.0)
 _TO_MONTHS = {"days": 12 / 365.25, "weeks": 12 / 52.1775, "months": 1.0, "years": 12.0}
 
 
-def _read(path: Path) -> tuple[pl.DataFrame, bool]:
+def _read(path: Path, wanted: Sequence[str]) -> tuple[pl.DataFrame, bool]:
+    """Only the columns validation needs (time, event, synthetic flag, score totals and bands)."""
     if not path.exists():
         raise InvalidInputError("scored", str(path), "an existing file written by `spinemets cohort score`")
     if file_format(path) is FileFormat.parquet:
         import pyarrow.parquet as pq
 
         meta = pq.ParquetFile(path).schema_arrow.metadata or {}
-        df = pl.read_parquet(path)
+        lf = pl.scan_parquet(path)
         synthetic = meta.get(META_SYNTHETIC) == b"true"
     else:
-        df = pl.read_csv(path, infer_schema_length=10000)
+        lf = pl.scan_csv(path, infer_schema_length=10000)
         synthetic = False
+    names = lf.collect_schema().names()
+    keep = [c for c in names if c in wanted or c.endswith(("_total", "_band")) or c == SYNTHETIC_COLUMN]
+    df = lf.select(keep).collect()
     if SYNTHETIC_COLUMN in df.columns and df.height:
         synthetic = synthetic or str(df[SYNTHETIC_COLUMN][0]).lower() == "true"
     return df, synthetic
@@ -158,7 +162,7 @@ def validate_frame(
         raise InvalidInputError("--unit", unit, sorted(_TO_MONTHS))
     keys = list(scores) if scores else [k for k in SCORES if f"{k}_total" in df.columns]
     for k in keys:
-        if f"{k}_min" not in df.columns:
+        if f"{k}_total" not in df.columns:
             raise InvalidInputError("--score", k, [k for k in SCORES if f"{k}_total" in df.columns])
     base = df.select(
         (pl.col(time).cast(pl.Float64, strict=False) * _TO_MONTHS[unit]).alias("__t"),
@@ -269,9 +273,16 @@ def validate_file(
     bootstrap: int = 200,
     seed: int = 0,
     scores: Sequence[str] | None = None,
+    sample: int | None = None,
 ) -> dict[str, Any]:
-    """Validate a scored file; writes ``report.html`` and ``summary.json`` into ``out_dir``."""
-    df, synthetic = _read(scored)
+    """Validate a scored file; writes ``report.html`` and ``summary.json`` into ``out_dir``.
+
+    ``sample``: validate a random sample of that many rows (seeded), e.g. to bound bootstrap time.
+    """
+    df, synthetic = _read(scored, [time, event])
+    rows_in_file = df.height
+    if sample is not None and sample < df.height:
+        df = df.sample(n=sample, seed=seed)
     summary, plots = validate_frame(
         df,
         time=time,
@@ -282,6 +293,8 @@ def validate_file(
         scores=scores,
         synthetic=synthetic,
     )
+    summary["rows_in_file"] = rows_in_file
+    summary["sampled_rows"] = sample if sample is not None and sample < rows_in_file else None
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     (out_dir / "report.html").write_text(_html(summary, plots), encoding="utf-8")
