@@ -170,7 +170,8 @@ def verify(engine: Engine) -> VerifyReport:
     version_hashes: dict[tuple[str, int], str] = {}
     count = 0
     with engine.connect() as conn:
-        for r in conn.execute(select(AuditEntryRow).order_by(AuditEntryRow.seq)):
+        streamed = {"stream_results": True, "yield_per": 500}  # a server-side cursor: the log can be large
+        for r in conn.execute(select(AuditEntryRow).order_by(AuditEntryRow.seq), execution_options=streamed):
             count += 1
             if r.seq != expected_seq:
                 problems.append(f"entry {expected_seq} is missing (next entry found is {r.seq})")
@@ -202,7 +203,7 @@ def verify(engine: Engine) -> VerifyReport:
             AssessmentVersionRow.outputs,
             AssessmentVersionRow.content_sha256,
         )
-        for v in conn.execute(stmt):
+        for v in conn.execute(stmt, execution_options=streamed):
             checked += 1
             key = (v.assessment_id, v.version)
             actual = content_hash(v.inputs, v.outputs)
