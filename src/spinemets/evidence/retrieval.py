@@ -53,7 +53,7 @@ STRONG_IDF = 2.0
 """A query token with at least this idf (in roughly 1 in 8 statements or fewer) is distinctive."""
 RRF_K = 60
 """Rank offset of reciprocal rank fusion (the value of Cormack et al. 2009)."""
-DENSE_WEIGHT = 0.5
+DENSE_WEIGHT = 0.3
 """Weight of the dense ranking in the fusion; BM25 with the synonym layer is the stronger signal here."""
 
 
