@@ -50,10 +50,6 @@ OUTPUT_SUFFIXES = (
 _INT = pl.Int32
 
 
-def _all_inputs(defn: ScoreDefinition) -> tuple[str, ...]:
-    return defn.accepted_inputs()
-
-
 def _category_keys_text(item: Item) -> str:
     return "one of " + ", ".join(c.key for c in item.categories)
 
@@ -135,7 +131,7 @@ class ColumnScorer:
 
     def _merge_overrides(self) -> None:
         for key, spec in self.specs.items():
-            for name in _all_inputs(spec.definition):
+            for name in spec.definition.accepted_inputs():
                 specific = f"{key}.{name}"
                 if specific not in self.schema or name not in self.schema:
                     continue
@@ -178,10 +174,6 @@ class ColumnScorer:
         flag = self._flag(column)
         base = pl.col(column).is_not_null()
         return base if flag is None else base | flag
-
-    def _is_numeric(self, column: str) -> bool:
-        dtype = self.schema[column]
-        return bool(dtype.is_numeric())
 
     def _as_text(self, column: str, how: str) -> pl.Expr:
         """The value as the engine's ``_norm`` sees it: ``str(value).strip()`` then lower/upper."""
