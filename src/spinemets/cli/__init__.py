@@ -9,6 +9,7 @@ traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -53,10 +54,21 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
+    except Exception as exc:
+        # Usage errors (bad option value, unknown command) from click or Typer's vendored click:
+        # show click's one-line message and exit 2, never a traceback.
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(2)
+        if os.environ.get("SPINEMETS_DEBUG"):
+            raise
+        typer.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in spinemets, not in your input; rerun with SPINEMETS_DEBUG=1 for the traceback.",
+            err=True,
+        )
+        sys.exit(1)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
-        raise
+
+def _is_usage_error(exc: BaseException) -> bool:
+    return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__) and hasattr(exc, "show")
