@@ -188,3 +188,23 @@ def test_dask_local_cluster_gives_identical_results(tmp_path: Path, fmt: str) ->
     assert pl.read_parquet(tmp_path / "local.parquet").equals(pl.read_parquet(tmp_path / "dask.parquet"))
     assert pl.read_csv(tmp_path / "local.errors.csv").equals(pl.read_csv(tmp_path / "dask.errors.csv"))
     assert local.rows == remote.rows == 3000
+
+
+def test_score_specific_column_wins_over_the_shared_one_in_parquet(tmp_path: Path) -> None:
+    """``sins.pain`` feeds SINS only; the shared ``pain`` column is read where ``sins.pain`` is empty."""
+    src = tmp_path / "r.parquet"
+    pl.DataFrame(
+        {
+            "level": ["T12", "L3", "T7"],
+            "pain": ["none", "mechanical", "occasional"],
+            "sins.pain": ["mechanical", None, "bogus"],
+        }
+    ).write_parquet(src)
+    summary = score_file(src, tmp_path / "o.parquet", progress=False)
+    out = pl.read_parquet(tmp_path / "o.parquet")
+    assert out["sins_min"][0] == score("sins", {"level": "T12", "pain": "mechanical"}).min
+    assert out["sins_min"][1] == score("sins", {"level": "L3", "pain": "mechanical"}).min
+    assert out["sins_input_error"][2]
+    err = pl.read_csv(tmp_path / "o.errors.csv")
+    assert err["column"].to_list() == ["sins.pain"] and err["value"].to_list() == ["bogus"]
+    assert summary.scores_not_computed["sins"] == 1

@@ -117,7 +117,7 @@ def score_chunk(
         )
         frame = _to_polars(df.drop_columns(skip))
     else:
-        frame, arrow_in = df, df.to_arrow()
+        frame, arrow_in, skip = df, df.to_arrow(), []
     mapped, map_errors = apply_mapping(frame, mapping, row_offset)
     scores: dict[str, pa.Array] | None = None
     if fast:
@@ -127,7 +127,7 @@ def score_chunk(
         except TooManyStates:
             scores = None
     if scores is None:
-        if mapped.width < arrow_in.num_columns:
+        if skip:
             mapped, _ = apply_mapping(_to_polars(arrow_in), mapping, row_offset)
         scorer = ColumnScorer(specs, mapped.schema, item_points=item_points)
         names = [c for k in specs for c in scorer.output_columns(k)]
