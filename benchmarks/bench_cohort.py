@@ -24,8 +24,9 @@ import json, resource, sys, time
 from pathlib import Path
 from spinemets.cohort.run import score_file
 src, out = Path(sys.argv[1]), Path(sys.argv[2])
+keep = sys.argv[3].split(",") if len(sys.argv) > 3 else None
 start = time.perf_counter()
-s = score_file(src, out, progress=False)
+s = score_file(src, out, progress=False, keep=keep)
 wall = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"rows": s.rows, "wall": wall, "peak_mib": usage.ru_maxrss / 1024, "chunks": s.chunks,
@@ -56,10 +57,9 @@ def _write_synthetic(path: Path, rows: int, batch: int = 1_000_000) -> None:
         writer.close()
 
 
-def _score_in_child(src: Path, out: Path) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(src), str(out)], check=True, capture_output=True, text=True
-    )
+def _score_in_child(src: Path, out: Path, keep: str | None = None) -> dict[str, float]:
+    args = [sys.executable, "-c", _CHILD, str(src), str(out), *([keep] if keep else [])]
+    proc = subprocess.run(args, check=True, capture_output=True, text=True)
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
@@ -98,6 +98,8 @@ def main() -> None:
         _write_synthetic(src, 1_000_000)
         r = _score_in_child(src, d / "scored_1m.parquet")
         _report("1M", r)
+        lean = _score_in_child(src, d / "scored_1m_lean.parquet", keep="patient_id")
+        _report("1M, output = patient_id + scores (--keep patient_id)", lean)
         per_row = _row_by_row_seconds_per_row(src)
         extrapolated = per_row * r["rows"]
         print(

@@ -99,3 +99,16 @@ def test_inputs_lists_the_column_vocabulary(capsys: pytest.CaptureFixture[str]) 
     names = json.loads(capsys.readouterr().out)
     assert "tokuhashi_revised" in names["kps"]
     assert names["level"] == ["sins"]
+
+
+def test_keep_limits_the_registry_columns_in_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "s.parquet"
+    assert run(["cohort", "synth", "300", "-o", str(src)]) == 0
+    out = tmp_path / "o.parquet"
+    assert run(["cohort", "score", str(src), "-o", str(out), "--keep", "patient_id"]) == 0
+    cols = pl.read_parquet(out).columns
+    assert cols[0] == "patient_id" and "kps" not in cols and "tokuhashi_revised_total" in cols
+    assert run(["cohort", "score", str(src), "-o", str(out), "--keep", "mrn"]) == 2
+    assert "--keep must be a column of the input" in capsys.readouterr().err

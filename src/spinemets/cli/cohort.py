@@ -49,6 +49,10 @@ def register(app: typer.Typer) -> None:
         option: Annotated[
             list[str] | None, typer.Option("--option", help="Score option NAME=VALUE, repeatable.")
         ] = None,
+        keep: Annotated[
+            list[str] | None,
+            typer.Option("--keep", help="Input column to carry into the output (repeatable; default all)."),
+        ] = None,
     ) -> None:
         """Compute every score for every row; unknown codes and out-of-range values go to the error file."""
         from rich.console import Console
@@ -70,6 +74,7 @@ def register(app: typer.Typer) -> None:
             chunk_rows=chunk_rows,
             item_points=item_points,
             options=_options(option),
+            keep=keep,
         )
         console = Console(stderr=True)
         label = " [bold red]SYNTHETIC DATA[/]" if summary.synthetic else ""

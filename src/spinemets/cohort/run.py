@@ -14,7 +14,7 @@ import io
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -332,6 +332,7 @@ def score_file(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     item_points: bool = False,
     options: Mapping[str, str] | None = None,
+    keep: Sequence[str] | None = None,
     progress: bool = True,
     client: Any = None,
 ) -> RunSummary:
@@ -343,6 +344,8 @@ def score_file(
         engine: ``local`` (this process) or ``dask`` (``scheduler`` address, or a LocalCluster).
         chunk_rows: rows per chunk (Parquet); CSV chunks are about 32 MiB of text.
         options: score options, e.g. ``{"ecog_convention": "alternative"}``.
+        keep: input columns to carry into the output (default: all); e.g. only the patient id, so
+            the scored file holds no more of the registry than needed.
         client: an existing ``dask.distributed.Client`` (tests), instead of ``scheduler``.
     """
     if not input.exists():
@@ -376,9 +379,18 @@ def score_file(
             else _run_local(input, fmt, chunk_rows, null_values, use_specs, mapping, item_points)
         )
         for res in results:
+            table = res.table
             if writer is None:
-                writer = _Writer(output, _is_synthetic(input, fmt, res.table))
-            writer.write(res.table)
+                writer = _Writer(output, _is_synthetic(input, fmt, table))
+                if keep is not None:
+                    absent = [c for c in keep if c not in table.column_names]
+                    if absent:
+                        raise InvalidInputError(
+                            "--keep", absent[0], "a column of the input: " + ", ".join(table.column_names)
+                        )
+            if keep is not None:
+                table = table.select([c for c in table.column_names if c in keep or _is_score_column(c)])
+            writer.write(table)
             if res.errors.height:
                 err_parts.append(res.errors.with_columns(pl.col("row") + rows))
             for k in not_computed:
