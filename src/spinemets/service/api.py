@@ -428,4 +428,4 @@ def _refuse_deleted(stored: StoredAssessment) -> None:
         )
 
 
-__all__ = ["InvalidInputError", "compute_and_create", "compute_new_version", "router", "ruleset_version"]
+__all__ = ["compute_and_create", "compute_new_version", "router", "ruleset_version"]
