@@ -25,6 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 import spinemets
 from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
+from spinemets.service.api import ruleset_version
 from spinemets.service.auth import Principal
 from spinemets.service.deps import get_store, optional_user
 from spinemets.service.security import CSRF_FIELD, csrf_token
@@ -132,11 +133,6 @@ def static_file(name: str, request: Request) -> Response:
         headers["Content-Encoding"] = "gzip"
         return Response(packed, media_type=STATIC[name], headers=headers)
     return Response(raw, media_type=STATIC[name], headers=headers)
-
-
-def _ruleset(assessment: Assessment) -> str:
-    plan = getattr(assessment, "plan", None)
-    return str(plan.ruleset_version) if plan is not None else assessment.definitions_version
 
 
 def _load(store: AssessmentStore, assessment_id: str, version: int | None) -> StoredAssessment:
@@ -276,7 +272,7 @@ async def save_assessment(
     if existing:
         _load(store, existing, None)
         stored = store.new_version(
-            existing, patient, result, author=user.name, ruleset_version=_ruleset(assessment)
+            existing, patient, result, author=user.name, ruleset_version=ruleset_version(assessment)
         )
     else:
         stored = store.create(
@@ -284,7 +280,7 @@ async def save_assessment(
             result,
             author=user.name,
             patient_id=assessment.patient.patient_id,
-            ruleset_version=_ruleset(assessment),
+            ruleset_version=ruleset_version(assessment),
         )
     return RedirectResponse(f"/assessments/{stored.id}?version={stored.version}", status_code=303)
 
