@@ -44,7 +44,7 @@ def test_example_patient_scores(example_patient: dict[str, Any]) -> None:
     assert got["tomita"] == (3, "long_term_control")  # slow 1 + none 0 + multiple 2
     assert got["bauer"] == (4, "good")  # no fracture 1 + no visceral 1 + multiple 0 + not lung 1 + breast 1
     assert got["bauer_modified"] == (3, "middle_term_control")
-    assert got["nesms"] == (4, "nesms_4")  # high 2 + independent 1 + albumin 38 g/L = 3.8 g/dL 1
+    assert got["nesms"] == (3, "nesms_3")  # high 2 + independent 1 + albumin 3.8 g/dL 1 = 4, ceiling 3
     assert got["escc"] == (2, "low_grade") and score_all(p)["escc"].grade == "1b"
     assert got["performance"] == (1, "ecog_1")  # KPS 70 -> ECOG 1 (Oken 1982)
     assert got["frankel"] == (4, "e")

@@ -30,8 +30,10 @@ def complete_case(draw: st.DrawFn) -> tuple[str, dict[str, str], list[str]]:
 
 
 def _true_total(key: str, items: dict[str, str]) -> int:
+    """The published total: the sum of item points, at most the score's published ceiling (NESMS 3)."""
     defn = SCORES[key]
-    return sum(defn.item_map[k].points(v) for k, v in items.items())
+    total = sum(defn.item_map[k].points(v) for k, v in items.items())
+    return total if defn.ceiling is None else min(total, defn.ceiling)
 
 
 @settings(max_examples=300, deadline=None)
@@ -74,7 +76,11 @@ def test_random_patients_score_inside_published_ranges(seed: int) -> None:
     for key, r in score_all(patient).items():
         lo, hi = SCORES[key].range
         assert lo <= r.min <= r.max <= hi
-        assert (r.total is not None) == r.complete == (not r.missing)
+        # Complete implies a total; a capped score (NESMS) can also be decided with an item unknown.
+        assert r.complete == (not r.missing)
+        assert (r.total is not None) == (r.min == r.max)
+        if r.complete:
+            assert r.total is not None
         if r.total is not None:
             assert r.min == r.max == r.total
         if r.band_determined and r.band is not None:
@@ -92,7 +98,9 @@ def test_item_points_stay_within_item_bounds(key: str, data: Any) -> None:
         pts = [c.points for c in defn.item_map[it.key].categories]
         assert min(pts) <= it.min <= it.max <= max(pts)
         assert (it.points is None) == (it.key in r.missing)
-    assert r.min == sum(i.min for i in r.items) and r.max == sum(i.max for i in r.items)
+    ceiling = defn.ceiling if defn.ceiling is not None else float("inf")
+    assert r.min == min(sum(i.min for i in r.items), ceiling)
+    assert r.max == min(sum(i.max for i in r.items), ceiling)
 
 
 def _complete_patient_dict(rng: random.Random) -> dict[str, Any]:

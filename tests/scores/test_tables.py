@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from spinemets.scores import SCORES
+from spinemets.scores import SCORES, score
 
 # score -> item -> {category: points}
 PUBLISHED_POINTS: dict[str, dict[str, dict[str, int]]] = {
@@ -104,7 +104,7 @@ PUBLISHED_BANDS: dict[str, list[tuple[int, int, str]]] = {
     ],
     "bauer": [(0, 1, "poor"), (2, 3, "moderate"), (4, 5, "good")],  # [K]
     "bauer_modified": [(0, 1, "supportive"), (2, 2, "short_term_palliation"), (3, 4, "middle_term_control")],
-    "nesms": [(0, 0, "nesms_0"), (1, 1, "nesms_1"), (2, 2, "nesms_2"), (3, 3, "nesms_3"), (4, 4, "nesms_4")],
+    "nesms": [(0, 0, "nesms_0"), (1, 1, "nesms_1"), (2, 2, "nesms_2"), (3, 3, "nesms_3")],  # 0-3 [S]
     "escc": [(0, 3, "low_grade"), (4, 5, "high_grade")],  # 1c grouped low by default
     "frankel": [(i, i, g) for i, g in enumerate("abcde")],
     "performance": [(e, e, f"ecog_{e}") for e in range(6)],
@@ -153,11 +153,20 @@ def test_bands_tile_the_range_without_gap_or_overlap(key: str) -> None:
     assert covered == list(range(lo, hi + 1))
 
 
-def test_nesms_point_table_exceeds_its_published_ceiling_and_says_so() -> None:
-    # Documented conflict (docs/conflicts.md): 2 + 1 + 1 = 4 against a published 0-3.
+def test_nesms_sum_of_four_is_reported_at_the_published_ceiling_of_three() -> None:
+    # Ghori 2015 as summarised by Becker's Spine Review [S]: modified Bauer 2 points, intact ambulation
+    # and normal albumin 1 point each, "with a ceiling score of three" (docs/conflicts.md).
     defn = SCORES["nesms"]
-    assert defn.range == (0, 4)
-    assert any("0-3" in n for n in defn.notes)
+    assert defn.range == (0, 3) and defn.ceiling == 3
+    r = score("nesms", {"modified_bauer": 4, "ambulatory": "independent", "albumin_g_dl": 3.8})
+    assert r.total == 3 and r.band is not None and r.band.key == "nesms_3"
+    assert any("sum to 4" in w and "ceiling of 3" in w for w in r.warnings)
+
+
+def test_nesms_capped_range_can_be_decided_with_an_item_missing() -> None:
+    # high (2) + independent (1) = 3 already: albumin cannot change NESMS, so the total is known.
+    r = score("nesms", {"modified_bauer": 3, "ambulatory": "independent"})
+    assert (r.min, r.max, r.total) == (3, 3, 3) and r.missing == ("albumin",)
 
 
 def test_tomita_rapid_growth_is_four_points_as_the_range_requires() -> None:

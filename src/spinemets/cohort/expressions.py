@@ -485,6 +485,9 @@ class ColumnScorer:
         err = pl.any_horizontal(*[i.invalid for i in items])
         lo = pl.sum_horizontal(*los).cast(_INT)
         hi = pl.sum_horizontal(*his).cast(_INT)
+        if defn.ceiling is not None:
+            lo = pl.min_horizontal(lo, pl.lit(defn.ceiling, _INT))
+            hi = pl.min_horizontal(hi, pl.lit(defn.ceiling, _INT))
         ok = ~err
 
         def when_ok(e: pl.Expr) -> pl.Expr:

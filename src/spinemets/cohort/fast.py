@@ -298,6 +298,9 @@ class FastScorer:
             raise TooManyStates(f"{key}: {len(defn.items)} items")
         items = [self.item(key, key, it, grade and i == 0) for i, it in enumerate(defn.items)]
         lo, hi, err = _totals(items, self.n)
+        if defn.ceiling is not None:
+            np.minimum(lo, defn.ceiling, out=lo)
+            np.minimum(hi, defn.ceiling, out=hi)
         rmin, rmax = defn.range
         width = rmax - rmin + 1
         pair = (np.clip(lo, rmin, rmax) - rmin) * width + (np.clip(hi, rmin, rmax) - rmin)

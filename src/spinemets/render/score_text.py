@@ -102,6 +102,10 @@ def catalogue_markdown(
         lo, hi = d.range
         lines += [f"## `{key}`: {d.name} ({d.version})", "", d.description, ""]
         lines += [f"- Kind: {d.kind.value}; unit of scoring: {d.unit_of_scoring}; range {lo}-{hi}."]
+        if d.ceiling is not None:
+            lines += [
+                f"- Published ceiling {d.ceiling}: a higher sum of item points is reported as {d.ceiling}."
+            ]
         for o in (options or {}).get(key, ()):
             lines.append(
                 f"- Option `{o.name}`: {' / '.join(o.choices)} (default `{o.default}`): {o.describe}."

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from spinemets.errors import InvalidInputError
 from spinemets.knowledge.bibliography import Reference, get_reference
@@ -116,6 +116,14 @@ class Subscore(BaseModel):
     bins: tuple[tuple[int, int, str], ...]
     describe: str
 
+    @model_validator(mode="after")
+    def _nested_has_no_ceiling(self) -> Subscore:
+        # The nested range is summed item by item (here and in the cohort path); a ceiling would
+        # need capping there too, and no published score nests a capped one.
+        if self.definition.ceiling is not None:
+            raise ValueError(f"{self.definition.key} has a ceiling and cannot be nested as a Subscore")
+        return self
+
 
 Derivation = Lookup | Bins | Subscore
 
@@ -175,6 +183,9 @@ class ScoreDefinition(BaseModel):
     unit_of_scoring: str = "patient"
     """``patient`` or ``lesion`` (SINS, ESCC: the patient-level result is the worst lesion)."""
     kind: ScoreKind = ScoreKind.additive
+    ceiling: int | None = None
+    """A published maximum below the sum of the item maxima (NESMS: "a ceiling score of three"):
+    sums above it are reported at the ceiling, with the raw sum shown in a warning."""
 
     @property
     def citations(self) -> tuple[Reference, ...]:
@@ -188,7 +199,17 @@ class ScoreDefinition(BaseModel):
     def range(self) -> tuple[int, int]:
         lo = sum(min(c.points for c in i.categories) for i in self.items)
         hi = sum(max(c.points for c in i.categories) for i in self.items)
+        if self.ceiling is not None:
+            lo, hi = min(lo, self.ceiling), min(hi, self.ceiling)
         return lo, hi
+
+    def cap(self, lo: int, hi: int) -> tuple[int, int, str | None]:
+        """Apply the published ceiling to a sum range; the note says what was capped (or None)."""
+        if self.ceiling is None or hi <= self.ceiling:
+            return lo, hi, None
+        raw = str(lo) if lo == hi else f"{lo}..{hi}"
+        note = f"the item points sum to {raw}; {self.name} is reported at its published ceiling of {self.ceiling}"
+        return min(lo, self.ceiling), self.ceiling, note
 
     def band_for(self, total: int) -> Band:
         for b in self.bands:
@@ -718,6 +739,9 @@ def evaluate(
         if item_warnings:
             warnings.extend(item_warnings)
         items.append(result)
+    lo, hi, capped = defn.cap(lo, hi)
+    if capped:
+        warnings.append(capped)
     return _result(compiled, items, lo, hi, missing, questions, warnings, subject, options or {})
 
 
@@ -747,7 +771,7 @@ def _result(
             "version": defn.version,
             "kind": defn.kind,
             "subject": subject,
-            "total": lo if complete else None,
+            "total": lo if lo == hi else None,
             "grade": grade,
             "min": lo,
             "max": hi,

@@ -147,18 +147,12 @@ DEFINITION = ScoreDefinition(
             label="3",
             meaning="The reference (best) group in the prospective validation (Schoenfeld 2020).",
         ),
-        Band(
-            key="nesms_4",
-            low=4,
-            high=4,
-            label="4 (above the published ceiling)",
-            meaning="All three favourable. The point table as reported (2 + 1 + 1) sums to 4, but NESMS is "
-            "published as 0-3 with 3 best; this conflict is unresolved (docs/conflicts.md).",
-        ),
     ),
+    ceiling=3,
     notes=(
-        "Conflict: the reported points (modified Bauer high 2, ambulation 1, albumin 1) reach 4 while the "
-        "score is published as 0-3; not settled against the primary paper (docs/conflicts.md).",
+        "Points as derived (Ghori 2015): modified Bauer high 2, independent ambulation 1, normal albumin 1, "
+        "'with a ceiling score of three' [S: Becker's Spine Review summary of Ghori 2015]: a sum of 4 is "
+        "NESMS 3 (docs/conflicts.md).",
         "Albumin must be pre-treatment; the 3.5 g/dL threshold is the usual normal limit [K].",
         "Per-score 1-year survival figures are a [GAP] in spinemets' sources and are not shown.",
     ),
