@@ -25,7 +25,7 @@ from spinemets.service.auth import Principal, Scope
 from spinemets.service.deps import get_store, require_scope
 from spinemets.service.problems import PROBLEM_RESPONSES
 from spinemets.service.security import REPORT_CSP
-from spinemets.service.storage import AssessmentStore, StoredAssessment
+from spinemets.service.storage import AssessmentStore, StoredAssessment, StoredVersionInfo
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -136,7 +136,7 @@ def ruleset_version(assessment: Any) -> str:
     return "; ".join(parts)[:64]
 
 
-def _links(request: Request, s: StoredAssessment) -> Links:
+def _links(request: Request | None, s: StoredAssessment | StoredVersionInfo) -> Links:
     base = f"/api/v1/assessments/{s.id}"
     return Links(
         self=f"{base}?version={s.version}",
@@ -159,7 +159,7 @@ _SUMMARY_FIELDS = (
 )
 
 
-def _summary(request: Request, s: StoredAssessment) -> AssessmentSummary:
+def _summary(request: Request | None, s: StoredAssessment | StoredVersionInfo) -> AssessmentSummary:
     return AssessmentSummary(**{f: getattr(s, f) for f in _SUMMARY_FIELDS}, links=_links(request, s))
 
 
@@ -183,6 +183,29 @@ def compute_and_create(store: AssessmentStore, patient: Patient, author: str) ->
         patient_id=patient.patient_id,
         ruleset_version=ruleset_version(result),
     )
+
+
+def _compute_and_store_json(
+    store: AssessmentStore, patient: Patient, author: str
+) -> tuple[StoredVersionInfo, str, str]:
+    """As :func:`compute_and_create`, but the result is serialised once, straight to the JSON text.
+
+    ``Assessment.model_dump_json()`` gives the same text as ``to_json(model_dump(mode="json"))``
+    (pydantic's one serialiser, compact), so what is stored and hashed does not change; the reply
+    reuses the texts instead of rebuilding and re-serialising some 70 kB of nested dictionaries.
+    """
+    result = spinemets.assess(patient)
+    inputs = _patient_inputs(patient)
+    inputs_json, outputs_json = audit.to_json(inputs), result.model_dump_json()
+    info = store.create_serialised(
+        inputs,
+        inputs_json,
+        outputs_json,
+        author=author,
+        patient_id=patient.patient_id,
+        ruleset_version=ruleset_version(result),
+    )
+    return info, inputs_json, outputs_json
 
 
 def compute_new_version(
@@ -232,12 +255,16 @@ def create_assessment(
     ] = None,
 ) -> Response:
     """Compute every score (and the plan) for the patient, store inputs and outputs, return them."""
-    stored = compute_and_create(store, body.patient, user.name)
-    headers = {"Location": f"/api/v1/assessments/{stored.id}"}
+    info, inputs_json, outputs_json = _compute_and_store_json(store, body.patient, user.name)
+    headers = {"Location": f"/api/v1/assessments/{info.id}"}
+    summary = _summary(request, info).model_dump_json()
     if prefer and "return=minimal" in prefer.replace(" ", "").lower():
         headers["Preference-Applied"] = "return=minimal"
-        return _json_response(_summary(request, stored), 201, headers)
-    return _json_response(_full(request, stored), 201, headers)
+        return Response(summary, status_code=201, media_type="application/json", headers=headers)
+    # AssessmentOut is the summary followed by inputs and outputs: the same bytes as
+    # _full(...).model_dump_json(), spliced from texts already made (a test checks they are equal).
+    full = f'{summary[:-1]},"inputs":{inputs_json},"outputs":{outputs_json}}}'
+    return Response(full, status_code=201, media_type="application/json", headers=headers)
 
 
 def _json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:

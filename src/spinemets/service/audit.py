@@ -103,9 +103,7 @@ def append(
     conn: Connection, *, actor: str, action: str, object_type: str, object_id: str, details: dict[str, Any]
 ) -> AuditEntry:
     """Append one entry inside the caller's transaction (so the entry and the change commit together)."""
-    head = conn.execute(
-        select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
-    ).one()
+    head = conn.execute(_HEAD_FOR_UPDATE).one()
     seq = head.seq + 1
     at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     text = canonical(details)

@@ -9,6 +9,7 @@ Every create, new version and delete writes a hash-chained audit entry in the sa
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,11 @@ from spinemets.errors import InvalidInputError
 from spinemets.service import audit
 from spinemets.service.db import make_engine, migrate
 from spinemets.service.schema import AssessmentRow, AssessmentVersionRow
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's own busy handler queues the worker processes there
+    fcntl = None  # type: ignore[assignment]
 
 MAX_LIST = 500
 
@@ -61,6 +67,20 @@ class StoredAssessment(BaseModel):
     deleted: bool
 
 
+class StoredVersionInfo(BaseModel):
+    """What was stored for a new version besides its inputs and outputs (which the caller holds)."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    version: int
+    patient_id: str | None
+    assessment_date: dt.date
+    created_at: dt.datetime
+    author: str
+    ruleset_version: str
+    deleted: bool
+
+
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
@@ -84,21 +104,37 @@ class AssessmentStore:
         self.url = url
         self.engine: Engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self._reader = self.engine.execution_options(readonly=True)
-        # SQLite has one writer at a time and its busy handler backs off in sleeps of up to 100 ms;
-        # queueing this process's writers on a lock leaves at most one per process to contend.
+        # SQLite has one writer at a time and its busy handler polls with sleeps of up to 100 ms;
+        # queueing this process's writers on a lock leaves at most one per process to contend, and
+        # an advisory file lock queues the worker processes too, so a waiting writer is woken as
+        # soon as the lock is free instead of at its next poll.
         self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._lock_fd: int | None = None
+        database = self.engine.url.database if self._write_lock is not None else None
+        if fcntl is not None and database and database != ":memory:" and not database.startswith("file:"):
+            self._lock_fd = os.open(f"{database}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
         if run_migrations:
             migrate(self.engine)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A write transaction (SQLite: BEGIN IMMEDIATE, one writer per process at a time)."""
+        """A write transaction (SQLite: BEGIN IMMEDIATE, one writer at a time across the workers)."""
         if self._write_lock is None:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
+        with self._write_lock:
+            if self._lock_fd is None:
+                with self.engine.begin() as conn:
+                    yield conn
+                return
+            assert fcntl is not None
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                with self.engine.begin() as conn:
+                    yield conn
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     @property
     def dialect(self) -> str:
@@ -108,6 +144,9 @@ class AssessmentStore:
     def close(self) -> None:
         """Release the connections."""
         self.engine.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def ping(self) -> bool:
         """True when the database answers."""
@@ -128,10 +167,34 @@ class AssessmentStore:
         ruleset_version: str,
     ) -> StoredAssessment:
         """Store a new assessment as version 1 and audit it."""
+        info = self.create_serialised(
+            patient,
+            audit.to_json(patient),
+            audit.to_json(result),
+            author=author,
+            patient_id=patient_id,
+            ruleset_version=ruleset_version,
+        )
+        return StoredAssessment(**dict(info), inputs=patient, outputs=result)
+
+    def create_serialised(
+        self,
+        patient: dict[str, Any],
+        inputs_json: str,
+        outputs_json: str,
+        *,
+        author: str,
+        patient_id: str | None,
+        ruleset_version: str,
+    ) -> StoredVersionInfo:
+        """Store a new assessment as version 1 from its JSON texts (stored and hashed as given) and audit it.
+
+        ``inputs_json`` must be the JSON text of ``patient`` (see :func:`.audit.to_json`); the outputs
+        are taken as text only, so a caller that already serialised a large result does it once.
+        """
         now = dt.datetime.now(dt.UTC)
         aid = str(uuid.uuid4())
         adate = _assessment_date(patient, now)
-        inputs_json, outputs_json = audit.to_json(patient), audit.to_json(result)
         digest = audit.content_hash(inputs_json, outputs_json)
         with self._write() as conn:
             conn.execute(
@@ -157,7 +220,7 @@ class AssessmentStore:
                 object_id=aid,
                 details={"version": 1, "content_sha256": digest, "ruleset_version": ruleset_version},
             )
-        return StoredAssessment(
+        return StoredVersionInfo(
             id=aid,
             version=1,
             patient_id=patient_id,
@@ -165,8 +228,6 @@ class AssessmentStore:
             created_at=now,
             author=author,
             ruleset_version=ruleset_version,
-            inputs=patient,
-            outputs=result,
             deleted=False,
         )
 
