@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from spinemets.cohort.expressions import INVALID_PREFIX, ColumnScorer, _Source
 from spinemets.scores.engine import Item, ScoreDefinition, ScoreKind, ScoreSpec
@@ -40,6 +41,31 @@ _INVALID: State = (True, False, 0, 0, None)
 
 class TooManyStates(Exception):
     """An item's sources have too many joint states for a table; use the expression path."""
+
+
+#: Distinct-value sets up to this size are remembered between chunks (larger ones are recomputed).
+_CACHE_MAX_VALUES = 4096
+
+
+class FastCache:
+    """What depends only on the specs, the input schema and the distinct values, never on the rows.
+
+    The chunks of one file share it, so the expressions are generated and evaluated on the distinct
+    values once per run instead of once per chunk. A different schema or spec set starts afresh.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self.plain: ColumnScorer | None = None
+        self.sources: dict[tuple[str, str, str, bool], list[_Source]] = {}
+        self.classes: dict[tuple[Any, ...], tuple[np.ndarray, list[State]]] = {}
+
+    def bind(self, key: tuple[Any, ...]) -> None:
+        if key != self._key:
+            self._key = key
+            self.plain = None
+            self.sources.clear()
+            self.classes.clear()
 
 
 @dataclass(frozen=True)
@@ -61,9 +87,10 @@ class FastScorer:
         item_points: bool = False,
         arrow: pa.Table | None = None,
         untouched: frozenset[str] = frozenset(),
+        cache: FastCache | None = None,
     ) -> None:
         """``arrow``: the chunk as read; its dictionary-encoded columns named in ``untouched`` (not
-        replaced by the mapping) give their codes for free."""
+        replaced by the mapping) give their codes for free. ``cache``: shared by the chunks of a run."""
         self.arrow = arrow
         self.untouched = untouched
         # dictionary-encoded Arrow columns the frame leaves out: known as text, coded from Arrow
@@ -80,8 +107,18 @@ class FastScorer:
         self.frame = frame.with_columns(planner.prepare) if planner.prepare else frame
         schema = {c: t for c, t in self.frame.schema.items() if not c.startswith(INVALID_PREFIX)}
         schema.update(self.arrow_only)
-        self.plain = ColumnScorer(self.specs, schema, inline=True)
-        self.plain.schema.update(schema)
+        self.cache = cache if cache is not None else FastCache()
+        self.cache.bind(
+            (
+                tuple((c, str(t)) for c, t in schema.items()),
+                tuple(id(spec) for spec in self.specs.values()),
+                tuple(self.specs),
+            )
+        )
+        if self.cache.plain is None:
+            self.cache.plain = ColumnScorer(self.specs, schema, inline=True)
+            self.cache.plain.schema.update(schema)
+        self.plain = self.cache.plain
         self.temp_columns = planner.temp_columns
         self.n = frame.height
         self._codes: dict[str, tuple[np.ndarray, pl.Series]] = {}
@@ -131,9 +168,9 @@ class FastScorer:
         arr = col.unify_dictionaries().combine_chunks() if col.num_chunks != 1 else col.chunk(0)
         if not isinstance(arr, pa.DictionaryArray):  # pragma: no cover - guarded by the type check
             return None
-        idx = arr.indices.to_numpy(zero_copy_only=False)
-        valid = arr.is_valid().to_numpy(zero_copy_only=False)
-        codes = np.where(valid, np.nan_to_num(idx) + 1, 0).astype(np.int32)
+        # nulls -> -1 -> code 0; no float round trip (``to_numpy`` on an array with nulls imports pandas)
+        idx = pc.fill_null(arr.indices, -1).to_numpy()
+        codes = idx.astype(np.int32) + np.int32(1)
         values = pl.Series(column, arr.dictionary.cast(pa.string()).to_pylist(), dtype=pl.String)
         return codes, values
 
@@ -166,6 +203,12 @@ class FastScorer:
         ):
             return self._dense_classes(item, src)
         codes, values = self.codes(src.column or "")
+        key: tuple[Any, ...] | None = None
+        if len(values) <= _CACHE_MAX_VALUES:
+            key = (score_key, item.key, id(src), values.dtype, tuple(values.to_list()))
+            found = self.cache.classes.get(key)
+            if found is not None:
+                return found[0][codes], found[1]
         states_by_value = self._value_states(src, values)
         states: list[State] = [_ABSENT]
         index: dict[State, int] = {_ABSENT: 0}
@@ -175,6 +218,8 @@ class FastScorer:
                 index[st] = len(states)
                 states.append(st)
             lut[i] = index[st]
+        if key is not None:
+            self.cache.classes[key] = (lut, states)
         return lut[codes], states
 
     def _dense_classes(self, item: Item, src: _Source) -> tuple[np.ndarray, list[State]]:
@@ -253,7 +298,10 @@ class FastScorer:
 
     def item(self, score_key: str, field_key: str, item: Item, grade: bool) -> ItemArrays:
         """Per-row ``lo``, ``hi``, ``invalid`` (and category index for grades) of one item."""
-        sources = self.plain._sources(score_key, field_key, item, grade)
+        skey = (score_key, field_key, item.key, grade)
+        sources = self.cache.sources.get(skey)
+        if sources is None:
+            sources = self.cache.sources[skey] = self.plain._sources(score_key, field_key, item, grade)
         pts = [c.points for c in item.categories]
         cats = tuple(c.key for c in item.categories)
         default: State = (True, True, min(pts), max(pts), cats[0] if len(cats) == 1 else None)

@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 from spinemets.cohort.expressions import INVALID_PREFIX, ColumnScorer, empty_errors
-from spinemets.cohort.fast import FastScorer, TooManyStates
+from spinemets.cohort.fast import FastCache, FastScorer, TooManyStates
 from spinemets.cohort.mapping import CohortMapping
 from spinemets.errors import InvalidInputError
 from spinemets.scores.catalogue import DEFINITIONS_VERSION
@@ -98,12 +98,14 @@ def score_chunk(
     row_offset: int = 0,
     item_points: bool = False,
     fast: bool = True,
+    cache: FastCache | None = None,
 ) -> ChunkResult:
     """Every score for every row of ``df`` plus the chunk's error table (mapping + score errors).
 
     ``fast`` uses the distinct-value tables of :mod:`spinemets.cohort.fast`; otherwise (or when an
     item has too many joint states) the row-wise expressions of :mod:`spinemets.cohort.expressions`.
     The error table always comes from the expressions, run on the rows that have an invalid value.
+    ``cache`` (one per run) lets the chunks of a file share the tables built from distinct values.
     Input columns are passed through exactly as read.
     """
     if isinstance(df, pa.Table):
@@ -123,7 +125,7 @@ def score_chunk(
     if fast:
         try:
             untouched = frozenset(arrow_in.column_names) - frozenset(mapping.columns if mapping else ())
-            scores = FastScorer(specs, mapped, item_points, arrow_in, untouched).columns()
+            scores = FastScorer(specs, mapped, item_points, arrow_in, untouched, cache).columns()
         except TooManyStates:
             scores = None
     if scores is None:

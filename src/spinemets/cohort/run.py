@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from spinemets.cohort.expressions import ERROR_SCHEMA
+from spinemets.cohort.fast import FastCache
 from spinemets.cohort.frame import VERSION_COLUMN, ChunkResult, score_chunk
 from spinemets.cohort.mapping import DEFAULT_NULL_VALUES, CohortMapping
 from spinemets.errors import InvalidInputError
@@ -450,8 +451,9 @@ def _run_local(
     mapping: CohortMapping | None,
     item_points: bool,
 ) -> Iterator[ChunkResult]:
+    cache = FastCache()
     yield from _prefetched(
-        score_chunk(frame, specs, mapping, 0, item_points)
+        score_chunk(frame, specs, mapping, 0, item_points, cache=cache)
         for frame in _prefetched(_local_frames(path, fmt, chunk_rows, null_values))
     )
 
