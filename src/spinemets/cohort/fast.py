@@ -145,7 +145,7 @@ class FastScorer:
             base = int(values.min())  # type: ignore[arg-type]
             lut = np.zeros(int(values.max()) - base + 2, dtype=np.int32)  # type: ignore[arg-type]
             lut[values.to_numpy() - base + 1] = np.arange(1, k + 1, dtype=np.int32)
-            codes = lut[s.fill_null(base - 1).to_numpy() - base + 1]
+            codes = np.take(lut, s.fill_null(base - 1).to_numpy() - base + 1)
         elif s.dtype == pl.String:
             phys = s.cast(pl.Enum(values.to_list())).to_physical().cast(pl.Int32) + 1
             codes = phys.fill_null(0).to_numpy().astype(np.int32, copy=False)
@@ -155,8 +155,9 @@ class FastScorer:
         flag = INVALID_PREFIX + column
         if flag in self.frame.columns:
             codes = np.where(self.frame[flag].fill_null(False).to_numpy(), k + 1, codes).astype(np.int32)
-        self._codes[column] = (codes, values)
-        return codes, values
+        # native-width codes: every source of this column gathers with them (np.take is fastest so)
+        self._codes[column] = (codes.astype(np.intp, copy=False), values)
+        return self._codes[column]
 
     def _arrow_dictionary(self, column: str) -> tuple[np.ndarray, pl.Series] | None:
         """Codes straight from a dictionary-encoded Arrow column (Parquet dictionary pages)."""
@@ -208,7 +209,7 @@ class FastScorer:
             key = (score_key, item.key, id(src), values.dtype, tuple(values.to_list()))
             found = self.cache.classes.get(key)
             if found is not None:
-                return found[0][codes], found[1]
+                return np.take(found[0], codes), found[1]
         states_by_value = self._value_states(src, values)
         states: list[State] = [_ABSENT]
         index: dict[State, int] = {_ABSENT: 0}
@@ -220,7 +221,7 @@ class FastScorer:
             lut[i] = index[st]
         if key is not None:
             self.cache.classes[key] = (lut, states)
-        return lut[codes], states
+        return np.take(lut, codes), states
 
     def _dense_classes(self, item: Item, src: _Source) -> tuple[np.ndarray, list[State]]:
         """Continuous columns (many distinct values): evaluate row-wise, classes by (lo, hi, category)."""
@@ -335,7 +336,15 @@ class FastScorer:
             lo_t[j], hi_t[j], inv_t[j] = lo, hi, not valid
             if grade and cat is not None and valid:
                 cat_t[j] = cats.index(cat)
-        return ItemArrays(lo_t[joint], hi_t[joint], inv_t[joint], cat_t[joint] if grade else None, cats)
+        # np.take with a native index is about twice as fast as fancy indexing with a narrow one
+        at = joint.astype(np.intp)
+        return ItemArrays(
+            np.take(lo_t, at),
+            np.take(hi_t, at),
+            np.take(inv_t, at),
+            np.take(cat_t, at) if grade else None,
+            cats,
+        )
 
     # ---- scores ------------------------------------------------------------------------------------
 
@@ -363,11 +372,11 @@ class FastScorer:
             band_t[j] = hits[0] if len(hits) == 1 else -1
             text = " | ".join(defn.bands[i].label for i in hits)
             poss_t[j] = poss_names.setdefault(text, len(poss_names))
-        band_idx = band_t[pair]
+        band_idx = np.take(band_t, pair)
         undet = [a.lo != a.hi for a in items]
-        mask_code = np.zeros(self.n, np.int64)
+        mask_code = np.zeros(self.n, np.int32)
         for i, u in enumerate(undet):
-            mask_code |= u.astype(np.int64) << i
+            mask_code |= u.astype(np.int32) << i
         missing_names = [
             ";".join(it.key for i, it in enumerate(defn.items) if m >> i & 1) for m in range(1 << len(items))
         ]
@@ -377,8 +386,8 @@ class FastScorer:
             f"{key}_min": pa.array(lo, pa.int32(), mask=err),
             f"{key}_max": pa.array(hi, pa.int32(), mask=err),
             f"{key}_band": _dict(band_idx, [b.key for b in defn.bands], err | (band_idx < 0)),
-            f"{key}_band_determined": pa.array(det_t[pair], pa.bool_(), mask=err),
-            f"{key}_possible_bands": _dict(poss_t[pair], list(poss_names), err),
+            f"{key}_band_determined": pa.array(np.take(det_t, pair), pa.bool_(), mask=err),
+            f"{key}_possible_bands": _dict(np.take(poss_t, pair), list(poss_names), err),
             f"{key}_missing": _dict(mask_code, missing_names, err),
             f"{key}_input_error": pa.array(err, pa.bool_()),
         }
@@ -415,5 +424,6 @@ def _totals(items: list[ItemArrays], n: int) -> tuple[np.ndarray, np.ndarray, np
 def _dict(indices: np.ndarray, names: list[str], mask: np.ndarray) -> pa.Array:
     """Dictionary-encoded strings: no per-row string is ever built (and Parquet keeps the dictionary)."""
     dtype = np.int8 if len(names) < 128 else np.int16 if len(names) < 32768 else np.int32
-    idx = np.where(mask, 0, indices).astype(dtype)
+    idx = indices.astype(dtype)
+    np.putmask(idx, mask, 0)
     return pa.DictionaryArray.from_arrays(idx, pa.array(names or [""], pa.string()), mask=mask)
