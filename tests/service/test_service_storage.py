@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 from sqlalchemy import text
@@ -186,3 +187,25 @@ def test_migrations_downgrade_and_upgrade_again(store: AssessmentStore) -> None:
     migrate(store.engine)
     assert current_revision(store.engine) == head_revision()
     assert store.list() == [] and audit.verify(store.engine).ok
+
+
+def test_sqlite_log_is_checkpointed_off_the_commit_path(tmp_path) -> None:
+    # The store's own connections never checkpoint inside a commit; its background thread copies
+    # the write-ahead log into the database file after a few writes, while the store stays open.
+    db = tmp_path / "spinemets.db"
+    store = AssessmentStore(f"sqlite:///{db}")
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+            conn.rollback()
+        before = db.stat().st_size
+        big = {"text": "x" * 20_000}
+        for i in range(40):
+            store.create(_patient(f"P{i}"), big, author="dr.a", patient_id=f"P{i}", ruleset_version="r")
+        deadline = time.monotonic() + 10
+        while db.stat().st_size < before + 40 * 20_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert db.stat().st_size >= before + 40 * 20_000
+        assert len(store.list(limit=100)) == 40
+    finally:
+        store.close()

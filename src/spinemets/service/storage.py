@@ -18,7 +18,7 @@ from typing import Any
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Engine, and_, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from spinemets.errors import InvalidInputError
@@ -97,6 +97,71 @@ def _assessment_date(patient: dict[str, Any], now: dt.datetime) -> dt.date:
     return now.date()
 
 
+class _Checkpointer:
+    """Copies SQLite's write-ahead log into the database in a background thread.
+
+    SQLite's automatic checkpoint runs inside the commit that crosses its threshold, holding the
+    write lock for its disk flushes (some 10 ms): every writer queued behind it waits. Here the
+    store's connections do not checkpoint on commit; this thread runs a PASSIVE checkpoint (it
+    never blocks readers or writers) after every few writes and once a second while there were
+    any. Durability is unchanged: a commit is in the log either way, and the log is replayed after
+    a crash. Other processes that open the database keep SQLite's automatic checkpoints.
+    """
+
+    EVERY_WRITES = 16
+    IDLE_S = 1.0
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._pending = 0
+        self._wake = threading.Event()
+        self._stopped = False
+        event.listen(engine, "connect", _no_autocheckpoint)
+        self._thread = threading.Thread(target=self._run, name="spinemets-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def wrote(self) -> None:
+        """Count one committed write (called after the commit, outside the write lock)."""
+        self._pending += 1
+        if self._pending >= self.EVERY_WRITES:
+            self._wake.set()
+
+    def stop(self) -> None:
+        """End the thread after a last checkpoint."""
+        self._stopped = True
+        self._wake.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stopped:
+            self._wake.wait(self.IDLE_S)
+            self._wake.clear()
+            if self._pending:
+                self._pending = 0
+                self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        try:
+            raw = self._engine.raw_connection()
+        except Exception:  # the database is gone or closing: SQLite checkpoints on its last close
+            return
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cursor.fetchall()
+            cursor.close()
+        except Exception:  # busy or locked: the next round (or SQLite on close) does it
+            pass
+        finally:
+            raw.close()
+
+
+def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA wal_autocheckpoint=0")
+    cur.close()
+
+
 class AssessmentStore:
     """Assessments in SQLite or PostgreSQL; the schema is migrated when the store opens."""
 
@@ -111,8 +176,10 @@ class AssessmentStore:
         self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
         self._lock_fd: int | None = None
         database = self.engine.url.database if self._write_lock is not None else None
+        self._checkpointer: _Checkpointer | None = None
         if fcntl is not None and database and database != ":memory:" and not database.startswith("file:"):
             self._lock_fd = os.open(f"{database}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+            self._checkpointer = _Checkpointer(self.engine)
         if run_migrations:
             migrate(self.engine)
 
@@ -135,6 +202,8 @@ class AssessmentStore:
                     yield conn
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            if self._checkpointer is not None:
+                self._checkpointer.wrote()
 
     @property
     def dialect(self) -> str:
@@ -143,6 +212,9 @@ class AssessmentStore:
 
     def close(self) -> None:
         """Release the connections."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.engine.dispose()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
