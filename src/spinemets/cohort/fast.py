@@ -16,6 +16,7 @@ agree on every output column.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ class TooManyStates(Exception):
     """An item's sources have too many joint states for a table; use the expression path."""
 
 
-#: Distinct-value sets up to this size are remembered between chunks (larger ones are recomputed).
+#: Columns with up to this many distinct values have their value states remembered between chunks.
 _CACHE_MAX_VALUES = 4096
 
 
@@ -58,14 +59,14 @@ class FastCache:
         self._key: tuple[Any, ...] | None = None
         self.plain: ColumnScorer | None = None
         self.sources: dict[tuple[str, str, str, bool], list[_Source]] = {}
-        self.classes: dict[tuple[Any, ...], tuple[np.ndarray, list[State]]] = {}
+        self.states: dict[tuple[Any, ...], dict[Any, State]] = {}
 
     def bind(self, key: tuple[Any, ...]) -> None:
         if key != self._key:
             self._key = key
             self.plain = None
             self.sources.clear()
-            self.classes.clear()
+            self.states.clear()
 
 
 @dataclass(frozen=True)
@@ -204,13 +205,7 @@ class FastScorer:
         ):
             return self._dense_classes(item, src)
         codes, values = self.codes(src.column or "")
-        key: tuple[Any, ...] | None = None
-        if len(values) <= _CACHE_MAX_VALUES:
-            key = (score_key, item.key, id(src), values.dtype, tuple(values.to_list()))
-            found = self.cache.classes.get(key)
-            if found is not None:
-                return np.take(found[0], codes), found[1]
-        states_by_value = self._value_states(src, values)
+        states_by_value = self._memo_states(score_key, item, src, values)
         states: list[State] = [_ABSENT]
         index: dict[State, int] = {_ABSENT: 0}
         lut = np.zeros(len(values) + 2, dtype=np.uint8 if len(values) < 250 else np.int32)
@@ -219,9 +214,29 @@ class FastScorer:
                 index[st] = len(states)
                 states.append(st)
             lut[i] = index[st]
-        if key is not None:
-            self.cache.classes[key] = (lut, states)
         return np.take(lut, codes), states
+
+    def _memo_states(self, score_key: str, item: Item, src: _Source, values: pl.Series) -> list[State]:
+        """:meth:`_value_states`, evaluating only values no earlier chunk of the run has shown.
+
+        Chunks list their distinct values in different orders (Parquet dictionaries follow first
+        appearance), so the memo is per value. Floats are keyed with their sign so -0.0 and 0.0 stay
+        apart; NaN never matches itself and is simply evaluated again.
+        """
+        if len(values) > _CACHE_MAX_VALUES:
+            return self._value_states(src, values)
+        memo = self.cache.states.setdefault((score_key, item.key, id(src), values.dtype), {})
+        if len(memo) > 8 * _CACHE_MAX_VALUES:  # values that keep changing (fine-grained floats): start over
+            memo.clear()
+        floats = values.dtype.is_float()
+        keys: list[Any] = [(v, math.copysign(1.0, v)) if floats else v for v in values.to_list()]
+        out: list[State | None] = [memo.get(k) for k in keys]
+        todo = [i for i, st in enumerate(out) if st is None]
+        if todo:
+            fresh = self._value_states(src, values.gather(todo))
+            for i, st in zip(todo, fresh, strict=True):
+                out[i] = memo[keys[i]] = st
+        return [st for st in out if st is not None]
 
     def _dense_classes(self, item: Item, src: _Source) -> tuple[np.ndarray, list[State]]:
         """Continuous columns (many distinct values): evaluate row-wise, classes by (lo, hi, category)."""
