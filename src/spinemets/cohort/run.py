@@ -170,20 +170,42 @@ def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> 
     return table
 
 
+def _is_input(name: str) -> bool:
+    """A column some score reads (``name`` or a score-specific ``score.name``)."""
+    inputs = {n for spec in SPECS.values() for n in spec.definition.accepted_inputs()}
+    return name in inputs or name.split(".", 1)[-1] in inputs
+
+
 def _parquet(path: str | Path) -> pq.ParquetFile:
     """Text inputs are read dictionary-encoded: the scorer takes their codes without hashing text.
 
     Only columns a score reads: an identifier column would make a dictionary as long as the file.
     """
     schema = pq.ParquetFile(path).schema_arrow
-    inputs = {name for spec in SPECS.values() for name in spec.definition.accepted_inputs()}
     text = [
         f.name
         for f in schema
-        if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
-        and (f.name in inputs or f.name.split(".", 1)[-1] in inputs)
+        if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)) and _is_input(f.name)
     ]
     return pq.ParquetFile(path, read_dictionary=text)
+
+
+def _needed_columns(
+    path: Path, fmt: FileFormat, keep: Sequence[str] | None, mapping: CohortMapping | None
+) -> list[str] | None:
+    """With ``--keep``, the Parquet columns worth reading: inputs, mapped sources, kept, ``synthetic``.
+
+    None (read everything) for CSV, without ``--keep``, or when a kept name is not a column of the
+    file (the run then reports it exactly as before).
+    """
+    if keep is None or fmt is not FileFormat.parquet:
+        return None
+    names = pq.ParquetFile(path).schema_arrow.names
+    if any(c not in names for c in keep):
+        return None
+    sources = {cm.source for cm in mapping.columns.values()} if mapping is not None else set()
+    wanted = set(keep) | sources | {SYNTHETIC_COLUMN}
+    return [c for c in names if c in wanted or _is_input(c)]
 
 
 def read_chunk(chunk: Chunk) -> pa.Table:
@@ -199,12 +221,16 @@ def read_chunk(chunk: Chunk) -> pa.Table:
 
 
 def _local_frames(
-    path: Path, fmt: FileFormat, chunk_rows: int, null_values: tuple[str, ...]
+    path: Path,
+    fmt: FileFormat,
+    chunk_rows: int,
+    null_values: tuple[str, ...],
+    columns: list[str] | None = None,
 ) -> Iterator[pa.Table]:
     """Local streaming: Parquet by record batches (independent of the row-group layout), CSV by byte range."""
     if fmt is FileFormat.parquet:
         pf = _parquet(path)
-        for batch in pf.iter_batches(batch_size=chunk_rows):
+        for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
             yield pa.Table.from_batches([batch])
         return
     for chunk in csv_chunks(path, null_values):
@@ -272,7 +298,8 @@ class _Writer:
             # the score columns are small dictionaries/ints and their statistics cost a third of the write
             stats = [f.name for f in table.schema if not _is_score_column(f.name)]
             self._pq = pq.ParquetWriter(self.path, self._schema, compression="snappy", write_statistics=stats)
-        table = table.cast(self._schema) if self._schema is not None else table
+        if self._schema is not None and table.schema != self._schema:  # == ignores the metadata
+            table = table.cast(self._schema)
         self._pq.write_table(table)
 
     def close(self, empty_schema: pa.Table | None = None) -> None:
@@ -377,7 +404,16 @@ def score_file(
                 client,
             )
             if engine is Engine.dask
-            else _run_local(input, fmt, chunk_rows, null_values, use_specs, mapping, item_points)
+            else _run_local(
+                input,
+                fmt,
+                chunk_rows,
+                null_values,
+                use_specs,
+                mapping,
+                item_points,
+                _needed_columns(input, fmt, keep, mapping),
+            )
         )
         for res in results:
             table = res.table
@@ -450,11 +486,12 @@ def _run_local(
     specs: Mapping[str, ScoreSpec],
     mapping: CohortMapping | None,
     item_points: bool,
+    columns: list[str] | None = None,
 ) -> Iterator[ChunkResult]:
     cache = FastCache()
     yield from _prefetched(
         score_chunk(frame, specs, mapping, 0, item_points, cache=cache)
-        for frame in _prefetched(_local_frames(path, fmt, chunk_rows, null_values))
+        for frame in _prefetched(_local_frames(path, fmt, chunk_rows, null_values, columns))
     )
 
 
