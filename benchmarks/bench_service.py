@@ -67,6 +67,30 @@ def _group_cpu_seconds(pgid: int) -> float:
     return total
 
 
+def _tree_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds of a process, its reaped children and its live children (Linux): a database server."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        if pid == root_pid:  # utime, stime, cutime, cstime (fields 14-17)
+            total += sum(int(f) for f in fields[11:15]) / tick
+        elif int(fields[1]) == root_pid:  # a backend: field 4 (ppid)
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _postmaster_pid(pg: TempPostgres) -> int | None:
+    try:
+        return int((pg.datadir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -127,7 +151,14 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run_one(
-    label: str, env: dict[str, str], *, workers: int, connections: int, seconds: float, minimal: bool = False
+    label: str,
+    env: dict[str, str],
+    *,
+    workers: int,
+    connections: int,
+    seconds: float,
+    minimal: bool = False,
+    db_pid: int | None = None,
 ) -> dict[str, float]:
     """Start a server with ``env``, load it, stop it; returns the figures."""
     port = free_port()
@@ -137,9 +168,11 @@ def run_one(
         proc = _start_server(env, port, workers, Path(tmp) / "server.log")
         try:
             cpu_before, client_before = _group_cpu_seconds(proc.pid), time.process_time()
+            db_before = _tree_cpu_seconds(db_pid) if db_pid else 0.0
             out = asyncio.run(_load(port, connections, seconds, warmup=2.0, minimal=minimal))
             cpu_used = _group_cpu_seconds(proc.pid) - cpu_before
             client_used = time.process_time() - client_before
+            db_used = _tree_cpu_seconds(db_pid) - db_before if db_pid else float("nan")
         finally:
             _stop(proc)
     lat = out["lat"]
@@ -152,6 +185,7 @@ def run_one(
         "errors": len(out["errors"]),
         "server_cpu_ms_per_request": cpu_used / served * 1000 if served else float("nan"),
         "client_cpu_ms_per_request": client_used / served * 1000 if served else float("nan"),
+        "database_cpu_ms_per_request": db_used / served * 1000 if served else float("nan"),
     }
     load1 = os.getloadavg()[0]
     reply = " (Prefer: return=minimal)" if minimal else ""
@@ -160,7 +194,9 @@ def run_one(
         f"{figures['req_per_s']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
         f"errors {figures['errors']} ({figures['requests']:.0f} requests); server CPU "
         f"{figures['server_cpu_ms_per_request']:.1f} ms/request (= {2000 / figures['server_cpu_ms_per_request']:.0f} "
-        f"req/s on 2 free cores); load client CPU {figures['client_cpu_ms_per_request']:.2f} ms/request; "
+        f"req/s on 2 free cores); "
+        + (f"database server CPU {figures['database_cpu_ms_per_request']:.1f} ms/request; " if db_pid else "")
+        + f"load client CPU {figures['client_cpu_ms_per_request']:.2f} ms/request; "
         f"load average {load1:.1f}",
         flush=True,
     )
@@ -190,7 +226,14 @@ def main() -> None:
         return
     try:
         env = {**base_env, "SPINEMETS_DATABASE_URL": pg.url}
-        run_one("postgresql", env, workers=workers, connections=connections, seconds=seconds)
+        run_one(
+            "postgresql",
+            env,
+            workers=workers,
+            connections=connections,
+            seconds=seconds,
+            db_pid=_postmaster_pid(pg),
+        )
     finally:
         pg.stop()
 

@@ -209,3 +209,26 @@ def test_sqlite_log_is_checkpointed_off_the_commit_path(tmp_path) -> None:
         assert len(store.list(limit=100)) == 40
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_compresses_stored_texts_with_lz4(postgres_server) -> None:
+    from .conftest import fresh_pg_url
+
+    store = AssessmentStore(fresh_pg_url(postgres_server))
+    try:
+        created = store.create(
+            _patient("P1"), {"text": "spinal " * 5000}, author="dr.a", patient_id="P1", ruleset_version="r"
+        )
+        with store.engine.connect() as conn:
+            method = conn.execute(
+                text(
+                    "SELECT pg_column_compression(outputs) FROM assessment_versions WHERE assessment_id = :a"
+                ),
+                {"a": created.id},
+            ).scalar_one()
+            conn.rollback()
+        assert method == "lz4"
+        assert store.get(created.id).outputs == {"text": "spinal " * 5000}
+    finally:
+        store.close()
