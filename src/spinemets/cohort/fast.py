@@ -134,6 +134,8 @@ class FastScorer:
             return found
         dictionary = self._arrow_dictionary(column)
         s = self.frame[column] if dictionary is None else pl.Series(dtype=pl.String)
+        if dictionary is None and s.null_count() < len(s):
+            dictionary = _int_codes(s) if s.dtype.is_integer() else None
         if dictionary is not None:
             codes, values = dictionary
             k = len(values)
@@ -442,3 +444,19 @@ def _dict(indices: np.ndarray, names: list[str], mask: np.ndarray) -> pa.Array:
     idx = indices.astype(dtype)
     np.putmask(idx, mask, 0)
     return pa.DictionaryArray.from_arrays(idx, pa.array(names or [""], pa.string()), mask=mask)
+
+
+def _int_codes(s: pl.Series) -> tuple[np.ndarray, pl.Series] | None:
+    """Integer column -> (codes, sorted distinct values) by one scatter and one gather, no hashing."""
+    lo, hi = int(s.min()), int(s.max())  # type: ignore[arg-type]
+    if hi - lo >= 1_000_000 or (lo == 0 and not s.dtype.is_signed_integer()):
+        return None
+    filled = s.fill_null(lo - 1).to_numpy() - (lo - 1)  # 0 = null, v - lo + 1 otherwise
+    seen = np.zeros(hi - lo + 2, dtype=bool)
+    seen[filled] = True
+    seen[0] = False
+    present = np.flatnonzero(seen)
+    lut = np.zeros(hi - lo + 2, dtype=np.int32)
+    lut[present] = np.arange(1, len(present) + 1, dtype=np.int32)
+    values = pl.Series(s.name, present + (lo - 1), dtype=s.dtype)
+    return np.take(lut, filled), values
