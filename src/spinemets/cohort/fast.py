@@ -15,6 +15,7 @@ agree on every output column.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping
@@ -398,24 +399,23 @@ class FastScorer:
             ";".join(it.key for i, it in enumerate(defn.items) if m >> i & 1) for m in range(1 << len(items))
         ]
         complete = lo == hi
+        err_valid = _validity(err)  # shared by the columns that are null exactly when an input is invalid
         cols: dict[str, pa.Array] = {
-            f"{key}_total": pa.array(lo, pa.int32(), mask=err | ~complete),
-            f"{key}_min": pa.array(lo, pa.int32(), mask=err),
-            f"{key}_max": pa.array(hi, pa.int32(), mask=err),
+            f"{key}_total": _int32(lo, _validity(err | ~complete)),
+            f"{key}_min": _int32(lo, err_valid),
+            f"{key}_max": _int32(hi, err_valid),
             f"{key}_band": _dict(band_idx, [b.key for b in defn.bands], err | (band_idx < 0)),
-            f"{key}_band_determined": pa.array(np.take(det_t, pair), pa.bool_(), mask=err),
-            f"{key}_possible_bands": _dict(np.take(poss_t, pair), list(poss_names), err),
-            f"{key}_missing": _dict(mask_code, missing_names, err),
-            f"{key}_input_error": pa.array(err, pa.bool_()),
+            f"{key}_band_determined": _bool(np.take(det_t, pair), err_valid),
+            f"{key}_possible_bands": _dict(np.take(poss_t, pair), list(poss_names), err, err_valid),
+            f"{key}_missing": _dict(mask_code, missing_names, err, err_valid),
+            f"{key}_input_error": _bool(err, (None, 0)),
         }
         if grade and items and items[0].category is not None:
             cat = items[0].category
             cols[f"{key}_grade"] = _dict(cat, list(items[0].categories), err | ~complete | (cat < 0))
         if self.item_points:
             for arrays, it in zip(items, defn.items, strict=True):
-                cols[f"{key}_{it.key}_points"] = pa.array(
-                    arrays.lo, pa.int32(), mask=err | (arrays.lo != arrays.hi)
-                )
+                cols[f"{key}_{it.key}_points"] = _int32(arrays.lo, _validity(err | (arrays.lo != arrays.hi)))
         return cols
 
     def columns(self) -> dict[str, pa.Array]:
@@ -438,12 +438,46 @@ def _totals(items: list[ItemArrays], n: int) -> tuple[np.ndarray, np.ndarray, np
     return lo, hi, err
 
 
-def _dict(indices: np.ndarray, names: list[str], mask: np.ndarray) -> pa.Array:
+def _dict(indices: np.ndarray, names: list[str], mask: np.ndarray, valid: Validity | None = None) -> pa.Array:
     """Dictionary-encoded strings: no per-row string is ever built (and Parquet keeps the dictionary)."""
     dtype = np.int8 if len(names) < 128 else np.int16 if len(names) < 32768 else np.int32
     idx = indices.astype(dtype)
     np.putmask(idx, mask, 0)
-    return pa.DictionaryArray.from_arrays(idx, pa.array(names or [""], pa.string()), mask=mask)
+    bitmap, nulls = valid if valid is not None else _validity(mask)
+    return pa.DictionaryArray.from_buffers(
+        pa.dictionary(pa.from_numpy_dtype(idx.dtype), pa.string()),
+        len(idx),
+        [bitmap, pa.py_buffer(idx)],
+        _dictionary(tuple(names)),
+        nulls,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _dictionary(names: tuple[str, ...]) -> pa.Array:
+    return pa.array(list(names) or [""], pa.string())
+
+
+Validity = tuple[pa.Buffer | None, int]
+"""Arrow validity bitmap (None when nothing is null) and null count."""
+
+
+def _validity(mask: np.ndarray) -> Validity:
+    """Validity bitmap of a null mask, built once with numpy (pyarrow's ``mask=`` is several times slower)."""
+    nulls = int(np.count_nonzero(mask))
+    if nulls == 0:
+        return None, 0
+    return pa.py_buffer(np.packbits(~mask, bitorder="little")), nulls
+
+
+def _int32(values: np.ndarray, valid: Validity) -> pa.Array:
+    data = np.ascontiguousarray(values, dtype=np.int32)
+    return pa.Array.from_buffers(pa.int32(), len(data), [valid[0], pa.py_buffer(data)], valid[1])
+
+
+def _bool(values: np.ndarray, valid: Validity) -> pa.Array:
+    data = np.packbits(np.asarray(values, dtype=bool), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(values), [valid[0], pa.py_buffer(data)], valid[1])
 
 
 def _int_codes(s: pl.Series) -> tuple[np.ndarray, pl.Series] | None:
