@@ -125,6 +125,7 @@ class FastScorer:
         self.n = frame.height
         self._codes: dict[str, tuple[np.ndarray, pl.Series]] = {}
         self._cardinality: dict[str, bool] = {}
+        self._distinct: dict[str, pl.Series] = {}
 
     # ---- coding ------------------------------------------------------------------------------------
 
@@ -141,7 +142,7 @@ class FastScorer:
             codes, values = dictionary
             k = len(values)
         else:
-            values = s.drop_nulls().unique()
+            values = self._unique(column)
             k = len(values)
         if dictionary is not None:
             pass
@@ -272,7 +273,16 @@ class FastScorer:
         """True when a continuous column has too many distinct values for a per-value table."""
         found = self._cardinality.get(column)
         if found is None:
-            found = self._cardinality[column] = int(self.frame[column].n_unique()) > MAX_DISTINCT
+            s = self.frame[column]
+            distinct = len(self._unique(column)) + (1 if s.null_count() else 0)  # as n_unique counts
+            found = self._cardinality[column] = distinct > MAX_DISTINCT
+        return found
+
+    def _unique(self, column: str) -> pl.Series:
+        """Distinct non-null values of a frame column, hashed once per chunk (cardinality and codes)."""
+        found = self._distinct.get(column)
+        if found is None:
+            found = self._distinct[column] = self.frame[column].drop_nulls().unique()
         return found
 
     def _present(self, column: str) -> np.ndarray:
