@@ -51,22 +51,6 @@ class AssessmentDeletedError(InvalidInputError):
     """The assessment was deleted; it can be read from its history but not changed."""
 
 
-class StoredAssessment(BaseModel):
-    """One version of a stored assessment: what went in, what came out, by whom, under which rules."""
-
-    model_config = ConfigDict(frozen=True)
-    id: str
-    version: int
-    patient_id: str | None
-    assessment_date: dt.date
-    created_at: dt.datetime
-    author: str
-    ruleset_version: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    deleted: bool
-
-
 class StoredVersionInfo(BaseModel):
     """What was stored for a new version besides its inputs and outputs (which the caller holds)."""
 
@@ -79,6 +63,13 @@ class StoredVersionInfo(BaseModel):
     author: str
     ruleset_version: str
     deleted: bool
+
+
+class StoredAssessment(StoredVersionInfo):
+    """One version of a stored assessment: what went in, what came out, by whom, under which rules."""
+
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
