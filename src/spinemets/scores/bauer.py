@@ -14,31 +14,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from spinemets.knowledge.histology import histology_table
-from spinemets.model.enums import Histology
-from spinemets.scores.common import BONE_COUNT, bone_metastases_from_patient, yes_no_lookup
+from spinemets.scores.common import BONE_COUNT, bone_metastases_from_patient, histology_lookup, yes_no_lookup
 from spinemets.scores.engine import Band, Category, Item, Lookup, ScoreDefinition, ScoreSpec
-
-_PRIMARIES = "a primary from the histology list: " + ", ".join(h.value for h in Histology)
 
 
 def _lung_lookup() -> Lookup:
-    table = {h.value: ("yes" if row.lung else "no") for h, row in histology_table().rows.items()}
-    return Lookup(input="primary", table=table, describe=_PRIMARIES)
+    return histology_lookup(lambda row: "yes" if row.lung else "no")
 
 
 def _favourable_lookup() -> Lookup:
-    table: dict[str, str | tuple[str, ...]] = {}
-    notes: dict[str, str] = {}
-    for h, row in histology_table().rows.items():
-        if row.bauer_favourable is None:
-            table[h.value] = ("yes", "no")
-            notes[h.value] = (
-                f"{h.value}: whether Bauer's 'myeloma' includes it is not stated; give favourable_primary"
-            )
-        else:
-            table[h.value] = "yes" if row.bauer_favourable else "no"
-    return Lookup(input="primary", table=table, value_notes=notes, describe=_PRIMARIES)
+    return histology_lookup(
+        lambda row: None if row.bauer_favourable is None else ("yes" if row.bauer_favourable else "no"),
+        unlisted=("yes", "no"),
+        unlisted_note="{primary}: whether Bauer's 'myeloma' includes it is not stated; give favourable_primary",
+    )
 
 
 PATHOLOGICAL_FRACTURE = Item(

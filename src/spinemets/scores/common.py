@@ -6,9 +6,44 @@ metastasis with no other bone lesion is "solitary" (Tomita 2001; Bauer 1995).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from spinemets.knowledge.histology import HistologyRow, histology_table
+from spinemets.model.enums import Histology
 from spinemets.scores.engine import Bins, Lookup
+
+PRIMARIES = "a primary from the histology list: " + ", ".join(h.value for h in Histology)
+"""What a ``primary`` input may be, for error messages."""
+
+
+def histology_lookup(
+    column: Callable[[HistologyRow], str | tuple[str, ...] | None],
+    unlisted: str | tuple[str, ...] = (),
+    unlisted_note: str = "",
+    listed_as: Callable[[HistologyRow], str | None] | None = None,
+) -> Lookup:
+    """``primary`` -> category, read from one column of the histology table (the one source).
+
+    ``column`` gives a row's category (or ``None`` when the paper does not list that primary);
+    an unlisted primary gets ``unlisted`` (a published catch-all, or every category so the item
+    stays open) and ``unlisted_note`` (with ``{primary}`` filled in) as a warning.
+    """
+    table: dict[str, str | tuple[str, ...]] = {}
+    notes: dict[str, str] = {}
+    listed: dict[str, str] = {}
+    for h, row in histology_table().rows.items():
+        target = column(row)
+        if target is None:
+            table[h.value] = unlisted
+            notes[h.value] = unlisted_note.format(primary=h.value)
+            continue
+        table[h.value] = target
+        alias = listed_as(row) if listed_as else None
+        if alias and alias != h.value:
+            listed[h.value] = alias
+    return Lookup(input="primary", table=table, value_notes=notes, listed_as=listed, describe=PRIMARIES)
+
 
 BONE_COUNT = Bins(
     input="bone_metastases_count",

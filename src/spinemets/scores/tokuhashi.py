@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from spinemets.knowledge.histology import histology_table
-from spinemets.model.enums import Histology
+from spinemets.scores.common import histology_lookup
 from spinemets.scores.engine import Band, Bins, Category, Item, Lookup, ScoreDefinition, ScoreSpec
 from spinemets.scores.neurology import asia_lookup, frankel_lookup
 from spinemets.scores.performance import CONVENTION_LABEL, ECOG_OPTION, EcogConvention, ecog_lookup
@@ -40,25 +39,11 @@ PRIMARY_SITE = (
 def primary_lookup() -> Lookup:
     """Histology -> primary-site category, from the histology table (unlisted -> 'others', flagged)."""
     by_points = {c.points: c.key for c in PRIMARY_SITE}
-    table: dict[str, str] = {}
-    notes: dict[str, str] = {}
-    listed: dict[str, str] = {}
-    for h, row in histology_table().rows.items():
-        if row.tokuhashi_2005 is None:
-            table[h.value] = "others"
-            notes[h.value] = (
-                f"{h.value} is not named in Tokuhashi 2005; the published catch-all 'others' (2) applies"
-            )
-        else:
-            table[h.value] = by_points[row.tokuhashi_2005]
-            if row.tokuhashi_2005_listed_as and row.tokuhashi_2005_listed_as != h.value:
-                listed[h.value] = row.tokuhashi_2005_listed_as
-    return Lookup(
-        input="primary",
-        table=table,
-        value_notes=notes,
-        listed_as=listed,
-        describe="a primary from the histology list: " + ", ".join(h.value for h in Histology),
+    return histology_lookup(
+        lambda row: None if row.tokuhashi_2005 is None else by_points[row.tokuhashi_2005],
+        unlisted="others",
+        unlisted_note="{primary} is not named in Tokuhashi 2005; the published catch-all 'others' (2) applies",
+        listed_as=lambda row: row.tokuhashi_2005_listed_as,
     )
 
 

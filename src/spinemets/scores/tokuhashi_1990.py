@@ -10,8 +10,7 @@ References:
 
 from __future__ import annotations
 
-from spinemets.knowledge.histology import histology_table
-from spinemets.model.enums import Histology
+from spinemets.scores.common import histology_lookup
 from spinemets.scores.engine import Band, Category, Item, Lookup, ScoreDefinition, ScoreSpec
 from spinemets.scores.performance import ECOG_OPTION, EcogConvention
 from spinemets.scores.tokuhashi import (
@@ -37,19 +36,10 @@ PRIMARY_SITE_1990 = (
 def primary_lookup_1990() -> Lookup:
     """Histology -> 1990 primary-site category; unlisted primaries take the published 'other' (1), flagged."""
     by_points = {c.points: c.key for c in PRIMARY_SITE_1990}
-    table: dict[str, str] = {}
-    notes: dict[str, str] = {}
-    for h, row in histology_table().rows.items():
-        if row.tokuhashi_1990 is None:
-            table[h.value] = by_points[1]
-            notes[h.value] = f"{h.value} is not named in Tokuhashi 1990; the published 'other' (1) applies"
-        else:
-            table[h.value] = by_points[row.tokuhashi_1990]
-    return Lookup(
-        input="primary",
-        table=table,
-        value_notes=notes,
-        describe="a primary from the histology list: " + ", ".join(h.value for h in Histology),
+    return histology_lookup(
+        lambda row: None if row.tokuhashi_1990 is None else by_points[row.tokuhashi_1990],
+        unlisted=by_points[1],
+        unlisted_note="{primary} is not named in Tokuhashi 1990; the published 'other' (1) applies",
     )
 
 

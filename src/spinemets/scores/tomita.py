@@ -13,9 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from spinemets.knowledge.histology import histology_table
-from spinemets.model.enums import Histology
-from spinemets.scores.common import BONE_COUNT, bone_metastases_from_patient
+from spinemets.scores.common import BONE_COUNT, bone_metastases_from_patient, histology_lookup
 from spinemets.scores.engine import Band, Category, Item, Lookup, ScoreDefinition, ScoreSpec
 
 GROWTH = ("slow", "moderate", "rapid")
@@ -23,21 +21,10 @@ GROWTH = ("slow", "moderate", "rapid")
 
 def growth_lookup() -> Lookup:
     """Histology -> growth class; an unlisted primary keeps every class (item missing) and is flagged."""
-    table: dict[str, str | tuple[str, ...]] = {}
-    notes: dict[str, str] = {}
-    for h, row in histology_table().rows.items():
-        if row.tomita_growth is None:
-            table[h.value] = GROWTH
-            notes[h.value] = (
-                f"{h.value} is not classed by Tomita 2001; give primary_growth (slow / moderate / rapid)"
-            )
-        else:
-            table[h.value] = row.tomita_growth
-    return Lookup(
-        input="primary",
-        table=table,
-        value_notes=notes,
-        describe="a primary from the histology list: " + ", ".join(h.value for h in Histology),
+    return histology_lookup(
+        lambda row: row.tomita_growth,
+        unlisted=GROWTH,
+        unlisted_note="{primary} is not classed by Tomita 2001; give primary_growth (slow / moderate / rapid)",
     )
 
 
