@@ -117,6 +117,7 @@ def _every_local_field_patient() -> dict[str, Any]:
     data["performance"] = {"kps": 60, "ecog": 2}
     data["pain"]["severity_nrs"] = 6
     data["context"]["known_cancer"] = True  # a recorded primary says so; False would be a conflict
+    data["burden"]["vertebrae_involved"] = 2  # T11-T12 covers two vertebrae; fewer would be a conflict
     data["labs"].update(
         {"albumin": {"value": 3.2, "unit": "g/dL"}, "platelets_per_ul": 150000.0, "psa_ng_ml": 4.0}
     )

@@ -8,7 +8,7 @@ import pytest
 
 import spinemets
 from spinemets.errors import InvalidInputError
-from spinemets.model import LEVELS, Level, LevelSpan
+from spinemets.model import LEVELS, Level, LevelSpan, parse_patient
 from spinemets.model.units import albumin_to_g_dl
 
 
@@ -191,3 +191,17 @@ def test_load_patient_reports_bad_files(tmp_path: Any) -> None:
 def test_patient_json_schema_is_generated() -> None:
     schema = spinemets.Patient.model_json_schema()
     assert schema["additionalProperties"] is False and "lesions" in schema["properties"]
+
+
+def test_vertebral_count_below_the_lesions_entered_is_a_contradiction_not_a_silent_correction() -> None:
+    # T11-T12 and L3 cover three vertebrae; a recorded count of 2 must be resolved by the team.
+    with pytest.raises(
+        InvalidInputError,
+        match=r"burden\.vertebrae_involved must be at least 3, the vertebrae covered by the lesions "
+        r"entered \(T11-T12, L3\); got 2",
+    ):
+        parse_patient(
+            {"lesions": [{"level": "T11-T12"}, {"level": "L3"}], "burden": {"vertebrae_involved": 2}}
+        )
+    ok = parse_patient({"lesions": [{"level": "T11-T12"}], "burden": {"vertebrae_involved": 2}})
+    assert ok.burden.vertebrae_involved == 2

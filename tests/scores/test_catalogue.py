@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import spinemets
+from spinemets.errors import InvalidInputError
 from spinemets.scores import NOT_SUPPORTED, SCORES, SPECS, ScoreKind, score, score_all, score_lesions
 
 
@@ -201,5 +202,7 @@ def test_entered_lesions_are_a_lower_bound_for_the_vertebral_count() -> None:
     assert score("tokuhashi_revised", three).items[2].category == "three_or_more"
     two = _patient(lesions=[{"level": "T4-T5"}])
     assert score("tokuhashi_revised", two).items[2].category is None
-    recorded_too_low = _patient(lesions=[{"level": "T4-T5"}], burden={"vertebrae_involved": 1})
-    assert score("tokuhashi_revised", recorded_too_low).items[2].category == "two"
+    # A recorded count below the levels entered is no longer corrected silently: the input is refused
+    # with the field, the value and the minimum (tests/model: vertebral-count contradiction).
+    with pytest.raises(InvalidInputError, match=r"burden\.vertebrae_involved must be at least 2"):
+        _patient(lesions=[{"level": "T4-T5"}], burden={"vertebrae_involved": 1})

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from spinemets.errors import InvalidInputError
 from spinemets.model.enums import (
     AlarmSymptom,
     Alignment,
@@ -287,6 +288,21 @@ class Patient(_Model):
     )
     context: Context = Field(default_factory=Context, description="Pathway context.")
     notes: str | None = Field(None, max_length=20000, description="Free-text notes (never used by rules).")
+
+    @model_validator(mode="after")
+    def _vertebral_count_covers_the_lesions(self) -> Patient:
+        # A recorded count below the vertebrae the lesions span is a contradiction to resolve,
+        # not something a score may quietly correct.
+        entered = sum(len(lesion.level) for lesion in self.lesions)
+        count = self.burden.vertebrae_involved
+        if count is not None and count < entered:
+            levels = ", ".join(str(lesion.level) for lesion in self.lesions)
+            raise InvalidInputError(
+                "burden.vertebrae_involved",
+                count,
+                f"at least {entered}, the vertebrae covered by the lesions entered ({levels})",
+            )
+        return self
 
     @property
     def frankel_grade(self) -> tuple[Frankel, str] | None:

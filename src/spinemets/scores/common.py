@@ -80,7 +80,7 @@ def bone_metastases_from_patient(patient: Any) -> dict[str, Any]:
     vertebrae = patient.burden.vertebrae_involved
     entered = sum(len(lesion.level) for lesion in patient.lesions)
     if extraspinal is not None and vertebrae is not None:
-        total = extraspinal + max(vertebrae, entered)
+        total = extraspinal + vertebrae  # the model ensures vertebrae >= the levels entered
         return {"bone_metastases_count": total} if total >= 1 else {}
     lower = (extraspinal or 0) + max(vertebrae or 0, entered)
     if lower >= 2:

@@ -222,7 +222,7 @@ def from_patient(patient: Any) -> Mapping[str, Any]:
         raw["extraspinal_bone_metastases"] = patient.burden.extraspinal_bone_metastases
     entered = sum(len(lesion.level) for lesion in patient.lesions)
     if patient.burden.vertebrae_involved is not None:
-        raw["vertebral_body_metastases"] = max(patient.burden.vertebrae_involved, entered)
+        raw["vertebral_body_metastases"] = patient.burden.vertebrae_involved
     elif entered >= 3:  # the lesions entered already cover three or more vertebrae
         raw["vertebral_body_metastases"] = "three_or_more"
     if patient.burden.visceral_metastases is not None:
