@@ -6,9 +6,16 @@ total with a bootstrap 95% CI, time-dependent AUC at 3, 6 and 12 months (scikit-
 calibration table (observed KM survival at 3, 6 and 12 months per band). Output: ``report.html``
 (plots embedded as PNG) and ``summary.json``. A synthetic input is labelled as such everywhere.
 
-C-index orientation: a higher total is taken to predict *longer* survival (as for Tokuhashi, Bauer
-and NESMS); for scores where a higher total means worse (Tomita) or that do not predict survival
-(SINS, ESCC), C < 0.5 is expected and the report says which way each is read.
+C-index orientation comes from each definition's ``survival_direction`` (data on the score, see
+:class:`spinemets.scores.engine.SurvivalDirection`): the C-index and the time-dependent AUC are
+computed so that 0.5 is chance and above 0.5 means the score ranks survival the way it was published
+(a higher Tokuhashi, Bauer or NESMS total longer; a higher Tomita total shorter). Scores that make no
+survival claim (SINS, ESCC) get Kaplan-Meier curves by band for description only, and no C-index.
+
+Published expectation per band: where a definition carries ``band_survival`` (bounds on the band's
+median survival, e.g. revised Tokuhashi 0-8 "< 6 months"), each band row shows it beside the observed
+median and flags the band when the observed 95% CI lies wholly outside the published bounds. Recalled
+[K] expectations are marked unverified; bands without a published figure show none.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ import base64
 import html
 import io
 import json
+import math
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +35,53 @@ import polars as pl
 
 from spinemets.cohort.run import META_SYNTHETIC, SYNTHETIC_COLUMN, FileFormat, file_format
 from spinemets.errors import InvalidInputError
+from spinemets.knowledge.bibliography import get_reference
 from spinemets.scores.catalogue import DEFINITIONS_VERSION, SCORES
+from spinemets.scores.engine import BandSurvival, SourceCertainty, SurvivalDirection
 
 HORIZONS_MONTHS = (3.0, 6.0, 12.0)
+
+#: How each direction is stated in the report and the JSON summary.
+DIRECTION_TEXT = {
+    SurvivalDirection.higher_longer: "a higher total predicts longer survival",
+    SurvivalDirection.higher_shorter: "a higher total predicts shorter survival",
+    SurvivalDirection.not_prognostic: "no survival claim is published; C-index and AUC are not computed",
+}
+
+
+class ExpectationCheck(StrEnum):
+    """Observed band median (95% CI) against the published bounds."""
+
+    consistent = "consistent"
+    """The observed CI overlaps the published bounds."""
+    outside = "observed CI excludes the published expectation"
+    not_estimable = "not estimable"
+    """Too few rows in the band for a Kaplan-Meier median."""
+
+
+def expectation_json(e: BandSurvival) -> dict[str, Any]:
+    """A band's published expectation for the summary, with the source and whether it is verified."""
+    ref = get_reference(e.citation_id)
+    return {
+        "statement": e.statement,
+        "median_low_months": e.median_low_months,
+        "median_high_months": e.median_high_months,
+        "certainty": e.certainty.value,
+        "unverified": e.certainty is SourceCertainty.K,
+        "citation": e.citation_id,
+        "source": ref.short(),
+    }
+
+
+def check_expectation(ci_low: float, ci_high: float, e: BandSurvival) -> ExpectationCheck:
+    """Outside when the CI of the observed median (inf = not reached) misses the published bounds."""
+    lo = -math.inf if e.median_low_months is None else e.median_low_months
+    hi = math.inf if e.median_high_months is None else e.median_high_months
+    if ci_high < lo or ci_low > hi:
+        return ExpectationCheck.outside
+    return ExpectationCheck.consistent
+
+
 _TO_MONTHS = {"days": 12 / 365.25, "weeks": 12 / 52.1775, "months": 1.0, "years": 12.0}
 
 
@@ -103,6 +156,7 @@ def _km_by_band(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    expected = {e.band: e for e in defn.band_survival}
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for band in defn.bands:
         mask = bands == band.key
@@ -111,14 +165,19 @@ def _km_by_band(
             "band": band.key,
             "label": band.label,
             "published_meaning": band.meaning,
+            "published_expectation": expectation_json(expected[band.key]) if band.key in expected else None,
             "n": n,
         }
+        if band.key in expected:
+            row["expectation_check"] = ExpectationCheck.not_estimable.value
         if n >= 2:
             kmf = KaplanMeierFitter(label=f"{band.label} (n={n})").fit(t[mask], e[mask])
             kmf.plot_survival_function(ax=ax, ci_show=False)
             median = float(kmf.median_survival_time_)
             ci = median_survival_times(kmf.confidence_interval_)
             lo, hi = (float(v) for v in ci.iloc[0].to_numpy())
+            if band.key in expected:
+                row["expectation_check"] = check_expectation(lo, hi, expected[band.key]).value
             row.update(
                 events=int(e[mask].sum()),
                 median_months=None if np.isinf(median) else round(median, 2),
@@ -176,21 +235,34 @@ def validate_frame(
         "rows_used": base.height,
         "rows_excluded_bad_time_or_event": df.height - base.height,
         "time_unit_in": unit,
-        "c_index_orientation": "higher total = longer predicted survival",
+        "c_index_orientation": "per score, in its published survival direction: 0.5 = chance, "
+        "> 0.5 = ranks survival as published",
         "scores": {},
     }
     plots: dict[str, str] = {}
     for k in keys:
         sub = base.filter(pl.col(f"{k}_total").is_not_null())
-        s: dict[str, Any] = {"name": SCORES[k].name, "n": sub.height, "events": int(sub["__e"].sum() or 0)}
+        direction = SCORES[k].survival_direction
+        s: dict[str, Any] = {
+            "name": SCORES[k].name,
+            "survival_direction": direction.value,
+            "survival_direction_text": DIRECTION_TEXT[direction],
+            "n": sub.height,
+            "events": int(sub["__e"].sum() or 0),
+        }
         banded = base.filter(pl.col(f"{k}_band").is_not_null())
         s["n_band_determined"] = banded.height
         if banded.height >= 2:
             s["bands"], plots[k] = _km_by_band(
                 k, banded["__t"].to_numpy(), banded["__e"].to_numpy(), banded[f"{k}_band"].to_numpy()
             )
-        if sub.height >= 10 and s["events"] > 0 and sub[f"{k}_total"].n_unique() > 1:
-            t, e, x = sub["__t"].to_numpy(), sub["__e"].to_numpy(), sub[f"{k}_total"].to_numpy().astype(float)
+        if direction is SurvivalDirection.not_prognostic:
+            s["c_index"] = None
+            s["c_index_not_computed"] = f"{SCORES[k].name} makes no published survival claim"
+        elif sub.height >= 10 and s["events"] > 0 and sub[f"{k}_total"].n_unique() > 1:
+            t, e, total = sub["__t"].to_numpy(), sub["__e"].to_numpy(), sub[f"{k}_total"].to_numpy()
+            # x: higher = longer predicted survival (lifelines' convention), whatever the score's direction
+            x = total.astype(float) * (1.0 if direction is SurvivalDirection.higher_longer else -1.0)
             c = float(concordance_index(t, x, e))
             lo, hi = _bootstrap_c(t, e, x, bootstrap, rng) if bootstrap else (float("nan"), float("nan"))
             s["c_index"] = {
@@ -212,10 +284,22 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         if summary["synthetic"]
         else ""
     )
+
+    def expectation_cells(b: dict[str, Any]) -> str:
+        e = b.get("published_expectation")
+        if e is None:
+            return "<td>none published</td><td></td>"
+        flag = " (recalled, unverified [K])" if e["unverified"] else ""
+        text = f"{e['statement']}{flag} [{e['citation']}]"
+        check = b.get("expectation_check", "")
+        style = " class='outside'" if check == ExpectationCheck.outside.value else ""
+        return f"<td>{esc(text)}</td><td{style}>{esc(check)}</td>"
+
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>spinemets cohort validation</title>",
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:.2em .5em}.synthetic{background:#fee;padding:.5em;border:2px solid #c00}"
+        ".outside{background:#fdd;font-weight:bold}"
         "</style></head><body>",
         f"<h1>Score validation{' (SYNTHETIC DATA)' if summary['synthetic'] else ''}</h1>",
         banner,
@@ -228,6 +312,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         parts.append(
             f"<p>n with a total: {s['n']:,} ({s['events']:,} events); band determined: {s['n_band_determined']:,}</p>"
         )
+        parts.append(f"<p>Survival direction: {esc(s['survival_direction_text'])}.</p>")
         c = s.get("c_index")
         if c:
             parts.append(
@@ -240,6 +325,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         if "bands" in s:
             parts.append(
                 "<table><tr><th>band</th><th>n</th><th>events</th><th>median months (95% CI)</th>"
+                "<th>published expectation</th><th>observed vs expected</th>"
                 "<th>KM survival 3 / 6 / 12 m</th><th>published meaning</th></tr>"
             )
             for b in s["bands"]:
@@ -251,7 +337,8 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
                 surv_text = " / ".join(f"{surv[h]:.2f}" for h in surv) if surv else ""
                 parts.append(
                     f"<tr><td>{esc(b['label'])}</td><td>{b['n']:,}</td><td>{b.get('events', '')}</td>"
-                    f"<td>{esc(med_text + ci_text) if 'events' in b else ''}</td><td>{surv_text}</td>"
+                    f"<td>{esc(med_text + ci_text) if 'events' in b else ''}</td>{expectation_cells(b)}"
+                    f"<td>{surv_text}</td>"
                     f"<td>{esc(b['published_meaning'])}</td></tr>"
                 )
             parts.append("</table>")

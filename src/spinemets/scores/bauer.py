@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from spinemets.scores.common import BONE_COUNT, bone_metastases_from_patient, histology_lookup, yes_no_lookup
-from spinemets.scores.engine import Band, Category, Item, Lookup, ScoreDefinition, ScoreSpec
+from spinemets.scores.engine import (
+    Band,
+    Category,
+    Item,
+    Lookup,
+    ScoreDefinition,
+    ScoreSpec,
+    SurvivalDirection,
+)
 
 
 def _lung_lookup() -> Lookup:
@@ -117,6 +125,7 @@ BAUER = ScoreDefinition(
     version="Bauer 1995",
     description="Bauer score: one point per favourable factor for survival after surgery for metastases, 0-5.",
     citation_ids=("bauer1995",),
+    survival_direction=SurvivalDirection.higher_longer,  # one point per favourable factor (scores.md §4)
     items=(PATHOLOGICAL_FRACTURE, VISCERAL, SKELETAL, NO_LUNG, FAVOURABLE),
     bands=(
         Band(key="poor", low=0, high=1, label="poor", meaning="Poor prognosis group (Bauer 0-1)."),
@@ -137,6 +146,7 @@ MODIFIED = ScoreDefinition(
     version="Leithner 2008",
     description="Modified Bauer score (no pathological-fracture item): survival group for spinal metastases, 0-4.",
     citation_ids=("leithner2008", "bauer1995"),
+    survival_direction=SurvivalDirection.higher_longer,  # 0-1 supportive care .. 3-4 local control [S: src-dign]
     items=(VISCERAL, SKELETAL, NO_LUNG, FAVOURABLE),
     bands=(
         Band(

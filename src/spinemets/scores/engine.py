@@ -168,6 +168,55 @@ class Band(BaseModel):
     meaning: str
 
 
+class SurvivalDirection(StrEnum):
+    """Which way a score's total ranks survival in its published use (read by cohort validation).
+
+    Validation orients Harrell's C so that 0.5 is chance and above 0.5 means the score ranks
+    survival the way it was published; a score that does not claim to predict survival gets no C.
+    """
+
+    higher_longer = "higher_longer"
+    """A higher total predicts longer survival (Tokuhashi, Bauer, modified Bauer, NESMS)."""
+    higher_shorter = "higher_shorter"
+    """A higher total predicts shorter survival (Tomita)."""
+    not_prognostic = "not_prognostic"
+    """The score grades something else (instability, cord compression); no survival claim is made."""
+
+
+class SourceCertainty(StrEnum):
+    """How a published figure was checked (reference-sheet tags): K is recalled and unverified."""
+
+    S = "S"
+    V = "V"
+    K = "K"
+
+
+class BandSurvival(BaseModel):
+    """A band's published survival expectation as numbers: bounds on the band's median survival.
+
+    ``median_low_months`` / ``median_high_months`` are the published "at least" / "under" bounds
+    (either may be open); ``certainty`` K marks a recalled figure shown as unverified.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    band: str
+    median_low_months: float | None = None
+    median_high_months: float | None = None
+    statement: str
+    """The published wording, e.g. 'predicted survival < 6 months'."""
+    certainty: SourceCertainty
+    citation_id: str
+
+    @model_validator(mode="after")
+    def _bounded(self) -> BandSurvival:
+        lo, hi = self.median_low_months, self.median_high_months
+        if lo is None and hi is None:
+            raise ValueError(f"band {self.band}: a survival expectation needs a lower or an upper bound")
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"band {self.band}: lower bound {lo} above upper bound {hi}")
+        return self
+
+
 class ScoreDefinition(BaseModel):
     """A published score as data."""
 
@@ -186,6 +235,18 @@ class ScoreDefinition(BaseModel):
     ceiling: int | None = None
     """A published maximum below the sum of the item maxima (NESMS: "a ceiling score of three"):
     sums above it are reported at the ceiling, with the raw sum shown in a warning."""
+    survival_direction: SurvivalDirection = SurvivalDirection.not_prognostic
+    """How the total ranks survival as published; the default makes no survival claim."""
+    band_survival: tuple[BandSurvival, ...] = ()
+    """Published survival expectation per band, where the sources give one as a figure."""
+
+    @model_validator(mode="after")
+    def _band_survival_names_bands(self) -> ScoreDefinition:
+        keys = {b.key for b in self.bands}
+        for e in self.band_survival:
+            if e.band not in keys:
+                raise ValueError(f"{self.key}: band_survival names unknown band {e.band!r}")
+        return self
 
     @property
     def citations(self) -> tuple[Reference, ...]:

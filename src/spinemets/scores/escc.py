@@ -23,6 +23,7 @@ from spinemets.scores.engine import (
     ScoreDefinition,
     ScoreKind,
     ScoreSpec,
+    SurvivalDirection,
 )
 
 GRADES: tuple[tuple[str, str], ...] = (
@@ -53,6 +54,7 @@ def definition(grade_1c: str = "low") -> ScoreDefinition:
         kind=ScoreKind.grade,
         unit_of_scoring="lesion",
         citation_ids=("bilsky2010",),
+        survival_direction=SurvivalDirection.not_prognostic,  # grades cord compression, not survival
         items=(
             Item(
                 key="grade",

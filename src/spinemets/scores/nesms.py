@@ -16,7 +16,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from spinemets.scores.bauer import MODIFIED, modified_from_patient
-from spinemets.scores.engine import Band, Bins, Category, Item, Lookup, ScoreDefinition, ScoreSpec, Subscore
+from spinemets.scores.engine import (
+    Band,
+    Bins,
+    Category,
+    Item,
+    Lookup,
+    ScoreDefinition,
+    ScoreSpec,
+    Subscore,
+    SurvivalDirection,
+)
 
 #: Normal serum albumin threshold, g/dL (NESMS: >= 3.5 g/dL scores 1).
 ALBUMIN_NORMAL_G_DL = 3.5
@@ -37,6 +47,7 @@ DEFINITION = ScoreDefinition(
     version="Ghori 2015 / Schoenfeld 2016",
     description="New England Spinal Metastasis Score: 1-year survival after treatment, 0-3 (3 best).",
     citation_ids=("ghori2015", "schoenfeld2016", "schoenfeld2020"),
+    survival_direction=SurvivalDirection.higher_longer,  # 1-year death OR vs 3: 7.0 at 2, 31.3 at 1 [S]
     items=(
         Item(
             key="modified_bauer",

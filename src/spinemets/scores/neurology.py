@@ -14,7 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from spinemets.scores.engine import Band, Category, Item, Lookup, ScoreDefinition, ScoreKind, ScoreSpec
+from spinemets.scores.engine import (
+    Band,
+    Category,
+    Item,
+    Lookup,
+    ScoreDefinition,
+    ScoreKind,
+    ScoreSpec,
+    SurvivalDirection,
+)
 
 GRADES = ("A", "B", "C", "D", "E")
 
@@ -55,6 +64,7 @@ DEFINITION = ScoreDefinition(
     description="Frankel grade A-E of the neurological deficit (ASIA grade accepted, substitution shown).",
     kind=ScoreKind.grade,
     citation_ids=("frankel1969", "isncsci2019"),
+    survival_direction=SurvivalDirection.higher_longer,  # rank A=0..E=4; Tokuhashi palsy points rise A/B->E
     items=(
         Item(
             key="grade",

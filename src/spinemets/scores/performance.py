@@ -25,6 +25,7 @@ from spinemets.scores.engine import (
     ScoreDefinition,
     ScoreKind,
     ScoreSpec,
+    SurvivalDirection,
 )
 
 
@@ -101,6 +102,7 @@ def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDef
         description="Performance status: ECOG grade with its KPS equivalent (convention named).",
         kind=ScoreKind.conversion,
         citation_ids=("oken1982", "karnofsky1949"),
+        survival_direction=SurvivalDirection.higher_shorter,  # worse status: fewer Tokuhashi points (§2a)
         items=(
             Item(
                 key="ecog",

@@ -13,7 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from spinemets.model.levels import LEVELS
-from spinemets.scores.engine import Band, Bins, Category, Item, Lookup, ScoreDefinition, ScoreSpec
+from spinemets.scores.engine import (
+    Band,
+    Bins,
+    Category,
+    Item,
+    Lookup,
+    ScoreDefinition,
+    ScoreSpec,
+    SurvivalDirection,
+)
 
 #: Level -> SINS location, straight from the published level lists (coccyx is not defined).
 LOCATION_BY_LEVEL: dict[str, str] = {
@@ -54,6 +63,7 @@ DEFINITION = ScoreDefinition(
     description="Spinal Instability Neoplastic Score: neoplastic spinal instability of one lesion, 0-18.",
     unit_of_scoring="lesion",
     citation_ids=("fisher2010", "fourney2011"),
+    survival_direction=SurvivalDirection.not_prognostic,  # grades instability, not survival
     items=(
         Item(
             key="location",

@@ -13,7 +13,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from spinemets.scores.common import histology_lookup
-from spinemets.scores.engine import Band, Bins, Category, Item, Lookup, ScoreDefinition, ScoreSpec
+from spinemets.scores.engine import (
+    Band,
+    BandSurvival,
+    Bins,
+    Category,
+    Item,
+    Lookup,
+    ScoreDefinition,
+    ScoreSpec,
+    SourceCertainty,
+    SurvivalDirection,
+)
 from spinemets.scores.neurology import asia_lookup, frankel_lookup
 from spinemets.scores.performance import CONVENTION_LABEL, ECOG_OPTION, EcogConvention, ecog_lookup
 
@@ -204,6 +215,22 @@ def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDef
                 label=">= 1 year",
                 meaning="Predicted survival >= 1 year: excisional surgery.",
             ),
+        ),
+        survival_direction=SurvivalDirection.higher_longer,
+        band_survival=tuple(
+            BandSurvival(
+                band=band,
+                median_low_months=lo,
+                median_high_months=hi,
+                statement=text,
+                certainty=SourceCertainty.S,
+                citation_id="tokuhashi2005",
+            )
+            for band, lo, hi, text in (
+                ("under_6_months", None, 6.0, "predicted survival < 6 months"),
+                ("over_6_months", 6.0, None, "predicted survival >= 6 months"),
+                ("over_1_year", 12.0, None, "predicted survival >= 1 year"),
+            )
         ),
         notes=(
             "Predicted and actual survival agreed in 86.4% of 246 patients in the 2005 paper (recalled; unverified).",

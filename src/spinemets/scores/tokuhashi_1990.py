@@ -11,7 +11,17 @@ References:
 from __future__ import annotations
 
 from spinemets.scores.common import histology_lookup
-from spinemets.scores.engine import Band, Category, Item, Lookup, ScoreDefinition, ScoreSpec
+from spinemets.scores.engine import (
+    Band,
+    BandSurvival,
+    Category,
+    Item,
+    Lookup,
+    ScoreDefinition,
+    ScoreSpec,
+    SourceCertainty,
+    SurvivalDirection,
+)
 from spinemets.scores.performance import ECOG_OPTION, EcogConvention
 from spinemets.scores.tokuhashi import (
     EXTRASPINAL,
@@ -87,6 +97,23 @@ def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDef
                 high=12,
                 label=">= 12 months",
                 meaning="Expected survival >= 12 months: excisional surgery (recalled, unverified [K]).",
+            ),
+        ),
+        survival_direction=SurvivalDirection.higher_longer,
+        band_survival=(  # recalled [K]: shown as unverified; 6-8 has no figure [GAP]
+            BandSurvival(
+                band="up_to_3_months",
+                median_high_months=3.0,
+                statement="expected survival <= 3 months",
+                certainty=SourceCertainty.K,
+                citation_id="tokuhashi1990",
+            ),
+            BandSurvival(
+                band="over_12_months",
+                median_low_months=12.0,
+                statement="expected survival >= 12 months",
+                certainty=SourceCertainty.K,
+                citation_id="tokuhashi1990",
             ),
         ),
         notes=(

@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from spinemets.scores.common import BONE_COUNT, bone_metastases_from_patient, histology_lookup
-from spinemets.scores.engine import Band, Category, Item, Lookup, ScoreDefinition, ScoreSpec
+from spinemets.scores.engine import (
+    Band,
+    Category,
+    Item,
+    Lookup,
+    ScoreDefinition,
+    ScoreSpec,
+    SurvivalDirection,
+)
 
 GROWTH = ("slow", "moderate", "rapid")
 
@@ -34,6 +42,7 @@ DEFINITION = ScoreDefinition(
     version="Tomita 2001",
     description="Tomita score: treatment goal and surgical strategy for spinal metastases, 2-10.",
     citation_ids=("tomita2001",),
+    survival_direction=SurvivalDirection.higher_shorter,  # 2-3 long-term control .. 8-10 terminal care
     items=(
         Item(
             key="primary_growth",
