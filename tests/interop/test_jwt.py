@@ -154,11 +154,22 @@ def test_the_same_jti_from_another_issuer_is_not_a_replay() -> None:
 
 def test_replay_cache_forgets_a_jti_once_its_token_has_expired(signer: Signer) -> None:
     now = [time.time()]
-    verifier = cds.JwtVerifier([CdsIssuer(iss=signer.iss, jwks=signer.jwks)], clock=lambda: now[0])
+    cache = cds.MemoryReplayCache()
+    verifier = cds.JwtVerifier(
+        [CdsIssuer(iss=signer.iss, jwks=signer.jwks)], clock=lambda: now[0], replay=cache
+    )
     verifier.verify(signer.token(URL, jti="j1"), URL)
+    assert ("https://ehr.example.org", "j1") in cache
     now[0] += 3600
     verifier._check_replay(signer.iss, "j2", now[0] + 60, now[0])
-    assert ("https://ehr.example.org", "j1") not in verifier._seen
+    assert ("https://ehr.example.org", "j1") not in cache
+    assert ("https://ehr.example.org", "j2") in cache
+
+
+def test_an_overlong_jti_is_refused(client: TestClient, signer: Signer, body: dict[str, Any]) -> None:
+    response = post(client, signer.token(URL, jti="x" * (cds.MAX_JTI + 1)), body)
+    assert response.status_code == 401
+    assert f"longer than {cds.MAX_JTI}" in response.json()["detail"]
 
 
 def test_feedback_needs_a_token_too(client: TestClient, signer: Signer) -> None:

@@ -11,7 +11,7 @@ The EHR authenticates with a signed JWT in ``Authorization: Bearer`` (CDS Hooks 
 Clients"): ``iss`` must be an allow-listed issuer, the signature must verify with that issuer's keys
 (JWKS, JWKS URL or PEM; RS384/ES384 by default, never ``none`` or shared-secret HMAC), ``aud`` must be
 the URL of the service endpoint called, ``exp`` must be in the future, ``iat`` not in the future, and
-``jti`` must not have been seen before (replay).
+``jti`` must not have been seen before (replay; see :class:`ReplayCache`).
 
 References:
     HL7 CDS Hooks 2.0 (STU2), https://cds-hooks.hl7.org/2.0/
@@ -25,7 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -570,8 +570,9 @@ _FORBIDDEN_ALGS = {"none", "HS256", "HS384", "HS512"}
 class JwtVerifier:
     """Checks CDS Hooks client JWTs: issuer allow-list, signature, audience, expiry and jti replay.
 
-    The jti cache is in memory and per process: with several workers a replay is caught only by the
-    worker that saw the first use (docs/fhir.md).
+    ``replay`` remembers the jti values already used. The default, :class:`MemoryReplayCache`, is
+    per process (library use, one worker); the service passes one kept in its database
+    (:class:`spinemets.service.cds_store.DbReplayCache`) so that a replay to another worker is refused.
     """
 
     def __init__(
@@ -581,13 +582,13 @@ class JwtVerifier:
         leeway_s: int = 30,
         max_lifetime_s: int = 3600,
         clock: Callable[[], float] = time.time,
+        replay: ReplayCache | None = None,
     ) -> None:
         self.issuers = {i.iss: IssuerKeys.model_validate(i, from_attributes=True) for i in issuers}
         self.leeway_s = leeway_s
         self.max_lifetime_s = max_lifetime_s
         self.clock = clock
-        self._seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
+        self.replay: ReplayCache = replay if replay is not None else MemoryReplayCache()
         self._jwks_clients: dict[str, Any] = {}
 
     def _key(self, issuer: IssuerKeys, header: Mapping[str, Any], token: str) -> Any:
@@ -666,32 +667,73 @@ class JwtVerifier:
         return claims
 
     def _check_replay(self, iss: str, jti: str, exp: float, now: float) -> None:
+        if len(jti) > MAX_JTI:
+            raise AuthenticationError(f"jti is longer than {MAX_JTI} characters")
+        if not self.replay.claim(iss, jti, exp, now=now, leeway_s=self.leeway_s):
+            raise AuthenticationError("jti already used (replayed token)")
+
+
+MAX_JTI = 255
+"""Longest jti accepted (the database column of the service's replay cache)."""
+
+
+class ReplayCache(Protocol):
+    """Remembers the (issuer, jti) pairs used, until their token has expired."""
+
+    def claim(self, iss: str, jti: str, exp: float, *, now: float, leeway_s: float) -> bool:
+        """Record the first use of (iss, jti); False if it was used before. Forgets pairs whose ``exp``
+        plus ``leeway_s`` is before ``now`` (such a token is refused as expired anyway)."""
+        ...
+
+
+class MemoryReplayCache:
+    """A replay cache in this process's memory: enough for library use and a single worker."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, iss: str, jti: str, exp: float, *, now: float, leeway_s: float) -> bool:
         with self._lock:
-            for key in [k for k, until in self._seen.items() if until + self.leeway_s < now]:
+            for key in [k for k, until in self._seen.items() if until + leeway_s < now]:
                 del self._seen[key]
             if (iss, jti) in self._seen:
-                raise AuthenticationError("jti already used (replayed token)")
+                return False
             self._seen[(iss, jti)] = exp
+            return True
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._seen
+
+
+class FeedbackStore(Protocol):
+    """Where feedback goes: :class:`FeedbackLog` in memory, or the service database."""
+
+    def add(self, service_id: str, items: Sequence[FeedbackItem], *, client: str = "unauthenticated") -> int:
+        """Keep the items (in order); the number kept."""
+        ...
+
+    def items(self, limit: int = 1000) -> list[tuple[str, FeedbackItem]]:
+        """The newest ``limit`` items as (service id, item), oldest first."""
+        ...
 
 
 class FeedbackLog:
-    """Feedback received, newest last (bounded, in memory); the service may persist it elsewhere."""
+    """Feedback received, newest last (bounded, in memory): library use without a database."""
 
     def __init__(self, maxlen: int = 10_000) -> None:
         self._items: deque[tuple[str, FeedbackItem]] = deque(maxlen=maxlen)
         self._lock = threading.Lock()
 
-    def add(self, service_id: str, items: Iterable[FeedbackItem]) -> int:
+    def add(self, service_id: str, items: Sequence[FeedbackItem], *, client: str = "unauthenticated") -> int:
         with self._lock:
-            n = 0
-            for item in items:
-                self._items.append((service_id, item))
-                n += 1
-            return n
+            self._items.extend((service_id, item) for item in items)
+            return len(items)
 
-    def items(self) -> list[tuple[str, FeedbackItem]]:
+    def items(self, limit: int = 1000) -> list[tuple[str, FeedbackItem]]:
         with self._lock:
-            return list(self._items)
+            return list(self._items)[-limit:] if limit > 0 else []
 
 
 __all__ = [
@@ -702,11 +744,15 @@ __all__ = [
     "SUMMARY_MAX",
     "AuthenticationError",
     "Card",
+    "FeedbackItem",
     "FeedbackLog",
     "FeedbackRequest",
+    "FeedbackStore",
     "HookRequest",
     "JwtVerifier",
+    "MemoryReplayCache",
     "PrefetchUnavailableError",
+    "ReplayCache",
     "build_cards",
     "check_context",
     "discovery",

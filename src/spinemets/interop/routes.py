@@ -7,6 +7,9 @@
 * ``GET /cds-services``: discovery. ``POST /cds-services/{id}``: a hook call, authenticated by the
   EHR's JWT. ``POST /cds-services/{id}/feedback``: what the clinician did with the cards.
 
+In the service the used JWT ids and the feedback are kept in the database (:mod:`spinemets.service.cds_store`),
+so every worker process refuses a replay and sees all feedback.
+
 Configuration comes from the service settings (``cds_hooks_issuers``, ``cds_hooks_audience``,
 ``cds_hooks_require_jwt``, ``public_base_url``) through :func:`spinemets.service.deps.get_settings`.
 Route handlers only translate: mapping is :mod:`spinemets.interop.fhir`, scoring is :func:`spinemets.assess`.
@@ -26,8 +29,10 @@ from spinemets.errors import InvalidInputError
 from spinemets.interop import cds_hooks as cds
 from spinemets.interop import fhir
 from spinemets.interop.codes import code_system_resource
+from spinemets.service.cds_store import DbFeedbackLog, DbReplayCache
 from spinemets.service.deps import get_settings, require_scope
 from spinemets.service.settings import ServiceSettings
+from spinemets.service.storage import AssessmentStore
 
 FHIR_JSON = "application/fhir+json"
 
@@ -41,15 +46,26 @@ class InteropState:
     """Per-app state: the JWT verifier (with its jti cache), the feedback log and the FHIR fetcher."""
 
     verifier: cds.JwtVerifier
-    feedback: cds.FeedbackLog = field(default_factory=cds.FeedbackLog)
+    feedback: cds.FeedbackStore = field(default_factory=cds.FeedbackLog)
     fetcher: cds.Fetcher | None = field(default_factory=cds.http_fetcher)
 
 
+def interop_state(settings: ServiceSettings, store: AssessmentStore | None) -> InteropState:
+    """The interop state of an app: with a store, the jti cache and the feedback log live in its
+    database (shared by every worker process); without one (the router used on its own), in memory."""
+    if store is None:
+        return InteropState(verifier=cds.JwtVerifier(settings.cds_hooks_issuers))
+    return InteropState(
+        verifier=cds.JwtVerifier(settings.cds_hooks_issuers, replay=DbReplayCache(store)),
+        feedback=DbFeedbackLog(store),
+    )
+
+
 def get_interop(request: Request, settings: ServiceSettings = Depends(get_settings)) -> InteropState:
-    """The app's interop state, built from the settings on first use."""
+    """The app's interop state, built from the settings (and the app's store) on first use."""
     state: InteropState | None = getattr(request.app.state, "interop", None)
     if state is None:
-        state = InteropState(verifier=cds.JwtVerifier(settings.cds_hooks_issuers))
+        state = interop_state(settings, getattr(request.app.state, "store", None))
         request.app.state.interop = state
     return state
 
@@ -114,12 +130,16 @@ def _audiences(settings: ServiceSettings, service_id: str, suffix: str = "") -> 
     return auds
 
 
+UNAUTHENTICATED = "unauthenticated"
+"""The client recorded with feedback when JWTs are not required (a local sandbox)."""
+
+
 def _authenticate(
     request: Request, settings: ServiceSettings, state: InteropState, auds: list[str]
-) -> JSONResponse | None:
-    """None when the caller is trusted (or JWTs are not required); else the 401 response."""
+) -> JSONResponse | str:
+    """The trusted caller's issuer (or :data:`UNAUTHENTICATED` when JWTs are not required); else the 401."""
     if not settings.cds_hooks_require_jwt:
-        return None
+        return UNAUTHENTICATED
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -128,10 +148,10 @@ def _authenticate(
             401, "Unauthorized", "a CDS Hooks JWT is required (Authorization: Bearer <jwt>)", challenge
         )
     try:
-        state.verifier.verify(token.strip(), auds)
+        claims = state.verifier.verify(token.strip(), auds)
     except cds.AuthenticationError as exc:
         return _problem(401, "Unauthorized", str(exc), challenge)
-    return None
+    return str(claims["iss"])
 
 
 def _service(service_id: str) -> cds.CdsService | JSONResponse:
@@ -152,9 +172,9 @@ def cds_call(
     service = _service(service_id)
     if isinstance(service, JSONResponse):
         return service
-    refused = _authenticate(request, settings, state, _audiences(settings, service_id))
-    if refused is not None:
-        return refused
+    caller = _authenticate(request, settings, state, _audiences(settings, service_id))
+    if isinstance(caller, JSONResponse):
+        return caller
     try:
         hook = cds.HookRequest.model_validate(body)
         cds.check_context(hook, service)
@@ -191,17 +211,25 @@ def cds_feedback(
     if isinstance(service, JSONResponse):
         return service
     auds = _audiences(settings, service_id, "/feedback") + _audiences(settings, service_id)
-    refused = _authenticate(request, settings, state, auds)
-    if refused is not None:
-        return refused
+    caller = _authenticate(request, settings, state, auds)
+    if isinstance(caller, JSONResponse):
+        return caller
     try:
         feedback = cds.FeedbackRequest.model_validate(body)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err.get("loc", ()))
         return _problem(400, "Bad Request", f"{where}: {err.get('msg')}")
-    state.feedback.add(service_id, feedback.feedback)
+    state.feedback.add(service_id, feedback.feedback, client=caller)
     return JSONResponse({})
 
 
-__all__ = ["FHIR_JSON", "InteropState", "fhir_caller", "get_interop", "router"]
+__all__ = [
+    "FHIR_JSON",
+    "UNAUTHENTICATED",
+    "InteropState",
+    "fhir_caller",
+    "get_interop",
+    "interop_state",
+    "router",
+]

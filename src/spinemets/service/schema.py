@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -94,6 +94,31 @@ class UserRow(Base):
     scopes: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CdsJtiRow(Base):
+    """A CDS Hooks JWT id already used: the primary key makes a second use fail in every worker."""
+
+    __tablename__ = "cds_jti"
+    iss: Mapped[str] = mapped_column(String(500), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    """The token's ``exp`` (Unix time, seconds): the row can go once the token could no longer be used."""
+
+
+class CdsFeedbackRow(Base):
+    """One CDS Hooks feedback item (what the clinician did with a card), append-only."""
+
+    __tablename__ = "cds_feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    service_id: Mapped[str] = mapped_column(String(100), index=True)
+    client: Mapped[str] = mapped_column(String(200))
+    """Who sent it: the JWT issuer, or ``unauthenticated`` when JWTs are not required."""
+    card: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(20))
+    item: Mapped[str] = mapped_column(Text)
+    """The feedback item as received (JSON text)."""
 
 
 Index("ix_assessment_versions_created_at", AssessmentVersionRow.created_at)

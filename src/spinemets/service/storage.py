@@ -175,7 +175,7 @@ class AssessmentStore:
             migrate(self.engine)
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def write_transaction(self) -> Iterator[Connection]:
         """A write transaction (SQLite: BEGIN IMMEDIATE, one writer at a time across the workers)."""
         if self._write_lock is None:
             with self.engine.begin() as conn:
@@ -259,7 +259,7 @@ class AssessmentStore:
         aid = str(uuid.uuid4())
         adate = _assessment_date(patient, now)
         digest = audit.content_hash(inputs_json, outputs_json)
-        with self._write() as conn:
+        with self.write_transaction() as conn:
             conn.execute(
                 _INSERT_HEAD,
                 {
@@ -312,7 +312,7 @@ class AssessmentStore:
         now = dt.datetime.now(dt.UTC)
         inputs_json, outputs_json = audit.to_json(patient), audit.to_json(result)
         digest = audit.content_hash(inputs_json, outputs_json)
-        with self._write() as conn:
+        with self.write_transaction() as conn:
             head = self._head(conn, assessment_id, for_update=True)
             if head.deleted:
                 raise AssessmentDeletedError(
@@ -353,7 +353,7 @@ class AssessmentStore:
     def delete(self, assessment_id: str, *, author: str) -> None:
         """Soft delete: the assessment leaves lists but every version stays readable and audited."""
         now = dt.datetime.now(dt.UTC)
-        with self._write() as conn:
+        with self.write_transaction() as conn:
             head = self._head(conn, assessment_id, for_update=True)
             if head.deleted:
                 raise AssessmentDeletedError(
