@@ -135,19 +135,28 @@ def register(app: typer.Typer) -> None:
         for key, s in summary["scores"].items():
             c = s.get("c_index")
             if c is not None:
-                typer.echo(f"  {key}: n={s['n']}, C={c['estimate']:.3f} ({c['low']:.3f}-{c['high']:.3f})")
+                ci = f" ({c['low']:.3f}-{c['high']:.3f})" if c["low"] is not None else ""
+                typer.echo(f"  {key}: n={s['n']}, C={c['estimate']:.3f}{ci} [{s['survival_direction']}]")
 
     @cohort.command("synth")
     def synth_cmd(
         n: Annotated[int, typer.Argument(min=1, help="Number of synthetic patients.")],
         output: Annotated[Path, typer.Option("--output", "-o", help=".csv or .parquet")],
         seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+        survival_from: Annotated[
+            str | None,
+            typer.Option(
+                "--survival-from",
+                help="Simulate survival from this score's published band expectations (e.g. tokuhashi_revised).",
+            ),
+        ] = None,
     ) -> None:
         """Write a SYNTHETIC cohort (inputs for every score, survival from documented assumptions)."""
         from spinemets.cohort.synth import write_synth
 
-        write_synth(n, output, seed=seed)
-        typer.echo(f"wrote {n:,} SYNTHETIC patients to {output} (not real data; see docs/cohort.md)")
+        write_synth(n, output, seed=seed, survival_from=survival_from)
+        how = f"; survival from the {survival_from} band expectations" if survival_from else ""
+        typer.echo(f"wrote {n:,} SYNTHETIC patients to {output} (not real data; see docs/cohort.md){how}")
 
     @cohort.command("inputs")
     def inputs_cmd(

@@ -8,6 +8,12 @@ data reflects these assumptions, not the published scores' real performance.
 Facts that feed the survival model are generated with explicit distributions; every other input a
 catalogue score accepts is drawn uniformly from that score's own categories or derivation tables,
 so a new score in the catalogue is exercised without editing this module.
+
+``survival_from=SCORE`` replaces the survival model for the rows whose band of SCORE is determined
+and carries a published expectation (``band_survival``): their survival is exponential with the
+median :func:`simulated_median` picks inside the published bounds. Validation of that score on such a
+cohort should then find every band's observed median consistent with its expectation (a check of the
+validation code, not of the score).
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from spinemets.errors import InvalidInputError
 from spinemets.knowledge.histology import histology_table
 from spinemets.model.enums import Histology
 from spinemets.model.levels import LEVELS
-from spinemets.scores.engine import Bins, Item, Lookup, ScoreDefinition, ScoreSpec, Subscore
+from spinemets.scores.engine import BandSurvival, Bins, Item, Lookup, ScoreDefinition, ScoreSpec, Subscore
 from spinemets.scores.performance import ECOG_TO_KPS, EcogConvention
 
 #: Share of each generated input that is set missing (at random), to exercise ranges.
@@ -39,6 +46,12 @@ LOG_HR_GROWTH = {"slow": 0.0, "moderate": 0.5, "rapid": 1.0, None: 0.5}
 LOG_HR_FRANKEL = {"A": 0.5, "B": 0.5, "C": 0.25, "D": 0.25, "E": 0.0}
 LOG_HR_EXTRASPINAL = ((0, 0.0), (1, 0.15), (3, 0.35))
 LOG_HR_VERTEBRAE = ((1, 0.0), (2, 0.1), (3, 0.25))
+
+#: With ``survival_from``: the simulated median of a band bounded on one side only.
+MEDIAN_UNDER_UPPER_BOUND = 0.6
+"""An "under U months" band is simulated with median 0.6 x U (< 6 months -> 3.6 months)."""
+MEDIAN_OVER_LOWER_BOUND = 1.5
+""">= L months -> median 1.5 x L (>= 6 months -> 9; >= 12 months -> 18); both bounds -> the midpoint."""
 
 _KPS = np.arange(10, 101, 10)
 _KPS_P = np.array([1, 2, 4, 7, 10, 14, 18, 20, 15, 9], dtype=float)
@@ -97,11 +110,47 @@ def _walk(defn: ScoreDefinition) -> list[tuple[Item, Lookup | Bins | None, str]]
     return out
 
 
-def synth_frame(n: int, seed: int = 0, specs: Mapping[str, ScoreSpec] | None = None) -> pl.DataFrame:
-    """``n`` synthetic patients: inputs for every catalogue score, ``time_months`` and ``event``."""
+def simulated_median(e: BandSurvival) -> float:
+    """The median survival (months) simulated for a band with this published expectation."""
+    lo, hi = e.median_low_months, e.median_high_months
+    if lo is not None and hi is not None:
+        return (lo + hi) / 2
+    if hi is not None:
+        return hi * MEDIAN_UNDER_UPPER_BOUND
+    if lo is None:  # pragma: no cover - BandSurvival requires a bound
+        raise ValueError(f"band {e.band} has no bound")
+    return lo * MEDIAN_OVER_LOWER_BOUND
+
+
+def _band_expectation_times(
+    frame: pl.DataFrame, key: str, specs: Mapping[str, ScoreSpec], rng: np.random.Generator
+) -> np.ndarray:
+    """Survival times drawn from the band expectations of ``key`` (NaN where none applies)."""
+    from spinemets.cohort.frame import score_chunk
+
+    defn = specs[key].definition
+    bands = score_chunk(frame, {key: specs[key]}).scored[f"{key}_band"].to_numpy()
+    medians = np.full(frame.height, np.nan)
+    for e in defn.band_survival:
+        medians[bands == e.band] = simulated_median(e)
+    draws = rng.exponential(1.0, size=frame.height) * medians / math.log(2)
+    return np.asarray(draws)
+
+
+def synth_frame(
+    n: int, seed: int = 0, specs: Mapping[str, ScoreSpec] | None = None, survival_from: str | None = None
+) -> pl.DataFrame:
+    """``n`` synthetic patients: inputs for every catalogue score, ``time_months`` and ``event``.
+
+    ``survival_from``: a score key whose published band expectations drive survival (module docstring).
+    """
     from spinemets.scores.catalogue import SPECS
 
     specs = SPECS if specs is None else specs
+    if survival_from is not None:
+        with_expectations = sorted(k for k, s in specs.items() if s.definition.band_survival)
+        if survival_from not in with_expectations:
+            raise InvalidInputError("--survival-from", survival_from, with_expectations)
     rng = np.random.default_rng(seed)
     kps = rng.choice(_KPS, size=n, p=_KPS_P / _KPS_P.sum())
     prim_names = list(_PRIMARY_WEIGHTS)
@@ -165,12 +214,15 @@ def synth_frame(n: int, seed: int = 0, specs: Mapping[str, ScoreSpec] | None = N
             if name in {"kps", "ecog", "extraspinal_bone_metastases", "vertebral_body_metastases"}:
                 series = series.cast(pl.Int64)
             frame[name] = series.set(pl.Series(mask), None)
+    if survival_from is not None:
+        banded = _band_expectation_times(pl.DataFrame(frame), survival_from, specs, rng)
+        true_time = np.where(np.isnan(banded), true_time, banded)
     frame["time_months"] = pl.Series(np.round(np.minimum(true_time, censor), 2))
     frame["event"] = pl.Series((true_time <= censor).astype(np.int8))
     return pl.DataFrame(frame)
 
 
-def write_synth(n: int, path: str | Path, seed: int = 0) -> pl.DataFrame:
+def write_synth(n: int, path: str | Path, seed: int = 0, survival_from: str | None = None) -> pl.DataFrame:
     """Write a synthetic cohort (CSV or Parquet, by extension); Parquet metadata marks it synthetic."""
     from pathlib import Path
 
@@ -178,7 +230,7 @@ def write_synth(n: int, path: str | Path, seed: int = 0) -> pl.DataFrame:
 
     from spinemets.cohort.run import META_SYNTHETIC, FileFormat, file_format
 
-    df = synth_frame(n, seed)
+    df = synth_frame(n, seed, survival_from=survival_from)
     p = Path(path)
     if file_format(p) is FileFormat.parquet:
         table = df.to_arrow()

@@ -267,8 +267,8 @@ def validate_frame(
             lo, hi = _bootstrap_c(t, e, x, bootstrap, rng) if bootstrap else (float("nan"), float("nan"))
             s["c_index"] = {
                 "estimate": round(c, 4),
-                "low": round(lo, 4),
-                "high": round(hi, 4),
+                "low": None if math.isnan(lo) else round(lo, 4),
+                "high": None if math.isnan(hi) else round(hi, 4),
                 "bootstrap": bootstrap,
             }
             s["time_dependent_auc"] = _td_auc(t, e, -x)
@@ -316,7 +316,13 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         c = s.get("c_index")
         if c:
             parts.append(
-                f"<p>Harrell's C {c['estimate']:.3f} (95% bootstrap CI {c['low']:.3f}-{c['high']:.3f}, {c['bootstrap']} resamples)</p>"
+                f"<p>Harrell's C {c['estimate']:.3f} ("
+                + (
+                    f"95% bootstrap CI {c['low']:.3f}-{c['high']:.3f}, {c['bootstrap']} resamples"
+                    if c["low"] is not None
+                    else "no bootstrap CI"
+                )
+                + ")</p>"
             )
             auc = ", ".join(
                 f"{h}: {'n/a' if v is None else f'{v:.3f}'}" for h, v in s["time_dependent_auc"].items()
