@@ -31,7 +31,9 @@ def register(app: typer.Typer) -> None:
     @cohort.command("score")
     def score_cmd(
         input: Annotated[Path, typer.Argument(help="Registry file, .csv or .parquet.")],
-        output: Annotated[Path, typer.Option("--output", "-o", help="Scored file, .csv or .parquet.")],
+        output: Annotated[
+            Path, typer.Option("--output", "-o", help="Scored file: .csv, .parquet or .duckdb (a table).")
+        ],
         mapping: Annotated[
             Path | None, typer.Option("--mapping", help="Column/code mapping YAML (docs/cohort.md).")
         ] = None,
@@ -53,15 +55,28 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option("--keep", help="Input column to carry into the output (repeatable; default all)."),
         ] = None,
+        table: Annotated[
+            str | None,
+            typer.Option("--table", help="With a .duckdb output: the table to (re)write (default scores)."),
+        ] = None,
     ) -> None:
         """Compute every score for every row; unknown codes and out-of-range values go to the error file."""
         from rich.console import Console
 
         from spinemets.cohort.mapping import load_mapping
-        from spinemets.cohort.run import Engine, score_file, specs_with_options
+        from spinemets.cohort.run import (
+            DEFAULT_DUCKDB_TABLE,
+            Engine,
+            FileFormat,
+            file_format,
+            score_file,
+            specs_with_options,
+        )
 
         if engine not in {e.value for e in Engine}:
             raise InvalidInputError("--engine", engine, [e.value for e in Engine])
+        if table is not None and file_format(output, allow_duckdb=True) is not FileFormat.duckdb:
+            raise InvalidInputError("--table", table, "given only with a .duckdb output (-o scores.duckdb)")
         specs = specs_with_options(_options(option))
         loaded = load_mapping(mapping, specs) if mapping is not None else None
         summary = score_file(
@@ -75,6 +90,7 @@ def register(app: typer.Typer) -> None:
             item_points=item_points,
             options=_options(option),
             keep=keep,
+            duckdb_table=table or DEFAULT_DUCKDB_TABLE,
         )
         console = Console(stderr=True)
         label = " [bold red]SYNTHETIC DATA[/]" if summary.synthetic else ""
@@ -82,7 +98,12 @@ def register(app: typer.Typer) -> None:
             f"scored {summary.rows:,} rows x {len(summary.scores)} scores in {summary.seconds:.2f} s "
             f"({summary.rows_per_second:,.0f} rows/s, engine {summary.engine.value}){label}"
         )
-        console.print(f"definitions version {summary.definitions_version} -> {summary.output}")
+        where = (
+            f" (table {table or DEFAULT_DUCKDB_TABLE})"
+            if file_format(output, allow_duckdb=True) is FileFormat.duckdb
+            else ""
+        )
+        console.print(f"definitions version {summary.definitions_version} -> {summary.output}{where}")
         if summary.error_count:
             console.print(
                 f"[yellow]{summary.error_count:,} invalid values in {summary.rows_with_errors:,} rows[/] "
@@ -112,6 +133,9 @@ def register(app: typer.Typer) -> None:
         score: Annotated[
             list[str] | None, typer.Option("--score", help="Only these scores (repeatable).")
         ] = None,
+        table: Annotated[
+            str, typer.Option("--table", help="When SCORED is a .duckdb database: the table to read.")
+        ] = "scores",
     ) -> None:
         """Kaplan-Meier by band, medians with CI, Harrell's C with bootstrap CI, time-dependent AUC, HTML."""
         from spinemets.cohort.validate import validate_file
@@ -126,6 +150,7 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             scores=score,
             sample=sample,
+            table=table,
         )
         typer.echo(f"report: {out / 'report.html'}  summary: {out / 'summary.json'}")
         if summary["synthetic"]:

@@ -1,5 +1,9 @@
 """Stream a registry file through every score: CSV or Parquet in and out, locally or on Dask.
 
+The output may also be a DuckDB database (``.duckdb``): the scored rows go into one table (default
+``scores``), appended chunk by chunk, with the definitions version and the synthetic flag in the
+``spinemets_metadata`` table and the table comment.
+
 The file is cut into chunks (Parquet: record batches or row groups; CSV: byte ranges ending on a
 line break), each chunk is scored by :func:`spinemets.cohort.frame.score_chunk`, and the results are
 appended to the output in file order, so memory is bounded by the chunk size, not the file size.
@@ -52,15 +56,39 @@ class Engine(StrEnum):
 class FileFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
+    duckdb = "duckdb"
+    """Output only: a table in a DuckDB database file."""
 
 
-def file_format(path: Path) -> FileFormat:
+#: Table of a DuckDB output that records, per scored table, the definitions version and synthetic flag.
+DUCKDB_METADATA_TABLE = "spinemets_metadata"
+DEFAULT_DUCKDB_TABLE = "scores"
+
+
+def file_format(path: Path, *, allow_duckdb: bool = False) -> FileFormat:
+    """The format by extension; DuckDB only where the caller writes (or reads back) a scored table."""
     suffix = path.suffix.lower()
     if suffix in {".parquet", ".pq"}:
         return FileFormat.parquet
     if suffix in {".csv", ".txt"}:
         return FileFormat.csv
-    raise InvalidInputError("file", str(path), "a .csv or .parquet file")
+    if allow_duckdb and suffix in {".duckdb", ".ddb"}:
+        return FileFormat.duckdb
+    allowed = "a .csv, .parquet or .duckdb file" if allow_duckdb else "a .csv or .parquet file"
+    raise InvalidInputError("file", str(path), allowed)
+
+
+def duckdb_table_name(name: str) -> str:
+    """A plain SQL identifier (letters, digits, underscore), so it is safe to put in a statement."""
+    if (
+        not name
+        or not (name[0].isalpha() or name[0] == "_")
+        or not all(c.isalnum() or c == "_" for c in name)
+    ):
+        raise InvalidInputError("--table", name, "letters, digits and _ (not starting with a digit)")
+    if name.lower() == DUCKDB_METADATA_TABLE:
+        raise InvalidInputError("--table", name, f"any name but {DUCKDB_METADATA_TABLE} (spinemets' own)")
+    return name
 
 
 class RunSummary(BaseModel):
@@ -261,27 +289,71 @@ def _score_task(
 # ---- writers -----------------------------------------------------------------------------------------
 
 
-class _Writer:
-    """Appends scored chunks to a CSV or Parquet file; Parquet carries the definitions version."""
+def _plain(table: pa.Table) -> pa.Table:
+    """Dictionary columns decoded to their values (CSV text; DuckDB columns of one type per table)."""
+    return table.cast(
+        pa.schema(
+            [
+                pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                for f in table.schema
+            ]
+        )
+    )
 
-    def __init__(self, path: Path, synthetic: bool) -> None:
+
+class _Writer:
+    """Appends scored chunks to a CSV or Parquet file or a DuckDB table; each carries the definitions
+    version (Parquet metadata, a column, DuckDB's metadata table)."""
+
+    def __init__(self, path: Path, synthetic: bool, table: str = DEFAULT_DUCKDB_TABLE) -> None:
         self.path = path
-        self.fmt = file_format(path)
+        self.fmt = file_format(path, allow_duckdb=True)
         self.synthetic = synthetic
+        self.table = duckdb_table_name(table)
         self._pq: pq.ParquetWriter | None = None
         self._csv: Any = None
+        self._db: Any = None
         self._schema: pa.Schema | None = None
 
-    def write(self, table: pa.Table) -> None:
-        if self.fmt is FileFormat.csv:
-            plain = table.cast(
-                pa.schema(
-                    [
-                        pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
-                        for f in table.schema
-                    ]
-                )
+    def _write_duckdb(self, table: pa.Table) -> None:
+        """Register the chunk (Arrow, no copy) and INSERT it; the first chunk (re)creates the table."""
+        name = f'"{self.table}"'
+        if self._db is None:
+            try:
+                import duckdb
+            except ImportError:  # pragma: no cover - depends on the installed extras
+                from spinemets.errors import MissingExtraError
+
+                raise MissingExtraError("cohort score -o .duckdb", "cohort") from None
+            self._db = duckdb.connect(str(self.path))
+            self._db.register("__spinemets_chunk", _plain(table))
+            self._db.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM __spinemets_chunk")
+            meta = DUCKDB_METADATA_TABLE
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {meta} (table_name VARCHAR, key VARCHAR, value VARCHAR)"
             )
+            self._db.execute(f"DELETE FROM {meta} WHERE table_name = ?", [self.table])
+            self._db.executemany(
+                f"INSERT INTO {meta} VALUES (?, ?, ?)",
+                [
+                    [self.table, "definitions_version", DEFINITIONS_VERSION],
+                    [self.table, "synthetic", "true" if self.synthetic else "false"],
+                ],
+            )
+            label = "SYNTHETIC DATA, not patients; " if self.synthetic else ""
+            comment = f"{label}scored by spinemets, score definitions {DEFINITIONS_VERSION}".replace("'", "")
+            self._db.execute(f"COMMENT ON TABLE {name} IS '{comment}'")
+        else:
+            self._db.register("__spinemets_chunk", _plain(table))
+            self._db.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __spinemets_chunk")
+        self._db.unregister("__spinemets_chunk")
+
+    def write(self, table: pa.Table) -> None:
+        if self.fmt is FileFormat.duckdb:
+            self._write_duckdb(table)
+            return
+        if self.fmt is FileFormat.csv:
+            plain = _plain(table)
             if self._csv is None:
                 self._csv = self.path.open("wb")
                 pacsv.write_csv(plain, self._csv)
@@ -309,12 +381,14 @@ class _Writer:
         self._pq.write_table(table)
 
     def close(self, empty_schema: pa.Table | None = None) -> None:
-        if self._pq is None and self._csv is None and empty_schema is not None:
+        if self._pq is None and self._csv is None and self._db is None and empty_schema is not None:
             self.write(empty_schema)
         if self._pq is not None:
             self._pq.close()
         if self._csv is not None:
             self._csv.close()
+        if self._db is not None:
+            self._db.close()
 
 
 def _is_score_column(name: str) -> bool:
@@ -369,6 +443,7 @@ def score_file(
     keep: Sequence[str] | None = None,
     progress: bool = True,
     client: Any = None,
+    duckdb_table: str = DEFAULT_DUCKDB_TABLE,
 ) -> RunSummary:
     """Score every row of ``input`` with every score and write ``output``, the error file and a summary.
 
@@ -381,11 +456,13 @@ def score_file(
         keep: input columns to carry into the output (default: all); e.g. only the patient id, so
             the scored file holds no more of the registry than needed.
         client: an existing ``dask.distributed.Client`` (tests), instead of ``scheduler``.
+        duckdb_table: with a ``.duckdb`` output, the table written (replaced if it exists).
     """
     if not input.exists():
         raise InvalidInputError("input", str(input), "an existing .csv or .parquet file")
     fmt = file_format(input)
-    file_format(output)
+    if file_format(output, allow_duckdb=True) is FileFormat.duckdb:
+        duckdb_table_name(duckdb_table)
     errors = errors or output.with_name(output.stem + ".errors.csv")
     file_format(errors)
     use_specs = specs_with_options(options)
@@ -424,7 +501,7 @@ def score_file(
         for res in results:
             table = res.table
             if writer is None:
-                writer = _Writer(output, _is_synthetic(input, fmt, table))
+                writer = _Writer(output, _is_synthetic(input, fmt, table), duckdb_table)
                 if keep is not None:
                     absent = [c for c in keep if c not in table.column_names]
                     if absent:
@@ -447,7 +524,7 @@ def score_file(
             writer.close()
     if writer is None:
         empty = score_chunk(read_chunk(_first_chunk(input, fmt, null_values)), use_specs, mapping).table
-        writer = _Writer(output, False)
+        writer = _Writer(output, False, duckdb_table)
         writer.close(empty)
     err = pl.concat(err_parts) if err_parts else pl.DataFrame(schema=ERROR_SCHEMA)
     if file_format(errors) is FileFormat.parquet:

@@ -33,7 +33,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from spinemets.cohort.run import META_SYNTHETIC, SYNTHETIC_COLUMN, FileFormat, file_format
+from spinemets.cohort.run import (
+    DEFAULT_DUCKDB_TABLE,
+    DUCKDB_METADATA_TABLE,
+    META_SYNTHETIC,
+    SYNTHETIC_COLUMN,
+    FileFormat,
+    duckdb_table_name,
+    file_format,
+)
 from spinemets.errors import InvalidInputError
 from spinemets.knowledge.bibliography import get_reference
 from spinemets.scores.catalogue import DEFINITIONS_VERSION, SCORES
@@ -85,11 +93,39 @@ def check_expectation(ci_low: float, ci_high: float, e: BandSurvival) -> Expecta
 _TO_MONTHS = {"days": 12 / 365.25, "weeks": 12 / 52.1775, "months": 1.0, "years": 12.0}
 
 
-def _read(path: Path, wanted: Sequence[str]) -> tuple[pl.DataFrame, bool]:
+def _keep(names: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    return [c for c in names if c in wanted or c.endswith(("_total", "_band")) or c == SYNTHETIC_COLUMN]
+
+
+def _read_duckdb(path: Path, wanted: Sequence[str], table: str) -> tuple[pl.DataFrame, bool]:
+    """The needed columns of a scored DuckDB table; synthetic when its metadata row says so."""
+    import duckdb
+
+    name = duckdb_table_name(table)
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        if name not in tables:
+            raise InvalidInputError("--table", table, [t for t in tables if t != DUCKDB_METADATA_TABLE])
+        flag = []
+        if DUCKDB_METADATA_TABLE in tables:
+            flag = con.execute(
+                f"SELECT value FROM {DUCKDB_METADATA_TABLE} WHERE table_name = ? AND key = 'synthetic'",
+                [name],
+            ).fetchall()
+        names = [r[0] for r in con.execute(f'DESCRIBE "{name}"').fetchall()]
+        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in _keep(names, wanted))
+        df = con.sql(f'SELECT {cols} FROM "{name}"').pl()
+    return df, bool(flag) and flag[0][0] == "true"
+
+
+def _read(path: Path, wanted: Sequence[str], table: str = DEFAULT_DUCKDB_TABLE) -> tuple[pl.DataFrame, bool]:
     """Only the columns validation needs (time, event, synthetic flag, score totals and bands)."""
     if not path.exists():
         raise InvalidInputError("scored", str(path), "an existing file written by `spinemets cohort score`")
-    if file_format(path) is FileFormat.parquet:
+    fmt = file_format(path, allow_duckdb=True)
+    if fmt is FileFormat.duckdb:
+        df, synthetic = _read_duckdb(path, wanted, table)
+    elif fmt is FileFormat.parquet:
         import pyarrow.parquet as pq
 
         meta = pq.ParquetFile(path).schema_arrow.metadata or {}
@@ -98,9 +134,8 @@ def _read(path: Path, wanted: Sequence[str]) -> tuple[pl.DataFrame, bool]:
     else:
         lf = pl.scan_csv(path, infer_schema_length=10000)
         synthetic = False
-    names = lf.collect_schema().names()
-    keep = [c for c in names if c in wanted or c.endswith(("_total", "_band")) or c == SYNTHETIC_COLUMN]
-    df = lf.select(keep).collect()
+    if fmt is not FileFormat.duckdb:
+        df = lf.select(_keep(lf.collect_schema().names(), wanted)).collect()
     if SYNTHETIC_COLUMN in df.columns and df.height:
         synthetic = synthetic or str(df[SYNTHETIC_COLUMN][0]).lower() == "true"
     return df, synthetic
@@ -367,12 +402,14 @@ def validate_file(
     seed: int = 0,
     scores: Sequence[str] | None = None,
     sample: int | None = None,
+    table: str = DEFAULT_DUCKDB_TABLE,
 ) -> dict[str, Any]:
     """Validate a scored file; writes ``report.html`` and ``summary.json`` into ``out_dir``.
 
     ``sample``: validate a random sample of that many rows (seeded), e.g. to bound bootstrap time.
+    ``table``: the table to read when ``scored`` is a DuckDB database.
     """
-    df, synthetic = _read(scored, [time, event])
+    df, synthetic = _read(scored, [time, event], table)
     rows_in_file = df.height
     if sample is not None and sample < df.height:
         df = df.sample(n=sample, seed=seed)
