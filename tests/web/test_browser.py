@@ -157,7 +157,7 @@ def test_first_page_transfer_is_under_100_kb_in_the_browser(live_server: str, pa
     }"""
     )
     total = sizes["doc"] + sum(a[1] for a in sizes["assets"])
-    assert {a[0].rsplit("/", 1)[-1] for a in sizes["assets"]} == {"app.css", "htmx.min.js"}
+    assert {a[0].rsplit("/", 1)[-1] for a in sizes["assets"]} == {"app.css", "app.js", "htmx.min.js"}
     assert 0 < total < 100 * 1024, sizes
 
 

@@ -163,7 +163,7 @@ def test_lesion_rows_are_added_after_the_last_and_removed_with_a_rescore(
         "csrf_token": csrf,
     }
     row = client.post("/assess/lesion", data=form).text
-    assert 'id="lesion-5"' in row and 'name="lesions.5.level"' in row and "autofocus" in row
+    assert 'id="lesion-5"' in row and 'name="lesions.5.level"' in row and "data-autofocus" in row
     removed = client.post("/assess/lesion/4/remove", data=form).text
     assert '<div id="lesion-4" hx-swap-oob="delete"></div>' in removed
     assert "L3" not in removed and "T12" in removed
@@ -206,7 +206,7 @@ def test_first_page_weighs_under_100_kb(client: TestClient) -> None:
     assert page.status_code == 200
     sent = int(page.headers["content-length"])
     assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
-    assert sorted(assets) == ["/static/app.css", "/static/htmx.min.js"]
+    assert sorted(assets) == ["/static/app.css", "/static/app.js", "/static/htmx.min.js"]
     for asset in assets:
         sent += int(client.get(asset, headers=headers).headers["content-length"])
     assert sent < 100 * 1024, f"first page is {sent} bytes"

@@ -85,7 +85,11 @@ _env.globals.update(
 templates = Jinja2Templates(env=_env)
 
 #: Static files served from the package: name -> media type.
-STATIC = {"htmx.min.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+STATIC = {
+    "htmx.min.js": "text/javascript; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+}
 
 
 # --- plumbing ---------------------------------------------------------------------------------
@@ -133,6 +137,12 @@ def static_file(name: str, request: Request) -> Response:
         headers["Content-Encoding"] = "gzip"
         return Response(packed, media_type=STATIC[name], headers=headers)
     return Response(raw, media_type=STATIC[name], headers=headers)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """No icon: an empty answer, so that pages without ``<link rel=icon>`` (sign-in) log no 404."""
+    return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _load(store: AssessmentStore, assessment_id: str, version: int | None) -> StoredAssessment:
