@@ -186,3 +186,23 @@ def test_synth_refuses_a_score_without_published_band_survival(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert "tokuhashi_revised band expectations" in result.output
     assert pl.read_csv(tmp_path / "y.csv").height == 50
+
+
+def test_recalled_tokuhashi_1990_expectations_are_recovered_from_a_cohort_simulated_from_them(
+    tmp_path: Path,
+) -> None:
+    """Same check for the 1990 bands (<= 3 months simulated at 1.8, >= 12 months at 18); 6-8 has none."""
+    write_synth(6000, tmp_path / "s.parquet", seed=4, survival_from="tokuhashi_1990")
+    score_file(tmp_path / "s.parquet", tmp_path / "scored.parquet", progress=False)
+    summary, _ = validate_frame(
+        pl.read_parquet(tmp_path / "scored.parquet"),
+        time="time_months",
+        event="event",
+        bootstrap=0,
+        scores=["tokuhashi_1990"],
+    )
+    bands = {b["band"]: b for b in summary["scores"]["tokuhashi_1990"]["bands"]}
+    for key, simulated in (("up_to_3_months", 1.8), ("over_12_months", 18.0)):
+        assert bands[key]["n"] > 200
+        assert bands[key]["expectation_check"] == "consistent"
+        assert bands[key]["median_months"] == pytest.approx(simulated, rel=0.2)
