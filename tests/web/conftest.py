@@ -159,10 +159,22 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+#: Runs before any page script: records every Content-Security-Policy violation the document reports.
+CSP_RECORDER = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolations.push({directive: e.effectiveDirective, blocked: e.blockedURI,
+                               sample: e.sample, source: e.sourceFile, line: e.lineNumber});
+});
+"""
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A tablet-sized page (iPad landscape) that accepts downloads."""
+    """A tablet-sized page (iPad landscape) that accepts downloads; no script error, console error
+    or CSP violation may happen on it."""
     context = browser.new_context(viewport={"width": 1180, "height": 820}, accept_downloads=True)
+    context.add_init_script(CSP_RECORDER)
     p = context.new_page()
     errors: list[str] = []
     p.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -176,6 +188,8 @@ def page(browser: Any) -> Iterator[Any]:
     try:
         yield p
         assert errors == [], f"browser errors: {errors}"
+        if not p.url.startswith("about:"):
+            assert p.evaluate("window.__cspViolations") == [], "CSP violations on the last page"
     finally:
         context.close()
 

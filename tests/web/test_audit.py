@@ -5,8 +5,9 @@ clinician sees it (empty form, filled form with live scores, saved result, an an
 history with rows, a comparison, the sign-in page). On each:
 
 * axe-core (the engine Deque publishes; carried by the ``axe-playwright-python`` package, so no
-  download at test time) runs the WCAG 2.0/2.1 level A and AA rules. Any violation of impact
-  *serious* or *critical* fails the test; the full axe JSON is saved next to the screenshot.
+  download at test time) runs the WCAG 2.0/2.1/2.2 level A and AA rules and its best-practice
+  rules. Any violation of impact *serious* or *critical* fails the test; the axe JSON is saved
+  next to the screenshot (``artifacts/screenshots/<name>.axe.json``).
 * No ``securitypolicyviolation`` event fired and no console message was logged, including while
   htmx requests were in flight (htmx's own indicator ``<style>`` is turned off by the
   ``htmx-config`` meta tag and the indicator is styled in ``app.css``).
@@ -21,23 +22,14 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import EXAMPLES, SCREENSHOTS, requires_chromium, screenshot
+from tests.web.conftest import CSP_RECORDER, EXAMPLES, SCREENSHOTS, requires_chromium, screenshot
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 
-#: axe-core rule tags for WCAG 2.0 and 2.1, levels A and AA.
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+#: axe-core rule tags: WCAG 2.0, 2.1 and 2.2 at levels A and AA, and axe best practices.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 FAILING_IMPACTS = {"serious", "critical"}
 NOT_FOUND_LOG = "Failed to load resource: the server responded with a status of 404 (Not Found)"
-
-#: Runs before any page script: records every CSP violation the document reports.
-CSP_RECORDER = """
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', (e) => {
-  window.__cspViolations.push({directive: e.effectiveDirective, blocked: e.blockedURI,
-                               sample: e.sample, source: e.sourceFile, line: e.lineNumber});
-});
-"""
 
 
 class Watched:
@@ -348,12 +340,12 @@ def test_tablet_portrait_768_has_no_horizontal_scroll(live_server: str, browser:
     try:
         w = Watched(context.new_page())
         page = w.page
+        failing: list[str] = []
 
         def check(name: str) -> None:
             width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
             assert width[0] <= width[1], f"{name}: page is {width[0]} px wide in a {width[1]} px viewport"
-            w.assert_clean(name)
-            screenshot(page, f"tablet-768-{name}")
+            failing.extend(audit(w, f"tablet-768-{name}"))
 
         page.goto(live_server + "/assess")
         check("assess")
@@ -373,5 +365,6 @@ def test_tablet_portrait_768_has_no_horizontal_scroll(live_server: str, browser:
         check("ask")
         page.goto(live_server + "/auth/login")
         check("login")
+        assert failing == [], "axe-core violations at 768 px:\n" + "\n".join(failing)
     finally:
         context.close()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 
-from tests.web.conftest import requires_chromium, screenshot
+from tests.web.conftest import SCREENSHOTS, requires_chromium, screenshot
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 
@@ -158,7 +159,11 @@ def test_first_page_transfer_is_under_100_kb_in_the_browser(live_server: str, pa
     )
     total = sizes["doc"] + sum(a[1] for a in sizes["assets"])
     assert {a[0].rsplit("/", 1)[-1] for a in sizes["assets"]} == {"app.css", "app.js", "htmx.min.js"}
-    assert 0 < total < 100 * 1024, sizes
+    # A fresh browser context has an empty cache: every entry really crossed the network.
+    assert sizes["doc"] > 0 and all(a[1] > 0 for a in sizes["assets"]), sizes
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "first-page-weight.json").write_text(json.dumps({"transferred": total, **sizes}, indent=1))
+    assert total < 100 * 1024, sizes
 
 
 def test_keyboard_user_can_skip_to_the_form(live_server: str, page: Any) -> None:
