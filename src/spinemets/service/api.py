@@ -8,14 +8,19 @@ serialisation; they never compute a score or a recommendation themselves.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import spinemets
+from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, MissingExtraError
 from spinemets.knowledge.bibliography import Reference
 from spinemets.model.patient import Patient
@@ -34,6 +39,7 @@ Writer = Annotated[Principal, Depends(require_scope(Scope.write))]
 Admin = Annotated[Principal, Depends(require_scope(Scope.admin))]
 Store = Annotated[AssessmentStore, Depends(get_store)]
 AssessmentId = Annotated[str, Field(min_length=1, max_length=64)]
+T = TypeVar("T")
 
 
 # request and response models ----------------------------------------------------------------------
@@ -173,59 +179,109 @@ def _patient_inputs(patient: Patient) -> dict[str, Any]:
     return patient.model_dump(mode="json", exclude_unset=True)
 
 
-def compute_and_create(store: AssessmentStore, patient: Patient, author: str) -> StoredAssessment:
-    """Assess the patient with the library and store inputs and result (used by the API and the web pages)."""
-    result = spinemets.assess(patient)
-    return store.create(
-        _patient_inputs(patient),
-        result.model_dump(mode="json"),
-        author=author,
-        patient_id=patient.patient_id,
-        ruleset_version=ruleset_version(result),
-    )
+class SavedTexts(NamedTuple):
+    """A stored version and the JSON texts stored for it (a reply can be built from them as they are)."""
+
+    info: StoredVersionInfo
+    inputs_json: str
+    outputs_json: str
 
 
-def _compute_and_store_json(
-    store: AssessmentStore, patient: Patient, author: str
-) -> tuple[StoredVersionInfo, str, str]:
-    """As :func:`compute_and_create`, but the result is serialised once, straight to the JSON text.
-
-    ``Assessment.model_dump_json()`` gives the same text as ``to_json(model_dump(mode="json"))``
-    (pydantic's one serialiser, compact), so what is stored and hashed does not change; the reply
-    reuses the texts instead of rebuilding and re-serialising some 70 kB of nested dictionaries.
-    """
-    result = spinemets.assess(patient)
-    inputs = _patient_inputs(patient)
-    inputs_json, outputs_json = audit.to_json(inputs), result.model_dump_json()
-    info = store.create_serialised(
-        inputs,
-        inputs_json,
-        outputs_json,
-        author=author,
-        patient_id=patient.patient_id,
-        ruleset_version=ruleset_version(result),
-    )
-    return info, inputs_json, outputs_json
-
-
-def compute_new_version(
+def store_result(
     store: AssessmentStore,
-    assessment_id: str,
+    inputs: dict[str, Any],
+    assessment: Assessment,
+    author: str,
+    *,
+    assessment_id: str | None = None,
+    expected_version: int | None = None,
+) -> SavedTexts:
+    """Store an assessment computed from ``inputs``: a new assessment, or the next version of
+    ``assessment_id`` (see ``expected_version`` in :meth:`AssessmentStore.new_version`).
+
+    The one write path of the API and the web pages. The result is serialised once, straight to JSON
+    text (``Assessment.model_dump_json()`` is the same text as ``to_json(model_dump(mode="json"))``,
+    pydantic's one compact serialiser), so what is stored and hashed does not change; callers reply
+    with these texts instead of rebuilding and re-serialising some 70 kB of nested dictionaries.
+    Blocking (CPU and the database): call it from a worker thread (:func:`in_write_thread`).
+    """
+    inputs_json, outputs_json = audit.to_json(inputs), assessment.model_dump_json()
+    rules = ruleset_version(assessment)
+    if assessment_id is None:
+        info = store.create_serialised(
+            inputs,
+            inputs_json,
+            outputs_json,
+            author=author,
+            patient_id=assessment.patient.patient_id,
+            ruleset_version=rules,
+        )
+    else:
+        info = store.new_version_serialised(
+            assessment_id,
+            inputs,
+            inputs_json,
+            outputs_json,
+            author=author,
+            ruleset_version=rules,
+            expected_version=expected_version,
+        )
+    return SavedTexts(info, inputs_json, outputs_json)
+
+
+def assess_and_store(
+    store: AssessmentStore,
     patient: Patient,
     author: str,
     *,
+    assessment_id: str | None = None,
     expected_version: int | None = None,
-) -> StoredAssessment:
-    """Re-assess and store as the next version of ``assessment_id`` (see ``expected_version`` there)."""
-    result = spinemets.assess(patient)
-    return store.new_version(
-        assessment_id,
+) -> SavedTexts:
+    """Assess the patient with the library and store inputs and result (:func:`store_result`)."""
+    return store_result(
+        store,
         _patient_inputs(patient),
-        result.model_dump(mode="json"),
-        author=author,
-        ruleset_version=ruleset_version(result),
+        spinemets.assess(patient),
+        author,
+        assessment_id=assessment_id,
         expected_version=expected_version,
     )
+
+
+WRITE_THREADS = 1
+"""Writes (compute and store) run at once per worker process. SQLite takes one writer at a time and
+PostgreSQL writers queue on the audit chain's head row, while the CPU part holds the GIL: more threads
+only contend (load test). Reads use the usual thread pool."""
+
+
+async def in_write_thread(request: Request, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking write in a worker thread so that the event loop keeps serving other requests
+    (a write can wait for the database: an SQLite write lock held by another process, a busy server),
+    at most :data:`WRITE_THREADS` at once per app."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "write_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.write_limiter = anyio.CapacityLimiter(WRITE_THREADS)
+    return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs), limiter=limiter)
+
+
+def _stored_reply(
+    request: Request,
+    saved: SavedTexts,
+    status: int,
+    headers: dict[str, str],
+    prefer: str | None = None,
+) -> Response:
+    """The reply to a write: AssessmentOut (or with ``Prefer: return=minimal`` the summary only).
+
+    AssessmentOut is the summary followed by inputs and outputs: the same bytes as
+    ``_full(...).model_dump_json()``, spliced from the texts already made (a test checks they are equal).
+    """
+    summary = _summary(request, saved.info).model_dump_json()
+    if prefer and "return=minimal" in prefer.replace(" ", "").lower():
+        headers["Preference-Applied"] = "return=minimal"
+        return Response(summary, status_code=status, media_type="application/json", headers=headers)
+    full = f'{summary[:-1]},"inputs":{saved.inputs_json},"outputs":{saved.outputs_json}}}'
+    return Response(full, status_code=status, media_type="application/json", headers=headers)
 
 
 # routes ------------------------------------------------------------------------------------------
@@ -245,11 +301,6 @@ def health(store: Store) -> Health:
     tags=["assessments"],
     responses={201: {"description": "Stored; the body is the summary only with `Prefer: return=minimal`."}},
 )
-# A coroutine on purpose: the work is a few milliseconds of CPU and one short transaction, so it runs
-# on the event loop instead of a worker thread. The thread hop and the two threads contending for
-# the GIL cost more than the work (load test: about 4.3 -> 3.0 ms of server CPU per create, p99
-# down by half); SQLite writers queue on a file lock across workers and PostgreSQL writers on the
-# audit head row either way.
 async def create_assessment(
     body: AssessmentIn,
     request: Request,
@@ -260,16 +311,9 @@ async def create_assessment(
     ] = None,
 ) -> Response:
     """Compute every score (and the plan) for the patient, store inputs and outputs, return them."""
-    info, inputs_json, outputs_json = _compute_and_store_json(store, body.patient, user.name)
-    headers = {"Location": f"/api/v1/assessments/{info.id}"}
-    summary = _summary(request, info).model_dump_json()
-    if prefer and "return=minimal" in prefer.replace(" ", "").lower():
-        headers["Preference-Applied"] = "return=minimal"
-        return Response(summary, status_code=201, media_type="application/json", headers=headers)
-    # AssessmentOut is the summary followed by inputs and outputs: the same bytes as
-    # _full(...).model_dump_json(), spliced from texts already made (a test checks they are equal).
-    full = f'{summary[:-1]},"inputs":{inputs_json},"outputs":{outputs_json}}}'
-    return Response(full, status_code=201, media_type="application/json", headers=headers)
+    saved = await in_write_thread(request, assess_and_store, store, body.patient, user.name)
+    headers = {"Location": f"/api/v1/assessments/{saved.info.id}"}
+    return _stored_reply(request, saved, 201, headers, prefer)
 
 
 def _json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -317,7 +361,7 @@ def get_assessment(
     return _json_response(_full(request, stored), headers={"ETag": _etag(stored)})
 
 
-def _etag(stored: StoredAssessment) -> str:
+def _etag(stored: StoredAssessment | StoredVersionInfo) -> str:
     return f'"v{stored.version}"'
 
 
@@ -339,7 +383,7 @@ def _if_match_version(if_match: str | None) -> int | None:
         412: PROBLEM_RESPONSES[404] | {"description": "If-Match names a version that is no longer the latest"}
     },
 )
-def update_assessment(
+async def update_assessment(
     assessment_id: AssessmentId,
     body: AssessmentIn,
     request: Request,
@@ -352,8 +396,16 @@ def update_assessment(
 ) -> Response:
     """Recompute with changed facts and store as a new version; earlier versions stay unchanged."""
     expected = _if_match_version(if_match)
-    stored = compute_new_version(store, assessment_id, body.patient, user.name, expected_version=expected)
-    return _json_response(_full(request, stored), headers={"ETag": _etag(stored)})
+    saved = await in_write_thread(
+        request,
+        assess_and_store,
+        store,
+        body.patient,
+        user.name,
+        assessment_id=assessment_id,
+        expected_version=expected,
+    )
+    return _stored_reply(request, saved, 200, {"ETag": _etag(saved.info)})
 
 
 @router.get(
@@ -367,9 +419,11 @@ def list_versions(
 
 
 @router.delete("/assessments/{assessment_id}", status_code=204, tags=["assessments"])
-def delete_assessment(assessment_id: AssessmentId, store: Store, user: Writer) -> Response:
+async def delete_assessment(
+    assessment_id: AssessmentId, request: Request, store: Store, user: Writer
+) -> Response:
     """Soft delete (audited): the assessment leaves lists; its versions stay in the record."""
-    store.delete(assessment_id, author=user.name)
+    await in_write_thread(request, store.delete, assessment_id, author=user.name)
     return Response(status_code=204)
 
 
@@ -460,4 +514,11 @@ def _refuse_deleted(stored: StoredAssessment) -> None:
         )
 
 
-__all__ = ["compute_and_create", "compute_new_version", "router", "ruleset_version"]
+__all__ = [
+    "SavedTexts",
+    "assess_and_store",
+    "in_write_thread",
+    "router",
+    "ruleset_version",
+    "store_result",
+]

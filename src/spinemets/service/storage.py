@@ -309,9 +309,32 @@ class AssessmentStore:
         With ``expected_version`` the change is refused (:class:`VersionConflictError`) unless that
         is still the latest version, so two people editing at once cannot silently supersede each other.
         """
+        info = self.new_version_serialised(
+            assessment_id,
+            patient,
+            audit.to_json(patient),
+            audit.to_json(result),
+            author=author,
+            ruleset_version=ruleset_version,
+            expected_version=expected_version,
+        )
+        return StoredAssessment(**dict(info), inputs=patient, outputs=result)
+
+    def new_version_serialised(
+        self,
+        assessment_id: str,
+        patient: dict[str, Any],
+        inputs_json: str,
+        outputs_json: str,
+        *,
+        author: str,
+        ruleset_version: str | None = None,
+        expected_version: int | None = None,
+    ) -> StoredVersionInfo:
+        """As :meth:`new_version`, from the JSON texts (stored and hashed as given; see :meth:`create_serialised`)."""
         now = dt.datetime.now(dt.UTC)
-        inputs_json, outputs_json = audit.to_json(patient), audit.to_json(result)
         digest = audit.content_hash(inputs_json, outputs_json)
+        adate = _assessment_date(patient, now)
         with self.write_transaction() as conn:
             head = self._head(conn, assessment_id, for_update=True)
             if head.deleted:
@@ -338,7 +361,7 @@ class AssessmentStore:
             conn.execute(
                 update(AssessmentRow)
                 .where(AssessmentRow.id == assessment_id)
-                .values(latest_version=version, assessment_date=_assessment_date(patient, now))
+                .values(latest_version=version, assessment_date=adate)
             )
             audit.append(
                 conn,
@@ -348,7 +371,16 @@ class AssessmentStore:
                 object_id=assessment_id,
                 details={"version": version, "content_sha256": digest, "ruleset_version": ruleset_version},
             )
-        return self.get(assessment_id, version)
+        return StoredVersionInfo(
+            id=assessment_id,
+            version=version,
+            patient_id=head.patient_id,
+            assessment_date=adate,
+            created_at=now,
+            author=author,
+            ruleset_version=ruleset_version,
+            deleted=False,
+        )
 
     def delete(self, assessment_id: str, *, author: str) -> None:
         """Soft delete: the assessment leaves lists but every version stays readable and audited."""
@@ -489,7 +521,7 @@ class AssessmentStore:
 
     @staticmethod
     def _head(conn: Connection, assessment_id: str, *, for_update: bool) -> Any:
-        stmt = select(AssessmentRow.latest_version, AssessmentRow.deleted).where(
+        stmt = select(AssessmentRow.latest_version, AssessmentRow.deleted, AssessmentRow.patient_id).where(
             AssessmentRow.id == assessment_id
         )
         if for_update:

@@ -25,7 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 import spinemets
 from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
-from spinemets.service.api import ruleset_version
+from spinemets.service.api import in_write_thread, store_result
 from spinemets.service.auth import Principal
 from spinemets.service.deps import get_store, optional_user
 from spinemets.service.security import CSRF_FIELD, csrf_token
@@ -277,21 +277,13 @@ async def save_assessment(
         errors = {forms.form_name(exc.field): str(exc)}
         ctx = _assess_context(values, errors, assessment=None, live_error=exc, reopened=None)
         return _render(request, "assess.html", ctx, status_code=422)
-    result = assessment.model_dump(mode="json")
     existing = (values.get("assessment_id") or [""])[-1]
     if existing:
         _load(store, existing, None)
-        stored = store.new_version(
-            existing, patient, result, author=user.name, ruleset_version=ruleset_version(assessment)
-        )
-    else:
-        stored = store.create(
-            patient,
-            result,
-            author=user.name,
-            patient_id=assessment.patient.patient_id,
-            ruleset_version=ruleset_version(assessment),
-        )
+    saved = await in_write_thread(
+        request, store_result, store, patient, assessment, user.name, assessment_id=existing or None
+    )
+    stored = saved.info
     return RedirectResponse(f"/assessments/{stored.id}?version={stored.version}", status_code=303)
 
 

@@ -1,0 +1,111 @@
+"""The write path: one serialisation for create and new versions, and writes off the event loop.
+
+A write can wait for the database (here: another process holding SQLite's write lock, as a backup
+or a second service would). It waits in a worker thread, so every other request is still served.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+import spinemets
+from spinemets.model.patient import Patient
+from spinemets.service import audit
+from spinemets.service.api import assess_and_store, store_result
+from spinemets.service.app import create_app
+from spinemets.service.settings import load_settings
+from spinemets.service.storage import AssessmentStore
+
+from .conftest import LOOPBACK
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.json"))
+EXAMPLE = json.loads(EXAMPLES[0].read_text())
+
+
+def test_put_reply_is_byte_for_byte_the_stored_version(open_client: TestClient) -> None:
+    # Like create, the PUT reply is spliced from the stored texts; GET serialises from the database.
+    first = open_client.post("/api/v1/assessments", json={"patient": EXAMPLE})
+    assert first.status_code == 201, first.text
+    for example in EXAMPLES:
+        patient = json.loads(example.read_text())
+        put = open_client.put(first.headers["location"], json={"patient": patient})
+        assert put.status_code == 200, put.text
+        version = put.json()["version"]
+        assert put.headers["etag"] == f'"v{version}"'
+        got = open_client.get(f"{first.headers['location']}?version={version}")
+        assert got.content == put.content, example.name
+        assert put.json()["outputs"] == spinemets.assess(patient).model_dump(mode="json")
+
+
+def test_create_and_new_version_store_the_same_texts_the_dict_path_would(store: AssessmentStore) -> None:
+    patient = Patient.model_validate(EXAMPLE)
+    inputs = patient.model_dump(mode="json", exclude_unset=True)
+    expected = audit.content_hash(
+        audit.to_json(inputs), audit.to_json(spinemets.assess(patient).model_dump(mode="json"))
+    )
+    first = assess_and_store(store, patient, "dr.a")
+    second = store_result(store, inputs, spinemets.assess(patient), "dr.b", assessment_id=first.info.id)
+    assert (first.info.version, second.info.version) == (1, 2)
+    assert second.info.patient_id == "EX-001" and second.info.author == "dr.b"
+    for saved in (first, second):
+        assert audit.content_hash(saved.inputs_json, saved.outputs_json) == expected
+        stored = store.get(saved.info.id, saved.info.version)
+        assert stored.model_dump(exclude={"inputs", "outputs"}) == saved.info.model_dump()
+        assert stored.outputs == json.loads(saved.outputs_json)
+    assert audit.verify(store.engine).ok
+
+
+@pytest.fixture
+def sqlite_client(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
+    settings = load_settings(data_dir=tmp_path / "data", auth_mode="loopback_open")
+    with TestClient(create_app(settings), client=LOOPBACK) as client:
+        yield client, Path(str(settings.effective_database_url).removeprefix("sqlite:///"))
+
+
+def _held_write_lock(db: Path) -> sqlite3.Connection:
+    """Another process's view: a connection that takes SQLite's write lock and keeps it."""
+    outside = sqlite3.connect(db, isolation_level=None, timeout=1)
+    outside.execute("BEGIN IMMEDIATE")
+    return outside
+
+
+WRITES: dict[str, Callable[[TestClient, str], httpx.Response]] = {
+    "create": lambda c, loc: c.post("/api/v1/assessments", json={"patient": EXAMPLE}),
+    "new version": lambda c, loc: c.put(loc, json={"patient": EXAMPLE}),
+    "delete": lambda c, loc: c.delete(loc),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_a_write_waiting_for_the_database_does_not_stall_other_requests(
+    sqlite_client: tuple[TestClient, Path], write: str
+) -> None:
+    client, db = sqlite_client
+    location = client.post("/api/v1/assessments", json={"patient": EXAMPLE}).headers["location"]
+    outside = _held_write_lock(db)
+    replies: list[Any] = []
+    try:
+        writer = threading.Thread(target=lambda: replies.append(WRITES[write](client, location)))
+        writer.start()
+        time.sleep(0.3)  # the write is now waiting for the lock
+        assert writer.is_alive() and not replies
+        started = time.monotonic()
+        assert client.get("/api/v1/health").status_code == 200
+        assert client.get(location).status_code == 200
+        assert time.monotonic() - started < 2.0  # served while the write waits (it would wait 30 s)
+        assert writer.is_alive()
+    finally:
+        outside.execute("ROLLBACK")
+        outside.close()
+    writer.join(30)
+    assert [r.status_code for r in replies] == [{"create": 201, "new version": 200, "delete": 204}[write]]
