@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 import pytest
 
 from spinemets.cohort.mapping import CohortMapping, load_mapping
@@ -14,6 +14,7 @@ from spinemets.cohort.run import (
     META_VERSION,
     Engine,
     csv_chunks,
+    parquet_metadata,
     read_chunk,
     score_file,
 )
@@ -99,7 +100,7 @@ def test_output_carries_the_definitions_version(tmp_path: Path, registry: tuple[
     src, mapping = registry
     out = tmp_path / "scored.parquet"
     score_file(src, out, mapping=mapping, progress=False)
-    meta = pq.ParquetFile(out).schema_arrow.metadata
+    meta = parquet_metadata(out)
     assert meta[META_VERSION].decode() == DEFINITIONS_VERSION
     assert set(pl.read_parquet(out)["spinemets_definitions_version"]) == {DEFINITIONS_VERSION}
     csv_out = tmp_path / "scored.csv"
@@ -208,3 +209,60 @@ def test_score_specific_column_wins_over_the_shared_one_in_parquet(tmp_path: Pat
     err = pl.read_csv(tmp_path / "o.errors.csv")
     assert err["column"].to_list() == ["sins.pain"] and err["value"].to_list() == ["bogus"]
     assert summary.scores_not_computed["sins"] == 1
+
+
+def test_scoring_a_file_never_imports_pandas(tmp_path: Path) -> None:
+    """pyarrow imports pandas on its first ``pa.array``/``to_numpy`` (about a third of a second per
+    run); the scoring path builds its arrays without them, errors included."""
+    import subprocess
+    import sys
+
+    write_synth(2000, tmp_path / "in.parquet", seed=3)
+    (tmp_path / "bad.csv").write_text("patient_id,kps,primary,level\n1,70,breast,T12\n2,150,zzz,L3\n")
+    code = (
+        "import sys; from pathlib import Path; from spinemets.cohort.run import score_file\n"
+        f"d = Path({str(tmp_path)!r})\n"
+        "a = score_file(d / 'in.parquet', d / 'a.parquet', progress=False)\n"
+        "b = score_file(d / 'bad.csv', d / 'b.csv', progress=False)\n"
+        "assert a.rows == 2000 and b.error_count > 0, (a, b)\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_failed_run_keeps_the_previous_output(tmp_path: Path) -> None:
+    """The output is written beside the target and moved into place only when complete."""
+    src = tmp_path / "in.parquet"
+    write_synth(500, src, seed=1)
+    out = tmp_path / "scored.parquet"
+    score_file(src, out, progress=False)
+    before = out.read_bytes()
+    with pytest.raises(InvalidInputError) as exc:
+        score_file(src, out, keep=["no_such_column"], progress=False)
+    assert exc.value.field == "--keep"
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+
+
+def test_an_error_while_streaming_keeps_the_previous_output_and_its_own_type(tmp_path: Path) -> None:
+    """An error raised by a later chunk reaches the caller unchanged (not wrapped by polars)."""
+    import pyarrow as pa
+
+    from spinemets.cohort.run import write_tables
+
+    out = tmp_path / "o.parquet"
+    out.write_bytes(b"previous run")
+
+    def chunks() -> Iterator[pa.Table]:
+        yield pa.table({"x": [1, 2]})
+        raise InvalidInputError("kps", "150", "10 to 100 %")
+
+    with pytest.raises(InvalidInputError) as exc:
+        write_tables(chunks(), out, synthetic=False)
+    assert exc.value.field == "kps"
+    assert out.read_bytes() == b"previous run"
+    assert list(tmp_path.iterdir()) == [out]
+    write_tables(iter([pa.table({"x": [1]}), pa.table({"x": [2, 3]})]), out, synthetic=True)
+    assert pl.read_parquet(out)["x"].to_list() == [1, 2, 3]
+    assert parquet_metadata(out)[b"spinemets.synthetic"] == b"true"

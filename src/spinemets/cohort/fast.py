@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from spinemets.cohort.expressions import INVALID_PREFIX, ColumnScorer, _Source
 from spinemets.scores.engine import Item, ScoreDefinition, ScoreKind, ScoreSpec
@@ -174,8 +173,8 @@ class FastScorer:
         arr = col.unify_dictionaries().combine_chunks() if col.num_chunks != 1 else col.chunk(0)
         if not isinstance(arr, pa.DictionaryArray):  # pragma: no cover - guarded by the type check
             return None
-        # nulls -> -1 -> code 0; no float round trip (``to_numpy`` on an array with nulls imports pandas)
-        idx = pc.fill_null(arr.indices, -1).to_numpy()
+        # nulls -> -1 -> code 0, in polars: pyarrow's ``fill_null``/``to_numpy`` import pandas (~0.3 s)
+        idx = _series(arr.indices).fill_null(-1).to_numpy()
         codes = idx.astype(np.int32) + np.int32(1)
         values = pl.Series(column, arr.dictionary.cast(pa.string()).to_pylist(), dtype=pl.String)
         return codes, values
@@ -414,15 +413,19 @@ class FastScorer:
             f"{key}_total": _int32(lo, _validity(err | ~complete)),
             f"{key}_min": _int32(lo, err_valid),
             f"{key}_max": _int32(hi, err_valid),
-            f"{key}_band": _dict(band_idx, [b.key for b in defn.bands], err | (band_idx < 0)),
-            f"{key}_band_determined": _bool(np.take(det_t, pair), err_valid),
-            f"{key}_possible_bands": _dict(np.take(poss_t, pair), list(poss_names), err, err_valid),
-            f"{key}_missing": _dict(mask_code, missing_names, err, err_valid),
-            f"{key}_input_error": _bool(err, (None, 0)),
+            f"{key}_band": dictionary_column(band_idx, [b.key for b in defn.bands], err | (band_idx < 0)),
+            f"{key}_band_determined": bool_column(np.take(det_t, pair), err_valid),
+            f"{key}_possible_bands": dictionary_column(
+                np.take(poss_t, pair), list(poss_names), err, err_valid
+            ),
+            f"{key}_missing": dictionary_column(mask_code, missing_names, err, err_valid),
+            f"{key}_input_error": bool_column(err, (None, 0)),
         }
         if grade and items and items[0].category is not None:
             cat = items[0].category
-            cols[f"{key}_grade"] = _dict(cat, list(items[0].categories), err | ~complete | (cat < 0))
+            cols[f"{key}_grade"] = dictionary_column(
+                cat, list(items[0].categories), err | ~complete | (cat < 0)
+            )
         if self.item_points:
             for arrays, it in zip(items, defn.items, strict=True):
                 cols[f"{key}_{it.key}_points"] = _int32(arrays.lo, _validity(err | (arrays.lo != arrays.hi)))
@@ -448,7 +451,9 @@ def _totals(items: list[ItemArrays], n: int) -> tuple[np.ndarray, np.ndarray, np
     return lo, hi, err
 
 
-def _dict(indices: np.ndarray, names: list[str], mask: np.ndarray, valid: Validity | None = None) -> pa.Array:
+def dictionary_column(
+    indices: np.ndarray, names: list[str], mask: np.ndarray, valid: Validity | None = None
+) -> pa.Array:
     """Dictionary-encoded strings: no per-row string is ever built (and Parquet keeps the dictionary)."""
     dtype = np.int8 if len(names) < 128 else np.int16 if len(names) < 32768 else np.int32
     idx = indices.astype(dtype)
@@ -465,7 +470,15 @@ def _dict(indices: np.ndarray, names: list[str], mask: np.ndarray, valid: Validi
 
 @functools.lru_cache(maxsize=1024)
 def _dictionary(names: tuple[str, ...]) -> pa.Array:
-    return pa.array(list(names) or [""], pa.string())
+    # built by polars: ``pa.array`` imports pandas, a third of a second the scoring path never needs
+    return pl.Series(list(names) or [""], dtype=pl.String).to_arrow().cast(pa.string())
+
+
+def _series(arr: pa.Array) -> pl.Series:
+    s = pl.from_arrow(arr)
+    if not isinstance(s, pl.Series):  # pragma: no cover - an array gives a series
+        raise TypeError("expected an array")
+    return s
 
 
 Validity = tuple[pa.Buffer | None, int]
@@ -485,7 +498,7 @@ def _int32(values: np.ndarray, valid: Validity) -> pa.Array:
     return pa.Array.from_buffers(pa.int32(), len(data), [valid[0], pa.py_buffer(data)], valid[1])
 
 
-def _bool(values: np.ndarray, valid: Validity) -> pa.Array:
+def bool_column(values: np.ndarray, valid: Validity) -> pa.Array:
     data = np.packbits(np.asarray(values, dtype=bool), bitorder="little")
     return pa.Array.from_buffers(pa.bool_(), len(values), [valid[0], pa.py_buffer(data)], valid[1])
 

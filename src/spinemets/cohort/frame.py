@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 from spinemets.cohort.expressions import INVALID_PREFIX, ColumnScorer, empty_errors
-from spinemets.cohort.fast import FastCache, FastScorer, TooManyStates
+from spinemets.cohort.fast import FastCache, FastScorer, TooManyStates, bool_column, dictionary_column
 from spinemets.cohort.mapping import CohortMapping
 from spinemets.errors import InvalidInputError
 from spinemets.scores.catalogue import DEFINITIONS_VERSION
@@ -45,6 +45,13 @@ def _to_polars(table: pa.Table) -> pl.DataFrame:
     if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a table gives a frame
         raise TypeError("expected a table")
     return frame
+
+
+def _to_polars_series(arr: pa.Array | pa.ChunkedArray) -> pl.Series:
+    s = pl.from_arrow(arr)
+    if not isinstance(s, pl.Series):  # pragma: no cover - an array gives a series
+        raise TypeError("expected an array")
+    return s
 
 
 def apply_mapping(
@@ -140,10 +147,10 @@ def score_chunk(
     if flags:
         any_error = np.zeros(arrow_in.num_rows, dtype=bool)
         for f in flags:
-            any_error |= np.asarray(scores[f].to_numpy(zero_copy_only=False), dtype=bool)
+            any_error |= _to_polars_series(scores[f]).fill_null(False).to_numpy()
         if any_error.any():
             rows = pl.Series("__row", np.flatnonzero(any_error) + row_offset + 1, dtype=pl.Int64)
-            subset = _to_polars(arrow_in.filter(pa.array(any_error)))
+            subset = _to_polars(arrow_in.filter(bool_column(any_error, (None, 0))))
             sub_mapped, _ = apply_mapping(subset, mapping, row_offset)
             sub_mapped = sub_mapped.with_columns(rows)
             scorer = ColumnScorer(specs, sub_mapped.schema)
@@ -158,9 +165,8 @@ def score_chunk(
             table = table.append_column(name, col)
     for name, arr in scores.items():
         table = table.append_column(name, arr)
-    version = pa.DictionaryArray.from_arrays(
-        pa.array(np.zeros(frame.height, dtype=np.int32)), pa.array([DEFINITIONS_VERSION])
-    )
+    no_nulls = np.zeros(frame.height, dtype=bool)
+    version = dictionary_column(np.zeros(frame.height, dtype=np.int8), [DEFINITIONS_VERSION], no_nulls)
     table = table.append_column(VERSION_COLUMN, version)
     errors = pl.concat([map_errors, score_errors]) if map_errors.height else score_errors
     return ChunkResult(table, errors.sort("row", maintain_order=True), frame.height)

@@ -15,10 +15,11 @@ Both engines share the chunk reader and the scorer, so their outputs are identic
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -66,6 +67,11 @@ DEFAULT_DUCKDB_TABLE = "scores"
 #: DuckDB's buffer limit while writing: without one, inserted blocks stay in memory until the end
 #: (measured: peak memory grew with the rows written); with it, they are flushed to the file.
 DUCKDB_MEMORY_LIMIT = "512MB"
+
+
+def parquet_metadata(path: str | Path) -> dict[bytes, bytes]:
+    """The file's key-value metadata (where spinemets keeps its version and synthetic flags)."""
+    return dict(pq.read_metadata(path).metadata or {})
 
 
 def file_format(path: Path, *, allow_duckdb: bool = False) -> FileFormat:
@@ -292,111 +298,111 @@ def _score_task(
 # ---- writers -----------------------------------------------------------------------------------------
 
 
-def _plain(table: pa.Table) -> pa.Table:
-    """Dictionary columns decoded to their values (CSV text)."""
-    return table.cast(
-        pa.schema(
-            [
-                pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
-                for f in table.schema
-            ]
-        )
-    )
+def write_tables(
+    tables: Iterator[pa.Table], path: Path, synthetic: bool, duckdb_table: str = DEFAULT_DUCKDB_TABLE
+) -> None:
+    """Write scored chunks, in order, to a CSV or Parquet file or a DuckDB table.
 
+    CSV and Parquet stream through polars' sink (``register_io_source``): encoding, parallel inside
+    polars, overlaps the scoring of the next chunk, and memory stays bounded by a few chunks. Parquet
+    carries the definitions version and the synthetic flag as key-value metadata (no column
+    statistics: on the ~100 score columns they cost a quarter of the write and never prune). The file
+    is written beside ``path`` and moved into place only when complete, so a failed run leaves neither
+    a truncated output nor a lost previous one. An error raised while producing the chunks reaches
+    the caller as raised.
+    """
+    first = next(tables, None)
+    if first is None:
+        raise ValueError("write_tables needs at least one table (an empty one gives the columns)")
+    if file_format(path, allow_duckdb=True) is FileFormat.duckdb:
+        _write_duckdb(itertools.chain([first], tables), path, synthetic, duckdb_table_name(duckdb_table))
+        return
+    from polars.io.plugins import register_io_source
 
-class _Writer:
-    """Appends scored chunks to a CSV or Parquet file or a DuckDB table; each carries the definitions
-    version (Parquet metadata, a column, DuckDB's metadata table)."""
+    head = _to_frame(first)
+    schema = head.schema
+    failure: list[BaseException] = []
 
-    def __init__(self, path: Path, synthetic: bool, table: str = DEFAULT_DUCKDB_TABLE) -> None:
-        self.path = path
-        self.fmt = file_format(path, allow_duckdb=True)
-        self.synthetic = synthetic
-        self.table = duckdb_table_name(table)
-        self._pq: pq.ParquetWriter | None = None
-        self._csv: Any = None
-        self._db: Any = None
-        self._schema: pa.Schema | None = None
+    def frames() -> Iterator[pl.DataFrame]:
+        yield head
+        try:
+            for table in tables:
+                frame = _to_frame(table)
+                yield frame if frame.schema == schema else frame.cast(schema)
+        except BaseException as exc:  # polars would wrap it; keep it for the caller
+            failure.append(exc)
+            raise
 
-    def _write_duckdb(self, table: pa.Table) -> None:
-        """Register the chunk (Arrow, no copy) and INSERT it; the first chunk (re)creates the table.
+    def source(
+        with_columns: list[str] | None, predicate: Any, n_rows: int | None, batch_size: int | None
+    ) -> Iterator[pl.DataFrame]:
+        for frame in frames():
+            yield frame if with_columns is None else frame.select(with_columns)
 
-        DuckDB reads dictionary-encoded Arrow columns as their values (VARCHAR), so chunks whose
-        dictionaries differ append to the same columns.
-        """
-        name = f'"{self.table}"'
-        if self._db is None:
-            try:
-                import duckdb
-            except ImportError:  # pragma: no cover - depends on the installed extras
-                from spinemets.errors import MissingExtraError
-
-                raise MissingExtraError("cohort score -o .duckdb", "cohort") from None
-            self._db = duckdb.connect(str(self.path))
-            self._db.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-            self._db.register("__spinemets_chunk", table)
-            self._db.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM __spinemets_chunk")
-            meta = DUCKDB_METADATA_TABLE
-            self._db.execute(
-                f"CREATE TABLE IF NOT EXISTS {meta} (table_name VARCHAR, key VARCHAR, value VARCHAR)"
-            )
-            self._db.execute(f"DELETE FROM {meta} WHERE table_name = ?", [self.table])
-            self._db.executemany(
-                f"INSERT INTO {meta} VALUES (?, ?, ?)",
-                [
-                    [self.table, "definitions_version", DEFINITIONS_VERSION],
-                    [self.table, "synthetic", "true" if self.synthetic else "false"],
-                ],
-            )
-            label = "SYNTHETIC DATA, not patients; " if self.synthetic else ""
-            comment = f"{label}scored by spinemets, score definitions {DEFINITIONS_VERSION}".replace("'", "")
-            self._db.execute(f"COMMENT ON TABLE {name} IS '{comment}'")
+    partial = path.with_name(f".{path.name}.partial")
+    lazy = register_io_source(source, schema=schema, explain_name="spinemets scored chunks")
+    try:
+        if file_format(path) is FileFormat.csv:
+            lazy.sink_csv(partial)
         else:
-            self._db.register("__spinemets_chunk", table)
-            self._db.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __spinemets_chunk")
-        self._db.unregister("__spinemets_chunk")
-
-    def write(self, table: pa.Table) -> None:
-        if self.fmt is FileFormat.duckdb:
-            self._write_duckdb(table)
-            return
-        if self.fmt is FileFormat.csv:
-            plain = _plain(table)
-            if self._csv is None:
-                self._csv = self.path.open("wb")
-                pacsv.write_csv(plain, self._csv)
-            else:
-                pacsv.write_csv(plain, self._csv, pacsv.WriteOptions(include_header=False))
-            return
-        if self._pq is None:
             meta = {
-                META_VERSION: DEFINITIONS_VERSION.encode(),
-                META_SYNTHETIC: b"true" if self.synthetic else b"false",
+                META_VERSION.decode(): DEFINITIONS_VERSION,
+                META_SYNTHETIC.decode(): "true" if synthetic else "false",
             }
-            self._schema = table.schema.with_metadata(meta)
-            # statistics only for the registry's own plain columns (ids, numbers, times: query engines
-            # prune on those). The score columns are small dictionaries/ints and their statistics cost a
-            # third of the write; min/max of dictionary-encoded category text (every category in every
-            # row group) never prunes, yet costs about a tenth of the write.
-            stats = [
-                f.name
-                for f in table.schema
-                if not _is_score_column(f.name) and not pa.types.is_dictionary(f.type)
-            ]
-            self._pq = pq.ParquetWriter(self.path, self._schema, compression="snappy", write_statistics=stats)
-        if self._schema is not None and table.schema != self._schema:  # == ignores the metadata
-            table = table.cast(self._schema)
-        self._pq.write_table(table)
+            lazy.sink_parquet(partial, compression="snappy", statistics=False, metadata=meta)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        if failure:
+            raise failure[0] from None
+        raise
+    partial.replace(path)
 
-    def close(self, empty_schema: pa.Table | None = None) -> None:
-        if self._pq is None and self._csv is None and self._db is None and empty_schema is not None:
-            self.write(empty_schema)
-        if self._pq is not None:
-            self._pq.close()
-        if self._csv is not None:
-            self._csv.close()
-        if self._db is not None:
-            self._db.close()
+
+def _to_frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a table gives a frame
+        raise TypeError("expected a table")
+    return frame
+
+
+def _write_duckdb(tables: Iterator[pa.Table], path: Path, synthetic: bool, table_name: str) -> None:
+    """Register each chunk (Arrow, no copy) and INSERT it; the first chunk (re)creates the table.
+
+    DuckDB reads dictionary-encoded Arrow columns as their values (VARCHAR), so chunks whose
+    dictionaries differ append to the same columns. Other tables of the database are left alone.
+    """
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        from spinemets.errors import MissingExtraError
+
+        raise MissingExtraError("cohort score -o .duckdb", "cohort") from None
+    name = f'"{table_name}"'
+    db = duckdb.connect(str(path))
+    try:
+        db.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        for i, table in enumerate(tables):
+            db.register("__spinemets_chunk", table)
+            if i == 0:
+                db.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM __spinemets_chunk")
+            else:
+                db.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __spinemets_chunk")
+            db.unregister("__spinemets_chunk")
+        meta = DUCKDB_METADATA_TABLE
+        db.execute(f"CREATE TABLE IF NOT EXISTS {meta} (table_name VARCHAR, key VARCHAR, value VARCHAR)")
+        db.execute(f"DELETE FROM {meta} WHERE table_name = ?", [table_name])
+        db.executemany(
+            f"INSERT INTO {meta} VALUES (?, ?, ?)",
+            [
+                [table_name, "definitions_version", DEFINITIONS_VERSION],
+                [table_name, "synthetic", "true" if synthetic else "false"],
+            ],
+        )
+        label = "SYNTHETIC DATA, not patients; " if synthetic else ""
+        comment = f"{label}scored by spinemets, score definitions {DEFINITIONS_VERSION}".replace("'", "")
+        db.execute(f"COMMENT ON TABLE {name} IS '{comment}'")
+    finally:
+        db.close()
 
 
 def _is_score_column(name: str) -> bool:
@@ -404,10 +410,8 @@ def _is_score_column(name: str) -> bool:
 
 
 def _is_synthetic(path: Path, fmt: FileFormat, first: pa.Table | None) -> bool:
-    if fmt is FileFormat.parquet:
-        meta = pq.ParquetFile(path).schema_arrow.metadata or {}
-        if meta.get(META_SYNTHETIC) == b"true":
-            return True
+    if fmt is FileFormat.parquet and parquet_metadata(path).get(META_SYNTHETIC) == b"true":
+        return True
     if first is not None and SYNTHETIC_COLUMN in first.column_names and first.num_rows:
         return str(first.column(SYNTHETIC_COLUMN)[0].as_py()).lower() == "true"
     return False
@@ -477,63 +481,57 @@ def score_file(
     null_values = mapping.null_values if mapping is not None else DEFAULT_NULL_VALUES
     start = time.perf_counter()
     advance, stop = _progress(_count_rows(input, fmt), progress)
-    writer: _Writer | None = None
     err_parts: list[pl.DataFrame] = []
-    rows = chunks = 0
+    counts = {"rows": 0, "chunks": 0}
     not_computed = dict.fromkeys(use_specs, 0)
-    try:
-        results = (
-            _run_dask(
-                input,
-                fmt,
-                chunk_rows,
-                null_values,
-                dict(options or {}),
-                mapping,
-                item_points,
-                scheduler,
-                client,
-            )
-            if engine is Engine.dask
-            else _run_local(
-                input,
-                fmt,
-                chunk_rows,
-                null_values,
-                use_specs,
-                mapping,
-                item_points,
-                _needed_columns(input, fmt, keep, mapping),
-            )
+    results = (
+        _run_dask(
+            input, fmt, chunk_rows, null_values, dict(options or {}), mapping, item_points, scheduler, client
         )
+        if engine is Engine.dask
+        else _run_local(
+            input,
+            fmt,
+            chunk_rows,
+            null_values,
+            use_specs,
+            mapping,
+            item_points,
+            _needed_columns(input, fmt, keep, mapping),
+        )
+    )
+
+    def tables() -> Generator[pa.Table, None, None]:
+        """The scored chunks in file order, counting rows and gathering errors on the way."""
         for res in results:
             table = res.table
-            if writer is None:
-                writer = _Writer(output, _is_synthetic(input, fmt, table), duckdb_table)
-                if keep is not None:
-                    absent = [c for c in keep if c not in table.column_names]
-                    if absent:
-                        raise InvalidInputError(
-                            "--keep", absent[0], "a column of the input: " + ", ".join(table.column_names)
-                        )
             if keep is not None:
+                absent = [c for c in keep if c not in table.column_names]
+                if absent:
+                    raise InvalidInputError(
+                        "--keep", absent[0], "a column of the input: " + ", ".join(table.column_names)
+                    )
                 table = table.select([c for c in table.column_names if c in keep or _is_score_column(c)])
-            writer.write(table)
             if res.errors.height:
-                err_parts.append(res.errors.with_columns(pl.col("row") + rows))
+                err_parts.append(res.errors.with_columns(pl.col("row") + counts["rows"]))
             for k in not_computed:
                 not_computed[k] += int(pc.sum(res.table.column(f"{k}_input_error")).as_py() or 0)
-            rows += res.rows
-            chunks += 1
+            counts["rows"] += res.rows
+            counts["chunks"] += 1
             advance(res.rows)
+            yield table
+
+    scored = tables()
+    try:
+        first = next(scored, None)
+        if first is None:  # no rows: write the columns only
+            first = score_chunk(read_chunk(_first_chunk(input, fmt, null_values)), use_specs, mapping).table
+        synthetic = _is_synthetic(input, fmt, first)
+        write_tables(itertools.chain([first], scored), output, synthetic, duckdb_table)
     finally:
         stop()
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        empty = score_chunk(read_chunk(_first_chunk(input, fmt, null_values)), use_specs, mapping).table
-        writer = _Writer(output, False, duckdb_table)
-        writer.close(empty)
+        scored.close()
+    rows, chunks = counts["rows"], counts["chunks"]
     err = pl.concat(err_parts) if err_parts else pl.DataFrame(schema=ERROR_SCHEMA)
     if file_format(errors) is FileFormat.parquet:
         err.write_parquet(errors)
@@ -546,7 +544,7 @@ def score_file(
         output=str(output),
         errors_file=str(errors),
         engine=engine,
-        synthetic=writer.synthetic,
+        synthetic=synthetic,
         scores=tuple(use_specs),
         rows=rows,
         chunks=chunks,

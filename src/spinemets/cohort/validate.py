@@ -41,6 +41,7 @@ from spinemets.cohort.run import (
     FileFormat,
     duckdb_table_name,
     file_format,
+    parquet_metadata,
 )
 from spinemets.errors import InvalidInputError
 from spinemets.knowledge.bibliography import get_reference
@@ -126,9 +127,7 @@ def _read(path: Path, wanted: Sequence[str], table: str = DEFAULT_DUCKDB_TABLE) 
     if fmt is FileFormat.duckdb:
         df, synthetic = _read_duckdb(path, wanted, table)
     elif fmt is FileFormat.parquet:
-        import pyarrow.parquet as pq
-
-        meta = pq.ParquetFile(path).schema_arrow.metadata or {}
+        meta = parquet_metadata(path)
         lf = pl.scan_parquet(path)
         synthetic = meta.get(META_SYNTHETIC) == b"true"
     else:
