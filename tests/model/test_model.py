@@ -205,3 +205,25 @@ def test_vertebral_count_below_the_lesions_entered_is_a_contradiction_not_a_sile
         )
     ok = parse_patient({"lesions": [{"level": "T11-T12"}], "burden": {"vertebrae_involved": 2}})
     assert ok.burden.vertebrae_involved == 2
+
+
+def test_visceral_none_beside_brain_metastases_is_a_contradiction() -> None:
+    """The brain is a major internal organ (Tokuhashi), and Bauer & Wedin 1995 (Acta Orthop Scand
+    66:143, PubMed 7740944) count "visceral or brain metastases" as one factor."""
+    with pytest.raises(InvalidInputError, match=r"burden\.visceral_metastases .*brain_metastases is true"):
+        parse_patient({"burden": {"visceral_metastases": "none", "brain_metastases": True}})
+    ok = parse_patient({"burden": {"visceral_metastases": "treatable", "brain_metastases": True}})
+    assert ok.burden.brain_metastases is True
+
+
+def test_bauer_counts_brain_metastases_with_visceral_ones() -> None:
+    """Bauer & Wedin 1995 (PubMed 7740944): "visceral or brain metastases" is a negative factor."""
+    from spinemets import score
+
+    brain_only = parse_patient({"burden": {"brain_metastases": True}})
+    for key in ("bauer", "bauer_modified"):
+        item = next(i for i in score(key, brain_only).items if i.key == "visceral_metastases")
+        assert item.points == 0
+    unknown = parse_patient({"burden": {"brain_metastases": False}})
+    item = next(i for i in score("bauer", unknown).items if i.key == "visceral_metastases")
+    assert item.points is None  # no brain metastases says nothing about the viscera

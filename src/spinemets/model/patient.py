@@ -180,7 +180,8 @@ class Burden(_Model):
     )
     visceral_metastases: VisceralMetastases | None = Field(
         None,
-        description="Major internal organ metastases: none / treatable (removable) / untreatable (unremovable).",
+        description="Major internal organ (lung, liver, kidney, brain) metastases: none / treatable "
+        "(removable) / untreatable (unremovable).",
     )
     visceral_pattern: VisceralPattern | None = Field(None, description="Katagiri: nodular or disseminated.")
     brain_metastases: bool | None = Field(None, description="Brain metastases present.")
@@ -301,6 +302,19 @@ class Patient(_Model):
                 "burden.vertebrae_involved",
                 count,
                 f"at least {entered}, the vertebrae covered by the lesions entered ({levels})",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _brain_counts_as_visceral(self) -> Patient:
+        # The brain is one of Tokuhashi's major internal organs, and Bauer 1995 counts "visceral or
+        # brain metastases" together: "none" beside known brain metastases is a contradiction.
+        if self.burden.brain_metastases and self.burden.visceral_metastases is VisceralMetastases.none:
+            raise InvalidInputError(
+                "burden.visceral_metastases",
+                "none",
+                "treatable or untreatable when brain_metastases is true (the brain counts among the "
+                "major internal organs)",
             )
         return self
 

@@ -52,12 +52,13 @@ PATHOLOGICAL_FRACTURE = Item(
 
 VISCERAL = Item(
     key="visceral_metastases",
-    label="No visceral metastases",
-    definition="One point when there are no visceral metastases.",
-    question="Are there visceral (internal organ) metastases?",
+    label="No visceral or brain metastases",
+    definition="One point when there are neither visceral nor brain metastases (Bauer 1995 counts "
+    "'visceral or brain metastases' as one negative factor).",
+    question="Are there visceral or brain metastases (lung, liver, kidney, brain)?",
     categories=(
-        Category(key="absent", points=1, label="No visceral metastases"),
-        Category(key="present", points=0, label="Visceral metastases"),
+        Category(key="absent", points=1, label="No visceral or brain metastases"),
+        Category(key="present", points=0, label="Visceral or brain metastases"),
     ),
     derivations=(
         Lookup(
@@ -182,6 +183,8 @@ def _common(patient: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     if patient.burden.visceral_metastases is not None:
         raw["visceral_metastases"] = patient.burden.visceral_metastases
+    elif patient.burden.brain_metastases:
+        raw["visceral_metastases"] = "present"  # brain metastases alone decide this item
     raw.update(bone_metastases_from_patient(patient))
     if patient.primary.histology is not None:
         raw["primary"] = patient.primary.histology
