@@ -14,7 +14,13 @@ from typer.testing import CliRunner
 from spinemets.cli import app
 from spinemets.cohort.run import score_file
 from spinemets.cohort.synth import simulated_median, write_synth
-from spinemets.cohort.validate import ExpectationCheck, check_expectation, validate_file, validate_frame
+from spinemets.cohort.validate import (
+    ExpectationCheck,
+    check_expectation,
+    expectation_json,
+    validate_file,
+    validate_frame,
+)
 from spinemets.errors import InvalidInputError
 from spinemets.scores.catalogue import SCORES
 from spinemets.scores.engine import BandSurvival, SourceCertainty
@@ -32,8 +38,9 @@ REFERENCE = {
         ("over_1_year", 12.0, None, SourceCertainty.S),
     },
     "tokuhashi_1990": {
-        ("up_to_3_months", None, 3.0, SourceCertainty.K),
-        ("over_12_months", 12.0, None, SourceCertainty.K),
+        # [K] on the sheet, since seen in the paper's abstract and the NICE CG75 evidence table (V)
+        ("up_to_3_months", None, 3.0, SourceCertainty.V),
+        ("over_12_months", 12.0, None, SourceCertainty.V),
     },
 }
 
@@ -160,9 +167,18 @@ def test_recalled_expectations_are_marked_unverified_and_gaps_stay_empty(from_ex
         scores=["tokuhashi_1990"],
     )
     bands = {b["band"]: b for b in summary["scores"]["tokuhashi_1990"]["bands"]}
-    assert bands["up_to_3_months"]["published_expectation"]["unverified"] is True
+    checked = bands["up_to_3_months"]["published_expectation"]
+    assert checked["certainty"] == "V" and checked["unverified"] is False
     assert bands["intermediate"]["published_expectation"] is None
     assert "expectation_check" not in bands["intermediate"]
+    recalled = BandSurvival(
+        band="b",
+        median_high_months=3.0,
+        statement="s",
+        certainty=SourceCertainty.K,
+        citation_id="tokuhashi1990",
+    )
+    assert expectation_json(recalled)["unverified"] is True
 
 
 def test_simulated_medians_follow_the_documented_rule() -> None:

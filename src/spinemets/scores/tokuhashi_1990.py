@@ -1,8 +1,9 @@
 """Original Tokuhashi score (1990): the same six items as 2005, each 0-2, total 0-12.
 
 Only the primary-site table and the bands differ from the revised score (:mod:`.tokuhashi`),
-whose five other items are reused so that a table lives once. The 1990 point table and bands
-are recalled [K] and were not re-checked against the full text (docs/conflicts.md).
+whose five other items are reused so that a table lives once. The point table and bands agree with
+the paper's abstract and first page, the NICE CG75 evidence table and other secondary sources, except
+for unnamed ("other") primaries, where they disagree (docs/conflicts.md); the full text was not seen.
 
 References:
     Tokuhashi Y et al. Spine 1990;15(11):1110-1113. doi:10.1097/00007632-199011010-00005
@@ -49,7 +50,8 @@ def primary_lookup_1990() -> Lookup:
     return histology_lookup(
         lambda row: None if row.tokuhashi_1990 is None else by_points[row.tokuhashi_1990],
         unlisted=by_points[1],
-        unlisted_note="{primary} is not named in Tokuhashi 1990; the published 'other' (1) applies",
+        unlisted_note="{primary} is not named in Tokuhashi 1990; 'other' scores 1 here, but the NICE CG75 "
+        "evidence table lists 'others' at 2, so the total may be 1 point higher (docs/conflicts.md)",
     )
 
 
@@ -82,43 +84,46 @@ def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDef
                 low=0,
                 high=5,
                 label="<= 3 months",
-                meaning="Expected survival <= 3 months: palliative treatment (recalled, unverified [K]).",
+                meaning="Expected survival <= 3 months: palliative treatment (the paper's abstract; NICE CG75 "
+                "evidence table).",
             ),
             Band(
                 key="intermediate",
                 low=6,
                 high=8,
                 label="intermediate",
-                meaning="Between the two published statements; no survival figure is recalled for 6-8 [GAP].",
+                meaning="Between the two published statements. Only a secondary source (NICE CG75 evidence "
+                "table) gives a figure for 6-8: average survival <= 12 months.",
             ),
             Band(
                 key="over_12_months",
                 low=9,
                 high=12,
                 label=">= 12 months",
-                meaning="Expected survival >= 12 months: excisional surgery (recalled, unverified [K]).",
+                meaning="Expected survival >= 12 months: excisional surgery (the paper's abstract; NICE CG75 "
+                "evidence table).",
             ),
         ),
         survival_direction=SurvivalDirection.higher_longer,
-        band_survival=(  # recalled [K]: shown as unverified; 6-8 has no figure [GAP]
+        band_survival=(  # seen in the abstract and the NICE CG75 evidence table [V]; 6-8: average only
             BandSurvival(
                 band="up_to_3_months",
                 median_high_months=3.0,
                 statement="expected survival <= 3 months",
-                certainty=SourceCertainty.K,
+                certainty=SourceCertainty.V,
                 citation_id="tokuhashi1990",
             ),
             BandSurvival(
                 band="over_12_months",
                 median_low_months=12.0,
                 statement="expected survival >= 12 months",
-                certainty=SourceCertainty.K,
+                certainty=SourceCertainty.V,
                 citation_id="tokuhashi1990",
             ),
         ),
         notes=(
-            "The 1990 point table and bands are recalled [K]; many papers call this version T12 and the "
-            "2005 revision T15.",
+            "The 1990 point table and bands were checked against the abstract and secondary sources (not the "
+            "full text); many papers call this version T12 and the 2005 revision T15.",
         ),
     )
 
