@@ -1,4 +1,4 @@
-"""``spinemets cohort score|validate|synth|inputs``: registry-scale scoring and survival validation."""
+"""``spinemets cohort score|lesions|validate|synth|inputs``: registry-scale scoring and survival validation."""
 
 from __future__ import annotations
 
@@ -182,6 +182,58 @@ def register(app: typer.Typer) -> None:
         write_synth(n, output, seed=seed, survival_from=survival_from)
         how = f"; survival from the {survival_from} band expectations" if survival_from else ""
         typer.echo(f"wrote {n:,} SYNTHETIC patients to {output} (not real data; see docs/cohort.md){how}")
+
+    @cohort.command("lesions")
+    def lesions_cmd(
+        scored: Annotated[
+            Path, typer.Argument(help="A one-row-per-lesion file scored by `spinemets cohort score`.")
+        ],
+        id_column: Annotated[str, typer.Option("--id", help="Column with the patient identifier.")],
+        output: Annotated[
+            Path, typer.Option("--output", "-o", help="One row per patient: .csv or .parquet.")
+        ],
+        level: Annotated[str, typer.Option("--level", help="Column with each lesion's level.")] = "level",
+        errors: Annotated[
+            Path | None,
+            typer.Option("--errors", help="Disagreement file (default: <output>.errors.csv)."),
+        ] = None,
+        lesion_column: Annotated[
+            list[str] | None,
+            typer.Option("--lesion-column", help="Another column that differs by lesion (repeatable)."),
+        ] = None,
+        option: Annotated[
+            list[str] | None, typer.Option("--option", help="Score option used when scoring, NAME=VALUE.")
+        ] = None,
+    ) -> None:
+        """One row per patient: lesion scores from the worst lesion, patient-level values checked."""
+        from spinemets.cohort.lesions import aggregate_file
+
+        s = aggregate_file(
+            scored,
+            output,
+            id_column,
+            errors=errors,
+            level_column=level,
+            options=_options(option),
+            lesion_columns=lesion_column or (),
+        )
+        label = " SYNTHETIC DATA" if s.synthetic else ""
+        typer.echo(
+            f"{s.rows:,} lesion rows -> {s.patients:,} patients (up to {s.max_lesions} lesions){label}"
+        )
+        for key in s.lesion_scores:
+            typer.echo(
+                f"  {key}: worst lesion shown; minimum raised by another lesion for "
+                f"{s.raised_by_another_lesion[key]:,}; invalid input {s.input_errors[key]:,}"
+            )
+        typer.echo(f"definitions version {s.definitions_version} -> {s.output}")
+        if s.disagreements:
+            typer.echo(
+                f"{s.disagreements:,} disagreeing values in {s.patients_with_disagreements:,} patients "
+                f"(left empty) -> {s.errors_file}"
+            )
+        else:
+            typer.echo(f"patient-level values agree on every row (error file {s.errors_file} is empty)")
 
     @cohort.command("inputs")
     def inputs_cmd(
