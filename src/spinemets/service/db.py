@@ -12,16 +12,19 @@ Migrations ship inside the package and run on first use; they are serialised acr
 
 from __future__ import annotations
 
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import Connection, make_url
 
 from spinemets.errors import InvalidInputError
 
 _MIGRATION_LOCK_ID = 0x5E1E_3E75
+#: A pooled PostgreSQL connection idle for longer than this is checked with a round trip before use.
+PING_AFTER_IDLE_S = 5.0
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10) -> Engine:
@@ -40,10 +43,42 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int 
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size)
         event.listen(engine, "connect", _pg_lz4_toast)
+        _ping_when_idle(engine)
         return engine
     raise InvalidInputError("database_url", parsed.get_backend_name(), ["sqlite", "postgresql"])
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has been idle for a while.
+
+    A connection can die while it waits in the pool (server restart, a firewall dropping idle
+    sessions); one that was returned a moment ago cannot have been idle long enough for that to be
+    likely. SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip on every request, a
+    tenth of the service's time under load. A failed ping makes the pool discard the connection and
+    open a new one (``DisconnectionError``), so the request itself never sees the dead connection.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since >= PING_AFTER_IDLE_S:
+            _ping(dbapi_conn)
+
+
+def _ping(dbapi_conn: Any) -> None:
+    """One round trip; a dead connection raises ``DisconnectionError`` (the pool opens a new one)."""
+    try:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        dbapi_conn.rollback()
+    except Exception as err:  # psycopg.OperationalError and kin: the connection is gone
+        raise exc.DisconnectionError(str(err)) from err
 
 
 def _pg_lz4_toast(dbapi_conn: Any, _record: Any) -> None:
