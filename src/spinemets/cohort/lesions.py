@@ -167,27 +167,34 @@ def _check_bands(frame: pl.DataFrame, specs: Mapping[str, ScoreSpec], keys: Sequ
             )
 
 
-def _lesion_exprs(defn: ScoreDefinition, columns: Sequence[str], level: str) -> list[pl.Expr]:
-    """Group aggregations of one lesion score: the shown lesion's columns and the highest minimum."""
+def _lesion_exprs(defn: ScoreDefinition) -> list[pl.Expr]:
+    """Group aggregations of one lesion score: the rows of the lesion shown and of the highest minimum.
+
+    ``arg_max`` gives the first maximum in row order, so ties go to the earlier row, as ``max`` does
+    in :func:`~spinemets.scores.worst_lesion`; the shown lesion's columns are gathered afterwards.
+    """
     key = defn.key
     lo, hi = pl.col(f"{key}_min"), pl.col(f"{key}_max")
-    by_worst = [hi, lo, pl.col(_ROW)]
-    by_floor = [lo, pl.col(_ROW)]
-
-    def shown(col: str) -> pl.Expr:
-        return pl.col(col).sort_by(by_worst, descending=[True, True, False], nulls_last=True).first()
-
-    exprs = [shown(c).alias(c) for c in columns if c != f"{key}_input_error"]
-    exprs += [
-        shown(level).alias(f"{key}_level"),
+    low, high = defn.range
+    width = high - low + 1
+    worst = ((hi - low) * width + (lo - low)).cast(pl.Int64).fill_null(-1)
+    return [
+        pl.col(_ROW).get(worst.arg_max()).alias(f"__{key}_best"),
+        pl.col(_ROW).get(lo.fill_null(low - 1).arg_max()).alias(f"__{key}_floor_row"),
         lo.max().alias(f"__{key}_floor"),
-        pl.col(level)
-        .sort_by(by_floor, descending=[True, False], nulls_last=True)
-        .first()
-        .alias(f"__{key}_fl"),
         pl.col(f"{key}_input_error").fill_null(False).any().alias(f"{key}_input_error"),
     ]
-    return exprs
+
+
+def _gather(
+    frame: pl.DataFrame, grouped: pl.DataFrame, key: str, columns: Sequence[str], level: str
+) -> pl.DataFrame:
+    """The shown lesion's columns (and levels) for every patient, by row number: one gather per column."""
+    best = grouped[f"__{key}_best"] - 1
+    shown = [frame[c].gather(best).alias(c) for c in columns if c != f"{key}_input_error"]
+    shown.append(frame[level].gather(best).alias(f"{key}_level"))
+    shown.append(frame[level].gather(grouped[f"__{key}_floor_row"] - 1).alias(f"__{key}_fl"))
+    return grouped.with_columns(shown)
 
 
 def _lesion_finish(defn: ScoreDefinition, columns: Sequence[str]) -> list[pl.Expr]:
@@ -274,10 +281,18 @@ def aggregate_lesions(
 
     aggs: list[pl.Expr] = [pl.len().cast(pl.Int32).alias(LESION_COUNT)]
     for key in lesion_keys:
-        aggs += _lesion_exprs(specs[key].definition, groups[key], level_column)
-    for col in checked:
-        aggs += [pl.col(col).first(), (pl.col(col).n_unique() > 1).alias(f"__dis__{col}")]
+        aggs += _lesion_exprs(specs[key].definition)
+    aggs += [pl.col(col).first() for col in checked]
     grouped = frame.group_by(id_column, maintain_order=True).agg(aggs)
+    differs = _differs(frame, id_column, checked)
+    grouped = grouped.with_columns(
+        (pl.col(id_column).is_in(differs[c].implode()) if c in differs else pl.lit(False)).alias(
+            f"__dis__{c}"
+        )
+        for c in checked
+    )
+    for key in lesion_keys:
+        grouped = _gather(frame, grouped, key, groups[key], level_column)
 
     finish: list[pl.Expr] = []
     for key in lesion_keys:
@@ -303,6 +318,24 @@ def aggregate_lesions(
     patients = patients.select(order)
     errors = _disagreements(frame, grouped, id_column, checked)
     return LesionAggregate(patients, errors, lesion_keys, patient_keys)
+
+
+def _differs(frame: pl.DataFrame, id_column: str, checked: Sequence[str]) -> dict[str, pl.Series]:
+    """Per column, the patients whose rows disagree on it (columns without any are left out).
+
+    Rows in patient order are compared with the row before, one column at a time (element-wise, no
+    per-group hashing, one column's copy in memory); missing next to present counts as a difference.
+    """
+    order = frame.select(pl.arg_sort_by([id_column, _ROW])).to_series()
+    ids = frame[id_column].gather(order)
+    same = ids.eq(ids.shift(1)).fill_null(False)
+    out: dict[str, pl.Series] = {}
+    for col in checked:
+        values = frame[col].gather(order)
+        flag = same & values.ne_missing(values.shift(1))
+        if flag.any():
+            out[col] = ids.filter(flag).unique()
+    return out
 
 
 def _disagreements(
