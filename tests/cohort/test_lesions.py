@@ -252,16 +252,34 @@ def test_an_invalid_lesion_input_leaves_the_patients_lesion_score_empty() -> Non
 
 def test_a_file_scored_with_other_options_is_refused_and_accepted_with_them() -> None:
     frame = pl.DataFrame(
-        {"pid": ["a"], "level": ["T4"], "escc": ["1c"]},
+        {"pid": ["a", "b", "b"], "level": ["T4", "T4", "T5"], "escc": ["1c", "1c", None]},
         schema=dict.fromkeys(["pid", "level", "escc"], pl.String),
     )
     high = specs_with_options({"escc_1c": "high"})
     scored = score_chunk(frame, high).scored
     with pytest.raises(InvalidInputError, match="escc_1c"):
         aggregate_lesions(scored, "pid")
-    row = aggregate_lesions(scored, "pid", specs=high).patients.row(0, named=True)
+    a, b = aggregate_lesions(scored, "pid", specs=high).patients.iter_rows(named=True)
     single = score("escc", {"grade": "1c"}, escc_1c="high").band
-    assert single is not None and row["escc_band"] == single.key == "high_grade"
+    assert single is not None and a["escc_band"] == single.key == "high_grade"
+    # a certain 1c (rank 3) and an ungraded lesion: range 3..5, all high grade when 1c is grouped high
+    # (the bands of the option's variant; with the default grouping 3..5 would straddle both bands)
+    assert (b["escc_min"], b["escc_max"], b["escc_level"], b["escc_min_level"]) == (3, 5, "T5", "T4")
+    assert b["escc_band"] == "high_grade" and b["escc_band_determined"] is True
+
+
+def test_a_file_scored_with_other_definitions_or_altered_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "scored.csv"
+    frame = pl.DataFrame({"pid": ["a"], "level": ["T4"]}, schema={"pid": pl.String, "level": pl.String})
+    scored = score_chunk(frame, SPECS).scored
+    scored.with_columns(pl.lit("1999.1.1").alias("spinemets_definitions_version")).write_csv(path)
+    with pytest.raises(InvalidInputError, match=r"current definitions.*1999\.1\.1"):
+        aggregate_file(path, tmp_path / "out.csv", "pid")
+    scored.with_columns(pl.lit("many").alias("sins_max")).write_csv(path)
+    with pytest.raises(
+        InvalidInputError, match="sins_max must be a value as `spinemets cohort score` writes it"
+    ):
+        aggregate_file(path, tmp_path / "out.csv", "pid")
 
 
 @pytest.mark.parametrize(
