@@ -112,6 +112,19 @@ def test_escc_patient_level_is_the_worst_grade_and_option_applies() -> None:
     assert [r.grade for r in score_lesions(p, "escc")] == ["1c", "1a"]
 
 
+def test_worst_lesion_decides_the_raised_range_with_the_option_bands() -> None:
+    """A certain 1c lesion beside an ungraded one: grades 1c..3 (3..5). Under escc_1c=high every one of
+    them is high grade, so the band is decided; under the default grouping 1c is low grade (Bilsky 2010
+    groups 1c with 0-1b for radiotherapy decisions), so it is not."""
+    p = _patient(lesions=[{"level": "T5", "escc": "1c"}, {"level": "L1"}])
+    default = score("escc", p)
+    assert (default.min, default.max) == (3, 5) and not default.band_determined
+    high = score("escc", p, escc_1c="high")
+    assert (high.min, high.max) == (3, 5)
+    assert high.band_determined and high.band is not None and high.band.key == "high_grade"
+    assert high.possible_bands == (high.band.label,)
+
+
 def test_no_lesion_entered_gives_the_full_range() -> None:
     r = score("sins", _patient())
     assert (r.min, r.max, r.subject) == (0, 18, "no lesion entered")

@@ -97,7 +97,7 @@ def worst_lesion(results: tuple[ScoreResult, ...]) -> ScoreResult | None:
     if floor is best or floor.min <= best.min:
         return best
     lo, hi = floor.min, best.max
-    bands = [b for b in _bands(best.score) if b.high >= lo and b.low <= hi]
+    bands = [b for b in _bands(best.score, best.options) if b.high >= lo and b.low <= hi]
     note = (
         f"{floor.subject} is certainly {floor.label()}, so the patient's worst lesion scores at least "
         f"{floor.min}; {best.subject} is shown because its missing items could make it worse"
@@ -113,8 +113,10 @@ def worst_lesion(results: tuple[ScoreResult, ...]) -> ScoreResult | None:
     )
 
 
-def _bands(key: str) -> tuple[Band, ...]:
-    return SPECS[key].definition.bands
+def _bands(key: str, options: Mapping[str, str]) -> tuple[Band, ...]:
+    """The bands of the definition the result was computed with (options such as ``escc_1c`` change them)."""
+    spec = SPECS[key]
+    return spec.variant(spec.resolve_options(options)).definition.bands
 
 
 most_unstable = worst_lesion
