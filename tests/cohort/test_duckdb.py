@@ -26,7 +26,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _plain(df: pl.DataFrame) -> pl.DataFrame:
-    return df.with_columns(pl.col(pl.Categorical).cast(pl.String))
+    return df.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
 
 
 def _table(db: Path, name: str) -> pl.DataFrame:

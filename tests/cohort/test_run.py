@@ -266,3 +266,22 @@ def test_an_error_while_streaming_keeps_the_previous_output_and_its_own_type(tmp
     write_tables(iter([pa.table({"x": [1]}), pa.table({"x": [2, 3]})]), out, synthetic=True)
     assert pl.read_parquet(out)["x"].to_list() == [1, 2, 3]
     assert parquet_metadata(out)[b"spinemets.synthetic"] == b"true"
+
+
+def test_score_text_columns_are_typed_with_every_category_of_the_definition(tmp_path: Path) -> None:
+    """Bands, grades and missing-item sets list all their possible values, in the definition's
+    order, even those no row of this file has (polars reads them as Enum)."""
+    src = tmp_path / "in.parquet"
+    write_synth(300, src, seed=2)
+    out = tmp_path / "o.parquet"
+    score_file(src, out, progress=False)
+    df = pl.read_parquet(out)
+    for key, spec in SPECS.items():
+        dtype = df.schema[f"{key}_band"]
+        assert isinstance(dtype, pl.Enum)
+        assert list(dtype.categories) == [b.key for b in spec.definition.bands]
+    missing = df.schema["sins_missing"]
+    assert isinstance(missing, pl.Enum) and len(missing.categories) == 2 ** len(
+        SPECS["sins"].definition.items
+    )
+    assert df.schema["spinemets_definitions_version"] == pl.Enum([DEFINITIONS_VERSION])

@@ -6,6 +6,7 @@ file precede it, so error rows are numbered over the whole file (1-based, header
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -37,7 +38,28 @@ class ChunkResult:
         frame = pl.from_arrow(self.table)
         if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a table gives a frame
             raise TypeError("expected a table")
-        return frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
+        return frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
+
+
+#: Arrow field metadata under which polars keeps an Enum's categories (length-prefixed, in order).
+POLARS_ENUM_KEY = b"_PL_ENUM_VALUES2"
+
+
+def _field(name: str, arr: pa.Array, complete: bool) -> pa.Field:
+    """A score column's field. A text column that lists every category of its definition (bands,
+    possible bands, missing-item sets, grades) is marked as a polars Enum of exactly those: the output
+    is typed with its possible values, and polars writes an Enum in about half the time of a
+    Categorical."""
+    if not (complete and pa.types.is_dictionary(arr.type)):
+        return pa.field(name, arr.type)
+    return pa.field(
+        name, arr.type, metadata={POLARS_ENUM_KEY: _enum_values(tuple(arr.dictionary.to_pylist()))}
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _enum_values(names: tuple[str, ...]) -> bytes:
+    return b"".join(b"%d;%s" % (len(v.encode()), v.encode()) for v in names)
 
 
 def _to_polars(table: pa.Table) -> pl.DataFrame:
@@ -129,10 +151,12 @@ def score_chunk(
         frame, arrow_in, skip = df, df.to_arrow(), []
     mapped, map_errors = apply_mapping(frame, mapping, row_offset)
     scores: dict[str, pa.Array] | None = None
+    scores_are_fast = False
     if fast:
         try:
             untouched = frozenset(arrow_in.column_names) - frozenset(mapping.columns if mapping else ())
             scores = FastScorer(specs, mapped, item_points, arrow_in, untouched, cache).columns()
+            scores_are_fast = True
         except TooManyStates:
             scores = None
     if scores is None:
@@ -163,10 +187,11 @@ def score_chunk(
             table = table.set_column(table.column_names.index(name), name, col)
         else:
             table = table.append_column(name, col)
+    complete = fast and scores_are_fast  # fast-path text columns list every category, in order
     for name, arr in scores.items():
-        table = table.append_column(name, arr)
+        table = table.append_column(_field(name, arr, complete), arr)
     no_nulls = np.zeros(frame.height, dtype=bool)
     version = dictionary_column(np.zeros(frame.height, dtype=np.int8), [DEFINITIONS_VERSION], no_nulls)
-    table = table.append_column(VERSION_COLUMN, version)
+    table = table.append_column(_field(VERSION_COLUMN, version, True), version)
     errors = pl.concat([map_errors, score_errors]) if map_errors.height else score_errors
     return ChunkResult(table, errors.sort("row", maintain_order=True), frame.height)

@@ -404,7 +404,7 @@ def read_scored(path: Path, specs: Mapping[str, ScoreSpec]) -> tuple[pl.DataFram
         synthetic = meta.get(META_SYNTHETIC) == b"true"
         if META_VERSION in meta:
             versions.add(meta[META_VERSION].decode())
-        df = pl.read_parquet(path).with_columns(pl.col(pl.Categorical).cast(pl.String))
+        df = pl.read_parquet(path).with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
     else:
         df = _typed(pl.read_csv(path, infer_schema=False), specs)
     if VERSION_COLUMN in df.columns:
