@@ -61,6 +61,10 @@ def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
         load_settings(settings_file=ini)
     with pytest.raises(InvalidInputError, match="a readable settings file"):
         load_settings(settings_file=tmp_path / "missing.toml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("port: [8000\n")
+    with pytest.raises(InvalidInputError, match="a well-formed settings file"):
+        load_settings(settings_file=broken)
 
 
 def test_open_mode_only_on_loopback() -> None:

@@ -30,6 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from spinemets.errors import InvalidInputError
+from spinemets.knowledge.yaml_text import load_yaml
 from spinemets.scores.engine import ScoreSpec
 
 DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null")
@@ -96,7 +97,7 @@ def check_targets(mapping: CohortMapping, specs: Mapping[str, ScoreSpec]) -> Non
 def load_mapping(path: Path, specs: Mapping[str, ScoreSpec]) -> CohortMapping:
     """Read and validate a mapping YAML file; errors name the key and what is allowed."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise InvalidInputError("mapping", str(path), "a readable YAML mapping file", str(exc)) from None
     try:

@@ -19,13 +19,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spinemets.errors import KnowledgeBaseError
 from spinemets.evidence.answer import Answer
 from spinemets.evidence.statements import statements_by_id
 from spinemets.evidence.text import normalise
+from spinemets.knowledge.yaml_text import load_yaml
 
 DEFAULT_PATH = Path("evaluation") / "questions.yaml"
 TARGET_COVERAGE = 0.90
@@ -86,7 +86,7 @@ class EvalReport(BaseModel):
 def load_questions(path: Path = DEFAULT_PATH) -> tuple[EvalQuestion, ...]:
     """Read and validate the question set; relevant ids must be statements."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise KnowledgeBaseError(f"evaluation set {path} cannot be read: {exc}") from exc
     if not isinstance(raw, list):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from spinemets.errors import KnowledgeBaseError
 from spinemets.knowledge.bibliography import load_bibliography
+from spinemets.knowledge.yaml_text import load_yaml
 
 EVIDENCE_PACKAGE = "spinemets.knowledge.evidence"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
@@ -162,7 +163,7 @@ def _entry_label(item: object, index: int) -> str:
 def parse_statements(name: str, text: str) -> list[EvidenceStatement]:
     """Validate one YAML document of statements; ``name`` is used in error messages."""
     try:
-        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise KnowledgeBaseError(f"evidence/{name}: not valid YAML: {exc}") from exc
     if raw is None:

@@ -10,11 +10,11 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from spinemets.errors import KnowledgeBaseError
 from spinemets.knowledge.bibliography import get_reference
+from spinemets.knowledge.yaml_text import load_yaml
 from spinemets.model.enums import Histology
 
 Growth = Literal["slow", "moderate", "rapid"]
@@ -48,7 +48,7 @@ def histology_table() -> HistologyTable:
     """The validated table; every histology must have a row and every citation must exist."""
     text = resources.files(__package__).joinpath("histology.yaml").read_text(encoding="utf-8")
     try:
-        table = HistologyTable.model_validate(yaml.safe_load(text))
+        table = HistologyTable.model_validate(load_yaml(text))
     except ValidationError as exc:
         raise KnowledgeBaseError(f"histology.yaml: {exc}") from exc
     missing = [h.value for h in Histology if h not in table.rows]

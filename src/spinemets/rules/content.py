@@ -12,11 +12,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from spinemets.errors import KnowledgeBaseError
 from spinemets.knowledge.bibliography import get_reference
+from spinemets.knowledge.yaml_text import load_yaml
 from spinemets.model.enums import Histology
 from spinemets.rules.model import Category, Certainty, Kind, Urgency
 
@@ -138,7 +138,7 @@ class RuleContent(_Closed):
 
 def _read(name: str) -> Any:
     text = resources.files(_PACKAGE).joinpath(name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(text)
 
 
 def _check_citations(where: str, ids: tuple[str, ...]) -> None:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from spinemets.errors import InvalidInputError
+from spinemets.knowledge.yaml_text import YAMLError, load_yaml
 
 SETTINGS_FILE_ENV = "SPINEMETS_SETTINGS_FILE"
 
@@ -170,12 +171,10 @@ def read_settings_file(path: Path) -> dict[str, Any]:
         elif suffix == ".json":
             data = json.loads(text)
         elif suffix in {".yaml", ".yml"}:
-            import yaml
-
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         else:
             raise InvalidInputError("settings_file", str(path), "a .toml, .json, .yaml or .yml file")
-    except (ValueError, ImportError) as exc:
+    except (ValueError, ImportError, YAMLError) as exc:
         if isinstance(exc, InvalidInputError):
             raise
         raise InvalidInputError("settings_file", str(path), "a well-formed settings file", str(exc)) from None

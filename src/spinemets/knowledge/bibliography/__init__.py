@@ -11,10 +11,10 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from spinemets.errors import KnowledgeBaseError
+from spinemets.knowledge.yaml_text import load_yaml
 
 Certainty = Literal["S", "V", "V2", "K"]
 Kind = Literal["article", "guideline", "trial", "review", "book", "web", "seed"]
@@ -94,7 +94,7 @@ def load_bibliography() -> dict[str, Reference]:
         key=lambda f: f.name,
     )
     for f in files:
-        raw = yaml.safe_load(f.read_text(encoding="utf-8")) or []
+        raw = load_yaml(f.read_text(encoding="utf-8")) or []
         if not isinstance(raw, list):
             raise KnowledgeBaseError(f"bibliography/{f.name}: expected a list of entries")
         for i, item in enumerate(raw):
