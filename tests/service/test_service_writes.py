@@ -1,7 +1,8 @@
-"""The write path: one serialisation for create and new versions, and writes off the event loop.
+"""The write path: one serialisation for create and new versions, and writes that never block the loop.
 
 A write can wait for the database (here: another process holding SQLite's write lock, as a backup
-or a second service would). It waits in a worker thread, so every other request is still served.
+or a second service would). It then waits in a worker thread, so every other request is still
+served; a write that finds the lock free runs on the event loop (no thread hop).
 """
 
 from __future__ import annotations
@@ -109,3 +110,30 @@ def test_a_write_waiting_for_the_database_does_not_stall_other_requests(
         outside.close()
     writer.join(30)
     assert [r.status_code for r in replies] == [{"create": 201, "new version": 200, "delete": 204}[write]]
+
+
+def test_a_write_that_finds_the_lock_free_runs_on_the_loop_and_only_a_waiting_one_in_a_thread(
+    sqlite_client: tuple[TestClient, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio.to_thread
+
+    client, db = sqlite_client
+    hops: list[object] = []
+    real = anyio.to_thread.run_sync
+
+    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(func)
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    location = client.post("/api/v1/assessments", json={"patient": EXAMPLE}).headers["location"]
+    assert client.put(location, json={"patient": EXAMPLE}).status_code == 200
+    writes_hopped = [h for h in hops if "store" in repr(h) or "delete" in repr(h)]
+    assert writes_hopped == []  # both writes ran on the loop
+    outside = sqlite3.connect(db, isolation_level=None, timeout=1, check_same_thread=False)
+    outside.execute("BEGIN IMMEDIATE")  # another process's write lock, released 0.3 s later
+    threading.Timer(0.3, lambda: (outside.execute("ROLLBACK"), outside.close())).start()
+    assert client.put(location, json={"patient": EXAMPLE}).status_code == 200  # waited for the lock
+    assert any("store" in repr(h) for h in hops)
+    rows = client.get(f"{location}/versions").json()
+    assert [r["version"] for r in rows][-1] == 3  # nothing half-written by the attempt that gave way

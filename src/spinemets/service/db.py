@@ -23,6 +23,8 @@ from sqlalchemy.engine import Connection, make_url
 from spinemets.errors import InvalidInputError
 
 _MIGRATION_LOCK_ID = 0x5E1E_3E75
+#: How long an SQLite writer waits for the write lock before giving up (busy handler).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: A pooled PostgreSQL connection idle for longer than this is checked with a round trip before use.
 PING_AFTER_IDLE_S = 5.0
 
@@ -104,7 +106,7 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -11,19 +11,21 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, and_, event, func, insert, select, update
+from sqlalchemy import Engine, and_, event, exc, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from spinemets.errors import InvalidInputError
 from spinemets.service import audit
-from spinemets.service.db import make_engine, migrate
+from spinemets.service.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, migrate
 from spinemets.service.schema import AssessmentRow, AssessmentVersionRow
 
 try:
@@ -49,6 +51,49 @@ class VersionConflictError(InvalidInputError):
 
 class AssessmentDeletedError(InvalidInputError):
     """The assessment was deleted; it can be read from its history but not changed."""
+
+
+#: Without waiting (:func:`no_wait`), how long a writer may still wait for the other workers' writes
+#: (each holds the lock for a millisecond or two) before it gives way to a thread that waits.
+SHORT_WAIT_S = 0.025
+
+
+def _flock(fd: int, timeout: float | None) -> bool:
+    """Take the workers' advisory write lock; False if ``timeout`` seconds pass first."""
+    assert fcntl is not None
+    if timeout is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return True
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.0005)
+
+
+class StoreBusyError(Exception):
+    """A write asked not to wait (:func:`no_wait`) found the database's write lock taken.
+
+    Raised before anything is written, so the caller may simply run the write again, waiting."""
+
+
+_NO_WAIT: ContextVar[bool] = ContextVar("spinemets_store_no_wait", default=False)
+
+
+@contextmanager
+def no_wait() -> Iterator[None]:
+    """Writes in this block fail at once with :class:`StoreBusyError` instead of waiting for SQLite's
+    write lock (held by another worker or process). PostgreSQL writes are not affected: their waits
+    are row locks held by other workers for the length of one short transaction."""
+    token = _NO_WAIT.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAIT.reset(token)
 
 
 class StoredVersionInfo(BaseModel):
@@ -176,25 +221,55 @@ class AssessmentStore:
 
     @contextmanager
     def write_transaction(self) -> Iterator[Connection]:
-        """A write transaction (SQLite: BEGIN IMMEDIATE, one writer at a time across the workers)."""
+        """A write transaction (SQLite: BEGIN IMMEDIATE, one writer at a time across the workers).
+
+        Inside :func:`no_wait`, an SQLite write lock held elsewhere raises :class:`StoreBusyError`
+        before anything is written, instead of waiting for it.
+        """
         if self._write_lock is None:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock:
-            if self._lock_fd is None:
-                with self.engine.begin() as conn:
-                    yield conn
-                return
-            assert fcntl is not None
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        wait = not _NO_WAIT.get()
+        if not self._write_lock.acquire(timeout=-1 if wait else SHORT_WAIT_S):
+            raise StoreBusyError("another writer of this process holds the lock")
+        try:
+            if self._lock_fd is not None and not _flock(self._lock_fd, None if wait else SHORT_WAIT_S):
+                raise StoreBusyError("another worker holds the write lock")
             try:
-                with self.engine.begin() as conn:
+                with self._sqlite_begin(wait) as conn:
                     yield conn
             finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                if self._lock_fd is not None:
+                    assert fcntl is not None
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             if self._checkpointer is not None:
                 self._checkpointer.wrote()
+        finally:
+            self._write_lock.release()
+
+    @contextmanager
+    def _sqlite_begin(self, wait: bool) -> Iterator[Connection]:
+        """``engine.begin()``; without waiting, SQLite's busy handler is off for the BEGIN IMMEDIATE."""
+        if wait:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                try:
+                    tx = conn.begin()
+                except exc.OperationalError as err:
+                    if "locked" in str(err) or "busy" in str(err):
+                        raise StoreBusyError("another process holds the SQLite write lock") from None
+                    raise
+                with tx:
+                    yield conn
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
     @property
     def dialect(self) -> str:

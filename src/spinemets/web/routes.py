@@ -25,7 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 import spinemets
 from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
-from spinemets.service.api import in_write_thread, store_result
+from spinemets.service.api import run_write, store_result
 from spinemets.service.auth import Principal
 from spinemets.service.deps import get_store, optional_user
 from spinemets.service.security import CSRF_FIELD, csrf_token
@@ -280,7 +280,7 @@ async def save_assessment(
     existing = (values.get("assessment_id") or [""])[-1]
     if existing:
         _load(store, existing, None)
-    saved = await in_write_thread(
+    saved = await run_write(
         request, store_result, store, patient, assessment, user.name, assessment_id=existing or None
     )
     stored = saved.info
