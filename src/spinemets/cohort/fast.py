@@ -125,6 +125,7 @@ class FastScorer:
         self._codes: dict[str, tuple[np.ndarray, pl.Series]] = {}
         self._cardinality: dict[str, bool] = {}
         self._distinct: dict[str, pl.Series] = {}
+        self._items: dict[tuple[Any, ...], ItemArrays] = {}
 
     # ---- coding ------------------------------------------------------------------------------------
 
@@ -340,6 +341,25 @@ class FastScorer:
                 np.full(self.n, cats.index(default[4]) if default[4] else -1, np.int32) if grade else None,
                 cats,
             )
+        # An item shared by several scores (Tokuhashi 2005/1990, Bauer / modified Bauer / NESMS) reading
+        # the same columns the same way is computed once per chunk.
+        memo_key = (id(item), grade, tuple((s.stage, s.column, id(s.nested)) for s in sources))
+        found = self._items.get(memo_key)
+        if found is not None:
+            return found
+        found = self._items[memo_key] = self._item_arrays(score_key, item, grade, sources, pts, cats, default)
+        return found
+
+    def _item_arrays(
+        self,
+        score_key: str,
+        item: Item,
+        grade: bool,
+        sources: list[_Source],
+        pts: list[int],
+        cats: tuple[str, ...],
+        default: State,
+    ) -> ItemArrays:
         per_source = [self._source_classes(score_key, item, s, grade) for s in sources]
         sizes = [len(states) for _, states in per_source]
         total = int(np.prod(sizes))
