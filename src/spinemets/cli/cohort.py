@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from spinemets.cohort import DEFAULT_CHUNK_ROWS
 from spinemets.errors import InvalidInputError
 
 
@@ -44,7 +45,9 @@ def register(app: typer.Typer) -> None:
         scheduler: Annotated[
             str | None, typer.Option("--scheduler", help="Dask scheduler, e.g. tcp://host:8786.")
         ] = None,
-        chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1000, help="Rows per chunk.")] = 500_000,
+        chunk_rows: Annotated[
+            int, typer.Option("--chunk-rows", min=1000, help="Rows per chunk.")
+        ] = DEFAULT_CHUNK_ROWS,
         item_points: Annotated[
             bool, typer.Option("--item-points", help="Also write one points column per item.")
         ] = False,

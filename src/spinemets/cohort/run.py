@@ -32,6 +32,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
+from spinemets.cohort import DEFAULT_CHUNK_ROWS
 from spinemets.cohort.expressions import ERROR_SCHEMA
 from spinemets.cohort.fast import FastCache
 from spinemets.cohort.frame import VERSION_COLUMN, ChunkResult, score_chunk
@@ -45,7 +46,6 @@ META_VERSION = b"spinemets.definitions_version"
 META_SYNTHETIC = b"spinemets.synthetic"
 #: Column that marks synthetic rows (written by ``spinemets cohort synth``).
 SYNTHETIC_COLUMN = "synthetic"
-DEFAULT_CHUNK_ROWS = 500_000
 _CSV_CHUNK_BYTES = 32 * 1024 * 1024
 
 
