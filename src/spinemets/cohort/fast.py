@@ -406,26 +406,12 @@ class FastScorer:
             np.minimum(hi, defn.ceiling, out=hi)
         rmin, rmax = defn.range
         width = rmax - rmin + 1
+        tables = _range_tables(defn)
         pair = (np.clip(lo, rmin, rmax) - rmin) * width + (np.clip(hi, rmin, rmax) - rmin)
-        band_t = np.full(width * width, -1, np.int32)
-        det_t = np.zeros(width * width, bool)
-        poss_t = np.zeros(width * width, np.int32)
-        poss_names: dict[str, int] = {}
-        for a, b in itertools.product(range(rmin, rmax + 1), repeat=2):
-            hits = [i for i, band in enumerate(defn.bands) if band.high >= a and band.low <= b]
-            j = (a - rmin) * width + (b - rmin)
-            det_t[j] = len(hits) == 1
-            band_t[j] = hits[0] if len(hits) == 1 else -1
-            text = " | ".join(defn.bands[i].label for i in hits)
-            poss_t[j] = poss_names.setdefault(text, len(poss_names))
-        band_idx = np.take(band_t, pair)
-        undet = [a.lo != a.hi for a in items]
+        band_idx = np.take(tables.band, pair)
         mask_code = np.zeros(self.n, np.int32)
-        for i, u in enumerate(undet):
-            mask_code |= u.astype(np.int32) << i
-        missing_names = [
-            ";".join(it.key for i, it in enumerate(defn.items) if m >> i & 1) for m in range(1 << len(items))
-        ]
+        for i, a in enumerate(items):
+            mask_code |= (a.lo != a.hi).astype(np.int32) << i
         complete = lo == hi
         err_valid = _validity(err)  # shared by the columns that are null exactly when an input is invalid
         cols: dict[str, pa.Array] = {
@@ -433,11 +419,11 @@ class FastScorer:
             f"{key}_min": _int32(lo, err_valid),
             f"{key}_max": _int32(hi, err_valid),
             f"{key}_band": dictionary_column(band_idx, [b.key for b in defn.bands], err | (band_idx < 0)),
-            f"{key}_band_determined": bool_column(np.take(det_t, pair), err_valid),
+            f"{key}_band_determined": bool_column(np.take(tables.determined, pair), err_valid),
             f"{key}_possible_bands": dictionary_column(
-                np.take(poss_t, pair), list(poss_names), err, err_valid
+                np.take(tables.possible, pair), tables.possible_names, err, err_valid
             ),
-            f"{key}_missing": dictionary_column(mask_code, missing_names, err, err_valid),
+            f"{key}_missing": dictionary_column(mask_code, tables.missing_names, err, err_valid),
             f"{key}_input_error": bool_column(err, (None, 0)),
         }
         if grade and items and items[0].category is not None:
@@ -456,6 +442,49 @@ class FastScorer:
         for key in self.specs:
             out.update(self.score_columns(key))
         return out
+
+
+@dataclass(frozen=True)
+class RangeTables:
+    """Per (min, max) pair of a score's range: the band decided, whether it is, the possible bands'
+    text; and the text of every set of undetermined items. Depend on the definition only."""
+
+    band: np.ndarray
+    determined: np.ndarray
+    possible: np.ndarray
+    possible_names: list[str]
+    missing_names: list[str]
+
+
+_RANGE_TABLES: dict[int, tuple[ScoreDefinition, RangeTables]] = {}
+
+
+def _range_tables(defn: ScoreDefinition) -> RangeTables:
+    """Built once per definition (kept beside it: definitions are not hashable)."""
+    found = _RANGE_TABLES.get(id(defn))
+    if found is None or found[0] is not defn:
+        found = _RANGE_TABLES[id(defn)] = (defn, _build_range_tables(defn))
+    return found[1]
+
+
+def _build_range_tables(defn: ScoreDefinition) -> RangeTables:
+    rmin, rmax = defn.range
+    width = rmax - rmin + 1
+    band_t = np.full(width * width, -1, np.int32)
+    det_t = np.zeros(width * width, bool)
+    poss_t = np.zeros(width * width, np.int32)
+    poss_names: dict[str, int] = {}
+    for a, b in itertools.product(range(rmin, rmax + 1), repeat=2):
+        hits = [i for i, band in enumerate(defn.bands) if band.high >= a and band.low <= b]
+        j = (a - rmin) * width + (b - rmin)
+        det_t[j] = len(hits) == 1
+        band_t[j] = hits[0] if len(hits) == 1 else -1
+        text = " | ".join(defn.bands[i].label for i in hits)
+        poss_t[j] = poss_names.setdefault(text, len(poss_names))
+    missing = [
+        ";".join(it.key for i, it in enumerate(defn.items) if m >> i & 1) for m in range(1 << len(defn.items))
+    ]
+    return RangeTables(band_t, det_t, poss_t, list(poss_names), missing)
 
 
 def _totals(items: list[ItemArrays], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
