@@ -6,14 +6,17 @@ initdb/pg_ctl, see :mod:`spinemets.service.pgtemp`); every test gets a fresh dat
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+import spinemets
 from spinemets.service.app import create_app
 from spinemets.service.auth import Authenticator
 from spinemets.service.pgtemp import PostgresUnavailableError, TempPostgres
@@ -22,6 +25,17 @@ from spinemets.service.storage import AssessmentStore
 
 LOOPBACK = ("127.0.0.1", 50000)
 _db_counter = itertools.count()
+
+
+def library_outputs(patient: Any, stored: dict[str, Any]) -> dict[str, Any]:
+    """What ``spinemets.assess`` gives for ``patient``, stamped with the stored version's time.
+
+    ``Assessment.created`` is the clock second of the computation, so a library call made beside a
+    stored one may fall in the next second; every other field must match exactly.
+    """
+    created = stored["created"]
+    assert dt.datetime.fromisoformat(created).tzinfo is not None, created
+    return spinemets.assess(patient).model_dump(mode="json") | {"created": created}
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import spinemets
 from spinemets.service.app import create_app
 from spinemets.service.settings import load_settings
 
-from .conftest import LOOPBACK
+from .conftest import LOOPBACK, library_outputs
 
 EXAMPLE = json.loads(
     (Path(__file__).resolve().parents[2] / "examples" / "breast_t12_mechanical.json").read_text()
@@ -54,7 +54,8 @@ def test_create_reply_is_byte_for_byte_the_stored_version(open_client: TestClien
         assert created.status_code == 201, created.text
         got = open_client.get(created.headers["location"])
         assert got.content == created.content, example.name
-        assert created.json()["outputs"] == spinemets.assess(patient).model_dump(mode="json")
+        outputs = created.json()["outputs"]
+        assert outputs == library_outputs(patient, outputs)
 
 
 def test_prefer_return_minimal_replies_with_the_summary(open_client: TestClient) -> None:
