@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,3 +115,20 @@ def test_cli_audit_verify_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     bad = runner.invoke(cli_app, ["audit", "verify"])
     assert bad.exit_code == 1
     assert "TAMPERING DETECTED" in bad.output and "entry 1: content does not match its hash" in bad.output
+
+
+def test_audit_verify_exit_code_reaches_the_shell(tmp_path: Path) -> None:
+    # Through the real entry point (``spinemets audit verify``), not CliRunner: a scheduled integrity
+    # check reads the process exit code, which must be 1 on tampering.
+    store = AssessmentStore(f"sqlite:///{tmp_path / 'spinemets.db'}")
+    _fill(store, 1)
+    _unguard(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET action = 'assessment.read' WHERE seq = 1"))
+    store.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPINEMETS_")}
+    env["SPINEMETS_DATA_DIR"] = str(tmp_path)
+    cmd = [sys.executable, "-c", "from spinemets.cli import main; main()", "audit", "verify"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "TAMPERING DETECTED" in done.stdout + done.stderr

@@ -45,7 +45,8 @@ _register()
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning spinemets errors into exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns the code of a ``typer.Exit`` instead of exiting.
+        code = app(args=argv, standalone_mode=False)
     except SpinemetsError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 def _is_usage_error(exc: BaseException) -> bool:
