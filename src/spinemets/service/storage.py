@@ -334,7 +334,7 @@ class AssessmentStore:
         aid = str(uuid.uuid4())
         adate = _assessment_date(patient, now)
         digest = audit.content_hash(inputs_json, outputs_json)
-        with self.write_transaction() as conn:
+        with self.write_transaction() as conn, audit.committed_batch(conn):
             conn.execute(
                 _INSERT_HEAD,
                 {
