@@ -51,23 +51,29 @@ def serve_settings(settings: ServiceSettings) -> None:
 
     from spinemets.service.app import session_secret
     from spinemets.service.storage import AssessmentStore
+    from spinemets.service.workers import balanced_sockets_supported, serve_workers
 
     store = AssessmentStore(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
     store.close()
     session_secret(settings)  # create the shared key before the workers race for it
     _export(settings)
-    uvicorn.run(
-        "spinemets.service.asgi:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        log_level=settings.log_level.lower(),
-        timeout_keep_alive=10,
-    )
+    options: dict[str, Any] = {
+        "app": "spinemets.service.asgi:app_from_environment",
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+        "log_level": settings.log_level.lower(),
+        "timeout_keep_alive": 10,
+    }
+    if settings.workers > 1 and balanced_sockets_supported():
+        code = serve_workers(options, settings.workers)
+        if code:
+            raise typer.Exit(code)
+        return
+    uvicorn.run(**options, workers=settings.workers)
 
 
 def register(app: typer.Typer) -> None:
