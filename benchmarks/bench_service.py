@@ -204,7 +204,7 @@ def run_one(
 
 
 #: Runs of each case (a new server each time); the median run by requests/s is the figure (shared,
-#: noisy machines: the same code has measured 275 to 470 req/s in consecutive runs here).
+#: noisy machines: consecutive runs of the same code have differed by up to 18% here).
 RUNS = int(os.environ.get("SPINEMETS_BENCH_RUNS", "3"))
 
 
