@@ -23,13 +23,14 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Dialect
 
+from spinemets.service.db import DriverStatement
 from spinemets.service.schema import AssessmentVersionRow, AuditEntryRow, AuditHeadRow
 
 GENESIS = "0" * 64
 
 _HEAD_FOR_UPDATE = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
-_INSERT_ENTRY = insert(AuditEntryRow)
-_UPDATE_HEAD = (
+_INSERT_ENTRY = DriverStatement(insert(AuditEntryRow))
+_UPDATE_HEAD = DriverStatement(
     update(AuditHeadRow)
     .where(AuditHeadRow.id == 1)
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
@@ -111,14 +112,14 @@ def _head_sql(dialect: Dialect) -> str:
 def _head_for_update(conn: Connection) -> tuple[int, str]:
     """Lock the chain head and read it (seq, hash) in the caller's transaction.
 
-    On PostgreSQL the query goes through the driver's own cursor, so it also works inside a psycopg
-    pipeline (:func:`committed_batch`), where reading it is what sends the queued statements.
+    Through the driver's own cursor, like the writes (:class:`.db.DriverStatement`); on PostgreSQL
+    this also works inside a psycopg pipeline (:func:`committed_batch`), where reading the head is
+    what sends the statements queued before it. SQLite has no FOR UPDATE: its write transaction
+    already excludes every other writer.
     """
-    if conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        row = raw.execute(_head_sql(conn.dialect)).fetchone()  # type: ignore[union-attr]
-    else:
-        row = conn.execute(_HEAD_FOR_UPDATE).one()
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(_head_sql(conn.dialect))
+    row = cursor.fetchone()
     if row is None:  # pragma: no cover - migration 0001 writes the head row
         raise RuntimeError("the audit chain head row is missing")
     return int(row[0]), str(row[1])
@@ -155,8 +156,8 @@ def append(
     at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     text = canonical(details)
     digest = entry_hash(seq, at, actor, action, object_type, object_id, text, head_hash)
-    conn.execute(
-        _INSERT_ENTRY,
+    _INSERT_ENTRY.execute(
+        conn,
         {
             "seq": seq,
             "at": at,
@@ -169,7 +170,7 @@ def append(
             "hash": digest,
         },
     )
-    conn.execute(_UPDATE_HEAD, {"new_seq": seq, "new_hash": digest})
+    _UPDATE_HEAD.execute(conn, {"new_seq": seq, "new_hash": digest})
     return AuditEntry(
         seq=seq,
         at=at,

@@ -13,12 +13,15 @@ Migrations ship inside the package and run on first use; they are serialised acr
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.sql.expression import Insert, Update
 
 from spinemets.errors import InvalidInputError
 
@@ -157,3 +160,65 @@ def migrate(engine: Engine) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
         command.upgrade(_alembic_config(conn), "head")
+
+
+@dataclass(frozen=True)
+class _DriverForm:
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    defaults: Mapping[str, Any]
+    positional: bool
+
+
+class DriverStatement:
+    """An INSERT or UPDATE compiled once per dialect by SQLAlchemy and run on the driver's cursor.
+
+    ``Connection.execute`` looks the compiled form up, builds and type-processes the parameters and
+    wraps a result object on every call; for the few statements of a stored assessment that is a
+    sizeable share of the write (measured: 0.65 ms per create on SQLite through
+    ``Connection.execute``, 0.48 ms through the driver). The SQL text, the parameter order and the
+    type processors (SQLite keeps dates and times as text, for instance) still come from SQLAlchemy's
+    compiler for the connection's dialect, so the rows written are the rows ``Connection.execute``
+    would write (a test compares them). The statement runs inside the caller's transaction and, on
+    PostgreSQL, inside a psycopg pipeline when one is open. No result is read.
+    """
+
+    def __init__(self, statement: Insert | Update) -> None:
+        self._statement = statement
+        self._forms: dict[tuple[type[Dialect], tuple[str, ...]], _DriverForm] = {}
+
+    def _form(self, dialect: Dialect, keys: tuple[str, ...]) -> _DriverForm:
+        form = self._forms.get((type(dialect), keys))
+        if form is None:
+            compiled = self._statement.compile(dialect=dialect, column_keys=list(keys))
+            binds = {name: bind for bind, name in compiled.bind_names.items()}
+            names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(binds)
+            form = _DriverForm(
+                sql=compiled.string,
+                names=names,
+                processors=tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names),
+                defaults={n: binds[n].effective_value for n in names if n not in keys},
+                positional=bool(compiled.positional),
+            )
+            self._forms[(type(dialect), keys)] = form
+        return form
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        """Run with ``params`` (column or bind names -> values) in ``conn``'s transaction."""
+        form = self._form(conn.dialect, tuple(params))
+        values = [
+            value if proc is None or value is None else proc(value)
+            for value, proc in zip(
+                (params[n] if n in params else form.defaults[n] for n in form.names),
+                form.processors,
+                strict=True,
+            )
+        ]
+        driver = conn.connection.driver_connection
+        if driver is None:  # pragma: no cover - a live connection has its driver connection
+            raise RuntimeError("the connection is closed")
+        cursor = driver.cursor()
+        cursor.execute(
+            form.sql, tuple(values) if form.positional else dict(zip(form.names, values, strict=True))
+        )

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Row
 
 from spinemets.errors import InvalidInputError
 from spinemets.service import audit
-from spinemets.service.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, migrate
+from spinemets.service.db import SQLITE_BUSY_TIMEOUT_MS, DriverStatement, make_engine, migrate
 from spinemets.service.schema import AssessmentRow, AssessmentVersionRow
 
 try:
@@ -37,8 +37,8 @@ MAX_LIST = 500
 
 
 # Statements built once: per-call .values(...) would re-coerce every column on each write.
-_INSERT_HEAD = insert(AssessmentRow)
-_INSERT_VERSION = insert(AssessmentVersionRow)
+_INSERT_HEAD = DriverStatement(insert(AssessmentRow))
+_INSERT_VERSION = DriverStatement(insert(AssessmentVersionRow))
 
 
 class AssessmentNotFoundError(InvalidInputError):
@@ -335,8 +335,8 @@ class AssessmentStore:
         adate = _assessment_date(patient, now)
         digest = audit.content_hash(inputs_json, outputs_json)
         with self.write_transaction() as conn, audit.committed_batch(conn):
-            conn.execute(
-                _INSERT_HEAD,
+            _INSERT_HEAD.execute(
+                conn,
                 {
                     "id": aid,
                     "patient_id": patient_id,
@@ -618,8 +618,8 @@ class AssessmentStore:
         outputs_json: str,
         digest: str,
     ) -> None:
-        conn.execute(
-            _INSERT_VERSION,
+        _INSERT_VERSION.execute(
+            conn,
             {
                 "assessment_id": aid,
                 "version": version,
