@@ -204,7 +204,7 @@ def run_one(
 
 
 #: Runs of each case (a new server each time); the median run by requests/s is the figure (shared,
-#: noisy machines: consecutive runs of the same code have differed by up to 18% here).
+#: noisy machines: consecutive runs of the same code have differed by up to 23% here).
 RUNS = int(os.environ.get("SPINEMETS_BENCH_RUNS", "3"))
 
 
