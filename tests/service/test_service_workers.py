@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from spinemets.service.pgtemp import free_port
-from spinemets.service.workers import balanced_sockets_supported
+from spinemets.service.workers import STARTUP_GRACE_S, balanced_sockets_supported
 
 pytestmark = pytest.mark.skipif(
     not balanced_sockets_supported(), reason="SO_REUSEPORT balancing is Linux only"
@@ -105,3 +105,22 @@ def test_sigterm_stops_every_worker(tmp_path: Path) -> None:
     assert proc.wait(30) == 0
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive and len(gone) == 2
+
+
+def test_a_worker_that_dies_is_replaced(two_workers) -> None:
+    proc, port, workers = two_workers
+    # A worker that dies within STARTUP_GRACE_S of its start counts as a failed start-up (the
+    # server stops); one that dies later is replaced.
+    time.sleep(STARTUP_GRACE_S + 0.5)
+    victim = workers[0]
+    victim.kill()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        children = {c.pid for c in psutil.Process(proc.pid).children() if c.is_running()}
+        if victim.pid not in children and len(children) == 2:
+            break
+        time.sleep(0.2)
+    replacement = _wait_ready(proc, port, 2)
+    assert victim.pid not in {w.pid for w in replacement}
+    assert proc.poll() is None
+    assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5).status_code == 200
