@@ -4,7 +4,7 @@ uvicorn's ``--workers`` shares one listening socket between the processes, and w
 wakes first accepts every connection waiting (up to the backlog). Clients that keep connections
 open (an EHR's connection pool, a load balancer, the load test) can then all land on one worker
 while the others idle: measured here, 16 keep-alive connections to 2 workers split 16/0 in one
-start out of three, and the service answered half as many requests per second. On Linux each
+start out of three, and such starts answered up to half as many requests per second. On Linux each
 worker here binds its own ``SO_REUSEPORT`` socket instead, and the kernel assigns each new
 connection to one of them by a hash of its addresses (a 16/0 split has odds of about 1 in 30,000).
 
