@@ -14,7 +14,7 @@ from spinemets.cohort.validate import validate_file, validate_frame
 from spinemets.scores.catalogue import SCORES
 from spinemets.scores.engine import SurvivalDirection
 
-# Typed from /work/shared/reference/scores.md (not read from the modules):
+# Typed from ../shared/reference/scores.md (not read from the modules):
 # - revised Tokuhashi §2a: 0-8 < 6 months .. 12-15 >= 1 year [S: NICE CG75 reproduction] -> higher longer
 # - Tokuhashi 1990 §2b: <= 5 -> <= 3 months, >= 9 -> >= 12 months [K] -> higher longer
 # - Tomita §3: 2-3 long-term local control .. 8-10 terminal care [K] -> higher shorter

@@ -25,7 +25,7 @@ from spinemets.errors import InvalidInputError
 from spinemets.scores.catalogue import SCORES
 from spinemets.scores.engine import BandSurvival, SourceCertainty
 
-# (band, lower bound months, upper bound months, certainty), typed from /work/shared/reference/scores.md:
+# (band, lower bound months, upper bound months, certainty), typed from ../shared/reference/scores.md:
 # §2a revised Tokuhashi 2005 bands [S: src-nice-tok, NICE CG75 reproduction approved by Tokuhashi]:
 #     0-8 "< 6 months", 9-11 ">= 6 months", 12-15 ">= 1 year".
 # §2b Tokuhashi 1990 [K]: "<= 5 means <= 3 months", ">= 9 means >= 12 months"; 6-8 has no figure [GAP].
