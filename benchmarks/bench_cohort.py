@@ -120,7 +120,7 @@ def main() -> None:
         print(f"1M median of {RUNS} runs: {r['rows'] / r['wall']:,.0f} rows/s end to end ({r['wall']:.2f} s)")
         lean = _score_in_child(src, d / "scored_1m_lean.parquet", keep="patient_id")
         _report("1M, output = patient_id + scores (--keep patient_id)", lean)
-        # Like the 1M case, the row-by-row figure is the median of three passes over the sample.
+        # Like the 1M case, the row-by-row figure is the median of RUNS passes over the sample.
         per_row = sorted(_row_by_row_seconds_per_row(src) for _ in range(RUNS))[RUNS // 2]
         extrapolated = per_row * r["rows"]
         print(

@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from spinemets.service.pgtemp import PostgresUnavailableError, TempPostgres, free_port
 
@@ -208,10 +209,13 @@ def run_one(
 RUNS = int(os.environ.get("SPINEMETS_BENCH_RUNS", "3"))
 
 
-def _median_run(label: str, runs: list[dict[str, float]]) -> None:
+def run_case(label: str, env: dict[str, str], **kwargs: Any) -> None:
+    """Run one case ``RUNS`` times (a new server each time) and print the median run by requests/s."""
+    runs = [run_one(label, env, **kwargs) for _ in range(RUNS)]
     r = sorted(runs, key=lambda x: x["req_per_s"])[len(runs) // 2]
+    reply = " (Prefer: return=minimal)" if kwargs.get("minimal") else ""
     print(
-        f"  {label}: median of {len(runs)} runs: {r['req_per_s']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, "
+        f"  {label}{reply}: median of {len(runs)} runs: {r['req_per_s']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, "
         f"p99 {r['p99_ms']:.1f} ms, errors {sum(int(x['errors']) for x in runs)} in all runs; "
         f"server CPU {r['server_cpu_ms_per_request']:.1f} ms/request",
         flush=True,
@@ -226,18 +230,14 @@ def main() -> None:
     synchronous = os.environ.get("SPINEMETS_BENCH_SQLITE_SYNCHRONOUS", "NORMAL")
     sqlite_env = {**base_env, "SPINEMETS_SQLITE_SYNCHRONOUS": synchronous}
     for minimal in (False, True):
-        runs = [
-            run_one(
-                f"sqlite synchronous={synchronous}",
-                sqlite_env,
-                workers=workers,
-                connections=connections,
-                seconds=seconds,
-                minimal=minimal,
-            )
-            for _ in range(RUNS)
-        ]
-        _median_run(f"sqlite{' (Prefer: return=minimal)' if minimal else ''}", runs)
+        run_case(
+            f"sqlite synchronous={synchronous}",
+            sqlite_env,
+            workers=workers,
+            connections=connections,
+            seconds=seconds,
+            minimal=minimal,
+        )
     try:
         pg = TempPostgres().start()
     except PostgresUnavailableError as exc:
@@ -245,18 +245,14 @@ def main() -> None:
         return
     try:
         env = {**base_env, "SPINEMETS_DATABASE_URL": pg.url}
-        runs = [
-            run_one(
-                "postgresql",
-                env,
-                workers=workers,
-                connections=connections,
-                seconds=seconds,
-                db_pid=_postmaster_pid(pg),
-            )
-            for _ in range(RUNS)
-        ]
-        _median_run("postgresql", runs)
+        run_case(
+            "postgresql",
+            env,
+            workers=workers,
+            connections=connections,
+            seconds=seconds,
+            db_pid=_postmaster_pid(pg),
+        )
     finally:
         pg.stop()
 

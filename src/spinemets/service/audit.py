@@ -14,8 +14,6 @@ import datetime as dt
 import functools
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pydantic_core
@@ -113,7 +111,7 @@ def _head_for_update(conn: Connection) -> tuple[int, str]:
     """Lock the chain head and read it (seq, hash) in the caller's transaction.
 
     Through the driver's own cursor, like the writes (:class:`.db.DriverStatement`); on PostgreSQL
-    this also works inside a psycopg pipeline (:func:`committed_batch`), where reading the head is
+    this also works inside a psycopg pipeline (:func:`.db.committed_batch`), where reading the head is
     what sends the statements queued before it. SQLite has no FOR UPDATE: its write transaction
     already excludes every other writer.
     """
@@ -123,28 +121,6 @@ def _head_for_update(conn: Connection) -> tuple[int, str]:
     if row is None:  # pragma: no cover - migration 0001 writes the head row
         raise RuntimeError("the audit chain head row is missing")
     return int(row[0]), str(row[1])
-
-
-@contextmanager
-def committed_batch(conn: Connection) -> Iterator[None]:
-    """Run the block's writes and commit them, in as few round trips as the database allows.
-
-    PostgreSQL: a psycopg pipeline, so the statements queue and go together, with the COMMIT in the
-    same batch: a create is two round trips instead of seven, and the audit chain head stays locked
-    for one round trip instead of three (every other writer of every worker waits on that lock, and
-    each round trip blocks a worker's event loop while the database answers). Only statements whose
-    results are not read belong in the block, besides :func:`append`'s own head read. The caller's
-    ``engine.begin()`` then finds the transaction committed (psycopg sends nothing more); if the
-    block raises, nothing is committed and the caller rolls back as usual. SQLite: no network, so
-    nothing to batch; the caller's transaction commits as written.
-    """
-    if conn.dialect.name != "postgresql":
-        yield
-        return
-    raw = conn.connection.driver_connection
-    with raw.pipeline():  # type: ignore[union-attr]
-        yield
-        raw.commit()  # type: ignore[union-attr]
 
 
 def append(

@@ -25,7 +25,13 @@ from sqlalchemy.engine import Connection, Row
 
 from spinemets.errors import InvalidInputError
 from spinemets.service import audit
-from spinemets.service.db import SQLITE_BUSY_TIMEOUT_MS, DriverStatement, make_engine, migrate
+from spinemets.service.db import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    DriverStatement,
+    committed_batch,
+    make_engine,
+    migrate,
+)
 from spinemets.service.schema import AssessmentRow, AssessmentVersionRow
 
 try:
@@ -334,7 +340,7 @@ class AssessmentStore:
         aid = str(uuid.uuid4())
         adate = _assessment_date(patient, now)
         digest = audit.content_hash(inputs_json, outputs_json)
-        with self.write_transaction() as conn, audit.committed_batch(conn):
+        with self.write_transaction() as conn, committed_batch(conn):
             _INSERT_HEAD.execute(
                 conn,
                 {

@@ -53,7 +53,7 @@ def check_port_free(host: str, port: int) -> None:
         probe.bind((host, port))
 
 
-def reuseport_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+def reuseport_socket(host: str, port: int, backlog: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` that shares the port with the other workers."""
     sock = socket.socket(_family(host), socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
