@@ -56,6 +56,24 @@ def test_new_version_never_overwrites_the_earlier_one(store: AssessmentStore) ->
     assert [v.outputs["kps_seen"] for v in store.versions(v1.id)] == [60, 40]
 
 
+def test_new_version_moves_the_assessment_date_stored_as_a_create_stores_it(store: AssessmentStore) -> None:
+    # The head row's date and latest version are updated in the new version's write batch; the
+    # stored text (SQLite keeps dates as text) is the same as a create with that date writes.
+    moved = _create(store, "P1", day="2026-03-01")
+    store.new_version(moved.id, _patient("P1", day="2026-03-05"), {}, author="dr.b")
+    created = _create(store, "P2", day="2026-03-05")
+    with store.engine.connect() as conn:
+        rows = {
+            r[0]: r[1]
+            for r in conn.execute(
+                text("SELECT id, CAST(assessment_date AS TEXT) || '/' || latest_version FROM assessments")
+            )
+        }
+    assert rows == {moved.id: "2026-03-05/2", created.id: "2026-03-05/1"}
+    assert store.get(moved.id).assessment_date == dt.date(2026, 3, 5)
+    assert audit.verify(store.engine).ok
+
+
 def test_expected_version_guards_against_concurrent_edits(store: AssessmentStore) -> None:
     from spinemets.service.storage import VersionConflictError
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, and_, event, exc, func, insert, select, update
+from sqlalchemy import Date, Engine, Integer, and_, bindparam, event, exc, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from spinemets.errors import InvalidInputError
@@ -45,6 +45,14 @@ MAX_LIST = 500
 # Statements built once: per-call .values(...) would re-coerce every column on each write.
 _INSERT_HEAD = DriverStatement(insert(AssessmentRow))
 _INSERT_VERSION = DriverStatement(insert(AssessmentVersionRow))
+_UPDATE_LATEST = DriverStatement(
+    update(AssessmentRow)
+    .where(AssessmentRow.id == bindparam("aid"))
+    .values(
+        latest_version=bindparam("new_latest", type_=Integer),
+        assessment_date=bindparam("new_date", type_=Date),
+    )
+)
 
 
 class AssessmentNotFoundError(InvalidInputError):
@@ -436,22 +444,33 @@ class AssessmentStore:
                         AssessmentVersionRow.version == head.latest_version,
                     )
                 ).scalar_one()
-            self._insert_version(
-                conn, assessment_id, version, now, author, ruleset_version, inputs_json, outputs_json, digest
-            )
-            conn.execute(
-                update(AssessmentRow)
-                .where(AssessmentRow.id == assessment_id)
-                .values(latest_version=version, assessment_date=adate)
-            )
-            audit.append(
-                conn,
-                actor=author,
-                action="assessment.new_version",
-                object_type="assessment",
-                object_id=assessment_id,
-                details={"version": version, "content_sha256": digest, "ruleset_version": ruleset_version},
-            )
+            # The checks above read; what follows only writes, so on PostgreSQL it goes in one batch
+            # with the COMMIT, as a create does (the chain head is locked for one round trip).
+            with committed_batch(conn):
+                self._insert_version(
+                    conn,
+                    assessment_id,
+                    version,
+                    now,
+                    author,
+                    ruleset_version,
+                    inputs_json,
+                    outputs_json,
+                    digest,
+                )
+                _UPDATE_LATEST.execute(conn, {"aid": assessment_id, "new_latest": version, "new_date": adate})
+                audit.append(
+                    conn,
+                    actor=author,
+                    action="assessment.new_version",
+                    object_type="assessment",
+                    object_id=assessment_id,
+                    details={
+                        "version": version,
+                        "content_sha256": digest,
+                        "ruleset_version": ruleset_version,
+                    },
+                )
         return StoredVersionInfo(
             id=assessment_id,
             version=version,
