@@ -86,6 +86,34 @@ def _refs(ids: Iterable[str]) -> tuple[Reference, ...]:
     return tuple(get_reference(i) for i in ids)
 
 
+@dataclass(frozen=True)
+class _Cited:
+    """What a recommendation's text fixes whatever the patient: its references, each source's
+    references, and whether any of its statements is recalled rather than seen in the source (K)."""
+
+    citations: tuple[Reference, ...]
+    per_source: tuple[tuple[Reference, ...], ...]
+    unverified: bool
+
+
+_CITED: dict[int, tuple[RecommendationSpec, _Cited]] = {}
+"""Resolved once per text object (the spec is kept beside its id, so a reused id never matches)."""
+
+
+def _cited(spec: RecommendationSpec) -> _Cited:
+    hit = _CITED.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    ids = dict.fromkeys([*spec.citations, *(c for ps in spec.per_source for c in ps.citations)])
+    cited = _Cited(
+        citations=_refs(ids),
+        per_source=tuple(_refs(ps.citations) for ps in spec.per_source),
+        unverified=spec.certainty.value == "K" or any(ps.certainty.value == "K" for ps in spec.per_source),
+    )
+    _CITED[id(spec)] = (spec, cited)
+    return cited
+
+
 @dataclass
 class RuleContext:
     """What a rule sees: the patient, the scores, the shared facts; and how it emits."""
@@ -111,6 +139,7 @@ class RuleContext:
             owner = self.current.name if self.current else "no rule"
             raise KnowledgeBaseError(f"{owner} emitted {rec_id!r} which it does not declare")
         spec = self.spec(rec_id)
+        cited = _cited(spec)
         try:
             text = spec.text.format(**fill)
             strength = spec.strength.format(**fill) if spec.strength else None
@@ -120,18 +149,14 @@ class RuleContext:
                     text=ps.text.format(**fill),
                     certainty=ps.certainty,
                     strength=ps.strength,
-                    citations=_refs(ps.citations),
+                    citations=refs,
                 )
-                for ps in spec.per_source
+                for ps, refs in zip(spec.per_source, cited.per_source, strict=True)
             )
         except (KeyError, IndexError) as exc:
             raise KnowledgeBaseError(
                 f"{rec_id}: text placeholder {exc} not filled by {self.current.name}"
             ) from None
-        cite_ids = list(
-            dict.fromkeys([*spec.citations, *(c for ps in spec.per_source for c in ps.citations)])
-        )
-        unverified = spec.certainty.value == "K" or any(ps.certainty.value == "K" for ps in spec.per_source)
         rec = Recommendation(
             id=rec_id,
             category=spec.category,
@@ -140,9 +165,9 @@ class RuleContext:
             text=text,
             strength=strength,
             certainty=spec.certainty,
-            unverified=unverified,
+            unverified=cited.unverified,
             basis=tuple(dict.fromkeys(b for b in basis if b)),
-            citations=_refs(cite_ids),
+            citations=cited.citations,
             per_source=per_source,
             rule=self.current.name,
         )
