@@ -75,11 +75,18 @@ def rule(*emits: str) -> Callable[[RuleFunc], RuleFunc]:
     return decorate
 
 
+_ORDERED: list[tuple[Rule, ...]] = []
+""":func:`registry`'s answer, kept while no rule is added (rules only register at import)."""
+
+
 def registry() -> tuple[Rule, ...]:
     """Every rule of every area module, in run order (imports the area modules on first use)."""
+    if _ORDERED and len(_ORDERED[0]) == len(_REGISTRY):
+        return _ORDERED[0]
     for area in AREAS:
         importlib.import_module(f"spinemets.rules.{area}")
-    return tuple(sorted(_REGISTRY, key=lambda r: r.order))
+    _ORDERED[:] = [tuple(sorted(_REGISTRY, key=lambda r: r.order))]
+    return _ORDERED[0]
 
 
 def _refs(ids: Iterable[str]) -> tuple[Reference, ...]:
