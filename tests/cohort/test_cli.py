@@ -53,6 +53,22 @@ def test_synth_score_validate_end_to_end(tmp_path: Path, capsys: pytest.CaptureF
     assert (rep / "report.html").exists()
 
 
+def test_score_summary_lines_keep_long_paths_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Piped output (no terminal) must not be re-wrapped at 80 columns: a path broken over two lines
+    # cannot be copied back into a command.
+    deep = tmp_path / ("registry-exports-" * 4) / "scored-with-a-long-descriptive-name.parquet"
+    deep.parent.mkdir(parents=True)
+    src = tmp_path / "s.csv"
+    assert run(["cohort", "synth", "50", "-o", str(src), "--seed", "1"]) == 0
+    capsys.readouterr()
+    assert run(["cohort", "score", str(src), "-o", str(deep)]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert any(line.endswith(f"-> {deep}") for line in lines), lines
+    assert any("rows/s, engine local) SYNTHETIC DATA" in line for line in lines), lines
+
+
 def test_bad_engine_and_missing_file_exit_2_with_a_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
             keep=keep,
             duckdb_table=table or DEFAULT_DUCKDB_TABLE,
         )
-        console = Console(stderr=True)
+        console = Console(stderr=True, soft_wrap=True)  # piped: paths stay on one line
         label = " [bold red]SYNTHETIC DATA[/]" if summary.synthetic else ""
         console.print(
             f"scored {summary.rows:,} rows x {len(summary.scores)} scores in {summary.seconds:.2f} s "
