@@ -21,7 +21,7 @@ from spinemets.rules.content import RecommendationSpec, RuleSetFile, load_conten
 from spinemets.rules.engine import AREAS, RuleContext
 from spinemets.rules.facts import Facts
 from spinemets.rules.followup import add_months
-from spinemets.rules.model import Urgency
+from spinemets.rules.model import Recommendation, SourceStatement, Urgency
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -82,6 +82,27 @@ def test_emitting_an_undeclared_id_is_an_error() -> None:
     ctx.current = registry()[0]
     with pytest.raises(KnowledgeBaseError, match="does not declare"):
         ctx.emit("surgery.en-bloc", ["x"])
+
+
+def test_a_basis_that_is_not_text_is_an_error() -> None:
+    # Recommendations are built without pydantic's validation (spinemets.model.trusted), so the
+    # engine checks what a rule hands it.
+    a = assess(_example("breast_t12_mechanical.json"))
+    ctx = RuleContext(facts=Facts(a.patient, a.scores, a.sins_by_lesion, load_content()))
+    ctx.current = registry()[0]
+    declared = ctx.current.emits[0]
+    with pytest.raises(KnowledgeBaseError, match="basis that is not text"):
+        ctx.emit(declared, ["SINS 11", 11])
+
+
+@pytest.mark.parametrize("name", ["breast_t12_mechanical.json", "renal_t6_mscc_radioresistant.json"])
+def test_built_recommendations_are_what_validation_would_build(name: str) -> None:
+    plan = assess(_example(name)).plan
+    assert plan is not None and plan.recommendations
+    for rec in plan.recommendations:
+        again = Recommendation.model_validate(rec.model_dump())
+        assert again == rec and again.model_dump_json() == rec.model_dump_json()
+        assert all(type(s) is SourceStatement for s in rec.per_source)
 
 
 def test_plan_is_deterministic_and_versioned() -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from spinemets.errors import KnowledgeBaseError
 from spinemets.knowledge.bibliography import Reference, get_reference
 from spinemets.model.patient import Patient
+from spinemets.model.trusted import construct
 from spinemets.rules.content import RecommendationSpec, load_content
 from spinemets.rules.facts import Facts
 from spinemets.rules.model import (
@@ -147,16 +148,24 @@ class RuleContext:
             raise KnowledgeBaseError(f"{owner} emitted {rec_id!r} which it does not declare")
         spec = self.spec(rec_id)
         cited = _cited(spec)
+        facts = tuple(dict.fromkeys(b for b in basis if b))
+        if not all(isinstance(b, str) for b in facts):  # built without validation below
+            raise KnowledgeBaseError(
+                f"{self.current.name} gave {rec_id!r} a basis that is not text: {facts!r}"
+            )
         try:
             text = spec.text.format(**fill)
             strength = spec.strength.format(**fill) if spec.strength else None
             per_source = tuple(
-                SourceStatement(
-                    source=ps.source,
-                    text=ps.text.format(**fill),
-                    certainty=ps.certainty,
-                    strength=ps.strength,
-                    citations=refs,
+                construct(
+                    SourceStatement,
+                    {
+                        "source": ps.source,
+                        "text": ps.text.format(**fill),
+                        "certainty": ps.certainty,
+                        "strength": ps.strength,
+                        "citations": refs,
+                    },
                 )
                 for ps, refs in zip(spec.per_source, cited.per_source, strict=True)
             )
@@ -164,19 +173,22 @@ class RuleContext:
             raise KnowledgeBaseError(
                 f"{rec_id}: text placeholder {exc} not filled by {self.current.name}"
             ) from None
-        rec = Recommendation(
-            id=rec_id,
-            category=spec.category,
-            kind=spec.kind,
-            urgency=spec.urgency,
-            text=text,
-            strength=strength,
-            certainty=spec.certainty,
-            unverified=cited.unverified,
-            basis=tuple(dict.fromkeys(b for b in basis if b)),
-            citations=cited.citations,
-            per_source=per_source,
-            rule=self.current.name,
+        rec = construct(
+            Recommendation,
+            {
+                "id": rec_id,
+                "category": spec.category,
+                "kind": spec.kind,
+                "urgency": spec.urgency,
+                "text": text,
+                "strength": strength,
+                "certainty": spec.certainty,
+                "unverified": cited.unverified,
+                "basis": facts,
+                "citations": cited.citations,
+                "per_source": per_source,
+                "rule": self.current.name,
+            },
         )
         self.emitted.append((self.current.order, len(self.emitted), rec))
         return rec

@@ -12,7 +12,7 @@ missing items and, for each, the question that would settle it.
 
 The single-patient path is hot (a full patient is scored in well under 200 microseconds), so each
 definition is compiled once into plain dicts (:func:`compile_definition`) and results are built
-with ``model_construct`` from values the engine has already validated.
+with :func:`spinemets.model.trusted.construct` from values the engine has already validated.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from spinemets.errors import InvalidInputError
 from spinemets.knowledge.bibliography import Reference, get_reference
+from spinemets.model.trusted import construct
 
 
 class ScoreKind(StrEnum):
@@ -452,20 +453,6 @@ class ScoreSpec:
 # Compilation: each definition once into plain dicts (the hot path never walks pydantic models)
 
 
-def _construct(cls: type[BaseModel], values: dict[str, Any]) -> Any:
-    """A frozen result from values the engine built itself (every field given, already valid).
-
-    Equivalent to ``cls.model_construct(**values)`` without its per-field default handling, which
-    dominated the single-patient latency.
-    """
-    m = cls.__new__(cls)
-    object.__setattr__(m, "__dict__", values)
-    object.__setattr__(m, "__pydantic_fields_set__", set(values))
-    object.__setattr__(m, "__pydantic_extra__", None)
-    object.__setattr__(m, "__pydantic_private__", None)
-    return m
-
-
 def _norm(value: Any, how: str) -> str:
     if isinstance(value, str):  # StrEnum members are str and print as their value
         s = str.strip(value)
@@ -720,7 +707,7 @@ def _entry(ci: _CItem, res: Resolution) -> _Entry:
         pts = [ci.points[c] for c in possible]
         i_lo, i_hi = min(pts), max(pts)
     determined = i_lo == i_hi
-    result = _construct(
+    result = construct(
         ItemResult,
         {
             "key": ci.key,
@@ -824,7 +811,7 @@ def _result(
     grade = None
     if defn.kind is not ScoreKind.additive and complete and items:
         grade = items[0].category
-    return _construct(
+    return construct(
         ScoreResult,
         {
             "score": defn.key,
