@@ -45,6 +45,20 @@ MAX_LIST = 500
 # Statements built once: per-call .values(...) would re-coerce every column on each write.
 _INSERT_HEAD = DriverStatement(insert(AssessmentRow))
 _INSERT_VERSION = DriverStatement(insert(AssessmentVersionRow))
+_INSERT_HEAD_AND_VERSION = DriverStatement(
+    insert(AssessmentVersionRow)
+    .values(
+        **{c.name: bindparam(f"v_{c.name}", type_=c.type) for c in AssessmentVersionRow.__table__.columns}
+    )
+    .add_cte(
+        insert(AssessmentRow)
+        .values(**{c.name: bindparam(f"a_{c.name}", type_=c.type) for c in AssessmentRow.__table__.columns})
+        .cte("new_assessment")
+    )
+)
+"""A create's two rows in one statement where the database runs an INSERT inside WITH (PostgreSQL):
+one statement less for the driver to send and track (see :func:`.audit.append`). Parameters are the
+columns prefixed ``a_`` (assessments) and ``v_`` (assessment_versions)."""
 _UPDATE_LATEST = DriverStatement(
     update(AssessmentRow)
     .where(AssessmentRow.id == bindparam("aid"))
@@ -53,6 +67,50 @@ _UPDATE_LATEST = DriverStatement(
         assessment_date=bindparam("new_date", type_=Date),
     )
 )
+_INSERT_VERSION_AND_UPDATE_LATEST = DriverStatement(
+    update(AssessmentRow)
+    .where(AssessmentRow.id == bindparam("aid"))
+    .values(
+        latest_version=bindparam("new_latest", type_=Integer),
+        assessment_date=bindparam("new_date", type_=Date),
+    )
+    .add_cte(
+        insert(AssessmentVersionRow)
+        .values(
+            **{c.name: bindparam(f"v_{c.name}", type_=c.type) for c in AssessmentVersionRow.__table__.columns}
+        )
+        .cte("new_version")
+    )
+)
+"""A new version's row and its assessment's update in one statement (PostgreSQL), as a create's."""
+
+
+def _version_row(
+    aid: str,
+    version: int,
+    now: dt.datetime,
+    author: str,
+    ruleset_version: str,
+    inputs_json: str,
+    outputs_json: str,
+    digest: str,
+) -> dict[str, Any]:
+    """The columns of one stored version (assessment_versions)."""
+    return {
+        "assessment_id": aid,
+        "version": version,
+        "created_at": now,
+        "author": author,
+        "ruleset_version": ruleset_version,
+        "inputs": inputs_json,
+        "outputs": outputs_json,
+        "content_sha256": digest,
+    }
+
+
+def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
+    """``row``'s columns as the named parameters of a combined statement (``a_id``, ``v_version``...)."""
+    return {prefix + k: v for k, v in row.items()}
 
 
 class AssessmentNotFoundError(InvalidInputError):
@@ -348,22 +406,24 @@ class AssessmentStore:
         aid = str(uuid.uuid4())
         adate = _assessment_date(patient, now)
         digest = audit.content_hash(inputs_json, outputs_json)
+        head = {
+            "id": aid,
+            "patient_id": patient_id,
+            "assessment_date": adate,
+            "created_at": now,
+            "created_by": author,
+            "latest_version": 1,
+            "deleted": False,
+            "deleted_at": None,
+            "deleted_by": None,
+        }
+        version = _version_row(aid, 1, now, author, ruleset_version, inputs_json, outputs_json, digest)
         with self.write_transaction() as conn, committed_batch(conn):
-            _INSERT_HEAD.execute(
-                conn,
-                {
-                    "id": aid,
-                    "patient_id": patient_id,
-                    "assessment_date": adate,
-                    "created_at": now,
-                    "created_by": author,
-                    "latest_version": 1,
-                    "deleted": False,
-                },
-            )
-            self._insert_version(
-                conn, aid, 1, now, author, ruleset_version, inputs_json, outputs_json, digest
-            )
+            if conn.dialect.name == "postgresql":
+                _INSERT_HEAD_AND_VERSION.execute(conn, _prefixed("a_", head) | _prefixed("v_", version))
+            else:
+                _INSERT_HEAD.execute(conn, head)
+                _INSERT_VERSION.execute(conn, version)
             audit.append(
                 conn,
                 actor=author,
@@ -446,19 +506,16 @@ class AssessmentStore:
                 ).scalar_one()
             # The checks above read; what follows only writes, so on PostgreSQL it goes in one batch
             # with the COMMIT, as a create does (the chain head is locked for one round trip).
+            row = _version_row(
+                assessment_id, version, now, author, ruleset_version, inputs_json, outputs_json, digest
+            )
+            latest = {"aid": assessment_id, "new_latest": version, "new_date": adate}
             with committed_batch(conn):
-                self._insert_version(
-                    conn,
-                    assessment_id,
-                    version,
-                    now,
-                    author,
-                    ruleset_version,
-                    inputs_json,
-                    outputs_json,
-                    digest,
-                )
-                _UPDATE_LATEST.execute(conn, {"aid": assessment_id, "new_latest": version, "new_date": adate})
+                if conn.dialect.name == "postgresql":
+                    _INSERT_VERSION_AND_UPDATE_LATEST.execute(conn, latest | _prefixed("v_", row))
+                else:
+                    _INSERT_VERSION.execute(conn, row)
+                    _UPDATE_LATEST.execute(conn, latest)
                 audit.append(
                     conn,
                     actor=author,
@@ -630,29 +687,3 @@ class AssessmentStore:
         if head is None:
             raise AssessmentNotFoundError("assessment_id", assessment_id, "the id of a stored assessment")
         return head
-
-    @staticmethod
-    def _insert_version(
-        conn: Connection,
-        aid: str,
-        version: int,
-        now: dt.datetime,
-        author: str,
-        ruleset_version: str,
-        inputs_json: str,
-        outputs_json: str,
-        digest: str,
-    ) -> None:
-        _INSERT_VERSION.execute(
-            conn,
-            {
-                "assessment_id": aid,
-                "version": version,
-                "created_at": now,
-                "author": author,
-                "ruleset_version": ruleset_version,
-                "inputs": inputs_json,
-                "outputs": outputs_json,
-                "content_sha256": digest,
-            },
-        )
