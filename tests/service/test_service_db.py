@@ -57,9 +57,9 @@ def test_driver_update_takes_the_where_clause_value_from_the_statement(store: As
         assert conn.execute(select(AuditHeadRow.seq, AuditHeadRow.hash)).all() == [(41, "f" * 64)]
 
 
-def test_combined_postgresql_writes_store_what_separate_statements_store(store: AssessmentStore) -> None:
-    # On PostgreSQL a create writes its two rows, a new version its row and the head update, and an
-    # audit entry its row and the chain head, each pair in one statement (INSERT inside WITH);
+def test_paired_writes_store_the_same_rows_combined_or_separate(store: AssessmentStore) -> None:
+    # On PostgreSQL each pair of writes (a create's two rows, a new version's row and the head's
+    # move, an audit entry and the chain head's move) is one statement with the INSERT inside WITH;
     # SQLite runs them one by one. The rows must be the same either way.
     if store.dialect != "postgresql":
         pytest.skip("SQLite cannot run INSERT inside WITH: it only has the separate statements")
@@ -72,18 +72,9 @@ def test_combined_postgresql_writes_store_what_separate_statements_store(store: 
         when = dt.datetime(2026, 12, 4, 10, 11, 12, 345678, tzinfo=dt.UTC)
         return storage._version_row(aid, n, when, "dr.ä", "rules 1", '{"in":1}', '{"out":"é"}', "c" * 64)
 
-    with store.engine.begin() as conn:
-        storage._INSERT_HEAD_AND_VERSION.execute(
-            conn, storage._prefixed("a_", head("one")) | storage._prefixed("v_", version("one", 1))
-        )
-        storage._INSERT_HEAD.execute(conn, head("two"))
-        storage._INSERT_VERSION.execute(conn, version("two", 1))
-        latest = {"new_latest": 2, "new_date": dt.date(2026, 12, 24)}
-        storage._INSERT_VERSION_AND_UPDATE_LATEST.execute(
-            conn, latest | {"aid": "one"} | storage._prefixed("v_", version("one", 2))
-        )
-        storage._INSERT_VERSION.execute(conn, version("two", 2))
-        storage._UPDATE_LATEST.execute(conn, latest | {"aid": "two"})
+    def moved(aid: str) -> dict:
+        return {"aid": aid, "new_latest": 2, "new_date": dt.date(2026, 12, 24)}
+
     entry = {
         "seq": 1,
         "at": "2026-12-04T10:11:12.345678+00:00",
@@ -93,42 +84,46 @@ def test_combined_postgresql_writes_store_what_separate_statements_store(store: 
         "object_id": "x",
         "details": "{}",
         "prev_hash": "0" * 64,
+        "hash": "a" * 64,
     }
+    chain = {"new_seq": 1, "new_hash": "a" * 64}
+
+    def audit_rows() -> tuple:
+        with store.engine.connect() as conn:
+            return (
+                conn.execute(select(AuditEntryRow.__table__)).one()._asdict(),
+                tuple(conn.execute(select(AuditHeadRow.seq, AuditHeadRow.hash)).one()),
+            )
+
     with store.engine.begin() as conn:
-        audit._INSERT_ENTRY_AND_UPDATE_HEAD.execute(
-            conn, entry | {"hash": "a" * 64, "new_seq": 1, "new_hash": "a" * 64}
-        )
-    with store.engine.connect() as conn:
-        combined = (
-            conn.execute(select(AuditEntryRow.__table__)).one()._asdict(),
-            conn.execute(select(AuditHeadRow.seq, AuditHeadRow.hash)).one(),
-        )
+        storage._CREATE.combined(conn, head("one"), version("one", 1))
+        storage._CREATE.separate(conn, head("two"), version("two", 1))
+        storage._NEW_VERSION.combined(conn, version("one", 2), moved("one"))
+        storage._NEW_VERSION.separate(conn, version("two", 2), moved("two"))
+        audit._APPEND.combined(conn, entry, chain)
+    combined = audit_rows()
     with store.engine.begin() as conn:
         conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))  # append-only: clear for the twin
         conn.execute(text("DELETE FROM audit_log"))
         conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
-        audit._INSERT_ENTRY.execute(conn, entry | {"hash": "a" * 64})
-        audit._UPDATE_HEAD.execute(conn, {"new_seq": 1, "new_hash": "a" * 64})
+        audit._APPEND.separate(conn, entry, chain)
+    assert audit_rows() == combined and combined[1] == (1, "a" * 64)
     with store.engine.connect() as conn:
-        separate = (
-            conn.execute(select(AuditEntryRow.__table__)).one()._asdict(),
-            conn.execute(select(AuditHeadRow.seq, AuditHeadRow.hash)).one(),
-        )
         heads = {r.id: r._asdict() | {"id": ""} for r in conn.execute(select(AssessmentRow.__table__))}
         versions = {
             (r.assessment_id, r.version): r._asdict() | {"assessment_id": ""}
             for r in conn.execute(select(AssessmentVersionRow.__table__))
         }
-        texts = dict(
-            conn.execute(
+        texts = {
+            r[0]: r[1]
+            for r in conn.execute(
                 text(
                     "SELECT id, CAST(assessment_date AS TEXT) || ' ' || CAST(created_at AS TEXT) FROM assessments"
                 )
-            ).all()
-        )
+            )
+        }
     assert heads["one"] == heads["two"] and heads["one"]["latest_version"] == 2
     assert heads["one"]["assessment_date"] == dt.date(2026, 12, 24) and heads["one"]["deleted"] is False
     assert versions[("one", 1)] == versions[("two", 1)] and versions[("one", 2)] == versions[("two", 2)]
     assert versions[("one", 2)]["outputs"] == '{"out":"é"}'
     assert texts["one"] == texts["two"]
-    assert combined == separate

@@ -21,30 +21,19 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Dialect
 
-from spinemets.service.db import DriverStatement
+from spinemets.service.db import PairedWrite
 from spinemets.service.schema import AssessmentVersionRow, AuditEntryRow, AuditHeadRow
 
 GENESIS = "0" * 64
 
 _HEAD_FOR_UPDATE = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
-_INSERT_ENTRY = DriverStatement(insert(AuditEntryRow))
-_UPDATE_HEAD = DriverStatement(
+_APPEND = PairedWrite(
+    insert(AuditEntryRow),
     update(AuditHeadRow)
     .where(AuditHeadRow.id == 1)
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")),
 )
-_INSERT_ENTRY_AND_UPDATE_HEAD = DriverStatement(
-    update(AuditHeadRow)
-    .where(AuditHeadRow.id == 1)
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
-    .add_cte(
-        insert(AuditEntryRow)
-        .values(**{c.name: bindparam(c.name, type_=c.type) for c in AuditEntryRow.__table__.columns})
-        .cte("new_entry")
-    )
-)
-"""Both writes of :func:`append` in one statement, where the database runs an INSERT inside WITH
-(PostgreSQL; SQLite cannot): one statement less for the driver to send and track per write."""
+"""The entry and the chain head's move, together."""
 
 
 class AuditEntry(BaseModel):
@@ -98,19 +87,27 @@ def entry_hash(
     seq: int, at: str, actor: str, action: str, object_type: str, object_id: str, details: str, prev_hash: str
 ) -> str:
     """The chained hash of one entry (``details`` as the canonical JSON text that is stored)."""
-    payload = canonical(
-        {
-            "seq": seq,
-            "at": at,
-            "actor": actor,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "details": details,
-            "prev_hash": prev_hash,
-        }
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return _digest(_entry_fields(seq, at, actor, action, object_type, object_id, details, prev_hash))
+
+
+def _entry_fields(
+    seq: int, at: str, actor: str, action: str, object_type: str, object_id: str, details: str, prev_hash: str
+) -> dict[str, Any]:
+    """An entry's stored columns besides its hash: what the hash covers."""
+    return {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
+
+
+def _digest(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(fields).encode()).hexdigest()
 
 
 @functools.cache
@@ -142,24 +139,9 @@ def append(
     head_seq, head_hash = _head_for_update(conn)
     seq = head_seq + 1
     at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-    text = canonical(details)
-    digest = entry_hash(seq, at, actor, action, object_type, object_id, text, head_hash)
-    entry = {
-        "seq": seq,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "object_type": object_type,
-        "object_id": object_id,
-        "details": text,
-        "prev_hash": head_hash,
-        "hash": digest,
-    }
-    if conn.dialect.name == "postgresql":
-        _INSERT_ENTRY_AND_UPDATE_HEAD.execute(conn, {**entry, "new_seq": seq, "new_hash": digest})
-    else:
-        _INSERT_ENTRY.execute(conn, entry)
-        _UPDATE_HEAD.execute(conn, {"new_seq": seq, "new_hash": digest})
+    fields = _entry_fields(seq, at, actor, action, object_type, object_id, canonical(details), head_hash)
+    digest = _digest(fields)
+    _APPEND.execute(conn, fields | {"hash": digest}, {"new_seq": seq, "new_hash": digest})
     return AuditEntry(
         seq=seq,
         at=at,

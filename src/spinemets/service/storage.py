@@ -27,7 +27,7 @@ from spinemets.errors import InvalidInputError
 from spinemets.service import audit
 from spinemets.service.db import (
     SQLITE_BUSY_TIMEOUT_MS,
-    DriverStatement,
+    PairedWrite,
     committed_batch,
     make_engine,
     migrate,
@@ -43,46 +43,18 @@ MAX_LIST = 500
 
 
 # Statements built once: per-call .values(...) would re-coerce every column on each write.
-_INSERT_HEAD = DriverStatement(insert(AssessmentRow))
-_INSERT_VERSION = DriverStatement(insert(AssessmentVersionRow))
-_INSERT_HEAD_AND_VERSION = DriverStatement(
-    insert(AssessmentVersionRow)
-    .values(
-        **{c.name: bindparam(f"v_{c.name}", type_=c.type) for c in AssessmentVersionRow.__table__.columns}
-    )
-    .add_cte(
-        insert(AssessmentRow)
-        .values(**{c.name: bindparam(f"a_{c.name}", type_=c.type) for c in AssessmentRow.__table__.columns})
-        .cte("new_assessment")
-    )
-)
-"""A create's two rows in one statement where the database runs an INSERT inside WITH (PostgreSQL):
-one statement less for the driver to send and track (see :func:`.audit.append`). Parameters are the
-columns prefixed ``a_`` (assessments) and ``v_`` (assessment_versions)."""
-_UPDATE_LATEST = DriverStatement(
+_CREATE = PairedWrite(insert(AssessmentRow), insert(AssessmentVersionRow))
+"""A new assessment's head row and its first version."""
+_NEW_VERSION = PairedWrite(
+    insert(AssessmentVersionRow),
     update(AssessmentRow)
     .where(AssessmentRow.id == bindparam("aid"))
     .values(
         latest_version=bindparam("new_latest", type_=Integer),
         assessment_date=bindparam("new_date", type_=Date),
-    )
+    ),
 )
-_INSERT_VERSION_AND_UPDATE_LATEST = DriverStatement(
-    update(AssessmentRow)
-    .where(AssessmentRow.id == bindparam("aid"))
-    .values(
-        latest_version=bindparam("new_latest", type_=Integer),
-        assessment_date=bindparam("new_date", type_=Date),
-    )
-    .add_cte(
-        insert(AssessmentVersionRow)
-        .values(
-            **{c.name: bindparam(f"v_{c.name}", type_=c.type) for c in AssessmentVersionRow.__table__.columns}
-        )
-        .cte("new_version")
-    )
-)
-"""A new version's row and its assessment's update in one statement (PostgreSQL), as a create's."""
+"""A version row and its assessment's move to it."""
 
 
 def _version_row(
@@ -106,11 +78,6 @@ def _version_row(
         "outputs": outputs_json,
         "content_sha256": digest,
     }
-
-
-def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
-    """``row``'s columns as the named parameters of a combined statement (``a_id``, ``v_version``...)."""
-    return {prefix + k: v for k, v in row.items()}
 
 
 class AssessmentNotFoundError(InvalidInputError):
@@ -419,11 +386,7 @@ class AssessmentStore:
         }
         version = _version_row(aid, 1, now, author, ruleset_version, inputs_json, outputs_json, digest)
         with self.write_transaction() as conn, committed_batch(conn):
-            if conn.dialect.name == "postgresql":
-                _INSERT_HEAD_AND_VERSION.execute(conn, _prefixed("a_", head) | _prefixed("v_", version))
-            else:
-                _INSERT_HEAD.execute(conn, head)
-                _INSERT_VERSION.execute(conn, version)
+            _CREATE.execute(conn, head, version)
             audit.append(
                 conn,
                 actor=author,
@@ -511,11 +474,7 @@ class AssessmentStore:
             )
             latest = {"aid": assessment_id, "new_latest": version, "new_date": adate}
             with committed_batch(conn):
-                if conn.dialect.name == "postgresql":
-                    _INSERT_VERSION_AND_UPDATE_LATEST.execute(conn, latest | _prefixed("v_", row))
-                else:
-                    _INSERT_VERSION.execute(conn, row)
-                    _UPDATE_LATEST.execute(conn, latest)
+                _NEW_VERSION.execute(conn, row, latest)
                 audit.append(
                     conn,
                     actor=author,
