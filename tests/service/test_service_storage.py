@@ -170,6 +170,26 @@ def test_every_write_is_in_the_audit_chain_without_patient_data(store: Assessmen
     assert report.ok and report.entries == 3 and report.versions_checked == 2
 
 
+def test_a_versions_audit_entry_names_its_author_rules_and_stored_content(store: AssessmentStore) -> None:
+    # An auditor reading the log alone must be able to tell which content each version stored.
+    v1 = _create(store, "P1", author="dr.a")
+    store.new_version(v1.id, _patient("P1", kps=40), {"x": 1}, author="dr.b", ruleset_version="rules 2")
+    with store.engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT version, content_sha256 FROM assessment_versions ORDER BY version")
+        ).all()
+    entries = [e for e in audit.entries(store.engine) if e.object_id == v1.id]
+    assert [(e.action, e.actor, e.object_type) for e in entries] == [
+        ("assessment.create", "dr.a", "assessment"),
+        ("assessment.new_version", "dr.b", "assessment"),
+    ]
+    assert [e.details for e in entries] == [
+        {"version": 1, "content_sha256": stored[0][1], "ruleset_version": "rules 1"},
+        {"version": 2, "content_sha256": stored[1][1], "ruleset_version": "rules 2"},
+    ]
+    assert len({h for _, h in stored}) == 2
+
+
 def test_concurrent_writers_keep_one_unbroken_chain(store: AssessmentStore) -> None:
     errors: list[BaseException] = []
 

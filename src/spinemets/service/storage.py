@@ -80,6 +80,23 @@ def _version_row(
     }
 
 
+def _audit_version(conn: Connection, action: str, row: dict[str, Any]) -> None:
+    """Audit a stored version (a create's first or a later one) from its row: what every version's
+    entry records, written in one place."""
+    audit.append(
+        conn,
+        actor=row["author"],
+        action=action,
+        object_type="assessment",
+        object_id=row["assessment_id"],
+        details={
+            "version": row["version"],
+            "content_sha256": row["content_sha256"],
+            "ruleset_version": row["ruleset_version"],
+        },
+    )
+
+
 class AssessmentNotFoundError(InvalidInputError):
     """No stored assessment (or version) with this id."""
 
@@ -387,14 +404,7 @@ class AssessmentStore:
         version = _version_row(aid, 1, now, author, ruleset_version, inputs_json, outputs_json, digest)
         with self.write_transaction() as conn, committed_batch(conn):
             _CREATE.execute(conn, head, version)
-            audit.append(
-                conn,
-                actor=author,
-                action="assessment.create",
-                object_type="assessment",
-                object_id=aid,
-                details={"version": 1, "content_sha256": digest, "ruleset_version": ruleset_version},
-            )
+            _audit_version(conn, "assessment.create", version)
         return StoredVersionInfo(
             id=aid,
             version=1,
@@ -475,18 +485,7 @@ class AssessmentStore:
             latest = {"aid": assessment_id, "new_latest": version, "new_date": adate}
             with committed_batch(conn):
                 _NEW_VERSION.execute(conn, row, latest)
-                audit.append(
-                    conn,
-                    actor=author,
-                    action="assessment.new_version",
-                    object_type="assessment",
-                    object_id=assessment_id,
-                    details={
-                        "version": version,
-                        "content_sha256": digest,
-                        "ruleset_version": ruleset_version,
-                    },
-                )
+                _audit_version(conn, "assessment.new_version", row)
         return StoredVersionInfo(
             id=assessment_id,
             version=version,
