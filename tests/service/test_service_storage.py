@@ -7,12 +7,13 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from spinemets.errors import InvalidInputError
 from spinemets.service import audit
 from spinemets.service.db import current_revision, head_revision
+from spinemets.service.schema import AssessmentRow
 from spinemets.service.storage import AssessmentDeletedError, AssessmentNotFoundError, AssessmentStore
 
 
@@ -132,7 +133,18 @@ def test_list_rejects_bad_paging_naming_the_field(store: AssessmentStore) -> Non
 def test_soft_delete_hides_from_lists_keeps_history_and_is_audited(store: AssessmentStore) -> None:
     kept = _create(store, "P1")
     gone = _create(store, "P1")
+    before = dt.datetime.now(dt.UTC)
     store.delete(gone.id, author="dr.c")
+    after = dt.datetime.now(dt.UTC)
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(AssessmentRow.deleted, AssessmentRow.deleted_at, AssessmentRow.deleted_by).where(
+                AssessmentRow.id == gone.id
+            )
+        ).one()
+    # who and when, as the head row keeps them (SQLite returns the UTC time without its zone)
+    deleted_at = row.deleted_at if row.deleted_at.tzinfo else row.deleted_at.replace(tzinfo=dt.UTC)
+    assert row.deleted is True and row.deleted_by == "dr.c" and before <= deleted_at <= after
     assert [s.id for s in store.list(patient_id="P1")] == [kept.id]
     assert {s.id for s in store.list(patient_id="P1", include_deleted=True)} == {kept.id, gone.id}
     assert store.get(gone.id).deleted is True

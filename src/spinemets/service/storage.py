@@ -27,6 +27,7 @@ from spinemets.errors import InvalidInputError
 from spinemets.service import audit
 from spinemets.service.db import (
     SQLITE_BUSY_TIMEOUT_MS,
+    DriverStatement,
     PairedWrite,
     committed_batch,
     make_engine,
@@ -55,6 +56,16 @@ _NEW_VERSION = PairedWrite(
     ),
 )
 """A version row and its assessment's move to it."""
+_DELETE = DriverStatement(
+    update(AssessmentRow)
+    .where(AssessmentRow.id == bindparam("aid"))
+    .values(
+        deleted=True,
+        deleted_at=bindparam("at", type_=AssessmentRow.__table__.c.deleted_at.type),
+        deleted_by=bindparam("by", type_=AssessmentRow.__table__.c.deleted_by.type),
+    )
+)
+"""A soft delete: the head row is flagged, the versions stay."""
 
 
 def _version_row(
@@ -506,19 +517,17 @@ class AssessmentStore:
                 raise AssessmentDeletedError(
                     "assessment_id", assessment_id, "an assessment that has not been deleted"
                 )
-            conn.execute(
-                update(AssessmentRow)
-                .where(AssessmentRow.id == assessment_id)
-                .values(deleted=True, deleted_at=now, deleted_by=author)
-            )
-            audit.append(
-                conn,
-                actor=author,
-                action="assessment.delete",
-                object_type="assessment",
-                object_id=assessment_id,
-                details={"last_version": head.latest_version},
-            )
+            # As a create: the writes and the COMMIT in one batch on PostgreSQL.
+            with committed_batch(conn):
+                _DELETE.execute(conn, {"aid": assessment_id, "at": now, "by": author})
+                audit.append(
+                    conn,
+                    actor=author,
+                    action="assessment.delete",
+                    object_type="assessment",
+                    object_id=assessment_id,
+                    details={"last_version": head.latest_version},
+                )
 
     # reads --------------------------------------------------------------------------------------
 
