@@ -7,9 +7,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import bindparam, insert, select, text, update
 
-from spinemets.service.db import DriverStatement
+from spinemets.service import audit
+from spinemets.service.db import DriverStatement, committed_batch
 from spinemets.service.schema import AssessmentRow, AssessmentVersionRow, AuditEntryRow, AuditHeadRow
 from spinemets.service.storage import AssessmentStore
+
+_INSERT = DriverStatement(insert(AssessmentRow))
 
 
 def _row(aid: str) -> dict:
@@ -127,3 +130,59 @@ def test_paired_writes_store_the_same_rows_combined_or_separate(store: Assessmen
     assert versions[("one", 1)] == versions[("two", 1)] and versions[("one", 2)] == versions[("two", 2)]
     assert versions[("one", 2)]["outputs"] == '{"out":"é"}'
     assert texts["one"] == texts["two"]
+
+
+def _ids(store: AssessmentStore) -> set[str]:
+    with store.engine.connect() as conn:
+        return set(conn.execute(select(AssessmentRow.id)).scalars())
+
+
+def _raw_autocommit(conn: object) -> bool | None:
+    """The driver connection's autocommit flag (psycopg), None for SQLite's driver."""
+    raw = conn.connection.driver_connection  # type: ignore[attr-defined]
+    return getattr(raw, "autocommit", None) if hasattr(raw, "pipeline") else None
+
+
+def test_a_batch_commits_its_writes_and_leaves_the_connection_transactional(store: AssessmentStore) -> None:
+    # On PostgreSQL the batch carries its own BEGIN and COMMIT with the connection in autocommit
+    # mode; the pooled connection must come back in transaction mode, or later writes of other
+    # requests would each commit on their own.
+    with store.write_transaction() as conn, committed_batch(conn):
+        _INSERT.execute(conn, _row("kept"))
+    assert _ids(store) == {"kept"}
+    _assert_later_transactions_roll_back(store)
+
+
+def _assert_later_transactions_roll_back(store: AssessmentStore) -> None:
+    before = _ids(store)
+    for _ in range(3):  # whichever pooled connection comes next
+        with pytest.raises(RuntimeError), store.engine.begin() as conn:
+            assert _raw_autocommit(conn) in (False, None)
+            _INSERT.execute(conn, _row("rolled-back"))
+            raise RuntimeError("the caller fails after writing")
+    assert _ids(store) == before
+
+
+@pytest.mark.parametrize("failure", ["raised in the block", "refused by the database"])
+def test_a_failed_batch_commits_nothing_and_the_connection_stays_usable(
+    store: AssessmentStore, failure: str
+) -> None:
+    with store.write_transaction() as conn, committed_batch(conn):
+        _INSERT.execute(conn, _row("first"))
+    with pytest.raises(Exception) as caught, store.write_transaction() as conn, committed_batch(conn):
+        raw = conn.connection.driver_connection
+        _INSERT.execute(conn, _row("second"))
+        if failure == "raised in the block":
+            raise RuntimeError("the block fails")
+        _INSERT.execute(conn, _row("first"))  # duplicate primary key
+        # on PostgreSQL the refusal arrives with the batch's replies: read something to collect them
+        audit._head_for_update(conn)
+    assert (
+        caught.type is RuntimeError if failure == "raised in the block" else caught.type is not RuntimeError
+    )
+    assert _ids(store) == {"first"}
+    assert not getattr(raw, "closed", False)  # rolled back and kept in the pool, not discarded
+    _assert_later_transactions_roll_back(store)
+    with store.write_transaction() as conn, committed_batch(conn):
+        _INSERT.execute(conn, _row("third"))
+    assert _ids(store) == {"first", "third"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -263,19 +263,49 @@ class PairedWrite:
 def committed_batch(conn: Connection) -> Iterator[None]:
     """Run the block's writes and commit them, in as few round trips as the database allows.
 
-    PostgreSQL: a psycopg pipeline, so the statements queue and go together, with the COMMIT in the
-    same batch: a create is two round trips instead of seven, and the audit chain head stays locked
-    for one round trip instead of three (every other writer of every worker waits on that lock, and
-    each round trip blocks a worker's event loop while the database answers). Only statements whose
-    results are not read belong in the block, besides :func:`.audit.append`'s own head read. The caller's
-    ``engine.begin()`` then finds the transaction committed (psycopg sends nothing more); if the
-    block raises, nothing is committed and the caller rolls back as usual. SQLite: no network, so
-    nothing to batch; the caller's transaction commits as written.
+    PostgreSQL: a psycopg pipeline, so the statements queue and go together, with BEGIN (when the
+    transaction has not started yet) and COMMIT in the same batches: a create is two round trips
+    (BEGIN, the rows and the audit head's read; the audit entry and COMMIT) instead of seven, and
+    the audit chain head stays locked for one round trip (every other writer of every worker waits
+    on that lock, and each round trip blocks a worker's event loop while the database answers).
+    psycopg itself would send BEGIN and COMMIT each with a round trip of its own, so for the block
+    the connection is put in autocommit mode and the batch carries them as statements; the mode is
+    restored before the connection goes back (or the connection is discarded if it cannot be).
+    Only statements whose results are not read belong in the block, besides :func:`.audit.append`'s
+    own head read. The caller's ``engine.begin()`` then finds the transaction committed (psycopg
+    sends nothing more); if the block raises, the transaction is rolled back and nothing is
+    committed. SQLite: no network, so nothing to batch; the caller's transaction commits as written.
     """
     if conn.dialect.name != "postgresql":
         yield
         return
-    raw = conn.connection.driver_connection
-    with raw.pipeline():  # type: ignore[union-attr]
-        yield
-        raw.commit()  # type: ignore[union-attr]
+    from psycopg.pq import TransactionStatus
+
+    raw: Any = conn.connection.driver_connection
+    # BEGIN goes in the batch only when nothing has been sent yet and psycopg's BEGIN would be plain.
+    begin = raw.info.transaction_status == TransactionStatus.IDLE and (
+        raw.autocommit,
+        raw.isolation_level,
+        raw.read_only,
+        raw.deferrable,
+    ) == (False, None, None, None)
+    if begin:
+        raw.autocommit = True
+    try:
+        with raw.pipeline():
+            cursor = raw.cursor()
+            if begin:
+                cursor.execute("BEGIN")
+            yield
+            cursor.execute("COMMIT")
+    except BaseException:
+        if raw.info.transaction_status != TransactionStatus.IDLE:
+            with suppress(Exception):  # a broken connection: discarded below, the first error stands
+                raw.rollback()
+        raise
+    finally:
+        if begin:
+            if raw.info.transaction_status == TransactionStatus.IDLE:
+                raw.autocommit = False
+            else:  # never hand an autocommit connection back to the pool
+                conn.invalidate()
