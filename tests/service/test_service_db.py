@@ -186,3 +186,16 @@ def test_a_failed_batch_commits_nothing_and_the_connection_stays_usable(
     with store.write_transaction() as conn, committed_batch(conn):
         _INSERT.execute(conn, _row("third"))
     assert _ids(store) == {"first", "third"}
+
+
+def test_reads_leave_pooled_connections_transactional(store: AssessmentStore) -> None:
+    # PostgreSQL reads run in autocommit mode (no BEGIN/ROLLBACK round trips); the connections they
+    # used must be back in transaction mode for the writes that check them out next.
+    created = store.create(
+        {"patient_id": "P1"}, {"x": 1}, author="dr.a", patient_id="P1", ruleset_version="r"
+    )
+    for _ in range(5):
+        assert store.get(created.id).id == created.id
+        assert [s.id for s in store.list(patient_id="P1")] == [created.id]
+        assert store.count() == 1 and store.ping()
+    _assert_later_transactions_roll_back(store)
