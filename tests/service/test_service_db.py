@@ -1,4 +1,6 @@
-"""The driver-level write statements write exactly the rows SQLAlchemy's ``Connection.execute`` writes."""
+"""The driver-level write statements write exactly the rows SQLAlchemy's ``Connection.execute`` writes;
+batched writes commit all or nothing, and neither they nor the reads leave a pooled connection out
+of transaction mode."""
 
 from __future__ import annotations
 

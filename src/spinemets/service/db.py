@@ -265,7 +265,8 @@ def committed_batch(conn: Connection) -> Iterator[None]:
 
     PostgreSQL: a psycopg pipeline, so the statements queue and go together, with BEGIN (when the
     transaction has not started yet) and COMMIT in the same batches: a create is two round trips
-    (BEGIN, the rows and the audit head's read; the audit entry and COMMIT) instead of seven, and
+    (BEGIN, the rows and the audit head's read; the audit entry and COMMIT) instead of seven one by
+    one, or four with psycopg sending BEGIN and the pipeline's closing Sync on their own, and
     the audit chain head stays locked for one round trip (every other writer of every worker waits
     on that lock, and each round trip blocks a worker's event loop while the database answers).
     psycopg itself would send BEGIN and COMMIT each with a round trip of its own, so for the block
