@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, create_engine, event, exc, insert, text
 from sqlalchemy.engine import Connection, Dialect, make_url
-from sqlalchemy.sql.expression import Insert, Update
+from sqlalchemy.sql.expression import Insert, Select, Update
 
 from spinemets.errors import InvalidInputError
 
@@ -173,7 +173,7 @@ class _DriverForm:
 
 
 class DriverStatement:
-    """An INSERT or UPDATE compiled once per dialect by SQLAlchemy and run on the driver's cursor.
+    """An INSERT, UPDATE or SELECT compiled once per dialect by SQLAlchemy and run on the driver's cursor.
 
     ``Connection.execute`` looks the compiled form up, builds and type-processes the parameters and
     wraps a result object on every call; for the few statements of a stored assessment that is a
@@ -183,10 +183,11 @@ class DriverStatement:
     type processors (SQLite keeps dates and times as text, for instance) still come from SQLAlchemy's
     compiler for the connection's dialect, so the rows written are the rows ``Connection.execute``
     would write (a test compares them). The statement runs inside the caller's transaction and, on
-    PostgreSQL, inside a psycopg pipeline when one is open. No result is read.
+    PostgreSQL, inside a psycopg pipeline when one is open. :meth:`execute` reads no result;
+    :meth:`first` reads a SELECT's first row, as the driver returns it.
     """
 
-    def __init__(self, statement: Insert | Update) -> None:
+    def __init__(self, statement: Insert | Update | Select[*tuple[Any, ...]]) -> None:
         self._statement = statement
         # Keyed by the dialect object, not its class: compilation may depend on its settings.
         self._forms: dict[tuple[Dialect, tuple[str, ...]], _DriverForm] = {}
@@ -209,6 +210,17 @@ class DriverStatement:
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> None:
         """Run with ``params`` (column or bind names -> values) in ``conn``'s transaction."""
+        self._run(conn, params)
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """A SELECT's first row as the driver returns it (SQLite gives booleans as 0/1), or None.
+
+        Inside :func:`committed_batch` on PostgreSQL, reading the row sends what is queued with it.
+        """
+        row = self._run(conn, params).fetchone()
+        return None if row is None else tuple(row)
+
+    def _run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         form = self._form(conn.dialect, tuple(params))
         values = [
             value if proc is None or value is None else proc(value)
@@ -225,6 +237,7 @@ class DriverStatement:
         cursor.execute(
             form.sql, tuple(values) if form.positional else dict(zip(form.names, values, strict=True))
         )
+        return cursor
 
 
 class PairedWrite:

@@ -66,6 +66,19 @@ _DELETE = DriverStatement(
     )
 )
 """A soft delete: the head row is flagged, the versions stay."""
+_HEAD_FOR_UPDATE = DriverStatement(
+    select(AssessmentRow.latest_version, AssessmentRow.deleted, AssessmentRow.patient_id)
+    .where(AssessmentRow.id == bindparam("aid"))
+    .with_for_update()
+)
+"""An assessment's head row, locked until the transaction ends (a new version or a delete)."""
+_RULESET = DriverStatement(
+    select(AssessmentVersionRow.ruleset_version).where(
+        AssessmentVersionRow.assessment_id == bindparam("aid"),
+        AssessmentVersionRow.version == bindparam("version"),
+    )
+)
+"""The rule-set version a stored version was computed with."""
 
 
 def _version_row(
@@ -475,39 +488,32 @@ class AssessmentStore:
         now = dt.datetime.now(dt.UTC)
         digest = audit.content_hash(inputs_json, outputs_json)
         adate = _assessment_date(patient, now)
-        with self.write_transaction() as conn:
-            head = self._head(conn, assessment_id, for_update=True)
-            if head.deleted:
-                raise AssessmentDeletedError(
-                    "assessment_id", assessment_id, "an assessment that has not been deleted"
-                )
-            if expected_version is not None and expected_version != head.latest_version:
+        # On PostgreSQL the whole transaction is one batch (see committed_batch): BEGIN goes with the
+        # head's locked read, and the writes with the audit head's read, then the entry and COMMIT.
+        with self.write_transaction() as conn, committed_batch(conn):
+            latest_version, patient_id = self._head_for_change(conn, assessment_id)
+            if expected_version is not None and expected_version != latest_version:
                 raise VersionConflictError(
                     "expected_version",
                     expected_version,
-                    f"the latest version, {head.latest_version} (reload the assessment and apply the change again)",
+                    f"the latest version, {latest_version} (reload the assessment and apply the change again)",
                 )
-            version = head.latest_version + 1
+            version = latest_version + 1
             if ruleset_version is None:
-                ruleset_version = conn.execute(
-                    select(AssessmentVersionRow.ruleset_version).where(
-                        AssessmentVersionRow.assessment_id == assessment_id,
-                        AssessmentVersionRow.version == head.latest_version,
-                    )
-                ).scalar_one()
-            # The checks above read; what follows only writes, so on PostgreSQL it goes in one batch
-            # with the COMMIT, as a create does (the chain head is locked for one round trip).
+                found = _RULESET.first(conn, {"aid": assessment_id, "version": latest_version})
+                if found is None:  # pragma: no cover - every head points at a stored version
+                    raise RuntimeError(f"assessment {assessment_id} has no version {latest_version}")
+                ruleset_version = str(found[0])
             row = _version_row(
                 assessment_id, version, now, author, ruleset_version, inputs_json, outputs_json, digest
             )
             latest = {"aid": assessment_id, "new_latest": version, "new_date": adate}
-            with committed_batch(conn):
-                _NEW_VERSION.execute(conn, row, latest)
-                _audit_version(conn, "assessment.new_version", row)
+            _NEW_VERSION.execute(conn, row, latest)
+            _audit_version(conn, "assessment.new_version", row)
         return StoredVersionInfo(
             id=assessment_id,
             version=version,
-            patient_id=head.patient_id,
+            patient_id=patient_id,
             assessment_date=adate,
             created_at=now,
             author=author,
@@ -518,23 +524,17 @@ class AssessmentStore:
     def delete(self, assessment_id: str, *, author: str) -> None:
         """Soft delete: the assessment leaves lists but every version stays readable and audited."""
         now = dt.datetime.now(dt.UTC)
-        with self.write_transaction() as conn:
-            head = self._head(conn, assessment_id, for_update=True)
-            if head.deleted:
-                raise AssessmentDeletedError(
-                    "assessment_id", assessment_id, "an assessment that has not been deleted"
-                )
-            # As a create: the writes and the COMMIT in one batch on PostgreSQL.
-            with committed_batch(conn):
-                _DELETE.execute(conn, {"aid": assessment_id, "at": now, "by": author})
-                audit.append(
-                    conn,
-                    actor=author,
-                    action="assessment.delete",
-                    object_type="assessment",
-                    object_id=assessment_id,
-                    details={"last_version": head.latest_version},
-                )
+        with self.write_transaction() as conn, committed_batch(conn):  # one batch, as a new version
+            latest_version, _ = self._head_for_change(conn, assessment_id)
+            _DELETE.execute(conn, {"aid": assessment_id, "at": now, "by": author})
+            audit.append(
+                conn,
+                actor=author,
+                action="assessment.delete",
+                object_type="assessment",
+                object_id=assessment_id,
+                details={"last_version": latest_version},
+            )
 
     # reads --------------------------------------------------------------------------------------
 
@@ -651,13 +651,14 @@ class AssessmentStore:
         )
 
     @staticmethod
-    def _head(conn: Connection, assessment_id: str, *, for_update: bool) -> Any:
-        stmt = select(AssessmentRow.latest_version, AssessmentRow.deleted, AssessmentRow.patient_id).where(
-            AssessmentRow.id == assessment_id
-        )
-        if for_update:
-            stmt = stmt.with_for_update()
-        head = conn.execute(stmt).first()
+    def _head_for_change(conn: Connection, assessment_id: str) -> tuple[int, str | None]:
+        """Lock the assessment's head row; (latest version, patient id) of one that may change."""
+        head = _HEAD_FOR_UPDATE.first(conn, {"aid": assessment_id})
         if head is None:
             raise AssessmentNotFoundError("assessment_id", assessment_id, "the id of a stored assessment")
-        return head
+        latest_version, deleted, patient_id = head
+        if deleted:
+            raise AssessmentDeletedError(
+                "assessment_id", assessment_id, "an assessment that has not been deleted"
+            )
+        return int(latest_version), patient_id
