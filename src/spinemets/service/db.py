@@ -285,8 +285,9 @@ def committed_batch(conn: Connection) -> Iterator[None]:
     psycopg itself would send BEGIN and COMMIT each with a round trip of its own, so for the block
     the connection is put in autocommit mode and the batch carries them as statements; the mode is
     restored before the connection goes back (or the connection is discarded if it cannot be).
-    Only statements whose results are not read belong in the block, besides :func:`.audit.append`'s
-    own head read. The caller's ``engine.begin()`` then finds the transaction committed (psycopg
+    Inside the block, statements run on the driver's cursor (:class:`DriverStatement`, the audit
+    head's read), not through ``Connection.execute``; a read (:meth:`DriverStatement.first`) sends
+    what is queued before it and waits for its row, one round trip. The caller's ``engine.begin()`` then finds the transaction committed (psycopg
     sends nothing more); if the block raises, the transaction is rolled back and nothing is
     committed. SQLite: no network, so nothing to batch; the caller's transaction commits as written.
     """
