@@ -11,7 +11,6 @@ patient data: only ids, versions, hashes and actors.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 from typing import Any
@@ -19,14 +18,16 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, bindparam, insert, select, update
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 
-from spinemets.service.db import PairedWrite
+from spinemets.service.db import DriverStatement, PairedWrite
 from spinemets.service.schema import AssessmentVersionRow, AuditEntryRow, AuditHeadRow
 
 GENESIS = "0" * 64
 
-_HEAD_FOR_UPDATE = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
+_HEAD_FOR_UPDATE = DriverStatement(
+    select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
+)
 _APPEND = PairedWrite(
     insert(AuditEntryRow),
     update(AuditHeadRow)
@@ -110,23 +111,15 @@ def _digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(fields).encode()).hexdigest()
 
 
-@functools.cache
-def _head_sql(dialect: Dialect) -> str:
-    """:data:`_HEAD_FOR_UPDATE` as this dialect's SQL text (the id inlined: no parameters)."""
-    return str(_HEAD_FOR_UPDATE.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-
-
 def _head_for_update(conn: Connection) -> tuple[int, str]:
     """Lock the chain head and read it (seq, hash) in the caller's transaction.
 
-    Through the driver's own cursor, like the writes (:class:`.db.DriverStatement`); on PostgreSQL
-    this also works inside a psycopg pipeline (:func:`.db.committed_batch`), where reading the head is
-    what sends the statements queued before it. SQLite has no FOR UPDATE: its write transaction
-    already excludes every other writer.
+    Through the driver's own cursor, like the writes (:meth:`.db.DriverStatement.first`); inside a
+    psycopg pipeline (:func:`.db.committed_batch`) reading the head is what sends the statements
+    queued before it. SQLite has no FOR UPDATE: its write transaction already excludes every other
+    writer.
     """
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    cursor.execute(_head_sql(conn.dialect))
-    row = cursor.fetchone()
+    row = _HEAD_FOR_UPDATE.first(conn, {})
     if row is None:  # pragma: no cover - migration 0001 writes the head row
         raise RuntimeError("the audit chain head row is missing")
     return int(row[0]), str(row[1])
