@@ -56,6 +56,19 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int 
     raise InvalidInputError("database_url", parsed.get_backend_name(), ["sqlite", "postgresql"])
 
 
+def reader(engine: Engine) -> Engine:
+    """``engine`` for statements that only read, each complete on its own.
+
+    SQLite: a deferred BEGIN (``readonly``, see :func:`_sqlite_pragmas`), which takes no write lock.
+    PostgreSQL: autocommit, so psycopg sends no BEGIN and no ROLLBACK (a round trip each); under READ
+    COMMITTED a statement on its own sees what it would see inside a transaction. SQLAlchemy puts the
+    connection back in transaction mode when it returns to the pool (a test checks).
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine.execution_options(readonly=True)
+
+
 def _ping_when_idle(engine: Engine) -> None:
     """Check a pooled connection before use only when it has been idle for a while.
 
@@ -285,11 +298,12 @@ def committed_batch(conn: Connection) -> Iterator[None]:
     psycopg itself would send BEGIN and COMMIT each with a round trip of its own, so for the block
     the connection is put in autocommit mode and the batch carries them as statements; the mode is
     restored before the connection goes back (or the connection is discarded if it cannot be).
-    Inside the block, statements run on the driver's cursor (:class:`DriverStatement`, the audit
-    head's read), not through ``Connection.execute``; a read (:meth:`DriverStatement.first`) sends
-    what is queued before it and waits for its row, one round trip. The caller's ``engine.begin()`` then finds the transaction committed (psycopg
-    sends nothing more); if the block raises, the transaction is rolled back and nothing is
-    committed. SQLite: no network, so nothing to batch; the caller's transaction commits as written.
+    Inside the block, statements run on the driver's cursor (:class:`DriverStatement`), not through
+    ``Connection.execute``; a read (:meth:`DriverStatement.first`) sends what is queued before it and
+    waits for its row, one round trip. The caller's ``engine.begin()`` then finds the transaction
+    committed (psycopg sends nothing more); if the block raises, the transaction is rolled back and
+    nothing is committed. SQLite: no network, so nothing to batch; the caller's transaction commits
+    as written.
     """
     if conn.dialect.name != "postgresql":
         yield

@@ -32,6 +32,7 @@ from spinemets.service.db import (
     committed_batch,
     make_engine,
     migrate,
+    reader,
 )
 from spinemets.service.schema import AssessmentRow, AssessmentVersionRow
 
@@ -284,14 +285,7 @@ class AssessmentStore:
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", run_migrations: bool = True) -> None:
         self.url = url
         self.engine: Engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
-        # Reads: SQLite starts a deferred (not IMMEDIATE) transaction for them; PostgreSQL runs each
-        # read statement on its own (autocommit), which under READ COMMITTED sees what a statement in
-        # a transaction would see, without BEGIN and ROLLBACK costing a round trip each.
-        self._reader = (
-            self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            if self.engine.dialect.name == "postgresql"
-            else self.engine.execution_options(readonly=True)
-        )
+        self._reader = reader(self.engine)
         # SQLite has one writer at a time and its busy handler polls with sleeps of up to 100 ms;
         # queueing this process's writers on a lock leaves at most one per process to contend, and
         # an advisory file lock queues the worker processes too, so a waiting writer is woken as
