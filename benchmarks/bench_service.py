@@ -228,8 +228,9 @@ def main() -> None:
     seconds = float(os.environ.get("SPINEMETS_BENCH_SECONDS", "10"))
     connections = int(os.environ.get("SPINEMETS_BENCH_CONNECTIONS", "16"))
     workers = int(os.environ.get("SPINEMETS_BENCH_WORKERS", "2"))
-    # a write waits on the event loop for PostgreSQL's replies (about a quarter of its time), so one
-    # worker more than cores keeps both busy; SQLite's writes do not wait so and gain nothing from it
+    # a write waits on the event loop for PostgreSQL's replies, so one worker more than cores keeps
+    # both busy (docs/service.md, "How many": it gained with four round trips per create, and costs
+    # nothing measurable with two); SQLite's writes do not wait so and gain nothing from it
     pg_workers = int(os.environ.get("SPINEMETS_BENCH_PG_WORKERS", str(workers + 1)))
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("SPINEMETS_")}
     synchronous = os.environ.get("SPINEMETS_BENCH_SQLITE_SYNCHRONOUS", "NORMAL")
