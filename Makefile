@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
-# Debian packages the test suite needs: a real PostgreSQL server and a real Chromium.
+# Debian packages the test suite and benchmarks need: a real PostgreSQL server, a real Chromium, wrk.
 sysdeps:
 	@bash scripts/install-sysdeps.sh
 
@@ -40,7 +40,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) sysdeps
 	$(BIN)/python -m benchmarks
 
 eval: $(STAMP)

@@ -3,13 +3,18 @@
 Starts ``spinemets serve`` (single-user loopback mode) on 127.0.0.1 at a free port, with the
 embedded SQLite database (2 workers; full reply, then ``Prefer: return=minimal``) and with a
 throwaway PostgreSQL server started on loopback (3 workers: see ``pg_workers`` in :func:`main`),
-then drives it with a small asyncio HTTP/1.1 keep-alive client (closed loop, fixed number of
-connections, fixed duration) posting the example patient. Never any other address.
+then drives it with wrk (the C load generator; Debian package wrk, installed by ``make sysdeps``):
+one thread, a fixed number of keep-alive connections, closed loop, 2 s of warm-up then the timed
+run, posting the example patient. Never any other address. An error is a refused or broken
+connection, a timeout, a reply with status 400 or above, or fewer assessments in the database
+afterwards than creates acknowledged (counted once the server has stopped; creates still in
+flight when wrk stops are stored but not counted as acknowledged, so this finds losses larger than
+that, and the SIGKILL test in the suite checks durability write by write).
 Target (issue 5): at least 500 req/s with p99 under 100 ms and zero errors on the 2-core machine.
 Besides requests/s and latency it prints the server's CPU time per request (its process group's
 user+system time), which does not depend on what else the machine is running: 2000 ms divided by
 it is what two free cores could serve. The load client's own CPU per request is printed too: it
-shares the two cores with the server.
+shares the two cores with the server (wrk spends about half of what a Python client did).
 
     python -m benchmarks service      # or: make bench (each case 3 times, SPINEMETS_BENCH_RUNS)
     SPINEMETS_BENCH_SECONDS=20 SPINEMETS_BENCH_CONNECTIONS=32 python -m benchmarks service
@@ -19,9 +24,10 @@ shares the two cores with the server.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
+import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,8 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from spinemets.service.pgtemp import PostgresUnavailableError, TempPostgres, free_port
+from spinemets.service.storage import AssessmentStore
 
 HOST = "127.0.0.1"
+WARMUP_SECONDS = 2.0
+"""Load before the measured run (new server: first requests fill caches and connection pools)."""
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "breast_t12_mechanical.json"
 
 
@@ -103,54 +112,55 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(5)
 
 
-async def _connection(
-    port: int, request: bytes, until: float, warm_until: float, out: dict[str, list]
-) -> None:
-    reader, writer = await asyncio.open_connection(HOST, port)
+#: wrk's Lua script: the request to repeat, and a summary printed as one JSON line when the run ends
+#: (latency percentiles in microseconds; wrk counts a reply with status 400 or above as a status error).
+_WRK_SCRIPT = """
+local f = assert(io.open(os.getenv("SPINEMETS_WRK_BODY"), "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+if os.getenv("SPINEMETS_WRK_MINIMAL") == "1" then wrk.headers["Prefer"] = "return=minimal" end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "connect": %d, "read": %d, '
+    .. '"write": %d, "status": %d, "timeout": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def _wrk(port: int, connections: int, seconds: float, minimal: bool, workdir: Path) -> dict[str, Any]:
+    """One closed-loop run of wrk (C, one thread, keep-alive connections) posting the example patient."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("the load test needs wrk (Debian package wrk): run `make sysdeps`")
+    script, body = workdir / "post.lua", workdir / "body.json"
+    script.write_text(_WRK_SCRIPT)
+    body.write_text(json.dumps({"patient": json.loads(EXAMPLE.read_text())}))
+    env = {**os.environ, "SPINEMETS_WRK_BODY": str(body), "SPINEMETS_WRK_MINIMAL": "1" if minimal else "0"}
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "-s",
+        str(script),
+        f"http://{HOST}:{port}/api/v1/assessments",
+    ]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return summary
+
+
+def _stored(url: str) -> int:
+    """Assessments in the database (every acknowledged create must be there)."""
+    store = AssessmentStore(url, run_migrations=False)
     try:
-        while time.perf_counter() < until:
-            start = time.perf_counter()
-            writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            elapsed = time.perf_counter() - start
-            if start >= warm_until:
-                status = int(status_line.split()[1]) if status_line else 0
-                out["lat"].append(elapsed)
-                if status != 201:
-                    out["errors"].append(status)
-    except (ConnectionError, asyncio.IncompleteReadError):
-        out["errors"].append(-1)
+        return store.count()
     finally:
-        writer.close()
-
-
-async def _load(port: int, connections: int, seconds: float, warmup: float, minimal: bool) -> dict[str, list]:
-    body = json.dumps({"patient": json.loads(EXAMPLE.read_text())}).encode()
-    prefer = "Prefer: return=minimal\r\n" if minimal else ""
-    request = (
-        f"POST /api/v1/assessments HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
-        f"{prefer}Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-    out: dict[str, list] = {"lat": [], "errors": []}
-    now = time.perf_counter()
-    await asyncio.gather(
-        *(_connection(port, request, now + warmup + seconds, now + warmup, out) for _ in range(connections))
-    )
-    return out
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+        store.close()
 
 
 def run_one(
@@ -166,26 +176,35 @@ def run_one(
     """Start a server with ``env``, load it, stop it; returns the figures."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="spinemets-bench-") as tmp:
-        env = {**env, "SPINEMETS_DATA_DIR": str(Path(tmp) / "data"), "SPINEMETS_AUTH_MODE": "loopback_open"}
+        data = Path(tmp) / "data"
+        env = {**env, "SPINEMETS_DATA_DIR": str(data), "SPINEMETS_AUTH_MODE": "loopback_open"}
         env["SPINEMETS_LOG_LEVEL"] = "WARNING"
+        url = env.get("SPINEMETS_DATABASE_URL") or f"sqlite:///{data / 'spinemets.db'}"
         proc = _start_server(env, port, workers, Path(tmp) / "server.log")
         try:
-            cpu_before, client_before = _group_cpu_seconds(proc.pid), time.process_time()
+            stored_before = _stored(url)
+            warm = _wrk(port, connections, WARMUP_SECONDS, minimal, Path(tmp))
+            cpu_before = _group_cpu_seconds(proc.pid)
+            client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             db_before = _tree_cpu_seconds(db_pid) if db_pid else 0.0
-            out = asyncio.run(_load(port, connections, seconds, warmup=2.0, minimal=minimal))
+            run = _wrk(port, connections, seconds, minimal, Path(tmp))
             cpu_used = _group_cpu_seconds(proc.pid) - cpu_before
-            client_used = time.process_time() - client_before
+            client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
             db_used = _tree_cpu_seconds(db_pid) - db_before if db_pid else float("nan")
         finally:
             _stop(proc)
-    lat = out["lat"]
-    served = len(lat) * (seconds + 2.0) / seconds  # the warm-up requests used CPU too
+        stored = _stored(url) - stored_before
+    client_used = sum(getattr(client_after, f) - getattr(client_before, f) for f in ("ru_utime", "ru_stime"))
+    failed = sum(run[k] for k in ("connect", "read", "write", "status", "timeout"))
+    acknowledged = warm["requests"] - warm["status"] + run["requests"] - run["status"]
+    lost = max(0, acknowledged - stored)  # creates answered 201 missing from the database
+    served = run["requests"]
     figures = {
-        "requests": len(lat),
-        "req_per_s": len(lat) / seconds,
-        "p50_ms": _percentile(lat, 0.50) * 1000,
-        "p99_ms": _percentile(lat, 0.99) * 1000,
-        "errors": len(out["errors"]),
+        "requests": served,
+        "req_per_s": served / (run["duration_us"] / 1e6),
+        "p50_ms": run["p50_us"] / 1000,
+        "p99_ms": run["p99_us"] / 1000,
+        "errors": failed + lost,
         "server_cpu_ms_per_request": cpu_used / served * 1000 if served else float("nan"),
         "client_cpu_ms_per_request": client_used / served * 1000 if served else float("nan"),
         "database_cpu_ms_per_request": db_used / served * 1000 if served else float("nan"),
