@@ -6,14 +6,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from typer.testing import CliRunner
 
 from spinemets.cli import app as cli_app
 from spinemets.service import audit
-from spinemets.service.storage import AssessmentStore
+from spinemets.service.storage import AssessmentStore, no_wait
 
 
 def _unguard(store: AssessmentStore) -> None:
@@ -132,3 +133,30 @@ def test_audit_verify_exit_code_reaches_the_shell(tmp_path: Path) -> None:
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "TAMPERING DETECTED" in done.stdout + done.stderr
+
+
+def test_verify_reads_one_snapshot_while_writes_go_on(store: AssessmentStore) -> None:
+    # An integrity check runs on a live database. Writes committed while it reads must neither
+    # raise a false alarm (a head beyond the entries read, a version without its entry) nor wait
+    # for the check: here a create commits between verify's scan of the entries and its read of
+    # the chain head, on a second store (another worker), without waiting for any lock.
+    _fill(store, 2)
+    other = AssessmentStore(store.url, run_migrations=False)
+    written: list[str] = []
+
+    def write_between(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "audit_head" in statement and not written:
+            with no_wait():  # a check holding the write lock would make this raise StoreBusyError
+                written.append(other.create({}, {}, author="dr.b", patient_id="P9", ruleset_version="r").id)
+
+    event.listen(store.engine, "before_cursor_execute", write_between)
+    try:
+        report = audit.verify(store.engine)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", write_between)
+        other.close()
+    assert written, "the concurrent create did not run"
+    assert report == audit.VerifyReport(ok=True, entries=2, versions_checked=2, problems=())
+    assert audit.verify(store.engine) == audit.VerifyReport(
+        ok=True, entries=3, versions_checked=3, problems=()
+    )

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from spinemets.service.db import DriverStatement, PairedWrite
+from spinemets.service.db import DriverStatement, PairedWrite, reader, snapshot
 from spinemets.service.schema import AssessmentVersionRow, AuditEntryRow, AuditHeadRow
 
 GENESIS = "0" * 64
@@ -153,7 +153,7 @@ def entries(engine: Engine, *, object_id: str | None = None, limit: int = 1000) 
     stmt = select(AuditEntryRow).order_by(AuditEntryRow.seq).limit(limit)
     if object_id is not None:
         stmt = stmt.where(AuditEntryRow.object_id == object_id)
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         rows = conn.execute(stmt).all()
         conn.rollback()
     return [
@@ -179,7 +179,7 @@ def verify(engine: Engine) -> VerifyReport:
     expected_seq = 1
     version_hashes: dict[tuple[str, int], str] = {}
     count = 0
-    with engine.connect() as conn:
+    with snapshot(engine).connect() as conn:
         streamed = {"stream_results": True, "yield_per": 500}  # a server-side cursor: the log can be large
         for r in conn.execute(select(AuditEntryRow).order_by(AuditEntryRow.seq), execution_options=streamed):
             count += 1

@@ -69,6 +69,19 @@ def reader(engine: Engine) -> Engine:
     return engine.execution_options(readonly=True)
 
 
+def snapshot(engine: Engine) -> Engine:
+    """``engine`` for a read of several statements that must agree with each other (audit verify).
+
+    SQLite: a deferred BEGIN; in WAL mode the read transaction sees the database as of its first
+    read until it ends, takes no write lock and never holds up a writer. PostgreSQL: a read-only
+    REPEATABLE READ transaction, one snapshot for all its statements (under READ COMMITTED each
+    statement would see the writes committed since the one before).
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return engine.execution_options(readonly=True)
+
+
 def _ping_when_idle(engine: Engine) -> None:
     """Check a pooled connection before use only when it has been idle for a while.
 
