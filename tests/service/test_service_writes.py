@@ -112,6 +112,31 @@ def test_a_write_waiting_for_the_database_does_not_stall_other_requests(
     assert [r.status_code for r in replies] == [{"create": 201, "new version": 200, "delete": 204}[write]]
 
 
+def test_reads_do_not_wait_for_a_write_lock_held_elsewhere(
+    client: TestClient, keys: dict[str, str], app_store: AssessmentStore
+) -> None:
+    # Looking up an API key the app has not seen yet, reading the audit trail and verifying the
+    # whole chain only read: none may take SQLite's write lock (or wait 30 s for it) while a
+    # writer of another process holds it.
+    created = client.post(
+        "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Authorization": keys["write"]}
+    )
+    location = created.headers["location"]
+    outside = _held_write_lock(Path(app_store.url.removeprefix("sqlite:///")))
+    try:
+        started = time.monotonic()
+        assert client.get(location, headers={"Authorization": keys["read"]}).status_code == 200
+        trail = client.get(f"{location}/audit", headers={"Authorization": keys["admin"]})
+        assert [e["action"] for e in trail.json()] == ["assessment.create"]
+        assert (
+            client.get("/api/v1/audit/verify", headers={"Authorization": keys["admin"]}).json()["ok"] is True
+        )
+        assert time.monotonic() - started < 2.0
+    finally:
+        outside.execute("ROLLBACK")
+        outside.close()
+
+
 def test_a_write_that_finds_the_lock_free_runs_on_the_loop_and_only_a_waiting_one_in_a_thread(
     sqlite_client: tuple[TestClient, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from spinemets.errors import InvalidInputError
 from spinemets.service import audit
+from spinemets.service.db import reader
 from spinemets.service.schema import ApiKeyRow, UserRow
 
 CACHE_SECONDS = 10.0
@@ -118,6 +119,7 @@ class Authenticator:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reader = reader(engine)  # look-ups take no write lock (SQLite) and send no BEGIN (PostgreSQL)
         self._cache = _Cache()
         self._failures: dict[str, list[float]] = {}
         self._failures_lock = threading.Lock()
@@ -172,7 +174,7 @@ class Authenticator:
 
     def list_api_keys(self) -> list[ApiKeyInfo]:
         """Every key, newest first (revoked ones included, marked)."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(select(ApiKeyRow).order_by(ApiKeyRow.created_at.desc())).all()
             conn.rollback()
         return [
@@ -219,7 +221,7 @@ class Authenticator:
         key_id, sep, secret = presented[len(KEY_PREFIX) :].partition("_")
         if not sep or not secret or len(key_id) > 32:
             return None
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(
                 select(ApiKeyRow.name, ApiKeyRow.secret_sha256, ApiKeyRow.scopes, ApiKeyRow.revoked_at).where(
                     ApiKeyRow.key_id == key_id
@@ -277,7 +279,7 @@ class Authenticator:
         return principal
 
     def _check_password(self, username: str, password: str) -> Principal | None:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(
                 select(UserRow.password_hash, UserRow.scopes, UserRow.disabled).where(
                     UserRow.username == username
@@ -296,7 +298,7 @@ class Authenticator:
         cached = self._cache.get("user:" + username)
         if cached is not None:
             return cached
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(
                 select(UserRow.scopes, UserRow.disabled).where(UserRow.username == username)
             ).first()
