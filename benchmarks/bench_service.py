@@ -14,7 +14,9 @@ Target (issue 5): at least 500 req/s with p99 under 100 ms and zero errors on th
 Besides requests/s and latency it prints the server's CPU time per request (its process group's
 user+system time), which does not depend on what else the machine is running: 2000 ms divided by
 it is what two free cores could serve. The load client's own CPU per request is printed too: it
-shares the two cores with the server (wrk spends about half of what a Python client did).
+shares the two cores with the server (wrk spends about half of what a Python client did). Before
+each run a machine gauge is printed: the CPU time of one in-process ``spinemets.assess`` of the
+same patient, which tells how fast the shared machine is running at that moment.
 
     python -m benchmarks service      # or: make bench (each case 3 times, SPINEMETS_BENCH_RUNS)
     SPINEMETS_BENCH_SECONDS=20 SPINEMETS_BENCH_CONNECTIONS=32 python -m benchmarks service
@@ -154,6 +156,26 @@ def _wrk(port: int, connections: int, seconds: float, minimal: bool, workdir: Pa
     return summary
 
 
+def machine_gauge_us() -> float:
+    """CPU microseconds of one ``spinemets.assess`` of the example patient, in this process, now.
+
+    Fixed code on one thread: its time shows how fast the shared machine runs at the moment of a
+    run (it drifts by a third within an hour here), so runs minutes apart can be compared.
+    """
+    import spinemets
+    from spinemets.model import Patient
+
+    patient = Patient.model_validate(json.loads(EXAMPLE.read_text()))
+    spinemets.assess(patient)
+    times = []
+    for _ in range(5):
+        start = time.process_time()
+        for _ in range(40):
+            spinemets.assess(patient)
+        times.append((time.process_time() - start) / 40 * 1e6)
+    return sorted(times)[len(times) // 2]
+
+
 def _stored(url: str) -> int:
     """Assessments in the database (every acknowledged create must be there)."""
     store = AssessmentStore(url, run_migrations=False)
@@ -175,6 +197,7 @@ def run_one(
 ) -> dict[str, float]:
     """Start a server with ``env``, load it, stop it; returns the figures."""
     port = free_port()
+    gauge = machine_gauge_us()
     with tempfile.TemporaryDirectory(prefix="spinemets-bench-") as tmp:
         data = Path(tmp) / "data"
         env = {**env, "SPINEMETS_DATA_DIR": str(data), "SPINEMETS_AUTH_MODE": "loopback_open"}
@@ -205,6 +228,7 @@ def run_one(
         "p50_ms": run["p50_us"] / 1000,
         "p99_ms": run["p99_us"] / 1000,
         "errors": failed + lost,
+        "gauge_us": gauge,
         "server_cpu_ms_per_request": cpu_used / served * 1000 if served else float("nan"),
         "client_cpu_ms_per_request": client_used / served * 1000 if served else float("nan"),
         "database_cpu_ms_per_request": db_used / served * 1000 if served else float("nan"),
@@ -219,7 +243,7 @@ def run_one(
         f"req/s on 2 free cores); "
         + (f"database server CPU {figures['database_cpu_ms_per_request']:.1f} ms/request; " if db_pid else "")
         + f"load client CPU {figures['client_cpu_ms_per_request']:.2f} ms/request; "
-        f"load average {load1:.1f}",
+        f"load average {load1:.1f}; machine gauge {gauge:.0f} us (one assess in-process, before the run)",
         flush=True,
     )
     return figures
@@ -238,7 +262,7 @@ def run_case(label: str, env: dict[str, str], **kwargs: Any) -> None:
     print(
         f"  {label}{reply}: median of {len(runs)} runs: {r['req_per_s']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, "
         f"p99 {r['p99_ms']:.1f} ms, errors {sum(int(x['errors']) for x in runs)} in all runs; "
-        f"server CPU {r['server_cpu_ms_per_request']:.1f} ms/request",
+        f"server CPU {r['server_cpu_ms_per_request']:.1f} ms/request; machine gauge {r['gauge_us']:.0f} us",
         flush=True,
     )
 
