@@ -146,7 +146,7 @@ def _wrk(port: int, connections: int, seconds: float, minimal: bool, workdir: Pa
         "wrk",
         "-t1",
         f"-c{connections}",
-        f"-d{seconds:g}s",
+        f"-d{max(1, round(seconds))}s",  # wrk takes whole seconds
         "-s",
         str(script),
         f"http://{HOST}:{port}/api/v1/assessments",
