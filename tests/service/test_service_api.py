@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import spinemets
+from spinemets.service import audit
 from spinemets.service.app import create_app
 from spinemets.service.settings import load_settings
 
@@ -263,6 +264,9 @@ def test_web_login_session_with_csrf(client: TestClient) -> None:
     assert bad.status_code == 401 and "not right" in bad.text
     ok = client.post("/auth/login", data={**form, "csrf_token": token}, follow_redirects=False)
     assert ok.status_code == 303 and ok.headers["location"] == "/api/v1/assessments"
+    store = client.app.state.store  # type: ignore[attr-defined]
+    logins = [e for e in audit.entries(store.engine) if e.action == "user.login"]
+    assert [(e.actor, e.object_id) for e in logins] == [("user:dr.lee", "dr.lee")]  # not the wrong password
     assert client.get("/api/v1/assessments").status_code == 200
     created = client.post("/api/v1/assessments", json={"patient": EXAMPLE})
     assert created.json()["author"] == "user:dr.lee"

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from spinemets.interop.cds_hooks import FeedbackItem
 from spinemets.service import audit
+from spinemets.service.db import reader
 from spinemets.service.schema import CdsFeedbackRow, CdsJtiRow
 from spinemets.service.storage import AssessmentStore
 
@@ -55,7 +56,7 @@ class DbReplayCache:
         if not (isinstance(key, tuple) and len(key) == 2):
             return False
         stmt = select(CdsJtiRow.jti).where(CdsJtiRow.iss == key[0], CdsJtiRow.jti == key[1])
-        with self.store.engine.execution_options(readonly=True).connect() as conn:
+        with reader(self.store.engine).connect() as conn:
             found = conn.execute(stmt).first() is not None
             conn.rollback()
         return found
@@ -108,7 +109,7 @@ class DbFeedbackLog:
             .order_by(CdsFeedbackRow.id.desc())
             .limit(limit)
         )
-        with self.store.engine.execution_options(readonly=True).connect() as conn:
+        with reader(self.store.engine).connect() as conn:
             rows = conn.execute(stmt).all()
             conn.rollback()
         return [(r.service_id, FeedbackItem.model_validate_json(r.item)) for r in reversed(rows)]

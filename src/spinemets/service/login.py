@@ -75,7 +75,7 @@ def login(
         return _page(request, next, "User name or password is not right.", status=401)
     request.session.clear()
     request.session[SESSION_USER] = username
-    with store.engine.begin() as conn:
+    with store.write_transaction() as conn:  # SQLite: queue with the other writers on the lock file
         audit.append(
             conn,
             actor=principal.name,
