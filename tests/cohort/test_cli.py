@@ -128,3 +128,19 @@ def test_keep_limits_the_registry_columns_in_the_output(
     assert cols[0] == "patient_id" and "kps" not in cols and "tokuhashi_revised_total" in cols
     assert run(["cohort", "score", str(src), "-o", str(out), "--keep", "mrn"]) == 2
     assert "--keep must be a column of the input" in capsys.readouterr().err
+
+
+def test_score_names_unread_columns_and_warns_when_no_score_reads_any(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A misspelt input (kps_score for kps) is carried through unread: the run says so instead of
+    # leaving the researcher to find every Karnofsky-based item missing.
+    (tmp_path / "a.csv").write_text("patient_id,kps_score,primary\nA,80,breast\n")
+    assert run(["cohort", "score", str(tmp_path / "a.csv"), "-o", str(tmp_path / "a.parquet")]) == 0
+    err = capsys.readouterr().err
+    assert "columns no score reads (carried through as they are): patient_id, kps_score" in err
+    assert "no column of the input is read" not in err
+    (tmp_path / "b.csv").write_text("KARNOFSKY,PRIM\n80,C50\n")
+    assert run(["cohort", "score", str(tmp_path / "b.csv"), "-o", str(tmp_path / "b.parquet")]) == 0
+    err = capsys.readouterr().err
+    assert "no column of the input is read by any score" in err and "--mapping" in err

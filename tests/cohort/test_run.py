@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -285,3 +286,17 @@ def test_score_text_columns_are_typed_with_every_category_of_the_definition(tmp_
         SPECS["sins"].definition.items
     )
     assert df.schema["spinemets_definitions_version"] == pl.Enum([DEFINITIONS_VERSION])
+
+
+def test_summary_names_the_columns_read_and_those_no_score_reads(
+    tmp_path: Path, registry: tuple[Path, CohortMapping]
+) -> None:
+    src, mapping = registry
+    mapped = score_file(src, tmp_path / "m.parquet", mapping=mapping, progress=False)
+    assert mapped.columns_read == ("KARNOFSKY", "PRIM", "MET_VISC", "FRANKEL_GR", "LEVEL")
+    assert mapped.columns_not_read == ("id",)
+    unmapped = score_file(src, tmp_path / "u.parquet", progress=False)  # registry names, no mapping
+    assert unmapped.columns_read == ()
+    assert unmapped.columns_not_read == ("id", "KARNOFSKY", "PRIM", "MET_VISC", "FRANKEL_GR", "LEVEL")
+    saved = json.loads((tmp_path / "u.summary.json").read_text())
+    assert saved["columns_not_read"] == list(unmapped.columns_not_read)

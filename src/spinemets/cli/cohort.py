@@ -11,6 +11,9 @@ import typer
 from spinemets.cohort import DEFAULT_CHUNK_ROWS
 from spinemets.errors import InvalidInputError
 
+COLUMNS_SHOWN = 20
+"""Unread input columns named on the terminal (all of them are in the summary JSON)."""
+
 
 def _options(raw: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -116,6 +119,18 @@ def register(app: typer.Typer) -> None:
                 console.print(f"  {col}: {n:,}")
         else:
             console.print(f"no invalid values (error file {summary.errors_file} is empty)")
+        if not summary.columns_read:
+            console.print(
+                "[bold yellow]no column of the input is read by any score[/]: every score lacks all its "
+                "items. Name the columns as `spinemets cohort inputs` lists them, or map them (--mapping)."
+            )
+        if summary.columns_not_read:
+            shown = ", ".join(summary.columns_not_read[:COLUMNS_SHOWN])
+            more = len(summary.columns_not_read) - COLUMNS_SHOWN
+            console.print(
+                f"columns no score reads (carried through as they are): {shown}"
+                + (f" and {more} more (see the summary file)" if more > 0 else "")
+            )
 
     @cohort.command("validate")
     def validate_cmd(

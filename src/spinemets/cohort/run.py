@@ -120,6 +120,10 @@ class RunSummary(BaseModel):
     errors_by_column: dict[str, int]
     scores_not_computed: dict[str, int]
     """Per score, rows left empty because an input it reads was invalid (see the error file)."""
+    columns_read: tuple[str, ...] = ()
+    """Input columns some score reads: spinemets inputs by name, and registry columns the mapping maps."""
+    columns_not_read: tuple[str, ...] = ()
+    """Input columns no score reads (carried into the output unchanged): a misspelt input shows here."""
 
 
 # ---- chunk specs: small, picklable descriptions a worker can read on its own ----------------------
@@ -211,6 +215,20 @@ def _is_input(name: str) -> bool:
     """A column some score reads (``name`` or a score-specific ``score.name``)."""
     inputs = {n for spec in SPECS.values() for n in spec.definition.accepted_inputs()}
     return name in inputs or name.split(".", 1)[-1] in inputs
+
+
+def input_columns(path: Path, fmt: FileFormat) -> list[str]:
+    """The input's column names, from the Parquet schema or the CSV header (no rows read)."""
+    if fmt is FileFormat.parquet:
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    return list(pacsv.read_csv(io.BytesIO(_csv_header(path))).column_names)
+
+
+def _reads(name: str, mapping: CohortMapping | None) -> bool:
+    """Whether some score reads input column ``name`` (by its own name, or as a mapped registry column)."""
+    return _is_input(name) or (
+        mapping is not None and any(cm.source == name for cm in mapping.columns.values())
+    )
 
 
 def _parquet(path: str | Path) -> pq.ParquetFile:
@@ -473,6 +491,7 @@ def score_file(
     if not input.exists():
         raise InvalidInputError("input", str(input), "an existing .csv or .parquet file")
     fmt = file_format(input)
+    columns = input_columns(input, fmt)
     if file_format(output, allow_duckdb=True) is FileFormat.duckdb:
         duckdb_table_name(duckdb_table)
     errors = errors or output.with_name(output.stem + ".errors.csv")
@@ -554,6 +573,8 @@ def score_file(
         rows_with_errors=err["row"].n_unique() if err.height else 0,
         errors_by_column=dict(zip(by_col["column"].to_list(), by_col["len"].to_list(), strict=True)),
         scores_not_computed=not_computed,
+        columns_read=tuple(c for c in columns if _reads(c, mapping)),
+        columns_not_read=tuple(c for c in columns if c != SYNTHETIC_COLUMN and not _reads(c, mapping)),
     )
     output.with_name(output.stem + ".summary.json").write_text(
         json.dumps(summary.model_dump(mode="json"), indent=2), encoding="utf-8"
