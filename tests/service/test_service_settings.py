@@ -86,3 +86,55 @@ def test_secrets_are_not_echoed_in_errors() -> None:
     with pytest.raises(InvalidInputError) as info:
         load_settings(session_secret=12345)
     assert "12345" not in str(info.value)
+
+
+def test_workers_starting_together_share_one_complete_session_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers started by an outside process manager (uvicorn --workers, gunicorn) each call
+    # session_secret on a fresh data folder at once. Writes are slowed down here so that the
+    # second arrives while the first is writing: it must never read a key half written (an empty
+    # key signs sessions anyone can forge) nor fail, and every worker must end with the same key.
+    import os
+    import threading
+    import time
+
+    from spinemets.service.app import session_secret
+
+    real_write = os.write
+
+    def slow_write(fd: int, data: bytes) -> int:
+        time.sleep(0.2)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", slow_write)
+    settings = load_settings(data_dir=tmp_path / "data")
+    keys: list[str] = []
+    failures: list[BaseException] = []
+
+    def start_worker() -> None:
+        try:
+            keys.append(session_secret(settings))
+        except BaseException as exc:
+            failures.append(exc)
+
+    workers = [threading.Thread(target=start_worker) for _ in range(2)]
+    workers[0].start()
+    time.sleep(0.05)  # the first worker is now writing its key
+    workers[1].start()
+    for w in workers:
+        w.join(10)
+    monkeypatch.undo()
+    assert not failures
+    stored = (tmp_path / "data" / "session.key").read_text(encoding="utf-8").strip()
+    assert len(stored) >= 32 and keys == [stored, stored]
+    assert oct((tmp_path / "data" / "session.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_empty_or_short_session_key_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    from spinemets.service.app import session_secret
+
+    (tmp_path / "session.key").write_text("short\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=r"session key file must be at least 32 characters.*delete"):
+        session_secret(load_settings(data_dir=tmp_path))
+    assert session_secret(load_settings(data_dir=tmp_path, session_secret="x" * 40)) == "x" * 40

@@ -13,6 +13,7 @@ import importlib.util
 import logging
 import os
 import secrets
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
 import spinemets
+from spinemets.errors import InvalidInputError
 from spinemets.service import api, login, problems
 from spinemets.service.auth import Authenticator
 from spinemets.service.security import SecurityMiddleware
@@ -33,22 +35,42 @@ OPTIONAL_ROUTERS = ("spinemets.web.routes", "spinemets.interop.routes")
 log = logging.getLogger("spinemets.service")
 
 
+SESSION_KEY_MIN_CHARS = 32
+"""A session key file shorter than this is refused (a key made here has 64 characters)."""
+
+
 def session_secret(settings: ServiceSettings) -> str:
-    """The session signing key: from settings, or a random key kept (mode 0600) in the data folder."""
+    """The session signing key: from settings, or a random key kept (mode 0600) in the data folder.
+
+    Worker processes may start together on a fresh data folder. Each writes a key to a temporary
+    file and publishes it with ``os.link``, which fails when the name exists, so the file is never
+    seen half written (an empty key would sign sessions anyone can forge) and every worker reads
+    the one key published first.
+    """
     if settings.session_secret is not None:
         return settings.session_secret.get_secret_value()
     path = Path(settings.data_dir) / "session.key"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key.encode())
-    except BaseException:
-        os.close(fd)
-        raise
-    os.close(fd)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".session.key.", dir=path.parent)  # mode 0600
+        try:
+            try:
+                os.write(fd, secrets.token_urlsafe(48).encode())
+            finally:
+                os.close(fd)
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another worker published its key first: use that one
+        finally:
+            os.unlink(tmp)
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < SESSION_KEY_MIN_CHARS:
+        raise InvalidInputError(
+            "session key file",
+            f"{path} ({len(key)} characters)",
+            f"at least {SESSION_KEY_MIN_CHARS} characters: delete the file to have a new key made, "
+            "or set SPINEMETS_SESSION_SECRET",
+        )
     return key
 
 
