@@ -63,3 +63,22 @@ def test_app_includes_the_web_pages_and_interop_when_installed(tmp_path: Path) -
         m for m in ("spinemets.web.routes", "spinemets.interop.routes") if importlib.util.find_spec(m)
     ]
     assert app.state.optional_routers == expected
+
+
+def test_an_unreachable_database_is_reported_as_such_without_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Through spinemets.cli.main (the console script), which turns errors into messages: a server
+    # that is down is the operator's to fix, not "a bug in spinemets", and the URL's password stays out.
+    from spinemets.cli import main
+    from spinemets.service.pgtemp import free_port
+
+    monkeypatch.setenv("SPINEMETS_DATA_DIR", str(tmp_path))
+    url = f"postgresql+psycopg://spinemets:s3cret-pw@127.0.0.1:{free_port()}/spinemets"
+    monkeypatch.setenv("SPINEMETS_DATABASE_URL", url)
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "verify"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 1
+    assert err.startswith("error: the database is not available: ") and "Connection refused" in err
+    assert "s3cret-pw" not in err and "bug" not in err

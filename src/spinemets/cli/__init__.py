@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         if os.environ.get("SPINEMETS_DEBUG"):
             raise
+        unavailable = _database_unavailable(exc)
+        if unavailable:
+            typer.echo(f"error: the database is not available: {unavailable}", err=True)
+            sys.exit(1)
         typer.echo(
             f"internal error: {type(exc).__name__}: {exc}\n"
             "This is a bug in spinemets, not in your input; rerun with SPINEMETS_DEBUG=1 for the traceback.",
@@ -71,6 +75,21 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _database_unavailable(exc: BaseException) -> str | None:
+    """The driver's first line when the database cannot be reached or used (not a spinemets bug).
+
+    SQLAlchemy's OperationalError (server down, refused login, database locked, disk full) wraps the
+    driver's message, which names host and port but never the password; sqlalchemy is not imported
+    here, so commands that need no database start no slower.
+    """
+    names = {cls.__name__ for cls in type(exc).__mro__ if cls.__module__.startswith("sqlalchemy")}
+    if "OperationalError" not in names:
+        return None
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    return lines[0] if lines else type(orig).__name__
 
 
 def _is_usage_error(exc: BaseException) -> bool:
