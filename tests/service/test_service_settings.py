@@ -49,11 +49,19 @@ def test_cds_hooks_issuers_from_json_environment(monkeypatch: pytest.MonkeyPatch
 
 
 def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInputError, match=r"settings\.port"):
+    # each message reads "<setting> must be <what is allowed>; got <value> (<what the setting is>)"
+    with pytest.raises(InvalidInputError) as port:
         load_settings(port=70000)
+    assert str(port.value) == "settings.port must be less than or equal to 65535; got 70000 (TCP port)"
+    with pytest.raises(
+        InvalidInputError, match=r"^settings\.sqlite_synchronous must be one of FULL, NORMAL; got 'x'"
+    ):
+        load_settings(sqlite_synchronous="x")
     f = tmp_path / "s.yaml"
     f.write_text("colour: blue\n")
-    with pytest.raises(InvalidInputError, match=r"settings\.colour"):
+    with pytest.raises(
+        InvalidInputError, match=r"^settings\.colour must be a known setting: data_dir, database_url"
+    ):
         load_settings(settings_file=f)
     ini = tmp_path / "s.ini"
     ini.write_text("[x]\n")

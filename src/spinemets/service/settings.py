@@ -14,6 +14,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -196,4 +198,22 @@ def load_settings(**overrides: Any) -> ServiceSettings:
             raise InvalidInputError("settings", "(combination)", "consistent settings", err["msg"]) from None
         field = ".".join(str(p) for p in loc)
         value = "(secret)" if "secret" in field else err.get("input")
-        raise InvalidInputError(f"settings.{field}", value, err["msg"]) from None
+        known = ServiceSettings.model_fields.get(str(loc[0]))
+        hint = (known.description or "").rstrip(".") if known is not None else ""
+        raise InvalidInputError(f"settings.{field}", value, _allowed(err), hint) from None
+
+
+def _allowed(err: Mapping[str, Any]) -> str:
+    """pydantic's complaint turned into what is allowed ("must be <this>")."""
+    msg = str(err.get("msg", ""))
+    kind = err.get("type")
+    if kind == "extra_forbidden":
+        return "a known setting: " + ", ".join(ServiceSettings.model_fields)
+    if kind == "string_pattern_mismatch":
+        pattern = str(err.get("ctx", {}).get("pattern", ""))
+        choices = re.fullmatch(r"\^\(([\w|]+)\)\$", pattern)
+        return "one of " + ", ".join(choices.group(1).split("|")) if choices else f"text matching {pattern}"
+    for prefix in ("Input should be ", "Value error, "):
+        if msg.startswith(prefix):
+            return msg.removeprefix(prefix)
+    return msg[:1].lower() + msg[1:]
