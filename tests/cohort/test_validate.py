@@ -84,3 +84,10 @@ def test_bad_columns_and_units_are_clear_errors(scored: Path) -> None:
         validate_frame(df, time="os_days", event="event")
     with pytest.raises(InvalidInputError, match="fortnights"):
         validate_frame(df, time="time_months", event="event", unit="fortnights")
+    # from the file: the message lists the file's own columns (where time and event would be), not
+    # only the few columns validation reads, and no score column
+    with pytest.raises(InvalidInputError) as wrong:
+        validate_file(scored, time="time_months", event="death", out_dir=Path("unused"))
+    message = str(wrong.value)
+    assert message.startswith("--event must be a column of the scored file: ") and "got 'death'" in message
+    assert "time_months" in message and "kps" in message and "sins_total" not in message

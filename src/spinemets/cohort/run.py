@@ -423,7 +423,8 @@ def _write_duckdb(tables: Iterator[pa.Table], path: Path, synthetic: bool, table
         db.close()
 
 
-def _is_score_column(name: str) -> bool:
+def is_score_column(name: str) -> bool:
+    """A column `cohort score` adds (a score's total, band, range, ... or the definitions version)."""
     return name == VERSION_COLUMN or any(name.startswith(f"{k}_") for k in SPECS)
 
 
@@ -530,7 +531,7 @@ def score_file(
                     raise InvalidInputError(
                         "--keep", absent[0], "a column of the input: " + ", ".join(table.column_names)
                     )
-                table = table.select([c for c in table.column_names if c in keep or _is_score_column(c)])
+                table = table.select([c for c in table.column_names if c in keep or is_score_column(c)])
             if res.errors.height:
                 err_parts.append(res.errors.with_columns(pl.col("row") + counts["rows"]))
             for k in not_computed:

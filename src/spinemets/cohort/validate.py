@@ -25,7 +25,7 @@ import html
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from spinemets.cohort.run import (
     FileFormat,
     duckdb_table_name,
     file_format,
+    is_score_column,
     parquet_metadata,
 )
 from spinemets.errors import InvalidInputError
@@ -94,11 +95,17 @@ def check_expectation(ci_low: float, ci_high: float, e: BandSurvival) -> Expecta
 _TO_MONTHS = {"days": 12 / 365.25, "weeks": 12 / 52.1775, "months": 1.0, "years": 12.0}
 
 
-def _keep(names: Sequence[str], wanted: Sequence[str]) -> list[str]:
-    return [c for c in names if c in wanted or c.endswith(("_total", "_band")) or c == SYNTHETIC_COLUMN]
+def _keep(names: Sequence[str], wanted: Mapping[str, str]) -> list[str]:
+    """The columns to read; ``wanted`` (option -> column, e.g. ``--time``) must all be in ``names``."""
+    for option, column in wanted.items():
+        if column not in names:
+            others = [c for c in names if not is_score_column(c)]
+            raise InvalidInputError(option, column, "a column of the scored file: " + ", ".join(others))
+    targets = set(wanted.values())
+    return [c for c in names if c in targets or c.endswith(("_total", "_band")) or c == SYNTHETIC_COLUMN]
 
 
-def _read_duckdb(path: Path, wanted: Sequence[str], table: str) -> tuple[pl.DataFrame, bool]:
+def _read_duckdb(path: Path, wanted: Mapping[str, str], table: str) -> tuple[pl.DataFrame, bool]:
     """The needed columns of a scored DuckDB table; synthetic when its metadata row says so."""
     import duckdb
 
@@ -119,7 +126,9 @@ def _read_duckdb(path: Path, wanted: Sequence[str], table: str) -> tuple[pl.Data
     return df, bool(flag) and flag[0][0] == "true"
 
 
-def _read(path: Path, wanted: Sequence[str], table: str = DEFAULT_DUCKDB_TABLE) -> tuple[pl.DataFrame, bool]:
+def _read(
+    path: Path, wanted: Mapping[str, str], table: str = DEFAULT_DUCKDB_TABLE
+) -> tuple[pl.DataFrame, bool]:
     """Only the columns validation needs (time, event, synthetic flag, score totals and bands)."""
     if not path.exists():
         raise InvalidInputError("scored", str(path), "an existing file written by `spinemets cohort score`")
@@ -408,7 +417,7 @@ def validate_file(
     ``sample``: validate a random sample of that many rows (seeded), e.g. to bound bootstrap time.
     ``table``: the table to read when ``scored`` is a DuckDB database.
     """
-    df, synthetic = _read(scored, [time, event], table)
+    df, synthetic = _read(scored, {"--time": time, "--event": event}, table)
     rows_in_file = df.height
     if sample is not None and sample < df.height:
         df = df.sample(n=sample, seed=seed)
