@@ -144,3 +144,14 @@ def test_score_names_unread_columns_and_warns_when_no_score_reads_any(
     assert run(["cohort", "score", str(tmp_path / "b.csv"), "-o", str(tmp_path / "b.parquet")]) == 0
     err = capsys.readouterr().err
     assert "no column of the input is read by any score" in err and "--mapping" in err
+
+
+def test_an_unknown_score_option_names_the_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.csv").write_text("kps\n70\n")
+    argv = ["cohort", "score", str(tmp_path / "a.csv"), "-o", str(tmp_path / "o.csv"), "--option", "ecog=old"]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --option must be NAME=VALUE with NAME one of ecog_convention, escc_1c")
+    assert "got 'ecog=old'" in err

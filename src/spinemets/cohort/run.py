@@ -298,7 +298,9 @@ def specs_with_options(options: Mapping[str, str] | None = None) -> dict[str, Sc
     known = {o.name for spec in SPECS.values() for o in spec.options}
     for k, v in options.items():
         if k not in known:
-            raise InvalidInputError(f"--option {k}", v, sorted(known))
+            raise InvalidInputError(
+                "--option", f"{k}={v}", "NAME=VALUE with NAME one of " + ", ".join(sorted(known))
+            )
     out: dict[str, ScoreSpec] = {}
     for key, spec in SPECS.items():
         given = {k: v for k, v in options.items() if k in spec.option_names}
