@@ -107,8 +107,13 @@ def test_patient_albumin_helper_uses_the_unit_given() -> None:
 
 
 FAILURES: list[tuple[dict[str, Any], str]] = [
-    ({"shoe_size": 42}, r"shoe_size must be a known field \(unknown fields are rejected"),
-    ({"primary": {"histolgy": "breast"}}, r"primary\.histolgy must be a known field"),
+    ({"shoe_size": 42}, r"shoe_size must be a known field; got 42 \(unknown fields are rejected[^;]*\)$"),
+    (
+        {"primary": {"histolgy": "breast"}},
+        r"primary\.histolgy must be a known field; .*did you mean primary\.histology\?\)",
+    ),
+    ({"kps": 70}, r"kps must be a known field; .*did you mean performance\.kps\?\)"),
+    ({"age": 61}, r"age must be a known field; .*did you mean age_years\?\)"),
     (
         {"primary": {"histology": "spleen"}},
         r"primary\.histology must be one of lung_nsclc, lung_sclc, breast, .*; "

@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 import spinemets
+from spinemets.errors import InvalidInputError
+from spinemets.model.validation import parse_patient
 from spinemets.service import audit
 from spinemets.service.app import create_app
 from spinemets.service.settings import load_settings
@@ -123,18 +125,32 @@ def test_list_search_and_soft_delete(open_client: TestClient) -> None:
     assert open_client.get("/api/v1/audit/verify").json()["ok"] is True
 
 
+def _library_error(data: dict) -> Exception:
+    try:
+        parse_patient(data)
+    except InvalidInputError as exc:
+        return exc
+    raise AssertionError(f"{data} was accepted")
+
+
 def test_invalid_patient_is_a_problem_naming_path_value_and_allowed(open_client: TestClient) -> None:
     bad = {**EXAMPLE, "lesions": [{"level": "T12", "escc": "4"}]}
     body = _problem(open_client.post("/api/v1/assessments", json={"patient": bad}), 422)
     err = body["errors"][0]
     assert err["field"] == "patient.lesions[0].escc" and err["value"] == "4"
-    assert "'0', '1a', '1b', '1c', '2' or '3'" in err["allowed"]
+    assert err["allowed"].startswith("one of 0, 1a, 1b, 1c, 2, 3")
     body = _problem(
         open_client.post("/api/v1/assessments", json={"patient": {"performance": {"kps": 75}}}), 422
     )
+    # the API describes a patient's fields as the library does: with what the field is and its unit
     assert body["errors"] == [
-        {"field": "patient.performance.kps", "value": 75, "allowed": "a multiple of 10"}
+        {
+            "field": "patient.performance.kps",
+            "value": 75,
+            "allowed": "a multiple of 10 (Karnofsky performance status, %)",
+        }
     ]
+    assert body["errors"][0]["allowed"] in str(_library_error({"performance": {"kps": 75}}))
     body = _problem(
         open_client.post("/api/v1/assessments", json={"patient": {"lesions": [{"level": "T44"}]}}), 422
     )
@@ -142,12 +158,23 @@ def test_invalid_patient_is_a_problem_naming_path_value_and_allowed(open_client:
     assert body["errors"][0]["allowed"].startswith("a level from occiput (C0) to coccyx (Co)")
     body = _problem(open_client.post("/api/v1/assessments", json={"patient": {"shoe_size": 9}}), 422)
     assert body["errors"][0]["field"] == "patient.shoe_size"
-    _problem(
+    body = _problem(open_client.post("/api/v1/assessments", json={"patient": {"kps": 80}}), 422)
+    assert body["errors"][0]["field"] == "patient.kps"
+    assert body["errors"][0]["allowed"].startswith("a known field (")
+    assert body["errors"][0]["allowed"].endswith("did you mean patient.performance.kps?)")
+    body = _problem(
         open_client.post(
             "/api/v1/assessments", content=b"{not json", headers={"content-type": "application/json"}
         ),
         422,
     )
+    assert body["errors"] == [
+        {
+            "field": "body",
+            "value": "(not JSON)",
+            "allowed": "a JSON document (Expecting property name enclosed in double quotes)",
+        }
+    ]
 
 
 def test_unknown_ids_are_404_problems(open_client: TestClient) -> None:
@@ -241,7 +268,6 @@ def test_api_keys_are_stored_hashed_and_revocable(client: TestClient, app_store)
 
 
 def test_open_mode_is_refused_off_loopback(tmp_path: Path) -> None:
-    from spinemets.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError, match="only allowed on a loopback host"):
         load_settings(data_dir=tmp_path, auth_mode="loopback_open", host="0.0.0.0")

@@ -52,7 +52,7 @@ def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
     # each message reads "<setting> must be <what is allowed>; got <value> (<what the setting is>)"
     with pytest.raises(InvalidInputError) as port:
         load_settings(port=70000)
-    assert str(port.value) == "settings.port must be less than or equal to 65535; got 70000 (TCP port)"
+    assert str(port.value) == "settings.port must be less than or equal to 65535 (TCP port); got 70000"
     with pytest.raises(
         InvalidInputError, match=r"^settings\.sqlite_synchronous must be one of FULL, NORMAL; got 'x'"
     ):

@@ -6,7 +6,11 @@ what is allowed (enum members or the numeric bounds with units), never a traceba
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
+import typing
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -17,60 +21,83 @@ from spinemets.errors import InvalidInputError
 from spinemets.model.patient import Patient
 
 
+def _inner_types(annotation: Any) -> list[Any]:
+    """The types an annotation is made of (``X | None``, ``list[X]``, ``Literal``... unwrapped one level)."""
+    return [
+        inner
+        for arg in typing.get_args(annotation) or (annotation,)
+        for inner in typing.get_args(arg) or (arg,)
+    ]
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (itself, optional, or in a list), if it holds one."""
+    models = [t for t in _inner_types(annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
+    return models[-1] if models else None
+
+
 def _field_info(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, str | None]:
     """Follow ``loc`` through nested models; return (description, annotation text) of the leaf."""
-    import typing
-
-    current: Any = model
+    current: type[BaseModel] | None = model
     desc: str | None = None
     ann_text: str | None = None
     for part in loc:
         if isinstance(part, int):
             continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            break
-        field = current.model_fields.get(str(part))
+        field = current.model_fields.get(str(part)) if current is not None else None
         if field is None:
             break
         desc = field.description
-        ann = field.annotation
-        ann_text = None
-        nxt: Any = None
-        for arg in typing.get_args(ann) or (ann,):
-            for inner in typing.get_args(arg) or (arg,):
-                if isinstance(inner, type) and issubclass(inner, Enum):
-                    ann_text = "one of " + ", ".join(str(m.value) for m in inner)
-                if isinstance(inner, type) and issubclass(inner, BaseModel):
-                    nxt = inner
-        current = nxt
+        enums = [t for t in _inner_types(field.annotation) if isinstance(t, type) and issubclass(t, Enum)]
+        ann_text = "one of " + ", ".join(str(m.value) for m in enums[-1]) if enums else None
+        current = _nested_model(field.annotation)
     return desc or "", ann_text
 
 
 def error_from_validation(exc: ValidationError, model: type[BaseModel] = Patient) -> InvalidInputError:
     """The first error of ``exc`` as an :class:`InvalidInputError` (field path, value, allowed)."""
-    err = exc.errors(include_url=False)[0]
+    return invalid_input(exc.errors(include_url=False)[0], model)
+
+
+def invalid_input(
+    err: Mapping[str, Any], model: type[BaseModel] | None = Patient, *, prefix: str = ""
+) -> InvalidInputError:
+    """One pydantic error (an item of ``ValidationError.errors()``) as an :class:`InvalidInputError`.
+
+    ``err["loc"]`` is a path inside ``model`` (which gives each field's description and, for enums,
+    the allowed members); ``prefix`` goes before the path in the message (e.g. ``patient.`` for a
+    patient inside a request body). The one translation of pydantic's wording into "<field> must
+    be <allowed>; got <value>", for the library, the API and the service settings.
+    """
     loc = tuple(err.get("loc", ()))
-    path = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
+    path = prefix + ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
+    path = path.rstrip(".")
     value = err.get("input")
-    desc, enum_text = _field_info(model, loc)
+    desc, enum_text = _field_info(model, loc) if model is not None else ("", None)
     etype = err.get("type", "")
     ctx = err.get("ctx") or {}
     if etype == "extra_forbidden":
-        allowed = "a known field (unknown fields are rejected so that nothing is silently ignored)"
-    elif etype == "missing":
+        near = _near_fields(model, loc, path) if model is not None else []
+        why = "unknown fields are rejected so that nothing is silently ignored"
+        return InvalidInputError(
+            path, value, "a known field", why + (f"; did you mean {' or '.join(near)}?" if near else "")
+        )
+    if etype == "missing":
         allowed = "given: it is required" + (f" ({desc.rstrip('.')})" if desc else "")
+    elif etype == "value_error":
+        inner = ctx.get("error")
+        if isinstance(inner, InvalidInputError):
+            return _rebase(inner, path)
+        return InvalidInputError(path or "patient", value, "valid", str(inner or err["msg"]))
     elif enum_text:
         allowed = enum_text
-    elif etype in {"greater_than_equal", "less_than_equal", "greater_than", "less_than", "multiple_of"}:
-        allowed = _msg(err["msg"])
-        if desc:
-            allowed += f" ({desc.rstrip('.')})"
-    elif etype == "value_error":
-        allowed = str(ctx.get("error", err["msg"]))
-        return (
-            InvalidInputError(path or "patient", value, "valid", allowed)
-            if not isinstance(ctx.get("error"), InvalidInputError)
-            else _rebase(ctx["error"], path)
+    elif "expected" in ctx:
+        allowed = f"one of {ctx['expected']}"
+    elif etype == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        choices = re.fullmatch(r"\^\(([\w|]+)\)\$", pattern)
+        allowed = (
+            "one of " + ", ".join(choices.group(1).split("|")) if choices else f"text matching {pattern}"
         )
     else:
         allowed = _msg(err["msg"])
@@ -79,9 +106,50 @@ def error_from_validation(exc: ValidationError, model: type[BaseModel] = Patient
     return InvalidInputError(path or "patient", value, allowed)
 
 
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model that holds the field at ``loc`` (following nested models and lists of them)."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part)) if current is not None else None
+        if field is None:
+            return None
+        current = _nested_model(field.annotation)
+    return current
+
+
+def _near_fields(model: type[BaseModel], loc: tuple[Any, ...], path: str) -> list[str]:
+    """Known fields an unknown one (``path``, at ``loc``) was probably meant to be, as full paths:
+    the same name one or two models deeper (``kps`` -> ``performance.kps``), or a near spelling."""
+    parent = _model_at(model, loc)
+    if parent is None or not loc:
+        return []
+    name = str(loc[-1])
+    base = path[: len(path) - len(name)]
+    paths: list[str] = []
+
+    def walk(m: type[BaseModel], prefix: str, depth: int) -> None:
+        for key, field in m.model_fields.items():
+            paths.append(prefix + key)
+            nested = _nested_model(field.annotation)
+            if nested is not None and depth < 2:
+                walk(nested, f"{prefix}{key}.", depth + 1)
+
+    walk(parent, "", 0)
+    leaf = {p: p.rsplit(".", 1)[-1] for p in paths}
+    found = [p for p in paths if leaf[p] == name]
+    if not found and len(name) >= 3:
+        found = [p for p in paths if leaf[p].startswith(name) or name.startswith(leaf[p] + "_")]
+    if not found:
+        close = set(difflib.get_close_matches(name, list(leaf.values()), n=3, cutoff=0.75))
+        found = [p for p in paths if leaf[p] in close]
+    return [base + p for p in found[:3]]
+
+
 def _msg(msg: str) -> str:
     """pydantic's 'Input should be ...' as the 'allowed' part of our message."""
-    m = msg[0].lower() + msg[1:]
+    m = msg[:1].lower() + msg[1:]
     for prefix in ("input should be ", "value should be "):
         if m.startswith(prefix):
             return m[len(prefix) :]

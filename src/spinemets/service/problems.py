@@ -9,6 +9,7 @@ only that it happened and its request id: no traceback, no input echoed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spinemets.errors import InvalidInputError, MissingExtraError, SpinemetsError, UnknownScoreError
+from spinemets.model.patient import Patient
+from spinemets.model.validation import invalid_input
 from spinemets.service.storage import AssessmentDeletedError, AssessmentNotFoundError, VersionConflictError
 
 PROBLEM_JSON = "application/problem+json"
@@ -119,27 +122,22 @@ def field_problem(exc: InvalidInputError) -> FieldProblem:
     return FieldProblem(field=exc.field, value=_safe_value(exc.value), allowed=allowed)
 
 
-def _loc_path(loc: tuple[Any, ...]) -> str:
-    parts = list(loc)
-    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
-        parts = parts[1:]
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (("." if out else "") + str(p))
-    return out or str(loc[0] if loc else "request")
+def request_error(err: Mapping[str, Any]) -> InvalidInputError:
+    """One request validation error in the library's words (:func:`spinemets.model.validation.invalid_input`).
 
-
-def _allowed(msg: str, ctx: dict[str, Any] | None) -> str:
-    inner = (ctx or {}).get("error")
-    if isinstance(inner, InvalidInputError):
-        return inner.allowed + (f" ({inner.hint})" if inner.hint else "")
-    m = msg[0].lower() + msg[1:] if msg else msg
-    for prefix in ("input should be ", "value should be ", "value error, "):
-        if m.startswith(prefix):
-            m = m[len(prefix) :]
-    if ctx and "expected" in ctx:
-        m = f"one of {ctx['expected']}"
-    return m
+    A patient in the body is described from the patient model (units, allowed members, the field
+    probably meant); a body that is not JSON is named as such rather than by a character position.
+    """
+    loc = tuple(err.get("loc", ()))
+    if err.get("type") == "json_invalid":
+        reason = str((err.get("ctx") or {}).get("error", ""))
+        return InvalidInputError("body", "(not JSON)", "a JSON document", reason)
+    where, rest = (
+        (loc[0], loc[1:]) if loc and loc[0] in {"body", "query", "path", "header", "cookie"} else ("", loc)
+    )
+    if where == "body" and rest[:1] == ("patient",) and len(rest) > 1:
+        return invalid_input({**err, "loc": rest[1:]}, Patient, prefix="patient.")
+    return invalid_input({**err, "loc": rest or (where or "request",)}, None)
 
 
 def install(app: FastAPI) -> None:
@@ -182,14 +180,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            FieldProblem(
-                field=_loc_path(tuple(e.get("loc", ()))),
-                value=_safe_value(e.get("input")),
-                allowed=_allowed(str(e.get("msg", "")), e.get("ctx")),
-            )
-            for e in exc.errors()
-        ]
+        errors = [field_problem(request_error(e)) for e in exc.errors()]
         detail = "; ".join(f"{e.field} must be {e.allowed}; got {e.value!r}" for e in errors[:5])
         return problem_response(
             422, detail, request=request, errors=errors, type_="urn:spinemets:problem:invalid-input"

@@ -14,8 +14,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import re
-from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from spinemets.errors import InvalidInputError
 from spinemets.knowledge.yaml_text import YAMLError, load_yaml
+from spinemets.model.validation import invalid_input
 
 SETTINGS_FILE_ENV = "SPINEMETS_SETTINGS_FILE"
 
@@ -196,24 +195,12 @@ def load_settings(**overrides: Any) -> ServiceSettings:
         loc = err.get("loc", ())
         if not loc:  # a rule over several settings: do not echo them (they may hold secrets)
             raise InvalidInputError("settings", "(combination)", "consistent settings", err["msg"]) from None
-        field = ".".join(str(p) for p in loc)
-        value = "(secret)" if "secret" in field else err.get("input")
-        known = ServiceSettings.model_fields.get(str(loc[0]))
-        hint = (known.description or "").rstrip(".") if known is not None else ""
-        raise InvalidInputError(f"settings.{field}", value, _allowed(err), hint) from None
-
-
-def _allowed(err: Mapping[str, Any]) -> str:
-    """pydantic's complaint turned into what is allowed ("must be <this>")."""
-    msg = str(err.get("msg", ""))
-    kind = err.get("type")
-    if kind == "extra_forbidden":
-        return "a known setting: " + ", ".join(ServiceSettings.model_fields)
-    if kind == "string_pattern_mismatch":
-        pattern = str(err.get("ctx", {}).get("pattern", ""))
-        choices = re.fullmatch(r"\^\(([\w|]+)\)\$", pattern)
-        return "one of " + ", ".join(choices.group(1).split("|")) if choices else f"text matching {pattern}"
-    for prefix in ("Input should be ", "Value error, "):
-        if msg.startswith(prefix):
-            return msg.removeprefix(prefix)
-    return msg[:1].lower() + msg[1:]
+        if err.get("type") == "extra_forbidden":
+            known = ", ".join(ServiceSettings.model_fields)
+            raise InvalidInputError(
+                f"settings.{loc[0]}", err.get("input"), f"a known setting: {known}"
+            ) from None
+        problem = invalid_input(err, ServiceSettings, prefix="settings.")
+        if "secret" in problem.field:  # never echo a secret, even a wrong one
+            problem = InvalidInputError(problem.field, "(secret)", problem.allowed, problem.hint)
+        raise problem from None
