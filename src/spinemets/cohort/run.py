@@ -14,6 +14,7 @@ Both engines share the chunk reader and the scorer, so their outputs are identic
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
@@ -211,9 +212,14 @@ def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> 
     return table
 
 
+@functools.cache
+def _accepted_inputs() -> frozenset[str]:
+    return frozenset(n for spec in SPECS.values() for n in spec.definition.accepted_inputs())
+
+
 def _is_input(name: str) -> bool:
     """A column some score reads (``name`` or a score-specific ``score.name``)."""
-    inputs = {n for spec in SPECS.values() for n in spec.definition.accepted_inputs()}
+    inputs = _accepted_inputs()
     return name in inputs or name.split(".", 1)[-1] in inputs
 
 
