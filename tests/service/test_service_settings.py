@@ -146,3 +146,14 @@ def test_an_empty_or_short_session_key_file_is_refused_with_what_to_do(tmp_path:
     with pytest.raises(InvalidInputError, match=r"session key file must be at least 32 characters.*delete"):
         session_secret(load_settings(data_dir=tmp_path))
     assert session_secret(load_settings(data_dir=tmp_path, session_secret="x" * 40)) == "x" * 40
+
+
+def test_a_data_folder_that_cannot_be_written_is_named_in_the_error(tmp_path: Path) -> None:
+    from spinemets.service.app import session_secret
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(
+        InvalidInputError, match=r"^data_dir must be a folder spinemets can write .*a-file/data"
+    ):
+        session_secret(load_settings(data_dir=blocker / "data"))

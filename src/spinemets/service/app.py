@@ -51,8 +51,16 @@ def session_secret(settings: ServiceSettings) -> str:
         return settings.session_secret.get_secret_value()
     path = Path(settings.data_dir) / "session.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".session.key.", dir=path.parent)  # mode 0600
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".session.key.", dir=path.parent)  # mode 0600
+        except OSError as exc:
+            raise InvalidInputError(
+                "data_dir",
+                str(path.parent),
+                "a folder spinemets can write (or set SPINEMETS_SESSION_SECRET)",
+                exc.strerror or type(exc).__name__,
+            ) from None
         try:
             try:
                 os.write(fd, secrets.token_urlsafe(48).encode())
