@@ -309,7 +309,7 @@ BAD_CALLS: list[tuple[str, Callable[[dict[str, Any]], None], int, str]] = [
         "malformed observation value",
         lambda b: b["prefetch"]["observations"]["entry"][0]["resource"].update(valueBoolean="maybe"),
         400,
-        "valid FHIR R4",
+        "valueBoolean must be a valid boolean",
     ),
 ]
 

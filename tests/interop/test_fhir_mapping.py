@@ -255,7 +255,7 @@ ERRORS: list[tuple[str, dict[str, Any], str]] = [
     (
         "malformed FHIR",
         bundle_of(obs("89247-1", {"valueInteger": "two"}, c.LOINC)),
-        r"Bundle\.entry\[1\]\.resource\.valueInteger must be valid FHIR R4; got 'two'",
+        r"Bundle\.entry\[1\]\.resource\.valueInteger must be a valid integer.*; got 'two'",
     ),
     (
         "unknown observation code",

@@ -29,6 +29,7 @@ from spinemets.errors import InvalidInputError
 from spinemets.interop import cds_hooks as cds
 from spinemets.interop import fhir
 from spinemets.interop.codes import code_system_resource
+from spinemets.model.validation import invalid_input
 from spinemets.service.cds_store import DbFeedbackLog, DbReplayCache
 from spinemets.service.deps import get_settings, require_scope
 from spinemets.service.settings import ServiceSettings
@@ -189,9 +190,7 @@ def cds_call(
             selections=[str(s) for s in hook.context.get("selections") or []],
         )
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        return _problem(400, "Bad Request", f"{where}: {err.get('msg')}")
+        return _problem(400, "Bad Request", str(invalid_input(exc.errors(include_url=False)[0], None)))
     except InvalidInputError as exc:
         return _problem(400, "Bad Request", str(exc))
     except cds.PrefetchUnavailableError as exc:
@@ -217,9 +216,7 @@ def cds_feedback(
     try:
         feedback = cds.FeedbackRequest.model_validate(body)
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        return _problem(400, "Bad Request", f"{where}: {err.get('msg')}")
+        return _problem(400, "Bad Request", str(invalid_input(exc.errors(include_url=False)[0], None)))
     state.feedback.add(service_id, feedback.feedback, client=caller)
     return JSONResponse({})
 
