@@ -8,6 +8,7 @@ The store is opened (and migrated) when the app is created and closed when it sh
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -52,8 +53,7 @@ def session_secret(settings: ServiceSettings) -> str:
     path = Path(settings.data_dir) / "session.key"
     if not path.exists():
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".session.key.", dir=path.parent)  # mode 0600
+            _publish_new_key(path)
         except OSError as exc:
             raise InvalidInputError(
                 "data_dir",
@@ -61,16 +61,6 @@ def session_secret(settings: ServiceSettings) -> str:
                 "a folder spinemets can write (or set SPINEMETS_SESSION_SECRET)",
                 exc.strerror or type(exc).__name__,
             ) from None
-        try:
-            try:
-                os.write(fd, secrets.token_urlsafe(48).encode())
-            finally:
-                os.close(fd)
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another worker published its key first: use that one
-        finally:
-            os.unlink(tmp)
     key = path.read_text(encoding="utf-8").strip()
     if len(key) < SESSION_KEY_MIN_CHARS:
         raise InvalidInputError(
@@ -80,6 +70,21 @@ def session_secret(settings: ServiceSettings) -> str:
             "or set SPINEMETS_SESSION_SECRET",
         )
     return key
+
+
+def _publish_new_key(path: Path) -> None:
+    """Write a random key to a temporary file (mode 0600) and link it to ``path`` unless it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".session.key.", dir=path.parent)
+    try:
+        try:
+            os.write(fd, secrets.token_urlsafe(48).encode())
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):  # another worker was first: all use its key
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
 
 
 def _optional_routers(app: FastAPI) -> list[str]:
