@@ -402,3 +402,29 @@ def test_https_deployment_gets_hsts_and_secure_cookies(tmp_path: Path) -> None:
         r = c.get("/auth/login")
     assert r.headers["strict-transport-security"] == "max-age=31536000"
     assert "Secure" in r.headers["set-cookie"]
+
+
+def test_a_database_that_is_not_available_is_a_503_to_retry_and_logs_no_statement(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    app = create_app(load_settings(data_dir=tmp_path, auth_mode="loopback_open"))
+
+    def down() -> None:
+        raise OperationalError(
+            "SELECT * FROM assessments WHERE patient_id = ?", ("PID-DB-77",), ConnectionRefusedError()
+        )
+
+    app.add_api_route("/api/v1/down", down)
+    caplog.set_level(logging.INFO)
+    with TestClient(app, client=LOOPBACK) as c:
+        reply = c.get("/api/v1/down")
+    body = _problem(reply, 503)
+    assert body["detail"] == "the database is not available; try again shortly"
+    assert reply.headers["retry-after"] == "5"
+    assert any(
+        "database unavailable (ConnectionRefusedError) on GET /api/v1/down" in r.getMessage()
+        for r in caplog.records
+    )
+    assert all("PID-DB-77" not in r.getMessage() for r in caplog.records)

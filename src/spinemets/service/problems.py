@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spinemets.errors import InvalidInputError, MissingExtraError, SpinemetsError, UnknownScoreError
@@ -24,6 +25,8 @@ from spinemets.model.validation import invalid_input
 from spinemets.service.storage import AssessmentDeletedError, AssessmentNotFoundError, VersionConflictError
 
 PROBLEM_JSON = "application/problem+json"
+DATABASE_RETRY_AFTER_S = 5
+"""Seconds a client is asked to wait (Retry-After) when the database is not available."""
 log = logging.getLogger("spinemets.service")
 
 
@@ -59,6 +62,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "Not found",
         413: "Request too large",
         422: "Invalid input",
+        503: "The database is not available (see Retry-After)",
     }.items()
 }
 
@@ -172,6 +176,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(MissingExtraError)
     async def _extra(request: Request, exc: MissingExtraError) -> JSONResponse:
         return problem_response(503, str(exc), request=request)
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
+        # the database is down, refuses the login, is locked or full: the client may retry; the
+        # message is not logged (it quotes the statement's parameters, which can be patient data)
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        log.error("database unavailable (%s) on %s %s", cause, request.method, request.url.path)
+        return problem_response(
+            503,
+            "the database is not available; try again shortly",
+            request=request,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
 
     @app.exception_handler(SpinemetsError)
     async def _spinemets(request: Request, exc: SpinemetsError) -> JSONResponse:
