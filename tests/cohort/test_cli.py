@@ -138,7 +138,7 @@ def test_score_names_unread_columns_and_warns_when_no_score_reads_any(
     (tmp_path / "a.csv").write_text("patient_id,kps_score,primary\nA,80,breast\n")
     assert run(["cohort", "score", str(tmp_path / "a.csv"), "-o", str(tmp_path / "a.parquet")]) == 0
     err = capsys.readouterr().err
-    assert "columns no score reads (carried through as they are): patient_id, kps_score" in err
+    assert "columns no score reads: patient_id, kps_score" in err
     assert "no column of the input is read" not in err
     (tmp_path / "b.csv").write_text("KARNOFSKY,PRIM\n80,C50\n")
     assert run(["cohort", "score", str(tmp_path / "b.csv"), "-o", str(tmp_path / "b.parquet")]) == 0

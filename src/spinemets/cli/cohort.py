@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
             shown = ", ".join(summary.columns_not_read[:COLUMNS_SHOWN])
             more = len(summary.columns_not_read) - COLUMNS_SHOWN
             console.print(
-                f"columns no score reads (carried through as they are): {shown}"
+                f"columns no score reads: {shown}"
                 + (f" and {more} more (see the summary file)" if more > 0 else "")
             )
 

@@ -124,7 +124,7 @@ class RunSummary(BaseModel):
     columns_read: tuple[str, ...] = ()
     """Input columns some score reads: spinemets inputs by name, and registry columns the mapping maps."""
     columns_not_read: tuple[str, ...] = ()
-    """Input columns no score reads (carried into the output unchanged): a misspelt input shows here."""
+    """Input columns no score reads (in the output as read, unless ``keep`` leaves them out): a misspelt input shows here."""
 
 
 # ---- chunk specs: small, picklable descriptions a worker can read on its own ----------------------
