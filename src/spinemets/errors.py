@@ -18,6 +18,10 @@ class SpinemetsError(Exception):
     """Base class of every error spinemets raises on purpose."""
 
 
+VALUE_SHOWN_CHARS = 200
+"""Longest echo of a refused value in a message (the value itself stays on the error)."""
+
+
 class InvalidInputError(SpinemetsError, ValueError):
     """Input that cannot be used; the message names field, value and what is allowed."""
 
@@ -28,7 +32,10 @@ class InvalidInputError(SpinemetsError, ValueError):
             allowed = "one of " + ", ".join(str(a) for a in allowed)
         self.allowed = allowed
         self.hint = hint
-        message = f"{field} must be {allowed}; got {value!r}"
+        shown = repr(value)
+        if len(shown) > VALUE_SHOWN_CHARS:  # a whole resource or record: the start says which
+            shown = shown[: VALUE_SHOWN_CHARS - 3] + "..."
+        message = f"{field} must be {allowed}; got {shown}"
         if hint:
             message += f" ({hint})"
         super().__init__(message)

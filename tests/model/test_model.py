@@ -232,3 +232,15 @@ def test_bauer_counts_brain_metastases_with_visceral_ones() -> None:
     unknown = parse_patient({"burden": {"brain_metastases": False}})
     item = next(i for i in score("bauer", unknown).items if i.key == "visceral_metastases")
     assert item.points is None  # no brain metastases says nothing about the viscera
+
+
+def test_a_long_refused_value_is_shortened_in_the_message_but_kept_on_the_error() -> None:
+    # a whole FHIR resource or registry record refused as a value must not flood the terminal
+    from spinemets.errors import VALUE_SHOWN_CHARS, InvalidInputError
+
+    value = {"note": "x" * 1000}
+    err = InvalidInputError("Bundle.entry[0].resource", value, "valid FHIR R4")
+    assert str(err).startswith("Bundle.entry[0].resource must be valid FHIR R4; got {'note': 'xxx")
+    assert str(err).endswith("...") and len(str(err)) < VALUE_SHOWN_CHARS + 60
+    assert err.value is value
+    assert str(InvalidInputError("kps", 150, "at most 100")) == "kps must be at most 100; got 150"
