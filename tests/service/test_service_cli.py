@@ -82,3 +82,24 @@ def test_an_unreachable_database_is_reported_as_such_without_the_password(
     assert exited.value.code == 1
     assert err.startswith("error: the database is not available: ") and "Connection refused" in err
     assert "s3cret-pw" not in err and "bug" not in err
+
+
+def test_run_on_a_port_in_use_is_refused_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    from spinemets.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(SystemExit) as exited:
+            main(["run", "--port", str(port), "--data-dir", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert exited.value.code == 2
+    assert captured.err.startswith(
+        f"error: port must be a port nothing else listens on at 127.0.0.1; got {port}"
+    )
+    assert "is running at" not in captured.out

@@ -45,6 +45,22 @@ def _export(settings: ServiceSettings) -> None:
         os.environ["SPINEMETS_SETTINGS_FILE"] = str(settings.settings_file)
 
 
+def _ensure_port_free(settings: ServiceSettings) -> None:
+    """Refuse, before any start-up message, a port something already listens on (a running spinemets)."""
+    from spinemets.errors import InvalidInputError
+    from spinemets.service.workers import check_port_free
+
+    try:
+        check_port_free(settings.host, settings.port)
+    except OSError as exc:
+        raise InvalidInputError(
+            "port",
+            settings.port,
+            f"a port nothing else listens on at {settings.host}",
+            f"{exc.strerror or exc}; stop the other server or choose another port with --port",
+        ) from None
+
+
 def serve_settings(settings: ServiceSettings) -> None:
     """Migrate the database once, then run uvicorn with the configured workers."""
     import uvicorn
@@ -88,6 +104,7 @@ def register(app: typer.Typer) -> None:
         settings = _settings(
             None, host="127.0.0.1", port=port, data_dir=data_dir, auth_mode="loopback_open", workers=1
         )
+        _ensure_port_free(settings)
         typer.echo(f"spinemets is running at {settings.base_url}/  (API docs: {settings.base_url}/docs)")
         typer.echo(
             f"database: {settings.effective_database_url}; single-user mode on this machine only. Ctrl+C stops."
@@ -105,6 +122,7 @@ def register(app: typer.Typer) -> None:
         from spinemets.service.settings import is_loopback
 
         settings = _settings(settings_file, host=host, port=port, workers=workers)
+        _ensure_port_free(settings)
         typer.echo(f"spinemets serving at {settings.base_url}/ with {settings.workers} worker(s)")
         if not is_loopback(settings.host) and not settings.base_url.startswith("https://"):
             typer.echo(
