@@ -15,6 +15,7 @@ from spinemets.cohort.run import (
     META_VERSION,
     Engine,
     csv_chunks,
+    csv_delimiter,
     parquet_metadata,
     read_chunk,
     score_file,
@@ -300,3 +301,19 @@ def test_summary_names_the_columns_read_and_those_no_score_reads(
     assert unmapped.columns_not_read == ("id", "KARNOFSKY", "PRIM", "MET_VISC", "FRANKEL_GR", "LEVEL")
     saved = json.loads((tmp_path / "u.summary.json").read_text())
     assert saved["columns_not_read"] == list(unmapped.columns_not_read)
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_csv_separated_by_semicolons_tabs_or_bars_scores_as_with_commas(
+    tmp_path: Path, registry: tuple[Path, CohortMapping], sep: str
+) -> None:
+    # Registries exported with a European locale use ';' (the comma is their decimal mark);
+    # the separator is read from the header row, and every score comes out as from the comma file.
+    src, mapping = registry
+    other = tmp_path / "registry-other.csv"
+    other.write_text(REGISTRY_CSV.replace(",", sep))
+    commas = score_file(src, tmp_path / "a.parquet", mapping=mapping, progress=False)
+    separated = score_file(other, tmp_path / "b.parquet", mapping=mapping, progress=False)
+    assert separated.columns_read == commas.columns_read and separated.error_count == commas.error_count
+    assert pl.read_parquet(tmp_path / "b.parquet").equals(pl.read_parquet(tmp_path / "a.parquet"))
+    assert csv_delimiter(b"id,KARNOFSKY\n") == "," and csv_delimiter(b"kps\n") == ","

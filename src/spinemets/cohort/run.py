@@ -198,11 +198,33 @@ def parquet_chunks(path: Path, chunk_rows: int) -> list[ParquetChunk]:
     return chunks
 
 
+CSV_DELIMITERS = (",", ";", "\t", "|")
+"""Field separators recognised in a CSV header row."""
+
+
+def csv_delimiter(header: bytes) -> str:
+    """The field separator of a CSV file: whichever of , ; tab | its header row holds most (comma if none).
+
+    Registries exported with a European locale separate fields with ``;`` (the comma being their
+    decimal mark); a value such as ``3,5`` is then not a number and is reported in the error file.
+    """
+    text = header.decode("utf-8", errors="replace")
+    counts = {d: text.count(d) for d in CSV_DELIMITERS}
+    best = max(CSV_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _csv_columns(header: bytes) -> list[str]:
+    parse = pacsv.ParseOptions(delimiter=csv_delimiter(header))
+    return list(pacsv.read_csv(io.BytesIO(header), parse_options=parse).column_names)
+
+
 def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> pa.Table:
     """Parse CSV text with every column as text (codes like ``01`` keep their zeros)."""
-    columns = pacsv.read_csv(io.BytesIO(header)).column_names
+    columns = _csv_columns(header)
     table = pacsv.read_csv(
         io.BytesIO(header + data),
+        parse_options=pacsv.ParseOptions(delimiter=csv_delimiter(header)),
         convert_options=pacsv.ConvertOptions(
             column_types={c: pa.string() for c in columns},
             null_values=list(null_values),
@@ -227,7 +249,7 @@ def input_columns(path: Path, fmt: FileFormat) -> list[str]:
     """The input's column names, from the Parquet schema or the CSV header (no rows read)."""
     if fmt is FileFormat.parquet:
         return list(pq.ParquetFile(path).schema_arrow.names)
-    return list(pacsv.read_csv(io.BytesIO(_csv_header(path))).column_names)
+    return _csv_columns(_csv_header(path))
 
 
 def _reads(name: str, mapping: CohortMapping | None) -> bool:
