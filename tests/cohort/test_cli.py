@@ -155,3 +155,23 @@ def test_an_unknown_score_option_names_the_known_ones(
     err = capsys.readouterr().err
     assert err.startswith("error: --option must be NAME=VALUE with NAME one of ecog_convention, escc_1c")
     assert "got 'ecog=old'" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"kps;prim\xe4r\n80;breast\n", "input must be a CSV file encoded in UTF-8; got"),
+        (b"kps;primary;note\n80;breast;r\xe9sum\xe9\n", "input must be a CSV file encoded in UTF-8; got"),
+        (b"kps,primary\n80,breast\n70,lung,extra\n", "input must be a well-formed CSV file; got"),
+    ],
+    ids=["latin-1 header", "latin-1 cell", "ragged row"],
+)
+def test_a_malformed_csv_is_an_input_error_and_leaves_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    src, out = tmp_path / "registry.csv", tmp_path / "scored.parquet"
+    src.write_bytes(content)
+    assert run(["cohort", "score", str(src), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and "bug in spinemets" not in err
+    assert not out.exists()

@@ -317,3 +317,24 @@ def test_csv_separated_by_semicolons_tabs_or_bars_scores_as_with_commas(
     assert separated.columns_read == commas.columns_read and separated.error_count == commas.error_count
     assert pl.read_parquet(tmp_path / "b.parquet").equals(pl.read_parquet(tmp_path / "a.parquet"))
     assert csv_delimiter(b"id,KARNOFSKY\n") == "," and csv_delimiter(b"kps\n") == ","
+
+
+def test_a_malformed_csv_on_a_dask_worker_process_reaches_the_caller_as_the_same_input_error(
+    tmp_path: Path,
+) -> None:
+    # The error is raised in a worker process and sent back: it must arrive whole (field, value,
+    # allowed), as the local engine raises it, so the command line prints the same message.
+    from distributed import Client, LocalCluster
+
+    src = tmp_path / "ragged.csv"
+    src.write_text("kps,primary\n80,breast\n70,lung,extra\n")
+    with pytest.raises(InvalidInputError) as local:
+        score_file(src, tmp_path / "local.parquet", progress=False)
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        pytest.raises(InvalidInputError) as remote,
+    ):
+        score_file(src, tmp_path / "dask.parquet", engine=Engine.dask, client=client, progress=False)
+    assert str(remote.value) == str(local.value)
+    assert remote.value.field == "input" and remote.value.allowed == "a well-formed CSV file"

@@ -149,11 +149,20 @@ class CsvChunk:
 Chunk = ParquetChunk | CsvChunk
 
 
+UTF8_CSV = "a CSV file encoded in UTF-8"
+
+
 def _csv_header(path: Path) -> bytes:
     with path.open("rb") as fh:
         header = fh.readline()
     if not header.strip():
         raise InvalidInputError("input", str(path), "a CSV file with a header row")
+    try:
+        header.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError(
+            "input", str(path), UTF8_CSV, "its header row is not UTF-8; save it again as UTF-8"
+        ) from None
     return header
 
 
@@ -300,7 +309,15 @@ def read_chunk(chunk: Chunk) -> pa.Table:
     with open(chunk.path, "rb") as fh:
         fh.seek(chunk.start)
         data = fh.read(chunk.end - chunk.start)
-    return read_csv_bytes(data, chunk.header, chunk.null_values)
+    try:
+        return read_csv_bytes(data, chunk.header, chunk.null_values)
+    except pa.ArrowInvalid as exc:  # the file itself is malformed: say so, with the parser's words
+        reason = str(exc)
+        if "UTF8" in reason or "UTF-8" in reason:
+            raise InvalidInputError(
+                "input", chunk.path, UTF8_CSV, f"{reason}; save it again as UTF-8"
+            ) from None
+        raise InvalidInputError("input", chunk.path, "a well-formed CSV file", reason[:300]) from None
 
 
 def _local_frames(
