@@ -40,6 +40,10 @@ class InvalidInputError(SpinemetsError, ValueError):
             message += f" ({hint})"
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[type[InvalidInputError], tuple[str, object, str, str]]:
+        # rebuilt from its parts when pickled (a Dask worker's error reaches the client whole)
+        return (type(self), (self.field, self.value, self.allowed, self.hint))
+
 
 class UnknownScoreError(InvalidInputError):
     """A score name that is not in :data:`spinemets.SCORES`."""
@@ -53,7 +57,11 @@ class MissingExtraError(SpinemetsError, ImportError):
     """An optional feature was used without its extra installed."""
 
     def __init__(self, feature: str, extra: str) -> None:
+        self.feature, self.extra = feature, extra
         super().__init__(f"{feature} needs the '{extra}' extra: pip install 'spinemets[{extra}]'")
+
+    def __reduce__(self) -> tuple[type[MissingExtraError], tuple[str, str]]:
+        return (type(self), (self.feature, self.extra))
 
 
 class ClinicalCaveat(UserWarning):

@@ -244,3 +244,19 @@ def test_a_long_refused_value_is_shortened_in_the_message_but_kept_on_the_error(
     assert str(err).endswith("...") and len(str(err)) < VALUE_SHOWN_CHARS + 60
     assert err.value is value
     assert str(InvalidInputError("kps", 150, "at most 100")) == "kps must be at most 100; got 150"
+
+
+def test_errors_survive_pickling_with_their_parts() -> None:
+    # process pools (multiprocessing, concurrent.futures) send a worker's error back pickled;
+    # rebuilding it from its message alone failed (TypeError: missing 'value' and 'allowed')
+    import pickle
+
+    from spinemets.errors import InvalidInputError, MissingExtraError, UnknownScoreError
+
+    for err in (
+        InvalidInputError("input", "x.csv", "a well-formed CSV file", "row 3"),
+        UnknownScoreError("score", "sinss", ["sins", "tomita"]),
+        MissingExtraError("cohort score -o .duckdb", "cohort"),
+    ):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err) and vars(back) == vars(err)
