@@ -175,3 +175,28 @@ def test_a_malformed_csv_is_an_input_error_and_leaves_no_output(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {message}") and "bug in spinemets" not in err
     assert not out.exists()
+
+
+def test_outputs_that_would_replace_the_registry_or_each_other_are_refused_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "registry.csv"
+    registry = "patient_id,kps\nA,80\n"
+    src.write_text(registry)
+    cases = [
+        (["-o", str(src)], "error: --output must be a file other than the input (it would be overwritten)"),
+        (
+            ["-o", str(tmp_path / "s.csv"), "--errors", str(src)],
+            "error: --errors must be a file other than the input",
+        ),
+        (
+            ["-o", str(tmp_path / "s.csv"), "--errors", str(tmp_path / "s.csv")],
+            "error: --errors must be a file other than the --output",
+        ),
+        (["-o", str(tmp_path / "no" / "s.csv")], "error: --output must be a path in an existing folder"),
+    ]
+    for extra, message in cases:
+        assert run(["cohort", "score", str(src), *extra]) == 2
+        assert capsys.readouterr().err.startswith(message), extra
+    assert src.read_text() == registry  # the registry is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.csv"]  # and nothing was written

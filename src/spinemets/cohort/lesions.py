@@ -45,6 +45,7 @@ from spinemets.cohort.run import (
     META_VERSION,
     SYNTHETIC_COLUMN,
     FileFormat,
+    check_outputs,
     file_format,
     specs_with_options,
 )
@@ -442,6 +443,7 @@ def aggregate_file(
     out_fmt = file_format(output)
     errors = errors or output.with_name(output.stem + ".errors.csv")
     err_fmt = file_format(errors)
+    check_outputs(scored, {"--output": output, "--errors": errors})
     specs = specs_with_options(options)
     df, synthetic = read_scored(scored, specs)
     result = aggregate_lesions(

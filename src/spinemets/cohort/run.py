@@ -88,6 +88,23 @@ def file_format(path: Path, *, allow_duckdb: bool = False) -> FileFormat:
     raise InvalidInputError("file", str(path), allowed)
 
 
+def check_outputs(input: Path, outputs: Mapping[str, Path]) -> None:
+    """Refuse, before anything is written, an output that would replace the input or another output,
+    or that lies in a folder that does not exist (``outputs``: option name -> path)."""
+    seen: dict[Path, str] = {input.resolve(): "input"}
+    for option, path in outputs.items():
+        where = path.resolve()
+        if where in seen:
+            raise InvalidInputError(
+                option, str(path), f"a file other than the {seen[where]} (it would be overwritten)"
+            )
+        if not where.parent.is_dir():
+            raise InvalidInputError(
+                option, str(path), "a path in an existing folder", f"no folder {path.parent}"
+            )
+        seen[where] = option
+
+
 def duckdb_table_name(name: str) -> str:
     """A plain SQL identifier (letters, digits, underscore), so it is safe to put in a statement."""
     if (
@@ -544,6 +561,7 @@ def score_file(
         duckdb_table_name(duckdb_table)
     errors = errors or output.with_name(output.stem + ".errors.csv")
     file_format(errors)
+    check_outputs(input, {"--output": output, "--errors": errors})
     use_specs = specs_with_options(options)
     null_values = mapping.null_values if mapping is not None else DEFAULT_NULL_VALUES
     start = time.perf_counter()
