@@ -200,3 +200,17 @@ def test_outputs_that_would_replace_the_registry_or_each_other_are_refused_befor
         assert capsys.readouterr().err.startswith(message), extra
     assert src.read_text() == registry  # the registry is untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.csv"]  # and nothing was written
+
+
+def test_synth_and_validate_refuse_unusable_output_paths_before_working(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["cohort", "synth", "20", "-o", str(tmp_path / "no" / "s.csv")]) == 2
+    assert capsys.readouterr().err.startswith("error: --output must be a path in an existing folder")
+    src, scored = tmp_path / "s.csv", tmp_path / "scored.csv"
+    assert run(["cohort", "synth", "20", "-o", str(src)]) == 0
+    assert run(["cohort", "score", str(src), "-o", str(scored)]) == 0
+    capsys.readouterr()
+    argv = ["cohort", "validate", str(scored), "--time", "time_months", "--event", "event", "-o", str(src)]
+    assert run(argv) == 2
+    assert capsys.readouterr().err.startswith("error: --output must be a folder for the report; got")

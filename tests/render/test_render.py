@@ -114,6 +114,26 @@ def test_cli_pdf_needs_an_output_file(capsys: pytest.CaptureFixture[str]) -> Non
     assert "--output must be a file path" in capsys.readouterr().err
 
 
+def test_cli_assess_never_writes_over_its_input_or_into_a_missing_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    patient = tmp_path / "patient.json"
+    patient.write_text(RENAL.read_text(encoding="utf-8"), encoding="utf-8")
+    cases = [
+        ([str(patient), "-f", "json", "-o", str(patient)], "--output must be a file other than the input"),
+        (
+            [str(patient), "-f", "pdf", "-o", str(tmp_path / "no" / "s.pdf")],
+            "--output must be a path in an existing folder",
+        ),
+        ([str(patient), "-f", "html", "-o", str(tmp_path)], "--output must be a file path"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(["assess", *argv])
+        assert exc.value.code == 2 and capsys.readouterr().err.startswith(f"error: {message}"), argv
+    assert patient.read_text(encoding="utf-8") == RENAL.read_text(encoding="utf-8")
+
+
 def test_cli_reads_a_fhir_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from spinemets.interop.fhir import patient_to_bundle
 

@@ -41,6 +41,10 @@ def register(app: typer.Typer) -> None:
         from spinemets.model.validation import load_patient
         from spinemets.render import render
 
+        if output is not None:
+            from spinemets.paths import check_outputs
+
+            check_outputs({"--output": output}, input or fhir)
         if input is not None and fhir is not None:
             raise InvalidInputError(
                 "input", str(input), "either a patient JSON file or --fhir bundle.json, not both"

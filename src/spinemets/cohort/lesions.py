@@ -45,11 +45,11 @@ from spinemets.cohort.run import (
     META_VERSION,
     SYNTHETIC_COLUMN,
     FileFormat,
-    check_outputs,
     file_format,
     specs_with_options,
 )
 from spinemets.errors import InvalidInputError
+from spinemets.paths import check_outputs
 from spinemets.scores.catalogue import DEFINITIONS_VERSION
 from spinemets.scores.engine import ScoreDefinition, ScoreKind, ScoreSpec
 
@@ -443,7 +443,7 @@ def aggregate_file(
     out_fmt = file_format(output)
     errors = errors or output.with_name(output.stem + ".errors.csv")
     err_fmt = file_format(errors)
-    check_outputs(scored, {"--output": output, "--errors": errors})
+    check_outputs({"--output": output, "--errors": errors}, scored)
     specs = specs_with_options(options)
     df, synthetic = read_scored(scored, specs)
     result = aggregate_lesions(

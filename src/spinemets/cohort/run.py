@@ -39,6 +39,7 @@ from spinemets.cohort.fast import FastCache
 from spinemets.cohort.frame import VERSION_COLUMN, ChunkResult, score_chunk
 from spinemets.cohort.mapping import DEFAULT_NULL_VALUES, CohortMapping
 from spinemets.errors import InvalidInputError
+from spinemets.paths import check_outputs
 from spinemets.scores.catalogue import DEFINITIONS_VERSION, SPECS
 from spinemets.scores.engine import ScoreSpec
 
@@ -86,23 +87,6 @@ def file_format(path: Path, *, allow_duckdb: bool = False) -> FileFormat:
         return FileFormat.duckdb
     allowed = "a .csv, .parquet or .duckdb file" if allow_duckdb else "a .csv or .parquet file"
     raise InvalidInputError("file", str(path), allowed)
-
-
-def check_outputs(input: Path, outputs: Mapping[str, Path]) -> None:
-    """Refuse, before anything is written, an output that would replace the input or another output,
-    or that lies in a folder that does not exist (``outputs``: option name -> path)."""
-    seen: dict[Path, str] = {input.resolve(): "input"}
-    for option, path in outputs.items():
-        where = path.resolve()
-        if where in seen:
-            raise InvalidInputError(
-                option, str(path), f"a file other than the {seen[where]} (it would be overwritten)"
-            )
-        if not where.parent.is_dir():
-            raise InvalidInputError(
-                option, str(path), "a path in an existing folder", f"no folder {path.parent}"
-            )
-        seen[where] = option
 
 
 def duckdb_table_name(name: str) -> str:
@@ -561,7 +545,7 @@ def score_file(
         duckdb_table_name(duckdb_table)
     errors = errors or output.with_name(output.stem + ".errors.csv")
     file_format(errors)
-    check_outputs(input, {"--output": output, "--errors": errors})
+    check_outputs({"--output": output, "--errors": errors}, input)
     use_specs = specs_with_options(options)
     null_values = mapping.null_values if mapping is not None else DEFAULT_NULL_VALUES
     start = time.perf_counter()

@@ -229,10 +229,13 @@ def write_synth(n: int, path: str | Path, seed: int = 0, survival_from: str | No
     import pyarrow.parquet as pq
 
     from spinemets.cohort.run import META_SYNTHETIC, FileFormat, file_format
+    from spinemets.paths import check_outputs
 
-    df = synth_frame(n, seed, survival_from=survival_from)
     p = Path(path)
-    if file_format(p) is FileFormat.parquet:
+    fmt = file_format(p)
+    check_outputs({"--output": p})
+    df = synth_frame(n, seed, survival_from=survival_from)
+    if fmt is FileFormat.parquet:
         table = df.to_arrow()
         table = table.replace_schema_metadata({META_SYNTHETIC: b"true"})
         pq.write_table(table, p, row_group_size=250_000, compression="snappy")

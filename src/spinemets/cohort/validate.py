@@ -417,6 +417,8 @@ def validate_file(
     ``sample``: validate a random sample of that many rows (seeded), e.g. to bound bootstrap time.
     ``table``: the table to read when ``scored`` is a DuckDB database.
     """
+    if out_dir.exists() and not out_dir.is_dir():  # found now, not after the bootstrap
+        raise InvalidInputError("--output", str(out_dir), "a folder for the report", "it is a file")
     df, synthetic = _read(scored, {"--time": time, "--event": event}, table)
     rows_in_file = df.height
     if sample is not None and sample < df.height:
