@@ -139,7 +139,7 @@ def score_chunk(
     """
     if isinstance(df, pa.Table):
         arrow_in = df
-        sources = {cm.source for cm in mapping.columns.values()} if mapping else set()
+        sources = mapping.sources if mapping else frozenset()
         # dictionary-encoded text the mapping does not read stays in Arrow (the scorer codes it there)
         skip = (
             [f.name for f in df.schema if pa.types.is_dictionary(f.type) and f.name not in sources]

@@ -60,6 +60,11 @@ class CohortMapping(BaseModel):
     null_values: tuple[str, ...] = DEFAULT_NULL_VALUES
     columns: dict[str, ColumnMap] = {}
 
+    @property
+    def sources(self) -> frozenset[str]:
+        """The registry columns the mapping reads."""
+        return frozenset(cm.source for cm in self.columns.values())
+
     @field_validator("columns", mode="before")
     @classmethod
     def _shorthand(cls, v: Any) -> Any:

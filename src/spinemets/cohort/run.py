@@ -37,7 +37,7 @@ from spinemets.cohort import DEFAULT_CHUNK_ROWS
 from spinemets.cohort.expressions import ERROR_SCHEMA
 from spinemets.cohort.fast import FastCache
 from spinemets.cohort.frame import VERSION_COLUMN, ChunkResult, score_chunk
-from spinemets.cohort.mapping import DEFAULT_NULL_VALUES, CohortMapping
+from spinemets.cohort.mapping import DEFAULT_NULL_VALUES, CohortMapping, accepted_inputs
 from spinemets.errors import InvalidInputError
 from spinemets.paths import check_outputs
 from spinemets.scores.catalogue import DEFINITIONS_VERSION, SPECS
@@ -224,17 +224,18 @@ def csv_delimiter(header: bytes) -> str:
     return best if counts[best] else ","
 
 
-def _csv_columns(header: bytes) -> list[str]:
-    parse = pacsv.ParseOptions(delimiter=csv_delimiter(header))
+def _csv_columns(header: bytes, parse: pacsv.ParseOptions | None = None) -> list[str]:
+    parse = parse or pacsv.ParseOptions(delimiter=csv_delimiter(header))
     return list(pacsv.read_csv(io.BytesIO(header), parse_options=parse).column_names)
 
 
 def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> pa.Table:
     """Parse CSV text with every column as text (codes like ``01`` keep their zeros)."""
-    columns = _csv_columns(header)
+    parse = pacsv.ParseOptions(delimiter=csv_delimiter(header))
+    columns = _csv_columns(header, parse)
     table = pacsv.read_csv(
         io.BytesIO(header + data),
-        parse_options=pacsv.ParseOptions(delimiter=csv_delimiter(header)),
+        parse_options=parse,
         convert_options=pacsv.ConvertOptions(
             column_types={c: pa.string() for c in columns},
             null_values=list(null_values),
@@ -246,7 +247,7 @@ def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> 
 
 @functools.cache
 def _accepted_inputs() -> frozenset[str]:
-    return frozenset(n for spec in SPECS.values() for n in spec.definition.accepted_inputs())
+    return frozenset(accepted_inputs(SPECS))
 
 
 def _is_input(name: str) -> bool:
@@ -264,9 +265,7 @@ def input_columns(path: Path, fmt: FileFormat) -> list[str]:
 
 def _reads(name: str, mapping: CohortMapping | None) -> bool:
     """Whether some score reads input column ``name`` (by its own name, or as a mapped registry column)."""
-    return _is_input(name) or (
-        mapping is not None and any(cm.source == name for cm in mapping.columns.values())
-    )
+    return _is_input(name) or (mapping is not None and name in mapping.sources)
 
 
 def _parquet(path: str | Path) -> pq.ParquetFile:
@@ -296,8 +295,7 @@ def _needed_columns(
     names = pq.ParquetFile(path).schema_arrow.names
     if any(c not in names for c in keep):
         return None
-    sources = {cm.source for cm in mapping.columns.values()} if mapping is not None else set()
-    wanted = set(keep) | sources | {SYNTHETIC_COLUMN}
+    wanted = set(keep) | (mapping.sources if mapping is not None else set()) | {SYNTHETIC_COLUMN}
     return [c for c in names if c in wanted or _is_input(c)]
 
 
