@@ -32,7 +32,7 @@ from spinemets.knowledge.bibliography import Reference
 from spinemets.model import enums
 from spinemets.model.levels import LevelSpan
 from spinemets.model.patient import Patient
-from spinemets.model.validation import invalid_input, parse_patient
+from spinemets.model.validation import error_from_validation, parse_patient
 from spinemets.rules.model import Plan, Recommendation, Urgency
 
 RESOURCE_TYPES = ("Patient", "Condition", "Observation", "Procedure", "MedicationStatement")
@@ -128,7 +128,7 @@ def validate_bundle(bundle_json: Any) -> dict[str, Any]:
     except (TypeError, KeyError, AttributeError) as exc:  # fhir.resources trips over some malformed JSON
         raise InvalidInputError("Bundle", type(exc).__name__, "valid FHIR R4 JSON", str(exc)[:200]) from None
     except ValidationError as exc:
-        raise invalid_input(exc.errors(include_url=False)[0], None, prefix="Bundle.") from None
+        raise error_from_validation(exc, None, prefix="Bundle.") from None
     del bundle  # valid: read the JSON itself (dumping the model back costs more than the mapping)
     return dict(bundle_json)
 

@@ -29,7 +29,7 @@ from spinemets.errors import InvalidInputError
 from spinemets.interop import cds_hooks as cds
 from spinemets.interop import fhir
 from spinemets.interop.codes import code_system_resource
-from spinemets.model.validation import invalid_input
+from spinemets.model.validation import error_from_validation
 from spinemets.service.cds_store import DbFeedbackLog, DbReplayCache
 from spinemets.service.deps import get_settings, require_scope
 from spinemets.service.settings import ServiceSettings
@@ -190,7 +190,7 @@ def cds_call(
             selections=[str(s) for s in hook.context.get("selections") or []],
         )
     except ValidationError as exc:
-        return _problem(400, "Bad Request", str(invalid_input(exc.errors(include_url=False)[0], None)))
+        return _problem(400, "Bad Request", str(error_from_validation(exc, None)))
     except InvalidInputError as exc:
         return _problem(400, "Bad Request", str(exc))
     except cds.PrefetchUnavailableError as exc:
@@ -216,7 +216,7 @@ def cds_feedback(
     try:
         feedback = cds.FeedbackRequest.model_validate(body)
     except ValidationError as exc:
-        return _problem(400, "Bad Request", str(invalid_input(exc.errors(include_url=False)[0], None)))
+        return _problem(400, "Bad Request", str(error_from_validation(exc, None)))
     state.feedback.add(service_id, feedback.feedback, client=caller)
     return JSONResponse({})
 

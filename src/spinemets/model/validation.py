@@ -54,9 +54,11 @@ def _field_info(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, str 
     return desc or "", ann_text
 
 
-def error_from_validation(exc: ValidationError, model: type[BaseModel] = Patient) -> InvalidInputError:
+def error_from_validation(
+    exc: ValidationError, model: type[BaseModel] | None = Patient, *, prefix: str = ""
+) -> InvalidInputError:
     """The first error of ``exc`` as an :class:`InvalidInputError` (field path, value, allowed)."""
-    return invalid_input(exc.errors(include_url=False)[0], model)
+    return invalid_input(exc.errors(include_url=False)[0], model, prefix=prefix)
 
 
 def invalid_input(
