@@ -180,3 +180,18 @@ def test_every_definition_cites_existing_bibliography_entries() -> None:
     for defn in SCORES.values():
         refs = defn.citations
         assert refs and all(r.year > 1900 and r.title for r in refs)
+
+
+def test_supporting_papers_carry_their_own_titles() -> None:
+    """Two entries once held the title of a sibling paper by the same group.
+
+    Records checked: Radiat Oncol 2014;9:69 (SINS among *radiation oncologists*, doi
+    10.1186/1748-717X-9-69) and PubMed 17848812 (Ulmar 2007, Onkologie 30:414-8, the *Tomita*
+    score in 217 patients, doi 10.1159/000104491)."""
+    from spinemets.knowledge.bibliography import load_bibliography
+
+    bib = load_bibliography()
+    assert "radiation oncologists" in bib["fisher2014"].title
+    assert bib["fisher2014"].doi == "10.1186/1748-717X-9-69"
+    assert "Tomita score" in bib["ulmar2007"].title
+    assert bib["ulmar2007"].doi == "10.1159/000104491"
