@@ -251,3 +251,23 @@ def test_escc_1c_grouping_is_an_option_named_in_the_result() -> None:
 
 def test_escc_label_shows_the_grade() -> None:
     assert score("escc", {"grade": "1B"}).label() == "Bilsky ESCC 1b (low grade)"
+
+
+def test_a_preexisting_deformity_is_not_de_novo_and_scores_normal_alignment() -> None:
+    """SINS alignment scores a *de novo* deformity (Fisher 2010); reference sheet, SINS edge cases:
+    a degenerative kyphosis/scoliosis that predates the tumour does not count."""
+    from spinemets import Patient
+    from spinemets.scores.catalogue import score_all
+
+    lesion = {"level": "T12", "bone_lesion": "lytic", "collapse": "over_50", "posterolateral": "unilateral"}
+    base = {"pain": {"type": "mechanical"}, "lesions": [lesion | {"alignment": "de_novo_deformity"}]}
+    de_novo = score_all(Patient.model_validate(base))["sins"]
+    assert (de_novo.total, de_novo.band.key if de_novo.band else None) == (14, "unstable")
+    base["lesions"] = [lesion | {"alignment": "de_novo_deformity", "deformity_preexisting": True}]
+    older = score_all(Patient.model_validate(base))["sins"]
+    assert (older.total, older.band.key if older.band else None) == (12, "potentially_unstable")
+    alignment = next(i for i in older.items if i.key == "alignment")
+    assert alignment.category == "normal" and alignment.points == 0
+    assert any("predating the tumour" in w for w in older.warnings)
+    # calculator mode takes the same finding directly
+    assert score("sins", {"alignment_finding": "preexisting_deformity"}).items[3].points == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spinemets.model.enums import Alignment
 from spinemets.model.levels import LEVELS
 from spinemets.scores.engine import (
     Band,
@@ -122,6 +123,23 @@ DEFINITION = ScoreDefinition(
                 Category(key="de_novo_deformity", points=2, label="De novo deformity (kyphosis/scoliosis)"),
                 Category(key="normal", points=0, label="Normal alignment"),
             ),
+            derivations=(
+                Lookup(
+                    input="alignment_finding",
+                    table={
+                        "subluxation_translation": "subluxation_translation",
+                        "de_novo_deformity": "de_novo_deformity",
+                        "preexisting_deformity": "normal",
+                        "normal": "normal",
+                    },
+                    describe="what the images show: subluxation_translation, de_novo_deformity, "
+                    "preexisting_deformity (a kyphosis/scoliosis that predates the tumour) or normal",
+                    value_notes={
+                        "preexisting_deformity": "alignment: the kyphosis/scoliosis was recorded as predating "
+                        "the tumour, so it is not a de novo deformity and scores as normal alignment (0)"
+                    },
+                ),
+            ),
         ),
         Item(
             key="vertebral_body_collapse",
@@ -203,7 +221,9 @@ def lesion_inputs(lesion: Any, patient: Any) -> dict[str, Any]:
         raw["pain"] = pain
     if lesion.bone_lesion is not None:
         raw["bone_lesion"] = lesion.bone_lesion
-    if lesion.alignment is not None:
+    if lesion.alignment is Alignment.de_novo_deformity and lesion.deformity_preexisting:
+        raw["alignment_finding"] = "preexisting_deformity"  # not de novo (Fisher 2010): scores 0, with a note
+    elif lesion.alignment is not None:
         raw["alignment"] = lesion.alignment
     if lesion.posterolateral is not None:
         raw["posterolateral_involvement"] = lesion.posterolateral
