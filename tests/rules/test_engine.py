@@ -193,3 +193,18 @@ def test_any_subset_of_facts_gives_a_plan_with_basis_and_citations(patient: dict
     for rec in plan.recommendations:
         assert rec.basis and rec.citations and rec.text
         assert "{" not in rec.text
+
+
+def test_a_recommendation_resting_on_a_recalled_fact_is_marked_unverified() -> None:
+    """The best-supportive-care gate here rests on Tokuhashi 1990 <= 5 (<= 3 months), a band meaning
+    tagged [K] in the reference sheet (scores.md 2b): the statement itself is verified (ASTRO 2024), but
+    the plan line must not look verified when its basis is recalled."""
+    scenario = json.loads((Path(__file__).parent / "scenarios" / "poor_prognosis_bsc.json").read_text())
+    plan = assess(scenario["patient"]).plan
+    assert plan is not None
+    recs = {r.id: r for r in plan.recommendations}
+    bsc = recs["noms.best-supportive-care"]
+    assert bsc.certainty.value == "V" and any("recalled, unverified]" in b for b in bsc.basis)
+    assert bsc.unverified
+    pathway = recs["triage.emergency-pathway"]
+    assert not pathway.unverified and not any("recalled" in b for b in pathway.basis)

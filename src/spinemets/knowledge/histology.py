@@ -39,6 +39,8 @@ class HistologyRow(BaseModel):
 
 class HistologyTable(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+    certainty: dict[str, Literal["V", "S", "K"]]
+    """Per column: seen in the source (V/S) or recalled (K)."""
     citations: dict[str, tuple[str, ...]]
     rows: dict[Histology, HistologyRow]
 
@@ -54,6 +56,9 @@ def histology_table() -> HistologyTable:
     missing = [h.value for h in Histology if h not in table.rows]
     if missing:
         raise KnowledgeBaseError(f"histology.yaml: no row for {', '.join(missing)}")
+    columns = set(HistologyRow.model_fields) - {"tokuhashi_2005_listed_as"}
+    if set(table.certainty) != columns or set(table.citations) != columns:
+        raise KnowledgeBaseError("histology.yaml: certainty and citations must name every column once")
     for ids in table.citations.values():
         for ref_id in ids:
             get_reference(ref_id)

@@ -94,6 +94,8 @@ class PelvicCriterion(_Closed):
 class Settings(_Closed):
     prognosis: Prognosis
     systemic_first_histologies: tuple[Histology, ...]
+    patchell_excluded_histologies: tuple[Histology, ...]
+    patchell_max_paraplegia_hours: int
     haematological_histologies: tuple[Histology, ...]
     hypervascular_histologies: tuple[Histology, ...]
     bma_first_line_histologies: tuple[Histology, ...]

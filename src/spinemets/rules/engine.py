@@ -19,7 +19,7 @@ from spinemets.knowledge.bibliography import Reference, get_reference
 from spinemets.model.patient import Patient
 from spinemets.model.trusted import construct
 from spinemets.rules.content import RecommendationSpec, load_content
-from spinemets.rules.facts import Facts
+from spinemets.rules.facts import RECALLED, Facts
 from spinemets.rules.model import (
     CATEGORY_ORDER,
     Plan,
@@ -183,7 +183,7 @@ class RuleContext:
                 "text": text,
                 "strength": strength,
                 "certainty": spec.certainty,
-                "unverified": cited.unverified,
+                "unverified": cited.unverified or any(RECALLED in b for b in facts),
                 "basis": facts,
                 "citations": cited.citations,
                 "per_source": per_source,

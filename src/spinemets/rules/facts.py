@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-from spinemets.knowledge.histology import histology_row
+from spinemets.knowledge.histology import histology_row, histology_table
 from spinemets.model.enums import AlarmSymptom, EsccGrade, Frankel, Histology, PainType, RadicularPain
 from spinemets.model.patient import Lesion, Patient
 from spinemets.rules.content import RuleContent, ScoreBands
@@ -28,6 +28,8 @@ NEURO_ALARMS = frozenset(
     }
 )
 _ESCC_ORDER = {g: i for i, g in enumerate(EsccGrade)}
+#: Ends every basis line that rests on a recalled (K) fact; a recommendation with such a line is unverified.
+RECALLED = "recalled, unverified]"
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class Facts:
         for e in entries:
             res = self.score(e.score)
             if res is not None and res.band_determined and res.band is not None and res.band.key in e.bands:
-                flag = " [band meaning recalled, unverified]" if e.certainty.value == "K" else ""
+                flag = f" [band meaning {RECALLED}" if e.certainty.value == "K" else ""
                 return True, res.label() + flag
         return False, None
 
@@ -110,7 +112,9 @@ class Facts:
         if rs is None:
             return f"{self.histology_label}: radiosensitivity not established"
         word = "radiosensitive" if rs == "sensitive" else "radioresistant"
-        return f"{self.histology_label} = {word} (histology table, NOMS column)"
+        recalled = histology_table().certainty["noms_radiosensitivity"] == "K"
+        flag = f" [classification {RECALLED}" if recalled else ""
+        return f"{self.histology_label} = {word} (histology table, NOMS column){flag}"
 
     @cached_property
     def systemic_first(self) -> bool:
@@ -146,6 +150,34 @@ class Facts:
         if known_normal:
             return Judgement(False, ("neurological examination recorded without deficit",))
         return Judgement(None, ("neurological status not recorded",))
+
+    @cached_property
+    def established_paraplegia(self) -> Judgement:
+        """A complete deficit for longer than Patchell 2005 admitted (paraplegia > 48 h excluded)."""
+        hours = self.patient.neurology.complete_deficit_hours
+        limit = self.settings.patchell_max_paraplegia_hours
+        if hours is None:
+            return Judgement(None, ("duration of a complete deficit not recorded",))
+        if hours > limit:
+            return Judgement(True, (f"complete deficit for {hours} h (more than {limit} h)",))
+        return Judgement(False, (f"complete deficit for {hours} h (at most {limit} h)",))
+
+    @cached_property
+    def decompression_indicated(self) -> Judgement:
+        """Patchell 2005 population: high-grade ESCC with neurological signs, a tissue diagnosis outside the
+        excluded radiosensitive tumours, and no paraplegia beyond 48 h (operability is judged separately)."""
+        esc, nd = self.escc_high, self.neuro_deficit
+        if not (esc.value and nd.value) or self.tissue_pending:
+            return Judgement(False, ())
+        if self.histology in self.settings.patchell_excluded_histologies:
+            return Judgement(
+                False, (f"{self.histology_label}: excluded from Patchell 2005 as radiosensitive",)
+            )
+        if self.established_paraplegia.value:
+            return Judgement(False, self.established_paraplegia.basis)
+        return Judgement(
+            True, (*esc.basis, *nd.basis, f"{self.histology_label}: not excluded by Patchell 2005")
+        )
 
     @cached_property
     def suspected_mscc(self) -> Judgement:
@@ -320,6 +352,8 @@ class Facts:
             found.append("spinal instability: " + "; ".join(self.unstable.basis))
         if self.escc_high.value and self.radiosensitivity == "resistant":
             found.append(f"{self.escc_high.basis[0]} with {self.radiosensitivity_basis}")
+        if self.decompression_indicated.value:
+            found.append(f"{self.escc_high.basis[0]} with neurological signs (Patchell 2005 population)")
         for les in self.patient.lesions:
             if les.progression_after_radiotherapy:
                 found.append(f"progression after radiotherapy at {les.level}")

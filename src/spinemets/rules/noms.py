@@ -46,6 +46,7 @@ def obtain_histology(ctx: RuleContext) -> None:
     "noms.separation-surgery-undecided",
     "noms.cebrt-not-operable",
     "noms.systemic-first",
+    "noms.cebrt-or-decompression",
 )
 def neurologic_oncologic(ctx: RuleContext) -> None:
     f = ctx.facts
@@ -57,7 +58,11 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
         if not (f.escc_high.value or f.neuro_deficit.value):
             return
     if f.radiosensitivity == "sensitive":
-        ctx.emit("noms.cebrt", [o, *f.escc_high.basis])
+        if f.decompression_indicated.value and f.surgical_candidate.value:
+            # NOMS (cEBRT whatever the compression) and Patchell (decompression) both apply: show both
+            ctx.emit("noms.cebrt-or-decompression", [o, *f.decompression_indicated.basis])
+        else:
+            ctx.emit("noms.cebrt", [o, *f.escc_high.basis])
     elif f.radiosensitivity == "resistant":
         if f.escc_high.value is False:
             ctx.emit("noms.sbrt", [o, *f.escc_high.basis, f.performance_basis])

@@ -20,22 +20,32 @@ def _rt_planned(ctx: RuleContext) -> bool:
 
 
 def _sbrt_considered(ctx: RuleContext) -> bool:
+    """ASTRO 2024: SBRT for selected patients without neurological signs and no surgery planned; the
+    SC.24 and RTOG 0631 regimens come from pain trials (postoperative SBRT is its own item)."""
     f = ctx.facts
-    return f.radiosensitivity == "resistant" and f.escc_high.value is not None
+    return f.radiosensitivity == "resistant" and f.escc_high.value is False and f.neuro_deficit.value is False
 
 
 @rule("radiotherapy.fractionation-pain", "radiotherapy.fractionation-mscc")
 def fractionation(ctx: RuleContext) -> None:
+    """Cord compression gets its schedule whatever the expected survival (NL-WM: 8 Gy x 1 with poor
+    condition or survival under 1 year; ASTRO 2024: radiotherapy improves ambulation); the 3-month gate
+    is for surgery. Pain alone with short survival is covered by the best-supportive-care item."""
     f = ctx.facts
-    if not _rt_planned(ctx) or f.treated:
+    if not ctx.patient.lesions or f.tissue_pending or f.treated:
         return
     if f.neuro_deficit.value or f.escc_high.value:
-        if f.surgical_candidate.value and (f.surgical_indications or f.escc_high.value):
-            return  # surgery first; postoperative radiotherapy is recommended separately
+        # Surgery first (postoperative RT is its own item), unless the tumour is radiosensitive in a
+        # stable spine: NOMS then keeps radiotherapy alone on the table, so its schedule is shown.
+        radiotherapy_alone_open = f.radiosensitivity == "sensitive" and not f.unstable.value
+        if f.surgical_candidate.value and f.surgical_indications and not radiotherapy_alone_open:
+            return
         le = f.life_expectancy_1_year
+        if le.value is None and f.life_expectancy_3_months.value is False:
+            le = f.life_expectancy_3_months
         survival = "; ".join([*le.basis, f.performance_basis])
         ctx.emit("radiotherapy.fractionation-mscc", [*f.suspected_mscc.basis, *le.basis], survival=survival)
-    elif f.painful and f.neuro_deficit.value is False:
+    elif f.painful and f.neuro_deficit.value is False and _rt_planned(ctx):
         ctx.emit(
             "radiotherapy.fractionation-pain", ["painful spinal metastases without neurological deficit"]
         )

@@ -13,24 +13,16 @@ from spinemets.rules.engine import RuleContext, rule
 _LOW_FOR_AUGMENTATION = (EsccGrade.g0, EsccGrade.g1a, EsccGrade.g1b)
 
 
-@rule("surgery.decompression-mscc")
+@rule("surgery.decompression-mscc", "surgery.paraplegia-over-48h")
 def decompression(ctx: RuleContext) -> None:
-    """Patchell eligibility: high-grade ESCC, neurological signs, not radiosensitive, operable, >= 3 months."""
+    """Patchell 2005: decompression + RT for high-grade ESCC with neurological signs, in its population."""
     f = ctx.facts
-    if not (f.escc_high.value and f.neuro_deficit.value):
+    if f.escc_high.value and f.established_paraplegia.value and not f.tissue_pending:
+        ctx.emit("surgery.paraplegia-over-48h", [*f.escc_high.basis, *f.established_paraplegia.basis])
         return
-    if f.radiosensitivity == "sensitive" or f.tissue_pending:
-        return
-    if f.surgical_candidate.value:
-        ctx.emit(
-            "surgery.decompression-mscc",
-            [
-                *f.escc_high.basis,
-                *f.neuro_deficit.basis,
-                f.radiosensitivity_basis,
-                *f.surgical_candidate.basis,
-            ],
-        )
+    d = f.decompression_indicated
+    if d.value and f.surgical_candidate.value:
+        ctx.emit("surgery.decompression-mscc", [*d.basis, *f.surgical_candidate.basis])
 
 
 @rule("surgery.progression-after-radiotherapy")
