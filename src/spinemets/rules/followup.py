@@ -102,7 +102,14 @@ def recurrence_risk(ctx: RuleContext) -> None:
         ctx.emit("follow-up.recurrence-risk-after-prior-rt", basis)
 
 
-@rule("follow-up.new-symptoms")
+@rule("follow-up.new-symptoms", "follow-up.new-pain-urgent")
 def new_symptoms(ctx: RuleContext) -> None:
-    if ctx.patient.context.new_symptoms_since_treatment:
-        ctx.emit("follow-up.new-symptoms", ["new or worse symptoms since treatment"])
+    """Neurological symptoms (or none recorded) -> emergency; a normal examination -> urgent (NICE CG75)."""
+    if not ctx.patient.context.new_symptoms_since_treatment:
+        return
+    nd = ctx.facts.neuro_deficit
+    basis = ["new or worse symptoms since treatment", *nd.basis]
+    if nd.value is False:
+        ctx.emit("follow-up.new-pain-urgent", basis)
+    else:
+        ctx.emit("follow-up.new-symptoms", basis)

@@ -88,23 +88,13 @@ def reirradiation(ctx: RuleContext) -> None:
     ]
     if not recurrent:
         return
-    levels = ", ".join(str(les.level) for les in recurrent)
-    basis = []
-    for les in recurrent:
-        rt = les.prior_radiotherapy
-        if rt is None:
-            continue
-        dose = f"{rt.dose_gy:g} Gy/{rt.fractions}" if rt.dose_gy and rt.fractions else "dose not recorded"
-        basis.append(f"prior radiotherapy at {les.level} ({dose}), pain or deficit recurred")
-    ctx.emit("radiotherapy.reirradiation", basis, levels=levels)
     today = ctx.patient.assessment_date
-    if today is None:
-        return
     min_days = ctx.facts.settings.reirradiation_min_days
     early = [
         les
         for les in recurrent
-        if les.prior_radiotherapy
+        if today is not None
+        and les.prior_radiotherapy
         and les.prior_radiotherapy.date
         and (today - les.prior_radiotherapy.date).days < min_days
     ]
@@ -116,6 +106,17 @@ def reirradiation(ctx: RuleContext) -> None:
             levels=lv,
             days=min_days,
         )
+    due = [les for les in recurrent if les not in early]  # ASTRO 2017: more than 1 month after EBRT
+    if not due:
+        return
+    basis = []
+    for les in due:
+        rt = les.prior_radiotherapy
+        if rt is None:
+            continue
+        dose = f"{rt.dose_gy:g} Gy/{rt.fractions}" if rt.dose_gy and rt.fractions else "dose not recorded"
+        basis.append(f"prior radiotherapy at {les.level} ({dose}), pain or deficit recurred")
+    ctx.emit("radiotherapy.reirradiation", basis, levels=", ".join(str(les.level) for les in due))
 
 
 @rule("radiotherapy.pain-flare-prophylaxis")

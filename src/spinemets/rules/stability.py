@@ -34,7 +34,7 @@ def sins_bands(ctx: RuleContext) -> None:
     undetermined = [r for r in results if not r.band_determined and r.max >= 7]
     if at_least_7:
         ctx.emit("stability.surgical-consultation", [f"{r.label()} at {r.subject}" for r in at_least_7])
-    if unstable:
+    if unstable and ctx.facts.surgical_candidate.value is not False:  # else surgery.not-eligible says why
         levels = ", ".join(str(r.subject) for r in unstable)
         ctx.emit("stability.stabilise", [f"{r.label()} at {r.subject}" for r in unstable], levels=levels)
     if undetermined:

@@ -17,12 +17,17 @@ from spinemets.rules.engine import RuleContext, rule
     "systemic.withhold-steroids-until-biopsy-mscc",
     "systemic.dexamethasone-not-routine",
     "systemic.dexamethasone-haematological",
+    "systemic.obtain-neurology-for-steroids",
+    "systemic.dexamethasone-haematological-mscc",
 )
 def corticosteroids(ctx: RuleContext) -> None:
     f = ctx.facts
     nd = f.neuro_deficit
     if f.histology in f.settings.haematological_histologies and ctx.patient.lesions and not f.tissue_pending:
-        ctx.emit("systemic.dexamethasone-haematological", [f.histology_label, "spinal involvement"])
+        if nd.value:  # NICE 1.8.1 and 1.8.5: as soon as possible, the emergency of any MSCC with signs
+            ctx.emit("systemic.dexamethasone-haematological-mscc", [f.histology_label, *nd.basis])
+        else:
+            ctx.emit("systemic.dexamethasone-haematological", [f.histology_label, "spinal involvement"])
         return
     if nd.value:
         if f.tissue_pending:
@@ -48,6 +53,10 @@ def corticosteroids(ctx: RuleContext) -> None:
         and f.needs_treatment_decision
     ):
         ctx.emit("systemic.dexamethasone-not-routine", [*nd.basis, *f.escc_high.basis])
+        return
+    if nd.value is None and f.suspected_mscc.value and not ctx.patient.context.on_corticosteroids:
+        # the steroid decision turns on the neurological findings (NICE 1.8.1 vs 1.8.7): ask for them
+        ctx.emit("systemic.obtain-neurology-for-steroids", [*f.suspected_mscc.basis, *nd.basis])
 
 
 @rule("systemic.stop-steroids")

@@ -47,8 +47,8 @@ def pathway(ctx: RuleContext) -> None:
 )
 def mri_deadline(ctx: RuleContext) -> None:
     """The Dutch MRI timetable by presentation; asks for the examination when it cannot choose."""
-    if not _mri_needed(ctx):
-        return
+    if not _mri_needed(ctx) or ctx.patient.context.mri_contraindicated:
+        return  # no MRI to time: the CT alternative is its own item (mri_contraindicated)
     n = ctx.patient.neurology
     f = ctx.facts
     lhermitte = any(s.value == "lhermitte_sign" for s in ctx.patient.symptoms)
@@ -94,9 +94,16 @@ def mri_protocol(ctx: RuleContext) -> None:
         )
 
 
-@rule("imaging.mri-contraindicated")
+@rule("imaging.mri-contraindicated", "imaging.ct-now-mri-contraindicated")
 def mri_contraindicated(ctx: RuleContext) -> None:
-    if ctx.patient.context.mri_contraindicated and (_mri_needed(ctx) or ctx.facts.lesions_missing_escc):
+    """CT instead of MRI (NICE NG234), on the emergency deadline when cord compression is suspected."""
+    if not ctx.patient.context.mri_contraindicated:
+        return
+    f = ctx.facts
+    lhermitte = any(s.value == "lhermitte_sign" for s in ctx.patient.symptoms)
+    if _mri_needed(ctx) and (f.neuro_deficit.value or ctx.patient.context.suspected_mscc or lhermitte):
+        ctx.emit("imaging.ct-now-mri-contraindicated", ["MRI contraindicated", *f.suspected_mscc.basis])
+    elif _mri_needed(ctx) or f.lesions_missing_escc:
         ctx.emit("imaging.mri-contraindicated", ["MRI contraindicated"])
 
 
