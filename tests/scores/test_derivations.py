@@ -156,7 +156,7 @@ def test_frankel_score_gives_the_grade_and_its_published_meaning() -> None:
         ("liver", 1, False),
         ("unknown_primary", 1, False),
         ("lung_sclc", 0, False),
-        ("neuroendocrine", 5, False),
+        ("neuroendocrine", 5, True),  # scored as the listed carcinoid, with a caveat
         ("colorectal", 2, True),
         ("melanoma", 2, True),
         ("myeloma", 2, True),
@@ -271,3 +271,13 @@ def test_a_preexisting_deformity_is_not_de_novo_and_scores_normal_alignment() ->
     assert any("predating the tumour" in w for w in older.warnings)
     # calculator mode takes the same finding directly
     assert score("sins", {"alignment_finding": "preexisting_deformity"}).items[3].points == 0
+
+
+def test_neuroendocrine_scored_as_carcinoid_carries_a_caveat() -> None:
+    """Tokuhashi 2005 lists 'carcinoid tumour' (5) [S]; a high-grade neuroendocrine carcinoma is not one,
+    so scoring `neuroendocrine` through that name must say so (docs/conflicts.md)."""
+    r = score("tokuhashi_revised", {"primary": "neuroendocrine"})
+    item = next(i for i in r.items if i.key == "primary_site")
+    assert item.points == 5
+    assert any("not a carcinoid" in w for w in r.warnings)
+    assert not any("carcinoid" in w for w in score("tokuhashi_revised", {"primary": "breast"}).warnings)

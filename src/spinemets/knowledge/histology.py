@@ -26,6 +26,8 @@ class HistologyRow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     tokuhashi_2005: int | None
     tokuhashi_2005_listed_as: str | None
+    tokuhashi_2005_note: str | None = None
+    """A caveat shown whenever this primary is scored through the name Tokuhashi 2005 lists."""
     tokuhashi_1990: int | None
     tomita_growth: Growth | None
     bauer_favourable: bool | None
@@ -56,7 +58,7 @@ def histology_table() -> HistologyTable:
     missing = [h.value for h in Histology if h not in table.rows]
     if missing:
         raise KnowledgeBaseError(f"histology.yaml: no row for {', '.join(missing)}")
-    columns = set(HistologyRow.model_fields) - {"tokuhashi_2005_listed_as"}
+    columns = set(HistologyRow.model_fields) - {"tokuhashi_2005_listed_as", "tokuhashi_2005_note"}
     if set(table.certainty) != columns or set(table.citations) != columns:
         raise KnowledgeBaseError("histology.yaml: certainty and citations must name every column once")
     for ids in table.citations.values():

@@ -22,12 +22,14 @@ def histology_lookup(
     unlisted: str | tuple[str, ...] = (),
     unlisted_note: str = "",
     listed_as: Callable[[HistologyRow], str | None] | None = None,
+    note: Callable[[HistologyRow], str | None] | None = None,
 ) -> Lookup:
     """``primary`` -> category, read from one column of the histology table (the one source).
 
     ``column`` gives a row's category (or ``None`` when the paper does not list that primary);
     an unlisted primary gets ``unlisted`` (a published catch-all, or every category so the item
-    stays open) and ``unlisted_note`` (with ``{primary}`` filled in) as a warning.
+    stays open) and ``unlisted_note`` (with ``{primary}`` filled in) as a warning; ``note`` gives a
+    listed primary's own caveat (e.g. scored through a narrower name the paper lists).
     """
     table: dict[str, str | tuple[str, ...]] = {}
     notes: dict[str, str] = {}
@@ -39,6 +41,9 @@ def histology_lookup(
             notes[h.value] = unlisted_note.format(primary=h.value)
             continue
         table[h.value] = target
+        caveat = note(row) if note else None
+        if caveat:
+            notes[h.value] = caveat
         alias = listed_as(row) if listed_as else None
         if alias and alias != h.value:
             listed[h.value] = alias

@@ -55,6 +55,7 @@ def primary_lookup() -> Lookup:
         unlisted="others",
         unlisted_note="{primary} is not named in Tokuhashi 2005; the published catch-all 'others' (2) applies",
         listed_as=lambda row: row.tokuhashi_2005_listed_as,
+        note=lambda row: row.tokuhashi_2005_note,
     )
 
 
