@@ -235,3 +235,35 @@ def test_tokenize_ignores_case_and_never_fails(text: str) -> None:
 )
 def test_seed_answers_open_with_the_overview_statement(question: str, lead: str) -> None:
     assert ask(question).summary[0].statement_ids == (lead,)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Should a patient with MSCC be given LMWH?", "How many chemotherapy cycles before surgery for MSCC?"],
+)
+def test_penile_branch_stays_out_of_questions_that_do_not_name_it(question: str) -> None:
+    """guidelines.md 12.6: penile-cancer chemotherapy and figures belong to the inguinal (penile) branch
+    only; a question about cord compression once received 'about 4 cycles of TIP'."""
+    by_id = statements_by_id()
+    used = ask(question).cited_statement_ids
+    leaked = [
+        i for i in used if Topic.penile_cancer in by_id[i].topics and Topic.conflicts not in by_id[i].topics
+    ]
+    assert leaked == []
+
+
+def test_penile_branch_answers_a_question_that_names_it() -> None:
+    used = ask("How many cycles of TIP chemotherapy for bulky penile inguinal nodes?").cited_statement_ids
+    assert "ing-penile-tip-cycles-k" in used and "ing-penile-bulky-tip" in used
+
+
+@pytest.mark.parametrize(
+    ("question", "gap"),
+    [
+        ("What is the 1-year survival for each NESMS score 0 1 2 3?", "prog-nesms-survival-gap"),
+        ("What are the OSRI primary tumour pathology grades?", "prog-osri-grades-gap"),
+    ],
+)
+def test_a_figure_the_sources_do_not_give_is_said_to_be_missing(question: str, gap: str) -> None:
+    """scores.md tags these [GAP]: the answer must say they were not retrieved rather than imply them."""
+    assert gap in ask(question).cited_statement_ids

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from spinemets.evidence.retrieval import Hit, Retrieval, RetrievalMethod, search
+from spinemets.evidence.retrieval import Hit, Retrieval, RetrievalMethod, document_tokens, search
 from spinemets.evidence.statements import (
     Certainty,
     EvidenceStatement,
@@ -266,9 +266,15 @@ def compose(question: str, retrieval: Retrieval, method: RetrievalMethod = Retri
         if h.score >= LEAD_BAND * top
         and by_id[h.statement_id].kind in (StatementKind.recommendation, StatementKind.fact)
     ]
-    lead = (
-        max(candidates, key=lambda hs: (round(hs[0].overlap, 3), hs[0].score))[1] if candidates else used[0]
-    )
+    # The lead answers what the question is about: first the statement sharing most of the question's
+    # concepts (SBRT, MSCC, ...; an example named in passing must not steer it), then its own words.
+    concepts = {t for t in retrieval.query_tokens if t.startswith("c_")}
+
+    def lead_key(hs: tuple[Hit, EvidenceStatement]) -> tuple[int, float, float]:
+        shared = len(concepts & set(document_tokens(hs[1]))) if concepts else 0
+        return shared, round(hs[0].overlap, 3), hs[0].score
+
+    lead = max(candidates, key=lead_key)[1] if candidates else used[0]
     refs = _References()
     sections: dict[Section, list[AnswerSentence]] = {s: [] for s in Section}
     ordered = [lead, *(s for s in used if s.id != lead.id)]

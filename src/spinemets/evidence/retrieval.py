@@ -31,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from spinemets.errors import InvalidInputError
 from spinemets.evidence.statements import (
     EvidenceStatement,
+    StatementKind,
+    Topic,
     load_statements,
     prime_statements,
     read_statement_files,
@@ -51,10 +53,26 @@ CONCEPT_WEIGHT = 0.6
 """Weight of synonym concept tokens, which repeat the evidence of the words they come from."""
 STRONG_IDF = 2.0
 """A query token with at least this idf (in roughly 1 in 8 statements or fewer) is distinctive."""
+WEIGHT_DIGITS = 6
+"""Decimals kept of each BM25 weight (in memory and in the cache file alike)."""
 RRF_K = 60
 """Rank offset of reciprocal rank fusion (the value of Cormack et al. 2009)."""
 DENSE_WEIGHT = 0.3
 """Weight of the dense ranking in the fusion; BM25 with the synonym layer is the stronger signal here."""
+BRANCHES: dict[Topic, frozenset[str]] = {
+    Topic.penile_cancer: frozenset({"c_penile", "c_groin"}),
+    Topic.vulvar_cancer: frozenset({"c_vulvar", "c_groin"}),
+}
+"""Primary-specific branches (guidelines.md 12.6: penile-cancer figures stay in the inguinal branch): their
+statements answer only a question that names the branch (concept tokens of evidence.text); the caveats
+that warn against carrying them over (kind caveat, topic conflicts) stay open to every question."""
+
+
+def in_closed_branch(st: EvidenceStatement, tokens: frozenset[str]) -> bool:
+    """True when ``st`` belongs to a branch the question (its tokens) does not name."""
+    if st.kind is StatementKind.caveat or Topic.conflicts in st.topics:
+        return False
+    return any(topic in st.topics and not (names & tokens) for topic, names in BRANCHES.items())
 
 
 class RetrievalMethod(StrEnum):
@@ -132,8 +150,12 @@ class LexicalIndex:
         bm25 = bm25s.BM25(k1=k1, b=b)
         bm25.index(corpus, show_progress=False)
         data, indices, indptr = (bm25.scores[key].tolist() for key in ("data", "indices", "indptr"))
+        # weights rounded as the on-disk cache stores them, so a built and a cached index rank alike
         postings = {
-            tok: (indices[indptr[tid] : indptr[tid + 1]], data[indptr[tid] : indptr[tid + 1]])
+            tok: (
+                indices[indptr[tid] : indptr[tid + 1]],
+                [round(w, WEIGHT_DIGITS) for w in data[indptr[tid] : indptr[tid + 1]]],
+            )
             for tok, tid in bm25.vocab_dict.items()
             if tok and indptr[tid + 1] > indptr[tid]
         }
@@ -147,9 +169,7 @@ class LexicalIndex:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "postings": {
-                t: [docs, [round(w, 6) for w in weights]] for t, (docs, weights) in self._postings.items()
-            },
+            "postings": {t: [docs, list(weights)] for t, (docs, weights) in self._postings.items()},
             "idf": self._idf,
         }
 
@@ -221,6 +241,10 @@ class LexicalIndex:
         tokens, stand_ins = analyse(question)
         matched, cov = self.coverage(tokens, stand_ins)
         scores = self.scores(tokens)
+        asked = frozenset(tokens)
+        for i, st in enumerate(self.statements):
+            if scores[i] and in_closed_branch(st, asked):
+                scores[i] = 0.0
         best = heapq.nlargest(k, range(len(scores)), key=lambda i: (scores[i], -i))
         overlap = self._overlap(tokens, set(best))
         hits = tuple(
@@ -267,7 +291,8 @@ def hybrid_search(
     lexical = index.search(question, depth)
     pos = {s.id: i for i, s in enumerate(index.statements)}
     bm25_rank = [pos[h.statement_id] for h in lexical.hits]
-    dense_rank = dense.rank(question, depth)
+    asked = frozenset(lexical.query_tokens)
+    dense_rank = [i for i in dense.rank(question, depth) if not in_closed_branch(index.statements[i], asked)]
     fused = reciprocal_rank_fusion([bm25_rank, dense_rank], weights=(1.0, DENSE_WEIGHT))[:k]
     overlap = index._overlap(lexical.query_tokens, {i for i, _ in fused})
     hits = tuple(

@@ -300,7 +300,7 @@ STOPWORDS = _words(
     about any all also after before between during over under per vs versus via
     tell explain describe please give list approach role best component components result results show
     shows showed mean means difference important much kind does work used use indicate indicates suggest
-    suggests"""
+    suggests like such eg"""
 )
 
 #: Words so common in this domain that they say nothing about whether a question is covered.
