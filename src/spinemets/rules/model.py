@@ -96,7 +96,7 @@ class Recommendation(BaseModel):
     """Strength or evidence level as the source grades it (e.g. ``ESMO [I, A]``), when it gives one."""
     certainty: Certainty
     unverified: bool
-    """True when the statement rests on recalled ([K]) facts not yet checked in the primary source."""
+    """True when the statement, a per-source line or a basis line rests on recalled ([K]) facts."""
     basis: tuple[str, ...]
     """Inputs and scores that made the rule fire, e.g. ``SINS 14 (unstable) at T12``."""
     citations: tuple[Reference, ...]
