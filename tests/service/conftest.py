@@ -24,6 +24,8 @@ from spinemets.service.settings import ServiceSettings, load_settings
 from spinemets.service.storage import AssessmentStore
 
 LOOPBACK = ("127.0.0.1", 50000)
+LOOPBACK_URL = "http://127.0.0.1"
+"""A loopback_open app answers only to loopback host names (DNS rebinding), not to ``testserver``."""
 _db_counter = itertools.count()
 
 
@@ -96,7 +98,7 @@ def app_store(settings: ServiceSettings) -> Iterator[AssessmentStore]:
 @pytest.fixture
 def client(settings: ServiceSettings, app_store: AssessmentStore) -> Iterator[TestClient]:
     """A client of an app that requires API keys (loopback address)."""
-    with TestClient(create_app(settings, store=app_store), client=LOOPBACK) as c:
+    with TestClient(create_app(settings, store=app_store), client=LOOPBACK, base_url=LOOPBACK_URL) as c:
         yield c
 
 
@@ -114,5 +116,5 @@ def keys(app_store: AssessmentStore) -> dict[str, str]:
 def open_client(tmp_path: Path) -> Iterator[TestClient]:
     """A client of an app in the single-user loopback mode (what `make run` starts)."""
     s = load_settings(data_dir=tmp_path / "open", auth_mode="loopback_open")
-    with TestClient(create_app(s), client=LOOPBACK) as c:
+    with TestClient(create_app(s), client=LOOPBACK, base_url=LOOPBACK_URL) as c:
         yield c

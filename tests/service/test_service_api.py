@@ -16,7 +16,7 @@ from spinemets.service import audit
 from spinemets.service.app import create_app
 from spinemets.service.settings import load_settings
 
-from .conftest import LOOPBACK, library_outputs
+from .conftest import LOOPBACK, LOOPBACK_URL, library_outputs
 
 EXAMPLE = json.loads(
     (Path(__file__).resolve().parents[2] / "examples" / "breast_t12_mechanical.json").read_text()
@@ -272,10 +272,84 @@ def test_open_mode_is_refused_off_loopback(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="only allowed on a loopback host"):
         load_settings(data_dir=tmp_path, auth_mode="loopback_open", host="0.0.0.0")
     app = create_app(load_settings(data_dir=tmp_path, auth_mode="loopback_open"))
-    with TestClient(app, client=("192.0.2.7", 4000)) as remote:
+    with TestClient(app, client=("192.0.2.7", 4000), base_url=LOOPBACK_URL) as remote:
         _problem(remote.get("/api/v1/assessments"), 401)
-    with TestClient(app, client=LOOPBACK) as local:
+    with TestClient(app, client=LOOPBACK, base_url=LOOPBACK_URL) as local:
         assert local.get("/api/v1/assessments").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/assessments"),
+        ("POST", "/api/v1/assessments"),
+        ("DELETE", "/api/v1/assessments/{id}"),
+        ("GET", "/assess"),
+        ("GET", "/history"),
+        ("GET", "/cds-services"),
+        ("POST", "/fhir/$assess"),
+    ],
+)
+def test_open_mode_refuses_a_host_that_is_not_loopback(
+    open_client: TestClient, method: str, path: str
+) -> None:
+    """DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 reaches the
+    service from loopback with Host (and a matching Origin) evil.example; it must get nothing."""
+    made = open_client.post("/api/v1/assessments", json={"patient": EXAMPLE})
+    assert made.status_code == 201
+    forged = {"Host": "evil.example:8766", "Origin": "http://evil.example:8766"}
+    r = open_client.request(
+        method,
+        path.format(id=made.json()["id"]),
+        json={"patient": EXAMPLE} if method == "POST" else None,
+        headers=forged,
+    )
+    body = _problem(r, 400)
+    assert body["errors"] == [
+        {
+            "field": "Host",
+            "value": "evil.example:8766",
+            "allowed": "one of 127.0.0.1, [::1], localhost (with any port)",
+        }
+    ]
+    assert "Host must be one of 127.0.0.1, [::1], localhost" in body["detail"]
+    assert r.headers["cache-control"] == "no-store"
+    assert "set-cookie" not in r.headers
+    listed = open_client.get("/api/v1/assessments").json()["items"]
+    assert [i["id"] for i in listed] == [made.json()["id"]]  # nothing created or deleted
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8766", "localhost:8000", "LOCALHOST", "[::1]:8000", "127.0.0.1"])
+def test_open_mode_answers_to_loopback_names_with_any_port(open_client: TestClient, host: str) -> None:
+    assert open_client.get("/api/v1/assessments", headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.2", "127.0.0.1.evil.example", "localhost:80:80", "localhost:x", "[::1]x", ""]
+)
+def test_open_mode_refuses_other_names_and_malformed_hosts(open_client: TestClient, host: str) -> None:
+    _problem(open_client.get("/api/v1/assessments", headers={"Host": host}), 400)
+
+
+def test_allowed_hosts_setting_limits_the_names_in_required_mode(
+    tmp_path: Path, app_store: object, keys: dict[str, str]
+) -> None:
+    read = {"Authorization": keys["read"]}
+    anywhere = create_app(load_settings(data_dir=tmp_path / "a"), store=app_store)  # type: ignore[arg-type]
+    with TestClient(anywhere, client=LOOPBACK, base_url="http://spinemets.internal:8443") as c:
+        assert c.get("/api/v1/assessments", headers=read).status_code == 200  # behind a proxy: any name
+    settings = load_settings(data_dir=tmp_path / "b", allowed_hosts=["spinemets.example.org"])
+    limited = create_app(settings, store=app_store)  # type: ignore[arg-type]
+    with TestClient(limited, client=LOOPBACK, base_url="https://spinemets.example.org") as c:
+        assert c.get("/api/v1/assessments", headers=read).status_code == 200
+        body = _problem(c.get("/api/v1/assessments", headers={**read, "Host": "other.example"}), 400)
+        assert body["errors"][0]["allowed"] == "one of spinemets.example.org (with any port)"
+    open_settings = load_settings(
+        data_dir=tmp_path / "c", auth_mode="loopback_open", allowed_hosts=["spinemets.localhost"]
+    )
+    with TestClient(create_app(open_settings), client=LOOPBACK, base_url="http://spinemets.localhost") as c:
+        assert c.get("/api/v1/assessments").status_code == 200
+        assert c.get("/api/v1/assessments", headers={"Host": "localhost:8000"}).status_code == 200
 
 
 def test_web_login_session_with_csrf(client: TestClient) -> None:
@@ -349,14 +423,14 @@ def test_cross_site_form_and_foreign_origin_json_are_refused(open_client: TestCl
         403,
     )
     same = open_client.post(
-        "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Origin": "http://testserver"}
+        "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Origin": LOOPBACK_URL}
     )
     assert same.status_code == 201
 
 
 def test_request_size_limit(tmp_path: Path) -> None:
     app = create_app(load_settings(data_dir=tmp_path, auth_mode="loopback_open", max_request_bytes=4096))
-    with TestClient(app, client=LOOPBACK) as c:
+    with TestClient(app, client=LOOPBACK, base_url=LOOPBACK_URL) as c:
         big = {"patient": {**EXAMPLE, "notes": "x" * 5000}}
         body = _problem(c.post("/api/v1/assessments", json=big), 413)
         assert "4096 bytes" in body["detail"]
@@ -389,7 +463,7 @@ def test_unexpected_error_is_a_bare_500_problem_and_logs_no_message(
 
     app.add_api_route("/api/v1/boom", boom)
     caplog.set_level(logging.INFO)
-    with TestClient(app, client=LOOPBACK) as c:
+    with TestClient(app, client=LOOPBACK, base_url=LOOPBACK_URL) as c:
         body = _problem(c.get("/api/v1/boom"), 500)
     assert "PID-BOOM-42" not in json.dumps(body)
     assert any("unhandled ValueError on GET /api/v1/boom" in r.getMessage() for r in caplog.records)
@@ -398,7 +472,7 @@ def test_unexpected_error_is_a_bare_500_problem_and_logs_no_message(
 
 def test_https_deployment_gets_hsts_and_secure_cookies(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path, public_base_url="https://spinemets.hospital.example")
-    with TestClient(create_app(settings), client=LOOPBACK) as c:
+    with TestClient(create_app(settings), client=LOOPBACK, base_url=LOOPBACK_URL) as c:
         r = c.get("/auth/login")
     assert r.headers["strict-transport-security"] == "max-age=31536000"
     assert "Secure" in r.headers["set-cookie"]
@@ -418,7 +492,7 @@ def test_a_database_that_is_not_available_is_a_503_to_retry_and_logs_no_statemen
 
     app.add_api_route("/api/v1/down", down)
     caplog.set_level(logging.INFO)
-    with TestClient(app, client=LOOPBACK) as c:
+    with TestClient(app, client=LOOPBACK, base_url=LOOPBACK_URL) as c:
         reply = c.get("/api/v1/down")
     body = _problem(reply, 503)
     assert body["detail"] == "the database is not available; try again shortly"

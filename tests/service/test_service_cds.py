@@ -26,7 +26,7 @@ from spinemets.service.cds_store import DbFeedbackLog, DbReplayCache
 from spinemets.service.settings import CdsIssuer, load_settings
 from spinemets.service.storage import AssessmentStore
 from tests.interop.conftest import BASE_URL, Signer, load_fixture, prefetch_from
-from tests.service.conftest import LOOPBACK
+from tests.service.conftest import LOOPBACK, LOOPBACK_URL
 
 HOOK_URL = f"{BASE_URL}/cds-services/{cds.PATIENT_VIEW}"
 FEEDBACK_URL = HOOK_URL + "/feedback"
@@ -84,8 +84,8 @@ def workers(
         cds_hooks_issuers=(CdsIssuer(iss=signer.iss, jwks=signer.jwks),),
     )
     with (
-        TestClient(create_app(settings, store=stores[0]), client=LOOPBACK) as one,
-        TestClient(create_app(settings, store=stores[1]), client=LOOPBACK) as two,
+        TestClient(create_app(settings, store=stores[0]), client=LOOPBACK, base_url=LOOPBACK_URL) as one,
+        TestClient(create_app(settings, store=stores[1]), client=LOOPBACK, base_url=LOOPBACK_URL) as two,
     ):
         yield one, two
 

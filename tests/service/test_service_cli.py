@@ -12,7 +12,7 @@ from spinemets.cli import app as cli_app
 from spinemets.service.app import create_app
 from spinemets.service.settings import load_settings
 
-from .conftest import LOOPBACK
+from .conftest import LOOPBACK, LOOPBACK_URL
 
 
 @pytest.fixture
@@ -32,12 +32,14 @@ def test_apikey_create_list_revoke_and_use(data_env: Path) -> None:
     assert key_id in listed.output and "write" in listed.output and "active" in listed.output
     assert key not in listed.output
     app = create_app(load_settings(data_dir=data_env))
-    with TestClient(app, client=LOOPBACK) as c:
+    with TestClient(app, client=LOOPBACK, base_url=LOOPBACK_URL) as c:
         assert c.get("/api/v1/assessments", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     revoked = runner.invoke(cli_app, ["apikey", "revoke", key_id])
     assert revoked.exit_code == 0 and "revoked" in revoked.output
     assert "revoked" in runner.invoke(cli_app, ["apikey", "list"]).output
-    with TestClient(create_app(load_settings(data_dir=data_env)), client=LOOPBACK) as c:
+    with TestClient(
+        create_app(load_settings(data_dir=data_env)), client=LOOPBACK, base_url=LOOPBACK_URL
+    ) as c:
         assert c.get("/api/v1/assessments", headers={"Authorization": f"Bearer {key}"}).status_code == 401
     again = runner.invoke(cli_app, ["apikey", "revoke", key_id])
     assert again.exit_code != 0

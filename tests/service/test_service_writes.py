@@ -27,7 +27,7 @@ from spinemets.service.app import create_app
 from spinemets.service.settings import load_settings
 from spinemets.service.storage import AssessmentStore
 
-from .conftest import LOOPBACK, library_outputs
+from .conftest import LOOPBACK, LOOPBACK_URL, library_outputs
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.json"))
 EXAMPLE = json.loads(EXAMPLES[0].read_text())
@@ -69,7 +69,7 @@ def test_create_and_new_version_store_the_same_texts_the_dict_path_would(store: 
 @pytest.fixture
 def sqlite_client(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
     settings = load_settings(data_dir=tmp_path / "data", auth_mode="loopback_open")
-    with TestClient(create_app(settings), client=LOOPBACK) as client:
+    with TestClient(create_app(settings), client=LOOPBACK, base_url=LOOPBACK_URL) as client:
         yield client, Path(str(settings.effective_database_url).removeprefix("sqlite:///"))
 
 

@@ -21,6 +21,10 @@ from spinemets.service.settings import ServiceSettings
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
+LOOPBACK = ("127.0.0.1", 50123)
+LOOPBACK_URL = "http://127.0.0.1"
+"""A loopback_open app answers only to loopback host names (DNS rebinding), not to ``testserver``."""
+
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -40,7 +44,7 @@ def settings(tmp_path: Path) -> ServiceSettings:
 @pytest.fixture
 def client(settings: ServiceSettings) -> Iterator[TestClient]:
     app = create_app(settings)
-    with TestClient(app, client=("127.0.0.1", 50123), follow_redirects=False) as c:
+    with TestClient(app, client=LOOPBACK, base_url=LOOPBACK_URL, follow_redirects=False) as c:
         yield c
 
 

@@ -143,7 +143,10 @@ def create_app(settings: ServiceSettings | None = None, *, store: AssessmentStor
         https_only=secure,
     )
     app.add_middleware(
-        SecurityMiddleware, max_request_bytes=settings.max_request_bytes, secure_cookies=secure
+        SecurityMiddleware,
+        max_request_bytes=settings.max_request_bytes,
+        secure_cookies=secure,
+        allowed_hosts=settings.accepted_hosts,
     )
     app.include_router(api.router)
     app.include_router(login.router)

@@ -11,6 +11,11 @@
   are exempt (cross-site they need a CORS preflight, which this service never grants), but any
   unsafe request whose Origin header names another site is refused. Templates read the token
   with :func:`csrf_token`.
+* **Host names**: with ``allowed_hosts`` set (always in ``loopback_open`` mode: 127.0.0.1, localhost,
+  [::1]) a request whose Host header names anything else gets 400 before anything else is done.
+  Without it, a web page on a site the attacker controls could make its own name resolve to
+  127.0.0.1 (DNS rebinding) and then read and change records as the same-origin page of that
+  name; the browser still sends the attacker's name in the Host header, so the name is refused.
 * **Size limit**: bodies over ``max_request_bytes`` get 413 before they are read in full.
 * **Access log**: method, route template, status and duration only; never the query string, the
   body, or a path parameter (they can hold patient identifiers). An unexpected exception becomes a
@@ -98,10 +103,41 @@ def _is_json(content_type: str | None) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-async def _problem(send: Send, status: int, title: str, detail: str, instance: str) -> None:
-    body = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance}
-    )
+def host_name(host: str | None) -> str | None:
+    """The name in a Host header, lower case and without the port (``[::1]:8000`` -> ``[::1]``);
+    None when the header is missing or is not a name with an optional numeric port."""
+    if not host:
+        return None
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, bracket, rest = host.partition("]")
+        name += bracket
+    else:
+        name, _, port = host.partition(":")
+        rest = ":" + port if _ else ""
+    if not name or (rest and not (rest.startswith(":") and rest[1:].isascii() and rest[1:].isdigit())):
+        return None
+    return name
+
+
+async def _problem(
+    send: Send,
+    status: int,
+    title: str,
+    detail: str,
+    instance: str,
+    errors: list[dict[str, Any]] | None = None,
+) -> None:
+    problem: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if errors:
+        problem["errors"] = errors
+    body = json.dumps(problem)
     await send(
         {
             "type": "http.response.start",
@@ -110,6 +146,7 @@ async def _problem(send: Send, status: int, title: str, detail: str, instance: s
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
                 *_security_headers(instance),
+                (b"cache-control", b"no-store"),
             ],
         }
     )
@@ -131,10 +168,18 @@ def _security_headers(path: str) -> list[tuple[bytes, bytes]]:
 class SecurityMiddleware:
     """All of the above, as one pure ASGI middleware (no per-request thread hop)."""
 
-    def __init__(self, app: ASGIApp, *, max_request_bytes: int, secure_cookies: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_request_bytes: int,
+        secure_cookies: bool = False,
+        allowed_hosts: frozenset[str] | None = None,
+    ) -> None:
         self.app = app
         self.max_request_bytes = max_request_bytes
         self.secure_cookies = secure_cookies
+        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -145,6 +190,13 @@ class SecurityMiddleware:
         method = scope.get("method", "GET")
         request_id = uuid.uuid4().hex[:16]
         status_box = [500]
+
+        if self.allowed_hosts is not None:
+            refused = self._host_refusal(scope, self.allowed_hosts)
+            if refused:
+                await _problem(send, 400, "Bad request", refused[0], path, [refused[1]])
+                self._log(scope, method, 400, t0, request_id)
+                return
 
         # size limit: trust a declared length first, then count while reading
         declared = _header(scope, b"content-length")
@@ -234,6 +286,20 @@ class SecurityMiddleware:
                 )
         finally:
             self._log(scope, method, status_box[0], t0, request_id)
+
+    @staticmethod
+    def _host_refusal(scope: Scope, allowed_hosts: frozenset[str]) -> tuple[str, dict[str, Any]] | None:
+        """Why the Host header is refused (detail, and the error naming field, value and allowed)."""
+        raw = _header(scope, b"host")
+        if host_name(raw) in allowed_hosts:
+            return None
+        allowed = f"one of {', '.join(sorted(allowed_hosts))} (with any port)"
+        shown = raw if raw is None or len(raw) <= 100 else raw[:100] + "..."
+        detail = (
+            f"Host must be {allowed}; got {shown!r}: open the service by one of these names, "
+            "or add the name to the allowed_hosts setting"
+        )
+        return detail, {"field": "Host", "value": shown, "allowed": allowed}
 
     async def _csrf_refusal(self, scope: Scope, body: bytes, cookie_token: str | None) -> str | None:
         """Why an unsafe request is refused as a possible cross-site forgery, or None.

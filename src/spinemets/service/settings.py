@@ -48,6 +48,10 @@ class CdsIssuer(BaseModel):
     algorithms: tuple[str, ...] = Field(("RS384", "ES384"), description="Accepted JWS algorithms.")
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+"""Host names a browser uses for this machine; the only ones ``loopback_open`` answers to."""
+
+
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and ``localhost``: addresses no other machine can reach."""
     if host.lower() == "localhost":
@@ -88,6 +92,14 @@ class ServiceSettings(BaseSettings):
     )
     session_max_age_s: int = Field(8 * 3600, ge=60, description="Web session lifetime, seconds.")
     max_request_bytes: int = Field(1_000_000, ge=1024, description="Largest accepted request body, bytes.")
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Host names (Host header, port ignored) the service answers to; empty: any name with "
+            "auth_mode required. loopback_open answers only to 127.0.0.1, localhost and [::1] plus "
+            "these names (a defence against DNS rebinding)."
+        ),
+    )
     cds_hooks_issuers: tuple[CdsIssuer, ...] = Field(
         (), description="CDS Hooks clients allowed to call, each with its keys (JWKS URL, JWKS or PEM)."
     )
@@ -105,6 +117,14 @@ class ServiceSettings(BaseSettings):
                 f"auth_mode loopback_open is only allowed on a loopback host (127.0.0.1, ::1); got host {self.host}"
             )
         return self
+
+    @property
+    def accepted_hosts(self) -> frozenset[str] | None:
+        """The Host names requests may carry (lower case, no port), or None for any name."""
+        names = {h.strip().lower() for h in self.allowed_hosts if h.strip()}
+        if self.auth_mode is AuthMode.loopback_open:
+            return frozenset(names | set(LOOPBACK_NAMES))
+        return frozenset(names) or None
 
     @property
     def effective_database_url(self) -> str:
