@@ -110,6 +110,7 @@ def test_list_includes_not_supported_scores(capsys: pytest.CaptureFixture[str]) 
             r"--item must be each name once",
         ),
         (("score", "nope"), r"score must be one of bauer, "),
+        (("score", "performance", "-i", "kps=inf"), r"performance.kps must be a Karnofsky score .*got 'inf'"),
         (("score",), r"score must be one of .*give a score name or --list"),
         (
             ("score", "escc", "--item", "grade=1c", "--option", "escc_1c=mid"),

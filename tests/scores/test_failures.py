@@ -8,7 +8,41 @@ import pytest
 
 import spinemets
 from spinemets.errors import InvalidInputError, UnknownScoreError
-from spinemets.scores import score, score_all
+from spinemets.scores import Bins, Subscore, score, score_all
+
+
+def _numeric_inputs() -> list[tuple[str, str]]:
+    """(score, input) for every input of every score that is read as a number."""
+    return sorted(
+        {
+            (key, d.input)
+            for key, definition in spinemets.SCORES.items()
+            for item in definition.items
+            for d in item.derivations
+            if isinstance(d, Bins | Subscore)
+        }
+    )
+
+
+NOT_FINITE = [
+    pytest.param(float("inf"), id="inf"),
+    pytest.param(float("-inf"), id="-inf"),
+    pytest.param(float("nan"), id="nan"),
+    pytest.param("inf", id="'inf'"),
+    pytest.param("nan", id="'nan'"),
+    pytest.param("1e400", id="'1e400'"),
+    pytest.param(10**400, id="10**400"),
+]
+
+
+@pytest.mark.parametrize(("name", "field"), _numeric_inputs())
+@pytest.mark.parametrize("value", NOT_FINITE)
+def test_a_number_that_is_not_finite_names_the_field(name: str, field: str, value: Any) -> None:
+    """Infinity, NaN and integers beyond float's range are refused like any other wrong number
+    (an int() of them raised OverflowError/ValueError: a 500 in the API, a crash in the CLI)."""
+    with pytest.raises(InvalidInputError, match=rf"^{name}\.{field} must be .+; got "):
+        score(name, {field: value})
+
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
     ("sins", {"pain": "severe"}, r"sins\.pain must be one of mechanical, occasional, none; got 'severe'"),

@@ -502,3 +502,32 @@ def test_a_database_that_is_not_available_is_a_503_to_retry_and_logs_no_statemen
         for r in caplog.records
     )
     assert all("PID-DB-77" not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "field"),
+    [
+        ("performance", b'{"items": {"kps": "inf"}}', "performance.kps"),
+        ("performance", b'{"items": {"kps": 1e400}}', "performance.kps"),
+        ("tomita", b'{"items": {"bone_metastases_count": 1e400}}', "tomita.bone_metastases_count"),
+        (
+            "tomita",
+            b'{"items": {"bone_metastases_count": 1' + b"0" * 400 + b"}}",
+            "tomita.bone_metastases_count",
+        ),
+        ("nesms", b'{"items": {"modified_bauer": -1e400}}', "nesms.modified_bauer"),
+    ],
+)
+def test_a_score_item_that_is_not_a_finite_number_is_a_422_naming_it(
+    open_client: TestClient, name: str, body: bytes, field: str
+) -> None:
+    r = open_client.post(f"/api/v1/scores/{name}", content=body, headers={"content-type": "application/json"})
+    problem = _problem(r, 422)
+    assert problem["errors"][0]["field"] == field and problem["detail"].startswith(f"{field} must be ")
+
+
+def test_a_version_beyond_the_limit_is_a_422_naming_it(open_client: TestClient) -> None:
+    made = open_client.post("/api/v1/assessments", json={"patient": EXAMPLE}).json()
+    for path in (f"/api/v1/assessments/{made['id']}", f"/api/v1/assessments/{made['id']}/report"):
+        problem = _problem(open_client.get(path, params={"version": "99999999999999999999999"}), 422)
+        assert problem["errors"][0]["field"] == "version"

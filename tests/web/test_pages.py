@@ -7,6 +7,7 @@ import html
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 import spinemets
@@ -349,3 +350,60 @@ def test_a_deleted_assessment_stays_readable_but_cannot_get_a_new_version(
     refused = client.post("/assess", data=data)
     assert refused.status_code == 409
     assert ident in html.unescape(refused.text) and "has not been deleted" in refused.text
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "message"),
+    [
+        ("performance.kps", "inf", "performance.kps must be a valid integer"),
+        ("performance.kps", "nan", "performance.kps must be a valid integer"),
+        ("age_years", "1e400", "age_years must be a valid integer"),
+        ("age_years", "-inf", "age_years must be a valid integer"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_shown_next_to_its_field(
+    client: TestClient, csrf: str, field: str, typed: str, message: str
+) -> None:
+    """int(float('inf')) raised OverflowError (a 500) before the validator could name the value."""
+    saved = client.post("/assess", data={field: typed, "csrf_token": csrf})
+    assert saved.status_code == 422
+    err = re.search(rf'id="f-{field.replace(".", "-")}-err">([^<]+)<', html.unescape(saved.text))
+    assert err and message in err.group(1) and repr(typed) in err.group(1)
+    assert f'value="{typed}"' in saved.text  # what was typed is kept
+    live = client.post("/assess/scores", data={field: typed, "csrf_token": csrf})
+    assert live.status_code == 200 and message in html.unescape(live.text)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("version=99999999999999999999999", "version must be a version number from 1 to 1000000"),
+        ("version=0", "version must be a version number from 1 to 1000000"),
+        ("version=abc", "version must be a valid integer"),
+    ],
+)
+@pytest.mark.parametrize("page", ["", "/report.pdf", "/report.json"])
+def test_a_version_out_of_range_is_an_html_error_naming_it(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any], page: str, query: str, message: str
+) -> None:
+    ident = _save(client, csrf, breast_patient).split("/")[2].split("?")[0]
+    response = client.get(f"/assessments/{ident}{page}?{query}")
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert message in html.unescape(response.text)
+    reopen = client.get(f"/assess?from={ident}&{query}")
+    assert reopen.status_code == 422 and message in html.unescape(reopen.text)
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        (":\u00b2", "ids must be an assessment id, optionally followed by :version (digits 0-9)"),
+        (":99999999999999999999999", "version must be a version number from 1 to 1000000"),
+    ],
+)
+def test_compare_names_a_version_that_is_not_a_number_in_range(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any], ref: str, message: str
+) -> None:
+    first = _save(client, csrf, breast_patient).split("/")[2].split("?")[0]
+    response = client.get("/history/compare", params=[("ids", first + ref), ("ids", first)])
+    assert response.status_code == 422 and message in html.unescape(response.text)

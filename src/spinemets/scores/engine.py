@@ -604,9 +604,9 @@ def _derive(
             raise InvalidInputError(field_name, raw, d.describe)
         try:
             number = float(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range
             raise InvalidInputError(field_name, raw, d.describe) from None
-        if math.isnan(number) or (d.integer and number != int(number)) or (d.step and number % d.step):
+        if not math.isfinite(number) or (d.integer and number != int(number)) or (d.step and number % d.step):
             raise InvalidInputError(field_name, raw, d.describe)
         value = round(number * d.factor, 6) if d.factor != 1.0 else number
         for low, high, target in d.bins:
@@ -629,7 +629,7 @@ def _derive(
         total = int(raw)
         if isinstance(raw, bool) or total != float(raw) or not lo <= total <= hi:
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int() of an infinite float
         raise InvalidInputError(field_name, raw, d.describe) from None
     cats = tuple(c for low, high, c in d.bins if low <= total <= high)
     text = f"{nested.definition.name} {total} -> {_points_text(item, cats)}"

@@ -31,6 +31,7 @@ from spinemets.service.deps import get_store, require_scope
 from spinemets.service.problems import PROBLEM_RESPONSES
 from spinemets.service.security import REPORT_CSP
 from spinemets.service.storage import (
+    MAX_VERSION,
     AssessmentStore,
     StoreBusyError,
     StoredAssessment,
@@ -370,7 +371,7 @@ def get_assessment(
     request: Request,
     store: Store,
     user: Reader,
-    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> Response:
     """One assessment (latest version unless ``version`` is given, ETag ``"vN"``); 410 once deleted."""
     stored = store.get(assessment_id, version)
@@ -454,7 +455,7 @@ def report(
     store: Store,
     user: Reader,
     format: Annotated[Literal["html", "pdf", "json"], Query(description="html, pdf or json")] = "html",
-    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> Response:
     """The tumour-board report of a stored assessment, rendered from what was stored."""
     stored = store.get(assessment_id, version)

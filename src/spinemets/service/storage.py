@@ -122,6 +122,10 @@ def _audit_version(conn: Connection, action: str, row: dict[str, Any]) -> None:
     )
 
 
+MAX_VERSION = 1_000_000
+"""The highest version number a read may name (far beyond any record; keeps the number an SQL integer)."""
+
+
 class AssessmentNotFoundError(InvalidInputError):
     """No stored assessment (or version) with this id."""
 
@@ -534,6 +538,8 @@ class AssessmentStore:
 
     def get(self, assessment_id: str, version: int | None = None) -> StoredAssessment:
         """The latest version, or the given one; deleted assessments are returned with ``deleted=True``."""
+        if version is not None and not 1 <= version <= MAX_VERSION:
+            raise InvalidInputError("version", version, f"a version number from 1 to {MAX_VERSION}")
         stmt = self._select().where(AssessmentRow.id == assessment_id)
         if version is None:
             stmt = stmt.where(AssessmentVersionRow.version == AssessmentRow.latest_version)

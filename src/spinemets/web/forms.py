@@ -11,6 +11,7 @@ allowed values) is left to :func:`spinemets.parse_patient`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import types
 import typing
@@ -187,10 +188,13 @@ def _lesion_by_name() -> dict[str, FieldSpec]:
 
 
 def _number(text: str, kind: Kind) -> Any:
-    """A number as typed; text that is not one is passed on so the validator can name it."""
+    """A number as typed; text that is not one (nor a finite one: 'inf', 'nan', '1e400') is passed
+    on so the validator can name it as typed."""
     try:
         value = float(text)
     except ValueError:
+        return text
+    if not math.isfinite(value):
         return text
     if kind == "int" and value == int(value):
         return int(value)

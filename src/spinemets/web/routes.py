@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -25,6 +26,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 import spinemets
 from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
+from spinemets.service import problems
 from spinemets.service.api import run_write, store_result
 from spinemets.service.auth import Principal
 from spinemets.service.deps import get_store, optional_user
@@ -62,6 +64,11 @@ class _WebRoute(APIRoute):
                 return _render(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
             except AssessmentDeletedError as exc:
                 return _render(request, "error.html", {"title": "Deleted", "message": str(exc)}, 409)
+            except InvalidInputError as exc:  # e.g. ?version= beyond any record
+                return _render(request, "error.html", {"title": "Invalid input", "message": str(exc)}, 422)
+            except RequestValidationError as exc:  # e.g. ?version=abc
+                message = "; ".join(str(problems.request_error(e)) for e in exc.errors())
+                return _render(request, "error.html", {"title": "Invalid input", "message": message}, 422)
 
         return wrapped
 
@@ -390,8 +397,8 @@ def history_page(
 def _ref(text: str) -> tuple[str, int | None]:
     """``<id>`` or ``<id>:<version>``."""
     ident, _, ver = text.partition(":")
-    if ver and not ver.isdigit():
-        raise InvalidInputError("ids", text, "an assessment id, optionally followed by :version")
+    if ver and not (ver.isascii() and ver.isdigit()):  # isdigit() alone admits '²', which int() refuses
+        raise InvalidInputError("ids", text, "an assessment id, optionally followed by :version (digits 0-9)")
     return ident, int(ver) if ver else None
 
 
