@@ -407,3 +407,31 @@ def test_compare_names_a_version_that_is_not_a_number_in_range(
     first = _save(client, csrf, breast_patient).split("/")[2].split("?")[0]
     response = client.get("/history/compare", params=[("ids", first + ref), ("ids", first)])
     assert response.status_code == 422 and message in html.unescape(response.text)
+
+
+@pytest.mark.parametrize(
+    ("patient_id", "fallback", "utf8"),
+    [
+        ("ŁÓDŹ-7", "spinemets-_ODZ-7-v1", "spinemets-%C5%81%C3%93D%C5%B9-7-v1"),
+        ("A\r\nSet-Cookie: x=1", "spinemets-ASet-Cookie__x_1-v1", "spinemets-ASet-Cookie%3A%20x%3D1-v1"),
+        ('Ö"/\\\u202e1', "spinemets-O1-v1", "spinemets-%C3%961-v1"),
+    ],
+)
+@pytest.mark.parametrize("suffix", ["pdf", "json"])
+def test_downloads_name_any_patient_identifier_safely(
+    client: TestClient,
+    breast_patient: dict[str, Any],
+    patient_id: str,
+    fallback: str,
+    utf8: str,
+    suffix: str,
+) -> None:
+    """RFC 6266/5987: an ASCII fallback and the UTF-8 name; no control character reaches the header
+    (a non-ASCII identifier was a 500, a line break dropped the connection)."""
+    made = client.post("/api/v1/assessments", json={"patient": {**breast_patient, "patient_id": patient_id}})
+    assert made.status_code == 201
+    response = client.get(f"/assessments/{made.json()['id']}/report.{suffix}")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == (
+        f"attachment; filename=\"{fallback}.{suffix}\"; filename*=UTF-8''{utf8}.{suffix}"
+    )

@@ -468,7 +468,7 @@ def report(
     return Response(
         reports.pdf(stored),
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        headers={"Content-Disposition": reports.attachment(f"{name}.pdf")},
     )
 
 

@@ -6,9 +6,35 @@ shows exactly what the clinician saw when the assessment was saved, under the ru
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from spinemets.service.storage import StoredAssessment
+
+_FALLBACK_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_+")
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` value that downloads ``filename`` (RFC 6266, RFC 5987).
+
+    A patient identifier in the name may hold any text: header values are Latin-1 on the wire
+    (a non-ASCII name raised UnicodeEncodeError) and a line break would end the header. So control
+    and format characters and path separators are dropped, ``filename`` gets an ASCII fallback
+    (accents stripped, anything else ``_``) and ``filename*`` the name in UTF-8, percent-encoded.
+    """
+    name = (
+        "".join(
+            c for c in filename if not unicodedata.category(c).startswith("C") and c not in '/\\"'
+        ).strip()
+        or "download"
+    )
+    fallback = "".join(
+        c if c in _FALLBACK_SAFE else "_"
+        for c in unicodedata.normalize("NFKD", name)
+        if not unicodedata.combining(c)
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def assessment_of(stored: StoredAssessment) -> Any:

@@ -26,7 +26,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 import spinemets
 from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
-from spinemets.service import problems
+from spinemets.service import problems, reports
 from spinemets.service.api import run_write, store_result
 from spinemets.service.auth import Principal
 from spinemets.service.deps import get_store, optional_user
@@ -333,9 +333,9 @@ def report_pdf(
 
     stored = _load(store, assessment_id, version)
     pdf = render(Assessment.model_validate(stored.outputs), "pdf")
-    name = f"spinemets-{stored.patient_id or stored.id}-v{stored.version}.pdf".replace('"', "")
+    name = f"spinemets-{stored.patient_id or stored.id}-v{stored.version}.pdf"
     return Response(
-        pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        pdf, media_type="application/pdf", headers={"Content-Disposition": reports.attachment(name)}
     )
 
 
@@ -348,9 +348,9 @@ def report_json(
 ) -> JSONResponse:
     """The stored record: inputs, outputs, version, author and rule-set version."""
     stored = _load(store, assessment_id, version)
-    name = f"spinemets-{stored.patient_id or stored.id}-v{stored.version}.json".replace('"', "")
+    name = f"spinemets-{stored.patient_id or stored.id}-v{stored.version}.json"
     return JSONResponse(
-        stored.model_dump(mode="json"), headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        stored.model_dump(mode="json"), headers={"Content-Disposition": reports.attachment(name)}
     )
 
 
