@@ -531,3 +531,57 @@ def test_a_version_beyond_the_limit_is_a_422_naming_it(open_client: TestClient) 
     for path in (f"/api/v1/assessments/{made['id']}", f"/api/v1/assessments/{made['id']}/report"):
         problem = _problem(open_client.get(path, params={"version": "99999999999999999999999"}), 422)
         assert problem["errors"][0]["field"] == "version"
+
+
+BODY_ERRORS = [
+    pytest.param(b'{"patient": {"patient_id": "\xff"}}', "body must be JSON encoded as UTF-8", id="not-utf8"),
+    pytest.param(
+        b'{"items": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        "body must be JSON nested less deeply than the parser allows",
+        id="too-deep",
+    ),
+    pytest.param(
+        b'{"items": {"kps": ' + b"9" * 4301 + b"}}",
+        "body must be numbers of at most 4300 digits",
+        id="too-many-digits",
+    ),
+]
+JSON_ROUTES = [
+    "/api/v1/assessments",
+    "/api/v1/scores/performance",
+    "/fhir/$assess",
+    "/cds-services/spinemets-patient-view",
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), BODY_ERRORS)
+@pytest.mark.parametrize("path", JSON_ROUTES)
+def test_a_body_the_parser_refuses_is_named(
+    open_client: TestClient, path: str, raw: bytes, message: str
+) -> None:
+    """Not 'There was an error parsing the body': what is wrong with it."""
+    r = open_client.post(path, content=raw, headers={"content-type": "application/json"})
+    problem = _problem(r, 422)
+    assert problem["detail"].startswith(message), problem
+    assert problem["errors"][0]["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/v1/assessments", "application/json"),
+        ("/api/v1/scores/performance", "application/json"),
+        ("/fhir/$assess", "application/fhir+json or application/json"),
+    ],
+)
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+def test_json_sent_as_another_content_type_is_a_415_naming_the_type(
+    client: TestClient, keys: dict[str, str], path: str, allowed: str, content_type: str | None
+) -> None:
+    headers = {"Authorization": keys["write"]} | ({"content-type": content_type} if content_type else {})
+    r = client.post(path, content=b'{"items": {"kps": 80}}', headers=headers)
+    problem = _problem(r, 415)
+    assert problem["detail"] == f"Content-Type must be {allowed}; got {content_type or '(none)'!r}"
+    assert problem["errors"] == [
+        {"field": "Content-Type", "value": content_type or "(none)", "allowed": allowed}
+    ]

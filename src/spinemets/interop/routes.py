@@ -96,7 +96,7 @@ def _problem(status: int, title: str, detail: str, headers: dict[str, str] | Non
 )
 def fhir_assess(
     bundle: dict[str, Any] = Body(
-        ..., description="A FHIR R4 Bundle (Patient, Condition, Observation, ...)."
+        ..., description="A FHIR R4 Bundle (Patient, Condition, Observation, ...).", media_type=FHIR_JSON
     ),
     _caller: Any = Depends(fhir_caller),
 ) -> JSONResponse:

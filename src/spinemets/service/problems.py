@@ -9,6 +9,7 @@ only that it happened and its request id: no traceback, no input echoed.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -144,6 +145,37 @@ def request_error(err: Mapping[str, Any]) -> InvalidInputError:
     return invalid_input({**err, "loc": rest or (where or "request",)}, None)
 
 
+def body_error(exc: BaseException | None) -> InvalidInputError | None:
+    """What is wrong with a JSON body the framework could not parse (its 400 "There was an error
+    parsing the body" carries the parser's exception as its cause), or None when it is not known."""
+    if isinstance(exc, UnicodeDecodeError):
+        return InvalidInputError(
+            "body",
+            "(not UTF-8)",
+            "JSON encoded as UTF-8",
+            f"byte {exc.start} is not part of a UTF-8 character",
+        )
+    if isinstance(exc, RecursionError):
+        return InvalidInputError(
+            "body",
+            "(nested too deeply)",
+            f"JSON nested less deeply than the parser allows (about {sys.getrecursionlimit()} levels; "
+            "a patient needs fewer than 10)",
+        )
+    if isinstance(exc, ValueError) and "digits" in str(exc):
+        return InvalidInputError(
+            "body", "(number too long)", f"numbers of at most {sys.get_int_max_str_digits()} digits"
+        )
+    return None
+
+
+def _body_media_types(request: Request) -> str:
+    """The content types the route's body accepts: its declared ``Body(media_type=...)``, and JSON."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    declared = str(getattr(getattr(field, "field_info", None), "media_type", None) or "application/json")
+    return declared if declared == "application/json" else f"{declared} or application/json"
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
@@ -197,6 +229,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(
+            tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), bytes) for e in exc.errors()
+        ):
+            # the body was not read as JSON: its Content-Type is missing or not a JSON type
+            allowed = _body_media_types(request)
+            got = request.headers.get("content-type")
+            problem = InvalidInputError("Content-Type", got or "(none)", allowed)
+            return problem_response(415, str(problem), request=request, errors=[field_problem(problem)])
         errors = [field_problem(request_error(e)) for e in exc.errors()]
         detail = "; ".join(f"{e.field} must be {e.allowed}; got {e.value!r}" for e in errors[:5])
         return problem_response(
@@ -205,6 +245,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unparsed = body_error(exc.__cause__) if exc.status_code == 400 else None
+        if unparsed is not None:
+            return problem_response(
+                422,
+                str(unparsed),
+                request=request,
+                errors=[field_problem(unparsed)],
+                type_="urn:spinemets:problem:invalid-input",
+            )
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
             exc.status_code, detail, request=request, headers=getattr(exc, "headers", None)
