@@ -27,6 +27,7 @@ PROBLEM = "application/problem+json"
 def _problem(r, status: int) -> dict:
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == PROBLEM
+    assert r.headers["cache-control"] == "no-store"  # an error is no more cacheable than a record
     body = r.json()
     assert body["status"] == status and body["title"]
     return body
@@ -59,6 +60,24 @@ def test_create_reply_is_byte_for_byte_the_stored_version(open_client: TestClien
         assert got.content == created.content, example.name
         outputs = created.json()["outputs"]
         assert outputs == library_outputs(patient, outputs)
+
+
+def test_create_answers_with_the_etag_a_put_needs(open_client: TestClient) -> None:
+    created = open_client.post("/api/v1/assessments", json={"patient": EXAMPLE})
+    assert created.status_code == 201 and created.headers["etag"] == '"v1"'
+    minimal = open_client.post(
+        "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Prefer": "return=minimal"}
+    )
+    assert minimal.headers["etag"] == '"v1"'
+    changed = {**EXAMPLE, "performance": {"kps": 50}}
+    put = open_client.put(
+        created.headers["location"], json={"patient": changed}, headers={"If-Match": created.headers["etag"]}
+    )
+    assert put.status_code == 200 and put.headers["etag"] == '"v2"'
+    stale = open_client.put(
+        created.headers["location"], json={"patient": EXAMPLE}, headers={"If-Match": created.headers["etag"]}
+    )
+    _problem(stale, 412)
 
 
 def test_prefer_return_minimal_replies_with_the_summary(open_client: TestClient) -> None:
@@ -434,6 +453,12 @@ def test_request_size_limit(tmp_path: Path) -> None:
         big = {"patient": {**EXAMPLE, "notes": "x" * 5000}}
         body = _problem(c.post("/api/v1/assessments", json=big), 413)
         assert "4096 bytes" in body["detail"]
+        chunked = c.post(
+            "/api/v1/assessments",
+            content=iter([b'{"patient": {"notes": "', b"x" * 5000, b'"}}']),
+            headers={"content-type": "application/json"},
+        )
+        assert "4096 bytes" in _problem(chunked, 413)["detail"]
         assert c.post("/api/v1/assessments", json={"patient": EXAMPLE}).status_code == 201
 
 

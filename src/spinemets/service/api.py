@@ -330,7 +330,7 @@ async def create_assessment(
 ) -> Response:
     """Compute every score (and the plan) for the patient, store inputs and outputs, return them."""
     saved = await run_write(request, assess_and_store, store, body.patient, user.name)
-    headers = {"Location": f"/api/v1/assessments/{saved.info.id}"}
+    headers = {"Location": f"/api/v1/assessments/{saved.info.id}", "ETag": _etag(saved.info)}
     return _stored_reply(request, saved, 201, headers, prefer)
 
 
