@@ -435,3 +435,35 @@ def test_downloads_name_any_patient_identifier_safely(
     assert response.headers["content-disposition"] == (
         f"attachment; filename=\"{fallback}.{suffix}\"; filename*=UTF-8''{utf8}.{suffix}"
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("foo", "bar", "foo must be a field of the Assess form; got 'bar'"),
+        ("lesions.x.level", "T12", "lesions.x.level must be a lesion field named lesions.<row number"),
+        ("lesions.-1.level", "T12", "lesions.-1.level must be a lesion field named lesions.<row number"),
+        ("lesions.0.levle", "T12", "lesions.0.levle must be a lesion field named lesions.<row number"),
+        ("performance.kps.value", "70", "performance.kps.value must be a field of the Assess form"),
+    ],
+)
+def test_a_field_the_form_does_not_have_is_refused_not_dropped(
+    client: TestClient, csrf: str, field: str, value: str, allowed: str
+) -> None:
+    """It was saved as {} (303), the lesion silently gone."""
+    data = {"patient_id": "EX-KEEP", "performance.kps": "70", field: value, "csrf_token": csrf}
+    response = client.post("/assess", data=data)
+    assert response.status_code == 422
+    page = html.unescape(response.text)
+    assert allowed in page and "nothing is silently dropped" in page
+    assert 'value="EX-KEEP"' in page and 'value="70"' in response.text  # what was entered is kept
+    assert client.get("/history").text.count("EX-KEEP") == 0  # nothing stored
+
+
+def test_every_control_of_the_page_is_a_known_field(client: TestClient, csrf: str) -> None:
+    """The refusal above must not catch a field the page itself sends (every control, lesion rows)."""
+    page = client.get("/assess").text
+    names = set(re.findall(r'<(?:input|select|textarea|button)\b[^>]*\bname="([^"]+)"', page))
+    assert {"csrf_token", "performance.kps", "lesions.0.level"} <= names
+    names |= {"lesions.3.level", "action"}
+    assert forms.unknown_field({n: [""] for n in names}) is None

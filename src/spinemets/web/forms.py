@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from spinemets.errors import InvalidInputError
 from spinemets.model.levels import LevelSpan
 from spinemets.model.patient import Lesion, Patient, Quantity
 from spinemets.model.units import ALBUMIN_UNITS
@@ -272,6 +273,39 @@ def form_to_patient(form: Mapping[str, list[str]]) -> dict[str, Any]:
     if lesions:
         patient[LESIONS] = lesions
     return patient
+
+
+#: Fields of the form that are not patient facts: the CSRF token, the button pressed, the record reopened.
+FORM_CONTROLS = frozenset({"csrf_token", "action", "assessment_id"})
+
+
+def _control_names(specs: Iterable[FieldSpec]) -> frozenset[str]:
+    names: set[str] = set()
+    for spec in specs:
+        names.update((spec.name + ".value", spec.name + ".unit") if spec.kind == "quantity" else (spec.name,))
+    return frozenset(names)
+
+
+def unknown_field(form: Mapping[str, list[str]]) -> InvalidInputError | None:
+    """The first field of a posted form that is no control of the Assess form, or None.
+
+    :func:`form_to_patient` reads only the controls it knows, so anything else (a mistyped name, a
+    lesion row numbered ``x`` or ``-1``) would be dropped without a word: it is refused instead.
+    """
+    known = _control_names(patient_fields()) | FORM_CONTROLS
+    lesion_known = _control_names(lesion_fields())
+    for name, values in form.items():
+        match = _LESION_NAME.match(name)
+        if name in known or (match and match.group(1).isascii() and match.group(2) in lesion_known):
+            continue
+        value = values[-1] if values else ""
+        allowed = "a field of the Assess form"
+        if name.startswith(LESIONS + "."):
+            allowed = f"a lesion field named {LESIONS}.<row number 0, 1, ...>.<field>, e.g. {LESIONS}.0.level"
+        return InvalidInputError(
+            name, value, allowed, "unknown fields are refused so that nothing is silently dropped"
+        )
+    return None
 
 
 def multidict(items: Iterable[tuple[str, Any]]) -> dict[str, list[str]]:

@@ -279,6 +279,9 @@ async def save_assessment(
         return _render(request, "assess.html", ctx)
     patient = forms.form_to_patient(values)
     try:
+        unknown = forms.unknown_field(values)
+        if unknown is not None:
+            raise unknown
         assessment = spinemets.assess(patient)
     except InvalidInputError as exc:
         errors = {forms.form_name(exc.field): str(exc)}
