@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from spinemets import parse_patient
 from spinemets.errors import InvalidInputError
@@ -178,6 +179,137 @@ def test_conflicting_undated_observations_are_an_error_naming_both() -> None:
     b = obs("89247-1", {"valueInteger": 3}, c.LOINC, "e2")
     with pytest.raises(InvalidInputError, match=r"performance\.ecog.*Observation/e1.*Observation/e2"):
         bundle_to_patient(bundle_of(a, b))
+
+
+# One observation kind each (integer score, quantity, boolean, coded answer, receptor, date, lesion fact):
+# two different values on the same date must never be settled by the Bundle's order.
+SAME_DATE_KINDS: list[tuple[str, str, str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
+    ("kps", "89243-0", c.LOINC, {"valueInteger": 70}, {"valueInteger": 50}, {}),
+    ("ecog", "89247-1", c.LOINC, {"valueInteger": 1}, {"valueInteger": 3}, {}),
+    (
+        "albumin",
+        "1751-7",
+        c.LOINC,
+        {"valueQuantity": {"value": 3.9, "system": c.UCUM, "code": "g/dL"}},
+        {"valueQuantity": {"value": 3.1, "system": c.UCUM, "code": "g/dL"}},
+        {},
+    ),
+    (
+        "crp",
+        "1988-5",
+        c.LOINC,
+        {"valueQuantity": {"value": 0.2, "system": c.UCUM, "code": "mg/dL"}},
+        {"valueQuantity": {"value": 2.0, "system": c.UCUM, "code": "mg/dL"}},
+        {},
+    ),
+    ("boolean", "neurology.myelopathy", c.LOCAL, {"valueBoolean": True}, {"valueBoolean": False}, {}),
+    (
+        "coded answer",
+        "neurology.ambulatory",
+        c.LOCAL,
+        {"valueCodeableConcept": {"coding": [{"system": c.LOCAL, "code": "independent"}]}},
+        {"valueCodeableConcept": {"coding": [{"system": c.LOCAL, "code": "non_ambulatory"}]}},
+        {},
+    ),
+    (
+        "receptor",
+        "85337-4",
+        c.LOINC,
+        {"valueCodeableConcept": {"coding": [{"system": c.LOINC, "code": "LA6576-8"}]}},
+        {"valueCodeableConcept": {"coding": [{"system": c.LOINC, "code": "LA6577-6"}]}},
+        {},
+    ),
+    (
+        "date",
+        "context.treatment_date",
+        c.LOCAL,
+        {"valueDateTime": "2026-10-01"},
+        {"valueDateTime": "2026-10-15"},
+        {},
+    ),
+    (
+        "lesion fact",
+        "lesion.escc",
+        c.LOCAL,
+        {"valueCodeableConcept": {"coding": [{"system": c.LOCAL, "code": "1a"}]}},
+        {"valueCodeableConcept": {"coding": [{"system": c.LOCAL, "code": "2"}]}},
+        level("T12"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "system", "first", "second", "extra"),
+    [case[1:] for case in SAME_DATE_KINDS],
+    ids=[case[0] for case in SAME_DATE_KINDS],
+)
+@pytest.mark.parametrize("order", ["as given", "swapped"])
+def test_different_values_on_the_same_date_are_refused_in_either_order(
+    code: str, system: str, first: dict[str, Any], second: dict[str, Any], extra: dict[str, Any], order: str
+) -> None:
+    """docs/fhir.md: different values go to the most recent one; on the same date none is the most
+    recent, so the Bundle is refused naming both resources, their values and the date."""
+    a = obs(code, first, system, "a", effectiveDateTime="2026-11-01", **extra)
+    b = obs(code, second, system, "b", effectiveDateTime="2026-11-01", **extra)
+    pair = (a, b) if order == "as given" else (b, a)
+    with pytest.raises(InvalidInputError, match=r"one value per date") as info:
+        bundle_to_patient(bundle_of(*pair))
+    message = str(info.value)
+    assert "Observation/a" in message and "Observation/b" in message
+    assert message.count("on 2026-11-01") == 2
+
+
+def test_same_date_conflict_over_http_names_both_observations(client: TestClient) -> None:
+    """The tester's case: KPS 70 and 50 both on 2026-11-01 gave 'KPS 70 %' or 'KPS 50 %' by entry order."""
+    a = obs("89243-0", {"valueInteger": 70}, c.LOINC, "kps-a", effectiveDateTime="2026-11-01")
+    b = obs("89243-0", {"valueInteger": 50}, c.LOINC, "kps-b", effectiveDateTime="2026-11-01")
+    for pair in ((a, b), (b, a)):
+        response = client.post("/fhir/$assess", json=bundle_of(*pair))
+        assert response.status_code == 422, response.text
+        (issue,) = response.json()["issue"]
+        assert issue["expression"] == ["performance.kps"]
+        for part in (
+            "Observation/kps-a.valueInteger = 70 on 2026-11-01",
+            "Observation/kps-b.valueInteger = 50",
+        ):
+            assert part in issue["diagnostics"]
+
+
+def test_equal_values_on_the_same_date_are_duplicates() -> None:
+    a = obs("89243-0", {"valueInteger": 70}, c.LOINC, "a", effectiveDateTime="2026-11-01")
+    b = obs("89243-0", {"valueInteger": 70}, c.LOINC, "b", effectiveDateTime="2026-11-01")
+    assert bundle_to_patient(bundle_of(a, b)).performance.kps == 70
+
+
+def test_a_day_and_a_time_on_that_day_cannot_be_ordered() -> None:
+    """'2026-11-01' may mean any time that day, so it is neither before nor after 10:00 that day."""
+    day = obs("89243-0", {"valueInteger": 70}, c.LOINC, "day", effectiveDateTime="2026-11-01")
+    timed = obs("89243-0", {"valueInteger": 50}, c.LOINC, "timed", effectiveDateTime="2026-11-01T10:00:00Z")
+    with pytest.raises(InvalidInputError, match=r"Observation/timed.*2026-11-01T10:00:00Z.*Observation/day"):
+        bundle_to_patient(bundle_of(day, timed))
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        ("2026-11-01T08:00:00Z", "2026-11-01T10:00:00Z", 50),
+        ("2026-11-01", "2026-11-02", 50),
+        ("2026-10", "2026-11-01", 50),
+        ("2026-11-01T10:00:00Z", "2026-11-01", None),
+        ("2026-11", "2026-11-30", None),
+    ],
+)
+def test_the_most_recent_value_is_used_only_when_certainly_later(
+    first: str, second: str, expected: int | None
+) -> None:
+    older = obs("89243-0", {"valueInteger": 70}, c.LOINC, "o1", effectiveDateTime=first)
+    newer = obs("89243-0", {"valueInteger": 50}, c.LOINC, "o2", effectiveDateTime=second)
+    for pair in ((older, newer), (newer, older)):
+        if expected is None:
+            with pytest.raises(InvalidInputError, match="one value per date"):
+                bundle_to_patient(bundle_of(*pair))
+        else:
+            assert bundle_to_patient(bundle_of(*pair)).performance.kps == expected
 
 
 def test_medication_summary_and_statement_must_agree() -> None:

@@ -67,11 +67,27 @@ class BundleMapping(BaseModel):
 
 
 @dataclass(frozen=True)
+class _When:
+    """When a fact held, as the span its FHIR date covers: ``2026-11-01`` is that whole day (UTC),
+    ``2026-11`` the month, a dateTime with a time one instant. Two spans that overlap cannot be
+    ordered, so neither observation is "the most recent" of the two."""
+
+    start: dt.datetime
+    end: dt.datetime
+    """Exclusive end; an instant ends one microsecond after it starts."""
+    text: str
+
+    def before(self, other: _When) -> bool:
+        """True when this span ends no later than ``other`` starts (certainly earlier)."""
+        return self.end <= other.start
+
+
+@dataclass(frozen=True)
 class _Fact:
     value: Any
     ref: str
     element: str
-    when: dt.datetime | None
+    when: _When | None
 
 
 def _fhir_bundle_class() -> Any:
@@ -175,6 +191,23 @@ def _parse_when(value: Any, where: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+def _span_when(value: Any, where: str) -> _When | None:
+    """A FHIR date/dateTime/instant as the span of time it covers (its precision), or None if absent."""
+    start = _parse_when(value, where)
+    if start is None:
+        return None
+    text = str(value)
+    if len(text) == 4:
+        end = start.replace(year=start.year + 1)
+    elif len(text) == 7:
+        end = (start + dt.timedelta(days=32)).replace(day=1)
+    elif len(text) == 10:
+        end = start + dt.timedelta(days=1)
+    else:
+        end = start + dt.timedelta(microseconds=1)
+    return _When(start, end, text)
+
+
 def _date_of(value: Any, ref: str, element: str) -> dt.date | None:
     if value is None:
         return None
@@ -216,7 +249,7 @@ class _Collector:
         value: Any,
         ref: str,
         element: str,
-        when: dt.datetime | None,
+        when: _When | None,
         level: str | None = None,
     ) -> None:
         self.facts[(path, level)].append(_Fact(value, ref, element, when))
@@ -232,18 +265,40 @@ class _Collector:
 
 
 def _resolve(path: str, facts: list[_Fact]) -> _Fact:
-    """One value per field: agreeing values, or the most recent when every fact is dated."""
+    """One value per field: agreeing values, or the most recent when every fact is dated.
+
+    "Most recent" must be certain: a different value whose date overlaps the latest one's (the same
+    day, or a day against a time on that day) is a tie that the Bundle order would otherwise decide,
+    and is refused with both resources, their values and dates named.
+    """
     if all(f.value == facts[0].value for f in facts):
         return facts[0]
-    if all(f.when is not None for f in facts):
-        return max(facts, key=lambda f: f.when or dt.datetime.min.replace(tzinfo=dt.UTC))
-    shown = "; ".join(f"{f.ref}.{f.element} = {_plain(f.value)!r}" for f in facts)
-    raise InvalidInputError(
-        path,
-        shown,
-        "one value, or dated observations (effective[x]) so that the most recent one is used",
-        "conflicting values",
-    )
+    if not all(f.when is not None for f in facts):
+        shown = "; ".join(f"{f.ref}.{f.element} = {_plain(f.value)!r}" for f in facts)
+        raise InvalidInputError(
+            path,
+            shown,
+            "one value, or dated observations (effective[x]) so that the most recent one is used",
+            "conflicting values",
+        )
+    dated = [(f, f.when) for f in facts if f.when is not None]
+    latest, latest_when = max(dated, key=lambda fw: fw[1].start)
+    tied = [
+        (f, w) for f, w in dated if f is not latest and f.value != latest.value and not w.before(latest_when)
+    ]
+    if tied:
+        shown = "; ".join(
+            f"{f.ref}.{f.element} = {_plain(f.value)!r} on {w.text}"
+            for f, w in [(latest, latest_when), *tied]
+        )
+        raise InvalidInputError(
+            path,
+            shown,
+            "one value per date: different values are resolved to the most recent one, and these share "
+            "a date (the same day, or a time on that day), so none is the most recent",
+            "conflicting values on the same date; correct or mark one entered-in-error, or give times",
+        )
+    return latest
 
 
 def _plain(value: Any) -> Any:
@@ -375,17 +430,17 @@ def _value(spec: c.FieldSpec, obs: Mapping[str, Any], ref: str) -> tuple[Any, st
     return float(number), key
 
 
-def _when(resource: Mapping[str, Any], ref: str) -> dt.datetime | None:
+def _when(resource: Mapping[str, Any], ref: str) -> _When | None:
     """When a fact held: effective[x] / performed[x] (a period's end, else start), else ``issued``."""
     for key in ("effectiveDateTime", "effectiveInstant", "occurrenceDateTime", "performedDateTime"):
         if resource.get(key):
-            return _parse_when(resource[key], f"{ref}.{key}")
+            return _span_when(resource[key], f"{ref}.{key}")
     for key in ("effectivePeriod", "performedPeriod"):
         period = resource.get(key)
         if isinstance(period, Mapping):
             end = "end" if period.get("end") else "start"
-            return _parse_when(period.get(end), f"{ref}.{key}.{end}")
-    return _parse_when(resource.get("issued"), f"{ref}.issued")
+            return _span_when(period.get(end), f"{ref}.{key}.{end}")
+    return _span_when(resource.get("issued"), f"{ref}.issued")
 
 
 # --- resources ------------------------------------------------------------------------------------------
@@ -440,7 +495,7 @@ def _condition(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
     if verification & {"refuted", "entered-in-error"}:
         col.skip(ref, "verificationStatus", ",".join(sorted(verification)), "refuted or entered in error")
         return
-    when = _parse_when(cond.get("recordedDate"), f"{ref}.recordedDate")
+    when = _span_when(cond.get("recordedDate"), f"{ref}.recordedDate")
     for i, (system, code) in enumerate(_codings(cond.get("code"))):
         element = f"code.coding[{i}]"
         histology: enums.Histology | None = None
