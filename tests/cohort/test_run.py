@@ -338,3 +338,27 @@ def test_a_malformed_csv_on_a_dask_worker_process_reaches_the_caller_as_the_same
         score_file(src, tmp_path / "dask.parquet", engine=Engine.dask, client=client, progress=False)
     assert str(remote.value) == str(local.value)
     assert remote.value.field == "input" and remote.value.allowed == "a well-formed CSV file"
+
+
+def test_implausible_albumin_is_reported_per_row_not_scored(tmp_path: Path) -> None:
+    """Albumin 35 in the g/dL column (g/L meant) or 3.5 in the g/L column (g/dL meant) would flip the NESMS
+    albumin item; outside the plausible 0.5-7 g/dL (5-70 g/L) it goes to the error file like any bad value."""
+    src = tmp_path / "r.csv"
+    src.write_text("ALB_GDL,ALB_GL\n3.8,\n35,\n,3.5\n,38\n,350\n7.0,\n")
+    mp = tmp_path / "m.yaml"
+    mp.write_text("spinemets_mapping: 1\ncolumns:\n  albumin_g_dl: ALB_GDL\n  albumin_g_l: ALB_GL\n")
+    summary = score_file(src, tmp_path / "o.parquet", mapping=load_mapping(mp, SPECS), progress=False)
+    out = pl.read_parquet(tmp_path / "o.parquet")
+    assert out["nesms_input_error"].to_list() == [False, True, True, False, True, False]
+    assert out["nesms_min"][1] is None and out["nesms_max"][1] is None
+    # the plausible rows score as the calculator does
+    assert out["nesms_max"][0] == score("nesms", {"albumin_g_dl": 3.8}).max
+    assert out["nesms_max"][3] == score("nesms", {"albumin_g_l": 38}).max
+    err = pl.read_csv(tmp_path / "o.errors.csv", infer_schema_length=0).filter(pl.col("score") == "nesms")
+    assert err.select("row", "column", "value").rows() == [
+        ("2", "albumin_g_dl", "35"),
+        ("3", "albumin_g_l", "3.5"),
+        ("5", "albumin_g_l", "350"),
+    ]
+    assert all("plausible 0.5-7 g/dL (5-70 g/L)" in a for a in err["allowed"])
+    assert summary.scores_not_computed["nesms"] == 3

@@ -332,6 +332,34 @@ def test_platelets_in_thousands_per_microlitre_are_converted() -> None:
     assert bundle_to_patient(bundle_of(obs("777-3", q, c.LOINC))).labs.platelets_per_ul == 180000.0
 
 
+@pytest.mark.parametrize(
+    ("code", "unit", "value", "expected"),
+    [
+        ("1751-7", "g/dl", 3.5, Quantity(value=3.5, unit="g/dL")),  # the same unit, spelled otherwise
+        ("1751-7", "g/L", 38, Quantity(value=38, unit="g/L")),
+        ("777-3", "/mm3", 180000, 180000.0),  # read with the same factor as /uL
+        ("777-3", "10^3/µL", 180, 180000.0),
+        ("2532-0", "IU/L", 300, 300.0),  # U/L and [IU]/L are both read as they are
+        ("89243-0", "%", 70, 70),
+    ],
+)
+def test_quantity_unit_text_that_agrees_with_its_code_is_accepted(
+    code: str, unit: str, value: float, expected: object
+) -> None:
+    units = {"1751-7": "g/dL" if unit == "g/dl" else "g/L", "777-3": "/uL", "2532-0": "U/L", "89243-0": "%"}
+    if code == "777-3" and unit.startswith("10"):
+        units[code] = "10*3/uL"
+    q = {"valueQuantity": {"value": value, "unit": unit, "system": c.UCUM, "code": units[code]}}
+    patient = bundle_to_patient(bundle_of(obs(code, q, c.LOINC)))
+    got = {
+        "1751-7": patient.labs.albumin,
+        "777-3": patient.labs.platelets_per_ul,
+        "2532-0": patient.labs.ldh_iu_l,
+        "89243-0": patient.performance.kps,
+    }[code]
+    assert got == expected
+
+
 def test_radiotherapy_procedure_goes_to_the_lesion_at_its_level() -> None:
     proc = {
         "resourceType": "Procedure",
@@ -440,6 +468,62 @@ ERRORS: list[tuple[str, dict[str, Any], str]] = [
             obs("1751-7", {"valueQuantity": {"value": 3500, "system": c.UCUM, "code": "mg/dL"}}, c.LOINC)
         ),
         r"Observation/o1\.valueQuantity\.code must be one of g/dL, g/L; got 'mg/dL'",
+    ),
+    (
+        "albumin 350 g/dL",
+        bundle_of(
+            obs("1751-7", {"valueQuantity": {"value": 350, "system": c.UCUM, "code": "g/dL"}}, c.LOINC)
+        ),
+        r"Observation/o1\.valueQuantity \(labs\.albumin\) must be a plausible serum albumin, "
+        r"0\.5-7 g/dL \(5-70 g/L\); got '350 g/dL'",
+    ),
+    (
+        "albumin 35 g/dL (g/L meant)",
+        bundle_of(obs("1751-7", {"valueQuantity": {"value": 35, "system": c.UCUM, "code": "g/dL"}}, c.LOINC)),
+        r"\(labs\.albumin\) must be a plausible serum albumin.*; got '35 g/dL' .*was the unit g/L\?",
+    ),
+    (
+        "albumin unit text g/dL, UCUM code g/L",
+        bundle_of(
+            obs(
+                "1751-7",
+                {"valueQuantity": {"value": 3.5, "unit": "g/dL", "system": c.UCUM, "code": "g/L"}},
+                c.LOINC,
+            )
+        ),
+        r"Observation/o1\.valueQuantity\.unit must be the unit of Observation/o1\.valueQuantity\.code "
+        r"\('g/L'\), or absent; got 'g/dL' \(the unit text says 'g/dL' but the UCUM code says 'g/L'",
+    ),
+    (
+        "CRP unit text mg/L, UCUM code mg/dL",
+        bundle_of(
+            obs(
+                "1988-5",
+                {"valueQuantity": {"value": 1.2, "unit": "mg/L", "system": c.UCUM, "code": "mg/dL"}},
+                c.LOINC,
+            )
+        ),
+        r"Observation/o1\.valueQuantity\.unit must be the unit of .*; got 'mg/L'",
+    ),
+    (
+        "radiotherapy dose in cGy text, Gy code",
+        bundle_of(
+            {
+                "resourceType": "Procedure",
+                "id": "rt1",
+                "status": "completed",
+                "code": {"coding": [{"system": c.SNOMED, "code": "108290001"}]},
+                "subject": SUBJ,
+                "bodySite": [{"coding": [{"system": c.LEVEL_SYSTEM, "code": "L1"}]}],
+                "extension": [
+                    {
+                        "url": c.EXT_RT_DOSE,
+                        "valueQuantity": {"value": 800, "unit": "cGy", "system": c.UCUM, "code": "Gy"},
+                    }
+                ],
+            }
+        ),
+        r"Procedure/rt1\.extension\[radiotherapy-dose\]\.valueQuantity\.unit must be the unit of .*; got 'cGy'",
     ),
     (
         "CRP in mg/L",

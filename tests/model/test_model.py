@@ -106,6 +106,114 @@ def test_patient_albumin_helper_uses_the_unit_given() -> None:
     assert spinemets.parse_patient({}).labs.albumin_g_dl() is None
 
 
+# --- plausibility of labs with units: a data-entry guard, not a clinical threshold ----------------------
+
+ALBUMIN_RANGE = r"a plausible serum albumin, 0\.5-7 g/dL \(5-70 g/L\)"
+
+IMPLAUSIBLE_ALBUMIN: list[tuple[object, str]] = [
+    # the tester's cases: each silently flipped the NESMS albumin item
+    (
+        {"value": 35, "unit": "g/dL"},
+        r"got '35 g/dL' \(35 g/dL is not a possible serum albumin; as g/L it would be "
+        r"3\.5 g/dL: was the unit g/L\? send \{\"value\": 35, \"unit\": \"g/L\"\}",
+    ),
+    (
+        35,
+        r"got 35\.0 \(a number without a unit is read as g/dL; 35 g/dL is not a possible serum albumin; "
+        r"as g/L it would be 3\.5 g/dL: was the unit g/L\?",
+    ),
+    (
+        {"value": 3.5, "unit": "g/L"},
+        r"got '3\.5 g/L' \(3\.5 g/L \(0\.35 g/dL\) is not a possible serum albumin; "
+        r"as g/dL it would be 3\.5 g/dL: was the unit g/dL\?",
+    ),
+    (
+        {"value": 350, "unit": "g/dL"},
+        r"got '350 g/dL' \(350 g/dL is not a possible serum albumin in either unit",
+    ),
+    # one past each end of the plausible range, in both units
+    (0.49, r"got 0\.49 "),
+    (7.01, r"got 7\.01 "),
+    ({"value": 4.9, "unit": "g/L"}, r"got '4\.9 g/L'"),
+    ({"value": 70.1, "unit": "g/L"}, r"got '70\.1 g/L'"),
+    ({"value": 0, "unit": "g/dL"}, r"got '0 g/dL'"),
+]
+
+
+@pytest.mark.parametrize(("albumin", "message"), IMPLAUSIBLE_ALBUMIN)
+def test_implausible_albumin_is_refused_naming_value_unit_range_and_mix_up(
+    albumin: object, message: str
+) -> None:
+    with pytest.raises(
+        InvalidInputError, match=rf"^labs\.albumin must be {ALBUMIN_RANGE}; {message}"
+    ) as info:
+        parse_patient({"labs": {"albumin": albumin}})
+    assert "data-entry guard against unit mix-ups, not a clinical threshold" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("albumin", "g_dl"),
+    [
+        (0.5, 0.5),
+        (7.0, 7.0),
+        (3.5, 3.5),
+        ({"value": 5, "unit": "g/L"}, 0.5),
+        ({"value": 70, "unit": "g/L"}, 7.0),
+    ],
+)
+def test_albumin_at_the_plausible_limits_is_accepted(albumin: object, g_dl: float) -> None:
+    result = parse_patient({"labs": {"albumin": albumin}}).labs.albumin_g_dl()
+    assert result is not None and result[0] == g_dl
+
+
+def test_albumin_in_an_unknown_unit_is_refused_when_the_patient_is_read() -> None:
+    """Not only later, when a score converts it."""
+    with pytest.raises(
+        InvalidInputError, match=r"^labs\.albumin\.unit must be one of g/dL, g/L; got 'mg/dL'"
+    ):
+        parse_patient({"labs": {"albumin": {"value": 3500, "unit": "mg/dL"}}})
+
+
+def test_the_albumin_description_states_the_default_unit_and_the_plausible_range() -> None:
+    from spinemets.model import Labs
+
+    description = Labs.model_fields["albumin"].description or ""
+    assert "a bare number is g/dL" in description and "0.5-7 g/dL (5-70 g/L)" in description
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            120,
+            r"got 120\.0 \(120 g/dL is not a possible haemoglobin; as g/L it would be 12 g/dL: was it g/L\?",
+        ),
+        (0.99, r"got 0\.99 \(0\.99 g/dL is not a possible haemoglobin"),
+        (30.1, r"got 30\.1 "),
+    ],
+)
+def test_implausible_haemoglobin_is_refused_naming_the_g_per_litre_mix_up(value: float, message: str) -> None:
+    allowed = r"a plausible haemoglobin, 1-30 g/dL \(10-300 g/L\), in g/dL"
+    with pytest.raises(InvalidInputError, match=rf"^labs\.haemoglobin_g_dl must be {allowed}; {message}"):
+        parse_patient({"labs": {"haemoglobin_g_dl": value}})
+
+
+@pytest.mark.parametrize("value", [1.0, 12.5, 30.0])
+def test_haemoglobin_at_the_plausible_limits_is_accepted(value: float) -> None:
+    assert parse_patient({"labs": {"haemoglobin_g_dl": value}}).labs.haemoglobin_g_dl == value
+
+
+def test_a_unit_error_in_a_request_body_keeps_the_prefix_and_the_part() -> None:
+    from pydantic import ValidationError
+
+    from spinemets.model.patient import Patient
+    from spinemets.model.validation import error_from_validation
+
+    with pytest.raises(ValidationError) as info:
+        Patient.model_validate({"labs": {"albumin": {"value": 1, "unit": "mmol/L"}}})
+    assert error_from_validation(info.value, prefix="patient.").field == "patient.labs.albumin.unit"
+
+
 FAILURES: list[tuple[dict[str, Any], str]] = [
     ({"shoe_size": 42}, r"shoe_size must be a known field; got 42 \(unknown fields are rejected[^;]*\)$"),
     (

@@ -201,6 +201,10 @@ def test_bauer_plasmacytoma_favourable_flag_is_left_open() -> None:
         (34.9, "albumin_g_l", "low"),
         (3.4, "albumin", "low"),
         (4.0, "albumin", "normal"),
+        (0.5, "albumin_g_dl", "low"),  # the ends of the plausible range (spinemets.model.units)
+        (7.0, "albumin_g_dl", "normal"),
+        (5, "albumin_g_l", "low"),
+        (70, "albumin_g_l", "normal"),
     ],
 )
 def test_nesms_albumin_threshold_and_unit_conversion(value: float, unit_input: str, category: str) -> None:

@@ -116,6 +116,23 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("nesms", {"albumin": "high"}, r"nesms\.albumin must be normal, low, or a serum albumin in g/dL"),
     ("nesms", {"albumin_g_l": -3}, r"nesms\.albumin_g_l must be a serum albumin in g/L"),
+    # a plausibility guard against unit mix-ups (spinemets.model.units), not a clinical threshold
+    (
+        "nesms",
+        {"albumin_g_dl": 35},
+        r"nesms\.albumin_g_dl must be a serum albumin in g/dL, plausible 0\.5-7 g/dL \(5-70 g/L\); got 35 "
+        r"\(35 g/dL is outside the plausible 0\.5-7 g/dL: check the value and its unit",
+    ),
+    (
+        "nesms",
+        {"albumin_g_l": 3.5},
+        r"nesms\.albumin_g_l must be a serum albumin in g/L, plausible 0\.5-7 g/dL \(5-70 g/L\); got 3\.5 "
+        r"\(0\.35 g/dL is outside the plausible",
+    ),
+    ("nesms", {"albumin_g_l": 350}, r"nesms\.albumin_g_l must be .*; got 350 \(35 g/dL is outside"),
+    ("nesms", {"albumin": 35}, r"nesms\.albumin must be normal, low, or a serum albumin in g/dL .*; got 35"),
+    ("nesms", {"albumin_g_dl": 7.01}, r"nesms\.albumin_g_dl must be .*; got 7\.01"),
+    ("nesms", {"albumin_g_l": 4.9}, r"nesms\.albumin_g_l must be .*; got 4\.9"),
     (
         "nesms",
         {"modified_bauer": 7},

@@ -196,6 +196,19 @@ def test_invalid_patient_is_a_problem_naming_path_value_and_allowed(open_client:
     ]
 
 
+def test_implausible_albumin_is_a_problem_naming_value_unit_range_and_mix_up(open_client: TestClient) -> None:
+    """Albumin 35 g/dL (g/L meant) scored as normal before; now refused with the unit mix-up named."""
+    bad = {**EXAMPLE, "labs": {"albumin": {"value": 35, "unit": "g/dL"}}}
+    body = _problem(open_client.post("/api/v1/assessments", json={"patient": bad}), 422)
+    (err,) = body["errors"]
+    assert err["field"] == "patient.labs.albumin" and err["value"] == "35 g/dL"
+    assert err["allowed"].startswith("a plausible serum albumin, 0.5-7 g/dL (5-70 g/L) (35 g/dL is not")
+    assert 'was the unit g/L? send {"value": 35, "unit": "g/L"}' in err["allowed"]
+    bare = {**EXAMPLE, "labs": {"albumin": 35}}
+    body = _problem(open_client.post("/api/v1/assessments", json={"patient": bare}), 422)
+    assert "a number without a unit is read as g/dL" in body["errors"][0]["allowed"]
+
+
 def test_unknown_ids_are_404_problems(open_client: TestClient) -> None:
     body = _problem(open_client.get("/api/v1/assessments/nope"), 404)
     assert body["errors"][0] == {

@@ -242,6 +242,9 @@ class ColumnScorer:
             ok = ok & ((number % step) == 0)
         factor = getattr(d, "factor", 1.0)
         value = (number * factor).round(6) if factor != 1.0 else number
+        plausible = getattr(d, "plausible", None)
+        if plausible is not None:  # outside: invalid, reported in the error file like any bad value
+            ok = ok & (value >= plausible[0]) & (value <= plausible[1])
         right_open = getattr(d, "right_open", False)
         lo_chain: Any = None
         hi_chain: Any = None

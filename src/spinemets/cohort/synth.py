@@ -86,8 +86,9 @@ def _generic(rng: np.random.Generator, item: Item, source: Lookup | Bins | None,
         return _choice(rng, [c.key for c in item.categories], n)
     if isinstance(source, Lookup):
         return _choice(rng, list(source.table), n)
-    lows = np.array([lo for lo, _, _ in source.bins], dtype=float)
-    highs = np.array([min(hi, lo + 20) for lo, hi, _ in source.bins], dtype=float)
+    p_lo, p_hi = source.plausible or (-np.inf, np.inf)
+    lows = np.array([max(lo, p_lo) for lo, _, _ in source.bins], dtype=float)
+    highs = np.array([min(hi, lo + 20, p_hi) for lo, hi, _ in source.bins], dtype=float)
     pick = rng.integers(0, len(lows), size=n)
     values = rng.uniform(lows[pick], highs[pick])
     # measured values are recorded to one decimal (labs) or whole numbers (counts, percentages)

@@ -347,6 +347,43 @@ def _subject(resource: Mapping[str, Any]) -> str | None:
 # --- values of observations ----------------------------------------------------------------------------
 
 
+def _unit_text(unit: str) -> str:
+    """A unit as compared between ``Quantity.unit`` (display) and ``Quantity.code`` (UCUM): case, spaces,
+    UCUM brackets and braces ignored, ``µ`` as ``u`` and ``^`` as ``*`` (``10^3/µL`` is ``10*3/uL``)."""
+    text = unit.strip().replace(" ", "").replace("µ", "u").replace("μ", "u").replace("^", "*")
+    return "".join(ch for ch in text if ch not in "[]{}").lower()
+
+
+def _same_size(spec: c.FieldSpec, code: str, text: str) -> bool:
+    """Two units that ``spec`` reads with the same factor (``/uL`` and ``/mm3``; ``U/L`` and ``[IU]/L``)."""
+    if spec.path == "labs.platelets_per_ul":
+        factors = {_unit_text(u): f for u, f in c.PLATELET_UNITS.items()}
+    elif spec.kind == "quantity_albumin":  # g/dL and g/L differ tenfold
+        return False
+    else:  # every accepted unit is read as it is
+        factors = {_unit_text(u): 1.0 for u in spec.unit}
+    a, b = factors.get(_unit_text(code)), factors.get(_unit_text(text))
+    return a is not None and a == b
+
+
+def _quantity_unit(quantity: Mapping[str, Any], where: str, spec: c.FieldSpec | None = None) -> str | None:
+    """The unit a Quantity is in: its UCUM ``code``, else its ``unit`` text. When both are given they must
+    say the same unit (a unit text of g/dL beside a code of g/L leaves the value's size ambiguous);
+    two units the field reads with the same factor agree (:func:`_same_size`)."""
+    code, text = quantity.get("code"), quantity.get("unit")
+    if not code or not text or _unit_text(str(code)) == _unit_text(str(text)):
+        return code or text
+    if spec is not None and _same_size(spec, str(code), str(text)):
+        return str(code)
+    raise InvalidInputError(
+        f"{where}.unit",
+        text,
+        f"the unit of {where}.code ({code!r}), or absent",
+        f"the unit text says {text!r} but the UCUM code says {code!r}: which one is meant cannot be told, "
+        "so neither is used; correct the one that is wrong",
+    )
+
+
 def _value(spec: c.FieldSpec, obs: Mapping[str, Any], ref: str) -> tuple[Any, str] | None:
     """The model value of an Observation for ``spec`` and the element it came from (None: no value)."""
     present = [
@@ -397,7 +434,7 @@ def _value(spec: c.FieldSpec, obs: Mapping[str, Any], ref: str) -> tuple[Any, st
         unit: str | None = None
     elif key == "valueQuantity":
         number = raw.get("value")
-        unit = raw.get("code") or raw.get("unit")
+        unit = _quantity_unit(raw, where, spec)
         if number is None:
             raise InvalidInputError(f"{where}.value", None, "a number")
         if raw.get("comparator"):
@@ -607,7 +644,10 @@ def _procedure(proc: Mapping[str, Any], ref: str, col: _Collector) -> None:
         url = ext.get("url")
         if url == c.EXT_RT_DOSE:
             q = ext.get("valueQuantity") or {}
-            if (q.get("code") or q.get("unit")) != "Gy" or q.get("value") is None:
+            if (
+                _quantity_unit(q, f"{ref}.extension[radiotherapy-dose].valueQuantity") != "Gy"
+                or q.get("value") is None
+            ):
                 raise InvalidInputError(
                     f"{ref}.extension[radiotherapy-dose]", q, "valueQuantity in Gy (UCUM 'Gy')"
                 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spinemets.errors import InvalidInputError
 from spinemets.model.enums import (
@@ -31,6 +31,12 @@ from spinemets.model.enums import (
     VisceralPattern,
 )
 from spinemets.model.levels import LevelSpan
+from spinemets.model.units import (
+    HAEMOGLOBIN_PLAUSIBLE_G_DL,
+    albumin_range_text,
+    check_albumin,
+    check_haemoglobin,
+)
 
 Count = Annotated[int, Field(ge=0, le=1000)]
 
@@ -209,10 +215,16 @@ class Quantity(_Model):
 
 
 class Labs(_Model):
-    """Laboratory values; albumin accepts g/dL or g/L (stored as given, converted on use)."""
+    """Laboratory values; albumin accepts g/dL or g/L (stored as given, converted on use).
+
+    Albumin and haemoglobin outside a wide plausible range are refused (see
+    :mod:`spinemets.model.units`): a data-entry guard against unit mix-ups, not a clinical threshold.
+    """
 
     albumin: Quantity | float | None = Field(
-        None, description="Serum albumin, pre-treatment: {value, unit: g/dL|g/L}; a bare number is g/dL."
+        None,
+        description="Serum albumin, pre-treatment: {value, unit: g/dL|g/L}; a bare number is g/dL. "
+        f"Plausible {albumin_range_text()} (a data-entry guard against unit mix-ups).",
     )
     crp_mg_dl: float | None = Field(None, ge=0, description="C-reactive protein, mg/dL.")
     ldh_iu_l: float | None = Field(None, ge=0, description="Lactate dehydrogenase, IU/L.")
@@ -220,8 +232,30 @@ class Labs(_Model):
     calcium_mg_dl: float | None = Field(None, ge=0, description="Corrected serum calcium, mg/dL.")
     bilirubin_mg_dl: float | None = Field(None, ge=0, description="Total bilirubin, mg/dL.")
     creatinine_clearance_ml_min: float | None = Field(None, ge=0, description="Creatinine clearance, mL/min.")
-    haemoglobin_g_dl: float | None = Field(None, ge=0, description="Haemoglobin, g/dL.")
+    haemoglobin_g_dl: float | None = Field(
+        None,
+        ge=0,
+        description="Haemoglobin, g/dL. Plausible {:g}-{:g} g/dL (a data-entry guard against g/L).".format(
+            *HAEMOGLOBIN_PLAUSIBLE_G_DL
+        ),
+    )
     psa_ng_ml: float | None = Field(None, ge=0, description="PSA, ng/mL.")
+
+    @field_validator("albumin")
+    @classmethod
+    def _albumin_plausible(cls, v: Quantity | float | None) -> Quantity | float | None:
+        if isinstance(v, Quantity):
+            check_albumin(v.value, v.unit)
+        elif v is not None:
+            check_albumin(float(v), None)
+        return v
+
+    @field_validator("haemoglobin_g_dl")
+    @classmethod
+    def _haemoglobin_plausible(cls, v: float | None) -> float | None:
+        if v is not None:
+            check_haemoglobin(v)
+        return v
 
     def albumin_g_dl(self) -> tuple[float, str] | None:
         """Albumin in g/dL with the conversion shown, e.g. ``(3.5, 'albumin 35 g/L is 3.5 g/dL')``."""

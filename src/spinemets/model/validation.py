@@ -89,7 +89,7 @@ def invalid_input(
     elif etype == "value_error":
         inner = ctx.get("error")
         if isinstance(inner, InvalidInputError):
-            return _rebase(inner, path)
+            return _rebase(inner, path, loc)
         return InvalidInputError(path or "patient", value, "valid", str(inner or err["msg"]))
     elif enum_text:
         allowed = enum_text
@@ -158,8 +158,15 @@ def _msg(msg: str) -> str:
     return m
 
 
-def _rebase(inner: InvalidInputError, path: str) -> InvalidInputError:
-    """Re-anchor an error raised deep inside (e.g. a level parser) at its full field path."""
+def _rebase(inner: InvalidInputError, path: str, loc: tuple[Any, ...] = ()) -> InvalidInputError:
+    """Re-anchor an error raised deep inside (e.g. a level parser) at its full field path.
+
+    An error that names a part of the field (``labs.albumin.unit`` raised for ``labs.albumin``)
+    keeps that part.
+    """
+    own = ".".join(str(p) for p in loc if not isinstance(p, int))
+    if path and own and inner.field.startswith(own + "."):
+        path += inner.field[len(own) :]
     return InvalidInputError(path or inner.field, inner.value, inner.allowed, inner.hint)
 
 

@@ -98,6 +98,9 @@ class Bins(BaseModel):
     factor_text: str = ""
     """How the conversion is shown, e.g. 'g/L ÷ 10'."""
     note: str = ""
+    plausible: tuple[float, float] | None = None
+    """Closed range of the value in the bins' unit (after ``factor``) outside which it is refused as
+    a data-entry error, e.g. albumin 0.5-7 g/dL: a guard against unit mix-ups, not a clinical threshold."""
 
 
 class Subscore(BaseModel):
@@ -609,6 +612,15 @@ def _derive(
         if not math.isfinite(number) or (d.integer and number != int(number)) or (d.step and number % d.step):
             raise InvalidInputError(field_name, raw, d.describe)
         value = round(number * d.factor, 6) if d.factor != 1.0 else number
+        if d.plausible is not None and not d.plausible[0] <= value <= d.plausible[1]:
+            unit = d.converted_unit or d.unit
+            raise InvalidInputError(
+                field_name,
+                raw,
+                d.describe,
+                f"{_shown(value)} {unit} is outside the plausible {d.plausible[0]:g}-{d.plausible[1]:g} "
+                f"{unit}: check the value and its unit (a data-entry guard, not a clinical threshold)",
+            )
         for low, high, target in d.bins:
             inside = low <= value < high if d.right_open else low <= value <= high
             if inside:

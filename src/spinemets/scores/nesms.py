@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from spinemets.model.units import ALBUMIN_PLAUSIBLE_G_DL, albumin_range_text
 from spinemets.scores.bauer import MODIFIED, modified_from_patient
 from spinemets.scores.engine import (
     Band,
@@ -105,14 +106,17 @@ DEFINITION = ScoreDefinition(
                     unit="g/dL",
                     bins=_ALBUMIN_BINS,
                     right_open=True,
-                    describe="normal, low, or a serum albumin in g/dL (use albumin_g_l for g/L)",
+                    plausible=ALBUMIN_PLAUSIBLE_G_DL,
+                    describe="normal, low, or a serum albumin in g/dL (use albumin_g_l for g/L), "
+                    f"plausible {albumin_range_text()}",
                 ),
                 Bins(
                     input="albumin_g_dl",
                     unit="g/dL",
                     bins=_ALBUMIN_BINS,
                     right_open=True,
-                    describe="a serum albumin in g/dL (0 or more)",
+                    plausible=ALBUMIN_PLAUSIBLE_G_DL,
+                    describe=f"a serum albumin in g/dL, plausible {albumin_range_text()}",
                 ),
                 Bins(
                     input="albumin_g_l",
@@ -122,7 +126,8 @@ DEFINITION = ScoreDefinition(
                     factor=0.1,
                     converted_unit="g/dL",
                     factor_text="g/L ÷ 10",
-                    describe="a serum albumin in g/L (0 or more)",
+                    plausible=ALBUMIN_PLAUSIBLE_G_DL,
+                    describe=f"a serum albumin in g/L, plausible {albumin_range_text()}",
                 ),
             ),
         ),
