@@ -137,11 +137,49 @@ def test_list_search_and_soft_delete(open_client: TestClient) -> None:
         i["id"] for i in open_client.get("/api/v1/assessments", params={"patient_id": "A"}).json()["items"]
     ] == [ids[1]]
     _problem(open_client.get(f"/api/v1/assessments/{ids[0]}"), 410)
+    assert open_client.get(f"/api/v1/assessments/{ids[0]}", params={"version": 1}).json()["deleted"] is True
     _problem(open_client.delete(f"/api/v1/assessments/{ids[0]}"), 410)
     assert len(open_client.get(f"/api/v1/assessments/{ids[0]}/versions").json()) == 1
     actions = [e["action"] for e in open_client.get(f"/api/v1/assessments/{ids[0]}/audit").json()]
     assert actions == ["assessment.create", "assessment.delete"]
     assert open_client.get("/api/v1/audit/verify").json()["ok"] is True
+
+
+def test_a_deleted_assessments_versions_stay_readable_for_the_record(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    """docs/service.md: deleting hides an assessment from lists; its versions stay readable through
+    /versions. The assessment itself answers 410; each version, named, is served marked deleted."""
+    write, read = {"Authorization": keys["write"]}, {"Authorization": keys["read"]}
+    created = client.post("/api/v1/assessments", json={"patient": EXAMPLE}, headers=write).json()
+    base = f"/api/v1/assessments/{created['id']}"
+    second = {**EXAMPLE, "performance": {"kps": 50}}
+    assert client.put(base, json={"patient": second}, headers=write).status_code == 200
+    assert client.delete(base, headers=write).status_code == 204
+    gone = _problem(client.get(base, headers=read), 410)
+    assert "?version=n (version 2 is the last)" in gone["errors"][0]["allowed"]
+    _problem(client.get(f"{base}/report", params={"format": "json"}, headers=read), 410)
+    versions = client.get(f"{base}/versions", headers=read).json()
+    assert [(v["version"], v["deleted"]) for v in versions] == [(1, True), (2, True)]
+    for summary in versions:
+        got = client.get(summary["links"]["self"], headers=read)
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert (body["version"], body["deleted"]) == (summary["version"], True)
+        assert (
+            got.headers["Spinemets-Deleted"] == "true" and got.headers["ETag"] == f'"v{summary["version"]}"'
+        )
+        report = client.get(summary["links"]["report_json"], headers=read)
+        assert report.status_code == 200 and report.headers["Spinemets-Deleted"] == "true"
+        assert report.json() == body["outputs"]
+    assert body["inputs"]["performance"] == {"kps": 50}
+    html_report = client.get(versions[0]["links"]["report_html"], headers=read)
+    assert html_report.status_code == 200 and html_report.headers["Spinemets-Deleted"] == "true"
+    # still no change to a deleted assessment, and a live one carries no mark
+    _problem(client.put(base, json={"patient": EXAMPLE}, headers=write), 410)
+    live = client.post("/api/v1/assessments", json={"patient": EXAMPLE}, headers=write).json()
+    got = client.get(f"/api/v1/assessments/{live['id']}", params={"version": 1}, headers=read)
+    assert got.json()["deleted"] is False and "Spinemets-Deleted" not in got.headers
 
 
 def _library_error(data: dict) -> Exception:

@@ -149,6 +149,9 @@ def test_soft_delete_hides_from_lists_keeps_history_and_is_audited(store: Assess
     assert {s.id for s in store.list(patient_id="P1", include_deleted=True)} == {kept.id, gone.id}
     assert store.get(gone.id).deleted is True
     assert store.versions(gone.id)[0].inputs == gone.inputs
+    # a named version of a deleted assessment is read whole, marked deleted (the API serves it so)
+    named = store.get(gone.id, 1)
+    assert (named.version, named.deleted, named.inputs, named.outputs) == (1, True, gone.inputs, gone.outputs)
     entry = audit.entries(store.engine, object_id=gone.id)[-1]
     assert (entry.action, entry.actor, entry.details) == ("assessment.delete", "dr.c", {"last_version": 1})
     with pytest.raises(AssessmentDeletedError):

@@ -373,10 +373,14 @@ def get_assessment(
     user: Reader,
     version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> Response:
-    """One assessment (latest version unless ``version`` is given, ETag ``"vN"``); 410 once deleted."""
+    """One assessment (latest version unless ``version`` is given, ETag ``"vN"``).
+
+    Once deleted, the assessment itself is gone (410), but each of its versions stays readable for
+    the record when named (``?version=n``, as the links of ``/versions`` do), marked ``deleted``.
+    """
     stored = store.get(assessment_id, version)
-    _refuse_deleted(stored)
-    return _json_response(_full(request, stored), headers={"ETag": _etag(stored)})
+    _refuse_deleted(stored, version)
+    return _json_response(_full(request, stored), headers={"ETag": _etag(stored), **_deleted_header(stored)})
 
 
 def _etag(stored: StoredAssessment | StoredVersionInfo) -> str:
@@ -457,18 +461,23 @@ def report(
     format: Annotated[Literal["html", "pdf", "json"], Query(description="html, pdf or json")] = "html",
     version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> Response:
-    """The tumour-board report of a stored assessment, rendered from what was stored."""
+    """The tumour-board report of a stored assessment, rendered from what was stored.
+
+    A deleted assessment's report is served for a named version only (``?version=n``), with the
+    ``Spinemets-Deleted: true`` header (and ``-deleted`` in a PDF's file name).
+    """
     stored = store.get(assessment_id, version)
-    _refuse_deleted(stored)
+    _refuse_deleted(stored, version)
+    marked = _deleted_header(stored)
     if format == "json":
-        return JSONResponse(stored.outputs)
-    name = f"spinemets-{stored.id[:8]}-v{stored.version}"
+        return JSONResponse(stored.outputs, headers=marked)
+    name = f"spinemets-{stored.id[:8]}-v{stored.version}" + ("-deleted" if stored.deleted else "")
     if format == "html":
-        return HTMLResponse(reports.html(stored), headers={"Content-Security-Policy": REPORT_CSP})
+        return HTMLResponse(reports.html(stored), headers={"Content-Security-Policy": REPORT_CSP, **marked})
     return Response(
         reports.pdf(stored),
         media_type="application/pdf",
-        headers={"Content-Disposition": reports.attachment(f"{name}.pdf")},
+        headers={"Content-Disposition": reports.attachment(f"{name}.pdf"), **marked},
     )
 
 
@@ -521,14 +530,25 @@ def assessment_audit(assessment_id: AssessmentId, store: Store, user: Admin) -> 
     return audit.entries(store.engine, object_id=assessment_id)
 
 
-def _refuse_deleted(stored: StoredAssessment) -> None:
-    if stored.deleted:
+DELETED_HEADER = "Spinemets-Deleted"
+"""Response header (value ``true``) on a version of a deleted assessment read for the record."""
+
+
+def _deleted_header(stored: StoredAssessment) -> dict[str, str]:
+    return {DELETED_HEADER: "true"} if stored.deleted else {}
+
+
+def _refuse_deleted(stored: StoredAssessment, version: int | None) -> None:
+    """A deleted assessment answers 410 unless a version is named: its versions stay readable."""
+    if stored.deleted and version is None:
         from spinemets.service.storage import AssessmentDeletedError
 
         raise AssessmentDeletedError(
             "assessment_id",
             stored.id,
-            "an assessment that has not been deleted (see /versions for the record)",
+            "an assessment that has not been deleted",
+            f"it was deleted; its versions stay readable for the record with ?version=n "
+            f"(version {stored.version} is the last), listed at /api/v1/assessments/{stored.id}/versions",
         )
 
 
