@@ -374,16 +374,142 @@ def test_feedback_is_accepted_and_kept(client: TestClient, signer: Signer) -> No
     ]
 
 
+CARD = "9368d37b-283f-44a0-93ea-547cc6a1d2cb"
+GOOD_ITEM = {"card": CARD, "outcome": "overridden", "outcomeTimestamp": "2026-11-20T10:16:00Z"}
+
+
 @pytest.mark.parametrize(
     "body",
     [
         {"feedback": []},
-        {"feedback": [{"card": "x", "outcome": "ignored", "outcomeTimestamp": "2026-11-20T10:15:00Z"}]},
+        {"feedback": [{"card": CARD, "outcome": "ignored", "outcomeTimestamp": "2026-11-20T10:15:00Z"}]},
     ],
     ids=["empty", "unknown outcome"],
 )
 def test_malformed_feedback_is_400(client: TestClient, signer: Signer, body: dict[str, Any]) -> None:
     assert call(client, signer, cds.PATIENT_VIEW, body, "/feedback").status_code == 400
+
+
+# CDS Hooks 2.0 "Feedback": card (the card.uuid) and outcome and outcomeTimestamp (ISO timestamp in UTC)
+# required; acceptedSuggestions (ids: card.suggestion.uuid) required for accepted outcomes;
+# overrideReason optional, with reason a Coding (code and system required) and/or userComment.
+BAD_FEEDBACK: list[tuple[str, dict[str, Any], str, str]] = [
+    ("timestamp in words", {"outcomeTimestamp": "yesterday"}, "outcomeTimestamp", "an ISO 8601 date-time"),
+    ("timestamp without zone", {"outcomeTimestamp": "2026-11-20T10:16:00"}, "outcomeTimestamp", "time zone"),
+    ("date without time", {"outcomeTimestamp": "2026-11-20"}, "outcomeTimestamp", "date-time"),
+    ("impossible timestamp", {"outcomeTimestamp": "2026-02-30T10:00:00Z"}, "outcomeTimestamp", "ISO 8601"),
+    (
+        "card id of 10,000 characters",
+        {"card": "c" * 10_000},
+        "card",
+        "the uuid of a card this service returned",
+    ),
+    ("card id not a uuid", {"card": "card-1"}, "card", "the uuid of a card"),
+    (
+        "override reason outside the offered ones",
+        {"overrideReason": {"reason": {"system": cds.OVERRIDE_SYSTEM, "code": "nope"}}},
+        "overrideReason.reason.code",
+        "one of not-applicable, data-wrong, team-decision",
+    ),
+    (
+        "override reason without a system",
+        {"overrideReason": {"reason": {"code": "nope"}}},
+        "overrideReason.reason.system",
+        "required",
+    ),
+    ("empty override reason", {"overrideReason": {}}, "overrideReason", "a reason (Coding) or a userComment"),
+    (
+        "override comment too long",
+        {"overrideReason": {"userComment": "x" * (cds.USER_COMMENT_MAX + 1)}},
+        "overrideReason.userComment",
+        "at most 2000 characters",
+    ),
+    ("accepted without suggestions", {"outcome": "accepted"}, "acceptedSuggestions", "at least one"),
+    (
+        "accepted suggestion id not a uuid",
+        {"outcome": "accepted", "acceptedSuggestions": [{"id": "s" * 5000}]},
+        "acceptedSuggestions[0].id",
+        "the uuid of a card suggestion",
+    ),
+    (
+        "overridden with accepted suggestions",
+        {"acceptedSuggestions": [{"id": "e56e1945-20b3-4393-8503-a1a20fd73152"}]},
+        "acceptedSuggestions",
+        "absent when outcome is overridden",
+    ),
+    (
+        "accepted with an override reason",
+        {
+            "outcome": "accepted",
+            "acceptedSuggestions": [{"id": "e56e1945-20b3-4393-8503-a1a20fd73152"}],
+            "overrideReason": {"userComment": "why"},
+        },
+        "overrideReason",
+        "absent when outcome is accepted",
+    ),
+    ("unknown field", {"comment": "free text"}, "comment", "a known field"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "allowed"), [b[1:] for b in BAD_FEEDBACK], ids=[b[0] for b in BAD_FEEDBACK]
+)
+def test_invalid_feedback_is_refused_whole_naming_item_and_field_and_nothing_is_kept(
+    client: TestClient, signer: Signer, change: dict[str, Any], field: str, allowed: str
+) -> None:
+    """The second item is bad: the first, valid one is not kept either (the log is append-only)."""
+    body = {"feedback": [GOOD_ITEM, {**GOOD_ITEM, **change}]}
+    response = call(client, signer, cds.PATIENT_VIEW, body, "/feedback")
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    (error,) = problem["errors"]
+    assert error["field"] == f"feedback[1].{field}"
+    assert allowed in error["allowed"]
+    assert problem["detail"].startswith(f"feedback[1].{field} must be ")
+    assert len(problem["detail"]) < 1000  # a long value is shown by its start
+    assert client.app.state.interop.feedback.items() == []  # type: ignore[attr-defined]
+
+
+def test_feedback_with_the_ehrs_own_override_reason_or_a_zone_offset_is_kept(
+    client: TestClient, signer: Signer
+) -> None:
+    """CDS Hooks 2.0 lets the EHR offer reasons of its own beside the service's; a timestamp with an
+    explicit offset names one instant."""
+    own = {"reason": {"system": "https://ehr.example.org/override", "code": "patient-declined"}}
+    body = {
+        "feedback": [
+            {**GOOD_ITEM, "overrideReason": own},
+            {**GOOD_ITEM, "outcomeTimestamp": "2026-11-20T11:16:00.5+01:00"},
+            {**GOOD_ITEM, "overrideReason": {"userComment": "Discussed at the tumour board"}},
+        ]
+    }
+    response = call(client, signer, cds.PATIENT_VIEW, body, "/feedback")
+    assert response.status_code == 200, response.text
+    assert len(client.app.state.interop.feedback.items()) == 3  # type: ignore[attr-defined]
+
+
+def test_the_card_uuids_this_service_returns_pass_the_feedback_check(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    request = patient_view_request(breast_bundle, "EX-001")
+    cards = call(client, signer, cds.PATIENT_VIEW, request).json()["cards"]
+    items = [
+        {
+            **GOOD_ITEM,
+            "card": card["uuid"],
+            "outcome": "accepted",
+            "acceptedSuggestions": [{"id": sug["uuid"]}],
+        }
+        for card in cards
+        for sug in card.get("suggestions", [])[:1]
+    ] + [
+        {**GOOD_ITEM, "card": card["uuid"], "overrideReason": {"reason": card["overrideReasons"][0]}}
+        for card in cards
+        if card.get("overrideReasons")
+    ]
+    assert items
+    assert call(client, signer, cds.PATIENT_VIEW, {"feedback": items}, "/feedback").status_code == 200
 
 
 # --- card model ----------------------------------------------------------------------------------------------------------------

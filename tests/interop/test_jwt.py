@@ -173,7 +173,8 @@ def test_an_overlong_jti_is_refused(client: TestClient, signer: Signer, body: di
 
 
 def test_feedback_needs_a_token_too(client: TestClient, signer: Signer) -> None:
-    body = {"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-20T10:15:00Z"}]}
+    card = "9368d37b-283f-44a0-93ea-547cc6a1d2cb"
+    body = {"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-11-20T10:15:00Z"}]}
     path = f"/cds-services/{cds.PATIENT_VIEW}/feedback"
     assert post(client, None, body, path).status_code == 401
     assert post(client, signer.token(URL + "/feedback"), body, path).status_code == 200

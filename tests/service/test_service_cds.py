@@ -56,6 +56,9 @@ FEEDBACK: dict[str, list[dict[str, Any]]] = {
 }
 
 
+CARD_FROM_TWO = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+
+
 @pytest.fixture(scope="module")
 def signer() -> Signer:
     return Signer()
@@ -126,14 +129,14 @@ def test_feedback_sent_to_one_worker_is_seen_by_the_other_and_audited(
     one, two = workers
     path = f"/cds-services/{cds.PATIENT_VIEW}/feedback"
     assert _post(one, path, signer.token(FEEDBACK_URL), FEEDBACK).status_code == 200
-    later = {"feedback": [FEEDBACK["feedback"][0] | {"card": "c-from-two"}]}
+    later = {"feedback": [FEEDBACK["feedback"][0] | {"card": CARD_FROM_TWO}]}
     assert _post(two, path, signer.token(FEEDBACK_URL), later).status_code == 200
     for worker in (one, two):
         kept = worker.app.state.interop.feedback.items()  # type: ignore[attr-defined]
         assert [(sid, f.card, f.outcome.value) for sid, f in kept] == [
             (cds.PATIENT_VIEW, "9368d37b-283f-44a0-93ea-547cc6a1d2cb", "accepted"),
             (cds.PATIENT_VIEW, "5b4c4e0c-4f5d-4a8b-8a8f-3f6f7f2e9d11", "overridden"),
-            (cds.PATIENT_VIEW, "c-from-two", "accepted"),
+            (cds.PATIENT_VIEW, CARD_FROM_TWO, "accepted"),
         ]
         assert kept[1][1].overrideReason is not None
         assert kept[1][1].overrideReason.userComment == "Discussed on Tuesday"
@@ -195,3 +198,39 @@ def test_expired_jti_rows_are_pruned_and_other_issuers_are_independent(
     assert ("https://a.example.org", "j1") not in one
     assert ("https://b.example.org", "j1") not in one
     assert ("https://a.example.org", "j2") in one
+
+
+def test_invalid_feedback_leaves_no_row_and_no_audit_entry(
+    workers: tuple[TestClient, TestClient], stores: tuple[AssessmentStore, AssessmentStore], signer: Signer
+) -> None:
+    """The tester's three items (a timestamp in words, an override code the cards never offered, a
+    10,000-character card id) each went into the append-only table with 200 {}; now the whole call is
+    refused with a 400 problem naming the item and the field, before anything is written."""
+    one, _ = workers
+    path = f"/cds-services/{cds.PATIENT_VIEW}/feedback"
+    good = FEEDBACK["feedback"][1]
+    for bad, field in (
+        ({"outcomeTimestamp": "yesterday"}, "outcomeTimestamp"),
+        (
+            {"overrideReason": {"reason": {"system": cds.OVERRIDE_SYSTEM, "code": "nope"}}},
+            "overrideReason.reason.code",
+        ),
+        ({"card": "c" * 10_000}, "card"),
+    ):
+        response = _post(one, path, signer.token(FEEDBACK_URL), {"feedback": [good, good | bad]})
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["field"] == f"feedback[1].{field}"
+    with stores[0].engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM cds_feedback")).scalar_one() == 0
+    assert [e for e in audit.entries(stores[0].engine) if e.action == "cds.feedback"] == []
+
+
+def test_feedback_stored_before_the_check_is_still_read_back(
+    stores: tuple[AssessmentStore, AssessmentStore],
+) -> None:
+    """Rows already in the append-only table stay readable as they were written."""
+    old = cds.FeedbackItem.model_validate(
+        {"card": "x", "outcome": "accepted", "outcomeTimestamp": "yesterday"}
+    )
+    DbFeedbackLog(stores[0]).add(cds.PATIENT_VIEW, [old], client="ehr")
+    assert DbFeedbackLog(stores[1]).items() == [(cds.PATIENT_VIEW, old)]

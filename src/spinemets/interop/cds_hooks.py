@@ -19,6 +19,8 @@ References:
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import threading
 import time
 import uuid
@@ -27,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
@@ -123,6 +125,29 @@ class HookRequest(BaseModel):
     prefetch: dict[str, Any] | None = None
 
 
+OVERRIDE_SYSTEM = "https://spinemets.org/fhir/CodeSystem/override"
+"""The code system of the override reasons the cards offer."""
+
+OVERRIDE_REASONS = [
+    {
+        "code": "not-applicable",
+        "system": OVERRIDE_SYSTEM,
+        "display": "Not applicable to this patient",
+    },
+    {
+        "code": "data-wrong",
+        "system": OVERRIDE_SYSTEM,
+        "display": "Record data are wrong or outdated",
+    },
+    {
+        "code": "team-decision",
+        "system": OVERRIDE_SYSTEM,
+        "display": "Tumour board decided otherwise",
+    },
+]
+"""Override reasons offered on cards (CDS Hooks 2.0 Card.overrideReasons; display required)."""
+
+
 class Outcome(StrEnum):
     accepted = "accepted"
     overridden = "overridden"
@@ -140,7 +165,10 @@ class OverrideReason(BaseModel):
 
 
 class FeedbackItem(BaseModel):
-    """What the clinician did with one card."""
+    """What the clinician did with one card, as recorded (read back as it was stored).
+
+    New feedback is checked by :class:`CheckedFeedbackItem` before it is kept.
+    """
 
     model_config = ConfigDict(extra="allow")
     card: str
@@ -150,9 +178,178 @@ class FeedbackItem(BaseModel):
     outcomeTimestamp: str
 
 
+# Feedback as CDS Hooks 2.0 defines it ("Feedback", "OverrideReason", "Coding"), checked field by field
+# before anything is stored: the feedback log is append-only, so an invalid item would stay for good.
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+CODING_TEXT_MAX = 500
+"""Longest code, system or display of a Coding in feedback (characters)."""
+USER_COMMENT_MAX = 2000
+"""Longest override comment kept (characters)."""
+ACCEPTED_SUGGESTIONS_MAX = 100
+"""Most suggestions one feedback item may accept (a card of this service carries far fewer)."""
+
+
+def _uuid_text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
+        raise InvalidInputError(
+            "", value, f"the uuid of a {what} this service returned (8-4-4-4-12 hexadecimal digits)"
+        )
+    return value
+
+
+def _text(value: Any, what: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidInputError("", value, f"{what}: a non-empty string of at most {limit} characters")
+    return value
+
+
+class CheckedSuggestion(AcceptedSuggestion):
+    """AcceptedSuggestion: ``id`` is the ``card.suggestion.uuid`` accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    extension: dict[str, Any] | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> str:
+        return _uuid_text(v, "card suggestion")
+
+
+class CheckedCoding(BaseModel):
+    """A CDS Hooks Coding: ``system`` and ``code`` required, ``display`` optional."""
+
+    model_config = ConfigDict(extra="forbid")
+    system: str
+    code: str
+    display: str | None = None
+
+    @field_validator("system", "display", mode="before")
+    @classmethod
+    def _bounded(cls, v: Any) -> str:
+        return _text(v, "text", CODING_TEXT_MAX)
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code(cls, v: Any, info: ValidationInfo) -> str:
+        code = _text(v, "a code", CODING_TEXT_MAX)
+        offered = [r["code"] for r in OVERRIDE_REASONS]
+        if info.data.get("system") == OVERRIDE_SYSTEM and code not in offered:
+            raise InvalidInputError(
+                "", code, offered, f"the override reasons this service offers in {OVERRIDE_SYSTEM}"
+            )
+        return code
+
+
+class CheckedOverrideReason(OverrideReason):
+    """OverrideReason: the ``reason`` chosen (a Coding) and/or the clinician's ``userComment``.
+
+    A reason from :data:`OVERRIDE_SYSTEM` must be one the cards offer; a reason from another code
+    system is the EHR's own, which CDS Hooks 2.0 allows ("may enable the clinician to provide an
+    additional overrideReason").
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    reason: CheckedCoding | None = None  # type: ignore[assignment]
+    userComment: str | None = None
+    extension: dict[str, Any] | None = None
+
+    @field_validator("userComment", mode="before")
+    @classmethod
+    def _comment(cls, v: Any) -> str:
+        return _text(v, "the clinician's comment", USER_COMMENT_MAX)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CheckedOverrideReason:
+        if self.reason is None and self.userComment is None:
+            raise InvalidInputError(
+                "", {}, "a reason (Coding) or a userComment", "CDS Hooks: JSON objects are never empty"
+            )
+        return self
+
+
+class CheckedFeedbackItem(FeedbackItem):
+    """One Feedback as CDS Hooks 2.0 defines it, checked before it is kept.
+
+    ``card`` is the ``card.uuid`` of a card this service returned; ``outcome`` accepted (with the
+    ``acceptedSuggestions``, required then) or overridden (optionally with an ``overrideReason``);
+    ``outcomeTimestamp`` an ISO 8601 date-time with its zone (CDS Hooks asks for UTC, ``...Z``). An
+    accepted card with an override reason, or an overridden one with accepted suggestions, says two
+    things at once and is refused.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    card: str
+    outcome: Outcome
+    acceptedSuggestions: list[CheckedSuggestion] = Field(  # type: ignore[assignment]
+        default_factory=list, validate_default=True
+    )
+    overrideReason: CheckedOverrideReason | None = Field(None, validate_default=True)
+    outcomeTimestamp: str
+    extension: dict[str, Any] | None = None
+
+    @field_validator("card", mode="before")
+    @classmethod
+    def _card(cls, v: Any) -> str:
+        return _uuid_text(v, "card")
+
+    @field_validator("acceptedSuggestions")
+    @classmethod
+    def _suggestions(cls, v: list[CheckedSuggestion], info: ValidationInfo) -> list[CheckedSuggestion]:
+        outcome = info.data.get("outcome")
+        if outcome is Outcome.accepted and not v:
+            raise InvalidInputError(
+                "", v, "at least one accepted suggestion (its id) when outcome is accepted"
+            )
+        if outcome is Outcome.overridden and v:
+            raise InvalidInputError(
+                "",
+                [s.id for s in v],
+                "absent when outcome is overridden",
+                "an overridden card accepts nothing",
+            )
+        if len(v) > ACCEPTED_SUGGESTIONS_MAX:
+            raise InvalidInputError("", len(v), f"at most {ACCEPTED_SUGGESTIONS_MAX} accepted suggestions")
+        return v
+
+    @field_validator("overrideReason")
+    @classmethod
+    def _reason_only_when_overridden(
+        cls, v: CheckedOverrideReason | None, info: ValidationInfo
+    ) -> CheckedOverrideReason | None:
+        if v is not None and info.data.get("outcome") is Outcome.accepted:
+            raise InvalidInputError(
+                "",
+                v.model_dump(exclude_none=True),
+                "absent when outcome is accepted",
+                "only an overridden card has one",
+            )
+        return v
+
+    @field_validator("outcomeTimestamp", mode="before")
+    @classmethod
+    def _timestamp(cls, v: Any) -> str:
+        allowed = (
+            "an ISO 8601 date-time with its time zone, in UTC as CDS Hooks asks, e.g. 2026-11-20T10:15:00Z"
+        )
+        if not isinstance(v, str) or "T" not in v[:11] or len(v) > 64:
+            raise InvalidInputError("", v, allowed)
+        try:
+            when = dt.datetime.fromisoformat(v.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InvalidInputError("", v, allowed) from None
+        if when.tzinfo is None:
+            raise InvalidInputError("", v, allowed, "without a zone the instant is not known")
+        return v
+
+
 class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    feedback: list[FeedbackItem] = Field(min_length=1)
+    """The body of a feedback call: one or more items, each checked (:class:`CheckedFeedbackItem`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    feedback: list[CheckedFeedbackItem] = Field(min_length=1)
+    extension: dict[str, Any] | None = None
 
 
 # --- cards -------------------------------------------------------------------------------------------------
@@ -217,25 +414,6 @@ class Card(BaseModel):
         if "\n" in v or not v.strip():
             raise ValueError("a card summary is one non-empty line")
         return v
-
-
-OVERRIDE_REASONS = [
-    {
-        "code": "not-applicable",
-        "system": "https://spinemets.org/fhir/CodeSystem/override",
-        "display": "Not applicable to this patient",
-    },
-    {
-        "code": "data-wrong",
-        "system": "https://spinemets.org/fhir/CodeSystem/override",
-        "display": "Record data are wrong or outdated",
-    },
-    {
-        "code": "team-decision",
-        "system": "https://spinemets.org/fhir/CodeSystem/override",
-        "display": "Tumour board decided otherwise",
-    },
-]
 
 
 def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
@@ -744,6 +922,7 @@ __all__ = [
     "SUMMARY_MAX",
     "AuthenticationError",
     "Card",
+    "CheckedFeedbackItem",
     "FeedbackItem",
     "FeedbackLog",
     "FeedbackRequest",

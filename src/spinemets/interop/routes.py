@@ -32,6 +32,7 @@ from spinemets.interop.codes import code_system_resource
 from spinemets.model.validation import error_from_validation
 from spinemets.service.cds_store import DbFeedbackLog, DbReplayCache
 from spinemets.service.deps import get_settings, require_scope
+from spinemets.service.problems import field_problem
 from spinemets.service.settings import ServiceSettings
 from spinemets.service.storage import AssessmentStore
 
@@ -83,8 +84,17 @@ def _outcome(status: int, exc: InvalidInputError) -> JSONResponse:
     )
 
 
-def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+def _problem(
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    *,
+    error: InvalidInputError | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if error is not None:  # the field, value and what is allowed, as the REST API's problems give them
+        body["errors"] = [field_problem(error).model_dump(mode="json")]
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
@@ -213,10 +223,11 @@ def cds_feedback(
     caller = _authenticate(request, settings, state, auds)
     if isinstance(caller, JSONResponse):
         return caller
-    try:
+    try:  # every item is checked before any is kept: the feedback log is append-only
         feedback = cds.FeedbackRequest.model_validate(body)
     except ValidationError as exc:
-        return _problem(400, "Bad Request", str(error_from_validation(exc, None)))
+        error = error_from_validation(exc, None)
+        return _problem(400, "Bad Request", str(error), error=error)
     state.feedback.add(service_id, feedback.feedback, client=caller)
     return JSONResponse({})
 
