@@ -175,11 +175,19 @@ def test_a_deleted_assessments_versions_stay_readable_for_the_record(
     assert body["inputs"]["performance"] == {"kps": 50}
     html_report = client.get(versions[0]["links"]["report_html"], headers=read)
     assert html_report.status_code == 200 and html_report.headers["Spinemets-Deleted"] == "true"
+    # the page itself says so above everything, so a printed or saved copy cannot pass for a live one
+    assert 'role="alert">DELETED ASSESSMENT: version 1' in html_report.text
+    live_html = client.get(f"/api/v1/assessments/{ids_live(client, write)}/report", headers=read).text
+    assert "DELETED ASSESSMENT" not in live_html
     # still no change to a deleted assessment, and a live one carries no mark
     _problem(client.put(base, json={"patient": EXAMPLE}, headers=write), 410)
     live = client.post("/api/v1/assessments", json={"patient": EXAMPLE}, headers=write).json()
     got = client.get(f"/api/v1/assessments/{live['id']}", params={"version": 1}, headers=read)
     assert got.json()["deleted"] is False and "Spinemets-Deleted" not in got.headers
+
+
+def ids_live(client: TestClient, write: dict[str, str]) -> str:
+    return str(client.post("/api/v1/assessments", json={"patient": EXAMPLE}, headers=write).json()["id"])
 
 
 def _library_error(data: dict) -> Exception:

@@ -20,7 +20,10 @@ def _env() -> Environment:
     )
 
 
-def render_html(a: Assessment, *, for_print: bool = False) -> str:
-    """A self-contained HTML page; ``for_print`` adds page CSS for the PDF tumour-board summary."""
+def render_html(a: Assessment, *, for_print: bool = False, notice: str | None = None) -> str:
+    """A self-contained HTML page; ``for_print`` adds page CSS for the PDF tumour-board summary;
+    ``notice`` is shown above everything (e.g. that a stored assessment was deleted)."""
     template = _env().get_template("assessment.html.j2")
-    return template.render(v=build_view(a), disclaimer=DISCLAIMER, unverified=UNVERIFIED, for_print=for_print)
+    return template.render(
+        v=build_view(a), disclaimer=DISCLAIMER, unverified=UNVERIFIED, for_print=for_print, notice=notice
+    )

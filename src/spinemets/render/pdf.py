@@ -7,12 +7,12 @@ from spinemets.errors import MissingExtraError
 from spinemets.render.html import render_html
 
 
-def render_pdf(a: Assessment) -> bytes:
+def render_pdf(a: Assessment, *, notice: str | None = None) -> bytes:
     try:
         from weasyprint import HTML
     except ImportError as exc:  # WeasyPrint needs system libraries (pango)
         raise MissingExtraError("PDF output", "pdf") from exc
-    pdf = HTML(string=render_html(a, for_print=True)).write_pdf()
+    pdf = HTML(string=render_html(a, for_print=True, notice=notice)).write_pdf()
     if pdf is None:
         raise MissingExtraError("PDF output", "pdf")
     return bytes(pdf)

@@ -44,16 +44,25 @@ def assessment_of(stored: StoredAssessment) -> Any:
     return Assessment.model_validate(stored.outputs)
 
 
+def deleted_notice(stored: StoredAssessment) -> str | None:
+    """What a report of a deleted assessment says above everything else (None while it is live)."""
+    if not stored.deleted:
+        return None
+    return (
+        f"DELETED ASSESSMENT: version {stored.version} of an assessment that has since been deleted, "
+        "kept for the record only; do not use it for current care."
+    )
+
+
 def html(stored: StoredAssessment) -> str:
     """The report as a standalone HTML page."""
-    from spinemets.render import render
+    from spinemets.render.html import render_html
 
-    return str(render(assessment_of(stored), "html"))
+    return render_html(assessment_of(stored), notice=deleted_notice(stored))
 
 
 def pdf(stored: StoredAssessment) -> bytes:
     """The tumour-board summary as PDF bytes."""
-    from spinemets.render import render
+    from spinemets.render.pdf import render_pdf
 
-    out = render(assessment_of(stored), "pdf")
-    return out if isinstance(out, bytes) else out.encode()
+    return render_pdf(assessment_of(stored), notice=deleted_notice(stored))
