@@ -368,3 +368,17 @@ def test_errors_survive_pickling_with_their_parts() -> None:
     ):
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is type(err) and str(back) == str(err) and vars(back) == vars(err)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_number_that_is_not_finite_is_refused_in_every_field(value: float) -> None:
+    """No measurement is infinite or not-a-number: refused with the field and its unit named."""
+    from spinemets.errors import InvalidInputError
+    from spinemets.model.validation import parse_patient
+
+    with pytest.raises(
+        InvalidInputError, match=r"labs\.crp_mg_dl must be a finite number \(C-reactive protein"
+    ):
+        parse_patient({"labs": {"crp_mg_dl": value}})
+    with pytest.raises(InvalidInputError, match=r"must be a finite number"):
+        parse_patient({"lesions": [{"level": "T12", "collapse_percent": value}]})

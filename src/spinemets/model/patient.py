@@ -42,7 +42,7 @@ Count = Annotated[int, Field(ge=0, le=1000)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, allow_inf_nan=False)
 
 
 class PrimaryTumour(_Model):
