@@ -214,3 +214,31 @@ def test_synth_and_validate_refuse_unusable_output_paths_before_working(
     argv = ["cohort", "validate", str(scored), "--time", "time_months", "--event", "event", "-o", str(src)]
     assert run(argv) == 2
     assert capsys.readouterr().err.startswith("error: --output must be a folder for the report; got")
+
+
+def test_validate_refuses_an_r_style_status_and_prints_exclusions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = tmp_path / "s.parquet", tmp_path / "scored.parquet"
+    assert run(["cohort", "synth", "300", "-o", str(src), "--seed", "2"]) == 0
+    assert run(["cohort", "score", str(src), "-o", str(out)]) == 0
+    df = pl.read_parquet(out)
+    df.with_columns(pl.col("event").cast(pl.Int64) + 1).write_parquet(tmp_path / "r.parquet")
+    df.with_columns(
+        pl.when(pl.int_range(pl.len()) < 4)
+        .then(float("nan"))
+        .otherwise(pl.col("time_months"))
+        .alias("time_months")
+    ).write_parquet(tmp_path / "nan.parquet")
+    capsys.readouterr()
+    args = ["--time", "time_months", "--event", "event", "--bootstrap", "0", "-o"]
+    assert run(["cohort", "validate", str(tmp_path / "r.parquet"), *args, str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --event column 'event' must be 0 (censored) or 1 (death)"), err
+    assert run(["cohort", "validate", str(tmp_path / "nan.parquet"), *args, str(tmp_path / "n")]) == 0
+    assert (
+        "296 rows used; 4 excluded for a missing time or event (time missing in 4, event in 0)"
+        in capsys.readouterr().out
+    )
+    assert run(["cohort", "validate", str(src), *args, str(tmp_path / "raw")]) == 2
+    assert "has no score columns" in capsys.readouterr().err

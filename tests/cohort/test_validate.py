@@ -91,3 +91,105 @@ def test_bad_columns_and_units_are_clear_errors(scored: Path) -> None:
     message = str(wrong.value)
     assert message.startswith("--event must be a column of the scored file: ") and "got 'death'" in message
     assert "time_months" in message and "kps" in message and "sins_total" not in message
+
+
+def _small(scored: Path) -> pl.DataFrame:
+    return pl.read_parquet(scored).head(400)
+
+
+def test_an_r_style_status_column_is_refused_naming_the_values_found(scored: Path) -> None:
+    # Surv(time, status) with 1 = censored, 2 = dead: read as 0/1 every censored row would be a death
+    df = _small(scored).with_columns(status=pl.col("event").cast(pl.Int64) + 1)
+    with pytest.raises(
+        InvalidInputError, match=r"--event column 'status' must be 0 \(censored\) or 1 \(death\)"
+    ) as exc:
+        validate_frame(df, time="time_months", event="status", bootstrap=0)
+    assert "got 2" in str(exc.value) and "values found: 1, 2" in str(exc.value)
+    assert "status - 1" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("values", "found"),
+    [([0.0, 0.5, 1.0], "0.5"), (["0", "1", "dead"], "'dead'"), ([0, 1, -1], "-1")],
+)
+def test_event_values_other_than_0_and_1_are_refused(scored: Path, values: list[object], found: str) -> None:
+    df = _small(scored).head(3).with_columns(pl.Series("event", values))
+    with pytest.raises(InvalidInputError, match="--event column 'event'") as exc:
+        validate_frame(df, time="time_months", event="event", bootstrap=0)
+    assert f"got {found}" in str(exc.value)
+
+
+def test_boolean_and_text_events_are_read_as_0_1(scored: Path) -> None:
+    df = _small(scored)
+    as_int, _ = validate_frame(df, time="time_months", event="event", bootstrap=0, scores=["bauer"])
+    as_bool, _ = validate_frame(
+        df.with_columns(pl.col("event") == 1),
+        time="time_months",
+        event="event",
+        bootstrap=0,
+        scores=["bauer"],
+    )
+    as_text, _ = validate_frame(
+        df.with_columns(pl.col("event").cast(pl.String), pl.col("time_months").cast(pl.String)),
+        time="time_months",
+        event="event",
+        bootstrap=0,
+        scores=["bauer"],
+    )
+    assert as_int["scores"] == as_bool["scores"] == as_text["scores"]
+    assert as_int["rows_used"] == 400
+
+
+def test_a_time_with_decimal_commas_is_refused_not_dropped(scored: Path) -> None:
+    df = _small(scored).with_columns(
+        pl.col("time_months").cast(pl.String).str.replace(r"\.", ",").alias("time_months")
+    )
+    with pytest.raises(
+        InvalidInputError, match="--time column 'time_months' must be a number of months"
+    ) as exc:
+        validate_frame(df, time="time_months", event="event", bootstrap=0)
+    assert "decimal comma" in str(exc.value)
+
+
+@pytest.mark.parametrize(("bad", "what"), [(float("inf"), "infinite"), (-2.0, "negative")])
+def test_infinite_and_negative_times_are_refused(scored: Path, bad: float, what: str) -> None:
+    df = _small(scored).with_columns(
+        pl.when(pl.int_range(pl.len()) < 3).then(bad).otherwise(pl.col("time_months")).alias("time_months")
+    )
+    with pytest.raises(InvalidInputError, match=f"--time column 'time_months'.*3 {what} times"):
+        validate_frame(df, time="time_months", event="event", bootstrap=0)
+
+
+def test_missing_times_and_events_are_excluded_and_counted(scored: Path, tmp_path: Path) -> None:
+    # NaN (pandas' missing float), null and empty text are all missing: excluded and counted, not refused
+    row = pl.int_range(pl.len())
+    df = _small(scored).with_columns(
+        pl.when(row < 3)
+        .then(float("nan"))
+        .when(row < 5)
+        .then(None)
+        .otherwise(pl.col("time_months"))
+        .alias("time_months"),
+        pl.when(row >= 396).then(None).otherwise(pl.col("event")).alias("event"),
+    )
+    summary, _ = validate_frame(df, time="time_months", event="event", bootstrap=0, scores=["bauer"])
+    assert summary["rows_used"] == 391
+    assert summary["rows_excluded_missing_time_or_event"] == 9
+    assert (summary["rows_missing_time"], summary["rows_missing_event"]) == (5, 4)
+
+
+def test_a_file_that_was_never_scored_is_refused_naming_it(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.parquet"
+    write_synth(200, raw, seed=2)
+    with pytest.raises(
+        InvalidInputError, match="scored must be a file written by `spinemets cohort score`"
+    ) as exc:
+        validate_file(raw, time="time_months", event="event", out_dir=tmp_path / "rep", bootstrap=0)
+    assert str(raw) in str(exc.value)
+    assert not (tmp_path / "rep").exists()
+
+
+def test_no_row_with_both_time_and_event_is_an_error(scored: Path) -> None:
+    df = _small(scored).with_columns(pl.lit(None, pl.Float64).alias("time_months"))
+    with pytest.raises(InvalidInputError, match="at least one row with both a time"):
+        validate_frame(df, time="time_months", event="event", bootstrap=0)

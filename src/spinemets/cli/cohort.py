@@ -171,6 +171,16 @@ def register(app: typer.Typer) -> None:
             table=table,
         )
         typer.echo(f"report: {out / 'report.html'}  summary: {out / 'summary.json'}")
+        excluded = summary["rows_excluded_missing_time_or_event"]
+        typer.echo(
+            f"{summary['rows_used']:,} rows used"
+            + (
+                f"; {excluded:,} excluded for a missing time or event (time missing in "
+                f"{summary['rows_missing_time']:,}, event in {summary['rows_missing_event']:,})"
+                if excluded
+                else ""
+            )
+        )
         if summary["synthetic"]:
             typer.echo(
                 "SYNTHETIC DATA: these figures reflect the generator's assumptions, not real patients."

@@ -95,6 +95,92 @@ def check_expectation(ci_low: float, ci_high: float, e: BandSurvival) -> Expecta
 _TO_MONTHS = {"days": 12 / 365.25, "weeks": 12 / 52.1775, "months": 1.0, "years": 12.0}
 
 
+VALUES_SHOWN = 5
+"""Distinct refused values of a time or event column named in the message."""
+
+
+def _shown(values: pl.Series) -> str:
+    distinct = values.unique(maintain_order=True)
+    shown = ", ".join(repr(v) for v in distinct.head(VALUES_SHOWN).to_list())
+    more = distinct.len() - VALUES_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _as_text(col: pl.Series) -> pl.Series | None:
+    """Trimmed text with empty cells as missing, or None when the column is not text."""
+    if col.dtype in (pl.Categorical, pl.Enum):
+        col = col.cast(pl.String)
+    if col.dtype != pl.String:
+        return None
+    text = col.str.strip_chars()
+    return text.set(text == "", None)
+
+
+def survival_time(col: pl.Series, unit: str) -> pl.Series:
+    """Follow-up time in months (Float64); missing (null, NaN, empty text) stays null.
+
+    Refused, naming the column and the values: text that is not a number (a decimal comma
+    ``3,5``), infinite and negative times. Rows with a missing time are excluded by the caller.
+    """
+    field = f"--time column {col.name!r}"
+    allowed = f"a number of {unit} (0 or more, decimal point, empty for unknown)"
+    text = _as_text(col)
+    if text is not None:
+        num = text.cast(pl.Float64, strict=False)
+        bad = text.filter(text.is_not_null() & num.is_null())
+        if bad.len():
+            comma = bad.str.contains(r"^[+-]?\d*,\d+$").any()
+            hint = f"{bad.len():,} rows: {_shown(bad)}"
+            if comma:
+                hint += "; a decimal comma: write 3.5, not 3,5"
+            raise InvalidInputError(field, bad[0], allowed, hint)
+    elif col.dtype.is_numeric():
+        num = col.cast(pl.Float64)
+    else:
+        raise InvalidInputError(field, str(col.dtype), allowed, "the column is not numbers")
+    num = num.fill_nan(None)
+    for what, mask in (("infinite", num.is_infinite()), ("negative", num < 0)):
+        bad_num = num.filter(mask.fill_null(False))
+        if bad_num.len():
+            raise InvalidInputError(
+                field, bad_num[0], allowed, f"{bad_num.len():,} {what} times: {_shown(bad_num)}"
+            )
+    return num * _TO_MONTHS[unit]
+
+
+EVENT_ALLOWED = "0 (censored) or 1 (death), or true/false; empty for unknown"
+
+
+def survival_event(col: pl.Series) -> pl.Series:
+    """The event as 0.0/1.0 (Float64); missing (null, NaN, empty text) stays null.
+
+    Any other value is refused with the values found, never recoded: an R-style status
+    (1 = censored, 2 = dead) read as 0/1 would count every censored patient as a death.
+    """
+    field = f"--event column {col.name!r}"
+    recode = "recode it: 1 for death, 0 for censored; for R's coding 1 = censored, 2 = dead, use status - 1"
+    text = _as_text(col)
+    if text is not None:
+        lower = text.str.to_lowercase()
+        num = lower.replace_strict({"true": "1", "false": "0"}, default=lower).cast(pl.Float64, strict=False)
+        bad = text.filter(text.is_not_null() & num.is_null())
+        if bad.len():
+            raise InvalidInputError(field, bad[0], EVENT_ALLOWED, f"values found: {_shown(bad)}; {recode}")
+    elif col.dtype == pl.Boolean or col.dtype.is_numeric():
+        num = col.cast(pl.Float64)
+    else:
+        raise InvalidInputError(field, str(col.dtype), EVENT_ALLOWED, "the column is not numbers")
+    num = num.fill_nan(None)
+    bad = (num.is_not_null() & ~num.is_in([0.0, 1.0])).fill_null(False)
+    if bad.any():
+        given = text if text is not None else col
+        found = _shown(given.filter(num.is_not_null()).unique().sort())
+        raise InvalidInputError(
+            field, given.filter(bad)[0], EVENT_ALLOWED, f"values found: {found}; {recode}"
+        )
+    return num
+
+
 def _keep(names: Sequence[str], wanted: Mapping[str, str]) -> list[str]:
     """The columns to read; ``wanted`` (option -> column, e.g. ``--time``) must all be in ``names``."""
     for option, column in wanted.items():
@@ -262,21 +348,39 @@ def validate_frame(
             )
     if unit not in _TO_MONTHS:
         raise InvalidInputError("--unit", unit, sorted(_TO_MONTHS))
-    keys = list(scores) if scores else [k for k in SCORES if f"{k}_total" in df.columns]
+    present = [k for k in SCORES if f"{k}_total" in df.columns]
+    keys = list(scores) if scores else present
+    if not present:
+        raise InvalidInputError(
+            "scored file",
+            "no score columns",
+            "a file written by `spinemets cohort score` (columns such as tokuhashi_revised_total)",
+            "score it first: spinemets cohort score FILE -o scored.parquet",
+        )
     for k in keys:
         if f"{k}_total" not in df.columns:
-            raise InvalidInputError("--score", k, [k for k in SCORES if f"{k}_total" in df.columns])
+            raise InvalidInputError("--score", k, present)
+    t_col, e_col = survival_time(df[time], unit), survival_event(df[event])
+    missing_time, missing_event = t_col.null_count(), e_col.null_count()
     base = df.select(
-        (pl.col(time).cast(pl.Float64, strict=False) * _TO_MONTHS[unit]).alias("__t"),
-        pl.col(event).cast(pl.Float64, strict=False).alias("__e"),
+        t_col.alias("__t"),
+        e_col.alias("__e"),
         *[pl.col(c) for k in keys for c in (f"{k}_total", f"{k}_band")],
-    ).filter(pl.col("__t").is_not_null() & pl.col("__e").is_in([0.0, 1.0]) & (pl.col("__t") >= 0))
+    ).filter(pl.col("__t").is_not_null() & pl.col("__e").is_not_null())
+    if base.height == 0:
+        raise InvalidInputError(
+            "rows",
+            f"{df.height:,} rows, {missing_time:,} without a time, {missing_event:,} without an event",
+            f"at least one row with both a time ({time}) and an event ({event})",
+        )
     rng = np.random.default_rng(seed)
     summary: dict[str, Any] = {
         "synthetic": synthetic,
         "definitions_version": DEFINITIONS_VERSION,
         "rows_used": base.height,
-        "rows_excluded_bad_time_or_event": df.height - base.height,
+        "rows_excluded_missing_time_or_event": df.height - base.height,
+        "rows_missing_time": missing_time,
+        "rows_missing_event": missing_event,
         "time_unit_in": unit,
         "c_index_orientation": "per score, in its published survival direction: 0.5 = chance, "
         "> 0.5 = ranks survival as published",
@@ -347,7 +451,8 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         f"<h1>Score validation{' (SYNTHETIC DATA)' if summary['synthetic'] else ''}</h1>",
         banner,
         f"<p>Score definitions {esc(summary['definitions_version'])}; {summary['rows_used']:,} rows used, "
-        f"{summary['rows_excluded_bad_time_or_event']:,} excluded (missing or invalid time/event). "
+        f"{summary['rows_excluded_missing_time_or_event']:,} excluded for a missing time or event "
+        f"(time missing in {summary['rows_missing_time']:,}, event in {summary['rows_missing_event']:,}). "
         f"C-index orientation: {esc(summary['c_index_orientation'])}.</p>",
     ]
     for k, s in summary["scores"].items():
@@ -420,6 +525,13 @@ def validate_file(
     if out_dir.exists() and not out_dir.is_dir():  # found now, not after the bootstrap
         raise InvalidInputError("--output", str(out_dir), "a folder for the report", "it is a file")
     df, synthetic = _read(scored, {"--time": time, "--event": event}, table)
+    if not any(c.endswith("_total") and c.removesuffix("_total") in SCORES for c in df.columns):
+        raise InvalidInputError(
+            "scored",
+            str(scored),
+            "a file written by `spinemets cohort score` (columns such as tokuhashi_revised_total)",
+            f"it has no score columns; score it first: spinemets cohort score {scored} -o scored.parquet",
+        )
     rows_in_file = df.height
     if sample is not None and sample < df.height:
         df = df.sample(n=sample, seed=seed)
