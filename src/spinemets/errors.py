@@ -6,6 +6,9 @@
     ├── KnowledgeBaseError     a curated data file (bibliography, tables, evidence) is malformed
     └── MissingExtraError      an optional dependency group is not installed
 
+    KeyboardInterrupt
+    └── Interrupted            Ctrl-C during a run that writes a file: names the output left unchanged
+
 Clinical caveats are warnings, not errors: see :class:`ClinicalCaveat`.
 """
 
@@ -62,6 +65,21 @@ class MissingExtraError(SpinemetsError, ImportError):
 
     def __reduce__(self) -> tuple[type[MissingExtraError], tuple[str, str]]:
         return (type(self), (self.feature, self.extra))
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run before its output was complete; the output is as it was before the run.
+
+    Still a :class:`KeyboardInterrupt` (a notebook or script stops as on any Ctrl-C); the command line
+    prints the message and exits 130.
+    """
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        super().__init__(f"interrupted; {output} left unchanged")
+
+    def __reduce__(self) -> tuple[type[Interrupted], tuple[str]]:
+        return (type(self), (self.output,))
 
 
 class ClinicalCaveat(UserWarning):

@@ -14,7 +14,7 @@ from spinemets.cli import app
 from spinemets.cohort.run import DUCKDB_METADATA_TABLE, score_file
 from spinemets.cohort.synth import write_synth
 from spinemets.cohort.validate import validate_file
-from spinemets.errors import InvalidInputError
+from spinemets.errors import Interrupted, InvalidInputError
 from spinemets.scores.catalogue import DEFINITIONS_VERSION
 
 
@@ -118,3 +118,67 @@ def test_cli_writes_a_named_table_and_refuses_table_without_duckdb(cohort: Path,
     as_input = runner.invoke(app, ["cohort", "score", str(db), "-o", str(tmp_path / "y.parquet")])
     assert isinstance(as_input.exception, InvalidInputError)
     assert "a .csv or .parquet file" in str(as_input.exception)
+
+
+def _ctrl_c_at_chunk(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """Send this process SIGINT (as Ctrl-C does) when the n-th chunk is scored."""
+    import os
+    import signal
+
+    import spinemets.cohort.run as run_module
+
+    real = run_module.score_chunk
+    calls = [0]
+
+    def score_chunk(*args: object, **kwargs: object) -> object:
+        calls[0] += 1
+        if calls[0] == n:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_module, "score_chunk", score_chunk)
+
+
+def _stored(db: Path) -> tuple[pl.DataFrame, list[tuple[str, str, str]]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        meta = con.execute(f"SELECT * FROM {DUCKDB_METADATA_TABLE} ORDER BY ALL").fetchall()
+    return _table(db, "scores"), meta
+
+
+def test_an_interrupted_run_leaves_the_stored_table_and_metadata_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first.parquet", tmp_path / "second.parquet"
+    write_synth(2000, first, seed=1)
+    write_synth(6000, second, seed=2)
+    db = tmp_path / "out.duckdb"
+    score_file(first, db, chunk_rows=1000, progress=False)
+    before = _stored(db)
+    _ctrl_c_at_chunk(monkeypatch, 4)
+    with pytest.raises(Interrupted, match=r"interrupted; .*out\.duckdb left unchanged"):
+        score_file(second, db, chunk_rows=1000, progress=False)
+    after = _stored(db)
+    assert after[0].height == 2000
+    assert_frame_equal(after[0], before[0])
+    assert after[1] == before[1]
+
+
+@pytest.mark.parametrize("suffix", [".duckdb", ".parquet"])
+def test_ctrl_c_prints_output_left_unchanged_and_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    src, out = tmp_path / "s.parquet", tmp_path / f"out{suffix}"
+    write_synth(6000, src, seed=3)
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["cohort", "score", str(src), "-o", str(out), "--chunk-rows", "1000"]).exit_code
+        == 0
+    )
+    before = out.read_bytes()
+    _ctrl_c_at_chunk(monkeypatch, 4)
+    result = runner.invoke(app, ["cohort", "score", str(src), "-o", str(out), "--chunk-rows", "1000"])
+    assert result.exit_code == 130, result.output
+    assert f"interrupted; {out} left unchanged" in result.output
+    assert "internal error" not in result.output
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from spinemets.cohort import DEFAULT_CHUNK_ROWS
-from spinemets.errors import InvalidInputError
+from spinemets.errors import Interrupted, InvalidInputError
 
 COLUMNS_SHOWN = 20
 """Unread input columns named on the terminal (all of them are in the summary JSON)."""
@@ -85,19 +85,24 @@ def register(app: typer.Typer) -> None:
             raise InvalidInputError("--table", table, "given only with a .duckdb output (-o scores.duckdb)")
         specs = specs_with_options(_options(option))
         loaded = load_mapping(mapping, specs) if mapping is not None else None
-        summary = score_file(
-            input,
-            output,
-            mapping=loaded,
-            errors=errors,
-            engine=Engine(engine),
-            scheduler=scheduler,
-            chunk_rows=chunk_rows,
-            item_points=item_points,
-            options=_options(option),
-            keep=keep,
-            duckdb_table=table or DEFAULT_DUCKDB_TABLE,
-        )
+        try:
+            summary = score_file(
+                input,
+                output,
+                mapping=loaded,
+                errors=errors,
+                engine=Engine(engine),
+                scheduler=scheduler,
+                chunk_rows=chunk_rows,
+                item_points=item_points,
+                options=_options(option),
+                keep=keep,
+                duckdb_table=table or DEFAULT_DUCKDB_TABLE,
+            )
+        except KeyboardInterrupt as exc:  # Typer would turn it into a silent exit 130
+            # Interrupted: stopped while writing, the output as it was; otherwise before or after
+            typer.echo(str(exc) if isinstance(exc, Interrupted) else "interrupted", err=True)
+            raise typer.Exit(130) from None
         console = Console(stderr=True, soft_wrap=True)  # piped: paths stay on one line
         label = " [bold red]SYNTHETIC DATA[/]" if summary.synthetic else ""
         console.print(

@@ -14,6 +14,7 @@ Both engines share the chunk reader and the scorer, so their outputs are identic
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import itertools
@@ -38,7 +39,7 @@ from spinemets.cohort.expressions import ERROR_SCHEMA
 from spinemets.cohort.fast import FastCache
 from spinemets.cohort.frame import VERSION_COLUMN, ChunkResult, score_chunk
 from spinemets.cohort.mapping import DEFAULT_NULL_VALUES, CohortMapping, accepted_inputs
-from spinemets.errors import InvalidInputError
+from spinemets.errors import Interrupted, InvalidInputError
 from spinemets.paths import check_outputs
 from spinemets.scores.catalogue import DEFINITIONS_VERSION, SPECS
 from spinemets.scores.engine import ScoreSpec
@@ -386,11 +387,14 @@ def write_tables(
     head = _to_frame(first)
     schema = head.schema
     failure: list[BaseException] = []
+    interrupted = _CtrlCHeld()
 
     def frames() -> Iterator[pl.DataFrame]:
         yield head
         try:
             for table in tables:
+                if interrupted():
+                    raise KeyboardInterrupt
                 frame = _to_frame(table)
                 yield frame if frame.schema == schema else frame.cast(schema)
         except BaseException as exc:  # polars would wrap it; keep it for the caller
@@ -405,21 +409,24 @@ def write_tables(
 
     partial = path.with_name(f".{path.name}.partial")
     lazy = register_io_source(source, schema=schema, explain_name="spinemets scored chunks")
-    try:
-        if file_format(path) is FileFormat.csv:
-            lazy.sink_csv(partial)
-        else:
-            meta = {
-                META_VERSION.decode(): DEFINITIONS_VERSION,
-                META_SYNTHETIC.decode(): "true" if synthetic else "false",
-            }
-            lazy.sink_parquet(partial, compression="snappy", statistics=False, metadata=meta)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        if failure:
-            raise failure[0] from None
-        raise
-    partial.replace(path)
+    with interrupted:  # a Ctrl-C stops the sink at the next chunk
+        try:
+            if file_format(path) is FileFormat.csv:
+                lazy.sink_csv(partial)
+            else:
+                meta = {
+                    META_VERSION.decode(): DEFINITIONS_VERSION,
+                    META_SYNTHETIC.decode(): "true" if synthetic else "false",
+                }
+                lazy.sink_parquet(partial, compression="snappy", statistics=False, metadata=meta)
+            if interrupted():  # after the last chunk: the file is complete, but the run was stopped
+                raise KeyboardInterrupt
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            if failure:
+                raise failure[0] from None
+            raise
+        partial.replace(path)
 
 
 def _to_frame(table: pa.Table) -> pl.DataFrame:
@@ -434,6 +441,9 @@ def _write_duckdb(tables: Iterator[pa.Table], path: Path, synthetic: bool, table
 
     DuckDB reads dictionary-encoded Arrow columns as their values (VARCHAR), so chunks whose
     dictionaries differ append to the same columns. Other tables of the database are left alone.
+    Everything (table, rows, metadata, comment) is one transaction: a failed or interrupted run
+    rolls back and leaves the previous table and its metadata as they were. A Ctrl-C is taken
+    between chunks (the insert running finishes first) and re-raised as KeyboardInterrupt.
     """
     try:
         import duckdb
@@ -445,28 +455,89 @@ def _write_duckdb(tables: Iterator[pa.Table], path: Path, synthetic: bool, table
     db = duckdb.connect(str(path))
     try:
         db.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        for i, table in enumerate(tables):
-            db.register("__spinemets_chunk", table)
-            if i == 0:
-                db.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM __spinemets_chunk")
-            else:
-                db.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __spinemets_chunk")
-            db.unregister("__spinemets_chunk")
-        meta = DUCKDB_METADATA_TABLE
-        db.execute(f"CREATE TABLE IF NOT EXISTS {meta} (table_name VARCHAR, key VARCHAR, value VARCHAR)")
-        db.execute(f"DELETE FROM {meta} WHERE table_name = ?", [table_name])
-        db.executemany(
-            f"INSERT INTO {meta} VALUES (?, ?, ?)",
-            [
-                [table_name, "definitions_version", DEFINITIONS_VERSION],
-                [table_name, "synthetic", "true" if synthetic else "false"],
-            ],
-        )
-        label = "SYNTHETIC DATA, not patients; " if synthetic else ""
-        comment = f"{label}scored by spinemets, score definitions {DEFINITIONS_VERSION}".replace("'", "")
-        db.execute(f"COMMENT ON TABLE {name} IS '{comment}'")
+        db.begin()
+        with _CtrlCHeld() as interrupted:
+            _insert_duckdb(db, tables, synthetic, table_name, name, interrupted)
+            db.commit()
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            db.rollback()
+        raise
     finally:
         db.close()
+
+
+class _CtrlCHeld:
+    """Hold back Ctrl-C inside a ``with`` block; calling the object says whether one came.
+
+    For steps that must not be cut mid-way: a DuckDB statement (DuckDB turns a signal inside a
+    statement into a generic RuntimeError, "Query interrupted") and polars' sink (which keeps
+    re-raising a Ctrl-C as it unwinds). The writers check between chunks and raise
+    KeyboardInterrupt themselves. Only the main thread may set a signal handler; elsewhere Ctrl-C
+    behaves as usual.
+    """
+
+    def __init__(self) -> None:
+        self._seen = False
+        self._previous: Any = None
+        self._active = False
+
+    def __call__(self) -> bool:
+        return self._seen
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self._seen = True
+
+    def __enter__(self) -> _CtrlCHeld:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._note)
+            self._active = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._active:
+            signal.signal(signal.SIGINT, self._previous)
+            self._active = False
+
+
+def _insert_duckdb(
+    db: Any,
+    tables: Iterator[pa.Table],
+    synthetic: bool,
+    table_name: str,
+    name: str,
+    interrupted: Callable[[], bool],
+) -> None:
+    """Every statement of a DuckDB write, run inside the caller's transaction."""
+    for i, table in enumerate(tables):
+        if interrupted():
+            raise KeyboardInterrupt
+        db.register("__spinemets_chunk", table)
+        if i == 0:
+            db.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM __spinemets_chunk")
+        else:
+            db.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __spinemets_chunk")
+        db.unregister("__spinemets_chunk")
+    meta = DUCKDB_METADATA_TABLE
+    db.execute(f"CREATE TABLE IF NOT EXISTS {meta} (table_name VARCHAR, key VARCHAR, value VARCHAR)")
+    db.execute(f"DELETE FROM {meta} WHERE table_name = ?", [table_name])
+    db.executemany(
+        f"INSERT INTO {meta} VALUES (?, ?, ?)",
+        [
+            [table_name, "definitions_version", DEFINITIONS_VERSION],
+            [table_name, "synthetic", "true" if synthetic else "false"],
+        ],
+    )
+    label = "SYNTHETIC DATA, not patients; " if synthetic else ""
+    comment = f"{label}scored by spinemets, score definitions {DEFINITIONS_VERSION}".replace("'", "")
+    db.execute(f"COMMENT ON TABLE {name} IS '{comment}'")
+    if interrupted():
+        raise KeyboardInterrupt
 
 
 def is_score_column(name: str) -> bool:
@@ -595,6 +666,8 @@ def score_file(
             first = score_chunk(read_chunk(_first_chunk(input, fmt, null_values)), use_specs, mapping).table
         synthetic = _is_synthetic(input, fmt, first)
         write_tables(itertools.chain([first], scored), output, synthetic, duckdb_table)
+    except KeyboardInterrupt:  # every writer leaves the output as it was: say so
+        raise Interrupted(str(output)) from None
     finally:
         stop()
         scored.close()
