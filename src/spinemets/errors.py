@@ -48,6 +48,12 @@ class InvalidInputError(SpinemetsError, ValueError):
         return (type(self), (self.field, self.value, self.allowed, self.hint))
 
 
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8, for a message (e.g. a Latin-1 export with accented names)."""
+    byte = exc.object[exc.start : exc.start + 1].hex()
+    return f"byte 0x{byte} at offset {exc.start} is not UTF-8, perhaps Latin-1 or Windows-1252"
+
+
 class UnknownScoreError(InvalidInputError):
     """A score name that is not in :data:`spinemets.SCORES`."""
 

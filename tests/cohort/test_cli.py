@@ -242,3 +242,110 @@ def test_validate_refuses_an_r_style_status_and_prints_exclusions(
     )
     assert run(["cohort", "validate", str(src), *args, str(tmp_path / "raw")]) == 2
     assert "has no score columns" in capsys.readouterr().err
+
+
+def _write_list_parquet(path: Path) -> None:
+    pl.DataFrame({"kps": [[70], [80]], "primary": ["breast", "lung_nsclc"]}).write_parquet(path)
+
+
+@pytest.mark.parametrize(
+    ("files", "extra", "message"),
+    [
+        (
+            {"in.csv": b"kps,kps\n70,80\n"},
+            [],
+            "error: input {d}/in.csv: column 2 must be a name no other column has; got 'kps'",
+        ),
+        (
+            {"in.csv": b"kps,,\n70,1,2\n"},
+            [],
+            "error: input {d}/in.csv: column 2 must be a column name; got ''",
+        ),
+        (
+            {"in.parquet": b""},
+            [],
+            "error: input must be a Parquet file; got '{d}/in.parquet' (Parquet file size is 0 bytes)",
+        ),
+        ({"in.parquet": _write_list_parquet}, [], "error: input column 'kps' must be one value per cell"),
+        (
+            {"in.csv": b"kps\n70\n", "m.yaml": b"columns:\n  kps: KARNOFSKY\n  primary: PRIM\xe9\n"},
+            ["--mapping", "{d}/m.yaml"],
+            "error: mapping must be a YAML file encoded in UTF-8; got '{d}/m.yaml' (byte 0xe9 at offset 41",
+        ),
+        (
+            {"in.csv": b"kps\n70\n", "m.yaml": b"columns:\n  kps: A\n  kps: B\n"},
+            ["--mapping", "{d}/m.yaml"],
+            "error: mapping {d}/m.yaml must be a mapping that names each key once; got 'kps' "
+            "(it appears twice, the second time on line 3)",
+        ),
+        (
+            {"in.csv": b"kps\n70\n"},
+            ["--engine", "dask", "--scheduler", "notaurl"],
+            "error: --scheduler must be a Dask scheduler address such as tcp://host:8786; got 'notaurl'",
+        ),
+    ],
+    ids=[
+        "duplicate column",
+        "empty column name",
+        "0-byte parquet",
+        "list column",
+        "latin-1 mapping",
+        "duplicate mapping key",
+        "scheduler without port",
+    ],
+)
+def test_ordinary_bad_input_is_exit_2_naming_what_is_wrong(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    files: dict[str, object],
+    extra: list[str],
+    message: str,
+) -> None:
+    for name, content in files.items():
+        if callable(content):
+            content(tmp_path / name)
+        else:
+            (tmp_path / name).write_bytes(content)  # type: ignore[arg-type]
+    src = tmp_path / next(n for n in files if n.startswith("in."))
+    out = tmp_path / "scored.csv"
+    argv = ["cohort", "score", str(src), "-o", str(out), *(a.format(d=tmp_path) for a in extra)]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message.format(d=tmp_path)), err
+    assert not out.exists()
+
+
+def test_a_csv_holding_only_a_header_without_line_break_scores_no_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = tmp_path / "in.csv", tmp_path / "scored.parquet"
+    src.write_bytes(b"kps,primary")
+    assert run(["cohort", "score", str(src), "-o", str(out)]) == 0
+    scored = pl.read_parquet(out)
+    assert scored.height == 0 and {"kps", "primary", "tokuhashi_revised_total"} <= set(scored.columns)
+
+
+def test_an_unreachable_scheduler_is_named_after_a_short_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import spinemets.cohort.run as run_module
+
+    monkeypatch.setattr(run_module, "SCHEDULER_TIMEOUT_SECONDS", 1)
+    (tmp_path / "in.csv").write_text("kps\n70\n")
+    start = time.monotonic()
+    argv = ["cohort", "score", str(tmp_path / "in.csv"), "-o", str(tmp_path / "o.csv"), "--engine", "dask"]
+    assert run([*argv, "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert time.monotonic() - start < 15
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: --scheduler must be the address of a running Dask scheduler; got 'tcp://127.0.0.1:1' (no answer within 1 s"
+    ), err
+
+
+def test_a_negative_synth_seed_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["cohort", "synth", "10", "--seed", "-1", "-o", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for '--seed'" in err and "greater than or equal to 0" in err
+    assert not (tmp_path / "x.csv").exists()

@@ -126,3 +126,17 @@ def test_invalid_input_exits_2_with_a_one_line_error(
 
     code, out, err = run(capsys, *argv)
     assert code == 2 and re.search(message, err) and "Traceback" not in err + out
+
+
+@pytest.mark.parametrize("command", [("assess",), ("score", "tokuhashi_revised", "--input")])
+def test_a_patient_file_that_is_not_utf8_is_exit_2_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: tuple[str, ...]
+) -> None:
+    patient = tmp_path / "latin1.json"
+    patient.write_bytes('{"name": "Jos\u00e9", "kps": 70}'.encode("latin-1"))
+    code, _, err = run(capsys, *command, str(patient))
+    assert code == 2
+    assert err.startswith(f"error: input must be a JSON file encoded in UTF-8; got '{patient}' (byte 0xe9"), (
+        err
+    )
+    assert "save it again as UTF-8" in err

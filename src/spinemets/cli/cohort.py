@@ -200,7 +200,7 @@ def register(app: typer.Typer) -> None:
     def synth_cmd(
         n: Annotated[int, typer.Argument(min=1, help="Number of synthetic patients.")],
         output: Annotated[Path, typer.Option("--output", "-o", help=".csv or .parquet")],
-        seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+        seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed (0 or more).")] = 0,
         survival_from: Annotated[
             str | None,
             typer.Option(

@@ -29,8 +29,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from spinemets.errors import InvalidInputError
-from spinemets.knowledge.yaml_text import load_yaml
+from spinemets.errors import InvalidInputError, not_utf8
+from spinemets.knowledge.yaml_text import DuplicateKeyError, load_yaml_unique_keys
 from spinemets.scores.engine import ScoreSpec
 
 DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null")
@@ -102,7 +102,21 @@ def check_targets(mapping: CohortMapping, specs: Mapping[str, ScoreSpec]) -> Non
 def load_mapping(path: Path, specs: Mapping[str, ScoreSpec]) -> CohortMapping:
     """Read and validate a mapping YAML file; errors name the key and what is allowed."""
     try:
-        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml_unique_keys(path.read_text(encoding="utf-8")) or {}
+    except DuplicateKeyError as exc:
+        where = (
+            f", the second time on line {exc.problem_mark.line + 1}" if exc.problem_mark is not None else ""
+        )
+        raise InvalidInputError(
+            f"mapping {path}",
+            exc.key,
+            "a mapping that names each key once",
+            f"it appears twice{where}",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            "mapping", str(path), "a YAML file encoded in UTF-8", f"{not_utf8(exc)}; save it again as UTF-8"
+        ) from None
     except (OSError, yaml.YAMLError) as exc:
         raise InvalidInputError("mapping", str(path), "a readable YAML mapping file", str(exc)) from None
     try:

@@ -155,6 +155,7 @@ UTF8_CSV = "a CSV file encoded in UTF-8"
 
 
 def _csv_header(path: Path) -> bytes:
+    """The header row, ending in a line break (a file holding only a header may lack one)."""
     with path.open("rb") as fh:
         header = fh.readline()
     if not header.strip():
@@ -165,7 +166,15 @@ def _csv_header(path: Path) -> bytes:
         raise InvalidInputError(
             "input", str(path), UTF8_CSV, "its header row is not UTF-8; save it again as UTF-8"
         ) from None
-    return header
+    return header if header.endswith(b"\n") else header + b"\n"
+
+
+def _parquet_file(path: str | Path) -> pq.ParquetFile:
+    """Open a Parquet file; an empty, truncated or non-Parquet file is a clear error naming it."""
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInputError("input", str(path), "a Parquet file", str(exc)[:300]) from None
 
 
 def csv_chunks(
@@ -258,10 +267,68 @@ def _is_input(name: str) -> bool:
 
 
 def input_columns(path: Path, fmt: FileFormat) -> list[str]:
-    """The input's column names, from the Parquet schema or the CSV header (no rows read)."""
+    """The input's column names, from the Parquet schema or the CSV header (no rows read).
+
+    Every column needs a name of its own: an empty or repeated name is refused, naming it, since
+    the scores read columns by name (which ``kps`` of two would be meant?).
+    """
     if fmt is FileFormat.parquet:
-        return list(pq.ParquetFile(path).schema_arrow.names)
-    return _csv_columns(_csv_header(path))
+        names = list(_parquet_file(path).schema_arrow.names)
+    else:
+        names = _csv_columns(_csv_header(path))
+    for i, name in enumerate(names, 1):
+        if not name.strip():
+            raise InvalidInputError(
+                f"input {path}: column {i}",
+                name,
+                "a column name",
+                "the header leaves it empty; name it or remove it",
+            )
+        first = names.index(name) + 1
+        if first < i:
+            raise InvalidInputError(
+                f"input {path}: column {i}",
+                name,
+                "a name no other column has",
+                f"column {first} has the same name; rename or remove one",
+            )
+    return names
+
+
+SCALAR_CELL = "one value per cell (text, a number or true/false)"
+
+
+def _check_parquet_types(path: Path, output: Path, mapping: CohortMapping | None) -> None:
+    """A column a score reads must hold one value per cell; a CSV output cannot hold nested cells.
+
+    Refused before anything starts, naming the column and its Arrow type.
+    """
+    csv_out = file_format(output, allow_duckdb=True) is FileFormat.csv
+    for field in _parquet_file(path).schema_arrow:
+        t = field.type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        nested = pa.types.is_nested(t)
+        if nested and (_reads(field.name, mapping) or csv_out):
+            why = "a score reads it" if _reads(field.name, mapping) else "a CSV output cannot hold it"
+            raise InvalidInputError(f"input column {field.name!r}", str(t), SCALAR_CELL, f"{why}; in {path}")
+
+
+#: How long a ``--scheduler`` may take to answer before the run is refused (Dask's default is 30 s).
+SCHEDULER_TIMEOUT_SECONDS = 10
+SCHEDULER_ALLOWED = "a Dask scheduler address such as tcp://host:8786"
+
+
+def check_scheduler_address(address: str) -> None:
+    """Refuse a malformed ``--scheduler`` before any work starts (the address is not contacted)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme in {"tcp", "tls"}:
+            parse_host_port(location)
+    except ValueError as exc:
+        raise InvalidInputError("--scheduler", address, SCHEDULER_ALLOWED, str(exc)) from None
 
 
 def _reads(name: str, mapping: CohortMapping | None) -> bool:
@@ -610,6 +677,10 @@ def score_file(
         raise InvalidInputError("input", str(input), "an existing .csv or .parquet file")
     fmt = file_format(input)
     columns = input_columns(input, fmt)
+    if fmt is FileFormat.parquet:
+        _check_parquet_types(input, output, mapping)
+    if engine is Engine.dask and scheduler and client is None:
+        check_scheduler_address(scheduler)
     if file_format(output, allow_duckdb=True) is FileFormat.duckdb:
         duckdb_table_name(duckdb_table)
     errors = errors or output.with_name(output.stem + ".errors.csv")
@@ -797,7 +868,15 @@ def _run_dask(
     own_client = None
     if client is None:
         if scheduler:
-            own_client = Client(scheduler)
+            try:
+                own_client = Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_SECONDS}s")
+            except (OSError, TimeoutError) as exc:
+                raise InvalidInputError(
+                    "--scheduler",
+                    scheduler,
+                    "the address of a running Dask scheduler",
+                    f"no answer within {SCHEDULER_TIMEOUT_SECONDS} s: {exc}",
+                ) from None
         else:
             own_cluster = LocalCluster(
                 n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None

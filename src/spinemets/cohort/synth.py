@@ -235,6 +235,8 @@ def write_synth(n: int, path: str | Path, seed: int = 0, survival_from: str | No
     p = Path(path)
     fmt = file_format(p)
     check_outputs({"--output": p})
+    if seed < 0:  # numpy's generator takes only non-negative seeds
+        raise InvalidInputError("--seed", seed, "a whole number, 0 or more")
     df = synth_frame(n, seed, survival_from=survival_from)
     if fmt is FileFormat.parquet:
         table = df.to_arrow()

@@ -19,3 +19,30 @@ YAMLError = yaml.YAMLError
 def load_yaml(text: str) -> Any:
     """Plain values (dicts, lists, strings, numbers, booleans, None) from one YAML document."""
     return yaml.load(text, Loader=_LOADER)
+
+
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping names the same key twice (YAML keeps the last silently; a user file must not)."""
+
+    def __init__(self, key: object, mark: Any) -> None:
+        self.key = key
+        super().__init__(None, None, f"the key {key!r} appears twice", mark)
+
+
+class _UniqueKeyLoader(_LOADER):
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise DuplicateKeyError(key, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_unique_keys(text: str) -> Any:
+    """As :func:`load_yaml`, but a key given twice in one mapping raises :class:`DuplicateKeyError`.
+
+    For files people write by hand (a cohort mapping): with ``kps:`` twice, which one was meant?
+    """
+    return yaml.load(text, Loader=_UniqueKeyLoader)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from spinemets.errors import InvalidInputError
+from spinemets.errors import InvalidInputError, not_utf8
 from spinemets.model.patient import Patient
 
 
@@ -189,6 +189,10 @@ def load_patient(path: str | Path) -> Patient:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInputError("input", str(path), "a readable JSON file", exc.strerror or "") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            "input", str(path), "a JSON file encoded in UTF-8", f"{not_utf8(exc)}; save it again as UTF-8"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
