@@ -349,3 +349,25 @@ def test_a_negative_synth_seed_is_a_usage_error(tmp_path: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert "Invalid value for '--seed'" in err and "greater than or equal to 0" in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_refused_output_exits_2_every_time_without_aborting(tmp_path: Path) -> None:
+    # A refusal used to come after a header check had started Arrow's thread pool; exiting at once
+    # then aborted the process ("terminate called without an active exception", exit 134) in 4 of 6
+    # runs. Each run is a fresh process, as on the command line.
+    import os
+    import subprocess
+    import sys
+
+    import spinemets
+
+    src = tmp_path / "in.csv"
+    assert run(["cohort", "synth", "2000", "-o", str(src)]) == 0
+    env = {**os.environ, "PYTHONPATH": str(Path(spinemets.__file__).parents[1])}
+    cli = [sys.executable, "-c", "from spinemets.cli import main; main()", "cohort", "score", str(src)]
+    for extra in (["-o", str(src)], ["-o", str(tmp_path / "o.csv"), "--errors", str(src)]):
+        for _ in range(6):
+            done = subprocess.run([*cli, *extra], capture_output=True, text=True, env=env, timeout=120)
+            assert done.returncode == 2, done.stderr
+            assert done.stderr.startswith("error: --"), done.stderr
+            assert "terminate called" not in done.stderr

@@ -236,7 +236,10 @@ def csv_delimiter(header: bytes) -> str:
 
 def _csv_columns(header: bytes, parse: pacsv.ParseOptions | None = None) -> list[str]:
     parse = parse or pacsv.ParseOptions(delimiter=csv_delimiter(header))
-    return list(pacsv.read_csv(io.BytesIO(header), parse_options=parse).column_names)
+    # one line: no thread pool (Arrow's CPU pool started by a mere header check has aborted the
+    # process when a refusal exited at once: "terminate called without an active exception")
+    single = pacsv.ReadOptions(use_threads=False)
+    return list(pacsv.read_csv(io.BytesIO(header), read_options=single, parse_options=parse).column_names)
 
 
 def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> pa.Table:
@@ -675,17 +678,18 @@ def score_file(
     """
     if not input.exists():
         raise InvalidInputError("input", str(input), "an existing .csv or .parquet file")
+    # Every refusal that needs no rows comes first, before a reader or thread pool starts.
     fmt = file_format(input)
-    columns = input_columns(input, fmt)
-    if fmt is FileFormat.parquet:
-        _check_parquet_types(input, output, mapping)
-    if engine is Engine.dask and scheduler and client is None:
-        check_scheduler_address(scheduler)
     if file_format(output, allow_duckdb=True) is FileFormat.duckdb:
         duckdb_table_name(duckdb_table)
     errors = errors or output.with_name(output.stem + ".errors.csv")
     file_format(errors)
     check_outputs({"--output": output, "--errors": errors}, input)
+    if engine is Engine.dask and scheduler and client is None:
+        check_scheduler_address(scheduler)
+    columns = input_columns(input, fmt)
+    if fmt is FileFormat.parquet:
+        _check_parquet_types(input, output, mapping)
     use_specs = specs_with_options(options)
     null_values = mapping.null_values if mapping is not None else DEFAULT_NULL_VALUES
     start = time.perf_counter()
