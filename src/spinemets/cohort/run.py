@@ -834,7 +834,9 @@ def _prefetched(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
             yield value
     finally:
         stop.set()
-        while thread.is_alive():
+        # closed by garbage collection on its own worker (a run stopped inside polars' sink): that
+        # thread ends on its own once it sees ``stop``; it cannot join itself
+        while thread.is_alive() and thread is not threading.current_thread():
             try:
                 q.get_nowait()
             except queue.Empty:
