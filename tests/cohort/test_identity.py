@@ -71,6 +71,32 @@ def test_cohort_equals_calculator_mode_on_thousands_of_random_rows_as_text(fast:
     assert (~scored["tokuhashi_revised_band_determined"].fill_null(True)).sum() > 100
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["distinct-value tables", "row-wise expressions"])
+def test_blank_text_is_missing_in_cohort_and_calculator_mode_alike(fast: bool) -> None:
+    """Empty and whitespace-only cells are unknown in both paths: a range, never an invalid value."""
+    rng = random.Random(5)
+    rows = _random_union_rows(20261205, 600)
+    for r in rows:
+        for name in list(r):
+            if r[name] is not None and rng.random() < 0.1:
+                r[name] = rng.choice(["", " ", "   ", "\t"])
+    names = sorted({n for r in rows for n in r})
+    frame = pl.DataFrame(
+        {n: [None if r.get(n) is None else str(r[n]) for r in rows] for n in names},
+        schema={n: pl.String for n in names},
+    )
+    result = score_chunk(frame, SPECS, fast=fast)
+    expected = []
+    for r in rows:
+        exp: dict[str, Any] = {}
+        for key in ALL_KEYS:
+            accepted = set(SPECS[key].definition.accepted_inputs())
+            exp.update(expected_columns(key, {k: str(v) for k, v in r.items() if k in accepted}))
+        expected.append(exp)
+    assert _compare(result.scored, expected) == []
+    assert not result.errors.filter(pl.col("value").str.strip_chars() == "").height
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("key", ALL_KEYS)
 def test_cohort_equals_calculator_mode_per_score_with_typed_values(key: str, seed: int) -> None:

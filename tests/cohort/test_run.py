@@ -362,3 +362,30 @@ def test_implausible_albumin_is_reported_per_row_not_scored(tmp_path: Path) -> N
     ]
     assert all("plausible 0.5-7 g/dL (5-70 g/L)" in a for a in err["allowed"])
     assert summary.scores_not_computed["nesms"] == 3
+
+
+def test_blank_cells_are_missing_alike_in_csv_and_parquet(tmp_path: Path) -> None:
+    """A cell of spaces (CSV), an empty string (Parquet, plain or dictionary-encoded) and an empty
+    CSV cell all mean unknown: no error row, the score a range with the item missing."""
+    import polars as pl
+
+    from spinemets import score
+
+    csv = tmp_path / "in.csv"
+    csv.write_text("patient_id,kps,frankel\nP1, ,E\nP2,,E\nP3,\t,E\n")
+    frame = pl.DataFrame({"patient_id": ["P1", "P2", "P3"], "kps": [" ", "", None], "frankel": ["E"] * 3})
+    frame.write_parquet(tmp_path / "in.parquet")
+    frame.with_columns(pl.col("kps").cast(pl.Categorical)).write_parquet(tmp_path / "cat.parquet")
+    single = score("tokuhashi_revised", {"kps": " ", "frankel": "E"})
+    assert single.missing[0] == "general_condition" and single.total is None
+    for src in (csv, tmp_path / "in.parquet", tmp_path / "cat.parquet"):
+        out = tmp_path / f"{src.stem}-{src.suffix[1:]}-scored.parquet"
+        summary = score_file(src, out, progress=False)
+        assert summary.error_count == 0, src
+        scored = pl.read_parquet(out)
+        assert scored["tokuhashi_revised_input_error"].to_list() == [False] * 3
+        assert scored["tokuhashi_revised_min"].to_list() == [single.min] * 3
+        assert scored["tokuhashi_revised_max"].to_list() == [single.max] * 3
+        assert scored["tokuhashi_revised_missing"].to_list() == [";".join(single.missing)] * 3
+    # the input is carried as read
+    assert pl.read_parquet(tmp_path / "in-parquet-scored.parquet")["kps"].to_list() == [" ", "", None]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from spinemets.cohort.expressions import INVALID_PREFIX, ColumnScorer, empty_errors
 from spinemets.cohort.fast import FastCache, FastScorer, TooManyStates, bool_column, dictionary_column
@@ -76,6 +77,59 @@ def _to_polars_series(arr: pa.Array | pa.ChunkedArray) -> pl.Series:
     return s
 
 
+def _blank(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Empty or whitespace-only text (``utf8_is_space`` is false for the empty string).
+
+    Built without Python scalars: pyarrow imports pandas to convert one (a third of a second).
+    """
+    empty = pc.invert(pc.cast(pc.utf8_length(values), pa.bool_()))
+    return pc.or_kleene(pc.utf8_is_space(values), empty)
+
+
+def _blank_as_null(col: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """``col`` with blank text as null, or None when it holds no blank text (or is not text)."""
+    t = col.type
+    if pa.types.is_dictionary(t) and (
+        pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)
+    ):
+        chunks, changed = [], False
+        for chunk in col.chunks:
+            blank_values = _blank(chunk.dictionary)
+            if not pc.any(blank_values).as_py():
+                chunks.append(chunk)
+                continue
+            rows = pc.take(blank_values, chunk.indices)
+            indices = pc.if_else(rows, pa.nulls(len(chunk), chunk.indices.type), chunk.indices)
+            chunks.append(pa.DictionaryArray.from_arrays(indices, chunk.dictionary))
+            changed = True
+        return pa.chunked_array(chunks, t) if changed else None
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        return None
+    blank = _blank(col)
+    if not pc.any(blank).as_py():
+        return None
+    return pc.if_else(blank, pa.nulls(len(col), t), col)
+
+
+def blanks_as_missing(
+    table: pa.Table, specs: Mapping[str, ScoreSpec], mapping: CohortMapping | None
+) -> pa.Table:
+    """Empty and whitespace-only text in the columns the scores or the mapping read becomes missing.
+
+    As in calculator mode (``spinemets.score`` with ``kps=" "``): a blank cell means unknown, so the
+    score becomes a range with the item missing, never an invalid value. The same for CSV (a cell
+    of spaces) and Parquet (an empty string).
+    """
+    read = {name for spec in specs.values() for name in spec.definition.accepted_inputs()}
+    sources = mapping.sources if mapping is not None else frozenset()
+    for i, name in enumerate(table.column_names):
+        if name in sources or name in read or name.split(".", 1)[-1] in read:
+            fixed = _blank_as_null(table.column(i))
+            if fixed is not None:
+                table = table.set_column(i, table.schema.field(i).with_type(fixed.type), fixed)
+    return table
+
+
 def apply_mapping(
     df: pl.DataFrame, mapping: CohortMapping | None, row_offset: int
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -137,18 +191,18 @@ def score_chunk(
     ``cache`` (one per run) lets the chunks of a file share the tables built from distinct values.
     Input columns are passed through exactly as read.
     """
-    if isinstance(df, pa.Table):
-        arrow_in = df
-        sources = mapping.sources if mapping else frozenset()
-        # dictionary-encoded text the mapping does not read stays in Arrow (the scorer codes it there)
-        skip = (
-            [f.name for f in df.schema if pa.types.is_dictionary(f.type) and f.name not in sources]
-            if fast
-            else []
-        )
-        frame = _to_polars(df.drop_columns(skip))
-    else:
-        frame, arrow_in, skip = df, df.to_arrow(), []
+    if isinstance(df, pl.DataFrame):
+        df = df.to_arrow()
+    passed_through = df  # the output carries the input exactly as read
+    arrow_in = blanks_as_missing(df, specs, mapping)
+    sources = mapping.sources if mapping else frozenset()
+    # dictionary-encoded text the mapping does not read stays in Arrow (the scorer codes it there)
+    skip = (
+        [f.name for f in arrow_in.schema if pa.types.is_dictionary(f.type) and f.name not in sources]
+        if fast
+        else []
+    )
+    frame = _to_polars(arrow_in.drop_columns(skip))
     mapped, map_errors = apply_mapping(frame, mapping, row_offset)
     scores: dict[str, pa.Array] | None = None
     scores_are_fast = False
@@ -179,7 +233,7 @@ def score_chunk(
             sub_mapped = sub_mapped.with_columns(rows)
             scorer = ColumnScorer(specs, sub_mapped.schema)
             score_errors = scorer.error_rows(scorer.apply(sub_mapped.lazy()).collect(), row_offset)
-    table = arrow_in
+    table = passed_through
     new_inputs = [c for c in (mapping.columns if mapping else {}) if c in mapped.columns]
     for name in new_inputs:
         col = mapped[name].to_arrow()

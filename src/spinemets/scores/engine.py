@@ -762,6 +762,11 @@ def _item_entry(ci: _CItem, score_key: str, inputs: Mapping[str, Any]) -> _Entry
     return made
 
 
+def _blank(value: Any) -> bool:
+    """Empty or whitespace-only text: unknown, exactly like a value not given (and a blank cohort cell)."""
+    return isinstance(value, str) and not value.strip()
+
+
 def resolve_item(spec: ScoreSpec, item: Item, inputs: Mapping[str, Any]) -> Resolution:
     """Resolve one item of ``spec`` from calculator inputs (public for the cohort and web paths)."""
     compiled = compile_definition(spec.definition)
@@ -782,6 +787,8 @@ def evaluate(
     for k in inputs:
         if k not in accepted:
             raise InvalidInputError(f"{defn.key}.{k}", inputs[k], compiled.accepted_text)
+    if any(_blank(v) for v in inputs.values()):  # an empty answer is no answer: the item is missing
+        inputs = {k: v for k, v in inputs.items() if not _blank(v)}
     items: list[ItemResult] = []
     lo = hi = 0
     missing: list[str] = []
