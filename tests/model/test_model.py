@@ -310,7 +310,7 @@ def test_vertebral_count_below_the_lesions_entered_is_a_contradiction_not_a_sile
     # T11-T12 and L3 cover three vertebrae; a recorded count of 2 must be resolved by the team.
     with pytest.raises(
         InvalidInputError,
-        match=r"burden\.vertebrae_involved must be at least 3, the vertebrae covered by the lesions "
+        match=r"burden\.vertebrae_involved must be at least 3, the distinct vertebrae covered by the lesions "
         r"entered \(T11-T12, L3\); got 2",
     ):
         parse_patient(
@@ -382,3 +382,26 @@ def test_a_number_that_is_not_finite_is_refused_in_every_field(value: float) -> 
         parse_patient({"labs": {"crp_mg_dl": value}})
     with pytest.raises(InvalidInputError, match=r"must be a finite number"):
         parse_patient({"lesions": [{"level": "T12", "collapse_percent": value}]})
+
+
+@pytest.mark.parametrize(
+    ("levels", "count"),
+    [(["T11-T12", "T12-L1"], 3), (["T12", "T12"], 1), (["T10-T12", "T11"], 3), (["C7-T1", "T1-T2", "L1"], 4)],
+)
+def test_overlapping_lesions_count_each_vertebra_once(levels: list[str], count: int) -> None:
+    lesions = [{"level": level} for level in levels]
+    ok = parse_patient({"lesions": lesions, "burden": {"vertebrae_involved": count}})
+    assert ok.burden.vertebrae_involved == count
+    with pytest.raises(
+        InvalidInputError,
+        match=rf"burden\.vertebrae_involved must be at least {count}, the distinct vertebrae .*; got {count - 1}",
+    ):
+        parse_patient({"lesions": lesions, "burden": {"vertebrae_involved": count - 1}})
+
+
+def test_vertebrae_covered_is_the_union_of_the_spans() -> None:
+    from spinemets.model.levels import LevelSpan, vertebrae_covered
+
+    spans = [LevelSpan.parse(t) for t in ("T11-T12", "T12-L1", "T12")]
+    assert vertebrae_covered(spans) == 3
+    assert vertebrae_covered([]) == 0

@@ -219,3 +219,14 @@ def test_entered_lesions_are_a_lower_bound_for_the_vertebral_count() -> None:
     # with the field, the value and the minimum (tests/model: vertebral-count contradiction).
     with pytest.raises(InvalidInputError, match=r"burden\.vertebrae_involved must be at least 2"):
         _patient(lesions=[{"level": "T4-T5"}], burden={"vertebrae_involved": 1})
+
+
+def test_overlapping_lesions_are_not_counted_twice_as_vertebrae() -> None:
+    # three lesion entries at T12 are one vertebra: Tokuhashi's vertebral item stays unknown, and
+    # T11-T12 with T12-L1 cover three vertebrae, not four
+    same = _patient(lesions=[{"level": "T12"}, {"level": "T12"}, {"level": "T12"}])
+    assert score("tokuhashi_revised", same).items[2].category is None
+    overlap = _patient(lesions=[{"level": "T11-T12"}, {"level": "T12-L1"}])
+    assert score("tokuhashi_revised", overlap).items[2].category == "three_or_more"
+    two = _patient(lesions=[{"level": "T12-L1"}, {"level": "L1"}])
+    assert score("tokuhashi_revised", two).items[2].category is None

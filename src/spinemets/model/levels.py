@@ -7,6 +7,7 @@ index giving cranio-caudal order, so spans can be validated and expanded.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import total_ordering
 from typing import Any
 
@@ -129,3 +130,12 @@ class LevelSpan:
             json_schema_input_schema=core_schema.str_schema(pattern=r"^[A-Za-z]+\d*(-[A-Za-z]+\d*)?$"),
             serialization=core_schema.plain_serializer_function_ser_schema(str),
         )
+
+
+def vertebrae_covered(spans: Iterable[LevelSpan]) -> int:
+    """How many distinct vertebrae the spans cover together.
+
+    Lesions may overlap (T11-T12 and T12-L1 share T12; two lesions at T12 are one vertebra), so the
+    count is of the union, never the sum of the spans' lengths.
+    """
+    return len({level.index for span in spans for level in span.levels})

@@ -30,7 +30,7 @@ from spinemets.model.enums import (
     VisceralMetastases,
     VisceralPattern,
 )
-from spinemets.model.levels import LevelSpan
+from spinemets.model.levels import LevelSpan, vertebrae_covered
 from spinemets.model.units import (
     HAEMOGLOBIN_PLAUSIBLE_G_DL,
     albumin_range_text,
@@ -328,14 +328,14 @@ class Patient(_Model):
     def _vertebral_count_covers_the_lesions(self) -> Patient:
         # A recorded count below the vertebrae the lesions span is a contradiction to resolve,
         # not something a score may quietly correct.
-        entered = sum(len(lesion.level) for lesion in self.lesions)
+        entered = vertebrae_covered(lesion.level for lesion in self.lesions)
         count = self.burden.vertebrae_involved
         if count is not None and count < entered:
             levels = ", ".join(str(lesion.level) for lesion in self.lesions)
             raise InvalidInputError(
                 "burden.vertebrae_involved",
                 count,
-                f"at least {entered}, the vertebrae covered by the lesions entered ({levels})",
+                f"at least {entered}, the distinct vertebrae covered by the lesions entered ({levels})",
             )
         return self
 

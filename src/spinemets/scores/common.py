@@ -11,6 +11,7 @@ from typing import Any
 
 from spinemets.knowledge.histology import HistologyRow, histology_table
 from spinemets.model.enums import Histology
+from spinemets.model.levels import vertebrae_covered
 from spinemets.scores.engine import Bins, Lookup
 
 PRIMARIES = "a primary from the histology list: " + ", ".join(h.value for h in Histology)
@@ -83,7 +84,7 @@ def bone_metastases_from_patient(patient: Any) -> dict[str, Any]:
     """
     extraspinal = patient.burden.extraspinal_bone_metastases
     vertebrae = patient.burden.vertebrae_involved
-    entered = sum(len(lesion.level) for lesion in patient.lesions)
+    entered = vertebrae_covered(lesion.level for lesion in patient.lesions)
     if extraspinal is not None and vertebrae is not None:
         total = extraspinal + vertebrae  # the model ensures vertebrae >= the levels entered
         return {"bone_metastases_count": total} if total >= 1 else {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from spinemets.model.levels import vertebrae_covered
 from spinemets.scores.common import histology_lookup
 from spinemets.scores.engine import (
     Band,
@@ -248,7 +249,7 @@ def from_patient(patient: Any) -> Mapping[str, Any]:
         raw["ecog"] = patient.performance.ecog
     if patient.burden.extraspinal_bone_metastases is not None:
         raw["extraspinal_bone_metastases"] = patient.burden.extraspinal_bone_metastases
-    entered = sum(len(lesion.level) for lesion in patient.lesions)
+    entered = vertebrae_covered(lesion.level for lesion in patient.lesions)
     if patient.burden.vertebrae_involved is not None:
         raw["vertebral_body_metastases"] = patient.burden.vertebrae_involved
     elif entered >= 3:  # the lesions entered already cover three or more vertebrae
