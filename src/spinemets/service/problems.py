@@ -127,6 +127,17 @@ def field_problem(exc: InvalidInputError) -> FieldProblem:
     return FieldProblem(field=exc.field, value=_safe_value(exc.value), allowed=allowed)
 
 
+def invalid_input_response(request: Request, exc: InvalidInputError) -> JSONResponse:
+    """422 problem naming the field, the value and what is allowed."""
+    return problem_response(
+        422,
+        str(exc),
+        request=request,
+        errors=[field_problem(exc)],
+        type_="urn:spinemets:problem:invalid-input",
+    )
+
+
 def request_error(err: Mapping[str, Any]) -> InvalidInputError:
     """One request validation error in the library's words (:func:`spinemets.model.validation.invalid_input`).
 
@@ -197,13 +208,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInputError)
     async def _invalid(request: Request, exc: InvalidInputError) -> JSONResponse:
-        return problem_response(
-            422,
-            str(exc),
-            request=request,
-            errors=[field_problem(exc)],
-            type_="urn:spinemets:problem:invalid-input",
-        )
+        return invalid_input_response(request, exc)
 
     @app.exception_handler(MissingExtraError)
     async def _extra(request: Request, exc: MissingExtraError) -> JSONResponse:
@@ -247,13 +252,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         unparsed = body_error(exc.__cause__) if exc.status_code == 400 else None
         if unparsed is not None:
-            return problem_response(
-                422,
-                str(unparsed),
-                request=request,
-                errors=[field_problem(unparsed)],
-                type_="urn:spinemets:problem:invalid-input",
-            )
+            return invalid_input_response(request, unparsed)
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
             exc.status_code, detail, request=request, headers=getattr(exc, "headers", None)
