@@ -405,3 +405,12 @@ def test_vertebrae_covered_is_the_union_of_the_spans() -> None:
     spans = [LevelSpan.parse(t) for t in ("T11-T12", "T12-L1", "T12")]
     assert vertebrae_covered(spans) == 3
     assert vertebrae_covered([]) == 0
+
+
+def test_hours_of_a_complete_deficit_contradicting_the_grade_are_refused() -> None:
+    """complete_deficit_hours drives the Patchell 48-hour exclusion; with Frankel D it would stop an
+    emergency decompression for a patient who is not paraplegic."""
+    with pytest.raises(InvalidInputError, match=r"complete_deficit_hours .*Frankel/ASIA A.*recorded is D"):
+        parse_patient({"neurology": {"frankel": "D", "complete_deficit_hours": 96}})
+    assert parse_patient({"neurology": {"frankel": "A", "complete_deficit_hours": 96}}).neurology.frankel
+    assert parse_patient({"neurology": {"complete_deficit_hours": 12}}).neurology.complete_deficit_hours == 12

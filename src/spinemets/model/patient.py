@@ -112,8 +112,21 @@ class Neurology(_Model):
         None, description="Neurological deterioration despite radiotherapy and corticosteroids."
     )
     complete_deficit_hours: int | None = Field(
-        None, ge=0, description="Hours since a complete (paraplegic) deficit was established."
+        None,
+        ge=0,
+        description="Hours since a complete (paraplegic) deficit was established; only with Frankel/ASIA A "
+        "when a grade is given.",
     )
+
+    @model_validator(mode="after")
+    def _complete_deficit_is_grade_a(self) -> Neurology:
+        grade = self.frankel or self.asia
+        if self.complete_deficit_hours is not None and grade is not None and grade is not Frankel.A:
+            raise ValueError(
+                f"complete_deficit_hours is for a complete deficit (Frankel/ASIA A); the grade recorded is "
+                f"{grade.value}: correct the grade or leave the hours out"
+            )
+        return self
 
 
 class Pain(_Model):

@@ -169,6 +169,10 @@ class Facts:
         esc, nd = self.escc_high, self.neuro_deficit
         if not (esc.value and nd.value) or self.tissue_pending:
             return Judgement(False, ())
+        if self.histology is None:  # Patchell admitted tissue-proven cancer of a type it did not exclude
+            return Judgement(
+                None, (f"{self.histology_label}: Patchell 2005 eligibility needs the tumour type",)
+            )
         if self.histology in self.settings.patchell_excluded_histologies:
             return Judgement(
                 False, (f"{self.histology_label}: excluded from Patchell 2005 as radiosensitive",)
@@ -350,9 +354,11 @@ class Facts:
         found: list[str] = []
         if self.unstable.value:
             found.append("spinal instability: " + "; ".join(self.unstable.basis))
-        if self.escc_high.value and self.radiosensitivity == "resistant":
+        # cord decompression (NOMS, Patchell) has no neurological aim after paraplegia beyond 48 h
+        cord = self.escc_high.value and not self.established_paraplegia.value
+        if cord and self.radiosensitivity == "resistant":
             found.append(f"{self.escc_high.basis[0]} with {self.radiosensitivity_basis}")
-        if self.decompression_indicated.value:
+        elif self.decompression_indicated.value:
             found.append(f"{self.escc_high.basis[0]} with neurological signs (Patchell 2005 population)")
         for les in self.patient.lesions:
             if les.progression_after_radiotherapy:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
+from spinemets.model.enums import RadicularPain
 from spinemets.rules.engine import RuleContext, rule
 
 
@@ -108,8 +109,11 @@ def new_symptoms(ctx: RuleContext) -> None:
     if not ctx.patient.context.new_symptoms_since_treatment:
         return
     nd = ctx.facts.neuro_deficit
+    n = ctx.patient.neurology
     basis = ["new or worse symptoms since treatment", *nd.basis]
-    if nd.value is False:
+    # NICE counts radicular pain as a neurological symptom: urgent only without it (recorded as none)
+    if nd.value is False and n.radiculopathy is RadicularPain.none:
+        basis.append("no radicular pain")
         ctx.emit("follow-up.new-pain-urgent", basis)
     else:
         ctx.emit("follow-up.new-symptoms", basis)

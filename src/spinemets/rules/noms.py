@@ -66,7 +66,7 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
     elif f.radiosensitivity == "resistant":
         if f.escc_high.value is False:
             ctx.emit("noms.sbrt", [o, *f.escc_high.basis, f.performance_basis])
-        elif f.escc_high.value:
+        elif f.escc_high.value and not f.established_paraplegia.value:  # else surgery.paraplegia-over-48h
             cand = f.surgical_candidate
             basis = [o, *f.escc_high.basis, *cand.basis]
             if cand.value:

@@ -90,10 +90,12 @@ def reirradiation(ctx: RuleContext) -> None:
         return
     today = ctx.patient.assessment_date
     min_days = ctx.facts.settings.reirradiation_min_days
+    deficit = ctx.facts.neuro_deficit.value  # ASTRO's month is about pain; a deficit is not made to wait
     early = [
         les
         for les in recurrent
-        if today is not None
+        if not deficit
+        and today is not None
         and les.prior_radiotherapy
         and les.prior_radiotherapy.date
         and (today - les.prior_radiotherapy.date).days < min_days

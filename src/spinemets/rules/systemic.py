@@ -29,22 +29,25 @@ def corticosteroids(ctx: RuleContext) -> None:
         else:
             ctx.emit("systemic.dexamethasone-haematological", [f.histology_label, "spinal involvement"])
         return
-    if nd.value:
-        if f.tissue_pending:
-            days = f.settings.biopsy_days_mscc
+    if f.tissue_pending and (nd.value or ctx.patient.lesions or ctx.patient.symptoms):
+        # the biopsy deadline follows the suspicion of MSCC, as in the work-up (NL-WM: 1 day, else 1 week)
+        if nd.value or f.suspected_mscc.value:
             ctx.emit(
-                "systemic.withhold-steroids-until-biopsy-mscc", [*nd.basis, f.histology_label], days=days
+                "systemic.withhold-steroids-until-biopsy-mscc",
+                [*f.suspected_mscc.basis, f.histology_label],
+                days=f.settings.biopsy_days_mscc,
             )
         else:
-            ctx.emit("systemic.dexamethasone-mscc", nd.basis)
+            ctx.emit(
+                "systemic.withhold-steroids-until-biopsy",
+                [f.histology_label, "no tissue diagnosis yet", *nd.basis],
+                days=f.settings.biopsy_days_no_mscc,
+            )
+        if nd.value is None and f.suspected_mscc.value:
+            ctx.emit("systemic.obtain-neurology-for-steroids", [*f.suspected_mscc.basis, *nd.basis])
         return
-    if f.tissue_pending and (ctx.patient.lesions or ctx.patient.symptoms):
-        days = f.settings.biopsy_days_no_mscc
-        ctx.emit(
-            "systemic.withhold-steroids-until-biopsy",
-            [f.histology_label, "no tissue diagnosis yet"],
-            days=days,
-        )
+    if nd.value:
+        ctx.emit("systemic.dexamethasone-mscc", nd.basis)
         return
     if (
         nd.value is False

@@ -37,6 +37,16 @@ def pathway(ctx: RuleContext) -> None:
         ctx.emit("triage.urgent-pathway", alarms)
 
 
+_CT_INSTEAD = {
+    "imaging.mri-whole-spine-12h": ("imaging.ct-now-mri-contraindicated", "Dutch 12 hours, NICE 24 hours"),
+    "imaging.mri-whole-spine-24h": ("imaging.ct-now-mri-contraindicated", "24 hours"),
+    "imaging.mri-whole-spine-48h": ("imaging.mri-contraindicated", "48 hours"),
+    "imaging.mri-whole-spine-1w": ("imaging.mri-contraindicated", "1 week"),
+    "imaging.mri-whole-spine-2w": ("imaging.mri-contraindicated", "2 weeks"),
+}
+"""MRI contraindicated (NICE NG234: CT): the CT item that keeps the deadline the MRI would have had."""
+
+
 @rule(
     "imaging.mri-whole-spine-12h",
     "imaging.mri-whole-spine-24h",
@@ -44,38 +54,55 @@ def pathway(ctx: RuleContext) -> None:
     "imaging.mri-whole-spine-1w",
     "imaging.mri-whole-spine-2w",
     "triage.obtain-neurological-exam",
+    "imaging.mri-contraindicated",
+    "imaging.ct-now-mri-contraindicated",
 )
 def mri_deadline(ctx: RuleContext) -> None:
-    """The Dutch MRI timetable by presentation; asks for the examination when it cannot choose."""
-    if not _mri_needed(ctx) or ctx.patient.context.mri_contraindicated:
-        return  # no MRI to time: the CT alternative is its own item (mri_contraindicated)
+    """The Dutch MRI timetable by presentation; asks for the examination when it cannot choose. With
+    MRI contraindicated the same deadline applies to CT; lesions without an ESCC grade need CT too."""
+    if not _mri_needed(ctx):
+        if ctx.patient.context.mri_contraindicated and ctx.facts.lesions_missing_escc:
+            ctx.emit("imaging.mri-contraindicated", ["MRI contraindicated", ctx.facts.escc_high.basis[0]])
+        return
+    chosen = _deadline(ctx)
+    if chosen is None:
+        return
+    rec_id, basis = chosen
+    if ctx.patient.context.mri_contraindicated:
+        ct_id, deadline = _CT_INSTEAD[rec_id]
+        ctx.emit(
+            ct_id, ["MRI contraindicated", f"deadline as for MRI: {deadline}", *basis], deadline=deadline
+        )
+    else:
+        ctx.emit(rec_id, basis)
+
+
+def _deadline(ctx: RuleContext) -> tuple[str, list[str]] | None:
+    """Which MRI deadline applies and why, or None after asking for the neurological examination."""
     n = ctx.patient.neurology
     f = ctx.facts
     lhermitte = any(s.value == "lhermitte_sign" for s in ctx.patient.symptoms)
     mri_note = "MRI not recorded as done" if ctx.patient.context.mri_done is None else "no MRI yet"
     if f.neuro_deficit.value or ctx.patient.context.suspected_mscc or lhermitte:
-        ctx.emit("imaging.mri-whole-spine-12h", [*f.suspected_mscc.basis, mri_note])
-        return
+        return "imaging.mri-whole-spine-12h", [*f.suspected_mscc.basis, mri_note]
     if n.radiculopathy is RadicularPain.unilateral and n.radicular_deficit:
         days = n.motor_deficit_onset_days
         basis = [f"unilateral radicular deficit, progressive={n.deficit_progressive}", mri_note]
         if n.deficit_progressive and days is not None:
             basis.append(f"deficit developed over {days} days")
-            ctx.emit("imaging.mri-whole-spine-24h" if days <= 7 else "imaging.mri-whole-spine-48h", basis)
-            return
+            return ("imaging.mri-whole-spine-24h" if days <= 7 else "imaging.mri-whole-spine-48h"), basis
         ctx.emit(
             "triage.obtain-neurological-exam", [*basis, "onset or progression of the deficit not recorded"]
         )
-        return
+        return None
     if n.radiculopathy is RadicularPain.unilateral:
-        ctx.emit("imaging.mri-whole-spine-1w", ["unilateral radicular pain", mri_note])
-        return
+        return "imaging.mri-whole-spine-1w", ["unilateral radicular pain", mri_note]
     if n.radiculopathy is RadicularPain.none and f.neuro_deficit.value is False:
-        ctx.emit("imaging.mri-whole-spine-2w", ["local back pain only", *f.neuro_deficit.basis, mri_note])
-        return
+        return "imaging.mri-whole-spine-2w", ["local back pain only", *f.neuro_deficit.basis, mri_note]
     ctx.emit(
         "triage.obtain-neurological-exam", ["radicular pain/deficit not recorded", *f.neuro_deficit.basis]
     )
+    return None
 
 
 @rule("imaging.mri-protocol", "imaging.plain-films-cannot-exclude")
@@ -92,19 +119,6 @@ def mri_protocol(ctx: RuleContext) -> None:
         ctx.emit(
             "imaging.plain-films-cannot-exclude", ["MRI pending: other imaging cannot exclude metastases"]
         )
-
-
-@rule("imaging.mri-contraindicated", "imaging.ct-now-mri-contraindicated")
-def mri_contraindicated(ctx: RuleContext) -> None:
-    """CT instead of MRI (NICE NG234), on the emergency deadline when cord compression is suspected."""
-    if not ctx.patient.context.mri_contraindicated:
-        return
-    f = ctx.facts
-    lhermitte = any(s.value == "lhermitte_sign" for s in ctx.patient.symptoms)
-    if _mri_needed(ctx) and (f.neuro_deficit.value or ctx.patient.context.suspected_mscc or lhermitte):
-        ctx.emit("imaging.ct-now-mri-contraindicated", ["MRI contraindicated", *f.suspected_mscc.basis])
-    elif _mri_needed(ctx) or f.lesions_missing_escc:
-        ctx.emit("imaging.mri-contraindicated", ["MRI contraindicated"])
 
 
 @rule("triage.report-worsening")
