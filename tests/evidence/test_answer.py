@@ -252,6 +252,17 @@ def test_penile_branch_stays_out_of_questions_that_do_not_name_it(question: str)
     assert leaked == []
 
 
+def test_a_vulvar_question_about_groin_nodes_gets_no_penile_regimen() -> None:
+    """Naming the groin opens the inguinal pathway, but not the branch of another primary."""
+    by_id = statements_by_id()
+    used = ask(
+        "Vulvar cancer with fixed groin nodes: is chemotherapy given before surgery?"
+    ).cited_statement_ids
+    penile = [i for i in used if Topic.penile_cancer in by_id[i].topics]
+    assert all(by_id[i].kind.value == "caveat" or Topic.conflicts in by_id[i].topics for i in penile), penile
+    assert any(Topic.vulvar_cancer in by_id[i].topics for i in used)
+
+
 def test_penile_branch_answers_a_question_that_names_it() -> None:
     used = ask("How many cycles of TIP chemotherapy for bulky penile inguinal nodes?").cited_statement_ids
     assert "ing-penile-tip-cycles-k" in used and "ing-penile-bulky-tip" in used

@@ -59,20 +59,24 @@ RRF_K = 60
 """Rank offset of reciprocal rank fusion (the value of Cormack et al. 2009)."""
 DENSE_WEIGHT = 0.3
 """Weight of the dense ranking in the fusion; BM25 with the synonym layer is the stronger signal here."""
-BRANCHES: dict[Topic, frozenset[str]] = {
-    Topic.penile_cancer: frozenset({"c_penile", "c_groin"}),
-    Topic.vulvar_cancer: frozenset({"c_vulvar", "c_groin"}),
-}
-"""Primary-specific branches (guidelines.md 12.6: penile-cancer figures stay in the inguinal branch): their
-statements answer only a question that names the branch (concept tokens of evidence.text); the caveats
-that warn against carrying them over (kind caveat, topic conflicts) stay open to every question."""
+BRANCHES: dict[Topic, str] = {Topic.penile_cancer: "c_penile", Topic.vulvar_cancer: "c_vulvar"}
+"""Primary-specific branches of the inguinal pathway (guidelines.md 12.6: penile-cancer figures stay in
+their branch) and the concept token (evidence.text) of the primary that opens each."""
+GROIN = "c_groin"
+"""A question about groin nodes that names no primary opens every branch of the pathway."""
 
 
 def in_closed_branch(st: EvidenceStatement, tokens: frozenset[str]) -> bool:
-    """True when ``st`` belongs to a branch the question (its tokens) does not name."""
+    """True when ``st`` belongs to a branch the question (its tokens) does not open: a branch opens
+    when the question names its primary, or asks about groin nodes without naming another primary.
+    The caveats that warn against carrying a branch over (kind caveat, topic conflicts) stay open."""
     if st.kind is StatementKind.caveat or Topic.conflicts in st.topics:
         return False
-    return any(topic in st.topics and not (names & tokens) for topic, names in BRANCHES.items())
+    named = {topic for topic, token in BRANCHES.items() if token in tokens}
+    for topic in BRANCHES:
+        if topic in st.topics and topic not in named and (named or GROIN not in tokens):
+            return True
+    return False
 
 
 class RetrievalMethod(StrEnum):
