@@ -193,3 +193,12 @@ def test_no_row_with_both_time_and_event_is_an_error(scored: Path) -> None:
     df = _small(scored).with_columns(pl.lit(None, pl.Float64).alias("time_months"))
     with pytest.raises(InvalidInputError, match="at least one row with both a time"):
         validate_frame(df, time="time_months", event="event", bootstrap=0)
+
+
+@pytest.mark.parametrize("column", ["time_months", "event"])
+def test_an_all_empty_column_is_missing_not_the_wrong_type(scored: Path, column: str) -> None:
+    """A Parquet column holding only nulls has no type of its own (polars Null): every value missing."""
+    df = _small(scored).with_columns(pl.lit(None).alias(column))
+    assert df[column].dtype == pl.Null
+    with pytest.raises(InvalidInputError, match="at least one row with both a time"):
+        validate_frame(df, time="time_months", event="event", bootstrap=0)

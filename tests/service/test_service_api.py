@@ -416,7 +416,8 @@ def test_allowed_hosts_setting_limits_the_names_in_required_mode(
     anywhere = create_app(load_settings(data_dir=tmp_path / "a"), store=app_store)  # type: ignore[arg-type]
     with TestClient(anywhere, client=LOOPBACK, base_url="http://spinemets.internal:8443") as c:
         assert c.get("/api/v1/assessments", headers=read).status_code == 200  # behind a proxy: any name
-    settings = load_settings(data_dir=tmp_path / "b", allowed_hosts=["spinemets.example.org"])
+    # entries are compared as the Host check reads a header: lower case, port ignored
+    settings = load_settings(data_dir=tmp_path / "b", allowed_hosts=["SpineMets.Example.org:8443"])
     limited = create_app(settings, store=app_store)  # type: ignore[arg-type]
     with TestClient(limited, client=LOOPBACK, base_url="https://spinemets.example.org") as c:
         assert c.get("/api/v1/assessments", headers=read).status_code == 200
@@ -428,6 +429,8 @@ def test_allowed_hosts_setting_limits_the_names_in_required_mode(
     with TestClient(create_app(open_settings), client=LOOPBACK, base_url="http://spinemets.localhost") as c:
         assert c.get("/api/v1/assessments").status_code == 200
         assert c.get("/api/v1/assessments", headers={"Host": "localhost:8000"}).status_code == 200
+    with pytest.raises(InvalidInputError, match="allowed_hosts"):
+        load_settings(data_dir=tmp_path / "d", allowed_hosts=["spine.example.org:https"])
 
 
 def test_web_login_session_with_csrf(client: TestClient) -> None:

@@ -345,6 +345,9 @@ def test_a_deleted_assessment_stays_readable_but_cannot_get_a_new_version(
     store.delete(ident, author="test")
     page = client.get(location).text
     assert "<b>deleted</b>" in page and "Edit as a new version" not in page
+    assert 'role="alert"><b>DELETED ASSESSMENT: version 1' in page
+    pdf = client.get(f"/assessments/{ident}/report.pdf")
+    assert pdf.status_code == 200 and "-deleted.pdf" in pdf.headers["Content-Disposition"]
     assert ident not in client.get("/history").text
     data = {**forms.patient_to_form(breast_patient), "csrf_token": [csrf], "assessment_id": [ident]}
     refused = client.post("/assess", data=data)

@@ -134,7 +134,7 @@ def survival_time(col: pl.Series, unit: str) -> pl.Series:
             if comma:
                 hint += "; a decimal comma: write 3.5, not 3,5"
             raise InvalidInputError(field, bad[0], allowed, hint)
-    elif col.dtype.is_numeric():
+    elif col.dtype.is_numeric() or col.dtype == pl.Null:  # an all-empty column: every time missing
         num = col.cast(pl.Float64)
     else:
         raise InvalidInputError(field, str(col.dtype), allowed, "the column is not numbers")
@@ -146,6 +146,19 @@ def survival_time(col: pl.Series, unit: str) -> pl.Series:
                 field, bad_num[0], allowed, f"{bad_num.len():,} {what} times: {_shown(bad_num)}"
             )
     return num * _TO_MONTHS[unit]
+
+
+def scored_keys(columns: list[str], field: str, value: str, source: str) -> list[str]:
+    """The scores with a total among ``columns``; none is an error saying to score ``source`` first."""
+    present = [k for k in SCORES if f"{k}_total" in columns]
+    if not present:
+        raise InvalidInputError(
+            field,
+            value,
+            "a file written by `spinemets cohort score` (columns such as tokuhashi_revised_total)",
+            f"it has no score columns; score it first: spinemets cohort score {source} -o scored.parquet",
+        )
+    return present
 
 
 EVENT_ALLOWED = "0 (censored) or 1 (death), or true/false; empty for unknown"
@@ -166,7 +179,7 @@ def survival_event(col: pl.Series) -> pl.Series:
         bad = text.filter(text.is_not_null() & num.is_null())
         if bad.len():
             raise InvalidInputError(field, bad[0], EVENT_ALLOWED, f"values found: {_shown(bad)}; {recode}")
-    elif col.dtype == pl.Boolean or col.dtype.is_numeric():
+    elif col.dtype in (pl.Boolean, pl.Null) or col.dtype.is_numeric():  # Null: every event missing
         num = col.cast(pl.Float64)
     else:
         raise InvalidInputError(field, str(col.dtype), EVENT_ALLOWED, "the column is not numbers")
@@ -348,15 +361,8 @@ def validate_frame(
             )
     if unit not in _TO_MONTHS:
         raise InvalidInputError("--unit", unit, sorted(_TO_MONTHS))
-    present = [k for k in SCORES if f"{k}_total" in df.columns]
+    present = scored_keys(df.columns, "scored file", "no score columns", "FILE")
     keys = list(scores) if scores else present
-    if not present:
-        raise InvalidInputError(
-            "scored file",
-            "no score columns",
-            "a file written by `spinemets cohort score` (columns such as tokuhashi_revised_total)",
-            "score it first: spinemets cohort score FILE -o scored.parquet",
-        )
     for k in keys:
         if f"{k}_total" not in df.columns:
             raise InvalidInputError("--score", k, present)
@@ -525,13 +531,7 @@ def validate_file(
     if out_dir.exists() and not out_dir.is_dir():  # found now, not after the bootstrap
         raise InvalidInputError("--output", str(out_dir), "a folder for the report", "it is a file")
     df, synthetic = _read(scored, {"--time": time, "--event": event}, table)
-    if not any(c.endswith("_total") and c.removesuffix("_total") in SCORES for c in df.columns):
-        raise InvalidInputError(
-            "scored",
-            str(scored),
-            "a file written by `spinemets cohort score` (columns such as tokuhashi_revised_total)",
-            f"it has no score columns; score it first: spinemets cohort score {scored} -o scored.parquet",
-        )
+    scored_keys(df.columns, "scored", str(scored), str(scored))
     rows_in_file = df.height
     if sample is not None and sample < df.height:
         df = df.sample(n=sample, seed=seed)

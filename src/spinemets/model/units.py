@@ -26,7 +26,7 @@ def albumin_range_text() -> str:
     return f"{lo:g}-{hi:g} g/dL ({lo * 10:g}-{hi * 10:g} g/L)"
 
 
-def _unit_key(unit: str) -> str | None:
+def albumin_unit(unit: str) -> str | None:
     """The canonical albumin unit of ``unit`` (spaces and case ignored), or None when it is neither."""
     u = unit.strip().replace(" ", "").lower()
     return {"g/dl": "g/dL", "g/l": "g/L"}.get(u)
@@ -34,7 +34,7 @@ def _unit_key(unit: str) -> str | None:
 
 def albumin_to_g_dl(value: float, unit: str) -> tuple[float, str]:
     """Albumin in g/dL: g/L is divided by 10 (1 g/dL = 10 g/L)."""
-    key = _unit_key(unit)
+    key = albumin_unit(unit)
     if key == "g/dL":
         return value, f"albumin {value:g} g/dL"
     if key == "g/L":
@@ -50,9 +50,9 @@ def check_albumin(value: float, unit: str | None, field: str = "labs.albumin") -
     :data:`ALBUMIN_PLAUSIBLE_G_DL` the message names the value and unit, the plausible range in both
     units and, where the number fits the other unit, the probable mix-up.
     """
-    if unit is not None and _unit_key(unit) is None:
+    if unit is not None and albumin_unit(unit) is None:
         raise InvalidInputError(f"{field}.unit", unit, ALBUMIN_UNITS, "serum albumin in g/dL or g/L")
-    key = _unit_key(unit) if unit is not None else "g/dL"
+    key = albumin_unit(unit) if unit is not None else "g/dL"
     g_dl = albumin_to_g_dl(value, key or "g/dL")[0]
     lo, hi = ALBUMIN_PLAUSIBLE_G_DL
     if lo <= g_dl <= hi:

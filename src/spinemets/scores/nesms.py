@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from spinemets.model.units import ALBUMIN_PLAUSIBLE_G_DL, albumin_range_text
+from spinemets.model.units import ALBUMIN_PLAUSIBLE_G_DL, albumin_range_text, albumin_unit
 from spinemets.scores.bauer import MODIFIED, modified_from_patient
 from spinemets.scores.engine import (
     Band,
@@ -183,7 +183,7 @@ def from_patient(patient: Any) -> Mapping[str, Any]:
     if albumin is not None:
         if isinstance(albumin, float | int):
             raw["albumin_g_dl"] = albumin
-        elif albumin.unit.strip().replace(" ", "").lower() == "g/l":
+        elif albumin_unit(albumin.unit) == "g/L":
             raw["albumin_g_l"] = albumin.value
         else:
             raw["albumin_g_dl"] = patient.labs.albumin_g_dl()[0]

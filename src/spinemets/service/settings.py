@@ -18,12 +18,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from spinemets.errors import InvalidInputError
 from spinemets.knowledge.yaml_text import YAMLError, load_yaml
 from spinemets.model.validation import invalid_input
+from spinemets.service.security import host_name
 
 SETTINGS_FILE_ENV = "SPINEMETS_SETTINGS_FILE"
 
@@ -110,6 +111,20 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the service logger (never logs patient data).")
     settings_file: Path | None = Field(None, description="The settings file that was read, if any.")
 
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        """Stored as the Host check compares them: lower case, without a port (``host:8443`` -> ``host``)."""
+        names = []
+        for entry in hosts:
+            name = host_name(entry)
+            if name is None:
+                raise ValueError(
+                    f"{entry!r} is not a host name with an optional port (e.g. spine.example.org)"
+                )
+            names.append(name)
+        return tuple(names)
+
     @model_validator(mode="after")
     def _open_only_on_loopback(self) -> ServiceSettings:
         if self.auth_mode is AuthMode.loopback_open and not is_loopback(self.host):
@@ -121,7 +136,7 @@ class ServiceSettings(BaseSettings):
     @property
     def accepted_hosts(self) -> frozenset[str] | None:
         """The Host names requests may carry (lower case, no port), or None for any name."""
-        names = {h.strip().lower() for h in self.allowed_hosts if h.strip()}
+        names = set(self.allowed_hosts)
         if self.auth_mode is AuthMode.loopback_open:
             return frozenset(names | set(LOOPBACK_NAMES))
         return frozenset(names) or None

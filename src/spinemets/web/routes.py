@@ -317,6 +317,7 @@ def result_page(
         {
             "active": "history",
             "stored": stored,
+            "deleted_notice": reports.deleted_notice(stored),
             "assessment": assessment,
             "plan": getattr(assessment, "plan", None),
             "versions": store.versions(assessment_id),
@@ -331,12 +332,11 @@ def report_pdf(
     user: Principal = Depends(web_user),
     store: AssessmentStore = Depends(get_store),
 ) -> Response:
-    """The tumour-board summary as PDF, rendered from the stored result."""
-    from spinemets.render import render
-
+    """The tumour-board summary as PDF, rendered from the stored result (marked if deleted)."""
     stored = _load(store, assessment_id, version)
-    pdf = render(Assessment.model_validate(stored.outputs), "pdf")
-    name = f"spinemets-{stored.patient_id or stored.id}-v{stored.version}.pdf"
+    pdf = reports.pdf(stored)
+    deleted = "-deleted" if stored.deleted else ""
+    name = f"spinemets-{stored.patient_id or stored.id}-v{stored.version}{deleted}.pdf"
     return Response(
         pdf, media_type="application/pdf", headers={"Content-Disposition": reports.attachment(name)}
     )
