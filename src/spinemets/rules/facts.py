@@ -12,6 +12,7 @@ from functools import cache, cached_property
 
 from spinemets.knowledge.histology import histology_row, histology_table
 from spinemets.model.enums import AlarmSymptom, EsccGrade, Frankel, Histology, PainType, RadicularPain
+from spinemets.model.levels import LEVELS
 from spinemets.model.patient import Lesion, Patient
 from spinemets.rules.content import RuleContent, ScoreBands
 from spinemets.scores.engine import ScoreResult
@@ -28,6 +29,7 @@ NEURO_ALARMS = frozenset(
     }
 )
 _ESCC_ORDER = {g: i for i, g in enumerate(EsccGrade)}
+_L2 = LEVELS.index("L2")
 #: Ends every basis line that rests on a recalled (K) fact; a recommendation with such a line is unverified.
 RECALLED = "recalled, unverified]"
 
@@ -157,7 +159,12 @@ class Facts:
         hours = self.patient.neurology.complete_deficit_hours
         limit = self.settings.patchell_max_paraplegia_hours
         if hours is None:
-            return Judgement(None, ("duration of a complete deficit not recorded",))
+            grade = self.patient.frankel_grade
+            if grade is not None and grade[0] is Frankel.A:
+                return Judgement(
+                    None, (f"{grade[1]} A: how long the complete deficit has lasted is not recorded",)
+                )
+            return Judgement(False, ("no complete deficit recorded",))
         if hours > limit:
             return Judgement(True, (f"complete deficit for {hours} h (more than {limit} h)",))
         return Judgement(False, (f"complete deficit for {hours} h (at most {limit} h)",))
@@ -179,9 +186,26 @@ class Facts:
             )
         if self.established_paraplegia.value:
             return Judgement(False, self.established_paraplegia.basis)
+        high = [les for les in self.patient.lesions if les.escc is not None and self.is_high_grade(les.escc)]
+        if high and all(les.level.start.index >= _L2 for les in high):  # below the conus in most adults
+            levels = ", ".join(str(les.level) for les in high)
+            return Judgement(
+                False, (f"high-grade ESCC only at {levels}: cauda equina, which Patchell 2005 excluded",)
+            )
+        if self.established_paraplegia.value is None:
+            return Judgement(None, self.established_paraplegia.basis)
         return Judgement(
             True, (*esc.basis, *nd.basis, f"{self.histology_label}: not excluded by Patchell 2005")
         )
+
+    @cached_property
+    def no_neurological_signs(self) -> bool:
+        """ASTRO 2024 SBRT selection: no neurological symptoms or signs, radicular pain included (NICE)."""
+        radicular = self.patient.neurology.radiculopathy in (
+            RadicularPain.unilateral,
+            RadicularPain.bilateral,
+        )
+        return self.neuro_deficit.value is False and not radicular
 
     @cached_property
     def suspected_mscc(self) -> Judgement:

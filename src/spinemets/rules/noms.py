@@ -52,20 +52,22 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
     f = ctx.facts
     if not ctx.patient.lesions or f.life_expectancy_3_months.value is False or not f.needs_treatment_decision:
         return
+    if f.had_radiotherapy:  # an irradiated level that progressed: re-irradiation or surgery (their rules)
+        return
     o = f.radiosensitivity_basis
     if f.systemic_first and f.unstable.value is not True:
         ctx.emit("noms.systemic-first", [o, *f.unstable.basis])
         if not (f.escc_high.value or f.neuro_deficit.value):
             return
     if f.radiosensitivity == "sensitive":
-        if f.decompression_indicated.value and f.surgical_candidate.value:
+        if f.decompression_indicated.value and f.surgical_candidate.value and f.unstable.value is not True:
             # NOMS (cEBRT whatever the compression) and Patchell (decompression) both apply: show both
             ctx.emit("noms.cebrt-or-decompression", [o, *f.decompression_indicated.basis])
         else:
             ctx.emit("noms.cebrt", [o, *f.escc_high.basis])
     elif f.radiosensitivity == "resistant":
-        if f.escc_high.value is False:
-            ctx.emit("noms.sbrt", [o, *f.escc_high.basis, f.performance_basis])
+        if f.escc_high.value is False and f.no_neurological_signs:  # ASTRO 2024: SBRT without signs
+            ctx.emit("noms.sbrt", [o, *f.escc_high.basis, *f.neuro_deficit.basis, f.performance_basis])
         elif f.escc_high.value and not f.established_paraplegia.value:  # else surgery.paraplegia-over-48h
             cand = f.surgical_candidate
             basis = [o, *f.escc_high.basis, *cand.basis]

@@ -23,7 +23,7 @@ def _sbrt_considered(ctx: RuleContext) -> bool:
     """ASTRO 2024: SBRT for selected patients without neurological signs and no surgery planned; the
     SC.24 and RTOG 0631 regimens come from pain trials (postoperative SBRT is its own item)."""
     f = ctx.facts
-    return f.radiosensitivity == "resistant" and f.escc_high.value is False and f.neuro_deficit.value is False
+    return f.radiosensitivity == "resistant" and f.escc_high.value is False and f.no_neurological_signs
 
 
 @rule("radiotherapy.fractionation-pain", "radiotherapy.fractionation-mscc")

@@ -13,13 +13,15 @@ from spinemets.rules.engine import RuleContext, rule
 _LOW_FOR_AUGMENTATION = (EsccGrade.g0, EsccGrade.g1a, EsccGrade.g1b)
 
 
-@rule("surgery.decompression-mscc", "surgery.paraplegia-over-48h")
+@rule("surgery.decompression-mscc", "surgery.paraplegia-over-48h", "surgery.obtain-paraplegia-duration")
 def decompression(ctx: RuleContext) -> None:
     """Patchell 2005: decompression + RT for high-grade ESCC with neurological signs, in its population."""
     f = ctx.facts
     if f.escc_high.value and f.established_paraplegia.value and not f.tissue_pending:
         ctx.emit("surgery.paraplegia-over-48h", [*f.escc_high.basis, *f.established_paraplegia.basis])
         return
+    if f.escc_high.value and f.established_paraplegia.value is None and not f.tissue_pending:
+        ctx.emit("surgery.obtain-paraplegia-duration", [*f.escc_high.basis, *f.established_paraplegia.basis])
     d = f.decompression_indicated
     if d.value and f.surgical_candidate.value:
         ctx.emit("surgery.decompression-mscc", [*d.basis, *f.surgical_candidate.basis])
@@ -100,7 +102,9 @@ def en_bloc(ctx: RuleContext) -> None:
         and b.visceral_metastases is not None
         and b.visceral_metastases.value == "none"
     )
-    if solitary and f.surgical_candidate.value is not False and f.needs_treatment_decision:
+    # a restriction on surgery already indicated (Delank), never for an unbiopsied lesion
+    on_table = f.surgical_indications and not f.tissue_pending
+    if solitary and on_table and f.surgical_candidate.value is not False and f.needs_treatment_decision:
         ctx.emit(
             "surgery.en-bloc",
             ["solitary spinal metastasis, no other bone or visceral metastases", tomita.label()],

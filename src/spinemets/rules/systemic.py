@@ -23,13 +23,21 @@ from spinemets.rules.engine import RuleContext, rule
 def corticosteroids(ctx: RuleContext) -> None:
     f = ctx.facts
     nd = f.neuro_deficit
-    if f.histology in f.settings.haematological_histologies and ctx.patient.lesions and not f.tissue_pending:
+    asked = nd.value is None and f.suspected_mscc.value and not ctx.patient.context.on_corticosteroids
+    haem = f.histology in f.settings.haematological_histologies
+    confirmed = ctx.patient.primary.histology_confirmed
+    # steroids can make lymphoma (and myeloma) undiagnosable (NL-WM): withheld while such a diagnosis
+    # is still open - an unknown primary, or a haematological primary not yet confirmed on tissue
+    withhold = f.primary_unknown or (haem and confirmed is False)
+    if haem and confirmed and ctx.patient.lesions:  # NICE 1.8.5: confirmed haematological malignancy
         if nd.value:  # NICE 1.8.1 and 1.8.5: as soon as possible, the emergency of any MSCC with signs
             ctx.emit("systemic.dexamethasone-haematological-mscc", [f.histology_label, *nd.basis])
         else:
             ctx.emit("systemic.dexamethasone-haematological", [f.histology_label, "spinal involvement"])
+        if asked:
+            ctx.emit("systemic.obtain-neurology-for-steroids", [*f.suspected_mscc.basis, *nd.basis])
         return
-    if f.tissue_pending and (nd.value or ctx.patient.lesions or ctx.patient.symptoms):
+    if withhold and (nd.value or ctx.patient.lesions or ctx.patient.symptoms):
         # the biopsy deadline follows the suspicion of MSCC, as in the work-up (NL-WM: 1 day, else 1 week)
         if nd.value or f.suspected_mscc.value:
             ctx.emit(
@@ -43,7 +51,7 @@ def corticosteroids(ctx: RuleContext) -> None:
                 [f.histology_label, "no tissue diagnosis yet", *nd.basis],
                 days=f.settings.biopsy_days_no_mscc,
             )
-        if nd.value is None and f.suspected_mscc.value:
+        if asked:
             ctx.emit("systemic.obtain-neurology-for-steroids", [*f.suspected_mscc.basis, *nd.basis])
         return
     if nd.value:
@@ -57,8 +65,7 @@ def corticosteroids(ctx: RuleContext) -> None:
     ):
         ctx.emit("systemic.dexamethasone-not-routine", [*nd.basis, *f.escc_high.basis])
         return
-    if nd.value is None and f.suspected_mscc.value and not ctx.patient.context.on_corticosteroids:
-        # the steroid decision turns on the neurological findings (NICE 1.8.1 vs 1.8.7): ask for them
+    if asked:  # the steroid decision turns on the neurological findings (NICE 1.8.1 vs 1.8.7)
         ctx.emit("systemic.obtain-neurology-for-steroids", [*f.suspected_mscc.basis, *nd.basis])
 
 
