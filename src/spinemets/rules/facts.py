@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
+from itertools import pairwise
 
 from spinemets.knowledge.histology import histology_row, histology_table
 from spinemets.model.enums import AlarmSymptom, EsccGrade, Frankel, Histology, PainType, RadicularPain
@@ -191,6 +192,14 @@ class Facts:
             levels = ", ".join(str(les.level) for les in high)
             return Judgement(
                 False, (f"high-grade ESCC only at {levels}: cauda equina, which Patchell 2005 excluded",)
+            )
+        spans = sorted((les.level.start.index, les.level.end.index) for les in high)
+        separate = any(nxt[0] > prev[1] + 1 for prev, nxt in pairwise(spans))
+        if separate:  # Patchell admitted a single area: one level or contiguous levels
+            levels = ", ".join(str(les.level) for les in high)
+            return Judgement(
+                False,
+                (f"high-grade ESCC at separate levels ({levels}): Patchell 2005 admitted a single area",),
             )
         if self.established_paraplegia.value is None:
             return Judgement(None, self.established_paraplegia.basis)
