@@ -389,3 +389,15 @@ def test_blank_cells_are_missing_alike_in_csv_and_parquet(tmp_path: Path) -> Non
         assert scored["tokuhashi_revised_missing"].to_list() == [";".join(single.missing)] * 3
     # the input is carried as read
     assert pl.read_parquet(tmp_path / "in-parquet-scored.parquet")["kps"].to_list() == [" ", "", None]
+
+
+def test_the_error_file_words_a_refused_value_as_calculator_mode_does(tmp_path: Path) -> None:
+    """The same-name albumin input once read 'one of normal, low, or normal, low, or a serum albumin ...'."""
+    src = tmp_path / "r.csv"
+    src.write_text("albumin\n12.2\n")
+    score_file(src, tmp_path / "o.parquet", progress=False)
+    err = pl.read_csv(tmp_path / "o.errors.csv", infer_schema_length=0).filter(pl.col("score") == "nesms")
+    with pytest.raises(InvalidInputError) as single:
+        score("nesms", {"albumin": 12.2})
+    assert err["allowed"].to_list() == [single.value.allowed]
+    assert err["allowed"][0].count("normal, low") == 1

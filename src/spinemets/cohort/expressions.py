@@ -360,7 +360,7 @@ class ColumnScorer:
                 lo = pl.coalesce(d_lo, s_lo)
                 hi = pl.coalesce(d_lo, s_hi)
                 cat = pl.when(d_lo.is_not_null()).then(d_cat).otherwise(s_cat) if grade else None
-                allowed = f"{_category_keys_text(item)}, or {same.describe}"
+                allowed = same.describe  # as calculator mode words it (it names the categories where needed)
             else:
                 lo, hi, cat = d_lo, d_lo, d_cat
                 allowed = _category_keys_text(item)
