@@ -209,12 +209,10 @@ class Facts:
 
     @cached_property
     def no_neurological_signs(self) -> bool:
-        """ASTRO 2024 SBRT selection: no neurological symptoms or signs, radicular pain included (NICE)."""
-        radicular = self.patient.neurology.radiculopathy in (
-            RadicularPain.unilateral,
-            RadicularPain.bilateral,
-        )
-        return self.neuro_deficit.value is False and not radicular
+        """A recorded examination without neurological symptoms or signs, radicular pain recorded as none
+        (NICE counts it as neurological): ASTRO 2024's SBRT selection, NICE's urgent (not immediate) route."""
+        none = self.patient.neurology.radiculopathy is RadicularPain.none
+        return self.neuro_deficit.value is False and none
 
     @cached_property
     def suspected_mscc(self) -> Judgement:

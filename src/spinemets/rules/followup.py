@@ -10,7 +10,6 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-from spinemets.model.enums import RadicularPain
 from spinemets.rules.engine import RuleContext, rule
 
 
@@ -109,10 +108,8 @@ def new_symptoms(ctx: RuleContext) -> None:
     if not ctx.patient.context.new_symptoms_since_treatment:
         return
     nd = ctx.facts.neuro_deficit
-    n = ctx.patient.neurology
     basis = ["new or worse symptoms since treatment", *nd.basis]
-    # NICE counts radicular pain as a neurological symptom: urgent only without it (recorded as none)
-    if nd.value is False and n.radiculopathy is RadicularPain.none:
+    if ctx.facts.no_neurological_signs:
         basis.append("no radicular pain")
         ctx.emit("follow-up.new-pain-urgent", basis)
     else:

@@ -81,9 +81,9 @@ def _deadline(ctx: RuleContext) -> tuple[str, list[str]] | None:
     """Which MRI deadline applies and why, or None after asking for the neurological examination."""
     n = ctx.patient.neurology
     f = ctx.facts
-    lhermitte = any(s.value == "lhermitte_sign" for s in ctx.patient.symptoms)
     mri_note = "MRI not recorded as done" if ctx.patient.context.mri_done is None else "no MRI yet"
-    if f.neuro_deficit.value or ctx.patient.context.suspected_mscc or lhermitte:
+    # Lhermitte's sign is a neurological alarm symptom, so neuro_deficit already holds it
+    if f.neuro_deficit.value or ctx.patient.context.suspected_mscc:
         return "imaging.mri-whole-spine-12h", [*f.suspected_mscc.basis, mri_note]
     if n.radiculopathy is RadicularPain.unilateral and n.radicular_deficit:
         days = n.motor_deficit_onset_days
