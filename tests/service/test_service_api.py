@@ -429,6 +429,9 @@ def test_allowed_hosts_setting_limits_the_names_in_required_mode(
     with TestClient(create_app(open_settings), client=LOOPBACK, base_url="http://spinemets.localhost") as c:
         assert c.get("/api/v1/assessments").status_code == 200
         assert c.get("/api/v1/assessments", headers={"Host": "localhost:8000"}).status_code == 200
+    # bound to another loopback address (127.0.0.0/8 is allowed): that address answers too
+    bound = load_settings(data_dir=tmp_path / "e", host="127.0.0.2", auth_mode="loopback_open")
+    assert "127.0.0.2" in (bound.accepted_hosts or ())
     with pytest.raises(InvalidInputError, match="allowed_hosts"):
         load_settings(data_dir=tmp_path / "d", allowed_hosts=["spine.example.org:https"])
 

@@ -138,7 +138,9 @@ class ServiceSettings(BaseSettings):
         """The Host names requests may carry (lower case, no port), or None for any name."""
         names = set(self.allowed_hosts)
         if self.auth_mode is AuthMode.loopback_open:
-            return frozenset(names | set(LOOPBACK_NAMES))
+            # the address it is bound to too (any of 127.0.0.0/8 may be, see is_loopback)
+            bound = f"[{self.host}]" if ":" in self.host else self.host.lower()
+            return frozenset(names | set(LOOPBACK_NAMES) | {bound})
         return frozenset(names) or None
 
     @property
