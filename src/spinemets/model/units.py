@@ -50,10 +50,10 @@ def check_albumin(value: float, unit: str | None, field: str = "labs.albumin") -
     :data:`ALBUMIN_PLAUSIBLE_G_DL` the message names the value and unit, the plausible range in both
     units and, where the number fits the other unit, the probable mix-up.
     """
-    if unit is not None and albumin_unit(unit) is None:
-        raise InvalidInputError(f"{field}.unit", unit, ALBUMIN_UNITS, "serum albumin in g/dL or g/L")
     key = albumin_unit(unit) if unit is not None else "g/dL"
-    g_dl = albumin_to_g_dl(value, key or "g/dL")[0]
+    if key is None:
+        raise InvalidInputError(f"{field}.unit", unit, ALBUMIN_UNITS, "serum albumin in g/dL or g/L")
+    g_dl = albumin_to_g_dl(value, key)[0]
     lo, hi = ALBUMIN_PLAUSIBLE_G_DL
     if lo <= g_dl <= hi:
         return g_dl

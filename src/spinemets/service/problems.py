@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from spinemets.errors import InvalidInputError, MissingExtraError, SpinemetsError, UnknownScoreError
+from spinemets.errors import InvalidInputError, MissingExtraError, SpinemetsError, UnknownScoreError, not_utf8
 from spinemets.model.patient import Patient
 from spinemets.model.validation import invalid_input
 from spinemets.service.storage import AssessmentDeletedError, AssessmentNotFoundError, VersionConflictError
@@ -160,12 +160,7 @@ def body_error(exc: BaseException | None) -> InvalidInputError | None:
     """What is wrong with a JSON body the framework could not parse (its 400 "There was an error
     parsing the body" carries the parser's exception as its cause), or None when it is not known."""
     if isinstance(exc, UnicodeDecodeError):
-        return InvalidInputError(
-            "body",
-            "(not UTF-8)",
-            "JSON encoded as UTF-8",
-            f"byte {exc.start} is not part of a UTF-8 character",
-        )
+        return InvalidInputError("body", "(not UTF-8)", "JSON encoded as UTF-8", not_utf8(exc))
     if isinstance(exc, RecursionError):
         return InvalidInputError(
             "body",
