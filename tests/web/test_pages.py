@@ -348,6 +348,8 @@ def test_a_deleted_assessment_stays_readable_but_cannot_get_a_new_version(
     assert 'role="alert"><b>DELETED ASSESSMENT: version 1' in page
     pdf = client.get(f"/assessments/{ident}/report.pdf")
     assert pdf.status_code == 200 and "-deleted.pdf" in pdf.headers["Content-Disposition"]
+    record = client.get(f"/assessments/{ident}/report.json")
+    assert record.json()["deleted"] is True and "-deleted.json" in record.headers["Content-Disposition"]
     assert ident not in client.get("/history").text
     data = {**forms.patient_to_form(breast_patient), "csrf_token": [csrf], "assessment_id": [ident]}
     refused = client.post("/assess", data=data)

@@ -471,13 +471,15 @@ def report(
     marked = _deleted_header(stored)
     if format == "json":
         return JSONResponse(stored.outputs, headers=marked)
-    name = f"spinemets-{stored.id[:8]}-v{stored.version}" + ("-deleted" if stored.deleted else "")
     if format == "html":
         return HTMLResponse(reports.html(stored), headers={"Content-Security-Policy": REPORT_CSP, **marked})
     return Response(
         reports.pdf(stored),
         media_type="application/pdf",
-        headers={"Content-Disposition": reports.attachment(f"{name}.pdf"), **marked},
+        headers={
+            "Content-Disposition": reports.attachment(reports.filename(stored, stored.id[:8], "pdf")),
+            **marked,
+        },
     )
 
 

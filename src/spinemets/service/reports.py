@@ -37,6 +37,11 @@ def attachment(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+def filename(stored: StoredAssessment, label: str, ext: str) -> str:
+    """The download name of a stored version; a deleted assessment's says so (``-deleted``)."""
+    return f"spinemets-{label}-v{stored.version}{'-deleted' if stored.deleted else ''}.{ext}"
+
+
 def assessment_of(stored: StoredAssessment) -> Any:
     """The stored outputs as the library's Assessment object."""
     from spinemets.assessment import Assessment

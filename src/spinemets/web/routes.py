@@ -335,8 +335,7 @@ def report_pdf(
     """The tumour-board summary as PDF, rendered from the stored result (marked if deleted)."""
     stored = _load(store, assessment_id, version)
     pdf = reports.pdf(stored)
-    deleted = "-deleted" if stored.deleted else ""
-    name = f"spinemets-{stored.patient_id or stored.id}-v{stored.version}{deleted}.pdf"
+    name = reports.filename(stored, stored.patient_id or stored.id, "pdf")
     return Response(
         pdf, media_type="application/pdf", headers={"Content-Disposition": reports.attachment(name)}
     )
@@ -351,7 +350,7 @@ def report_json(
 ) -> JSONResponse:
     """The stored record: inputs, outputs, version, author and rule-set version."""
     stored = _load(store, assessment_id, version)
-    name = f"spinemets-{stored.patient_id or stored.id}-v{stored.version}.json"
+    name = reports.filename(stored, stored.patient_id or stored.id, "json")
     return JSONResponse(
         stored.model_dump(mode="json"), headers={"Content-Disposition": reports.attachment(name)}
     )
