@@ -37,21 +37,14 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
 
 
 def _field_info(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, str | None]:
-    """Follow ``loc`` through nested models; return (description, annotation text) of the leaf."""
-    current: type[BaseModel] | None = model
-    desc: str | None = None
-    ann_text: str | None = None
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = current.model_fields.get(str(part)) if current is not None else None
-        if field is None:
-            break
-        desc = field.description
-        enums = [t for t in _inner_types(field.annotation) if isinstance(t, type) and issubclass(t, Enum)]
-        ann_text = "one of " + ", ".join(str(m.value) for m in enums[-1]) if enums else None
-        current = _nested_model(field.annotation)
-    return desc or "", ann_text
+    """(description, allowed enum members) of the field at ``loc`` (list indices skipped)."""
+    names = tuple(p for p in loc if not isinstance(p, int))
+    parent = _model_at(model, names) if names else None
+    field = parent.model_fields.get(str(names[-1])) if parent is not None else None
+    if field is None:
+        return "", None
+    enums = [t for t in _inner_types(field.annotation) if isinstance(t, type) and issubclass(t, Enum)]
+    return field.description or "", "one of " + ", ".join(str(m.value) for m in enums[-1]) if enums else None
 
 
 def error_from_validation(
