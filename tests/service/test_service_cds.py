@@ -234,3 +234,16 @@ def test_feedback_stored_before_the_check_is_still_read_back(
     )
     DbFeedbackLog(stores[0]).add(cds.PATIENT_VIEW, [old], client="ehr")
     assert DbFeedbackLog(stores[1]).items() == [(cds.PATIENT_VIEW, old)]
+
+
+def test_a_malformed_hook_call_names_the_field_like_feedback_does(
+    workers: tuple[TestClient, TestClient], signer: Signer
+) -> None:
+    """Both CDS Hooks routes answer a bad body with the structured field, value and allowed."""
+    one, _ = workers
+    response = _post(
+        one, f"/cds-services/{cds.PATIENT_VIEW}", signer.token(HOOK_URL), {"hook": "patient-view"}
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["field"] and "allowed" in error

@@ -200,9 +200,10 @@ def cds_call(
             selections=[str(s) for s in hook.context.get("selections") or []],
         )
     except ValidationError as exc:
-        return _problem(400, "Bad Request", str(error_from_validation(exc, None)))
+        refused = error_from_validation(exc, None)
+        return _problem(400, "Bad Request", str(refused), error=refused)
     except InvalidInputError as exc:
-        return _problem(400, "Bad Request", str(exc))
+        return _problem(400, "Bad Request", str(exc), error=exc)
     except cds.PrefetchUnavailableError as exc:
         return _problem(412, "Precondition Failed", str(exc))
     return JSONResponse({"cards": [c.model_dump(exclude_none=True) for c in cards]})
