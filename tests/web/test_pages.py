@@ -463,6 +463,9 @@ def test_a_field_the_form_does_not_have_is_refused_not_dropped(
     assert allowed in page and "nothing is silently dropped" in page
     assert 'value="EX-KEEP"' in page and 'value="70"' in response.text  # what was entered is kept
     assert client.get("/history").text.count("EX-KEEP") == 0  # nothing stored
+    # the live score panel says the same instead of scoring a form the save would refuse
+    live = client.post("/assess/scores", data=data)
+    assert live.status_code == 200 and allowed in html.unescape(live.text)
 
 
 def test_every_control_of_the_page_is_a_known_field(client: TestClient, csrf: str) -> None:

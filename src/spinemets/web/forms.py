@@ -286,14 +286,19 @@ def _control_names(specs: Iterable[FieldSpec]) -> frozenset[str]:
     return frozenset(names)
 
 
+@cache
+def _known_controls() -> tuple[frozenset[str], frozenset[str]]:
+    """Names of the form's own controls, and of a lesion row's (built once)."""
+    return _control_names(patient_fields()) | FORM_CONTROLS, _control_names(lesion_fields())
+
+
 def unknown_field(form: Mapping[str, list[str]]) -> InvalidInputError | None:
     """The first field of a posted form that is no control of the Assess form, or None.
 
     :func:`form_to_patient` reads only the controls it knows, so anything else (a mistyped name, a
     lesion row numbered ``x`` or ``-1``) would be dropped without a word: it is refused instead.
     """
-    known = _control_names(patient_fields()) | FORM_CONTROLS
-    lesion_known = _control_names(lesion_fields())
+    known, lesion_known = _known_controls()
     for name, values in form.items():
         match = _LESION_NAME.match(name)
         if name in known or (match and match.group(1).isascii() and match.group(2) in lesion_known):

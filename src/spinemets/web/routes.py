@@ -190,7 +190,10 @@ def _lesion_row_links() -> dict[str, tuple[tuple[links.ItemRef, ...], tuple[link
 
 
 def _live(values: dict[str, list[str]]) -> tuple[Assessment | None, InvalidInputError | None]:
-    """Scores of the form as it stands, or the validation error that stops them."""
+    """Scores of the form as it stands, or the error that stops them (an unknown field too, as on save)."""
+    unknown = forms.unknown_field(values)
+    if unknown is not None:
+        return None, unknown
     try:
         return spinemets.assess(forms.form_to_patient(values)), None
     except InvalidInputError as exc:
