@@ -154,6 +154,7 @@ def _random_patient(rng: random.Random) -> dict[str, Any]:
             "extraspinal_bone_metastases": maybe(rng.randint(0, 6)),
             "vertebrae_involved": maybe(rng.randint(1, 6)),
             "visceral_metastases": maybe(rng.choice(["none", "treatable", "untreatable"])),
+            "visceral_metastases_removable": maybe(rng.random() < 0.5, 0.4),
             "pathological_fracture_elsewhere": maybe(rng.random() < 0.3),
         },
         "labs": {"albumin": maybe(albumin, 0.6)},

@@ -119,6 +119,8 @@ def _every_local_field_patient() -> dict[str, Any]:
     data["pain"]["severity_nrs"] = 6
     data["context"]["known_cancer"] = True  # a recorded primary says so; False would be a conflict
     data["burden"]["vertebrae_involved"] = 2  # T11-T12 covers two vertebrae; fewer would be a conflict
+    # treatable and removable: "none" beside brain metastases or a removable answer would be a conflict
+    data["burden"].update({"visceral_metastases": "treatable", "visceral_metastases_removable": True})
     data["labs"].update(
         {"albumin": {"value": 3.2, "unit": "g/dL"}, "platelets_per_ul": 150000.0, "psa_ng_ml": 4.0}
     )

@@ -329,6 +329,57 @@ def test_visceral_none_beside_brain_metastases_is_a_contradiction() -> None:
     assert ok.burden.brain_metastases is True
 
 
+def test_removable_organ_metastases_is_recorded_not_derived() -> None:
+    """reference/scores.md, Tokuhashi edge cases: removable vs unremovable is a clinical judgement,
+    stored as its own input and never derived from Tomita's treatable/untreatable."""
+    from spinemets import score
+
+    def organs(burden: dict[str, Any]) -> tuple[int, int, str | None]:
+        item = next(
+            i
+            for i in score("tokuhashi_revised", parse_patient({"burden": burden})).items
+            if i.key == "major_organ_metastases"
+        )
+        return item.min, item.max, item.category
+
+    assert organs({"visceral_metastases": "treatable"}) == (0, 1, None)
+    assert organs({"visceral_metastases": "treatable", "visceral_metastases_removable": True}) == (
+        1,
+        1,
+        "removable",
+    )
+    assert organs({"visceral_metastases": "treatable", "visceral_metastases_removable": False}) == (
+        0,
+        0,
+        "unremovable",
+    )
+    assert organs({"visceral_metastases": "untreatable"}) == (0, 0, "unremovable")
+    assert organs({"visceral_metastases_removable": True}) == (1, 1, "removable")
+    # Tomita keeps reading treatable/untreatable only
+    tomita = score(
+        "tomita",
+        parse_patient(
+            {"burden": {"visceral_metastases": "treatable", "visceral_metastases_removable": False}}
+        ),
+    )
+    assert next(i for i in tomita.items if i.key == "visceral_metastases").points == 2
+
+
+def test_removable_beside_none_or_untreatable_is_a_contradiction() -> None:
+    with pytest.raises(
+        InvalidInputError, match=r"burden\.visceral_metastases_removable .*visceral_metastases is none"
+    ):
+        parse_patient({"burden": {"visceral_metastases": "none", "visceral_metastases_removable": False}})
+    with pytest.raises(InvalidInputError, match=r"burden\.visceral_metastases_removable .*untreatable"):
+        parse_patient(
+            {"burden": {"visceral_metastases": "untreatable", "visceral_metastases_removable": True}}
+        )
+    ok = parse_patient(
+        {"burden": {"visceral_metastases": "untreatable", "visceral_metastases_removable": False}}
+    )
+    assert ok.burden.visceral_metastases_removable is False
+
+
 def test_bauer_counts_brain_metastases_with_visceral_ones() -> None:
     """Bauer & Wedin 1995 (PubMed 7740944): "visceral or brain metastases" is a negative factor."""
     from spinemets import score

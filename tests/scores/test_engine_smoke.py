@@ -32,12 +32,33 @@ def test_tokuhashi_top_of_lowest_band_is_8() -> None:
             "kps": 60,
             "extraspinal_bone_metastases": 1,
             "vertebral_body_metastases": 2,
-            "visceral_metastases": "treatable",
+            "major_organ_metastases": "removable",
             "primary": "kidney",
             "frankel": "D",
         },
     )
     assert r.total == 8 and r.band is not None and r.band.label == "< 6 months"
+
+
+def test_tokuhashi_treatable_organ_metastases_leave_removable_open() -> None:
+    # reference/scores.md, Tokuhashi edge cases: removable is a clinical judgement to record, never
+    # derived. Treatable organ metastases score 0 (unremovable) or 1 (removable) until it is recorded.
+    base = {"kps": 60, "extraspinal_bone_metastases": 1, "vertebral_body_metastases": 2, "primary": "kidney"}
+    decided = spinemets.score(
+        "tokuhashi_revised", {**base, "visceral_metastases": "treatable", "frankel": "D"}
+    )
+    assert (decided.total, decided.min, decided.max) == (None, 7, 8)
+    assert decided.band_determined and decided.band is not None and decided.band.key == "under_6_months"
+    assert decided.missing == ("major_organ_metastases",)
+    assert any("does not say removable" in w for w in decided.warnings)
+    open_band = spinemets.score(
+        "tokuhashi_revised", {**base, "visceral_metastases": "treatable", "frankel": "E"}
+    )
+    assert (open_band.min, open_band.max, open_band.band_determined) == (8, 9, False)
+    untreatable = spinemets.score(
+        "tokuhashi_revised", {**base, "visceral_metastases": "untreatable", "frankel": "E"}
+    )
+    assert untreatable.total == 8  # untreatable metastases cannot be removable
 
 
 def test_missing_items_give_range_and_questions() -> None:

@@ -62,7 +62,7 @@ def tokuhashi_2005(
     gc = 0 if kps <= 40 else 1 if kps <= 70 else 2
     ex = 2 if extraspinal == 0 else 1 if extraspinal <= 2 else 0
     vb = 2 if vertebrae == 1 else 1 if vertebrae == 2 else 0
-    org = {"untreatable": 0, "treatable": 1, "none": 2}[organs]
+    org = {"unremovable": 0, "removable": 1, "none": 2}[organs]
     palsy = 0 if frankel in "AB" else 1 if frankel in "CD" else 2
     return gc + ex + vb + org + site_points + palsy
 
@@ -74,7 +74,7 @@ SITE_2005 = {"lung_nsclc": 0, "liver": 1, "colorectal": 2, "kidney": 3, "rectum"
 def test_revised_tokuhashi_all_1458_combinations_match_an_independent_formulation() -> None:
     n = 0
     for kps, ex, vb, org, primary, frankel in itertools.product(
-        (30, 60, 90), (0, 2, 3), (1, 2, 4), ("untreatable", "treatable", "none"), SITE_2005, "ADE"
+        (30, 60, 90), (0, 2, 3), (1, 2, 4), ("unremovable", "removable", "none"), SITE_2005, "ADE"
     ):
         r = score(
             "tokuhashi_revised",
@@ -82,7 +82,7 @@ def test_revised_tokuhashi_all_1458_combinations_match_an_independent_formulatio
                 "kps": kps,
                 "extraspinal_bone_metastases": ex,
                 "vertebral_body_metastases": vb,
-                "visceral_metastases": org,
+                "major_organ_metastases": org,
                 "primary": primary,
                 "frankel": frankel,
             },
@@ -101,7 +101,7 @@ SITE_1990 = {"stomach": 0, "kidney": 1, "breast": 2}
 def test_original_tokuhashi_all_729_combinations_match_an_independent_formulation() -> None:
     n = 0
     for kps, ex, vb, org, primary, frankel in itertools.product(
-        (20, 50, 100), (0, 1, 5), (1, 2, 3), ("untreatable", "treatable", "none"), SITE_1990, "BCE"
+        (20, 50, 100), (0, 1, 5), (1, 2, 3), ("unremovable", "removable", "none"), SITE_1990, "BCE"
     ):
         r = score(
             "tokuhashi_1990",
@@ -109,7 +109,7 @@ def test_original_tokuhashi_all_729_combinations_match_an_independent_formulatio
                 "kps": kps,
                 "extraspinal_bone_metastases": ex,
                 "vertebral_body_metastases": vb,
-                "visceral_metastases": org,
+                "major_organ_metastases": org,
                 "primary": primary,
                 "frankel": frankel,
             },

@@ -41,6 +41,8 @@ FOLLOW_UP_MIN, FOLLOW_UP_MAX = 3.0, 36.0
 
 # Synthetic log hazard ratios (assumptions of this generator, not published estimates).
 LOG_HR_PER_10_KPS_BELOW_80 = 0.25
+REMOVABLE_SHARE_OF_TREATABLE = 0.5
+"""Share of treatable organ metastases recorded as removable (Tokuhashi), an assumption."""
 LOG_HR_VISCERAL = {"none": 0.0, "treatable": 0.3, "untreatable": 0.8}
 LOG_HR_GROWTH = {"slow": 0.0, "moderate": 0.5, "rapid": 1.0, None: 0.5}
 LOG_HR_FRANKEL = {"A": 0.5, "B": 0.5, "C": 0.25, "D": 0.25, "E": 0.0}
@@ -157,6 +159,13 @@ def synth_frame(
     prim_names = list(_PRIMARY_WEIGHTS)
     primary = _choice(rng, prim_names, n, np.array(list(_PRIMARY_WEIGHTS.values()), dtype=float))
     visceral = _choice(rng, ["none", "treatable", "untreatable"], n, np.array([50.0, 20.0, 30.0]))
+    # Tokuhashi's removable is recorded, not derived (untreatable cannot be removable)
+    removable = np.random.default_rng((seed, 1)).random(n) < REMOVABLE_SHARE_OF_TREATABLE
+    organs = np.where(
+        visceral == "none",
+        "none",
+        np.where((visceral == "treatable") & removable, "removable", "unremovable"),
+    ).astype(object)
     frankel = _choice(rng, _FRANKEL, n, _FRANKEL_P)
     extraspinal = np.minimum(rng.geometric(0.45, size=n) - 1, 30)
     vertebrae = np.minimum(rng.geometric(0.4, size=n), 20)
@@ -189,6 +198,7 @@ def synth_frame(
         "ecog": ecog.astype(float),
         "primary": primary,
         "visceral_metastases": visceral,
+        "major_organ_metastases": organs,
         "frankel": frankel,
         "extraspinal_bone_metastases": extraspinal.astype(float),
         "vertebral_body_metastases": vertebrae.astype(float),

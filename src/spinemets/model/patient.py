@@ -199,8 +199,13 @@ class Burden(_Model):
     )
     visceral_metastases: VisceralMetastases | None = Field(
         None,
-        description="Major internal organ (lung, liver, kidney, brain) metastases: none / treatable "
-        "(removable) / untreatable (unremovable).",
+        description="Major internal organ (lung, liver, kidney, brain) metastases: none / treatable / "
+        "untreatable (Tomita).",
+    )
+    visceral_metastases_removable: bool | None = Field(
+        None,
+        description="Whether the major internal organ metastases are removable (Tokuhashi): a clinical "
+        "judgement recorded on its own, never derived from 'treatable'.",
     )
     visceral_pattern: VisceralPattern | None = Field(None, description="Katagiri: nodular or disseminated.")
     brain_metastases: bool | None = Field(None, description="Brain metastases present.")
@@ -362,6 +367,25 @@ class Patient(_Model):
                 "none",
                 "treatable or untreatable when brain_metastases is true (the brain counts among the "
                 "major internal organs)",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _removable_needs_organ_metastases(self) -> Patient:
+        # Removable describes metastases that exist, and removal is a treatment: "removable" beside
+        # "none" or "untreatable" is a contradiction to resolve, not for a score to pick a side.
+        removable, visceral = self.burden.visceral_metastases_removable, self.burden.visceral_metastases
+        if removable is not None and visceral is VisceralMetastases.none:
+            raise InvalidInputError(
+                "burden.visceral_metastases_removable",
+                removable,
+                "no value when visceral_metastases is none (there are no organ metastases to remove)",
+            )
+        if removable and visceral is VisceralMetastases.untreatable:
+            raise InvalidInputError(
+                "burden.visceral_metastases_removable",
+                removable,
+                "false or no value when visceral_metastases is untreatable (removal would treat them)",
             )
         return self
 

@@ -144,10 +144,21 @@ MAJOR_ORGANS = Item(
         Category(key="none", points=2, label="No metastases"),
     ),
     derivations=(
+        # Tokuhashi asks whether the organ metastases can be removed, a clinical judgement that
+        # "treatable" does not record (reference sheet: store it, never derive it); untreatable
+        # metastases cannot be removable, since removal would treat them.
         Lookup(
             input="visceral_metastases",
-            table={"none": "none", "treatable": "removable", "untreatable": "unremovable"},
-            describe="none, treatable (removable) or untreatable (unremovable)",
+            table={
+                "none": "none",
+                "treatable": ("unremovable", "removable"),
+                "untreatable": "unremovable",
+            },
+            describe="none, treatable or untreatable",
+            value_notes={
+                "treatable": "treatable does not say removable: record whether the organ metastases "
+                "are removable (major_organ_metastases=removable or unremovable)",
+            },
         ),
     ),
 )
@@ -254,7 +265,10 @@ def from_patient(patient: Any) -> Mapping[str, Any]:
         raw["vertebral_body_metastases"] = patient.burden.vertebrae_involved
     elif entered >= 3:  # the lesions entered already cover three or more vertebrae
         raw["vertebral_body_metastases"] = "three_or_more"
-    if patient.burden.visceral_metastases is not None:
+    if patient.burden.visceral_metastases_removable is not None:
+        removable = patient.burden.visceral_metastases_removable
+        raw["major_organ_metastases"] = "removable" if removable else "unremovable"
+    elif patient.burden.visceral_metastases is not None:
         raw["visceral_metastases"] = patient.burden.visceral_metastases
     if patient.primary.histology is not None:
         raw["primary"] = patient.primary.histology
