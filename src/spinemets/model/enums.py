@@ -119,7 +119,9 @@ class Ambulatory(StrEnum):
 
 
 class VisceralMetastases(StrEnum):
-    """Major internal organ (lung, liver, kidney, brain) metastases and whether removable/treatable."""
+    """Major internal organ (lung, liver, kidney, brain) metastases and whether treatable (Tomita).
+
+    Tokuhashi's removable is a separate judgement (``Burden.visceral_metastases_removable``)."""
 
     none = "none"
     treatable = "treatable"

@@ -204,8 +204,7 @@ class Burden(_Model):
     )
     visceral_metastases_removable: bool | None = Field(
         None,
-        description="Whether the major internal organ metastases are removable (Tokuhashi): a clinical "
-        "judgement recorded on its own, never derived from 'treatable'.",
+        description="Major-organ metastases removable (Tokuhashi; recorded, never derived from treatable).",
     )
     visceral_pattern: VisceralPattern | None = Field(None, description="Katagiri: nodular or disseminated.")
     brain_metastases: bool | None = Field(None, description="Brain metastases present.")
