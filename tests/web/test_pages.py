@@ -110,11 +110,82 @@ def test_save_then_result_history_json_and_reopen(
     reopened = client.get("/assess", params={"from": ident}).text
     assert "<option selected>breast</option>" in reopened
     assert f'name="assessment_id" value="{ident}"' in reopened
+    assert 'name="expected_version" value="1"' in reopened
     data = {**forms.patient_to_form({**breast_patient, "performance": {"kps": 50}}), "csrf_token": [csrf]}
     data["assessment_id"] = [ident]
+    data["expected_version"] = ["1"]
     second = client.post("/assess", data=data)
     assert second.status_code == 303 and second.headers["location"].endswith("version=2")
     assert "Version 2 of 2" in client.get(second.headers["location"]).text
+
+
+def _edit_form(page: str) -> dict[str, list[str]]:
+    """The hidden edit-mode fields of a rendered Assess page."""
+    found = dict(re.findall(r'name="(assessment_id|expected_version)" value="([^"]*)"', page))
+    return {k: [v] for k, v in found.items()}
+
+
+def test_a_refused_edit_stays_an_edit_of_the_same_assessment(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    # A correction after a refused save must add a version, not start a second record.
+    ident = _save(client, csrf, breast_patient).split("/")[2].split("?")[0]
+    opened = _edit_form(client.get("/assess", params={"from": ident}).text)
+    assert opened == {"assessment_id": [ident], "expected_version": ["1"]}
+    bad = {
+        **forms.patient_to_form({**breast_patient, "performance": {"kps": 65}}),
+        "csrf_token": [csrf],
+        **opened,
+    }
+    refused = client.post("/assess", data=bad)
+    assert refused.status_code == 422 and _edit_form(refused.text) == opened
+    assert "saving adds version 2" in refused.text
+    fixed = {**bad, "performance.kps": ["60"]}
+    saved = client.post("/assess", data=fixed)
+    assert saved.status_code == 303 and saved.headers["location"] == f"/assessments/{ident}?version=2"
+    assert len(client.get("/api/v1/assessments").json()["items"]) == 1  # one record, two versions
+
+
+def test_a_save_over_a_newer_version_is_refused_and_keeps_the_entries(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    # Two clinicians open version 1; the second save must not silently replace the first one's.
+    ident = _save(client, csrf, breast_patient).split("/")[2].split("?")[0]
+    opened = _edit_form(client.get("/assess", params={"from": ident}).text)
+    first = {
+        **forms.patient_to_form({**breast_patient, "performance": {"kps": 50}}),
+        "csrf_token": [csrf],
+        **opened,
+    }
+    assert client.post("/assess", data=first).status_code == 303
+    second = {
+        **forms.patient_to_form({**breast_patient, "performance": {"kps": 90}}),
+        "csrf_token": [csrf],
+        **opened,
+    }
+    refused = client.post("/assess", data=second)
+    assert refused.status_code == 409
+    text = html.unescape(refused.text)
+    assert "Not saved" in text and "opened it (version 1; it is now at version 2)" in text
+    assert 'value="90"' in refused.text  # what was typed is kept
+    versions = client.get(f"/api/v1/assessments/{ident}/versions").json()
+    assert [v["version"] for v in versions] == [1, 2]
+
+
+def test_reopening_an_older_version_says_which_version_saving_adds(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    ident = _save(client, csrf, breast_patient).split("/")[2].split("?")[0]
+    for kps in (50, 40):
+        form = {
+            **forms.patient_to_form({**breast_patient, "performance": {"kps": kps}}),
+            "csrf_token": [csrf],
+        }
+        latest = _edit_form(client.get("/assess", params={"from": ident}).text)
+        assert client.post("/assess", data={**form, **latest}).status_code == 303
+    old = client.get("/assess", params={"from": ident, "version": 1}).text
+    assert "opened at version 1); saving adds version 4" in old
+    assert _edit_form(old)["expected_version"] == ["3"]
 
 
 def test_history_filters_by_patient_and_date(
@@ -305,6 +376,30 @@ def test_ask_without_a_question_says_what_to_type(client: TestClient, csrf: str)
     assert "question must be a question in words" in html.unescape(response.text)
 
 
+@pytest.mark.parametrize(("question", "length"), [("x", "1"), ("why " * 500 + "?", "2,001")])
+def test_ask_takes_the_api_question_lengths(
+    client: TestClient, csrf: str, question: str, length: str
+) -> None:
+    # The API's AskIn takes 3-2,000 characters; the page took anything (180,000 characters kept the
+    # server busy for 20 s) and a single letter.
+    response = client.post("/ask", data={"question": question, "csrf_token": csrf})
+    assert response.status_code == 422
+    text = html.unescape(response.text)
+    assert "of 3 to 2,000 characters" in text and f"this one has {length})" in text
+
+
+def test_urgency_banner_names_the_recommendations_that_set_it(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    page = client.get(_save(client, csrf, breast_patient)).text
+    banner = page.split('<div class="banner', 1)[1].split("</div>", 1)[0]
+    assessment = spinemets.assess(breast_patient)
+    setting = [r.text for r in assessment.plan.recommendations if r.urgency == assessment.plan.urgency]
+    assert assessment.plan.urgency.value == "urgent" and setting
+    assert f"Set by {len(setting)} recommendation" in banner
+    assert all(html.escape(t, quote=False) in banner or t in html.unescape(banner) for t in setting)
+
+
 def test_ask_outside_the_evidence_base_says_so(client: TestClient, csrf: str) -> None:
     from spinemets.evidence import ask
 
@@ -352,9 +447,12 @@ def test_a_deleted_assessment_stays_readable_but_cannot_get_a_new_version(
     assert record.json()["deleted"] is True and "-deleted.json" in record.headers["Content-Disposition"]
     assert ident not in client.get("/history").text
     data = {**forms.patient_to_form(breast_patient), "csrf_token": [csrf], "assessment_id": [ident]}
+    data["expected_version"] = ["1"]
     refused = client.post("/assess", data=data)
     assert refused.status_code == 409
     assert ident in html.unescape(refused.text) and "has not been deleted" in refused.text
+    opened = client.get("/assess", params={"from": ident})  # not even opened for editing
+    assert opened.status_code == 409 and "has not been deleted" in opened.text
 
 
 @pytest.mark.parametrize(

@@ -121,11 +121,19 @@ class ScoreRequest(BaseModel):
         return self
 
 
+QUESTION_LENGTH = (3, 2000)
+"""Shortest and longest question the Q&A takes, in characters (the API and the web page alike)."""
+
+
 class AskIn(BaseModel):
     """A clinical question for the evidence Q&A."""
 
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=3, max_length=2000, description="A free-text clinical question.")
+    question: str = Field(
+        min_length=QUESTION_LENGTH[0],
+        max_length=QUESTION_LENGTH[1],
+        description="A free-text clinical question.",
+    )
     k: int = Field(5, ge=1, le=50, description="How many evidence statements to retrieve.")
 
 

@@ -276,7 +276,7 @@ def form_to_patient(form: Mapping[str, list[str]]) -> dict[str, Any]:
 
 
 #: Fields of the form that are not patient facts: the CSRF token, the button pressed, the record reopened.
-FORM_CONTROLS = frozenset({"csrf_token", "action", "assessment_id"})
+FORM_CONTROLS = frozenset({"csrf_token", "action", "assessment_id", "expected_version"})
 
 
 def _control_names(specs: Iterable[FieldSpec]) -> frozenset[str]:

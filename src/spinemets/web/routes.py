@@ -9,6 +9,7 @@ app factory adds authentication, CSRF checking and the security headers around t
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 from collections.abc import Callable, Coroutine
 from functools import cache
@@ -16,6 +17,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -27,7 +29,7 @@ import spinemets
 from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
 from spinemets.service import problems, reports
-from spinemets.service.api import run_write, store_result
+from spinemets.service.api import QUESTION_LENGTH, run_write, store_result
 from spinemets.service.auth import Principal
 from spinemets.service.deps import get_store, optional_user
 from spinemets.service.security import CSRF_FIELD, csrf_token
@@ -36,6 +38,7 @@ from spinemets.service.storage import (
     AssessmentNotFoundError,
     AssessmentStore,
     StoredAssessment,
+    VersionConflictError,
 )
 from spinemets.web import forms, links, views
 
@@ -211,16 +214,44 @@ def assess_page(
 ) -> HTMLResponse:
     """The structured patient form; ``?from=<id>`` reopens a saved assessment to add a version."""
     values: dict[str, list[str]] = {}
-    reopened = None
+    editing: dict[str, Any] = {}
     if from_:
         reopened = _load(store, from_, version)
+        latest = _editable(reopened if version is None else store.get(from_))
         values = forms.patient_to_form(reopened.inputs)
+        editing = {"reopened": reopened, "expected_version": latest.version}
     assessment, error = _live(values)
     return _render(
         request,
         "assess.html",
-        _assess_context(values, {}, assessment=assessment, live_error=error, reopened=reopened),
+        _assess_context(values, {}, assessment=assessment, live_error=error, **editing),
     )
+
+
+def _editable(latest: StoredAssessment) -> StoredAssessment:
+    """The latest version of an assessment that may take a new one (a deleted one is refused)."""
+    if latest.deleted:
+        raise AssessmentDeletedError("assessment_id", latest.id, "an assessment that has not been deleted")
+    return latest
+
+
+def _editing(store: AssessmentStore, values: dict[str, list[str]]) -> dict[str, Any]:
+    """The reopened assessment a posted form edits, and the version it was opened at (``expected_version``).
+
+    Kept through every redraw of the form (a refused save, a lesion row added without JavaScript), so
+    that the corrected save still adds a version to the same assessment, and a save over a version
+    someone else added meanwhile is refused instead of silently replacing it.
+    """
+    existing = (values.get("assessment_id") or [""])[-1]
+    if not existing:
+        return {}
+    reopened = _editable(_load(store, existing, None))
+    expected_text = (values.get("expected_version") or [""])[-1]
+    if not (expected_text.isascii() and expected_text.isdigit()):
+        raise InvalidInputError(
+            "expected_version", expected_text, "the version number the form was opened at"
+        )
+    return {"reopened": reopened, "expected_version": int(expected_text)}
 
 
 @router.post("/assess/scores", response_class=HTMLResponse)
@@ -275,11 +306,10 @@ async def save_assessment(
             values = forms.with_lesion_row(values)
         elif action.removeprefix("remove_lesion:").isdigit():
             values = forms.without_lesion_row(values, int(action.removeprefix("remove_lesion:")))
-        existing_id = (values.get("assessment_id") or [""])[-1]
-        reopened = store.get(existing_id) if existing_id else None
         assessment, error = _live(values)
-        ctx = _assess_context(values, {}, assessment=assessment, live_error=error, reopened=reopened)
+        ctx = _assess_context(values, {}, assessment=assessment, live_error=error, **_editing(store, values))
         return _render(request, "assess.html", ctx)
+    editing = _editing(store, values)
     patient = forms.form_to_patient(values)
     try:
         unknown = forms.unknown_field(values)
@@ -288,14 +318,31 @@ async def save_assessment(
         assessment = spinemets.assess(patient)
     except InvalidInputError as exc:
         errors = {forms.form_name(exc.field): str(exc)}
-        ctx = _assess_context(values, errors, assessment=None, live_error=exc, reopened=None)
+        ctx = _assess_context(values, errors, assessment=None, live_error=exc, **editing)
         return _render(request, "assess.html", ctx, status_code=422)
-    existing = (values.get("assessment_id") or [""])[-1]
-    if existing:
-        _load(store, existing, None)
-    saved = await run_write(
-        request, store_result, store, patient, assessment, user.name, assessment_id=existing or None
-    )
+    reopened = editing.get("reopened")
+    try:
+        saved = await run_write(
+            request,
+            store_result,
+            store,
+            patient,
+            assessment,
+            user.name,
+            assessment_id=reopened.id if reopened else None,
+            expected_version=editing.get("expected_version"),
+        )
+    except VersionConflictError:
+        latest = store.get(reopened.id) if reopened else None
+        conflict = (
+            f"Not saved: this assessment changed after you opened it (version {editing['expected_version']}; "
+            f"it is now at version {latest.version if latest else '?'}). Your entries are kept below: open the "
+            "latest version to see what changed, then apply your change to it."
+        )
+        ctx = _assess_context(
+            values, {}, assessment=assessment, live_error=None, conflict=conflict, **editing
+        )
+        return _render(request, "assess.html", ctx, status_code=409)
     stored = saved.info
     return RedirectResponse(f"/assessments/{stored.id}?version={stored.version}", status_code=303)
 
@@ -463,13 +510,18 @@ async def ask_question(request: Request, user: Principal = Depends(web_user)) ->
     answer = None
     error = None
     try:
-        if not question:
+        shortest, longest = QUESTION_LENGTH
+        if not shortest <= len(question) <= longest:
             raise InvalidInputError(
-                "question", question, "a question in words, e.g. 'dose for SBRT to the spine'"
+                "question",
+                question if len(question) <= 80 else question[:80] + "...",
+                f"a question in words of {shortest} to {longest:,} characters, e.g. 'dose for SBRT to the "
+                f"spine' (this one has {len(question):,})",
             )
         from spinemets.evidence import ask
 
-        answer = ask(question, k=5)
+        # retrieval takes milliseconds to (for long questions) much longer: off the event loop
+        answer = await anyio.to_thread.run_sync(functools.partial(ask, question, k=5))
     except SpinemetsError as exc:
         error = str(exc)
     ctx = {"active": "ask", "answer": answer, "question": question, "error": error}
