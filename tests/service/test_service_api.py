@@ -496,10 +496,23 @@ def test_security_headers_on_pages_api_and_errors(open_client: TestClient) -> No
 
 
 def test_cross_site_form_and_foreign_origin_json_are_refused(open_client: TestClient) -> None:
-    _problem(open_client.post("/api/v1/assessments", data={"patient": "x"}), 403)
+    # A form (urlencoded or text/plain) can be posted cross-site without a preflight: the API takes
+    # JSON only and says so (415, naming the media type), so such a post stores nothing.
+    before = open_client.get("/api/v1/assessments").json()
+    form = _problem(open_client.post("/api/v1/assessments", data={"patient": "x"}), 415)
+    assert form["errors"] == [
+        {"field": "Content-Type", "value": "application/x-www-form-urlencoded", "allowed": "application/json"}
+    ]
     _problem(
-        open_client.post("/api/v1/assessments", content=b"{}", headers={"content-type": "text/plain"}), 403
+        open_client.post("/api/v1/assessments", content=b"{}", headers={"content-type": "text/plain"}), 415
     )
+    _problem(
+        open_client.post(
+            "/api/v1/assessments", data={"patient": "x"}, headers={"Origin": "https://evil.example"}
+        ),
+        403,
+    )
+    assert open_client.get("/api/v1/assessments").json() == before
     _problem(
         open_client.post(
             "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Origin": "https://evil.example"}

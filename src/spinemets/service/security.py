@@ -231,6 +231,31 @@ class SecurityMiddleware:
         scope.setdefault("state", {})["csrf_token"] = cookie_token or new_token
         scope["state"]["request_id"] = request_id
 
+        content_type = _header(scope, b"content-type")
+        origin = _header(scope, b"origin")
+        foreign = bool(origin) and origin != "null" and not self._same_origin(scope, origin or "")
+        if (
+            method in UNSAFE
+            and body
+            and path.startswith("/api/")
+            and not _is_json(content_type)
+            and not foreign
+        ):
+            # The API takes JSON only: say so (415) rather than call it a forgery. Refused either
+            # way, so this opens nothing a cross-site form could use.
+            got = content_type or "(none)"
+            allowed = "application/json"
+            await _problem(
+                send,
+                415,
+                "Unsupported Media Type",
+                f"Content-Type must be {allowed}; got {got!r}",
+                path,
+                [{"field": "Content-Type", "value": got, "allowed": allowed}],
+            )
+            self._log(scope, method, 415, t0, request_id)
+            return
+
         if method in UNSAFE:
             refusal = await self._csrf_refusal(scope, body, cookie_token)
             if refusal:
