@@ -688,3 +688,23 @@ def test_json_sent_as_another_content_type_is_a_415_naming_the_type(
     assert problem["errors"] == [
         {"field": "Content-Type", "value": content_type or "(none)", "allowed": allowed}
     ]
+
+
+def test_a_union_field_is_one_error_at_the_field_the_caller_wrote(open_client: TestClient) -> None:
+    # albumin is {value, unit} or a bare number: pydantic reports each member under its type's name
+    # (labs.albumin.Quantity.value and labs.albumin.float); the caller wrote labs.albumin.value.
+    patient = {**EXAMPLE, "labs": {"albumin": {"value": -3, "unit": "g/L"}}}
+    body = _problem(open_client.post("/api/v1/assessments", json={"patient": patient}), 422)
+    assert [e["field"] for e in body["errors"]] == ["patient.labs.albumin.value"]
+    assert "Quantity" not in body["detail"] and "float" not in body["detail"]
+    # members failing alike are one error listing what the field takes
+    items = _problem(open_client.post("/api/v1/scores/sins", json={"items": {"level": ["T12"]}}), 422)
+    assert [e["field"] for e in items["errors"]] == ["items.level"]
+    assert "a valid string or a valid integer" in items["errors"][0]["allowed"]
+
+
+def test_length_limits_read_as_sentences(open_client: TestClient) -> None:
+    body = _problem(
+        open_client.post("/api/v1/assessments", json={"patient": {**EXAMPLE, "patient_id": "x" * 65}}), 422
+    )
+    assert "patient.patient_id must be text of at most 64 characters" in body["detail"]

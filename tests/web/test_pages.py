@@ -573,3 +573,18 @@ def test_every_control_of_the_page_is_a_known_field(client: TestClient, csrf: st
     assert {"csrf_token", "performance.kps", "lesions.0.level"} <= names
     names |= {"lesions.3.level", "action"}
     assert forms.unknown_field({n: [""] for n in names}) is None
+
+
+def test_a_quantity_error_marks_its_control_and_the_summary_links_to_it(
+    client: TestClient, csrf: str
+) -> None:
+    # albumin {value, unit} is one control: the error path labs.albumin.value must find it
+    # (the summary linked to #f-labs-albumin-Quantity-value, which no element has).
+    page = client.post(
+        "/assess", data={"csrf_token": csrf, "labs.albumin.value": "-3", "labs.albumin.unit": "g/L"}
+    )
+    assert page.status_code == 422
+    links = re.findall(r'href="#(f-[^"]+)"', page.text)
+    assert set(links) == {"f-labs-albumin"} and 'id="f-labs-albumin"' in page.text
+    assert 'id="f-labs-albumin-err"' in page.text and 'aria-invalid="true"' in page.text
+    assert 'value="-3"' in page.text  # what was typed is kept

@@ -10,7 +10,7 @@ import difflib
 import json
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,59 @@ def error_from_validation(
     exc: ValidationError, model: type[BaseModel] | None = Patient, *, prefix: str = ""
 ) -> InvalidInputError:
     """The first error of ``exc`` as an :class:`InvalidInputError` (field path, value, allowed)."""
-    return invalid_input(exc.errors(include_url=False)[0], model, prefix=prefix)
+    return invalid_input(collapse_unions(exc.errors(include_url=False))[0], model, prefix=prefix)
+
+
+_SCALAR_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
+
+
+def _is_union_tag(part: Any) -> bool:
+    """A union member's name in an error location (``Quantity``, ``float``, ``function-after[...]``).
+
+    Field and input names start with a lower-case letter (``kps``, ``outcomeTimestamp``); pydantic
+    names a union's members by their type: a class (capitalised), a built-in type, or a
+    description that is no identifier.
+    """
+    if not isinstance(part, str):
+        return False
+    return part in _SCALAR_TAGS or not part.isidentifier() or part[:1].isupper()
+
+
+def collapse_unions(errors: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One error per field of a union (``albumin: Quantity | float``), at the field's own path.
+
+    pydantic reports a failed union once per member, each under the member's name
+    (``labs.albumin.Quantity.value`` and ``labs.albumin.float``). Kept: the member the input went
+    deepest into (a JSON object reached ``Quantity.value``, so the float member's complaint is
+    noise); members that failed at the same depth are merged ("text or a whole number or ...").
+    Member names are dropped from the path, so it names the field as the caller wrote it.
+    """
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    order: list[tuple[Any, ...]] = []
+    for err in errors:
+        loc = tuple(err.get("loc", ()))
+        cut = next((i for i, part in enumerate(loc) if _is_union_tag(part)), None)
+        key = loc if cut is None else ("union", *loc[:cut])
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(err)
+    out: list[Mapping[str, Any]] = []
+    for key in order:
+        found = groups[key]
+        if key[:1] != ("union",):
+            out.extend(found)
+            continue
+        depth = max(len(e.get("loc", ())) for e in found)
+        deepest = [e for e in found if len(e.get("loc", ())) == depth]
+        best = dict(deepest[0])
+        best["loc"] = tuple(p for p in best.get("loc", ()) if not _is_union_tag(p))
+        if len(deepest) > 1:
+            best["type"] = "union_members"
+            best["msg"] = " or ".join(dict.fromkeys(_msg(str(e.get("msg", ""))) for e in deepest))
+            best.pop("ctx", None)
+        out.append(best)
+    return out
 
 
 def invalid_input(
@@ -145,9 +197,16 @@ def _near_fields(model: type[BaseModel], loc: tuple[Any, ...], path: str) -> lis
 def _msg(msg: str) -> str:
     """pydantic's 'Input should be ...' as the 'allowed' part of our message."""
     m = msg[:1].lower() + msg[1:]
+    m = re.sub(r"a valid dictionary or instance of \w+", "a JSON object", m)
+    m = re.sub(r", unable to parse string as an? \w+", "", m)
     for prefix in ("input should be ", "value should be "):
         if m.startswith(prefix):
             return m[len(prefix) :]
+    for prefix in ("string should have ", "list should have ", "tuple should have "):
+        if m.startswith(prefix):  # "String should have at most 64 characters"
+            return ("text" if prefix.startswith("string") else "a list") + " of " + m[len(prefix) :]
+    if m.startswith("unable to parse input string as an integer, exceeded maximum size"):
+        return "a whole number of ordinary size"
     return m
 
 

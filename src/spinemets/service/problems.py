@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spinemets.errors import InvalidInputError, MissingExtraError, SpinemetsError, UnknownScoreError, not_utf8
 from spinemets.model.patient import Patient
-from spinemets.model.validation import invalid_input
+from spinemets.model.validation import collapse_unions, invalid_input
 from spinemets.service.storage import AssessmentDeletedError, AssessmentNotFoundError, VersionConflictError
 
 PROBLEM_JSON = "application/problem+json"
@@ -237,7 +237,7 @@ def install(app: FastAPI) -> None:
             got = request.headers.get("content-type")
             problem = InvalidInputError("Content-Type", got or "(none)", allowed)
             return problem_response(415, str(problem), request=request, errors=[field_problem(problem)])
-        errors = [field_problem(request_error(e)) for e in exc.errors()]
+        errors = [field_problem(request_error(e)) for e in collapse_unions(exc.errors())]
         detail = "; ".join(f"{e.field} must be {e.allowed}; got {e.value!r}" for e in errors[:5])
         return problem_response(
             422, detail, request=request, errors=errors, type_="urn:spinemets:problem:invalid-input"

@@ -368,4 +368,9 @@ def patient_to_form(patient: Mapping[str, Any]) -> dict[str, list[str]]:
 
 def form_name(error_field: str) -> str:
     """An error's field path (``lesions[0].level``) as the control's form name (``lesions.0.level``)."""
-    return re.sub(r"\[(\d+)\]", r".\1", error_field).removeprefix("patient.")
+    name = re.sub(r"\[(\d+)\]", r".\1", error_field).removeprefix("patient.")
+    base, _, part = name.rpartition(".")
+    spec = _by_name().get(base)
+    if part in ("value", "unit") and spec is not None and spec.kind == "quantity":
+        return base  # a quantity's value and unit are one control on the page (labs.albumin)
+    return name

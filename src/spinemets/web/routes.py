@@ -28,6 +28,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 import spinemets
 from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
+from spinemets.model.validation import collapse_unions
 from spinemets.service import problems, reports
 from spinemets.service.api import QUESTION_LENGTH, run_write, store_result
 from spinemets.service.auth import Principal
@@ -70,7 +71,7 @@ class _WebRoute(APIRoute):
             except InvalidInputError as exc:  # e.g. ?version= beyond any record
                 return _render(request, "error.html", {"title": "Invalid input", "message": str(exc)}, 422)
             except RequestValidationError as exc:  # e.g. ?version=abc
-                message = "; ".join(str(problems.request_error(e)) for e in exc.errors())
+                message = "; ".join(str(problems.request_error(e)) for e in collapse_unions(exc.errors()))
                 return _render(request, "error.html", {"title": "Invalid input", "message": message}, 422)
 
         return wrapped
