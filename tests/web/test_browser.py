@@ -247,3 +247,31 @@ def test_tablet_portrait_keeps_the_scores_in_view_while_filling_a_lesion(
         screenshot(page, "assess-tablet-portrait", full_page=False)
     finally:
         context.close()
+
+
+def test_keyboard_focus_is_never_hidden_under_the_score_panel_on_a_tablet(
+    live_server: str, browser: Any
+) -> None:
+    """WCAG 2.2 SC 2.4.11 (focus not obscured): below 900 px the score panel sticks to the bottom of
+    the screen; tabbing through the form at 768 px hid 58 of 120 focus stops under it."""
+    context = browser.new_context(viewport={"width": 768, "height": 1024})
+    try:
+        page = context.new_page()
+        page.goto(live_server + "/assess")
+        hidden = []
+        for _ in range(120):
+            page.keyboard.press("Tab")
+            covered = page.evaluate(
+                """() => {
+                  const e = document.activeElement;
+                  if (!e || e.closest('aside')) return null;
+                  const r = e.getBoundingClientRect();
+                  const t = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+                  return t && t.closest('aside') ? (e.id || e.name || e.tagName) : null;
+                }"""
+            )
+            if covered:
+                hidden.append(covered)
+        assert hidden == []
+    finally:
+        context.close()
