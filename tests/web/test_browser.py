@@ -104,6 +104,7 @@ def test_invalid_entry_is_explained_next_to_the_field(live_server: str, page: An
     err = page.locator("#f-performance-kps-err")
     expect(err).to_contain_text("got 65")
     expect(page.locator("#f-performance-kps")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#error-summary")).to_be_focused()  # a keyboard user starts at what to correct
     page.locator("#error-summary a").first.click()
     screenshot(page, "assess-invalid-kps")
 
@@ -275,3 +276,19 @@ def test_keyboard_focus_is_never_hidden_under_the_score_panel_on_a_tablet(
         assert hidden == []
     finally:
         context.close()
+
+
+def test_removing_a_lesion_with_the_keyboard_keeps_the_focus_in_the_form(live_server: str, page: Any) -> None:
+    """After "Remove lesion 2" (its row, button included, is gone) the focus went to the page top."""
+    from playwright.sync_api import expect
+
+    page.goto(live_server + "/assess")
+    add = page.get_by_role("button", name="Add a lesion")
+    add.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#f-lesions-1-level")).to_be_focused()
+    remove = page.get_by_role("button", name="Remove lesion 2")
+    remove.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#lesion-1")).to_have_count(0)
+    expect(add).to_be_focused()

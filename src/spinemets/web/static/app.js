@@ -5,3 +5,24 @@ document.addEventListener("htmx:afterSettle", function () {
   var el = document.querySelector("[data-autofocus]");
   if (el) { el.removeAttribute("data-autofocus"); el.focus(); }
 });
+
+/* Keyboard users: after a refused save the focus starts on the list of what to correct, and after
+   "Remove lesion" (whose row, button included, is gone) on "Add a lesion" rather than the page top. */
+document.addEventListener("DOMContentLoaded", function () {
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.setAttribute("tabindex", "-1"); summary.focus(); }
+});
+var focusAfterRemoval = null;
+document.addEventListener("htmx:beforeRequest", function (evt) {
+  var elt = evt.detail && evt.detail.elt;
+  if (elt && elt.value && elt.value.indexOf("remove_lesion:") === 0) {
+    focusAfterRemoval = document.querySelector('button[value="add_lesion"]');
+  }
+});
+document.addEventListener("htmx:afterSettle", function () {
+  var active = document.activeElement;
+  if (focusAfterRemoval && (!active || active === document.body || !document.contains(active))) {
+    focusAfterRemoval.focus();
+  }
+  focusAfterRemoval = null;
+});
