@@ -465,3 +465,18 @@ def test_hours_of_a_complete_deficit_contradicting_the_grade_are_refused() -> No
         parse_patient({"neurology": {"frankel": "D", "complete_deficit_hours": 96}})
     assert parse_patient({"neurology": {"frankel": "A", "complete_deficit_hours": 96}}).neurology.frankel
     assert parse_patient({"neurology": {"complete_deficit_hours": 12}}).neurology.complete_deficit_hours == 12
+
+
+@pytest.mark.parametrize(("kps", "ecog"), [(70, 3), (30, 2), (100, 2), (10, 1)])
+def test_kps_and_ecog_that_no_conversion_relates_are_refused(kps: int, ecog: int) -> None:
+    """Oken 1982 (Am J Clin Oncol 5:649) and the alternative table: ECOG 3 is KPS 30-40 or 40-50, so
+    KPS 70 beside ECOG 3 describes two patients (Tokuhashi would read one, the ECOG grade the other)."""
+    with pytest.raises(
+        InvalidInputError, match=rf"performance\.ecog must be a grade consistent with KPS {kps}"
+    ):
+        parse_patient({"performance": {"kps": kps, "ecog": ecog}})
+
+
+@pytest.mark.parametrize(("kps", "ecog"), [(80, 1), (90, 1), (60, 1), (60, 3), (50, 3), (100, 0), (30, 4)])
+def test_kps_and_ecog_within_a_decile_of_either_conversion_are_accepted(kps: int, ecog: int) -> None:
+    assert parse_patient({"performance": {"kps": kps, "ecog": ecog}}).performance.ecog == ecog

@@ -31,6 +31,7 @@ from spinemets.model.enums import (
     VisceralPattern,
 )
 from spinemets.model.levels import LevelSpan, vertebrae_covered
+from spinemets.model.performance import KPS_ECOG_TOLERANCE, kps_contradicts_ecog, kps_values_for_ecog
 from spinemets.model.units import (
     HAEMOGLOBIN_PLAUSIBLE_G_DL,
     albumin_range_text,
@@ -81,6 +82,21 @@ class Performance(_Model):
         None, ge=0, le=100, multiple_of=10, description="Karnofsky performance status, %."
     )
     ecog: int | None = Field(None, ge=0, le=5, description="ECOG/WHO performance status, 0-5.")
+
+    @model_validator(mode="after")
+    def _kps_and_ecog_agree(self) -> Performance:
+        # Both recorded yet no conversion relates them (KPS 70 beside ECOG 3): each score would read
+        # a different patient (Tokuhashi the KPS, the ECOG grade the ECOG). A contradiction to resolve.
+        if self.kps is not None and self.ecog is not None and kps_contradicts_ecog(self.kps, self.ecog):
+            values = kps_values_for_ecog(self.ecog)
+            raise InvalidInputError(
+                "performance.ecog",
+                self.ecog,
+                f"a grade consistent with KPS {self.kps}: ECOG {self.ecog} is KPS {values[0]}-{values[-1]} "
+                "under the published conversions (Oken 1982 and the alternative table), give or take "
+                f"{KPS_ECOG_TOLERANCE} points (a data-entry guard)",
+            )
+        return self
 
 
 class Neurology(_Model):

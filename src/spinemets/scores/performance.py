@@ -13,9 +13,9 @@ References:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any
 
+from spinemets.model.performance import ECOG_TO_KPS, EcogConvention
 from spinemets.scores.engine import (
     Band,
     Bins,
@@ -27,20 +27,6 @@ from spinemets.scores.engine import (
     ScoreSpec,
     SurvivalDirection,
 )
-
-
-class EcogConvention(StrEnum):
-    oken1982 = "oken1982"
-    """ECOG 0 = KPS 90-100, 1 = 70-80, 2 = 50-60, 3 = 30-40, 4 = 10-20, 5 = 0 (Oken 1982; trial protocols)."""
-    alternative = "alternative"
-    """ECOG 0 = KPS 100, 1 = 80-90, 2 = 60-70, 3 = 40-50, 4 = 10-30, 5 = 0 (the other common table)."""
-
-
-#: ECOG grade -> the KPS values (deciles) it corresponds to, per convention.
-ECOG_TO_KPS: dict[EcogConvention, dict[int, tuple[int, ...]]] = {
-    EcogConvention.oken1982: {0: (90, 100), 1: (70, 80), 2: (50, 60), 3: (30, 40), 4: (10, 20), 5: (0,)},
-    EcogConvention.alternative: {0: (100,), 1: (80, 90), 2: (60, 70), 3: (40, 50), 4: (10, 20, 30), 5: (0,)},
-}
 
 CONVENTION_LABEL = {
     EcogConvention.oken1982: "ECOG->KPS per Oken 1982 (ECOG 0=KPS 90-100, 1=70-80, 2=50-60, 3=30-40, 4=10-20)",
