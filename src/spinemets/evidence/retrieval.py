@@ -37,7 +37,7 @@ from spinemets.evidence.statements import (
     prime_statements,
     read_statement_files,
 )
-from spinemets.evidence.text import analyse, is_generic, tokenize
+from spinemets.evidence.text import CANONICAL, analyse, is_generic, stand_ins_by_concept, tokenize
 
 INDEX_FORMAT = 2
 """Version of the on-disk index cache layout."""
@@ -241,9 +241,26 @@ class LexicalIndex:
         total = sum(self._idf[t] for t in specific) or 1.0
         return {d: sum(self._idf[t] for t in specific if t in self._text_words(d)) / total for d in docs}
 
+    def expansion(self, question: str) -> list[str]:
+        """Words read into ``question`` for synonyms the statements never use.
+
+        "Paraparesis" is a reviewed synonym of a neurological deficit (``c_deficit``), but no statement
+        uses the word, so the concept token would be the question's only (and down-weighted) evidence.
+        A concept that stands in for a specific word the index does not know adds the tokens of its
+        canonical wording (:data:`spinemets.evidence.text.CANONICAL`): the question is read as if it
+        said "neurological deficit".
+        """
+        extra: list[str] = []
+        for concept, words in stand_ins_by_concept(question).items():
+            canonical = CANONICAL.get(concept)
+            if canonical and any(w not in self._idf and not is_generic(w) for w in words):
+                extra.extend(t for t in tokenize(canonical) if not t.startswith("c_"))
+        return extra
+
     def search(self, question: str, k: int) -> Retrieval:
         tokens, stand_ins = analyse(question)
         matched, cov = self.coverage(tokens, stand_ins)
+        tokens = list(dict.fromkeys([*tokens, *self.expansion(question)]))
         scores = self.scores(tokens)
         asked = frozenset(tokens)
         for i, st in enumerate(self.statements):
@@ -335,6 +352,7 @@ def _fingerprint(files: dict[str, str]) -> str:
         BM25_B,
         TOPIC_WEIGHT,
         sorted(text_module.CONCEPTS.items()),
+        sorted(text_module.CANONICAL.items()),
         text_module._SUFFIXES,
     )
     h.update(repr(params).encode())

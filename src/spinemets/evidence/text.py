@@ -190,12 +190,16 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "c_walk": (r"ambulat\w+", r"walk\w*", r"gait", r"mobility"),
     "c_deficit": (
         r"neurological deficits?",
-        r"weakness",
-        r"pares[ie]s",
-        r"paralysis",
-        r"paraplegi\w+",
+        r"(?:(?:legs?|limbs?|arms?|motor|muscle) |(?<!spinal )(?<!bone )(?<!structural ))weakness(?: (?:of|in) (?:the |both |his |her )?(?:legs?|limbs?|arms?))?",
+        r"(?:legs?|limbs?|arms?) (?:are |is |got |getting |became |become )?weak(?:er)?",
+        r"weak (?:legs?|limbs?|arms?)",
+        r"(?:para|tetra|quadri|hemi|mono)?pares[ie]s",
+        r"(?:para|tetra|quadri|hemi|mono)?paretic",
+        r"paralys[ie]s",
+        r"paralysed",
+        r"(?:para|tetra|quadri|hemi|mono)?plegi\w*",
         r"palsy",
-        r"motor deficits?",
+        r"motor (?:deficits?|loss|impairment)",
         r"neurolog\w+",
         r"myelopathy",
         r"radiculopathy",
@@ -264,6 +268,12 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"suitable",
         r"when (?:is|are|should|to|can)",
     ),
+}
+
+#: Canonical wording of a concept, read into a question whose synonym of it no statement uses
+#: ("paraparesis" -> "neurological deficit"; see spinemets.evidence.retrieval.LexicalIndex.expansion).
+CANONICAL: dict[str, str] = {
+    "c_deficit": "neurological deficit",
 }
 
 #: British/American spelling and common variants, applied before tokenising.
@@ -385,25 +395,35 @@ def analyse(text: str) -> tuple[list[str], frozenset[str]]:
     The second part lets coverage checks ignore phrasing words ("proportion", "who should") whose
     meaning the concept token already carries.
     """
+    words, by_concept = _analyse(text)
+    covered = frozenset(w for ws in by_concept.values() for w in ws)
+    return words + list(by_concept), covered
+
+
+def stand_ins_by_concept(text: str) -> dict[str, frozenset[str]]:
+    """Concept tokens of ``text`` (in :data:`CONCEPTS` order), each with the stemmed words it stands in for."""
+    return _analyse(text)[1]
+
+
+def _analyse(text: str) -> tuple[list[str], dict[str, frozenset[str]]]:
     t = normalise(text)
-    found: list[str] = []
-    spans: list[tuple[int, int]] = []
+    spans: dict[str, list[tuple[int, int]]] = {}
     for concept, pat in _concept_patterns():
-        matches = list(pat.finditer(t))
+        matches = [m.span() for m in pat.finditer(t)]
         if matches:
-            found.append(concept)
-            spans.extend(m.span() for m in matches)
+            spans[concept] = matches
     words: list[str] = []
-    covered: set[str] = set()
+    by_concept: dict[str, set[str]] = {c: set() for c in spans}
     for m in _TOKEN_RE.finditer(t):
         w = m.group()
         if w in STOPWORDS:
             continue
         s = stem(w)
         words.append(s)
-        if any(a <= m.start() and m.end() <= b for a, b in spans):
-            covered.add(s)
-    return words + found, frozenset(covered)
+        for concept, found in spans.items():
+            if any(a <= m.start() and m.end() <= b for a, b in found):
+                by_concept[concept].add(s)
+    return words, {c: frozenset(ws) for c, ws in by_concept.items()}
 
 
 def tokenize(text: str) -> list[str]:
