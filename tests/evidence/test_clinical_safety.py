@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from spinemets.errors import KnowledgeBaseError
 from spinemets.evidence import ask
+from spinemets.evidence.evaluate import answer_text
+from spinemets.evidence.statements import parse_statements, statements_by_id
 from spinemets.evidence.text import tokenize
 
 
@@ -47,3 +50,67 @@ def test_deficit_questions_in_other_words_are_covered(question: str, expected: s
     if expected:
         assert expected & set(a.cited_statement_ids)
         assert a.summary[0].statement_ids[0] in expected
+
+
+EMERGENCY = {"alarm-nice-immediate-neuro", "ster-nice-16mg-neuro", "img-nl-timing-mescc-12h"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Paraplegia from metastatic cord compression: what treatment?",
+        "New paraplegia since this morning from spinal metastasis, what now?",
+        "Acute paraplegia from MSCC: what now?",
+    ],
+)
+def test_new_paraplegia_leads_with_the_emergency_not_the_complete_lesion_statement(question: str) -> None:
+    """guidelines.md 2.1: 'no emergency work-up' holds only once a complete lesion is established, and is
+    tagged [V, partial] (time qualifier truncated); a new deficit is an emergency: contact immediately
+    (NICE CG75/NG234, 1), 16 mg dexamethasone as soon as possible (3, NG234 1.8.1), and Patchell excluded
+    only paraplegia of more than 48 hours (6.1), so surgery is still in question."""
+    a = ask(question)
+    assert a.covered
+    assert "img-complete-lesion-no-emergency" not in a.cited_statement_ids
+    assert a.summary[0].statement_ids[0] in EMERGENCY
+    text = answer_text(a)
+    assert "16 mg" in text
+    assert "immediately" in text or "as soon as possible" in text
+    assert "48h" in text  # normalised from "48 hours"
+
+
+def test_an_established_complete_lesion_still_gets_its_statement_with_the_truncation_said() -> None:
+    """guidelines.md 2.1 [V, partial]: for an established complete lesion the statement answers, and says
+    the source's time qualifier was not visible."""
+    a = ask(
+        "Established complete cord lesion (ASIA A) from a spinal metastasis: is an emergency work-up needed?"
+    )
+    assert a.summary[0].statement_ids == ("img-complete-lesion-no-emergency",)
+    st = statements_by_id()["img-complete-lesion-no-emergency"]
+    assert "truncated" in st.text and "established" in st.text
+    assert st.only_when == ("c_complete",)
+
+
+def test_only_when_must_name_a_known_concept() -> None:
+    entry = """
+- id: x-narrow
+  topics: [imaging]
+  kind: fact
+  certainty: V
+  sources: [{id: nl-wm-2015}]
+  text: Something narrow.
+  only_when: [c_nonexistent]
+  last_reviewed: 2026-12-04
+"""
+    with pytest.raises(KnowledgeBaseError, match="only_when"):
+        parse_statements("x.yaml", entry)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Patient with paraparesis from spinal metastasis: what treatment?", "Leg weakness from MSCC: steroids?"],
+)
+def test_statements_about_no_deficit_do_not_answer_a_deficit_question(question: str) -> None:
+    """guidelines.md 3 (NG234 1.8.3/1.8.7; Maranzano 1996) concern patients WITHOUT a deficit; a question
+    about a deficit must not be told that steroids are reserved or can be omitted."""
+    used = ask(question).cited_statement_ids
+    assert "ster-nice-no-neuro" not in used and "ster-nl-no-deficit-omit" not in used

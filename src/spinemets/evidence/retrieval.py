@@ -79,6 +79,14 @@ def in_closed_branch(st: EvidenceStatement, tokens: frozenset[str]) -> bool:
     return False
 
 
+def out_of_scope(st: EvidenceStatement, tokens: frozenset[str]) -> bool:
+    """True when ``st`` must not answer a question with these tokens: its branch is closed
+    (:func:`in_closed_branch`) or the question names none of the situations in ``st.only_when``."""
+    if st.only_when and not tokens.intersection(st.only_when):
+        return True
+    return in_closed_branch(st, tokens)
+
+
 class RetrievalMethod(StrEnum):
     """How a statement was found."""
 
@@ -264,7 +272,7 @@ class LexicalIndex:
         scores = self.scores(tokens)
         asked = frozenset(tokens)
         for i, st in enumerate(self.statements):
-            if scores[i] and in_closed_branch(st, asked):
+            if scores[i] and out_of_scope(st, asked):
                 scores[i] = 0.0
         best = heapq.nlargest(k, range(len(scores)), key=lambda i: (scores[i], -i))
         overlap = self._overlap(tokens, set(best))
@@ -313,7 +321,7 @@ def hybrid_search(
     pos = {s.id: i for i, s in enumerate(index.statements)}
     bm25_rank = [pos[h.statement_id] for h in lexical.hits]
     asked = frozenset(lexical.query_tokens)
-    dense_rank = [i for i in dense.rank(question, depth) if not in_closed_branch(index.statements[i], asked)]
+    dense_rank = [i for i in dense.rank(question, depth) if not out_of_scope(index.statements[i], asked)]
     fused = reciprocal_rank_fusion([bm25_rank, dense_rank], weights=(1.0, DENSE_WEIGHT))[:k]
     overlap = index._overlap(lexical.query_tokens, {i for i, _ in fused})
     hits = tuple(

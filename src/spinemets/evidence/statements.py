@@ -126,6 +126,10 @@ class EvidenceStatement(BaseModel):
     """Extra search terms a clinician might use that the text does not contain."""
     see_also: tuple[str, ...] = ()
     """Ids of statements that qualify this one (conflicts, caveats); pulled into answers."""
+    only_when: tuple[str, ...] = ()
+    """Concept tokens (:data:`spinemets.evidence.text.CONCEPTS`) of which a question must name at least
+    one for this statement to be retrieved: for a statement true of a narrow situation only (an
+    established complete cord lesion) that would mislead in the common one (a new deficit)."""
     last_reviewed: dt.date
 
     @field_validator("id")
@@ -141,6 +145,16 @@ class EvidenceStatement(BaseModel):
         v = " ".join(v.split())
         if not v:
             raise ValueError("text must not be empty")
+        return v
+
+    @field_validator("only_when")
+    @classmethod
+    def _known_concepts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from spinemets.evidence.text import CONCEPTS
+
+        unknown = [c for c in v if c not in CONCEPTS]
+        if unknown:
+            raise ValueError(f"only_when names unknown concept tokens {unknown}; see spinemets.evidence.text")
         return v
 
     @model_validator(mode="after")

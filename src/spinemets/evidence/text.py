@@ -204,6 +204,32 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"myelopathy",
         r"radiculopathy",
     ),
+    "c_acute": (
+        r"acute(?:ly)?",
+        r"hyperacute",
+        r"sudden(?:ly)?(?: onset)?",
+        r"new(?:ly)?(?: onset)?(?= (?:\w+ )?(?:paraplegi|tetraplegi|quadriplegi|pares|parapares|tetrapares|weak|deficit|neurolog|"
+        r"numb|incontinen|retention|inability|loss|paralys))",
+        r"since (?:this morning|last night|yesterday|today|the morning|\d+h|a few hours)",
+        r"(?:this morning|overnight|within hours|over hours)",
+        r"rapid(?:ly)? (?:progressive|progressing|worsening|deteriorat\w*)",
+        r"(?:worsening|deteriorat\w*) (?:quickly|rapidly|fast)",
+    ),
+    "c_no_deficit": (
+        r"(?:without|no|absent|absence of|not any|free of) (?:a |any )?(?:new )?(?:neurological|neurologic|neuro|motor)"
+        r"(?: (?:deficits?|symptoms|signs|symptoms or signs|signs or symptoms|involvement|impairment))?",
+        r"(?:without|no) (?:a |any )?deficits?",
+        r"neurologically (?:intact|normal)",
+        r"intact neurology",
+    ),
+    "c_complete": (
+        r"complete (?:spinal )?(?:cord )?(?:lesion|injury|transection|paraplegi\w*|tetraplegi\w*|loss)",
+        r"complete(?:ly)? (?:paralys[ie]s|paralysed)",
+        r"asia (?:grade )?a",
+        r"established (?:complete )?(?:cord lesion|lesion|paraplegi\w*|tetraplegi\w*|deficit)",
+        r"(?:long-?standing|chronic|permanent|irreversible|old) (?:complete )?(?:paraplegi\w*|tetraplegi\w*|deficit|cord lesion)",
+        r"paraplegi\w* for (?:more than |over )?(?:\d+|several|many) (?:days?|weeks?|months?|years?)",
+    ),
     "c_sphincter": (r"bladder", r"bowel", r"sphincter", r"incontinen\w+", r"urinary retention"),
     "c_palliative": (r"palliat\w+", r"end of life", r"hospice", r"supportive care", r"best supportive care"),
     "c_psycho": (r"psycholog\w+", r"psychosocial", r"emotional", r"anxiety", r"depression", r"distress"),
