@@ -7,7 +7,7 @@ import pytest
 from spinemets.errors import KnowledgeBaseError
 from spinemets.evidence import ask
 from spinemets.evidence.evaluate import answer_text
-from spinemets.evidence.statements import parse_statements, statements_by_id
+from spinemets.evidence.statements import Topic, parse_statements, statements_by_id
 from spinemets.evidence.text import tokenize
 
 
@@ -114,3 +114,35 @@ def test_statements_about_no_deficit_do_not_answer_a_deficit_question(question: 
     about a deficit must not be told that steroids are reserved or can be omitted."""
     used = ask(question).cited_statement_ids
     assert "ster-nice-no-neuro" not in used and "ster-nl-no-deficit-omit" not in used
+
+
+@pytest.mark.parametrize("sid", ["ing-lymphadenectomy-types", "ing-neoadjuvant-seed", "ing-plan-by-extent"])
+def test_penile_groin_statements_say_penile_and_sit_in_the_penile_branch(sid: str) -> None:
+    """guidelines.md 10.2 (dissection standard for node-positive PENILE cancer; neoadjuvant chemotherapy for
+    bulky penile nodes) and 12.6 (seed 000's penile figures stay in the penile branch; README house rule)."""
+    st = statements_by_id()[sid]
+    assert "penile" in st.text.lower()
+    assert Topic.penile_cancer in st.topics
+
+
+def test_lung_cancer_chemotherapy_is_not_answered_with_penile_neoadjuvant_chemotherapy() -> None:
+    """guidelines.md 12.6: seed 000 mixed penile-cancer chemotherapy into generic advice."""
+    a = ask("What is the best chemotherapy for lung cancer?")
+    by_id = statements_by_id()
+    assert not [i for i in a.cited_statement_ids if Topic.penile_cancer in by_id[i].topics]
+    assert "neoadjuvant" not in answer_text(a)
+
+
+def test_groin_nodes_from_anal_cancer_do_not_lead_with_dissection_as_standard() -> None:
+    """guidelines.md 10.2 (dissection standard for node-positive penile cancer only), 10.4 [K] (anal SCC with
+    inguinal nodes: chemoradiation, not primary dissection) and 13 (anal-cancer guidance not retrieved)."""
+    a = ask("inguinal lymph node dissection for inguinal nodes from anal cancer?")
+    by_id = statements_by_id()
+    assert a.covered
+    lead = by_id[a.summary[0].statement_ids[0]]
+    assert Topic.penile_cancer not in lead.topics and Topic.vulvar_cancer not in lead.topics
+    assert "standard" not in a.summary[0].text.lower() or "not carry over" in a.summary[0].text
+    assert "ing-other-primaries-gap" in a.cited_statement_ids
+    branch = {Topic.penile_cancer, Topic.vulvar_cancer}
+    opened = [i for i in a.cited_statement_ids if branch & set(by_id[i].topics)]
+    assert all(by_id[i].kind.value == "caveat" or Topic.conflicts in by_id[i].topics for i in opened), opened

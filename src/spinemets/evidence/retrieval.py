@@ -62,6 +62,9 @@ DENSE_WEIGHT = 0.3
 BRANCHES: dict[Topic, str] = {Topic.penile_cancer: "c_penile", Topic.vulvar_cancer: "c_vulvar"}
 """Primary-specific branches of the inguinal pathway (guidelines.md 12.6: penile-cancer figures stay in
 their branch) and the concept token (evidence.text) of the primary that opens each."""
+OTHER_PRIMARIES = ("c_other_groin_primary",)
+"""Concept tokens of primaries that drain to the groin but have no branch (anal cancer, melanoma):
+naming one closes the penile and vulvar branches (their dissection and chemotherapy do not carry over)."""
 GROIN = "c_groin"
 """A question about groin nodes that names no primary opens every branch of the pathway."""
 
@@ -73,8 +76,9 @@ def in_closed_branch(st: EvidenceStatement, tokens: frozenset[str]) -> bool:
     if st.kind is StatementKind.caveat or Topic.conflicts in st.topics:
         return False
     named = {topic for topic, token in BRANCHES.items() if token in tokens}
+    other = any(token in tokens for token in OTHER_PRIMARIES)
     for topic in BRANCHES:
-        if topic in st.topics and topic not in named and (named or GROIN not in tokens):
+        if topic in st.topics and topic not in named and (named or other or GROIN not in tokens):
             return True
     return False
 
