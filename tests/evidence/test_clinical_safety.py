@@ -146,3 +146,44 @@ def test_groin_nodes_from_anal_cancer_do_not_lead_with_dissection_as_standard() 
     branch = {Topic.penile_cancer, Topic.vulvar_cancer}
     opened = [i for i in a.cited_statement_ids if branch & set(by_id[i].topics)]
     assert all(by_id[i].kind.value == "caveat" or Topic.conflicts in by_id[i].topics for i in opened), opened
+
+
+@pytest.mark.parametrize(
+    ("sid", "not_holding"),
+    [
+        # guidelines.md 7.2: the zoledronic acid dose reductions are label figures [K], not ASCO-CCO 2017's
+        ("bma-zoledronic-renal-k", "asco-bma-2017"),
+        # guidelines.md 13: 'BMA calcium/vitamin D and ONJ figures' and ESMO 2020 safety details not retrieved
+        ("bma-safety-k", "esmo-2020"),
+    ],
+)
+def test_recalled_figures_are_not_attributed_to_a_guideline_that_is_not_known_to_hold_them(
+    sid: str, not_holding: str
+) -> None:
+    st = statements_by_id()[sid]
+    assert not_holding not in st.source_ids
+    assert st.certainty.value == "K" and "unverified" in st.text.lower()
+    assert "not found in any source retrieved" in st.text
+
+
+def test_only_a_recalled_statement_may_have_no_source() -> None:
+    entry = """
+- id: x-sourceless
+  topics: [imaging]
+  kind: fact
+  certainty: {certainty}
+  sources: []
+  text: Unverified something.
+  last_reviewed: 2026-12-04
+"""
+    assert parse_statements("x.yaml", entry.format(certainty="K"))[0].sources == ()
+    with pytest.raises(KnowledgeBaseError, match="only a recalled"):
+        parse_statements("x.yaml", entry.format(certainty="V"))
+
+
+def test_a_sourceless_statement_renders_without_an_empty_citation() -> None:
+    a = ask("Zoledronic acid renal dose reduction for creatinine clearance 40?")
+    assert "bma-zoledronic-renal-k" in a.cited_statement_ids
+    for fmt in ("text", "markdown"):
+        out = a.render(fmt)
+        assert "[]" not in out and "[no source]" in out

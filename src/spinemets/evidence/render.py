@@ -30,9 +30,10 @@ def _tail(s: AnswerSentence, markdown: bool) -> str:
     ids = ", ".join(s.statement_ids)
     extras = [x for x in (s.level, _CERTAINTY_NOTE.get(str(s.certainty or "V"), "")) if x]
     grade = f" ({'; '.join(extras)})" if extras else ""
+    cites = f" [{refs}]" if refs else " [no source]"
     if markdown:
-        return f"{grade} [{refs}] <sub>{ids}</sub>"
-    return f"{grade} [{refs}] {{{ids}}}"
+        return f"{grade}{cites} <sub>{ids}</sub>"
+    return f"{grade}{cites} {{{ids}}}"
 
 
 def to_text(answer: Answer) -> str:

@@ -118,7 +118,9 @@ class EvidenceStatement(BaseModel):
     topics: tuple[Topic, ...] = Field(min_length=1)
     kind: StatementKind
     text: str
-    sources: tuple[SourceCitation, ...] = Field(min_length=1)
+    sources: tuple[SourceCitation, ...] = ()
+    """Where the facts are; only a recalled (``K``) statement that no retrieved source is known to hold may
+    have none (it must not borrow a source for a figure that source is not known to give)."""
     certainty: Certainty
     level: str | None = None
     """Evidence level or recommendation strength exactly as the source grades it."""
@@ -161,6 +163,8 @@ class EvidenceStatement(BaseModel):
     def _unverified_said(self) -> EvidenceStatement:
         if self.certainty is Certainty.K and "unverified" not in self.text.lower():
             raise ValueError("certainty K (recalled) statements must say 'unverified' in their text")
+        if not self.sources and self.certainty is not Certainty.K:
+            raise ValueError("sources: only a recalled (certainty K) statement may have no source")
         return self
 
     @property
