@@ -187,3 +187,23 @@ def test_a_sourceless_statement_renders_without_an_empty_citation() -> None:
     for fmt in ("text", "markdown"):
         out = a.render(fmt)
         assert "[]" not in out and "[no source]" in out
+
+
+def test_the_verified_patchell_exclusion_is_not_shown_as_unverified_recall() -> None:
+    """guidelines.md 4.3: the radiosensitive/radioresistant list is [K], but 'Patchell excluded lymphoma,
+    leukaemia, myeloma and germ-cell tumours as radiosensitive' is [V] (and 6.1 [V]): one statement each."""
+    by_id = statements_by_id()
+    recalled = by_id["noms-histology-groups"]
+    assert recalled.certainty.value == "K" and "Patchell" not in recalled.text
+    assert "patchell2005" not in recalled.source_ids
+    verified = [
+        s
+        for s in by_id.values()
+        if s.certainty.value == "V" and "Patchell" in s.text and "germ-cell" in s.text and "noms" in s.topics
+    ]
+    assert verified and all(s.source_ids == ("patchell2005",) for s in verified)
+    a = ask("Which tumours are radiosensitive?")
+    assert "noms-patchell-radiosensitive-excluded" in a.cited_statement_ids
+    for s in a.sentences:
+        if "Patchell" in s.text and "germ-cell" in s.text:
+            assert s.certainty is not None and s.certainty.value == "V", s
