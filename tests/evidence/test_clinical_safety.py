@@ -207,3 +207,18 @@ def test_the_verified_patchell_exclusion_is_not_shown_as_unverified_recall() -> 
     for s in a.sentences:
         if "Patchell" in s.text and "germ-cell" in s.text:
             assert s.certainty is not None and s.certainty.value == "V", s
+
+
+def test_markdown_prints_the_reference_certainty_as_the_text_format_does() -> None:
+    """guidelines.md 'How to read the tags' (V2 = secondary digest only, K = recall, not verified): a reader of
+    the Markdown answer must see it as the plain-text reader does."""
+    a = ask("Sorensen trial of high-dose dexamethasone")
+    tagged = [r for r in a.references if r.certainty not in ("S", "V")]
+    assert {r.certainty for r in tagged} >= {"K", "V2"}
+    text, markdown = a.render("text"), a.render("markdown")
+    for r in tagged:
+        line = next(x for x in markdown.splitlines() if x.startswith(f"{r.number}. "))
+        assert f"(certainty {r.certainty})" in line
+        assert f"(certainty {r.certainty})" in next(
+            x for x in text.splitlines() if x.strip().startswith(f"{r.number}. ")
+        )

@@ -588,3 +588,16 @@ def test_a_quantity_error_marks_its_control_and_the_summary_links_to_it(
     assert set(links) == {"f-labs-albumin"} and 'id="f-labs-albumin"' in page.text
     assert 'id="f-labs-albumin-err"' in page.text and 'aria-invalid="true"' in page.text
     assert 'value="-3"' in page.text  # what was typed is kept
+
+
+def test_ask_shows_the_certainty_of_each_reference(client: TestClient, csrf: str) -> None:
+    """guidelines.md 'How to read the tags': V2 and K references are marked in HTML as in text and Markdown."""
+    from spinemets.evidence import ask
+
+    question = "Sorensen trial of high-dose dexamethasone"
+    expected = ask(question, k=5)
+    page = client.post("/ask", data={"question": question, "csrf_token": csrf}).text
+    for ref in expected.references:
+        if ref.certainty in ("K", "V2"):
+            item = page.split(f'-ref-{ref.number}" value="{ref.number}">', 1)[1].split("</li>", 1)[0]
+            assert f"(certainty {ref.certainty}" in item

@@ -25,6 +25,12 @@ _HEADINGS = (
 )
 
 
+def reference_certainty(certainty: str) -> str:
+    """The note after a reference whose bibliographic details are not plainly seen in a source (``V2``,
+    ``K``), e.g. `` (certainty K)``; empty for ``S`` and ``V``. Every format prints the same note."""
+    return f" (certainty {certainty})" if certainty not in ("S", "V") else ""
+
+
 def _tail(s: AnswerSentence, markdown: bool) -> str:
     refs = ",".join(str(n) for n in s.reference_numbers)
     ids = ", ".join(s.statement_ids)
@@ -51,9 +57,8 @@ def to_text(answer: Answer) -> str:
     lines.append("References")
     for r in answer.references:
         where = f" [used: {'; '.join(r.locators)}]" if r.locators else ""
-        cert = f" (certainty {r.certainty})" if r.certainty not in ("S", "V") else ""
         link = f" {r.link}" if r.link and r.link not in r.citation else ""
-        lines.append(f"  {r.number}. {r.citation}{link}{where}{cert}")
+        lines.append(f"  {r.number}. {r.citation}{link}{where}{reference_certainty(r.certainty)}")
     if answer.notice:
         lines += ["", f"Note: {answer.notice}"]
     lines += ["", f"Retrieval: {answer.method}; synthesis: {answer.synthesis}."]
@@ -76,7 +81,7 @@ def to_markdown(answer: Answer) -> str:
     for r in answer.references:
         where = f" *Used: {'; '.join(r.locators)}.*" if r.locators else ""
         link = f" <{r.link}>" if r.link and r.link not in r.citation else ""
-        lines.append(f"{r.number}. {r.citation}{link}{where}")
+        lines.append(f"{r.number}. {r.citation}{link}{where}{reference_certainty(r.certainty)}")
     if answer.notice:
         lines += ["", f"> {answer.notice}"]
     return "\n".join(lines) + "\n"
