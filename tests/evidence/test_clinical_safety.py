@@ -222,3 +222,11 @@ def test_markdown_prints_the_reference_certainty_as_the_text_format_does() -> No
         assert f"(certainty {r.certainty})" in next(
             x for x in text.splitlines() if x.strip().startswith(f"{r.number}. ")
         )
+
+
+def test_a_melanoma_statement_answers_melanoma_questions_only() -> None:
+    """guidelines.md 10.4 [K]: the melanoma groin advice is melanoma's; an anal-cancer question must not
+    open with it."""
+    anal = ask("inguinal lymph node dissection for inguinal nodes from anal cancer?")
+    assert "ing-melanoma-k" not in anal.cited_statement_ids
+    assert "ing-melanoma-k" in ask("Melanoma with inguinal nodes: dissection?").cited_statement_ids

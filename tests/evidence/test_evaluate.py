@@ -97,3 +97,58 @@ def test_heldout_set_is_valid_and_answered() -> None:
     assert len(heldout) >= 10
     assert not {q.id for q in heldout} & {q.id for q in load_questions(QUESTIONS)}
     assert evaluate(heldout).min_coverage >= TARGET_MIN_COVERAGE
+
+
+def test_negative_checks_fail_the_run_when_an_answer_mentions_or_leads_with_what_it_must_not() -> None:
+    """Reviewer defects (guidelines.md 2.1: 'no emergency work-up' for a new paraplegia; 12.6: penile
+    chemotherapy in generic advice) are caught by must_not_mention / must_not_lead, not by coverage."""
+    q = EvalQuestion(
+        id="t",
+        question="New paraplegia?",
+        source="test",
+        must_mention=(("16 mg",),),
+        relevant=("ster-nice-16mg-neuro",),
+        must_not_mention=(("no need for an emergency work-up",), ("penile",)),
+        must_not_lead=("img-complete-lesion-no-emergency",),
+    )
+    bad = Answer(
+        question=q.question,
+        covered=True,
+        summary=(
+            AnswerSentence(
+                text="The Dutch guideline sees no need for an emergency work-up.",
+                statement_ids=("img-complete-lesion-no-emergency",),
+            ),
+            AnswerSentence(text="Give 16 mg dexamethasone.", statement_ids=("ster-nice-16mg-neuro",)),
+        ),
+    )
+    res = score_question(q, bad, ["img-complete-lesion-no-emergency"])
+    assert res.coverage == 1.0
+    assert res.violations == (
+        "mentions: no need for an emergency work-up",
+        "leads with: img-complete-lesion-no-emergency",
+    )
+    good = Answer(
+        question=q.question,
+        covered=True,
+        summary=(AnswerSentence(text="Give 16 mg dexamethasone.", statement_ids=("ster-nice-16mg-neuro",)),),
+    )
+    assert score_question(q, good, ["ster-nice-16mg-neuro"]).violations == ()
+
+
+def test_the_question_set_has_negative_checks_and_all_pass() -> None:
+    qs = load_questions(QUESTIONS)
+    assert sum(q.negative_checks for q in qs) >= 10
+    report = evaluate([q for q in qs if q.negative_checks], k=5)
+    assert report.negatives_total >= 10 and report.violations == 0, [r.violations for r in report.results]
+
+
+def test_an_unknown_must_not_lead_id_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "q.yaml"
+    path.write_text(
+        "- {id: a, question: What now?, source: s, must_mention: [[x]], relevant: [ster-nice-16mg-neuro],"
+        " must_not_lead: [no-such-statement]}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(KnowledgeBaseError, match="no-such-statement"):
+        load_questions(path)

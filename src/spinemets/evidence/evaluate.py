@@ -8,7 +8,9 @@ statements. It exits with status 1 when a target is missed: overall coverage at 
 Each question in the YAML file (default ``evaluation/questions.yaml``, relative to the working
 directory) has ``id``, ``question``, ``source``, ``must_mention`` (a list of facts, each a list of
 alternative phrasings; one match suffices, compared after the retriever's normalisation) and
-``relevant`` (statement ids).
+``relevant`` (statement ids). Negative checks are optional: ``must_not_mention`` (facts, as above, that
+the answer must not contain; one alternative found is a violation) and ``must_not_lead`` (statement ids
+that must not open the summary). Any violation fails the run, whatever the coverage.
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ class EvalQuestion(BaseModel):
     source: str
     must_mention: tuple[tuple[str, ...], ...] = Field(min_length=1)
     relevant: tuple[str, ...] = Field(min_length=1)
+    must_not_mention: tuple[tuple[str, ...], ...] = ()
+    """Facts (each a list of alternative phrasings) the answer must not contain."""
+    must_not_lead: tuple[str, ...] = ()
+    """Statement ids that must not open the summary."""
+
+    @property
+    def negative_checks(self) -> int:
+        return len(self.must_not_mention) + len(self.must_not_lead)
 
 
 class QuestionResult(BaseModel):
@@ -56,6 +66,8 @@ class QuestionResult(BaseModel):
     covered: bool
     lead_relevant: bool = False
     """The summary opens with one of the relevant statements."""
+    violations: tuple[str, ...] = ()
+    """Negative checks that failed: 'mentions: ...' or 'leads with: ...'."""
 
 
 class EvalReport(BaseModel):
@@ -69,6 +81,12 @@ class EvalReport(BaseModel):
     facts_found: int
     facts_total: int
     mean_recall: float
+    negatives_total: int = 0
+    """Negative checks (must_not_mention facts plus must_not_lead ids) over all questions."""
+
+    @property
+    def violations(self) -> int:
+        return sum(len(r.violations) for r in self.results)
 
     @property
     def coverage(self) -> float:
@@ -80,7 +98,11 @@ class EvalReport(BaseModel):
 
     @property
     def passed(self) -> bool:
-        return self.coverage >= TARGET_COVERAGE and self.min_coverage >= TARGET_MIN_COVERAGE
+        return (
+            self.coverage >= TARGET_COVERAGE
+            and self.min_coverage >= TARGET_MIN_COVERAGE
+            and self.violations == 0
+        )
 
 
 def load_questions(path: Path = DEFAULT_PATH) -> tuple[EvalQuestion, ...]:
@@ -102,7 +124,7 @@ def load_questions(path: Path = DEFAULT_PATH) -> tuple[EvalQuestion, ...]:
         if q.id in seen:
             raise KnowledgeBaseError(f"evaluation set {path}: duplicate question id {q.id!r}")
         seen.add(q.id)
-        unknown = [r for r in q.relevant if r not in known]
+        unknown = [r for r in (*q.relevant, *q.must_not_lead) if r not in known]
         if unknown:
             raise KnowledgeBaseError(
                 f"evaluation set {path} question {q.id!r}: unknown statement ids {unknown}"
@@ -127,6 +149,10 @@ def score_question(q: EvalQuestion, answer: Answer, retrieved_ids: Sequence[str]
     coverage = 1 - len(missing) / len(q.must_mention)
     recall = len(set(q.relevant) & set(retrieved_ids)) / len(q.relevant)
     lead = answer.summary[0].statement_ids if answer.summary else ()
+    violations = tuple(
+        [f"mentions: {' | '.join(f)}" for f in q.must_not_mention if fact_found(f, text)]
+        + [f"leads with: {sid}" for sid in q.must_not_lead if sid in lead]
+    )
     return QuestionResult(
         id=q.id,
         coverage=coverage,
@@ -134,6 +160,7 @@ def score_question(q: EvalQuestion, answer: Answer, retrieved_ids: Sequence[str]
         missing=missing,
         covered=answer.covered,
         lead_relevant=bool(set(lead) & set(q.relevant)),
+        violations=violations,
     )
 
 
@@ -158,6 +185,7 @@ def evaluate(questions: Sequence[EvalQuestion], k: int = 5, hybrid: bool = False
         facts_found=found,
         facts_total=total,
         mean_recall=mean_recall,
+        negatives_total=sum(q.negative_checks for q in questions),
     )
 
 
@@ -165,7 +193,8 @@ def format_report(report: EvalReport) -> str:
     lines = [f"{'question':<32} {'coverage':>8} {f'recall@{report.k}':>9}  missing"]
     for r in report.results:
         flag = "" if r.covered else " [not covered]"
-        lines.append(f"{r.id:<32} {r.coverage:>8.0%} {r.recall:>9.0%}  {'; '.join(r.missing)}{flag}")
+        bad = f" [VIOLATES {'; '.join(r.violations)}]" if r.violations else ""
+        lines.append(f"{r.id:<32} {r.coverage:>8.0%} {r.recall:>9.0%}  {'; '.join(r.missing)}{flag}{bad}")
     lines.append("")
     lines.append(
         f"questions: {len(report.results)}  retrieval: {'bm25+dense (RRF)' if report.hybrid else 'bm25'}  k={report.k}"
@@ -178,6 +207,10 @@ def format_report(report: EvalReport) -> str:
     lines.append(f"mean recall@{report.k} of relevant statements: {report.mean_recall:.1%}")
     leads = sum(r.lead_relevant for r in report.results) / len(report.results) if report.results else 0.0
     lines.append(f"summary opens with a relevant statement: {leads:.1%}")
+    lines.append(
+        f"negative checks (must not mention / lead): {report.negatives_total - report.violations}/"
+        f"{report.negatives_total} pass (target: all)"
+    )
     lines.append("PASS" if report.passed else "FAIL")
     return "\n".join(lines)
 
@@ -196,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         payload = report.model_dump() | {
             "coverage": report.coverage,
             "min_coverage": report.min_coverage,
+            "violations": report.violations,
             "passed": report.passed,
         }
         print(json.dumps(payload, indent=2))

@@ -237,7 +237,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "c_biopsy": (r"biops\w+", r"fna", r"fine[- ]needle", r"core needle", r"histolog\w+", r"tissue diagnosis"),
     "c_penile": (r"penile", r"penis"),
     "c_vulvar": (r"vulvar", r"vulva", r"vulval"),
-    "c_other_groin_primary": (r"anal(?: canal)?", r"anus", r"melanomas?", r"rectal", r"rectum", r"vaginal"),
+    "c_melanoma": (r"melanomas?",),
+    "c_other_groin_primary": (r"anal(?: canal)?", r"anus", r"rectal", r"rectum", r"vaginal"),
     "c_radiopharm": (
         r"radiopharmaceuticals?",
         r"radionuclides?",
