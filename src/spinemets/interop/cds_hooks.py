@@ -621,10 +621,59 @@ MAX_PAGES = 20
 """Search result pages followed (``link`` ``next``) before the record is declared too large."""
 
 
+def _origin(parts: Any) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default)
+
+
+def under_server(server: str, url: str) -> str:
+    """``url`` (absolute, or relative to ``server``) when it lies on the origin of ``server`` and under
+    its path; else :class:`PrefetchUnavailableError`. The EHR's access token is only for its FHIR
+    server: a link elsewhere (another host, port or scheme, or outside the server's base path) is
+    never followed, so the token is never sent there."""
+    from urllib.parse import urljoin, urlsplit
+
+    base = server.rstrip("/") + "/"
+    target = urljoin(base, url)
+    b, t = urlsplit(base), urlsplit(target)
+    path = t.path
+    if (
+        _origin(b) != _origin(t)
+        or not (path + "/").startswith(b.path)
+        or "/../" in f"{path}/"
+        or t.username is not None
+        or t.password is not None
+    ):
+        raise PrefetchUnavailableError(
+            f"a link {_origin_text(t)} is outside the fhirServer {_origin_text(b)}{b.path}: not followed "
+            "(the access token is only sent to the fhirServer)"
+        )
+    return target
+
+
+def _origin_text(parts: Any) -> str:
+    scheme, host, port = _origin(parts)
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
+
+
+def _next_link(page: Mapping[str, Any]) -> str | None:
+    """The ``next`` link of a search result Bundle, if any."""
+    links = page.get("link") or []
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, Mapping) and link.get("relation") == "next":
+            url = link.get("url")
+            return url if isinstance(url, str) and url else None
+    return None
+
+
 def http_fetcher(timeout_s: float = 10.0, transport: Any = None) -> Fetcher:
     """Fetch from the EHR's FHIR server with the bearer token it sent (httpx), following search pages.
 
-    ``transport`` is an ``httpx`` transport (tests pass a mock one).
+    ``query`` is relative to ``server`` or an absolute URL under it (a ``next`` link); every URL is
+    checked with :func:`under_server` before the token is sent. The pages of a search are merged into
+    the first (its ``next`` link removed). ``transport`` is an ``httpx`` transport (tests pass a mock one).
     """
 
     def fetch(server: str, query: str, auth: FhirAuthorization | None) -> Any:
@@ -633,29 +682,50 @@ def http_fetcher(timeout_s: float = 10.0, transport: Any = None) -> Fetcher:
         headers = {"Accept": "application/fhir+json"}
         if auth is not None:
             headers["Authorization"] = f"Bearer {auth.access_token}"
-        url: str | None = f"{server.rstrip('/')}/{query}"
+        what = query if "://" not in query else "a page of a search"
+        url: str | None = under_server(server, query)
         first: dict[str, Any] | None = None
-        with httpx.Client(timeout=timeout_s, transport=transport) as client:
+        with httpx.Client(timeout=timeout_s, transport=transport, follow_redirects=False) as client:
             for _ in range(MAX_PAGES):
                 if url is None:
-                    return first
+                    break
+                url = under_server(server, url)
                 try:
                     response = client.get(url, headers=headers)
                 except httpx.HTTPError as exc:
                     raise PrefetchUnavailableError(
-                        f"FHIR server unreachable for {query}: {type(exc).__name__}"
+                        f"FHIR server unreachable for {what}: {type(exc).__name__}"
                     ) from exc
                 if response.status_code != 200:
-                    raise PrefetchUnavailableError(f"FHIR server answered {response.status_code} for {query}")
-                page = response.json()
+                    raise PrefetchUnavailableError(f"FHIR server answered {response.status_code} for {what}")
+                try:
+                    page = response.json()
+                except ValueError:
+                    kind = response.headers.get("content-type", "no content type")
+                    raise PrefetchUnavailableError(
+                        f"FHIR server answered {what} with something that is not JSON ({kind}); "
+                        "a FHIR resource (application/fhir+json) was expected"
+                    ) from None
+                if not isinstance(page, dict) or not isinstance(page.get("resourceType"), str):
+                    raise PrefetchUnavailableError(
+                        f"FHIR server answered {what} with JSON that is not a FHIR resource "
+                        f"({type(page).__name__} without resourceType)"
+                    )
                 if first is None:
                     first = page
-                elif isinstance(page, dict):
-                    first.setdefault("entry", []).extend(page.get("entry") or [])
-                links = page.get("link") or [] if isinstance(page, dict) else []
-                url = next((ln.get("url") for ln in links if ln.get("relation") == "next"), None)
+                else:
+                    entries = page.get("entry") or []
+                    if isinstance(entries, list):
+                        first.setdefault("entry", []).extend(entries)
+                url = _next_link(page) if page.get("resourceType") == "Bundle" else None
             if url is not None:
-                raise PrefetchUnavailableError(f"{query}: more than {MAX_PAGES} pages of results")
+                raise PrefetchUnavailableError(
+                    f"{what}: more than {MAX_PAGES} pages of results; the record is too large to assess here"
+                )
+        if first is not None and isinstance(first.get("link"), list):
+            first["link"] = [
+                ln for ln in first["link"] if not (isinstance(ln, Mapping) and ln.get("relation") == "next")
+            ]
         return first
 
     return fetch

@@ -1,0 +1,138 @@
+"""CDS Hooks 2.0 conformance of the services, each test written from a sentence of the specification.
+
+References:
+    HL7 CDS Hooks 2.0, https://cds-hooks.hl7.org/2.0/ (text: cds-hooks/docs, docs/specification/current.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from spinemets.interop import cds_hooks as cds
+from spinemets.interop.routes import InteropState
+from tests.interop.conftest import Signer
+from tests.interop.test_cds_hooks import call, patient_view_request
+
+FHIR = "https://fhir.ehr.example.org/r4"
+
+
+def _transport(
+    handler: Callable[[httpx.Request], httpx.Response],
+) -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    return httpx.MockTransport(record), seen
+
+
+def _searchset(ids: list[str], next_url: str | None = None) -> dict[str, Any]:
+    page: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": {"resourceType": "Observation", "id": i}} for i in ids],
+    }
+    if next_url:
+        page["link"] = [{"relation": "next", "url": next_url}]
+    return page
+
+
+def _with_fetcher(client: TestClient, fetcher: cds.Fetcher | None) -> None:
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    client.app.state.interop = InteropState(  # type: ignore[attr-defined]
+        verifier=cds.JwtVerifier(settings.cds_hooks_issuers), fetcher=fetcher
+    )
+
+
+# --- 1. the access token goes to the fhirServer only ----------------------------------------------------------------
+# Spec, FHIR Resource Access: "the CDS Client obtains and passes directly to the CDS Service a bearer token issued
+# for the CDS Service's use in executing FHIR API calls against the CDS Client's FHIR server" and "the CDS
+# Service MUST take [steps] to protect patient data and access tokens" (Trusting CDS Services).
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "https://attacker.example/steal?page=2",  # another host
+        "http://fhir.ehr.example.org/r4/Observation?page=2",  # another scheme
+        "https://fhir.ehr.example.org:8443/r4/Observation?page=2",  # another port
+        "https://fhir.ehr.example.org/admin/Observation?page=2",  # same host, outside the base path
+        "https://fhir.ehr.example.org/r4/../admin?page=2",  # climbing out of the base path
+        "https://user@fhir.ehr.example.org/r4/Observation?page=2",  # credentials in the URL
+    ],
+)
+def test_a_next_link_outside_the_fhir_server_is_not_followed_and_gets_no_token(next_url: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=_searchset(["o1"], next_url))
+
+    transport, seen = _transport(handler)
+    fetch = cds.http_fetcher(transport=transport)
+    with pytest.raises(cds.PrefetchUnavailableError, match="outside the fhirServer"):
+        fetch(FHIR, "Observation?patient=p1", cds.FhirAuthorization(access_token="secret-token"))
+    assert [str(r.url) for r in seen] == [f"{FHIR}/Observation?patient=p1"]
+
+
+def test_a_next_link_on_the_fhir_server_is_followed_with_the_token() -> None:
+    pages = {
+        f"{FHIR}/Observation?patient=p1": _searchset(["o1"], f"{FHIR}/Observation?patient=p1&page=2"),
+        f"{FHIR}/Observation?patient=p1&page=2": _searchset(["o2"]),
+    }
+    transport, seen = _transport(lambda r: httpx.Response(200, json=pages[str(r.url)]))
+    got = cds.http_fetcher(transport=transport)(
+        FHIR, "Observation?patient=p1", cds.FhirAuthorization(access_token="t")
+    )
+    assert [e["resource"]["id"] for e in got["entry"]] == ["o1", "o2"]
+    assert "link" not in got or all(ln["relation"] != "next" for ln in got["link"])
+    assert [r.headers["authorization"] for r in seen] == ["Bearer t", "Bearer t"]
+
+
+def test_a_foreign_next_link_is_a_412_naming_the_fhir_server(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host != "fhir.ehr.example.org":
+            return httpx.Response(200, json=_searchset([]))
+        return httpx.Response(200, json=_searchset([], "https://attacker.example/steal"))
+
+    transport, seen = _transport(handler)
+    _with_fetcher(client, cds.http_fetcher(transport=transport))
+    body = patient_view_request(breast_bundle, "EX-001")
+    del body["prefetch"]["observations"]
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 412
+    assert "outside the fhirServer" in response.json()["detail"]
+    assert all(r.url.host == "fhir.ehr.example.org" for r in seen)
+    assert "some-opaque-fhir-access-token" not in response.text
+
+
+# --- 3b. a FHIR server answering something other than FHIR JSON -----------------------------------------------------
+# Spec, HTTP Status Codes: "412 Precondition Failed | The CDS Service is unable to retrieve the necessary FHIR data
+# to execute its decision support, either through a prefetch request or directly calling the FHIR server."
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="<html>login</html>", headers={"content-type": "text/html"}),
+        httpx.Response(200, json=[1, 2]),
+        httpx.Response(200, json={"no": "resourceType"}),
+    ],
+    ids=["html", "json-list", "json-without-resourceType"],
+)
+def test_a_fhir_server_answering_non_fhir_is_412(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any], answer: httpx.Response
+) -> None:
+    transport, _ = _transport(lambda r: answer)
+    _with_fetcher(client, cds.http_fetcher(transport=transport))
+    body = patient_view_request(breast_bundle, "EX-001")
+    del body["prefetch"]["observations"]
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 412, response.text
+    assert "FHIR server answered" in response.json()["detail"]
