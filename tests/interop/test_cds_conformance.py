@@ -6,6 +6,7 @@ References:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -136,3 +137,65 @@ def test_a_fhir_server_answering_non_fhir_is_412(
     response = call(client, signer, cds.PATIENT_VIEW, body)
     assert response.status_code == 412, response.text
     assert "FHIR server answered" in response.json()["detail"]
+
+
+# --- 2. errors never echo the access token or prefetched data -------------------------------------------------------
+# Spec, FHIR Resource Access: "the access token MUST be treated as a transient value by the CDS Service";
+# Trusting CDS Services: the agreement covers the "steps the CDS Service MUST take to protect patient data and
+# access tokens". An error body names the field and what is allowed; it does not copy the request back.
+
+TOKEN = "some-opaque-fhir-access-token"
+
+
+def _drop_hook_instance(b: dict[str, Any]) -> None:
+    del b["hookInstance"]
+
+
+def _token_as_number(b: dict[str, Any]) -> None:
+    b["fhirAuthorization"]["expires_in"] = "soon"
+
+
+def _authorization_as_text(b: dict[str, Any]) -> None:
+    b["fhirAuthorization"] = "Bearer " + TOKEN
+
+
+def _authorization_without_token(b: dict[str, Any]) -> None:
+    b["fhirAuthorization"] = {"token": TOKEN}
+
+
+def _entry_not_a_resource(b: dict[str, Any]) -> None:
+    b["prefetch"]["observations"]["entry"][0]["resource"] = [b["prefetch"]["patient"]]
+
+
+def _context_not_object(b: dict[str, Any]) -> None:
+    b["context"] = [b["prefetch"]["patient"], TOKEN]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (_drop_hook_instance, "hookInstance"),
+        (_token_as_number, "fhirAuthorization.expires_in"),
+        (_authorization_as_text, "fhirAuthorization"),
+        (_authorization_without_token, "fhirAuthorization.access_token"),
+        (_entry_not_a_resource, "prefetch.observations.entry[0].resource"),
+        (_context_not_object, "context"),
+    ],
+)
+def test_an_error_names_the_field_but_echoes_neither_token_nor_record(
+    client: TestClient,
+    signer: Signer,
+    breast_bundle: dict[str, Any],
+    change: Callable[[dict[str, Any]], None],
+    field: str,
+) -> None:
+    body = copy.deepcopy(patient_view_request(breast_bundle, "EX-001"))
+    change(body)
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert TOKEN not in response.text
+    assert "EX-001" not in response.text and "birthDate" not in response.text  # nothing of the record
+    assert problem["errors"][0]["field"] == field
+    assert "value" not in problem["errors"][0]
+    assert problem["detail"].startswith(f"{field} must be ")

@@ -32,7 +32,7 @@ from spinemets.interop.codes import code_system_resource
 from spinemets.model.validation import error_from_validation
 from spinemets.service.cds_store import DbFeedbackLog, DbReplayCache
 from spinemets.service.deps import get_settings, require_scope
-from spinemets.service.problems import field_problem
+from spinemets.service.problems import field_problem, withhold
 from spinemets.service.settings import ServiceSettings
 from spinemets.service.storage import AssessmentStore
 
@@ -94,7 +94,7 @@ def _problem(
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if error is not None:  # the field, value and what is allowed, as the REST API's problems give them
-        body["errors"] = [field_problem(error).model_dump(mode="json")]
+        body["errors"] = [field_problem(error).model_dump(mode="json", exclude_none=True)]
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
@@ -172,6 +172,10 @@ def _service(service_id: str) -> cds.CdsService | JSONResponse:
     return service
 
 
+SECRET_FIELDS = ("fhirAuthorization",)
+"""Request fields whose values are never echoed in an error (the EHR's access token and its details)."""
+
+
 @router.post("/cds-services/{service_id}", tags=["cds-hooks"], summary="Call a CDS service (hook request)")
 def cds_call(
     service_id: str,
@@ -200,10 +204,11 @@ def cds_call(
             selections=[str(s) for s in hook.context.get("selections") or []],
         )
     except ValidationError as exc:
-        refused = error_from_validation(exc, None)
+        refused = withhold(error_from_validation(exc, None), SECRET_FIELDS)
         return _problem(400, "Bad Request", str(refused), error=refused)
     except InvalidInputError as exc:
-        return _problem(400, "Bad Request", str(exc), error=exc)
+        refused = withhold(exc, SECRET_FIELDS)
+        return _problem(400, "Bad Request", str(refused), error=refused)
     except cds.PrefetchUnavailableError as exc:
         return _problem(412, "Precondition Failed", str(exc))
     return JSONResponse({"cards": [c.model_dump(exclude_none=True) for c in cards]})
@@ -227,7 +232,7 @@ def cds_feedback(
     try:  # every item is checked before any is kept: the feedback log is append-only
         feedback = cds.FeedbackRequest.model_validate(body)
     except ValidationError as exc:
-        error = error_from_validation(exc, None)
+        error = withhold(error_from_validation(exc, None))
         return _problem(400, "Bad Request", str(error), error=error)
     state.feedback.add(service_id, feedback.feedback, client=caller)
     return JSONResponse({})

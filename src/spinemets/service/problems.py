@@ -112,8 +112,40 @@ def problem_response(
     )
 
 
+class Withheld:
+    """A refused value that is not echoed (a secret, or a whole JSON object or list of the request):
+    the message shows what it was, the problem's ``value`` is omitted."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __repr__(self) -> str:
+        return f"({self.what}, not shown)"
+
+
+SECRET = Withheld("a secret")
+
+
+def withhold(exc: InvalidInputError, secret_fields: tuple[str, ...] = ()) -> InvalidInputError:
+    """``exc`` without the refused value when it must not be echoed: a field at or under one of
+    ``secret_fields`` (e.g. an access token), or a JSON object or list (which may hold tokens or a
+    patient's record). Field, allowed values and hint are kept."""
+    value = exc.value
+    if any(exc.field == f or exc.field.startswith((f + ".", f + "[")) for f in secret_fields):
+        value = SECRET
+    elif isinstance(value, Mapping):
+        value = Withheld("a JSON object")
+    elif isinstance(value, list | tuple):
+        value = Withheld("a JSON array")
+    else:
+        return exc
+    return InvalidInputError(exc.field, value, exc.allowed, exc.hint)
+
+
 def _safe_value(value: Any) -> Any:
     """Echo small scalar values only; long or nested input is summarised, never dumped."""
+    if isinstance(value, Withheld):
+        return None
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
