@@ -433,6 +433,10 @@ def _value(spec: c.FieldSpec, obs: Mapping[str, Any], ref: str) -> tuple[Any, st
         number: float = raw
         unit: str | None = None
     elif key == "valueQuantity":
+        if not isinstance(raw, Mapping):
+            raise InvalidInputError(
+                where, raw, f"a Quantity (JSON object with value and code) for {spec.path}"
+            )
         number = raw.get("value")
         unit = _quantity_unit(raw, where, spec)
         if number is None:
@@ -449,6 +453,11 @@ def _value(spec: c.FieldSpec, obs: Mapping[str, Any], ref: str) -> tuple[Any, st
             raise InvalidInputError(f"{where}.system", system, c.UCUM)
     else:
         raise InvalidInputError(where, raw, f"valueQuantity (or valueInteger) for {spec.path}")
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        element = where if key == "valueInteger" else f"{where}.value"
+        raise InvalidInputError(
+            element, number, f"a JSON number for {spec.path}", "FHIR JSON writes numbers without quotes"
+        )
     if kind == "quantity_albumin":
         if unit not in spec.unit:
             raise InvalidInputError(f"{where}.code", unit, spec.unit, "albumin in g/dL or g/L (UCUM)")
