@@ -430,7 +430,7 @@ def _value(spec: c.FieldSpec, obs: Mapping[str, Any], ref: str) -> tuple[Any, st
         return _date_of(raw, ref, key), key
     # numbers
     if key == "valueInteger":
-        number: float = raw
+        number: Any = raw
         unit: str | None = None
     elif key == "valueQuantity":
         if not isinstance(raw, Mapping):
@@ -448,9 +448,9 @@ def _value(spec: c.FieldSpec, obs: Mapping[str, Any], ref: str) -> tuple[Any, st
                 "absent (an exact value)",
                 f"'{raw['comparator']}{number}' is a bound, not a value; the fact stays unknown unless measured",
             )
-        system = raw.get("system")
-        if raw.get("code") and system not in (None, c.UCUM):
-            raise InvalidInputError(f"{where}.system", system, c.UCUM)
+        ucum_system: Any = raw.get("system")
+        if raw.get("code") and ucum_system not in (None, c.UCUM):
+            raise InvalidInputError(f"{where}.system", ucum_system, c.UCUM)
     else:
         raise InvalidInputError(where, raw, f"valueQuantity (or valueInteger) for {spec.path}")
     if isinstance(number, bool) or not isinstance(number, int | float):
