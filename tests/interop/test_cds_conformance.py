@@ -199,3 +199,55 @@ def test_an_error_names_the_field_but_echoes_neither_token_nor_record(
     assert problem["errors"][0]["field"] == field
     assert "value" not in problem["errors"][0]
     assert problem["detail"].startswith(f"{field} must be ")
+
+
+# --- 3c. JWT header fields of the wrong JSON type --------------------------------------------------------------------
+# Spec, Trusting CDS Clients, the JWT header: "alg | REQUIRED | *string* | The cryptographic algorithm used to sign
+# this JWT." and "kid | REQUIRED | *string*"; a header that breaks this is an authentication failure (401), decided
+# before the service reads anything of the request.
+
+
+def _b64(data: dict[str, Any]) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _claims() -> dict[str, Any]:
+    import time
+    import uuid
+
+    now = int(time.time())
+    aud = f"https://cds.example.org/cds-services/{cds.PATIENT_VIEW}"
+    return {
+        "iss": "https://ehr.example.org",
+        "aud": aud,
+        "exp": now + 60,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+    }
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": ["ES384"], "typ": "JWT", "kid": "ehr-es384-1"},
+        {"alg": {"ES384": 1}, "typ": "JWT", "kid": "ehr-es384-1"},
+        {"alg": "ES384", "typ": "JWT", "kid": 5},
+        {"alg": "ES384", "typ": "JWT", "kid": "ehr-es384-1", "jku": ["https://ehr.example.org/jwks"]},
+    ],
+    ids=["alg-list", "alg-object", "kid-number", "jku-list"],
+)
+def test_a_jwt_header_field_of_the_wrong_type_is_401(
+    client: TestClient, breast_bundle: dict[str, Any], header: dict[str, Any]
+) -> None:
+    token = f"{_b64(header)}.{_b64(_claims())}.AAAA"
+    response = client.post(
+        f"/cds-services/{cds.PATIENT_VIEW}",
+        json=patient_view_request(breast_bundle, "EX-001"),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 401, response.text
+    assert "must be a string" in response.json()["detail"]
+    assert response.headers["www-authenticate"].startswith("Bearer")

@@ -874,6 +874,13 @@ class JwtVerifier:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"malformed JWT: {exc}") from None
+        for name in ("alg", "kid", "typ", "jku"):
+            if name in header and not isinstance(header[name], str):
+                raise AuthenticationError(
+                    f"malformed JWT: header {name} must be a string; got a {type(header[name]).__name__}"
+                )
+        if not isinstance(unverified, dict):
+            raise AuthenticationError("malformed JWT: the payload must be a JSON object")
         iss = unverified.get("iss")
         issuer = self.issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
