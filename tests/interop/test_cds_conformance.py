@@ -251,3 +251,50 @@ def test_a_jwt_header_field_of_the_wrong_type_is_401(
     assert response.status_code == 401, response.text
     assert "must be a string" in response.json()["detail"]
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+# --- 3d/3e. text that is not Unicode ----------------------------------------------------------------------------------
+# Spec, Use of JSON: "All data exchanged through production RESTful APIs MUST be sent and received as JSON
+# (RFC 8259)"; RFC 8259 section 8.1: "JSON text exchanged between systems that are not part of a closed
+# ecosystem MUST be encoded using UTF-8". A lone surrogate escape ("\ud800") cannot be encoded as UTF-8.
+
+LONE = "\\ud800"  # as written in the JSON text
+
+
+def test_feedback_with_a_lone_surrogate_is_400_and_nothing_is_kept(
+    client: TestClient, signer: Signer
+) -> None:
+    raw = (
+        '{"feedback":[{"card":"6dc6e22a-90b8-58ab-8072-dc8a3517e191","outcome":"overridden",'
+        '"outcomeTimestamp":"2026-11-20T10:15:00Z","overrideReason":{"userComment":"no' + LONE + '"}}]}'
+    )
+    service = cds.PATIENT_VIEW
+    token = signer.token(f"https://cds.example.org/cds-services/{service}/feedback")
+    response = client.post(
+        f"/cds-services/{service}/feedback",
+        content=raw,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"] == "feedback[0].overrideReason.userComment"
+    assert client.app.state.interop.feedback.items() == []  # type: ignore[attr-defined]
+
+
+def test_a_lone_surrogate_in_prefetched_text_is_400_naming_the_field(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    import json
+
+    body = patient_view_request(breast_bundle, "EX-001")
+    body["prefetch"]["conditions"]["entry"][0]["resource"]["code"]["text"] = "PLACEHOLDER"
+    raw = json.dumps(body).replace("PLACEHOLDER", "breast" + LONE)
+    token = signer.token(f"https://cds.example.org/cds-services/{cds.PATIENT_VIEW}")
+    response = client.post(
+        f"/cds-services/{cds.PATIENT_VIEW}",
+        content=raw,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert problem["errors"][0]["field"] == "prefetch.conditions.entry[0].resource.code.text"
+    assert "breast" not in problem["detail"]

@@ -32,7 +32,7 @@ from spinemets.interop.codes import code_system_resource
 from spinemets.model.validation import error_from_validation
 from spinemets.service.cds_store import DbFeedbackLog, DbReplayCache
 from spinemets.service.deps import get_settings, require_scope
-from spinemets.service.problems import field_problem, withhold
+from spinemets.service.problems import check_unicode, field_problem, withhold
 from spinemets.service.settings import ServiceSettings
 from spinemets.service.storage import AssessmentStore
 
@@ -191,6 +191,7 @@ def cds_call(
     if isinstance(caller, JSONResponse):
         return caller
     try:
+        check_unicode(body)
         hook = cds.HookRequest.model_validate(body)
         cds.check_context(hook, service)
         record = cds.record_bundle(hook, service, state.fetcher)
@@ -230,10 +231,13 @@ def cds_feedback(
     if isinstance(caller, JSONResponse):
         return caller
     try:  # every item is checked before any is kept: the feedback log is append-only
+        check_unicode(body)
         feedback = cds.FeedbackRequest.model_validate(body)
     except ValidationError as exc:
         error = withhold(error_from_validation(exc, None))
         return _problem(400, "Bad Request", str(error), error=error)
+    except InvalidInputError as exc:
+        return _problem(400, "Bad Request", str(exc), error=exc)
     state.feedback.add(service_id, feedback.feedback, client=caller)
     return JSONResponse({})
 

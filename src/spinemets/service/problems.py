@@ -142,6 +142,32 @@ def withhold(exc: InvalidInputError, secret_fields: tuple[str, ...] = ()) -> Inv
     return InvalidInputError(exc.field, value, exc.allowed, exc.hint)
 
 
+def check_unicode(document: Any, where: str = "") -> None:
+    """Refuse a JSON document holding a string that is not Unicode text (a lone surrogate such as
+    ``"\\ud800"``, which JSON can spell but UTF-8 cannot encode): InvalidInputError naming the first such
+    field, its value not shown. Without this the text fails later, when it is stored or sent back."""
+    stack: list[tuple[str, Any]] = [(where, document)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInputError(
+                    path or "body",
+                    Withheld("text with a lone surrogate"),
+                    "Unicode text (encodable as UTF-8)",
+                    "a \\ud800-\\udfff escape must be one half of a surrogate pair",
+                ) from None
+        elif isinstance(node, Mapping):
+            for key, value in reversed(list(node.items())):
+                stack.append(((f"{path}.{key}" if path else str(key)), value))
+                stack.append((path or "body", key))  # a key is text too
+        elif isinstance(node, list):
+            for i, value in reversed(list(enumerate(node))):
+                stack.append((f"{path}[{i}]", value))
+
+
 def _safe_value(value: Any) -> Any:
     """Echo small scalar values only; long or nested input is summarised, never dumped."""
     if isinstance(value, Withheld):
