@@ -298,3 +298,146 @@ def test_a_lone_surrogate_in_prefetched_text_is_400_naming_the_field(
     problem = response.json()
     assert problem["errors"][0]["field"] == "prefetch.conditions.entry[0].resource.code.text"
     assert "breast" not in problem["detail"]
+
+
+# --- 4. paginated prefetch ------------------------------------------------------------------------------------------
+# Spec, Prefetch Template: the prefetch result "MUST be submitted at once using the prefetch parameter (e.g., no
+# "next page" links allowed)", and "It is the CDS Service's responsibility to check prefetched data against its
+# template to determine what requests were satisfied (if any) and to programmatically retrieve any additional
+# necessary data. If the CDS Service is unable to obtain required data because it cannot access the FHIR server
+# and the request did not contain the necessary prefetch keys, the service SHALL respond with an HTTP 412".
+
+
+def _paginated(body: dict[str, Any], next_url: str) -> list[dict[str, Any]]:
+    """Cut prefetch 'observations' after its first entry, with a next link; the rest is returned."""
+    entries = body["prefetch"]["observations"]["entry"]
+    body["prefetch"]["observations"]["entry"] = entries[:1]
+    body["prefetch"]["observations"]["link"] = [{"relation": "next", "url": next_url}]
+    return entries[1:]
+
+
+def test_a_paginated_prefetch_without_fhir_server_is_412(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    body = patient_view_request(breast_bundle, "EX-001")
+    del body["fhirServer"]
+    _paginated(body, f"{FHIR}/Observation?patient=EX-001&page=2")
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 412, response.text
+    assert "prefetch 'observations' is paginated" in response.json()["detail"]
+
+
+def test_a_paginated_prefetch_is_completed_from_the_fhir_server(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    whole = call(client, signer, cds.PATIENT_VIEW, patient_view_request(breast_bundle, "EX-001")).json()
+    body = patient_view_request(breast_bundle, "EX-001")
+    page2 = f"{FHIR}/Observation?patient=EX-001&page=2"
+    rest = _paginated(body, page2)
+    transport, seen = _transport(
+        lambda r: httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset", "entry": rest})
+    )
+    _with_fetcher(client, cds.http_fetcher(transport=transport))
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 200, response.text
+    assert [str(r.url) for r in seen] == [page2]
+    assert [c["summary"] for c in response.json()["cards"]] == [c["summary"] for c in whole["cards"]]
+
+
+def test_a_paginated_prefetch_linking_elsewhere_is_412_and_not_followed(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    body = patient_view_request(breast_bundle, "EX-001")
+    _paginated(body, "https://attacker.example/r4/Observation?page=2")
+    transport, seen = _transport(lambda r: httpx.Response(200, json=_searchset([])))
+    _with_fetcher(client, cds.http_fetcher(transport=transport))
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 412, response.text
+    assert "outside the fhirServer" in response.json()["detail"]
+    assert seen == []
+
+
+def test_a_search_of_more_than_the_page_limit_is_412_saying_so(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    def endless(request: httpx.Request) -> httpx.Response:
+        n = int(request.url.params.get("page", "1"))
+        return httpx.Response(200, json=_searchset([], f"{FHIR}/Observation?patient=EX-001&page={n + 1}"))
+
+    transport, seen = _transport(endless)
+    _with_fetcher(client, cds.http_fetcher(transport=transport))
+    body = patient_view_request(breast_bundle, "EX-001")
+    del body["prefetch"]["observations"]
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 412, response.text
+    assert f"more than {cds.MAX_PAGES} pages" in response.json()["detail"]
+    assert len(seen) == cds.MAX_PAGES
+
+
+# --- 5. a null prefetch value means "no data" -------------------------------------------------------------------------
+# Spec, Prefetch Template: "If the CDS Client has no data to populate a template prefetch key, the prefetch template
+# key MUST have a value of null. Note that the null result is used rather than a bundle with zero entries".
+
+
+def test_a_null_prefetch_value_is_no_data_not_a_missing_key(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    empty = patient_view_request(breast_bundle, "EX-001")
+    empty["prefetch"]["medications"] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+    expected = call(client, signer, cds.PATIENT_VIEW, empty).json()
+
+    def fetch(server: str, query: str, auth: cds.FhirAuthorization | None) -> Any:
+        raise AssertionError(f"nothing is fetched for a null prefetch key; asked for {query}")
+
+    _with_fetcher(client, fetch)
+    body = patient_view_request(breast_bundle, "EX-001")
+    body["prefetch"]["medications"] = None
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 200, response.text
+    assert response.json() == expected
+    del body["fhirServer"]  # and without a fhirServer it is not a 412 either
+    assert call(client, signer, cds.PATIENT_VIEW, body).status_code == 200
+
+
+# --- 6. an OperationOutcome in place of prefetched data ----------------------------------------------------------------
+# Spec, Prefetch Template: "It is the CDS Service's responsibility to check prefetched data against its template to
+# determine what requests were satisfied (if any) and to programmatically retrieve any additional necessary data";
+# CDS Hooks 2.0 lets the client send an OperationOutcome for a prefetch it failed to obtain, and services SHOULD
+# check prefetched data for OperationOutcomes.
+
+OUTCOME = {
+    "resourceType": "OperationOutcome",
+    "issue": [{"severity": "error", "code": "timeout", "diagnostics": "search timed out"}],
+}
+
+
+def test_an_operation_outcome_as_prefetch_without_fhir_server_is_412_naming_the_key(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    body = patient_view_request(breast_bundle, "EX-001")
+    del body["fhirServer"]
+    body["prefetch"]["observations"] = copy.deepcopy(OUTCOME)
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 412, response.text
+    assert "prefetch 'observations'" in response.json()["detail"]
+    assert "OperationOutcome" in response.json()["detail"]
+
+
+def test_an_operation_outcome_as_prefetch_is_fetched_again_from_the_fhir_server(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    body = patient_view_request(breast_bundle, "EX-001")
+    served = body["prefetch"]["observations"]
+    body["prefetch"]["observations"] = copy.deepcopy(OUTCOME)
+    asked: list[str] = []
+
+    def fetch(server: str, query: str, auth: cds.FhirAuthorization | None) -> Any:
+        asked.append(query)
+        return copy.deepcopy(served)
+
+    expected = call(client, signer, cds.PATIENT_VIEW, patient_view_request(breast_bundle, "EX-001")).json()
+    _with_fetcher(client, fetch)
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 200, response.text
+    assert asked == ["Observation?patient=EX-001"]
+    assert response.json() == expected

@@ -287,7 +287,7 @@ def test_missing_prefetch_without_fhir_server_is_412(
 ) -> None:
     body = patient_view_request(breast_bundle, "EX-001")
     del body["fhirServer"]
-    body["prefetch"]["observations"] = None
+    del body["prefetch"]["observations"]  # absent: not prefetched (a null value means "no data")
     response = call(client, signer, cds.PATIENT_VIEW, body)
     assert response.status_code == 412
     assert "observations" in response.json()["detail"]

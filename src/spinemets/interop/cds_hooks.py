@@ -614,7 +614,8 @@ class PrefetchUnavailableError(SpinemetsError):
 
 
 Fetcher = Callable[[str, str, FhirAuthorization | None], Any]
-"""(fhirServer, relative query, authorization) -> the JSON the FHIR server returned."""
+"""(fhirServer, query, authorization) -> the JSON the FHIR server returned. The query is relative to
+the fhirServer (a filled prefetch template) or an absolute URL under it (a search's next page)."""
 
 
 MAX_PAGES = 20
@@ -758,21 +759,92 @@ def _search_results(bundle: Mapping[str, Any], where: str) -> list[dict[str, Any
     return out
 
 
+def _fetch_key(request: HookRequest, key: str, template: str, fetch: Fetcher | None, why: str) -> Any:
+    """The data of prefetch ``key`` from the fhirServer, or 412 when no fhirServer was given."""
+    if not request.fhirServer or fetch is None:
+        raise PrefetchUnavailableError(
+            f"prefetch '{key}' ({template}) {why} and no fhirServer was given to fetch it"
+        )
+    return fetch(request.fhirServer, _fill(template, request.context), request.fhirAuthorization)
+
+
+def _is_outcome(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("resourceType") == "OperationOutcome"
+
+
+def _all_pages(
+    request: HookRequest, key: str, bundle: Mapping[str, Any], fetch: Fetcher | None
+) -> Mapping[str, Any]:
+    """A search result Bundle with the entries of all its pages: its ``next`` links are followed on the
+    fhirServer (and only there, :func:`under_server`), at most :data:`MAX_PAGES` pages; without a
+    fhirServer a paginated result is a 412 (CDS Hooks: prefetch results come "at once", no next page)."""
+    next_url = _next_link(bundle)
+    if next_url is None:
+        return bundle
+    if not request.fhirServer or fetch is None:
+        raise PrefetchUnavailableError(
+            f"prefetch '{key}' is paginated (its Bundle has a next link) and no fhirServer was given to "
+            "fetch the other pages; CDS Hooks asks for the whole result at once"
+        )
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise InvalidInputError(f"prefetch.{key}.entry", type(entries).__name__, "a list of entries")
+    merged = dict(bundle)
+    merged["entry"] = list(entries)
+    for _ in range(MAX_PAGES):
+        url = under_server(request.fhirServer, next_url)
+        page = fetch(request.fhirServer, url, request.fhirAuthorization)
+        if not isinstance(page, Mapping) or page.get("resourceType") != "Bundle":
+            raise PrefetchUnavailableError(f"a next page of prefetch '{key}' is not a Bundle")
+        more = page.get("entry") or []
+        if not isinstance(more, list):
+            raise PrefetchUnavailableError(f"a next page of prefetch '{key}' has no list of entries")
+        merged["entry"].extend(more)
+        next_url = _next_link(page)
+        if next_url is None:
+            links = merged.get("link")
+            if isinstance(links, list):
+                merged["link"] = [
+                    ln for ln in links if not (isinstance(ln, Mapping) and ln.get("relation") == "next")
+                ]
+            return merged
+    raise PrefetchUnavailableError(
+        f"prefetch '{key}': more than {MAX_PAGES} pages of results; the record is too large to assess here"
+    )
+
+
 def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | None) -> dict[str, Any]:
-    """One collection Bundle of the patient's resources, from prefetch or, when missing, the FHIR server."""
+    """One collection Bundle of the patient's resources, from prefetch or, when missing, the FHIR server.
+
+    CDS Hooks 2.0 tells three cases apart: a key that is absent was not prefetched (fetched from the
+    fhirServer, else 412); a key whose value is ``null`` means the EHR has no data for it (nothing to
+    read); an OperationOutcome in place of the data means prefetching failed (fetched again from the
+    fhirServer, else 412 naming the key). A paginated search result is completed page by page
+    (:func:`_all_pages`).
+    """
     prefetch = request.prefetch or {}
     resources: list[dict[str, Any]] = []
     for key, template in service.prefetch.items():
-        value = prefetch.get(key)
-        if value is None:
-            if not request.fhirServer or fetch is None:
-                raise PrefetchUnavailableError(
-                    f"prefetch '{key}' ({template}) was not sent and no fhirServer was given to fetch it"
+        if key in prefetch:
+            value = prefetch[key]
+            if value is None:
+                continue  # "no data to populate" this template: e.g. a patient without conditions
+            if _is_outcome(value):
+                value = _fetch_key(
+                    request, key, template, fetch, "holds an OperationOutcome (the EHR could not prefetch it)"
                 )
-            value = fetch(request.fhirServer, _fill(template, request.context), request.fhirAuthorization)
+        else:
+            value = _fetch_key(request, key, template, fetch, "was not sent")
+        if value is None:
+            continue
+        if _is_outcome(value):
+            raise PrefetchUnavailableError(
+                f"the fhirServer answered {key} ({template}) with an OperationOutcome"
+            )
         if not isinstance(value, Mapping):
             raise InvalidInputError(f"prefetch.{key}", type(value).__name__, "a FHIR resource or a Bundle")
         if value.get("resourceType") == "Bundle":
+            value = _all_pages(request, key, value, fetch)
             resources.extend(_search_results(value, f"prefetch.{key}"))
         else:
             resources.append(dict(value))
