@@ -441,3 +441,33 @@ def test_an_operation_outcome_as_prefetch_is_fetched_again_from_the_fhir_server(
     assert response.status_code == 200, response.text
     assert asked == ["Observation?patient=EX-001"]
     assert response.json() == expected
+
+
+# --- 7. no empty values in cards ------------------------------------------------------------------------------------------
+# Spec, Null and empty JSON elements: "Unless otherwise specified, JSON attribute values SHALL NOT be null or empty:
+# `null`, `""`, `[]`, or `{}` are prohibited. If a JSON attribute is defined with an optionality of OPTIONAL, but does
+# not have a value, implementers SHALL omit it."
+
+
+def _empty_values(node: Any, path: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if v in (None, "", [], {}):
+                found.append(f"{path}.{k}")
+            found += _empty_values(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            found += _empty_values(v, f"{path}[{i}]")
+    return found
+
+
+def test_cards_carry_no_null_or_empty_values(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any], cup_bundle: dict[str, Any]
+) -> None:
+    for bundle, pid in ((breast_bundle, "EX-001"), (cup_bundle, cup_bundle["entry"][0]["resource"]["id"])):
+        response = call(client, signer, cds.PATIENT_VIEW, patient_view_request(bundle, pid))
+        assert response.status_code == 200, response.text
+        cards = response.json()["cards"]
+        assert cards
+        assert _empty_values(cards) == []

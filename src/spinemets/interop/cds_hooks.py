@@ -416,6 +416,23 @@ class Card(BaseModel):
         return v
 
 
+def _without_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {k: _without_empty(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        return [_without_empty(v) for v in value]
+    return value
+
+
+def card_json(card: Card) -> dict[str, Any]:
+    """A card as the response carries it: CDS Hooks 2.0 prohibits ``null``, ``""``, ``[]`` and ``{}``
+    values ("If a JSON attribute is defined with an optionality of OPTIONAL, but does not have a value,
+    implementers SHALL omit it"), so optional attributes without a value are left out."""
+    out: dict[str, Any] = _without_empty(card.model_dump(mode="json", exclude_none=True))
+    return out
+
+
 def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
     """One line of at most ``limit`` characters, cut at a word with an ellipsis (the detail has the rest)."""
     line = " ".join(text.split())
@@ -1082,6 +1099,7 @@ __all__ = [
     "PrefetchUnavailableError",
     "ReplayCache",
     "build_cards",
+    "card_json",
     "check_context",
     "discovery",
     "http_fetcher",

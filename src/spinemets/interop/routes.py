@@ -212,7 +212,7 @@ def cds_call(
         return _problem(400, "Bad Request", str(refused), error=refused)
     except cds.PrefetchUnavailableError as exc:
         return _problem(412, "Precondition Failed", str(exc))
-    return JSONResponse({"cards": [c.model_dump(exclude_none=True) for c in cards]})
+    return JSONResponse({"cards": [cds.card_json(c) for c in cards]})
 
 
 @router.post("/cds-services/{service_id}/feedback", tags=["cds-hooks"], summary="Feedback on cards")
