@@ -471,3 +471,71 @@ def test_cards_carry_no_null_or_empty_values(
         cards = response.json()["cards"]
         assert cards
         assert _empty_values(cards) == []
+
+
+# --- 8. order-select context shapes -------------------------------------------------------------------------------------
+# Hook order-select, Context: "selections | REQUIRED | array | The FHIR id of the newly selected order(s). The
+# selections field references FHIR resources in the draftOrders Bundle. For example, MedicationRequest/103." and
+# "draftOrders | REQUIRED | object | R4 - FHIR Bundle of MedicationRequest, NutritionOrder, ServiceRequest,
+# VisionPrescription with draft status".
+
+
+def _selections_text(b: dict[str, Any]) -> None:
+    b["context"]["selections"] = "ServiceRequest/mri-spine-1"
+
+
+def _selections_objects(b: dict[str, Any]) -> None:
+    b["context"]["selections"] = [{"reference": "ServiceRequest/mri-spine-1"}]
+
+
+def _selections_empty(b: dict[str, Any]) -> None:
+    b["context"]["selections"] = []
+
+
+def _selection_not_drafted(b: dict[str, Any]) -> None:
+    b["context"]["selections"] = ["ServiceRequest/does-not-exist"]
+
+
+def _draft_orders_text(b: dict[str, Any]) -> None:
+    b["context"]["draftOrders"] = "nonsense"
+
+
+def _draft_orders_resource(b: dict[str, Any]) -> None:
+    b["context"]["draftOrders"] = b["context"]["draftOrders"]["entry"][0]["resource"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (_selections_text, "context.selections"),
+        (_selections_objects, "context.selections[0]"),
+        (_selections_empty, "context.selections"),
+        (_selection_not_drafted, "context.selections[0]"),
+        (_draft_orders_text, "context.draftOrders"),
+        (_draft_orders_resource, "context.draftOrders"),
+    ],
+)
+def test_order_select_context_of_the_wrong_shape_is_400_naming_the_field(
+    client: TestClient,
+    signer: Signer,
+    breast_bundle: dict[str, Any],
+    change: Callable[[dict[str, Any]], None],
+    field: str,
+) -> None:
+    from tests.interop.test_cds_hooks import order_select_request
+
+    body = copy.deepcopy(order_select_request(breast_bundle, "EX-001"))
+    change(body)
+    response = call(client, signer, cds.ORDER_SELECT, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"] == field
+
+
+def test_order_select_names_the_selected_orders_as_given(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    from tests.interop.test_cds_hooks import order_select_request
+
+    response = call(client, signer, cds.ORDER_SELECT, order_select_request(breast_bundle, "EX-001"))
+    assert response.status_code == 200, response.text
+    assert response.json()["cards"][0]["detail"].startswith("Orders selected: ServiceRequest/mri-spine-1.")

@@ -881,6 +881,48 @@ def check_context(request: HookRequest, service: CdsService) -> None:
     for name in _REQUIRED_CONTEXT[service.hook]:
         if request.context.get(name) in (None, ""):
             raise InvalidInputError(f"context.{name}", None, f"present for the {service.hook} hook")
+    if service.hook == "order-select":
+        _check_orders(request.context)
+
+
+def _check_orders(context: Mapping[str, Any]) -> None:
+    """order-select: ``selections`` an array of "Type/id" strings, each an order of ``draftOrders``, a
+    FHIR Bundle (hook order-select: "The selections field references FHIR resources in the draftOrders
+    Bundle. For example, MedicationRequest/103")."""
+    orders = context["draftOrders"]
+    if not isinstance(orders, Mapping) or orders.get("resourceType") != "Bundle":
+        got = orders.get("resourceType") if isinstance(orders, Mapping) else type(orders).__name__
+        raise InvalidInputError(
+            "context.draftOrders", got, "a FHIR Bundle of the draft orders (resourceType Bundle)"
+        )
+    entries = orders.get("entry") or []
+    if not isinstance(entries, list):
+        raise InvalidInputError("context.draftOrders.entry", type(entries).__name__, "a list of entries")
+    drafted = set()
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if isinstance(resource, Mapping):
+            drafted.add(f"{resource.get('resourceType')}/{resource.get('id')}")
+    selections = context["selections"]
+    if not isinstance(selections, list) or not selections:
+        raise InvalidInputError(
+            "context.selections",
+            "an empty array" if selections == [] else type(selections).__name__,
+            'a non-empty array of strings, e.g. ["MedicationRequest/103"]',
+        )
+    for i, selection in enumerate(selections):
+        if not isinstance(selection, str) or not selection.strip():
+            shown = selection if isinstance(selection, str) else type(selection).__name__
+            raise InvalidInputError(
+                f"context.selections[{i}]", shown, 'a string, e.g. "MedicationRequest/103"'
+            )
+        if selection not in drafted:
+            raise InvalidInputError(
+                f"context.selections[{i}]",
+                selection,
+                "an order of context.draftOrders (resourceType/id)",
+                f"draftOrders holds {', '.join(sorted(drafted)) or 'no order'}",
+            )
 
 
 # --- JWT authentication of the CDS client ----------------------------------------------------------------------
