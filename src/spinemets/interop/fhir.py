@@ -63,7 +63,8 @@ class BundleMapping(BaseModel):
     used: tuple[str, ...]
     ignored: tuple[Ignored, ...]
     subject: str | None
-    """The patient reference of the Bundle (``Patient/<id>``), used as the subject of the results."""
+    """The patient reference of the Bundle (``Patient/<id>``, or the Patient entry's ``fullUrl`` when it
+    has no id), used as the subject of the results."""
 
 
 @dataclass(frozen=True)
@@ -804,11 +805,27 @@ def map_bundle(
             _procedure(res, ref, col)
         else:
             _medication(res, ref, col)
+    # A resource without an id is referenced by its entry's fullUrl (FHIR R4 Bundle: "fullUrl ... the
+    # Absolute URL for the resource"); one with neither cannot be referenced (its "Type[entry n]" name is
+    # for messages only), so it is left out of the references the results carry.
+    nameless = {_ref(r, i) for i, r in enumerate(entries) if r and not r.get("id")}
+    by_url = {
+        _ref(r, i): str(full_urls[i])
+        for i, r in enumerate(entries)
+        if r and not r.get("id") and full_urls.get(i)
+    }
+
+    def reference(name: str | None) -> str | None:
+        if name in by_url:
+            return by_url[name]
+        return None if name in nameless else name
+
+    used = (reference(u) for u in dict.fromkeys(col.used))
     return BundleMapping(
         patient=_build(col),
-        used=tuple(dict.fromkeys(col.used)),
+        used=tuple(u for u in used if u is not None),
         ignored=tuple(col.ignored),
-        subject=subject,
+        subject=reference(subject),
     )
 
 
