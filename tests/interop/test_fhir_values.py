@@ -64,3 +64,74 @@ def test_assess_answers_a_number_given_as_text_with_422(
     response = client.post("/fhir/$assess", json=_with_kps(breast_bundle, value))
     assert response.status_code == 422, response.text
     assert response.json()["issue"][0]["expression"][0].endswith(element)
+
+
+# --- radiotherapy extensions: a known extension whose value cannot be read is an error --------------------------------
+# docs/fhir.md: "Nothing is dropped silently"; FHIR R4 Extension: "value[x] ... Value of extension - must be one of a
+# constrained set of the data types"; the spinemets radiotherapy extensions carry valueQuantity (dose, Gy),
+# valueInteger (fractions) and valueCode (technique).
+
+
+def _rt_bundle(extension: dict[str, Any]) -> dict[str, Any]:
+    from spinemets.interop import codes as c
+
+    proc = {
+        "resourceType": "Procedure",
+        "id": "rt1",
+        "status": "completed",
+        "code": {"coding": [{"system": c.SNOMED, "code": "108290001"}]},
+        "subject": {"reference": "Patient/p1"},
+        "performedDateTime": "2025-03-04",
+        "bodySite": [{"coding": [{"system": c.LEVEL_SYSTEM, "code": "L1"}]}],
+        "extension": [
+            {"url": c.EXT_RT_DOSE, "valueQuantity": {"value": 8, "system": c.UCUM, "code": "Gy"}},
+            extension,
+        ],
+    }
+    patient = {"resourceType": "Patient", "id": "p1", "birthDate": "1960-01-01"}
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": patient}, {"resource": proc}],
+    }
+
+
+def _rt_cases() -> list[tuple[dict[str, Any], str]]:
+    from spinemets.interop import codes as c
+
+    return [
+        ({"url": c.EXT_RT_FRACTIONS, "valueString": "5"}, "Procedure/rt1.extension[radiotherapy-fractions]"),
+        (
+            {"url": c.EXT_RT_FRACTIONS, "valueInteger": "5"},
+            "Procedure/rt1.extension[radiotherapy-fractions].valueInteger",
+        ),
+        (
+            {"url": c.EXT_RT_TECHNIQUE, "valueString": "sbrt"},
+            "Procedure/rt1.extension[radiotherapy-technique]",
+        ),
+        ({"url": c.EXT_RT_TECHNIQUE}, "Procedure/rt1.extension[radiotherapy-technique]"),
+        ({"url": c.EXT_RT_DOSE, "valueString": "8 Gy"}, "Procedure/rt1.extension[radiotherapy-dose]"),
+        # not a Quantity at all: refused by the FHIR structure check, before the mapping
+        (
+            {"url": c.EXT_RT_DOSE, "valueQuantity": "8 Gy"},
+            "Bundle.entry[1].resource.extension[1].valueQuantity",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("strict", [True, False], ids=["strict", "reporting"])
+@pytest.mark.parametrize(("extension", "field"), _rt_cases())
+def test_a_radiotherapy_extension_with_the_wrong_value_type_is_an_error(
+    extension: dict[str, Any], field: str, strict: bool
+) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        map_bundle(_rt_bundle(extension), strict=strict)
+    assert refused.value.field == field
+
+
+def test_well_typed_radiotherapy_extensions_are_read() -> None:
+    from spinemets.interop import codes as c
+
+    mapping = map_bundle(_rt_bundle({"url": c.EXT_RT_TECHNIQUE, "valueCode": "sbrt"}))
+    rt = mapping.patient.lesions[0].prior_radiotherapy
+    assert rt is not None and (rt.dose_gy, rt.technique) == (8.0, "sbrt")

@@ -651,28 +651,52 @@ def _procedure(proc: Mapping[str, Any], ref: str, col: _Collector) -> None:
         return
     rt: dict[str, Any] = {"date": date}
     for ext in proc.get("extension") or []:
-        url = ext.get("url")
-        if url == c.EXT_RT_DOSE:
-            q = ext.get("valueQuantity") or {}
-            if (
-                _quantity_unit(q, f"{ref}.extension[radiotherapy-dose].valueQuantity") != "Gy"
-                or q.get("value") is None
-            ):
-                raise InvalidInputError(
-                    f"{ref}.extension[radiotherapy-dose]", q, "valueQuantity in Gy (UCUM 'Gy')"
-                )
-            rt["dose_gy"] = q["value"]
-        elif url == c.EXT_RT_FRACTIONS:
-            rt["fractions"] = ext.get("valueInteger")
-        elif url == c.EXT_RT_TECHNIQUE:
-            rt["technique"] = ext.get("valueCode")
-        else:
+        url = ext.get("url") if isinstance(ext, Mapping) else None
+        expected = _RT_EXTENSIONS.get(url) if isinstance(url, str) else None
+        if expected is None:
             col.unmapped(
                 ref, "extension", url, "a spinemets radiotherapy extension (dose, fractions, technique)"
             )
+            continue
+        name, value_key = expected
+        where = f"{ref}.extension[{name}]"
+        given = [k for k in ext if k.startswith("value")]
+        if given != [value_key]:
+            # a known extension whose value cannot be read is an error in every mode: never dropped silently
+            raise InvalidInputError(
+                where, ", ".join(given) or "no value[x]", f"{value_key} for {name}", f"extension {url}"
+            )
+        value = ext[value_key]
+        if name == "radiotherapy-dose":
+            q = value if isinstance(value, Mapping) else {}
+            number = q.get("value")
+            if (
+                not q
+                or _quantity_unit(q, f"{where}.valueQuantity") != "Gy"
+                or isinstance(number, bool)
+                or not isinstance(number, int | float)
+            ):
+                raise InvalidInputError(where, value, "valueQuantity in Gy (UCUM 'Gy') with a JSON number")
+            rt["dose_gy"] = number
+        elif name == "radiotherapy-fractions":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidInputError(f"{where}.valueInteger", value, "a whole number (JSON integer)")
+            rt["fractions"] = value
+        else:
+            if not isinstance(value, str):
+                raise InvalidInputError(f"{where}.valueCode", value, "a code (JSON string)")
+            rt["technique"] = value
     col.add(
         "prior_radiotherapy", {k: v for k, v in rt.items() if v is not None}, ref, "extension", when, level
     )
+
+
+_RT_EXTENSIONS: dict[str, tuple[str, str]] = {
+    c.EXT_RT_DOSE: ("radiotherapy-dose", "valueQuantity"),
+    c.EXT_RT_FRACTIONS: ("radiotherapy-fractions", "valueInteger"),
+    c.EXT_RT_TECHNIQUE: ("radiotherapy-technique", "valueCode"),
+}
+"""The radiotherapy extensions of a Procedure: url -> (name in messages, the value[x] it carries)."""
 
 
 def _medication(med: Mapping[str, Any], ref: str, col: _Collector) -> None:
