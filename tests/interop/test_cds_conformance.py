@@ -539,3 +539,32 @@ def test_order_select_names_the_selected_orders_as_given(
     response = call(client, signer, cds.ORDER_SELECT, order_select_request(breast_bundle, "EX-001"))
     assert response.status_code == 200, response.text
     assert response.json()["cards"][0]["detail"].startswith("Orders selected: ServiceRequest/mri-spine-1.")
+
+
+# --- 9c. JWT header kid and typ are required ---------------------------------------------------------------------------
+# Spec, Trusting CDS Clients, the JWT header: "kid | REQUIRED | *string* | The identifier of the key-pair used to sign
+# this JWT." and "typ | REQUIRED | *string* | Fixed value: `JWT`".
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"typ": "JWT"}, "no kid"),
+        ({"kid": "ehr-es384-1", "typ": "at+jwt"}, "typ must be 'JWT'"),
+        ({"kid": "ehr-es384-1", "typ": None}, "typ must be 'JWT'"),
+    ],
+    ids=["no-kid", "typ-at+jwt", "no-typ"],
+)
+def test_a_jwt_without_kid_or_typ_jwt_is_refused(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any], headers: dict[str, Any], reason: str
+) -> None:
+    import jwt
+
+    token = jwt.encode(_claims(), signer.private, algorithm="ES384", headers=headers)
+    response = client.post(
+        f"/cds-services/{cds.PATIENT_VIEW}",
+        json=patient_view_request(breast_bundle, "EX-001"),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 401, response.text
+    assert reason in response.json()["detail"]

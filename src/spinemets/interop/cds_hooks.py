@@ -1012,6 +1012,14 @@ class JwtVerifier:
                 )
         if not isinstance(unverified, dict):
             raise AuthenticationError("malformed JWT: the payload must be a JSON object")
+        if not header.get("kid"):
+            raise AuthenticationError(
+                "the JWT header has no kid (CDS Hooks requires the id of the signing key)"
+            )
+        if str(header.get("typ", "")).upper() != "JWT":
+            raise AuthenticationError(
+                f"the JWT header typ must be 'JWT' (CDS Hooks); got {header.get('typ')!r}"
+            )
         iss = unverified.get("iss")
         issuer = self.issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
