@@ -230,3 +230,35 @@ def test_a_melanoma_statement_answers_melanoma_questions_only() -> None:
     anal = ask("inguinal lymph node dissection for inguinal nodes from anal cancer?")
     assert "ing-melanoma-k" not in anal.cited_statement_ids
     assert "ing-melanoma-k" in ask("Melanoma with inguinal nodes: dissection?").cited_statement_ids
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Breast cancer with enlarged inguinal lymph nodes: what next?",
+        "Prostate cancer and inguinal lymphadenopathy: dissection?",
+        "Inguinal nodes in a patient with lung cancer",
+    ],
+)
+def test_groin_nodes_beside_another_named_primary_get_no_penile_or_vulvar_branch_statement(
+    question: str,
+) -> None:
+    """guidelines.md 12.6: penile figures stay in the penile branch. Naming breast, prostate or lung
+    cancer opened both branches (only melanoma and anal/rectal/vaginal closed them); the caveat
+    that the branches do not carry over stays."""
+    a = ask(question)
+    by_id = statements_by_id()
+    cited = [by_id[i] for i in a.cited_statement_ids]
+    branch = [
+        s.id
+        for s in cited
+        if {Topic.penile_cancer, Topic.vulvar_cancer} & set(s.topics) and s.kind.value != "caveat"
+    ]
+    assert branch == []
+    assert "ing-other-primaries-gap" in a.cited_statement_ids
+
+
+def test_organ_words_are_not_read_as_a_named_primary() -> None:
+    # "kidney function" or "lung metastases" name no primary; only "<organ> cancer" and the like do
+    assert "c_non_groin_primary" not in tokenize("denosumab and kidney function with lung metastases")
+    assert "c_non_groin_primary" in tokenize("breast cancer with groin nodes")

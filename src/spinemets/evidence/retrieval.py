@@ -62,9 +62,10 @@ DENSE_WEIGHT = 0.3
 BRANCHES: dict[Topic, str] = {Topic.penile_cancer: "c_penile", Topic.vulvar_cancer: "c_vulvar"}
 """Primary-specific branches of the inguinal pathway (guidelines.md 12.6: penile-cancer figures stay in
 their branch) and the concept token (evidence.text) of the primary that opens each."""
-OTHER_PRIMARIES = ("c_melanoma", "c_other_groin_primary")
-"""Concept tokens of primaries that drain to the groin but have no branch (anal cancer, melanoma):
-naming one closes the penile and vulvar branches (their dissection and chemotherapy do not carry over)."""
+OTHER_PRIMARIES = ("c_melanoma", "c_other_groin_primary", "c_non_groin_primary")
+"""Concept tokens of the other primaries (anal cancer and melanoma, which drain to the groin but have no
+branch; breast, prostate, lung and the rest): naming one closes the penile and vulvar branches (their
+dissection and chemotherapy do not carry over)."""
 GROIN = "c_groin"
 """A question about groin nodes that names no primary opens every branch of the pathway."""
 
