@@ -157,3 +157,24 @@ def test_a_data_folder_that_cannot_be_written_is_named_in_the_error(tmp_path: Pa
         InvalidInputError, match=r"^data_dir must be a folder spinemets can write .*a-file/data"
     ):
         session_secret(load_settings(data_dir=blocker / "data"))
+
+
+def test_a_misspelt_environment_variable_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # docs/service.md: unknown names are rejected. SPINEMETS_WORKER=2 was ignored, leaving one worker.
+    monkeypatch.setenv("SPINEMETS_WORKER", "2")
+    with pytest.raises(
+        InvalidInputError,
+        match=r"SPINEMETS_WORKER must be a known setting: .*did you mean SPINEMETS_WORKERS\?",
+    ):
+        load_settings(data_dir=tmp_path)
+    monkeypatch.delenv("SPINEMETS_WORKER")
+    monkeypatch.setenv("SPINEMETS_SESSION_SECRT", "hunter2-not-shown")
+    with pytest.raises(InvalidInputError) as refused:
+        load_settings(data_dir=tmp_path)
+    assert "hunter2" not in str(refused.value)  # a misspelt secret is not echoed
+    monkeypatch.delenv("SPINEMETS_SESSION_SECRT")
+    monkeypatch.setenv("SPINEMETS_DEBUG", "1")  # not a setting, but the CLI's own switch
+    monkeypatch.setenv("SPINEMETS_BENCH_RUNS", "3")  # the benchmark harness's knobs
+    assert load_settings(data_dir=tmp_path).workers == 1

@@ -11,9 +11,11 @@ database in ``./data``, API keys required. The unauthenticated mode must be aske
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import os
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -221,10 +223,36 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     return {str(k): v for k, v in data.items()}
 
 
+#: ``SPINEMETS_*`` environment variables that are not settings: the settings file's name, the CLI's
+#: traceback switch, and (by prefix) the benchmark harness's knobs.
+OTHER_ENV = frozenset({SETTINGS_FILE_ENV, "SPINEMETS_DEBUG"})
+OTHER_ENV_PREFIXES = ("SPINEMETS_BENCH_", "SPINEMETS_WRK_")
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse a ``SPINEMETS_*`` variable that names no setting (``SPINEMETS_WORKER=2`` was ignored
+    without a word, leaving one worker). The value is not shown: it may be a secret."""
+    environ = os.environ if environ is None else environ
+    known = {"SPINEMETS_" + name.upper() for name in ServiceSettings.model_fields} | OTHER_ENV
+    for name in sorted(environ):
+        if not name.startswith("SPINEMETS_") or name in known or name.startswith(OTHER_ENV_PREFIXES):
+            continue
+        near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        raise InvalidInputError(
+            name,
+            "(set)",
+            "a known setting: " + ", ".join(sorted(known)),
+            f"did you mean {near[0]}?"
+            if near
+            else "unknown names are refused so that none is silently ignored",
+        )
+
+
 def load_settings(**overrides: Any) -> ServiceSettings:
     """Settings from keyword overrides, the environment and the settings file; errors name the setting."""
     from pydantic import ValidationError
 
+    check_environment()
     try:
         return ServiceSettings(**overrides)
     except ValidationError as exc:
