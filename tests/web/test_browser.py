@@ -292,3 +292,37 @@ def test_removing_a_lesion_with_the_keyboard_keeps_the_focus_in_the_form(live_se
     page.keyboard.press("Enter")
     expect(page.locator("#lesion-1")).to_have_count(0)
     expect(add).to_be_focused()
+
+
+@pytest.mark.parametrize(("path", "ready"), [("/docs", ".swagger-ui .info .title"), ("/redoc", "redoc h1")])
+def test_api_documentation_pages_work_offline(live_server: str, browser: Any, path: str, ready: str) -> None:
+    """OpenAPI at /docs (issue 5): Swagger UI and ReDoc came from a CDN, so the page was blank on a
+    network without internet. Every request must stay on this server and the page must render. The
+    one thing the page would still fetch from elsewhere, ReDoc's own logo, is blocked by the CSP."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1180, "height": 820})
+    elsewhere: list[str] = []
+    errors: list[str] = []
+
+    def only_here(route: Any) -> None:
+        if route.request.url.startswith(live_server):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.route("**/*", only_here)
+        page.goto(live_server + path)
+        expect(page.locator(ready).first).to_contain_text("spinemets", timeout=15_000)
+        if path == "/docs":
+            expect(page.locator(".opblock-summary-path").first).to_be_visible()
+        screenshot(page, f"api-docs{path.replace('/', '-')}")
+        assert elsewhere == []
+        assert [e for e in errors if "cdn.redoc.ly/redoc/logo-mini.svg" not in e] == []
+    finally:
+        context.close()

@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 import spinemets
@@ -119,7 +120,9 @@ def create_app(settings: ServiceSettings | None = None, *, store: AssessmentStor
         if owns_store:
             app.state.store.close()
 
-    app = FastAPI(
+    # FastAPIOffline: FastAPI with /docs and /redoc served from the package's own copy of Swagger UI
+    # and ReDoc (a CDN is unreachable on many hospital networks, and the page was blank offline)
+    app = FastAPIOffline(
         title="spinemets",
         version=spinemets.__version__,
         summary="Clinical decision support for spinal metastases: scores, plans, evidence.",
