@@ -262,3 +262,22 @@ def test_organ_words_are_not_read_as_a_named_primary() -> None:
     # "kidney function" or "lung metastases" name no primary; only "<organ> cancer" and the like do
     assert "c_non_groin_primary" not in tokenize("denosumab and kidney function with lung metastases")
     assert "c_non_groin_primary" in tokenize("breast cancer with groin nodes")
+
+
+@pytest.mark.parametrize(
+    ("question", "notice"),
+    [
+        ("What is the role of radiotherapy for spinal metastases?", "too broad for one answer"),
+        ("Should I give radiotherapy?", "too broad for one answer"),
+        ("What is the role of proton therapy for spinal metastases?", "not covered"),
+        ("capital of France", "not covered"),
+    ],
+)
+def test_a_broad_question_is_asked_for_an_aspect_not_told_the_subject_is_not_covered(
+    question: str, notice: str
+) -> None:
+    """The base holds 40 radiotherapy statements; 'not covered' for 'the role of radiotherapy' was false.
+    A question with a term the base does not hold (proton) is still 'not covered'."""
+    a = ask(question)
+    assert not a.covered and a.notice is not None and notice in a.notice
+    assert a.nearest_topics

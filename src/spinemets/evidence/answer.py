@@ -150,6 +150,22 @@ def _catalogue_topics(limit: int = 8) -> tuple[Topic, ...]:
 
 def _not_covered(question: str, retrieval: Retrieval, method: RetrievalMethod) -> Answer:
     specific = [t for t in retrieval.matched_tokens if not is_generic(t)]
+    unmatched = [t for t in retrieval.query_tokens if t not in retrieval.matched_tokens and not is_generic(t)]
+    if specific and not unmatched:
+        # every term of the question is in the base, yet no statement is specific enough to stand as
+        # the answer ("the role of radiotherapy"): ask for an aspect rather than say "not covered"
+        topics = nearest_topics(retrieval.hits)
+        return Answer(
+            question=question,
+            covered=False,
+            retrieved=retrieval.hits,
+            nearest_topics=topics,
+            notice="This question is too broad for one answer from the spinemets evidence base: ask about "
+            "one aspect (for example the dose, the timing, who benefits, or the risks). Nearest topics: "
+            + ", ".join(t.label for t in topics)
+            + ".",
+            method=method,
+        )
     if specific:
         topics = nearest_topics(retrieval.hits)
         why = "Nearest topics in the evidence base: " + ", ".join(t.label for t in topics) + "."
