@@ -121,7 +121,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         "nesms",
         {"albumin_g_dl": 35},
         r"nesms\.albumin_g_dl must be a serum albumin in g/dL, plausible 0\.5-7 g/dL \(5-70 g/L\); got 35 "
-        r"\(35 g/dL is outside the plausible 0\.5-7 g/dL: check the value and its unit",
+        r"\(35 g/dL is outside the plausible 0\.5-7 g/dL; as g/L it would be 3\.5 g/dL",
     ),
     (
         "nesms",
@@ -203,3 +203,22 @@ def test_keywords_with_a_patient_must_be_options(example_patient: dict[str, Any]
     assert score("tokuhashi_revised", p, ecog_convention="alternative").options == {
         "ecog_convention": "alternative"
     }
+
+
+@pytest.mark.parametrize(
+    ("inputs", "expected"),
+    [
+        ({"albumin": 35}, "as g/L it would be 3.5 g/dL: was the unit g/L? give albumin_g_l=35"),
+        ({"albumin_g_dl": 40}, "as g/L it would be 4 g/dL: was the unit g/L? give albumin_g_l=40"),
+        ({"albumin_g_l": 3.5}, "as g/dL it would be 3.5 g/dL: was the unit g/dL? give albumin_g_dl=3.5"),
+        ({"albumin": 900}, "900 g/dL is outside the plausible 0.5-7 g/dL: check the value and its unit"),
+    ],
+)
+def test_calculator_albumin_refusal_names_the_probable_unit_mix_up(
+    inputs: dict[str, float], expected: str
+) -> None:
+    """docs/conflicts.md: the probable mix-up is named in calculator mode as in the patient model
+    (a data-entry guard, spinemets.model.units.ALBUMIN_PLAUSIBLE_G_DL)."""
+    with pytest.raises(InvalidInputError) as refused:
+        spinemets.score("nesms", inputs)
+    assert expected in str(refused.value)

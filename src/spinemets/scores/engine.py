@@ -101,6 +101,10 @@ class Bins(BaseModel):
     plausible: tuple[float, float] | None = None
     """Closed range of the value in the bins' unit (after ``factor``) outside which it is refused as
     a data-entry error, e.g. albumin 0.5-7 g/dL: a guard against unit mix-ups, not a clinical threshold."""
+    mixup: tuple[float, str, str] | None = None
+    """The unit a refused value was probably in: (factor from that unit to the bins' unit, its name, the
+    input that takes it), e.g. ``(0.1, "g/L", "albumin_g_l")``; named in the refusal when the value
+    is plausible in that unit."""
 
 
 class Subscore(BaseModel):
@@ -614,12 +618,17 @@ def _derive(
         value = round(number * d.factor, 6) if d.factor != 1.0 else number
         if d.plausible is not None and not d.plausible[0] <= value <= d.plausible[1]:
             unit = d.converted_unit or d.unit
+            hint = f"{_shown(value)} {unit} is outside the plausible {d.plausible[0]:g}-{d.plausible[1]:g} {unit}"
+            if d.mixup is not None and d.plausible[0] <= number * d.mixup[0] <= d.plausible[1]:
+                factor, other, other_input = d.mixup
+                hint += (
+                    f"; as {other} it would be {_shown(round(number * factor, 6))} {unit}: was the unit "
+                    f"{other}? give {other_input}={_shown(number)}"
+                )
+            else:
+                hint += ": check the value and its unit"
             raise InvalidInputError(
-                field_name,
-                raw,
-                d.describe,
-                f"{_shown(value)} {unit} is outside the plausible {d.plausible[0]:g}-{d.plausible[1]:g} "
-                f"{unit}: check the value and its unit (a data-entry guard, not a clinical threshold)",
+                field_name, raw, d.describe, hint + " (a data-entry guard, not a clinical threshold)"
             )
         for low, high, target in d.bins:
             inside = low <= value < high if d.right_open else low <= value <= high

@@ -107,6 +107,7 @@ DEFINITION = ScoreDefinition(
                     bins=_ALBUMIN_BINS,
                     right_open=True,
                     plausible=ALBUMIN_PLAUSIBLE_G_DL,
+                    mixup=(0.1, "g/L", "albumin_g_l"),
                     describe="normal, low, or a serum albumin in g/dL (use albumin_g_l for g/L), "
                     f"plausible {albumin_range_text()}",
                 ),
@@ -116,6 +117,7 @@ DEFINITION = ScoreDefinition(
                     bins=_ALBUMIN_BINS,
                     right_open=True,
                     plausible=ALBUMIN_PLAUSIBLE_G_DL,
+                    mixup=(0.1, "g/L", "albumin_g_l"),
                     describe=f"a serum albumin in g/dL, plausible {albumin_range_text()}",
                 ),
                 Bins(
@@ -127,6 +129,7 @@ DEFINITION = ScoreDefinition(
                     converted_unit="g/dL",
                     factor_text="g/L ÷ 10",
                     plausible=ALBUMIN_PLAUSIBLE_G_DL,
+                    mixup=(1.0, "g/dL", "albumin_g_dl"),
                     describe=f"a serum albumin in g/L, plausible {albumin_range_text()}",
                 ),
             ),
