@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
         ] = AnswerFormat.text,
         k: Annotated[int, typer.Option("--k", "-k", help="Statements to retrieve (1-50).")] = 5,
         hybrid: Annotated[
-            bool, typer.Option("--hybrid", help="Fuse BM25 with dense retrieval (needs spinemets\\[semantic]).")
+            bool,
+            typer.Option("--hybrid", help="Fuse BM25 with dense retrieval (needs spinemets\\[semantic])."),
         ] = False,
         llm_url: Annotated[
             str | None,
