@@ -281,3 +281,25 @@ def test_a_broad_question_is_asked_for_an_aspect_not_told_the_subject_is_not_cov
     a = ask(question)
     assert not a.covered and a.notice is not None and notice in a.notice
     assert a.nearest_topics
+
+
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        ("Is 8 Gy single fraction enough for MSCC with good prognosis?", "rt-nl-deficit-good-condition"),
+        ("Which radiotherapy schedule for MSCC with poor prognosis?", "rt-nl-deficit-poor-condition"),
+    ],
+)
+def test_a_statement_for_the_opposite_population_does_not_lead(question: str, lead: str) -> None:
+    """guidelines.md 5.2 (NL-WM [V]): 8 Gy x 1 with moderate or poor condition or survival under 1 year,
+    >= 30 Gy in 10 with good condition. 'Good prognosis' was answered first with the poor-condition
+    schedule."""
+    a = ask(question)
+    assert a.summary[0].statement_ids[0] == lead
+
+
+def test_a_question_about_a_trial_may_lead_with_the_trial() -> None:
+    # evidence statements could never lead, so 'the result of the Patchell trial' led with its dose
+    a = ask("What was the result of the Patchell trial?")
+    assert a.summary[0].statement_ids[0] != "rt-patchell-dose"
+    assert a.summary[0].statement_ids[0].startswith("surg-patchell")

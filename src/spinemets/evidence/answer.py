@@ -139,6 +139,12 @@ def nearest_topics(hits: tuple[Hit, ...], limit: int = 5) -> tuple[Topic, ...]:
     return tuple(sorted(weight, key=lambda t: -weight[t])[:limit])
 
 
+#: A question asking what a trial or study found (its evidence statement may lead the answer).
+ASKS_FOR_EVIDENCE = re.compile(
+    r"\b(?:results?|outcomes?|found|showed?|shown|trials?|study|studies|randomi[sz]ed|evidence)\b", re.I
+)
+
+
 def _catalogue_topics(limit: int = 8) -> tuple[Topic, ...]:
     """The broadest topics of the evidence base (most statements first)."""
     counts: dict[Topic, int] = {}
@@ -276,14 +282,19 @@ def compose(question: str, retrieval: Retrieval, method: RetrievalMethod = Retri
                         via=RetrievalMethod.link,
                     )
                 )
+    # A question about a trial's result may be answered by the trial's evidence statement first;
+    # otherwise the lead is a recommendation or a fact.
+    kinds = {StatementKind.recommendation, StatementKind.fact}
+    if ASKS_FOR_EVIDENCE.search(question):
+        kinds.add(StatementKind.evidence)
     candidates = [
         (h, by_id[h.statement_id])
         for h in hits
-        if h.score >= LEAD_BAND * top
-        and by_id[h.statement_id].kind in (StatementKind.recommendation, StatementKind.fact)
+        if h.score >= LEAD_BAND * top and by_id[h.statement_id].kind in kinds
     ]
     # The lead answers what the question is about: first the statement sharing most of the question's
-    # concepts (SBRT, MSCC, ...; an example named in passing must not steer it), then its own words.
+    # concepts (SBRT, MSCC, good or poor condition, ...; an example named in passing must not steer
+    # it), then its own words.
     concepts = {t for t in retrieval.query_tokens if t.startswith("c_")}
 
     def lead_key(hs: tuple[Hit, EvidenceStatement]) -> tuple[int, float, float]:

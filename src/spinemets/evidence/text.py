@@ -186,6 +186,21 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"how long",
         r"mortality",
     ),
+    # the two populations the fractionation and surgery statements are written for (opposites)
+    "c_good_condition": (
+        r"good (?:general )?(?:prognosis|condition|performance(?: status)?)",
+        r"favourable prognosis",
+        r"long(?:er)? (?:life expectancy|expected survival)",
+        r"(?:expected )?survival of (?:1|one) year or more",
+        r"life expectancy (?:of )?(?:more than|over|at least|of at least) (?:1|one|a) year",
+    ),
+    "c_poor_condition": (
+        r"(?:moderate or )?poor (?:general )?(?:prognosis|condition|performance(?: status)?)",
+        r"short (?:life expectancy|expected survival)",
+        r"limited life expectancy",
+        r"(?:expected )?survival (?:of )?(?:under|less than|below) (?:1|one|a) year",
+        r"life expectancy (?:of )?(?:under|less than|below) (?:\d+|one|a|three|six) (?:year|months?)",
+    ),
     "c_markers": (r"tumour markers?", r"psa", r"ca ?15-?3", r"cea", r"ca ?19-?9", r"ca-?125"),
     "c_walk": (r"ambulat\w+", r"walk\w*", r"gait", r"mobility"),
     "c_deficit": (
