@@ -159,6 +159,21 @@ def _authorization_as_text(b: dict[str, Any]) -> None:
     b["fhirAuthorization"] = "Bearer " + TOKEN
 
 
+def _refused(
+    client: TestClient,
+    signer: Signer,
+    service: str,
+    request: dict[str, Any],
+    change: Callable[[dict[str, Any]], None],
+) -> Any:
+    """Call ``service`` with a copy of ``request`` changed by ``change``; it must be refused with 400."""
+    body = copy.deepcopy(request)
+    change(body)
+    response = call(client, signer, service, body)
+    assert response.status_code == 400, response.text
+    return response
+
+
 def _authorization_without_token(b: dict[str, Any]) -> None:
     b["fhirAuthorization"] = {"token": TOKEN}
 
@@ -189,10 +204,9 @@ def test_an_error_names_the_field_but_echoes_neither_token_nor_record(
     change: Callable[[dict[str, Any]], None],
     field: str,
 ) -> None:
-    body = copy.deepcopy(patient_view_request(breast_bundle, "EX-001"))
-    change(body)
-    response = call(client, signer, cds.PATIENT_VIEW, body)
-    assert response.status_code == 400, response.text
+    response = _refused(
+        client, signer, cds.PATIENT_VIEW, patient_view_request(breast_bundle, "EX-001"), change
+    )
     problem = response.json()
     assert TOKEN not in response.text
     assert "EX-001" not in response.text and "birthDate" not in response.text  # nothing of the record
@@ -524,10 +538,9 @@ def test_order_select_context_of_the_wrong_shape_is_400_naming_the_field(
 ) -> None:
     from tests.interop.test_cds_hooks import order_select_request
 
-    body = copy.deepcopy(order_select_request(breast_bundle, "EX-001"))
-    change(body)
-    response = call(client, signer, cds.ORDER_SELECT, body)
-    assert response.status_code == 400, response.text
+    response = _refused(
+        client, signer, cds.ORDER_SELECT, order_select_request(breast_bundle, "EX-001"), change
+    )
     assert response.json()["errors"][0]["field"] == field
 
 
