@@ -708,3 +708,12 @@ def test_length_limits_read_as_sentences(open_client: TestClient) -> None:
         open_client.post("/api/v1/assessments", json={"patient": {**EXAMPLE, "patient_id": "x" * 65}}), 422
     )
     assert "patient.patient_id must be text of at most 64 characters" in body["detail"]
+
+
+def test_errors_inside_one_union_member_stay_separate_at_their_fields(open_client: TestClient) -> None:
+    # {"value": "abc", "unit": 5}: both are Quantity's own errors, not alternatives of the union
+    patient = {**EXAMPLE, "labs": {"albumin": {"value": "abc", "unit": 5}}}
+    body = _problem(open_client.post("/api/v1/assessments", json={"patient": patient}), 422)
+    fields = [e["field"] for e in body["errors"]]
+    assert fields == ["patient.labs.albumin.value", "patient.labs.albumin.unit"]
+    assert " or " not in body["errors"][0]["allowed"]

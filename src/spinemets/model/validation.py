@@ -75,7 +75,8 @@ def collapse_unions(errors: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
     pydantic reports a failed union once per member, each under the member's name
     (``labs.albumin.Quantity.value`` and ``labs.albumin.float``). Kept: the member the input went
     deepest into (a JSON object reached ``Quantity.value``, so the float member's complaint is
-    noise); members that failed at the same depth are merged ("text or a whole number or ...").
+    noise; each of that member's errors is kept at its own field); members that all refused the value
+    as a whole are merged ("text or a whole number or ...").
     Member names are dropped from the path, so it names the field as the caller wrote it.
     """
     groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
@@ -83,7 +84,7 @@ def collapse_unions(errors: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
     for err in errors:
         loc = tuple(err.get("loc", ()))
         cut = next((i for i, part in enumerate(loc) if _is_union_tag(part)), None)
-        key = loc if cut is None else ("union", *loc[:cut])
+        key = loc if cut is None else ("union", cut, *loc[:cut])
         if key not in groups:
             groups[key] = []
             order.append(key)
@@ -94,13 +95,22 @@ def collapse_unions(errors: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
         if key[:1] != ("union",):
             out.extend(found)
             continue
-        depth = max(len(e.get("loc", ())) for e in found)
-        deepest = [e for e in found if len(e.get("loc", ())) == depth]
-        best = dict(deepest[0])
+        cut = key[1]
+        deepest = max(found, key=lambda e: len(e.get("loc", ())))
+        if len(deepest.get("loc", ())) > cut + 1:
+            # the input went inside one member (a JSON object into Quantity): that member's own
+            # errors, each at its own field, and none of the other members'
+            member = deepest["loc"][cut]
+            for err in found:
+                if err["loc"][cut] == member:
+                    out.append({**err, "loc": tuple(p for p in err["loc"] if not _is_union_tag(p))})
+            continue
+        # every member refused the value as a whole: one error listing what the field takes
+        best = dict(found[0])
         best["loc"] = tuple(p for p in best.get("loc", ()) if not _is_union_tag(p))
-        if len(deepest) > 1:
+        if len(found) > 1:
             best["type"] = "union_members"
-            best["msg"] = " or ".join(dict.fromkeys(_msg(str(e.get("msg", ""))) for e in deepest))
+            best["msg"] = " or ".join(dict.fromkeys(_msg(str(e.get("msg", ""))) for e in found))
             best.pop("ctx", None)
         out.append(best)
     return out
