@@ -178,3 +178,16 @@ def test_a_misspelt_environment_variable_is_refused_naming_it(
     monkeypatch.setenv("SPINEMETS_DEBUG", "1")  # not a setting, but the CLI's own switch
     monkeypatch.setenv("SPINEMETS_BENCH_RUNS", "3")  # the benchmark harness's knobs
     assert load_settings(data_dir=tmp_path).workers == 1
+
+
+def test_the_environment_check_is_as_case_insensitive_as_the_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # pydantic-settings reads SPINEMETS_Workers as workers: the check must neither refuse it nor let
+    # a misspelt lower-case name through
+    monkeypatch.setenv("SPINEMETS_Workers", "3")
+    assert load_settings(data_dir=tmp_path).workers == 3
+    monkeypatch.delenv("SPINEMETS_Workers")
+    monkeypatch.setenv("spinemets_worker", "2")
+    with pytest.raises(InvalidInputError, match="spinemets_worker must be a known setting"):
+        load_settings(data_dir=tmp_path)

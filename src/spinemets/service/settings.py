@@ -235,9 +235,10 @@ def check_environment(environ: Mapping[str, str] | None = None) -> None:
     environ = os.environ if environ is None else environ
     known = {"SPINEMETS_" + name.upper() for name in ServiceSettings.model_fields} | OTHER_ENV
     for name in sorted(environ):
-        if not name.startswith("SPINEMETS_") or name in known or name.startswith(OTHER_ENV_PREFIXES):
+        upper = name.upper()  # pydantic-settings reads the environment case-insensitively
+        if not upper.startswith("SPINEMETS_") or upper in known or upper.startswith(OTHER_ENV_PREFIXES):
             continue
-        near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        near = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.8)
         raise InvalidInputError(
             name,
             "(set)",
