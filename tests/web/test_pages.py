@@ -168,6 +168,7 @@ def test_a_save_over_a_newer_version_is_refused_and_keeps_the_entries(
     text = html.unescape(refused.text)
     assert "Not saved" in text and "opened it (version 1; it is now at version 2)" in text
     assert 'value="90"' in refused.text  # what was typed is kept
+    assert "opened at version 1; it has changed since (now version 2), so saving will be refused" in text
     versions = client.get(f"/api/v1/assessments/{ident}/versions").json()
     assert [v["version"] for v in versions] == [1, 2]
 
@@ -184,7 +185,7 @@ def test_reopening_an_older_version_says_which_version_saving_adds(
         latest = _edit_form(client.get("/assess", params={"from": ident}).text)
         assert client.post("/assess", data={**form, **latest}).status_code == 303
     old = client.get("/assess", params={"from": ident, "version": 1}).text
-    assert "opened at version 1); saving adds version 4" in old
+    assert "opened at version 3 with the entries of version 1; saving adds version 4" in old
     assert _edit_form(old)["expected_version"] == ["3"]
 
 
@@ -601,3 +602,13 @@ def test_ask_shows_the_certainty_of_each_reference(client: TestClient, csrf: str
         if ref.certainty in ("K", "V2"):
             item = page.split(f'-ref-{ref.number}" value="{ref.number}">', 1)[1].split("</li>", 1)[0]
             assert f"(certainty {ref.certainty}" in item
+
+
+def test_an_overlong_version_number_is_refused_not_a_server_error(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    ident = _save(client, csrf, breast_patient).split("/")[2].split("?")[0]
+    data = {**forms.patient_to_form(breast_patient), "csrf_token": [csrf]}
+    data.update({"assessment_id": [ident], "expected_version": ["9" * 5000]})
+    response = client.post("/assess", data=data)
+    assert response.status_code == 422 and "expected_version" in html.unescape(response.text)

@@ -220,7 +220,7 @@ def assess_page(
         reopened = _load(store, from_, version)
         latest = _editable(reopened if version is None else store.get(from_))
         values = forms.patient_to_form(reopened.inputs)
-        editing = {"reopened": reopened, "expected_version": latest.version}
+        editing = {"reopened": reopened, "expected_version": latest.version, "latest_version": latest.version}
     assessment, error = _live(values)
     return _render(
         request,
@@ -248,11 +248,11 @@ def _editing(store: AssessmentStore, values: dict[str, list[str]]) -> dict[str, 
         return {}
     reopened = _editable(_load(store, existing, None))
     expected_text = (values.get("expected_version") or [""])[-1]
-    if not (expected_text.isascii() and expected_text.isdigit()):
+    if not (expected_text.isascii() and expected_text.isdigit() and len(expected_text) <= 9):
         raise InvalidInputError(
             "expected_version", expected_text, "the version number the form was opened at"
         )
-    return {"reopened": reopened, "expected_version": int(expected_text)}
+    return {"reopened": reopened, "expected_version": int(expected_text), "latest_version": reopened.version}
 
 
 @router.post("/assess/scores", response_class=HTMLResponse)
