@@ -510,6 +510,12 @@ def _selection_not_drafted(b: dict[str, Any]) -> None:
     b["context"]["selections"] = ["ServiceRequest/does-not-exist"]
 
 
+def _selection_of_an_order_without_id(b: dict[str, Any]) -> None:
+    # an order without an id cannot be selected: "ServiceRequest/None" named nothing but was accepted
+    b["context"]["draftOrders"]["entry"][0]["resource"].pop("id", None)
+    b["context"]["selections"] = ["ServiceRequest/None"]
+
+
 def _draft_orders_text(b: dict[str, Any]) -> None:
     b["context"]["draftOrders"] = "nonsense"
 
@@ -525,6 +531,7 @@ def _draft_orders_resource(b: dict[str, Any]) -> None:
         (_selections_objects, "context.selections[0]"),
         (_selections_empty, "context.selections"),
         (_selection_not_drafted, "context.selections[0]"),
+        (_selection_of_an_order_without_id, "context.selections[0]"),
         (_draft_orders_text, "context.draftOrders"),
         (_draft_orders_resource, "context.draftOrders"),
     ],

@@ -901,8 +901,11 @@ def _check_orders(context: Mapping[str, Any]) -> None:
     drafted = set()
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
-        if isinstance(resource, Mapping):
-            drafted.add(f"{resource.get('resourceType')}/{resource.get('id')}")
+        kind, ident = (
+            (resource.get("resourceType"), resource.get("id")) if isinstance(resource, Mapping) else ("", "")
+        )
+        if isinstance(kind, str) and kind and isinstance(ident, str) and ident:  # no id: nothing to select
+            drafted.add(f"{kind}/{ident}")
     selections = context["selections"]
     if not isinstance(selections, list) or not selections:
         raise InvalidInputError(
