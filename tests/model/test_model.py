@@ -343,6 +343,9 @@ def test_removable_organ_metastases_is_recorded_not_derived() -> None:
         return item.min, item.max, item.category
 
     assert organs({"visceral_metastases": "treatable"}) == (0, 1, None)
+    # the caveat names the field this patient path takes, not only calculator mode's input
+    treatable = score("tokuhashi_revised", parse_patient({"burden": {"visceral_metastases": "treatable"}}))
+    assert any("burden.visceral_metastases_removable" in w for w in treatable.warnings)
     assert organs({"visceral_metastases": "treatable", "visceral_metastases_removable": True}) == (
         1,
         1,
@@ -467,7 +470,7 @@ def test_hours_of_a_complete_deficit_contradicting_the_grade_are_refused() -> No
     assert parse_patient({"neurology": {"complete_deficit_hours": 12}}).neurology.complete_deficit_hours == 12
 
 
-@pytest.mark.parametrize(("kps", "ecog"), [(70, 3), (30, 2), (100, 2), (10, 1)])
+@pytest.mark.parametrize(("kps", "ecog"), [(70, 3), (30, 2), (100, 2), (10, 1), (0, 4), (10, 5)])
 def test_kps_and_ecog_that_no_conversion_relates_are_refused(kps: int, ecog: int) -> None:
     """Oken 1982 (Am J Clin Oncol 5:649) and the alternative table: ECOG 3 is KPS 30-40 or 40-50, so
     KPS 70 beside ECOG 3 describes two patients (Tokuhashi would read one, the ECOG grade the other)."""
@@ -477,6 +480,8 @@ def test_kps_and_ecog_that_no_conversion_relates_are_refused(kps: int, ecog: int
         parse_patient({"performance": {"kps": kps, "ecog": ecog}})
 
 
-@pytest.mark.parametrize(("kps", "ecog"), [(80, 1), (90, 1), (60, 1), (60, 3), (50, 3), (100, 0), (30, 4)])
+@pytest.mark.parametrize(
+    ("kps", "ecog"), [(80, 1), (90, 1), (60, 1), (60, 3), (50, 3), (100, 0), (30, 4), (0, 5)]
+)
 def test_kps_and_ecog_within_a_decile_of_either_conversion_are_accepted(kps: int, ecog: int) -> None:
     assert parse_patient({"performance": {"kps": kps, "ecog": ecog}}).performance.ecog == ecog

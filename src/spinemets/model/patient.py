@@ -92,9 +92,10 @@ class Performance(_Model):
             raise InvalidInputError(
                 "performance.ecog",
                 self.ecog,
-                f"a grade consistent with KPS {self.kps}: ECOG {self.ecog} is KPS {values[0]}-{values[-1]} "
-                "under the published conversions (Oken 1982 and the alternative table), give or take "
-                f"{KPS_ECOG_TOLERANCE} points (a data-entry guard)",
+                f"a grade consistent with KPS {self.kps}: ECOG {self.ecog} is KPS "
+                f"{values[0] if len(values) == 1 else f'{values[0]}-{values[-1]}'} "
+                "under the two common conversions (Oken 1982 and the alternative table, both recalled [K]), "
+                f"give or take {KPS_ECOG_TOLERANCE} points; dead is KPS 0 with ECOG 5 (a data-entry guard)",
             )
         return self
 

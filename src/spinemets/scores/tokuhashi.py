@@ -157,7 +157,8 @@ MAJOR_ORGANS = Item(
             describe="none, treatable or untreatable",
             value_notes={
                 "treatable": "treatable does not say removable: record whether the organ metastases "
-                "are removable (major_organ_metastases=removable or unremovable)",
+                "are removable (patient: burden.visceral_metastases_removable; calculator or cohort: "
+                "major_organ_metastases=removable or unremovable)",
             },
         ),
     ),
