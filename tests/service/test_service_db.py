@@ -201,3 +201,18 @@ def test_reads_leave_pooled_connections_transactional(store: AssessmentStore) ->
         assert [s.id for s in store.list(patient_id="P1")] == [created.id]
         assert store.count() == 1 and store.ping()
     _assert_later_transactions_roll_back(store)
+
+
+def test_history_search_matches_any_part_of_the_identifier_in_any_case(store: AssessmentStore) -> None:
+    # the web History search, on SQLite and PostgreSQL alike; '%' and '_' are literal characters
+    for pid in ("EX-001", "EX-002", "ex_100", "OTHER%"):
+        store.create({"patient_id": pid}, {"x": 1}, author="dr.a", patient_id=pid, ruleset_version="r")
+
+    def found(text: str) -> set[str | None]:
+        return {s.patient_id for s in store.list(patient_id_contains=text)}
+
+    assert found("ex-00") == {"EX-001", "EX-002"}
+    assert found("002") == {"EX-002"}
+    assert found("X_1") == {"ex_100"} and found("%") == {"OTHER%"}
+    assert found("_") == {"ex_100"}
+    assert {s.patient_id for s in store.list(patient_id="ex-001")} == set()  # the API's filter stays exact

@@ -198,6 +198,11 @@ def test_history_filters_by_patient_and_date(
     assert "EX-001" in both and "EX-002" in both
     only_one = client.get("/history", params={"patient_id": "EX-002"}).text
     assert "EX-002" in only_one and "EX-001" not in only_one
+    # a search box: any part of the identifier, any case ('ex-00' and '002' found nothing before)
+    assert all(p in client.get("/history", params={"patient_id": "ex-00"}).text for p in ("EX-001", "EX-002"))
+    part = client.get("/history", params={"patient_id": "002"}).text
+    assert "EX-002" in part and "EX-001" not in part
+    assert "EX-00" not in client.get("/history", params={"patient_id": "EX_00"}).text  # '_' is literal
     by_date = client.get("/history", params={"date_from": "2026-11-01", "date_to": "2026-11-30"}).text
     assert "EX-001" in by_date and "EX-002" not in by_date
     bad = client.get("/history", params={"date_from": "21/11/2026"})

@@ -577,8 +577,13 @@ class AssessmentStore:
         offset: int = 0,
         *,
         include_deleted: bool = False,
+        patient_id_contains: str | None = None,
     ) -> list[StoredAssessment]:
-        """Latest versions, newest first, by patient id and assessment date (inclusive range)."""
+        """Latest versions, newest first, by patient id and assessment date (inclusive range).
+
+        ``patient_id`` matches exactly (the API's filter); ``patient_id_contains`` is the History
+        page's search: any part of the identifier, case-insensitive (``%`` and ``_`` are literal).
+        """
         if not 1 <= limit <= MAX_LIST:
             raise InvalidInputError("limit", limit, f"an integer from 1 to {MAX_LIST}")
         if offset < 0:
@@ -592,6 +597,11 @@ class AssessmentStore:
             conds.append(AssessmentRow.deleted.is_(False))
         if patient_id is not None:
             conds.append(AssessmentRow.patient_id == patient_id)
+        if patient_id_contains is not None:
+            found = func.lower(AssessmentRow.patient_id).contains(
+                patient_id_contains.lower(), autoescape=True
+            )
+            conds.append(found)
         if date_from is not None:
             conds.append(AssessmentRow.assessment_date >= date_from)
         if date_to is not None:

@@ -434,7 +434,7 @@ def history_page(
     rows: list[StoredAssessment] = []
     try:
         rows = store.list(
-            patient_id=patient_id.strip() if patient_id and patient_id.strip() else None,
+            patient_id_contains=patient_id.strip() if patient_id and patient_id.strip() else None,
             date_from=_date("date_from", date_from),
             date_to=_date("date_to", date_to),
             limit=200,
