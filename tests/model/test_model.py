@@ -485,3 +485,42 @@ def test_kps_and_ecog_that_no_conversion_relates_are_refused(kps: int, ecog: int
 )
 def test_kps_and_ecog_within_a_decile_of_either_conversion_are_accepted(kps: int, ecog: int) -> None:
     assert parse_patient({"performance": {"kps": kps, "ecog": ecog}}).performance.ecog == ecog
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (
+            {"assessment_date": "2026-11-20", "primary": {"diagnosis_date": "2030-01-01"}},
+            "primary.diagnosis_date",
+        ),
+        (
+            {"assessment_date": "2026-11-20", "context": {"treatment_date": "2026-11-21"}},
+            "context.treatment_date",
+        ),
+        (
+            {
+                "assessment_date": "2026-11-20",
+                "lesions": [{"level": "T4", "prior_surgery_date": "2027-01-01"}],
+            },
+            r"lesions\[0\]\.prior_surgery_date",
+        ),
+        (
+            {
+                "lesions": [
+                    {
+                        "level": "T4",
+                        "prior_radiotherapy": {"date": "2999-01-01", "dose_gy": 8, "fractions": 1},
+                    }
+                ]
+            },
+            r"lesions\[0\]\.prior_radiotherapy\.date",
+        ),
+    ],
+)
+def test_an_event_dated_after_the_assessment_is_refused(data: dict[str, Any], field: str) -> None:
+    # the rules read intervals from these dates: a negative one would pass for "within a month"
+    with pytest.raises(InvalidInputError, match=rf"{field} must be a date on or before"):
+        parse_patient(data)
+    same_day = parse_patient({"assessment_date": "2026-11-20", "primary": {"diagnosis_date": "2026-11-20"}})
+    assert same_day.primary.diagnosis_date is not None

@@ -374,6 +374,27 @@ class Patient(_Model):
         return self
 
     @model_validator(mode="after")
+    def _events_are_not_after_the_assessment(self) -> Patient:
+        # A diagnosis, treatment or surgery dated after the assessment (or, without an assessment
+        # date, after today) is a typing error; the rules would read a negative interval as "recent".
+        today = self.assessment_date or dt.date.today()
+        events: list[tuple[str, dt.date | None]] = [
+            ("primary.diagnosis_date", self.primary.diagnosis_date),
+            ("context.treatment_date", self.context.treatment_date),
+        ]
+        for i, lesion in enumerate(self.lesions):
+            events.append((f"lesions[{i}].prior_surgery_date", lesion.prior_surgery_date))
+            rt = lesion.prior_radiotherapy
+            events.append((f"lesions[{i}].prior_radiotherapy.date", rt.date if rt is not None else None))
+        for field, when in events:
+            if when is not None and when > today:
+                of = f"the assessment date {today}" if self.assessment_date else f"today ({today})"
+                raise InvalidInputError(
+                    field, when.isoformat(), f"a date on or before {of}", "a past event cannot come after it"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _brain_counts_as_visceral(self) -> Patient:
         # The brain is one of Tokuhashi's major internal organs, and Bauer 1995 counts "visceral or
         # brain metastases" together: "none" beside known brain metastases is a contradiction.
