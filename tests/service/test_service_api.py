@@ -717,3 +717,21 @@ def test_errors_inside_one_union_member_stay_separate_at_their_fields(open_clien
     fields = [e["field"] for e in body["errors"]]
     assert fields == ["patient.labs.albumin.value", "patient.labs.albumin.unit"]
     assert " or " not in body["errors"][0]["allowed"]
+
+
+def test_a_read_only_web_user_cannot_save_an_assessment(client: TestClient) -> None:
+    # The API refuses a read-scope caller (403); the web form saved for it all the same.
+    from spinemets.web import forms
+
+    authn = client.app.state.authenticator  # type: ignore[attr-defined]
+    authn.create_user("dr.read", "correct horse battery", "read", created_by="test")
+    client.get("/auth/login")
+    token = client.cookies.get("spinemets_csrf")
+    login = {"username": "dr.read", "password": "correct horse battery", "next": "/", "csrf_token": token}
+    assert client.post("/auth/login", data=login, follow_redirects=False).status_code == 303
+    form = {**forms.patient_to_form(EXAMPLE), "csrf_token": [token]}
+    refused = client.post("/assess", data=form, follow_redirects=False)
+    assert refused.status_code == 403
+    assert "may read but not save assessments (scope read)" in refused.text
+    assert 'value="EX-001"' in refused.text  # the entries are kept
+    assert client.get("/api/v1/assessments").json()["items"] == []

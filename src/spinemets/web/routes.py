@@ -31,7 +31,7 @@ from spinemets.errors import InvalidInputError, SpinemetsError
 from spinemets.model.validation import collapse_unions
 from spinemets.service import problems, reports
 from spinemets.service.api import QUESTION_LENGTH, run_write, store_result
-from spinemets.service.auth import Principal
+from spinemets.service.auth import Principal, Scope
 from spinemets.service.deps import get_store, optional_user
 from spinemets.service.security import CSRF_FIELD, csrf_token
 from spinemets.service.storage import (
@@ -311,6 +311,16 @@ async def save_assessment(
         ctx = _assess_context(values, {}, assessment=assessment, live_error=error, **_editing(store, values))
         return _render(request, "assess.html", ctx)
     editing = _editing(store, values)
+    if not user.allows(Scope.write):  # as the API's Writer dependency: reading is not saving
+        refusal = (
+            f"Not saved: the account {user.name} may read but not save assessments (scope {user.scope.value}). "
+            "Your entries are kept below; ask an administrator for write access."
+        )
+        assessment, error = _live(values)
+        ctx = _assess_context(
+            values, {}, assessment=assessment, live_error=error, conflict=refusal, **editing
+        )
+        return _render(request, "assess.html", ctx, status_code=403)
     patient = forms.form_to_patient(values)
     try:
         unknown = forms.unknown_field(values)
