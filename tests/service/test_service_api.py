@@ -735,3 +735,10 @@ def test_a_read_only_web_user_cannot_save_an_assessment(client: TestClient) -> N
     assert "may read but not save assessments (scope read)" in refused.text
     assert 'value="EX-001"' in refused.text  # the entries are kept
     assert client.get("/api/v1/assessments").json()["items"] == []
+
+
+@pytest.mark.parametrize("path", ["/fhir/$assess", "/cds-services/spinemets-patient-view"])
+def test_the_fhir_and_cds_interfaces_name_the_media_type_too(open_client: TestClient, path: str) -> None:
+    # JSON-only like /api/: a text body got "missing or wrong CSRF token: reload the page"
+    body = _problem(open_client.post(path, content=b"{}", headers={"content-type": "text/plain"}), 415)
+    assert body["errors"] == [{"field": "Content-Type", "value": "text/plain", "allowed": "application/json"}]

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from spinemets.errors import InvalidInputError, not_utf8
 from spinemets.knowledge.yaml_text import DuplicateKeyError, load_yaml_unique_keys
+from spinemets.model.validation import collapse_unions
 from spinemets.scores.engine import ScoreSpec
 
 DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null")
@@ -122,7 +123,7 @@ def load_mapping(path: Path, specs: Mapping[str, ScoreSpec]) -> CohortMapping:
     try:
         mapping = CohortMapping.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        err = collapse_unions(exc.errors())[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise InvalidInputError(
             f"mapping.{loc}", err.get("input"), "the mapping schema (docs/cohort.md)", err["msg"]

@@ -60,6 +60,8 @@ DOCS_CSP = (
     "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+JSON_ONLY_PATHS = ("/api/", "/fhir/", "/cds-services")
+"""Interfaces that take JSON bodies only (a form or text body there is 415, not a forgery question)."""
 #: A standalone report document: its own inline styles, nothing else at all (no script, no fetch).
 REPORT_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
@@ -232,36 +234,12 @@ class SecurityMiddleware:
         scope.setdefault("state", {})["csrf_token"] = cookie_token or new_token
         scope["state"]["request_id"] = request_id
 
-        content_type = _header(scope, b"content-type")
-        origin = _header(scope, b"origin")
-        foreign = bool(origin) and origin != "null" and not self._same_origin(scope, origin or "")
-        if (
-            method in UNSAFE
-            and body
-            and path.startswith("/api/")
-            and not _is_json(content_type)
-            and not foreign
-        ):
-            # The API takes JSON only: say so (415) rather than call it a forgery. Refused either
-            # way, so this opens nothing a cross-site form could use.
-            got = content_type or "(none)"
-            allowed = "application/json"
-            await _problem(
-                send,
-                415,
-                "Unsupported Media Type",
-                f"Content-Type must be {allowed}; got {got!r}",
-                path,
-                [{"field": "Content-Type", "value": got, "allowed": allowed}],
-            )
-            self._log(scope, method, 415, t0, request_id)
-            return
-
         if method in UNSAFE:
-            refusal = await self._csrf_refusal(scope, body, cookie_token)
+            refusal = await self._refusal(scope, path, body, cookie_token)
             if refusal:
-                await _problem(send, 403, "Forbidden", refusal, path)
-                self._log(scope, method, 403, t0, request_id)
+                status, title, detail, errors = refusal
+                await _problem(send, status, title, detail, path, errors)
+                self._log(scope, method, status, t0, request_id)
                 return
 
         replayed = False
@@ -327,20 +305,36 @@ class SecurityMiddleware:
         )
         return detail, {"field": "Host", "value": shown, "allowed": allowed}
 
-    async def _csrf_refusal(self, scope: Scope, body: bytes, cookie_token: str | None) -> str | None:
-        """Why an unsafe request is refused as a possible cross-site forgery, or None.
+    async def _refusal(
+        self, scope: Scope, path: str, body: bytes, cookie_token: str | None
+    ) -> tuple[int, str, str, list[dict[str, Any]] | None] | None:
+        """Why an unsafe request is refused before it reaches a route, or None: (status, title, detail,
+        field errors).
 
-        Only POST can be sent cross-site without a CORS preflight (HTML forms); PUT, PATCH and
-        DELETE from another site need a preflight this service never grants, so for them a
-        foreign Origin is the only thing to refuse.
+        A foreign Origin is refused (403). Only POST can be sent cross-site without a CORS preflight
+        (HTML forms); PUT, PATCH and DELETE from another site need a preflight this service never
+        grants. A non-JSON body to the JSON-only interfaces is 415 naming the media type rather than
+        a forgery refusal (refused either way, so a cross-site form gains nothing); any other
+        non-JSON POST needs the CSRF token. Callers with credentials are checked by the routes.
         """
         if _header(scope, b"authorization") or _header(scope, b"x-api-key"):
             return None
         origin = _header(scope, b"origin")
         if origin and origin != "null" and not self._same_origin(scope, origin):
-            return "cross-origin request refused"
+            return 403, "Forbidden", "cross-origin request refused", None
         content_type = _header(scope, b"content-type")
-        if scope.get("method") != "POST" or _is_json(content_type):
+        if _is_json(content_type):
+            return None
+        if body and path.startswith(JSON_ONLY_PATHS):
+            got = content_type or "(none)"
+            detail = f"Content-Type must be application/json (or another +json type); got {got!r}"
+            return (
+                415,
+                "Unsupported Media Type",
+                detail,
+                [{"field": "Content-Type", "value": got, "allowed": "application/json"}],
+            )
+        if scope.get("method") != "POST":
             return None
         presented = _header(scope, CSRF_HEADER.encode())
         if presented is None and content_type:
@@ -348,7 +342,12 @@ class SecurityMiddleware:
             if media in {"application/x-www-form-urlencoded", "multipart/form-data"}:
                 presented = await self._form_token(scope, body)
         if not cookie_token or not presented or not hmac.compare_digest(cookie_token, presented):
-            return "missing or wrong CSRF token: reload the page and submit the form again"
+            return (
+                403,
+                "Forbidden",
+                "missing or wrong CSRF token: reload the page and submit the form again",
+                None,
+            )
         return None
 
     @staticmethod

@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from spinemets.errors import InvalidInputError
 from spinemets.knowledge.yaml_text import YAMLError, load_yaml
-from spinemets.model.validation import invalid_input
+from spinemets.model.validation import collapse_unions, invalid_input
 from spinemets.service.security import host_name
 
 SETTINGS_FILE_ENV = "SPINEMETS_SETTINGS_FILE"
@@ -257,7 +257,7 @@ def load_settings(**overrides: Any) -> ServiceSettings:
     try:
         return ServiceSettings(**overrides)
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
+        err = collapse_unions(exc.errors(include_url=False))[0]
         loc = err.get("loc", ())
         if not loc:  # a rule over several settings: do not echo them (they may hold secrets)
             raise InvalidInputError("settings", "(combination)", "consistent settings", err["msg"]) from None
