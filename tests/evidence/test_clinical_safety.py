@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spinemets.errors import KnowledgeBaseError
+from spinemets.errors import InvalidInputError, KnowledgeBaseError
 from spinemets.evidence import ask
 from spinemets.evidence.evaluate import answer_text
 from spinemets.evidence.statements import Topic, parse_statements, statements_by_id
@@ -303,3 +303,10 @@ def test_a_question_about_a_trial_may_lead_with_the_trial() -> None:
     a = ask("What was the result of the Patchell trial?")
     assert a.summary[0].statement_ids[0] != "rt-patchell-dose"
     assert a.summary[0].statement_ids[0].startswith("surg-patchell")
+
+
+@pytest.mark.parametrize(("question", "length"), [("x", "1"), ("why " * 500 + "?", "2,001")])
+def test_the_library_refuses_a_question_outside_the_length_limits(question: str, length: str) -> None:
+    # one rule for the library, the CLI, the API and the web page (QUESTION_LENGTH)
+    with pytest.raises(InvalidInputError, match=rf"of 3 to 2,000 characters.*this one has {length}\)"):
+        ask(question)

@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from spinemets.errors import InvalidInputError
 from spinemets.evidence.answer import Answer, AnswerSentence, Synthesis, compose, retrieve
 from spinemets.evidence.llm import LLMConfig, LLMSentence, SynthesisError, synthesise
 from spinemets.evidence.statements import statements_by_id
+
+QUESTION_LENGTH = (3, 2000)
+"""Shortest and longest question taken, in characters (the library, CLI, API and web page alike): a
+longer text is no question, and retrieval time grows with its length."""
+
+
+def check_question(question: str) -> str:
+    """The question without surrounding spaces, or InvalidInputError naming its length."""
+    text = question.strip()
+    shortest, longest = QUESTION_LENGTH
+    if not shortest <= len(text) <= longest:
+        raise InvalidInputError(
+            "question",
+            text if len(text) <= 80 else text[:80] + "...",
+            f"a question in words of {shortest} to {longest:,} characters, e.g. 'dose for SBRT to the "
+            f"spine' (this one has {len(text):,})",
+        )
+    return text
 
 
 def ask(
@@ -33,6 +52,7 @@ def ask(
         A frozen :class:`Answer`; ``covered`` is False (with nearest topics) when the evidence
         base does not address the question.
     """
+    question = check_question(question)
     retrieval, method = retrieve(question, k, hybrid=hybrid, cache_dir=cache_dir)
     answer = compose(question, retrieval, method)
     if llm is None or not answer.covered:

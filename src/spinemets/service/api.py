@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 import spinemets
 from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, MissingExtraError
+from spinemets.evidence.qa import QUESTION_LENGTH
 from spinemets.knowledge.bibliography import Reference
 from spinemets.model.patient import Patient
 from spinemets.scores import ScoreDefinition, ScoreResult
@@ -119,10 +120,6 @@ class ScoreRequest(BaseModel):
         if (self.items is None) == (self.patient is None):
             raise ValueError("give exactly one of 'items' or 'patient'")
         return self
-
-
-QUESTION_LENGTH = (3, 2000)
-"""Shortest and longest question the Q&A takes, in characters (the API and the web page alike)."""
 
 
 class AskIn(BaseModel):

@@ -30,7 +30,7 @@ from spinemets.assessment import Assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
 from spinemets.model.validation import collapse_unions
 from spinemets.service import problems, reports
-from spinemets.service.api import QUESTION_LENGTH, run_write, store_result
+from spinemets.service.api import run_write, store_result
 from spinemets.service.auth import Principal, Scope
 from spinemets.service.deps import get_store, optional_user
 from spinemets.service.security import CSRF_FIELD, csrf_token
@@ -521,17 +521,10 @@ async def ask_question(request: Request, user: Principal = Depends(web_user)) ->
     answer = None
     error = None
     try:
-        shortest, longest = QUESTION_LENGTH
-        if not shortest <= len(question) <= longest:
-            raise InvalidInputError(
-                "question",
-                question if len(question) <= 80 else question[:80] + "...",
-                f"a question in words of {shortest} to {longest:,} characters, e.g. 'dose for SBRT to the "
-                f"spine' (this one has {len(question):,})",
-            )
         from spinemets.evidence import ask
 
-        # retrieval takes milliseconds to (for long questions) much longer: off the event loop
+        # retrieval takes milliseconds, more for a long question: off the event loop (ask refuses
+        # a question outside its length limits before retrieving)
         answer = await anyio.to_thread.run_sync(functools.partial(ask, question, k=5))
     except SpinemetsError as exc:
         error = str(exc)
