@@ -400,7 +400,10 @@ def test_urgency_banner_names_the_recommendations_that_set_it(
     page = client.get(_save(client, csrf, breast_patient)).text
     banner = page.split('<div class="banner', 1)[1].split("</div>", 1)[0]
     assessment = spinemets.assess(breast_patient)
-    setting = [r.text for r in assessment.plan.recommendations if r.urgency == assessment.plan.urgency]
+    setting = [r.text for r in assessment.plan.urgency_basis()]
+    assert setting == [
+        r.text for r in assessment.plan.recommendations if r.urgency == assessment.plan.urgency
+    ]
     assert assessment.plan.urgency.value == "urgent" and setting
     assert f"Set by {len(setting)} recommendation" in banner
     assert all(html.escape(t, quote=False) in banner or t in html.unescape(banner) for t in setting)

@@ -134,6 +134,12 @@ class Plan(BaseModel):
     def ids(self) -> tuple[str, ...]:
         return tuple(r.id for r in self.recommendations)
 
+    def urgency_basis(self) -> tuple[Recommendation, ...]:
+        """The recommendations whose urgency is the plan's: what makes the plan as urgent as it is."""
+        return tuple(
+            r for r in self.recommendations if self.urgency is not None and r.urgency is self.urgency
+        )
+
     def get(self, rec_id: str) -> Recommendation | None:
         for r in self.recommendations:
             if r.id == rec_id:
