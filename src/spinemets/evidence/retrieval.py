@@ -18,7 +18,7 @@ import heapq
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -37,7 +37,7 @@ from spinemets.evidence.statements import (
     prime_statements,
     read_statement_files,
 )
-from spinemets.evidence.text import CANONICAL, analyse, is_generic, stand_ins_by_concept, tokenize
+from spinemets.evidence.text import CANONICAL, analyse, is_generic, tokenize
 
 INDEX_FORMAT = 2
 """Version of the on-disk index cache layout."""
@@ -254,7 +254,7 @@ class LexicalIndex:
         total = sum(self._idf[t] for t in specific) or 1.0
         return {d: sum(self._idf[t] for t in specific if t in self._text_words(d)) / total for d in docs}
 
-    def expansion(self, question: str) -> list[str]:
+    def expansion(self, by_concept: Mapping[str, frozenset[str]]) -> list[str]:
         """Words read into ``question`` for synonyms the statements never use.
 
         "Paraparesis" is a reviewed synonym of a neurological deficit (``c_deficit``), but no statement
@@ -264,16 +264,16 @@ class LexicalIndex:
         said "neurological deficit".
         """
         extra: list[str] = []
-        for concept, words in stand_ins_by_concept(question).items():
+        for concept, words in by_concept.items():
             canonical = CANONICAL.get(concept)
             if canonical and any(w not in self._idf and not is_generic(w) for w in words):
                 extra.extend(t for t in tokenize(canonical) if not t.startswith("c_"))
         return extra
 
     def search(self, question: str, k: int) -> Retrieval:
-        tokens, stand_ins = analyse(question)
+        tokens, stand_ins, by_concept = analyse(question)
         matched, cov = self.coverage(tokens, stand_ins)
-        tokens = list(dict.fromkeys([*tokens, *self.expansion(question)]))
+        tokens = list(dict.fromkeys([*tokens, *self.expansion(by_concept)]))
         scores = self.scores(tokens)
         asked = frozenset(tokens)
         for i, st in enumerate(self.statements):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import NamedTuple
 
 #: concept token -> regular-expression alternatives (matched on normalised lowercase text).
 CONCEPTS: dict[str, tuple[str, ...]] = {
@@ -453,20 +454,24 @@ def concepts(normalised: str) -> list[str]:
     return [c for c, pat in _concept_patterns() if pat.search(normalised)]
 
 
-def analyse(text: str) -> tuple[list[str], frozenset[str]]:
+class Analysis(NamedTuple):
+    """A text read for retrieval: its BM25 tokens, the stemmed words concept tokens stand in for, and
+    those words by concept."""
+
+    tokens: list[str]
+    covered: frozenset[str]
+    by_concept: dict[str, frozenset[str]]
+
+
+def analyse(text: str) -> Analysis:
     """Tokens for BM25 and the stemmed words that a concept token stands in for.
 
     The second part lets coverage checks ignore phrasing words ("proportion", "who should") whose
-    meaning the concept token already carries.
+    meaning the concept token already carries; the third keeps them by concept.
     """
     words, by_concept = _analyse(text)
     covered = frozenset(w for ws in by_concept.values() for w in ws)
-    return words + list(by_concept), covered
-
-
-def stand_ins_by_concept(text: str) -> dict[str, frozenset[str]]:
-    """Concept tokens of ``text`` (in :data:`CONCEPTS` order), each with the stemmed words it stands in for."""
-    return _analyse(text)[1]
+    return Analysis(words + list(by_concept), covered, by_concept)
 
 
 def _analyse(text: str) -> tuple[list[str], dict[str, frozenset[str]]]:
