@@ -737,6 +737,28 @@ def test_a_read_only_web_user_cannot_save_an_assessment(client: TestClient) -> N
     assert client.get("/api/v1/assessments").json()["items"] == []
 
 
+def test_a_read_only_web_user_cannot_delete_an_assessment(client: TestClient, keys: dict[str, str]) -> None:
+    # as saving: the API refuses DELETE to a read-scope key, so the web page must too
+    created = client.post(
+        "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Authorization": keys["write"]}
+    )
+    ident = created.json()["id"]
+    authn = client.app.state.authenticator  # type: ignore[attr-defined]
+    authn.create_user("dr.read", "correct horse battery", "read", created_by="test")
+    client.get("/auth/login")
+    token = client.cookies.get("spinemets_csrf")
+    login = {"username": "dr.read", "password": "correct horse battery", "next": "/", "csrf_token": token}
+    assert client.post("/auth/login", data=login, follow_redirects=False).status_code == 303
+    page = client.get(f"/assessments/{ident}")
+    assert page.status_code == 200 and "/delete" not in page.text  # not offered
+    refused = client.post(
+        f"/assessments/{ident}/delete", data={"csrf_token": token, "confirm": "yes"}, follow_redirects=False
+    )
+    assert refused.status_code == 403
+    assert "may read but not change assessments (scope read)" in refused.text
+    assert client.app.state.store.get(ident).deleted is False  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("path", ["/fhir/$assess", "/cds-services/spinemets-patient-view"])
 def test_the_fhir_and_cds_interfaces_name_the_media_type_too(open_client: TestClient, path: str) -> None:
     # JSON-only like /api/: a text body got "missing or wrong CSRF token: reload the page"

@@ -147,6 +147,31 @@ def test_unknown_primary_with_inguinal_lymphadenopathy(live_server: str, page: A
     screenshot(page, "result-unknown-primary")
 
 
+def test_delete_by_keyboard_from_the_result_page(live_server: str, page: Any) -> None:
+    """A mistaken save is deleted from its result page: the box must be ticked, all by keyboard."""
+    from playwright.sync_api import expect
+
+    page.goto(live_server + "/assess")
+    page.fill("#f-patient_id", "E2E-DEL")
+    page.fill("#f-lesions-0-level", "T8")
+    page.get_by_role("button", name="Save and see the plan").click()
+    page.wait_for_url(re.compile(r"/assessments/"))
+    result_url = page.url
+    button = page.get_by_role("button", name="Delete assessment")
+    button.click()  # the box is not ticked: the browser keeps the page and deletes nothing
+    expect(page).to_have_url(result_url)
+    page.get_by_label(re.compile("Yes, delete the assessment of E2E-DEL")).focus()
+    page.keyboard.press("Space")
+    button.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/history\?deleted="))
+    expect(page.get_by_role("status")).to_contain_text("Deleted the assessment of E2E-DEL")
+    assert "E2E-DEL" not in " ".join(page.locator("table.history tbody").all_inner_texts())
+    screenshot(page, "history-after-delete")
+    page.get_by_role("link", name="open it").click()
+    expect(page.get_by_role("alert").first).to_contain_text("DELETED ASSESSMENT")
+
+
 def test_first_page_transfer_is_under_100_kb_in_the_browser(live_server: str, page: Any) -> None:
     page.goto(live_server + "/")
     page.wait_for_load_state("load")

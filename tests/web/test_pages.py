@@ -464,6 +464,44 @@ def test_a_deleted_assessment_stays_readable_but_cannot_get_a_new_version(
     assert opened.status_code == 409 and "has not been deleted" in opened.text
 
 
+def test_delete_from_the_result_page_needs_confirmation_and_keeps_the_record(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    # The API could soft-delete (DELETE /api/v1/assessments/{id}); a clinician in the web app could not
+    # remove an assessment saved by mistake.
+    location = _save(client, csrf, breast_patient)
+    ident = location.split("/")[2].split("?")[0]
+    page = client.get(location).text
+    assert f'action="/assessments/{ident}/delete"' in page
+    unconfirmed = client.post(f"/assessments/{ident}/delete", data={"csrf_token": csrf})
+    assert unconfirmed.status_code == 422 and "tick the box to confirm" in unconfirmed.text
+    assert ident in client.get("/history").text  # nothing happened
+    no_token = client.post(f"/assessments/{ident}/delete", data={"confirm": "yes"})
+    assert no_token.status_code == 403 and ident in client.get("/history").text
+    done = client.post(f"/assessments/{ident}/delete", data={"csrf_token": csrf, "confirm": "yes"})
+    assert done.status_code == 303 and done.headers["location"] == f"/history?deleted={ident}"
+    history = client.get(done.headers["location"]).text
+    assert "Deleted the assessment of EX-001" in _text(history)
+    assert f'<a href="/assessments/{ident}">open it</a>' in history  # the one link to it left
+    assert f"/assessments/{ident}?" not in history and f"c-{ident}" not in history  # not listed
+    record = client.get(f"/assessments/{ident}").text
+    assert 'role="alert"><b>DELETED ASSESSMENT: version 1' in record and "h-delete" not in record
+    store = client.app.state.store  # type: ignore[attr-defined]
+    assert [v.version for v in store.versions(ident)] == [1]  # nothing erased
+    from spinemets.service import audit
+
+    actions = [(e.action, e.object_id) for e in audit.entries(store.engine)]
+    assert actions[-1] == ("assessment.delete", ident)
+    again = client.post(f"/assessments/{ident}/delete", data={"csrf_token": csrf, "confirm": "yes"})
+    assert again.status_code == 409 and "has not been deleted" in again.text
+    unknown = client.post("/assessments/no-such-id/delete", data={"csrf_token": csrf, "confirm": "yes"})
+    assert unknown.status_code == 404
+    # a notice only for an assessment that is deleted, never for any id put in the address
+    other = _save(client, csrf, breast_patient).split("/")[2].split("?")[0]
+    assert "Deleted the assessment" not in client.get(f"/history?deleted={other}").text
+    assert "Deleted the assessment" not in client.get("/history?deleted=no-such-id").text
+
+
 @pytest.mark.parametrize(
     ("field", "typed", "message"),
     [

@@ -14,7 +14,7 @@ import gzip
 from collections.abc import Callable, Coroutine
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import anyio
@@ -370,7 +370,17 @@ def result_page(
     store: AssessmentStore = Depends(get_store),
 ) -> HTMLResponse:
     """The stored result as it was computed: urgency, scores with basis, plan, schedule, references."""
-    stored = _load(store, assessment_id, version)
+    return _result(request, user, store, _load(store, assessment_id, version))
+
+
+def _result(
+    request: Request,
+    user: Principal,
+    store: AssessmentStore,
+    stored: StoredAssessment,
+    delete_error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     assessment = Assessment.model_validate(stored.outputs)
     return _render(
         request,
@@ -381,9 +391,41 @@ def result_page(
             "deleted_notice": reports.deleted_notice(stored),
             "assessment": assessment,
             "plan": getattr(assessment, "plan", None),
-            "versions": store.versions(assessment_id),
+            "versions": store.versions(stored.id),
+            "can_write": user.allows(Scope.write),
+            "delete_error": delete_error,
         },
+        status_code,
     )
+
+
+#: The value of the confirmation box a delete must carry (a deliberate act, not a stray click).
+DELETE_CONFIRM = "yes"
+
+
+@router.post("/assessments/{assessment_id}/delete", response_class=HTMLResponse, response_model=None)
+async def delete_assessment(
+    assessment_id: str,
+    request: Request,
+    user: Principal = Depends(web_user),
+    store: AssessmentStore = Depends(get_store),
+) -> Response:
+    """Soft delete from the result page, as the API's DELETE: out of History and lists, audited, and
+    every version still readable from its link (marked deleted)."""
+    values = forms.multidict((await request.form()).multi_items())
+    stored = _load(store, assessment_id, None)
+    if not user.allows(Scope.write):
+        refusal = (
+            f"Not deleted: the account {user.name} may read but not change assessments "
+            f"(scope {user.scope.value}); ask an administrator for write access."
+        )
+        return _result(request, user, store, stored, refusal, 403)
+    if (values.get("confirm") or [""])[-1] != DELETE_CONFIRM:
+        return _result(
+            request, user, store, stored, "Not deleted: tick the box to confirm the deletion.", 422
+        )
+    await run_write(request, store.delete, assessment_id, author=user.name)
+    return RedirectResponse(f"/history?deleted={quote(assessment_id)}", status_code=303)
 
 
 @router.get("/assessments/{assessment_id}/report.pdf")
@@ -435,12 +477,24 @@ def history_page(
     patient_id: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    deleted: Annotated[str | None, Query(max_length=64)] = None,
     user: Principal = Depends(web_user),
     store: AssessmentStore = Depends(get_store),
 ) -> HTMLResponse:
-    """Saved assessments, newest first, searchable by patient identifier and assessment date."""
+    """Saved assessments, newest first, searchable by patient identifier and assessment date.
+
+    ``deleted``: the id of an assessment just deleted from its result page, named in a notice (only
+    if it is deleted) with the link that still opens it for the record.
+    """
     query = {"patient_id": patient_id or "", "date_from": date_from or "", "date_to": date_to or ""}
     errors: dict[str, str] = {}
+    just_deleted: StoredAssessment | None = None
+    if deleted:
+        try:
+            found = store.get(deleted)
+        except InvalidInputError:
+            found = None
+        just_deleted = found if found is not None and found.deleted else None
     rows: list[StoredAssessment] = []
     try:
         rows = store.list(
@@ -453,7 +507,10 @@ def history_page(
         errors[exc.field] = str(exc)
     status = 422 if errors else 200
     return _render(
-        request, "history.html", {"active": "history", "rows": rows, "query": query, "errors": errors}, status
+        request,
+        "history.html",
+        {"active": "history", "rows": rows, "query": query, "errors": errors, "just_deleted": just_deleted},
+        status,
     )
 
 
