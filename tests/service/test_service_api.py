@@ -23,6 +23,24 @@ EXAMPLE = json.loads(
 )
 PROBLEM = "application/problem+json"
 
+#: RFC 9110 section 15 reason phrases: RFC 9457 section 4.2.1 wants them as the title of an
+#: "about:blank" problem (the service said "Not found" and "Invalid input" for every 422).
+RFC9110_PHRASES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    410: "Gone",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
 
 def _problem(r, status: int) -> dict:
     assert r.status_code == status, r.text
@@ -30,7 +48,21 @@ def _problem(r, status: int) -> dict:
     assert r.headers["cache-control"] == "no-store"  # an error is no more cacheable than a record
     body = r.json()
     assert body["status"] == status and body["title"]
+    if body.get("type", "about:blank") == "about:blank":
+        assert body["title"] == RFC9110_PHRASES[status], body
     return body
+
+
+def test_problem_titles_follow_rfc_9457(open_client: TestClient) -> None:
+    missing = _problem(open_client.get("/api/v1/assessments/no-such-id"), 404)
+    assert (missing["type"], missing["title"]) == ("about:blank", "Not Found")
+    # a typed problem has a title of its own
+    invalid = _problem(open_client.post("/api/v1/assessments", json={"patient": {"age_years": -1}}), 422)
+    assert (invalid["type"], invalid["title"]) == ("urn:spinemets:problem:invalid-input", "Invalid input")
+    media = _problem(
+        open_client.post("/api/v1/assessments", content=b"x", headers={"content-type": "text/plain"}), 415
+    )
+    assert media["title"] == "Unsupported Media Type"
 
 
 def test_create_stores_what_the_library_computes(client: TestClient, keys: dict[str, str]) -> None:

@@ -67,23 +67,35 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
-_TITLES = {
-    400: "Bad request",
-    401: "Authentication required",
+#: RFC 9457 section 4.2.1: with type "about:blank" the title SHOULD be the status code's reason phrase
+#: as RFC 9110 words it (Python's ``HTTPStatus`` has older wordings for 413 and 422 before 3.13).
+_PHRASES = {
+    400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
     409: "Conflict",
-    412: "Precondition failed",
     410: "Gone",
-    413: "Request too large",
-    415: "Unsupported media type",
-    422: "Invalid input",
-    429: "Too many requests",
-    500: "Internal server error",
-    503: "Service unavailable",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
 }
+
+
+def reason_phrase(status: int) -> str:
+    """The title of an "about:blank" problem with this status."""
+    return _PHRASES.get(status, "Error")
+
+
+INVALID_INPUT_TYPE = "urn:spinemets:problem:invalid-input"
+"""The problem type of a value refused by name (field, value, what is allowed): a title of its own."""
+_TYPE_TITLES = {INVALID_INPUT_TYPE: "Invalid input"}
 
 
 def problem_response(
@@ -98,7 +110,7 @@ def problem_response(
     """A problem+json response."""
     body = Problem(
         type=type_,
-        title=_TITLES.get(status, "Error"),
+        title=_TYPE_TITLES.get(type_) or reason_phrase(status),
         status=status,
         detail=detail,
         instance=request.url.path if request is not None else None,
@@ -192,7 +204,7 @@ def invalid_input_response(request: Request, exc: InvalidInputError) -> JSONResp
         str(exc),
         request=request,
         errors=[field_problem(exc)],
-        type_="urn:spinemets:problem:invalid-input",
+        type_=INVALID_INPUT_TYPE,
     )
 
 
@@ -297,9 +309,7 @@ def install(app: FastAPI) -> None:
             return problem_response(415, str(problem), request=request, errors=[field_problem(problem)])
         errors = [field_problem(request_error(e)) for e in collapse_unions(exc.errors())]
         detail = "; ".join(f"{e.field} must be {e.allowed}; got {e.value!r}" for e in errors[:5])
-        return problem_response(
-            422, detail, request=request, errors=errors, type_="urn:spinemets:problem:invalid-input"
-        )
+        return problem_response(422, detail, request=request, errors=errors, type_=INVALID_INPUT_TYPE)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

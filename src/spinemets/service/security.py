@@ -36,6 +36,8 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
+from spinemets.service.problems import reason_phrase
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -126,14 +128,13 @@ def host_name(host: str | None) -> str | None:
 async def _problem(
     send: Send,
     status: int,
-    title: str,
     detail: str,
     instance: str,
     errors: list[dict[str, Any]] | None = None,
 ) -> None:
     problem: dict[str, Any] = {
         "type": "about:blank",
-        "title": title,
+        "title": reason_phrase(status),
         "status": status,
         "detail": detail,
         "instance": instance,
@@ -197,16 +198,14 @@ class SecurityMiddleware:
         if self.allowed_hosts is not None:
             refused = self._host_refusal(scope, self.allowed_hosts)
             if refused:
-                await _problem(send, 400, "Bad request", refused[0], path, [refused[1]])
+                await _problem(send, 400, refused[0], path, [refused[1]])
                 self._log(scope, method, 400, t0, request_id)
                 return
 
         # size limit: trust a declared length first, then count while reading
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_request_bytes):
-            await _problem(
-                send, 413, "Request too large", f"bodies are limited to {self.max_request_bytes} bytes", path
-            )
+            await _problem(send, 413, f"bodies are limited to {self.max_request_bytes} bytes", path)
             self._log(scope, method, 413, t0, request_id)
             return
         body = b""
@@ -219,13 +218,7 @@ class SecurityMiddleware:
                 body += message.get("body", b"")
                 more = message.get("more_body", False)
                 if len(body) > self.max_request_bytes:
-                    await _problem(
-                        send,
-                        413,
-                        "Request too large",
-                        f"bodies are limited to {self.max_request_bytes} bytes",
-                        path,
-                    )
+                    await _problem(send, 413, f"bodies are limited to {self.max_request_bytes} bytes", path)
                     self._log(scope, method, 413, t0, request_id)
                     return
 
@@ -237,8 +230,8 @@ class SecurityMiddleware:
         if method in UNSAFE:
             refusal = await self._refusal(scope, path, body, cookie_token)
             if refusal:
-                status, title, detail, errors = refusal
-                await _problem(send, status, title, detail, path, errors)
+                status, detail, errors = refusal
+                await _problem(send, status, detail, path, errors)
                 self._log(scope, method, status, t0, request_id)
                 return
 
@@ -285,9 +278,7 @@ class SecurityMiddleware:
             route = getattr(scope.get("route"), "path", None) or "(unmatched)"
             error_log.error("unhandled %s on %s %s id=%s", type(exc).__name__, method, route, request_id)
             if not started:
-                await _problem(
-                    send, 500, "Internal server error", "the server could not complete the request", path
-                )
+                await _problem(send, 500, "the server could not complete the request", path)
         finally:
             self._log(scope, method, status_box[0], t0, request_id)
 
@@ -307,8 +298,8 @@ class SecurityMiddleware:
 
     async def _refusal(
         self, scope: Scope, path: str, body: bytes, cookie_token: str | None
-    ) -> tuple[int, str, str, list[dict[str, Any]] | None] | None:
-        """Why an unsafe request is refused before it reaches a route, or None: (status, title, detail,
+    ) -> tuple[int, str, list[dict[str, Any]] | None] | None:
+        """Why an unsafe request is refused before it reaches a route, or None: (status, detail,
         field errors).
 
         A foreign Origin is refused (403). Only POST can be sent cross-site without a CORS preflight
@@ -321,7 +312,7 @@ class SecurityMiddleware:
             return None
         origin = _header(scope, b"origin")
         if origin and origin != "null" and not self._same_origin(scope, origin):
-            return 403, "Forbidden", "cross-origin request refused", None
+            return 403, "cross-origin request refused", None
         content_type = _header(scope, b"content-type")
         if _is_json(content_type):
             return None
@@ -330,7 +321,6 @@ class SecurityMiddleware:
             detail = f"Content-Type must be application/json (or another +json type); got {got!r}"
             return (
                 415,
-                "Unsupported Media Type",
                 detail,
                 [{"field": "Content-Type", "value": got, "allowed": "application/json"}],
             )
@@ -344,7 +334,6 @@ class SecurityMiddleware:
         if not cookie_token or not presented or not hmac.compare_digest(cookie_token, presented):
             return (
                 403,
-                "Forbidden",
                 "missing or wrong CSRF token: reload the page and submit the form again",
                 None,
             )
