@@ -212,6 +212,28 @@ def test_synonym_layer_maps_abbreviations_to_one_concept(a: str, b: str, concept
     assert concept in tokenize(a) and concept in tokenize(b)
 
 
+@pytest.mark.parametrize(
+    "forms",
+    [
+        ("indicated", "indication", "indications"),
+        ("complicated", "complication", "complications"),
+        ("separated", "separate", "separation"),
+        ("operated", "operate", "operation"),
+    ],
+)
+def test_verb_and_noun_forms_share_a_stem(forms: tuple[str, ...]) -> None:
+    # "indicated" stemmed to "indicat" but "indications" to "indic": a question asking when surgery is
+    # indicated missed the statement keyed "indications for surgery"
+    assert len({tokenize(f)[0] for f in forms}) == 1
+
+
+def test_when_surgery_is_indicated_leads_with_the_indications() -> None:
+    # Dutch guideline (NL-WM 2015, "Radiotherapie of chirurgie"): the three situations that favour surgery;
+    # this wording opened with ASTRO's postoperative radiotherapy statement
+    answer = ask("When is surgery indicated for spinal cord compression?")
+    assert answer.summary[0].statement_ids == ("surg-nl-indications",)
+
+
 def test_units_and_spelling_are_normalised() -> None:
     assert normalise("8 Gy in 24 hours for a tumor") == "8gy in 24h for a tumour"
 
