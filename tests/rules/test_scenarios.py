@@ -113,3 +113,15 @@ def test_penile_pelvic_criteria_report_each_source() -> None:
     )
     assert any(b.startswith("Older EAU") and "3 positive nodes >= 2" in b for b in rec.basis)
     assert any(b.startswith("Seed 000") and b.endswith("not met") for b in rec.basis)
+
+
+def test_surgical_approach_names_only_the_levels_with_an_indication() -> None:
+    """guidelines.md 6.3 (Delank: dorsal thoracic/lumbar, ventral cervical) applies to the level operated on:
+    an unstable C5 beside a stable L3 is a ventral C5 approach, not 'C5 ventral, L3 dorsal'."""
+    path = next(p for p in SCENARIOS if p.stem == "cervical_unstable_lumbar_stable")
+    plan = _assessment(path).plan
+    assert plan is not None
+    rec = plan.get("surgery.approach")
+    assert rec is not None
+    assert rec.basis == ("lesion C5 ventral (by region)",)
+    assert "L3" not in rec.text
