@@ -50,7 +50,9 @@ def primary_bone_tumour(ctx: RuleContext) -> None:
         and p.burden.vertebrae_involved in (None, 1)
         and not p.burden.extraspinal_bone_metastases
     )
-    no_known_cancer = p.context.known_cancer is False or ctx.facts.tissue_pending
+    # a tissue-confirmed primary is a proven one, whatever known_cancer says (the two contradict)
+    proven = p.primary.histology_confirmed is True and not ctx.facts.primary_unknown
+    no_known_cancer = (p.context.known_cancer is False and not proven) or ctx.facts.tissue_pending
     if solitary and no_known_cancer:
         ctx.emit(
             "differential.primary-bone-tumour",
