@@ -125,3 +125,16 @@ def test_surgical_approach_names_only_the_levels_with_an_indication() -> None:
     assert rec is not None
     assert rec.basis == ("lesion C5 ventral (by region)",)
     assert "L3" not in rec.text
+
+
+def test_first_course_pain_schedules_name_the_levels_not_irradiated_before() -> None:
+    """guidelines.md 5.2/5.3: 8 Gy/1 .. 30 Gy/10 are for lesions not previously irradiated; T5 was."""
+    path = next(p for p in SCENARIOS if p.stem == "prior_rt_one_level_new_level")
+    plan = _assessment(path).plan
+    assert plan is not None
+    pain = plan.get("radiotherapy.fractionation-pain")
+    again = plan.get("radiotherapy.previously-irradiated")
+    assert pain is not None and again is not None
+    assert "not previously irradiated: L2" in pain.basis
+    assert again.basis == ("prior radiotherapy at T5 (20 Gy/5, 2026-01-10)",)
+    assert "T5" in again.text and "L2" not in again.text

@@ -52,8 +52,11 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
     f = ctx.facts
     if not ctx.patient.lesions or f.life_expectancy_3_months.value is False or not f.needs_treatment_decision:
         return
-    if f.had_radiotherapy:  # an irradiated level that progressed: re-irradiation or surgery (their rules)
-        return
+    progressed = any(
+        les.prior_radiotherapy and les.progression_after_radiotherapy for les in ctx.patient.lesions
+    )
+    if f.had_radiotherapy or progressed:  # an irradiated level that progressed: re-irradiation or surgery
+        return  # (their rules), whether the course is recorded in context or at the lesion
     o = f.radiosensitivity_basis
     if f.systemic_first and f.unstable.value is not True:
         ctx.emit("noms.systemic-first", [o, *f.unstable.basis])

@@ -8,6 +8,7 @@ Sahgal 2013 (VCF after SBRT).
 from __future__ import annotations
 
 from spinemets.model.enums import Alignment, BoneLesion, Collapse
+from spinemets.model.patient import Lesion
 from spinemets.rules.engine import RuleContext, rule
 
 
@@ -34,21 +35,27 @@ def fractionation(ctx: RuleContext) -> None:
     f = ctx.facts
     if not ctx.patient.lesions or f.tissue_pending or f.treated:
         return
+    # First-course schedules: a level irradiated before gets the re-irradiation items instead
+    fresh = [les for les in ctx.patient.lesions if les.prior_radiotherapy is None]
     if f.neuro_deficit.value or f.escc_high.value:
         # Surgery first (postoperative RT is its own item), unless the tumour is radiosensitive in a
         # stable spine: NOMS then keeps radiotherapy alone on the table, so its schedule is shown.
         radiotherapy_alone_open = f.radiosensitivity == "sensitive" and not f.unstable.value
         if f.surgical_candidate.value and f.surgical_indications and not radiotherapy_alone_open:
             return
+        high = [les for les in ctx.patient.lesions if les.escc is not None and f.is_high_grade(les.escc)]
+        if not any(les.prior_radiotherapy is None for les in high or ctx.patient.lesions):
+            return  # the compressing level(s) were irradiated before: radiotherapy.previously-irradiated
         le = f.life_expectancy_1_year
         if le.value is None and f.life_expectancy_3_months.value is False:
             le = f.life_expectancy_3_months
         survival = "; ".join([*le.basis, f.performance_basis])
         ctx.emit("radiotherapy.fractionation-mscc", [*f.suspected_mscc.basis, *le.basis], survival=survival)
-    elif f.painful and f.neuro_deficit.value is False and _rt_planned(ctx):
-        ctx.emit(
-            "radiotherapy.fractionation-pain", ["painful spinal metastases without neurological deficit"]
-        )
+    elif f.painful and f.neuro_deficit.value is False and _rt_planned(ctx) and fresh:
+        basis = ["painful spinal metastases without neurological deficit"]
+        if len(fresh) < len(ctx.patient.lesions):
+            basis.append(f"not previously irradiated: {', '.join(str(les.level) for les in fresh)}")
+        ctx.emit("radiotherapy.fractionation-pain", basis)
 
 
 @rule("radiotherapy.sbrt-regimens", "radiotherapy.sbrt-fracture-risk")
@@ -119,6 +126,37 @@ def reirradiation(ctx: RuleContext) -> None:
         dose = f"{rt.dose_gy:g} Gy/{rt.fractions}" if rt.dose_gy and rt.fractions else "dose not recorded"
         basis.append(f"prior radiotherapy at {les.level} ({dose}), pain or deficit recurred")
     ctx.emit("radiotherapy.reirradiation", basis, levels=", ".join(str(les.level) for les in due))
+
+
+def _prior_rt(les: Lesion) -> str:
+    rt = les.prior_radiotherapy
+    if rt is None:
+        return ""
+    dose = f"{rt.dose_gy:g} Gy/{rt.fractions}" if rt.dose_gy and rt.fractions else "dose not recorded"
+    when = rt.date.isoformat() if rt.date else "date not recorded"
+    return f"prior radiotherapy at {les.level} ({dose}, {when})"
+
+
+@rule("radiotherapy.previously-irradiated")
+def previously_irradiated(ctx: RuleContext) -> None:
+    """A level irradiated before, to be treated now without recorded progression there (progression has
+    its own re-irradiation item): the first-course schedules do not apply (ASTRO 2024; NL-WM)."""
+    f = ctx.facts
+    if f.tissue_pending or not f.needs_treatment_decision:
+        return
+    if not (f.painful or f.neuro_deficit.value or f.escc_high.value):
+        return
+    levels = [
+        les
+        for les in ctx.patient.lesions
+        if les.prior_radiotherapy is not None and not les.progression_after_radiotherapy
+    ]
+    if levels:
+        ctx.emit(
+            "radiotherapy.previously-irradiated",
+            [_prior_rt(les) for les in levels],
+            levels=", ".join(str(les.level) for les in levels),
+        )
 
 
 @rule("radiotherapy.pain-flare-prophylaxis")
