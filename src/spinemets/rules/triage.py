@@ -63,6 +63,7 @@ def mri_deadline(ctx: RuleContext) -> None:
     if not _mri_needed(ctx):
         if ctx.patient.context.mri_contraindicated and ctx.facts.lesions_missing_escc:
             ctx.emit("imaging.mri-contraindicated", ["MRI contraindicated", ctx.facts.escc_high.basis[0]])
+        _neurology_for_treatment(ctx)
         return
     chosen = _deadline(ctx)
     if chosen is None:
@@ -75,6 +76,21 @@ def mri_deadline(ctx: RuleContext) -> None:
         )
     else:
         ctx.emit(rec_id, basis)
+
+
+def _neurology_for_treatment(ctx: RuleContext) -> None:
+    """Lesions known but no examination (or no radicular finding): steroids, SBRT (ASTRO 2024: no
+    neurological signs) and decompression (Patchell: signs) cannot be chosen. With MSCC suspected the
+    steroid rule asks, as an emergency."""
+    f = ctx.facts
+    n = ctx.patient.neurology
+    if not ctx.patient.lesions or f.suspected_mscc.value or not f.needs_treatment_decision:
+        return
+    nd = f.neuro_deficit
+    if nd.value is None:
+        ctx.emit("triage.obtain-neurological-exam", [*nd.basis, "spinal lesions recorded"])
+    elif nd.value is False and n.radiculopathy is None:
+        ctx.emit("triage.obtain-neurological-exam", ["radicular pain not recorded", *nd.basis])
 
 
 def _deadline(ctx: RuleContext) -> tuple[str, list[str]] | None:
