@@ -138,3 +138,17 @@ def test_first_course_pain_schedules_name_the_levels_not_irradiated_before() -> 
     assert "not previously irradiated: L2" in pain.basis
     assert again.basis == ("prior radiotherapy at T5 (20 Gy/5, 2026-01-10)",)
     assert "T5" in again.text and "L2" not in again.text
+
+
+def test_follow_up_points_at_the_next_visit_and_marks_the_ones_already_past() -> None:
+    """guidelines.md 8.1 (seed 003 schedule from the treatment date): 3.5 years after SBRT the plan's
+    'first on 2023-08-01' was history; the next visit is the one a clinician needs."""
+    path = next(p for p in SCENARIOS if p.stem == "sbrt_three_years_ago")
+    plan = _assessment(path).plan
+    assert plan is not None
+    rec = plan.get("follow-up.mri-schedule")
+    assert rec is not None
+    assert "(next on 2027-05-01, see schedule)" in rec.text
+    assert "7 of the 9 visits fall before the assessment date 2026-11-20" in rec.basis
+    past = [s.month for s in plan.schedule if s.what.endswith("(due before this assessment)")]
+    assert past == [3, 6, 9, 12, 18, 24, 36]

@@ -38,16 +38,30 @@ def schedule(ctx: RuleContext) -> None:
     start = c.treatment_date
     months = follow_up_months(ctx)
     modality = "CT myelography" if c.mri_contraindicated else "whole-spine MRI with contrast"
+    today = ctx.patient.assessment_date
+    dated = ""
     if start is not None:
         basis.append(f"treatment date {start.isoformat()}")
-        first = add_months(start, months[0])
-        dated = f" (first on {first.isoformat()}, see schedule)"
-    else:
-        dated = ""
+        dues = [add_months(start, m) for m in months]
+        # visits dated before this assessment are history, not plan: the text points at the next one
+        past = [d for d in dues if today is not None and d < today]
+        upcoming = [d for d in dues if d not in past]
+        if not past:
+            dated = f" (first on {dues[0].isoformat()}, see schedule)"
+        elif upcoming:
+            basis.append(f"{len(past)} of the {len(dues)} visits fall before the assessment date {today}")
+            dated = f" (next on {upcoming[0].isoformat()}, see schedule)"
+        else:
+            basis.append(
+                f"every visit of the table ({months[-1]} months) falls before the assessment date {today}"
+            )
+            dated = " (every visit of the table is past: continue yearly)"
     ctx.emit("follow-up.mri-schedule", basis, dated=dated)
     for month in months:
         due = add_months(start, month) if start is not None else None
-        ctx.add_visit(month, due, f"{modality}; clinical review", "follow-up.mri-schedule")
+        before = due is not None and today is not None and due < today
+        what = f"{modality}; clinical review" + (" (due before this assessment)" if before else "")
+        ctx.add_visit(month, due, what, "follow-up.mri-schedule")
     if c.mri_contraindicated:
         ctx.emit("follow-up.ct-myelography", [*basis, "MRI contraindicated"])
     if start is None:
@@ -67,6 +81,10 @@ def surveillance(ctx: RuleContext) -> None:
     ctx.emit("follow-up.red-flags", basis)
 
 
+_SBRT_FRACTURE_MONTHS = 4
+"""Sahgal 2013 [V]: vertebral compression fractures after spine SBRT, 65% within the first 4 months."""
+
+
 @rule("follow-up.sbrt-fracture-window")
 def sbrt_window(ctx: RuleContext) -> None:
     c = ctx.patient.context
@@ -75,9 +93,26 @@ def sbrt_window(ctx: RuleContext) -> None:
         for les in ctx.patient.lesions
         if les.prior_radiotherapy is not None and les.prior_radiotherapy.technique == "sbrt"
     ]
-    if c.treatment_received == "sbrt" or sbrt_levels:
-        basis = ["SBRT given"] + [f"SBRT at {lvl}" for lvl in sbrt_levels]
-        ctx.emit("follow-up.sbrt-fracture-window", basis)
+    if not (c.treatment_received == "sbrt" or sbrt_levels):
+        return
+    # Sahgal 2013: 65% of the fractures within 4 months (median 2.46); a window long past is no plan item
+    today = ctx.patient.assessment_date
+    dates = [c.treatment_date] if c.treatment_received == "sbrt" else []
+    dates += [
+        les.prior_radiotherapy.date
+        for les in ctx.patient.lesions
+        if les.prior_radiotherapy is not None and les.prior_radiotherapy.technique == "sbrt"
+    ]
+    known = [d for d in dates if d is not None]
+    if (
+        today is not None
+        and known
+        and len(known) == len(dates)
+        and all(add_months(d, _SBRT_FRACTURE_MONTHS) < today for d in known)
+    ):
+        return
+    basis = ["SBRT given"] + [f"SBRT at {lvl}" for lvl in sbrt_levels]
+    ctx.emit("follow-up.sbrt-fracture-window", basis)
 
 
 @rule("follow-up.recurrence-risk-after-prior-rt")
