@@ -152,3 +152,20 @@ def test_follow_up_points_at_the_next_visit_and_marks_the_ones_already_past() ->
     assert "7 of the 9 visits fall before the assessment date 2026-11-20" in rec.basis
     past = [s.month for s in plan.schedule if s.what.endswith("(due before this assessment)")]
     assert past == [3, 6, 9, 12, 18, 24, 36]
+
+
+def test_dates_that_decide_a_radiotherapy_line_are_in_its_basis() -> None:
+    """guidelines.md 5.3 (ASTRO 2017: re-irradiation more than 1 month after EBRT) and 5.5 (postoperative
+    RT): a missing date is said, a known interval is shown."""
+    undated = _assessment(next(p for p in SCENARIOS if p.stem == "reirradiation_undated")).plan
+    assert undated is not None
+    rec = undated.get("radiotherapy.reirradiation")
+    assert rec is not None
+    assert any(b.startswith("date of the last fraction not recorded at T9") for b in rec.basis)
+    old = _assessment(next(p for p in SCENARIOS if p.stem == "surgery_years_ago_no_radiotherapy")).plan
+    assert old is not None
+    post = old.get("radiotherapy.postoperative")
+    assert post is not None
+    assert "surgery on 2020-03-01, 2455 days before this assessment" in post.basis
+    sched = old.get("follow-up.mri-schedule")
+    assert sched is not None and "every visit of the table is past" in sched.text

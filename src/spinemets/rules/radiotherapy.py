@@ -80,8 +80,19 @@ def sbrt(ctx: RuleContext) -> None:
 def postoperative(ctx: RuleContext) -> None:
     """After surgery without radiotherapy yet, or whenever the plan includes surgery for a lesion."""
     f = ctx.facts
-    if ctx.patient.context.treatment_received == "surgery":
-        ctx.emit("radiotherapy.postoperative", ["surgery done, no radiotherapy recorded"])
+    c = ctx.patient.context
+    if c.treatment_received == "surgery":
+        basis = ["surgery done, no radiotherapy recorded"]
+        today = ctx.patient.assessment_date
+        if c.treatment_date is None:
+            basis.append("date of surgery not recorded")
+        elif today is not None:
+            basis.append(
+                f"surgery on {c.treatment_date}, {(today - c.treatment_date).days} days before this assessment"
+            )
+        else:
+            basis.append(f"surgery on {c.treatment_date}")
+        ctx.emit("radiotherapy.postoperative", basis)
     elif f.surgical_indications and f.surgical_candidate.value and not f.treated:
         ctx.emit("radiotherapy.postoperative", list(f.surgical_indications))
 
@@ -125,6 +136,12 @@ def reirradiation(ctx: RuleContext) -> None:
             continue
         dose = f"{rt.dose_gy:g} Gy/{rt.fractions}" if rt.dose_gy and rt.fractions else "dose not recorded"
         basis.append(f"prior radiotherapy at {les.level} ({dose}), pain or deficit recurred")
+        if not deficit and (rt.date is None or today is None):  # ASTRO 2017's month cannot be checked
+            missing = "date of the last fraction" if rt.date is None else "assessment date"
+            basis.append(
+                f"{missing} not recorded at {les.level}: whether more than {min_days} days have passed "
+                "since radiotherapy (ASTRO 2017) is not checked"
+            )
     ctx.emit("radiotherapy.reirradiation", basis, levels=", ".join(str(les.level) for les in due))
 
 
