@@ -107,6 +107,7 @@ class Settings(_Closed):
     denosumab_hypocalcaemia_crcl: float
     follow_up: tuple[FollowUpPeriod, ...]
     penile_pelvic_lnd: tuple[PelvicCriterion, ...]
+    adult_min_age_years: int = Field(ge=0)
 
 
 class RuleSetFile(_Closed):

@@ -142,3 +142,12 @@ def report_worsening(ctx: RuleContext) -> None:
     """Safety-net advice whenever spinal disease is suspected or present."""
     if ctx.patient.symptoms or ctx.patient.lesions or ctx.facts.neuro_deficit.value:
         ctx.emit("triage.report-worsening", ["spinal metastases suspected or present"])
+
+
+@rule("triage.adult-rule-set")
+def adult_rule_set(ctx: RuleContext) -> None:
+    """The rule set is for adults (ruleset.yaml description; NICE CG75): a younger patient's plan says so."""
+    age = ctx.patient.age_years
+    limit = ctx.facts.settings.adult_min_age_years
+    if age is not None and age < limit:
+        ctx.emit("triage.adult-rule-set", [f"age {age} years (under {limit})"], age=age)
