@@ -169,3 +169,11 @@ def test_dates_that_decide_a_radiotherapy_line_are_in_its_basis() -> None:
     assert "surgery on 2020-03-01, 2455 days before this assessment" in post.basis
     sched = old.get("follow-up.mri-schedule")
     assert sched is not None and "every visit of the table is past" in sched.text
+
+
+def test_urgent_pathway_says_when_known_cancer_is_not_recorded() -> None:
+    """guidelines.md 1.4: NICE's urgent route is for a person with cancer; unrecorded, the basis says so."""
+    plan = _assessment(next(p for p in SCENARIOS if p.stem == "back_pain_nothing_else_recorded")).plan
+    assert plan is not None
+    rec = plan.get("triage.urgent-pathway")
+    assert rec is not None and "known cancer not recorded" in rec.basis

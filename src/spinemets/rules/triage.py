@@ -33,8 +33,10 @@ def pathway(ctx: RuleContext) -> None:
         ctx.emit("triage.emergency-pathway", f.suspected_mscc.basis)
         return
     alarms = _pain_alarms(ctx)
-    if alarms and not ctx.patient.context.mri_done:
-        ctx.emit("triage.urgent-pathway", alarms)
+    known = ctx.patient.context.known_cancer
+    # NICE's urgent route is for pain in a person with cancer: not when the record says no cancer
+    if alarms and not ctx.patient.context.mri_done and known is not False:
+        ctx.emit("triage.urgent-pathway", [*alarms, "known cancer not recorded" if known is None else ""])
 
 
 _CT_INSTEAD = {
