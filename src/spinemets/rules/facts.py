@@ -372,6 +372,17 @@ class Facts:
         )
 
     @cached_property
+    def untreated_lesions(self) -> tuple[Lesion, ...]:
+        """In a treated patient whose record says, lesion by lesion, which level was treated (prior
+        radiotherapy or surgery at a level): the lesions without either, i.e. new levels to decide on.
+        Empty when no lesion records its own treatment (the index level cannot then be told apart)."""
+        lesions = self.patient.lesions
+        done = [les for les in lesions if les.prior_radiotherapy is not None or les.prior_surgery]
+        if not self.treated or not done:
+            return ()
+        return tuple(les for les in lesions if les not in done)
+
+    @cached_property
     def had_surgery(self) -> bool:
         return self.patient.context.treatment_received in ("surgery", "surgery_and_radiotherapy")
 

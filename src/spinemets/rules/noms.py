@@ -55,8 +55,10 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
     progressed = any(
         les.prior_radiotherapy and les.progression_after_radiotherapy for les in ctx.patient.lesions
     )
-    if f.had_radiotherapy or progressed:  # an irradiated level that progressed: re-irradiation or surgery
-        return  # (their rules), whether the course is recorded in context or at the lesion
+    # an irradiated level that progressed: re-irradiation or surgery (their rules), whether the course is
+    # recorded in context or at the lesion; a new, untreated level is decided here
+    if progressed or (f.had_radiotherapy and not f.untreated_lesions):
+        return
     o = f.radiosensitivity_basis
     if f.systemic_first and f.unstable.value is not True:
         ctx.emit("noms.systemic-first", [o, *f.unstable.basis])

@@ -33,18 +33,20 @@ def fractionation(ctx: RuleContext) -> None:
     condition or survival under 1 year; ASTRO 2024: radiotherapy improves ambulation); the 3-month gate
     is for surgery. Pain alone with short survival is covered by the best-supportive-care item."""
     f = ctx.facts
-    if not ctx.patient.lesions or f.tissue_pending or f.treated:
+    if not ctx.patient.lesions or f.tissue_pending or (f.treated and not f.untreated_lesions):
         return
-    # First-course schedules: a level irradiated before gets the re-irradiation items instead
-    fresh = [les for les in ctx.patient.lesions if les.prior_radiotherapy is None]
+    # after treatment only the new levels are decided; first-course schedules are for levels not
+    # irradiated before (those get the re-irradiation items)
+    candidates = list(f.untreated_lesions) if f.treated else ctx.patient.lesions
+    fresh = [les for les in candidates if les.prior_radiotherapy is None]
     if f.neuro_deficit.value or f.escc_high.value:
         # Surgery first (postoperative RT is its own item), unless the tumour is radiosensitive in a
         # stable spine: NOMS then keeps radiotherapy alone on the table, so its schedule is shown.
         radiotherapy_alone_open = f.radiosensitivity == "sensitive" and not f.unstable.value
         if f.surgical_candidate.value and f.surgical_indications and not radiotherapy_alone_open:
             return
-        high = [les for les in ctx.patient.lesions if les.escc is not None and f.is_high_grade(les.escc)]
-        if not any(les.prior_radiotherapy is None for les in high or ctx.patient.lesions):
+        high = [les for les in candidates if les.escc is not None and f.is_high_grade(les.escc)]
+        if not any(les.prior_radiotherapy is None for les in high or candidates):
             return  # the compressing level(s) were irradiated before: radiotherapy.previously-irradiated
         le = f.life_expectancy_1_year
         if le.value is None and f.life_expectancy_3_months.value is False:
@@ -60,7 +62,11 @@ def fractionation(ctx: RuleContext) -> None:
 
 @rule("radiotherapy.sbrt-regimens", "radiotherapy.sbrt-fracture-risk")
 def sbrt(ctx: RuleContext) -> None:
-    if not _rt_planned(ctx) or not _sbrt_considered(ctx) or ctx.facts.treated:
+    if (
+        not _rt_planned(ctx)
+        or not _sbrt_considered(ctx)
+        or (ctx.facts.treated and not ctx.facts.untreated_lesions)
+    ):
         return
     f = ctx.facts
     ctx.emit("radiotherapy.sbrt-regimens", [f.radiosensitivity_basis, *f.escc_high.basis])
@@ -93,7 +99,7 @@ def postoperative(ctx: RuleContext) -> None:
         else:
             basis.append(f"surgery on {c.treatment_date}")
         ctx.emit("radiotherapy.postoperative", basis)
-    elif f.surgical_indications and f.surgical_candidate.value and not f.treated:
+    elif f.surgical_indications and f.surgical_candidate.value and (not f.treated or f.untreated_lesions):
         ctx.emit("radiotherapy.postoperative", list(f.surgical_indications))
 
 
@@ -163,9 +169,11 @@ def previously_irradiated(ctx: RuleContext) -> None:
         return
     if not (f.painful or f.neuro_deficit.value or f.escc_high.value):
         return
+    # the levels in play: the high-grade ones when compression is graded, else every level
+    high = [les for les in ctx.patient.lesions if les.escc is not None and f.is_high_grade(les.escc)]
     levels = [
         les
-        for les in ctx.patient.lesions
+        for les in (high or ctx.patient.lesions)
         if les.prior_radiotherapy is not None and not les.progression_after_radiotherapy
     ]
     if levels:
@@ -180,5 +188,6 @@ def previously_irradiated(ctx: RuleContext) -> None:
 def pain_flare(ctx: RuleContext) -> None:
     """Not while a tissue diagnosis is pending: steroids can mask lymphoma (NL-WM)."""
     f = ctx.facts
-    if _rt_planned(ctx) and not f.treated and f.painful and f.radiosensitivity is not None:
+    new = not f.treated or bool(f.untreated_lesions)
+    if _rt_planned(ctx) and new and f.painful and f.radiosensitivity is not None:
         ctx.emit("radiotherapy.pain-flare-prophylaxis", ["radiotherapy planned for painful metastases"])
