@@ -34,8 +34,10 @@ def pathway(ctx: RuleContext) -> None:
         return
     alarms = _pain_alarms(ctx)
     known = ctx.patient.context.known_cancer
-    # NICE's urgent route is for pain in a person with cancer: not when the record says no cancer
-    if alarms and not ctx.patient.context.mri_done and known is not False:
+    # NICE's urgent route is for pain in a person with cancer: not when the record says no cancer (and
+    # names no primary, which would contradict it)
+    no_cancer = known is False and ctx.patient.primary.histology is None
+    if alarms and not ctx.patient.context.mri_done and not no_cancer:
         ctx.emit("triage.urgent-pathway", [*alarms, "known cancer not recorded" if known is None else ""])
 
 
