@@ -32,7 +32,7 @@ def corticosteroids(ctx: RuleContext) -> None:
     if haem and confirmed and ctx.patient.lesions:  # NICE 1.8.5: confirmed haematological malignancy
         if nd.value:  # NICE 1.8.1 and 1.8.5: as soon as possible, the emergency of any MSCC with signs
             ctx.emit("systemic.dexamethasone-haematological-mscc", [f.histology_label, *nd.basis])
-        else:
+        elif f.needs_treatment_decision:  # not in follow-up of treated, settled disease
             ctx.emit("systemic.dexamethasone-haematological", [f.histology_label, "spinal involvement"])
         if asked:
             ctx.emit("systemic.obtain-neurology-for-steroids", [*f.suspected_mscc.basis, *nd.basis])
