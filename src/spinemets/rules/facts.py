@@ -373,12 +373,13 @@ class Facts:
 
     @cached_property
     def untreated_lesions(self) -> tuple[Lesion, ...]:
-        """In a treated patient whose record says, lesion by lesion, which level was treated (prior
-        radiotherapy or surgery at a level): the lesions without either, i.e. new levels to decide on.
-        Empty when no lesion records its own treatment (the index level cannot then be told apart)."""
+        """In a treated patient who needs a new decision (new symptoms, progression) and whose record says,
+        lesion by lesion, which level was treated (prior radiotherapy or surgery at a level): the lesions
+        without either, i.e. new levels to decide on. Empty when no lesion records its own treatment (the
+        index level cannot then be told apart) or in follow-up without new symptoms."""
         lesions = self.patient.lesions
         done = [les for les in lesions if les.prior_radiotherapy is not None or les.prior_surgery]
-        if not self.treated or not done:
+        if not self.treated or not done or not self.needs_treatment_decision:
             return ()
         return tuple(les for les in lesions if les not in done)
 
