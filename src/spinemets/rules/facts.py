@@ -208,6 +208,12 @@ class Facts:
         )
 
     @cached_property
+    def cauda_compression_only(self) -> bool:
+        """High-grade ESCC recorded, and only at L2 or below (cauda equina in most adults)."""
+        high = [les for les in self.patient.lesions if les.escc is not None and self.is_high_grade(les.escc)]
+        return bool(high) and all(les.level.start.index >= _L2 for les in high)
+
+    @cached_property
     def no_neurological_signs(self) -> bool:
         """A recorded examination without neurological symptoms or signs, radicular pain recorded as none
         (NICE counts it as neurological): ASTRO 2024's SBRT selection, NICE's urgent (not immediate) route."""

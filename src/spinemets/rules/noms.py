@@ -47,6 +47,7 @@ def obtain_histology(ctx: RuleContext) -> None:
     "noms.cebrt-not-operable",
     "noms.systemic-first",
     "noms.cebrt-or-decompression",
+    "noms.cebrt-or-surgery-cauda",
 )
 def neurologic_oncologic(ctx: RuleContext) -> None:
     f = ctx.facts
@@ -68,6 +69,18 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
         if f.decompression_indicated.value and f.surgical_candidate.value and f.unstable.value is not True:
             # NOMS (cEBRT whatever the compression) and Patchell (decompression) both apply: show both
             ctx.emit("noms.cebrt-or-decompression", [o, *f.decompression_indicated.basis])
+        elif _cauda_surgery_open(ctx):
+            # Patchell excluded cauda equina compression; ASTRO 2024's conditional surgery + RT covers it
+            ctx.emit(
+                "noms.cebrt-or-surgery-cauda",
+                [
+                    o,
+                    *f.escc_high.basis,
+                    "high-grade compression only at L2 or below (cauda equina)",
+                    *f.neuro_deficit.basis,
+                    *f.surgical_candidate.basis,
+                ],
+            )
         else:
             ctx.emit("noms.cebrt", [o, *f.escc_high.basis])
     elif f.radiosensitivity == "resistant":
@@ -82,6 +95,21 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
                 ctx.emit("noms.cebrt-not-operable", basis)
             else:
                 ctx.emit("noms.separation-surgery-undecided", basis)
+
+
+def _cauda_surgery_open(ctx: RuleContext) -> bool:
+    """Radiosensitive (not a tumour Patchell excluded as such) cauda equina compression with neurological
+    signs, in a stable spine of a surgical candidate, without paraplegia beyond 48 hours."""
+    f = ctx.facts
+    return bool(
+        f.cauda_compression_only
+        and f.neuro_deficit.value
+        and f.surgical_candidate.value
+        and f.unstable.value is not True
+        and f.histology not in f.settings.patchell_excluded_histologies
+        and not f.tissue_pending
+        and f.established_paraplegia.value is False
+    )
 
 
 @rule("noms.best-supportive-care")
