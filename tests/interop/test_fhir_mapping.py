@@ -119,6 +119,9 @@ def _every_local_field_patient() -> dict[str, Any]:
     data["pain"]["severity_nrs"] = 6
     data["context"]["known_cancer"] = True  # a recorded primary says so; False would be a conflict
     data["burden"]["vertebrae_involved"] = 2  # T11-T12 covers two vertebrae; fewer would be a conflict
+    # a measured collapse between 0 and 50% is "under_50"; any other category would be a conflict
+    assert 0 < data["lesions"][0]["collapse_percent"] <= 50
+    data["lesions"][0]["collapse"] = "under_50"
     # treatable and removable: "none" beside brain metastases or a removable answer would be a conflict
     data["burden"].update({"visceral_metastases": "treatable", "visceral_metastases_removable": True})
     data["labs"].update(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from spinemets.errors import InvalidInputError
+from spinemets.model.patient import collapse_categories
+from spinemets.model.validation import parse_patient
 from spinemets.scores import score
 from spinemets.scores.sins import LOCATION_BY_LEVEL
 
@@ -70,6 +73,46 @@ def test_collapse_percent_exactly_50_counts_as_under_50(percent: float, category
 def test_zero_collapse_needs_the_body_involvement_to_decide() -> None:
     item = score("sins", {"collapse_percent": 0}).items[4]
     assert item.possible == ("no_collapse_over_50_involved", "none") and (item.min, item.max) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("lesion", "fits"),
+    [
+        # Fisher 2010, Table 1: "none of the above" excludes "no collapse with >50% of the body
+        # involved" (1 point); with the involvement recorded, "none" scored 0 instead of 1.
+        ({"collapse": "none", "body_involvement_over_50": True}, "over_50 or under_50 or no_collapse"),
+        ({"collapse": "no_collapse_over_50_involved", "body_involvement_over_50": False}, "or none"),
+        # A measured collapse decides the category: 10% is "<50%" (2), not ">50%" (3).
+        ({"collapse": "over_50", "collapse_percent": 10}, "fit under_50 "),
+        ({"collapse": "under_50", "collapse_percent": 0}, "fit no_collapse_over_50_involved or none "),
+        ({"collapse": "under_50", "collapse_percent": 50.5}, "fit over_50 "),
+    ],
+)
+def test_a_collapse_category_contradicting_the_measured_facts_is_refused(
+    lesion: dict[str, object], fits: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=rf"collapse \w+ contradicts .*{fits}"):
+        parse_patient({"lesions": [{"level": "T5", **lesion}]})
+
+
+@pytest.mark.parametrize(
+    "lesion",
+    [
+        {"collapse": "under_50", "collapse_percent": 50, "body_involvement_over_50": False},
+        {"collapse": "no_collapse_over_50_involved", "collapse_percent": 0, "body_involvement_over_50": True},
+        {"collapse": "none", "collapse_percent": 0, "body_involvement_over_50": False},
+        {"collapse": "over_50", "collapse_percent": 80, "body_involvement_over_50": True},
+    ],
+)
+def test_collapse_facts_that_agree_are_accepted(lesion: dict[str, object]) -> None:
+    patient = parse_patient({"lesions": [{"level": "T5", **lesion}]})
+    assert score("sins", patient).items[4].category == lesion["collapse"]
+
+
+@pytest.mark.parametrize("percent", [0, 0.5, 10, 49.9, 50, 50.5, 51, 99, 100])
+def test_the_model_collapse_rule_agrees_with_the_sins_derivation(percent: float) -> None:
+    derived = score("sins", {"collapse_percent": percent}).items[4].possible
+    assert tuple(c.value for c in collapse_categories(percent, None)) == derived
 
 
 @pytest.mark.parametrize(

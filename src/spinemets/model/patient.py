@@ -167,6 +167,24 @@ class PriorRadiotherapy(_Model):
     technique: Literal["cebrt", "sbrt", "imrt", "other"] | None = Field(None, description="Technique.")
 
 
+def collapse_categories(percent: float | None, body_over_50: bool | None) -> tuple[Collapse, ...]:
+    """The SINS collapse categories that a measured collapse and the body-involvement fact allow.
+
+    Exactly 50% counts as ``under_50`` (docs/conflicts.md), as in the SINS ``collapse_percent``
+    derivation; a test keeps the two in step.
+    """
+    cats = tuple(Collapse)
+    if percent is not None:
+        if percent == 0:
+            cats = (Collapse.no_collapse_over_50_involved, Collapse.none)
+        else:
+            cats = (Collapse.under_50,) if percent <= 50 else (Collapse.over_50,)
+    if body_over_50 is not None:
+        ruled_out = Collapse.none if body_over_50 else Collapse.no_collapse_over_50_involved
+        cats = tuple(c for c in cats if c is not ruled_out)
+    return cats
+
+
 class Lesion(_Model):
     """One spinal lesion, read on CT (bone quality, collapse, alignment) and MRI (ESCC)."""
 
@@ -203,6 +221,28 @@ class Lesion(_Model):
     painful_fracture: bool | None = Field(
         None, description="Painful pathological vertebral compression fracture."
     )
+
+    @model_validator(mode="after")
+    def _collapse_facts_agree(self) -> Lesion:
+        # The SINS collapse categories exclude each other (Fisher 2010): "none of the above" is no
+        # collapse with at most half the body involved. A recorded category that the measured
+        # collapse or the body-involvement fact rules out is a contradiction to resolve; SINS reads
+        # the category, so "none" beside >50% involvement scored 0 where the definition gives 1.
+        if self.collapse is None:
+            return self
+        allowed = collapse_categories(self.collapse_percent, self.body_involvement_over_50)
+        if self.collapse not in allowed:
+            facts = []
+            if self.collapse_percent is not None:
+                facts.append(f"collapse_percent {self.collapse_percent:g}")
+            if self.body_involvement_over_50 is not None:
+                facts.append(f"body_involvement_over_50 {str(self.body_involvement_over_50).lower()}")
+            raise ValueError(
+                f"collapse {self.collapse.value} contradicts {' and '.join(facts)}: these fit "
+                f"{' or '.join(c.value for c in allowed)} (SINS, Fisher 2010; exactly 50% is under_50); "
+                "correct one of them or leave the category out"
+            )
+        return self
 
 
 class Burden(_Model):

@@ -26,7 +26,7 @@ from spinemets.scores import (
 from spinemets.scores.engine import Band, ScoreDefinition, ScoreResult, ScoreSpec, evaluate
 
 #: Version of the score definitions as a whole; bumped whenever a table, a band or what an input scores changes.
-DEFINITIONS_VERSION = "2026.12.1"
+DEFINITIONS_VERSION = "2026.12.2"
 
 SPECS: dict[str, ScoreSpec] = {
     spec.definition.key: spec
