@@ -138,6 +138,8 @@ BAUER = ScoreDefinition(
     notes=(
         "Derived from spinal and extremity metastases together (Bauer 1995); the per-group 1-year survival "
         "figures are recalled only and are not shown (docs/conflicts.md).",
+        "The factors are confirmed by the paper's abstract, which stratifies patients into three groups "
+        "without giving their cut-offs; the groups 0-1 / 2-3 / 4-5 are recalled [K] (reference sheet).",
     ),
 )
 

@@ -82,7 +82,10 @@ DEFINITION = ScoreDefinition(
         Band(key=g.lower(), low=i, high=i, label=f"Frankel {g}", meaning=FRANKEL_MEANING[g])
         for i, g in enumerate(GRADES)
     ),
-    notes=("The rank (A=0 .. E=4) is the total; the grade itself is the result.",),
+    notes=(
+        "The rank (A=0 .. E=4) is the total; the grade itself is the result.",
+        "The grade wording is recalled from Frankel 1969 [K], not checked against the paper.",
+    ),
 )
 
 

@@ -122,7 +122,10 @@ def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDef
             )
             for e, ks in table.items()
         ),
-        notes=("Two KPS<->ECOG conversions are in common use; the one used is named (docs/conflicts.md).",),
+        notes=(
+            "Two KPS<->ECOG conversions are in common use; the one used is named (docs/conflicts.md). Both "
+            "tables are recalled [K], not checked against Oken 1982.",
+        ),
     )
 
 
