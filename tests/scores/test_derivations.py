@@ -70,6 +70,16 @@ def test_collapse_percent_exactly_50_counts_as_under_50(percent: float, category
     assert item.category == category
 
 
+@pytest.mark.parametrize(("percent", "category"), [(1e-7, "under_50"), (50.0000005, "over_50")])
+def test_every_collapse_percent_from_0_to_100_has_a_category(percent: float, category: str) -> None:
+    # Fisher 2010: any collapse up to half is "<50%" (exactly 50 by spinemets' rule), above half ">50%".
+    # The bins once started at 0.000001 and 50.000001, so a valid percentage in a gap (a computed
+    # ratio such as 50.0000005) was refused as "not 0-100 %", and assess() failed on it.
+    assert score("sins", {"collapse_percent": percent}).items[4].category == category
+    patient = parse_patient({"lesions": [{"level": "T5", "collapse_percent": percent}]})
+    assert score("sins", patient).items[4].category == category
+
+
 def test_zero_collapse_needs_the_body_involvement_to_decide() -> None:
     item = score("sins", {"collapse_percent": 0}).items[4]
     assert item.possible == ("no_collapse_over_50_involved", "none") and (item.min, item.max) == (0, 1)
@@ -109,7 +119,7 @@ def test_collapse_facts_that_agree_are_accepted(lesion: dict[str, object]) -> No
     assert score("sins", patient).items[4].category == lesion["collapse"]
 
 
-@pytest.mark.parametrize("percent", [0, 0.5, 10, 49.9, 50, 50.5, 51, 99, 100])
+@pytest.mark.parametrize("percent", [0, 1e-7, 0.5, 10, 49.9, 50, 50.0000005, 50.5, 51, 99, 100])
 def test_the_model_collapse_rule_agrees_with_the_sins_derivation(percent: float) -> None:
     derived = score("sins", {"collapse_percent": percent}).items[4].possible
     assert tuple(c.value for c in collapse_categories(percent, None)) == derived

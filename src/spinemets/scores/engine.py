@@ -79,7 +79,9 @@ class Bins(BaseModel):
     """Derive a category from a number by ranges ``[low, high]`` (e.g. KPS 50-70 -> moderate).
 
     Ranges are closed unless ``right_open`` is set, in which case they are ``[low, high)`` (for
-    continuous laboratory values with a published threshold such as albumin >= 3.5 g/dL).
+    continuous laboratory values with a published threshold such as albumin >= 3.5 g/dL). Bins are
+    tried in order and the first that holds the value decides (here and in the cohort path), so
+    closed bins may share an edge (SINS collapse: 0 | 0-50 | 50-100 puts exactly 50 in the second).
     ``factor`` converts the raw unit into the unit of the bins (albumin g/L x 0.1 = g/dL).
     """
 

@@ -163,10 +163,12 @@ DEFINITION = ScoreDefinition(
                     input="collapse_percent",
                     unit="%",
                     describe="a collapse of 0-100 % of vertebral body height",
+                    # Tried in order, first match: 0 -> the first bin, (0, 50] -> <50%, (50, 100] -> >50%.
+                    # Closed bins sharing their edges leave no gap (0.0000005 or 50.0000005 was refused).
                     bins=(
                         (0.0, 0.0, ("no_collapse_over_50_involved", "none")),
-                        (0.000001, 50.0, "under_50"),
-                        (50.000001, 100.0, "over_50"),
+                        (0.0, 50.0, "under_50"),
+                        (50.0, 100.0, "over_50"),
                     ),
                 ),
             ),
