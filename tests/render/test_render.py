@@ -142,3 +142,15 @@ def test_cli_reads_a_fhir_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[s
     main(["assess", "--fhir", str(bundle), "-f", "json"])
     data = json.loads(capsys.readouterr().out)
     assert any(r["id"] == "noms.separation-surgery" for r in data["plan"]["recommendations"])
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_reports_show_each_scores_caveats(fmt: str) -> None:
+    """The example's NESMS items add up to 4 (modified Bauer high 2, ambulation 1, albumin 1); the
+    score is reported at its published ceiling of 3 (Ghori 2015, "a ceiling score of three"), which
+    only the result's warning explains. The web page showed it; the reports dropped every warning."""
+    a = _assessment(EXAMPLES / "breast_t12_mechanical.json")
+    assert a.scores["nesms"].total == 3 and a.scores["nesms"].warnings
+    out = render(a, fmt)
+    assert isinstance(out, str)
+    assert "the item points sum to 4" in out  # the caveat's opening (the text report wraps the rest)

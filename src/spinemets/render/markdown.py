@@ -21,6 +21,7 @@ def render_markdown(a: Assessment) -> str:
         basis = "<br>".join(_esc(i) for i in s.items)
         if s.questions:
             basis += "<br>*to settle:* " + _esc("; ".join(s.questions))
+        basis += "".join(f"<br>*caveat:* {_esc(c)}" for c in s.caveats)
         name = s.name + (f" {s.subject}" if s.subject else "")
         lines.append(f"| {name} | {_esc(s.label)} | {basis} |")
     lines += ["", "## Plan", ""]

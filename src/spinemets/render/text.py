@@ -36,6 +36,7 @@ def renderables(a: Assessment) -> list[RenderableType]:
         basis = "\n".join(s.items)
         if s.questions:
             basis += "\nto settle: " + "; ".join(s.questions)
+        basis += "".join(f"\ncaveat: {c}" for c in s.caveats)
         scores.add_row(s.name + (f" {s.subject}" if s.subject else ""), s.label, basis)
     out.append(Panel(scores, title="Scores", title_align="left"))
     for urgency, recs in v.groups:

@@ -27,6 +27,9 @@ class ScoreLine:
     items: tuple[str, ...]
     questions: tuple[str, ...]
     citations: tuple[str, ...]
+    caveats: tuple[str, ...] = ()
+    """The result's warnings (a published ceiling applied, a worse lesion, a primary the paper does
+    not list), shown beside the basis as on the web page."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ def _score_line(res) -> ScoreLine:  # type: ignore[no-untyped-def]
         items=items,
         questions=questions,
         citations=tuple(r.short() for r in res.citation),
+        caveats=tuple(res.warnings),
     )
 
 
