@@ -67,6 +67,15 @@ def test_calculator_mode_text_shows_range_and_questions(capsys: pytest.CaptureFi
     assert "KPS 60 % -> moderate (1)" in out
 
 
+def test_calculator_text_shows_which_facts_are_recalled(capsys: pytest.CaptureFixture[str]) -> None:
+    # reference/scores.md tags the Tomita 2001 points and bands [K]; the panel showed the band
+    # ("long-term local control") with nothing saying so, as the definition's notes were not printed.
+    code, out, _ = run(
+        capsys, "score", "tomita", "--item", "primary=breast", "--item", "visceral_metastases=none"
+    )
+    assert code == 0 and "recalled from Tomita 2001 [K]" in " ".join(out.replace("│", " ").split())
+
+
 def test_options_change_the_conversion_and_are_shown(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
         capsys,

@@ -41,6 +41,8 @@ def score_panel(result: ScoreResult) -> Panel:
         parts.append(ask)
     for w in result.warnings:
         parts.append(Text(f"caveat: {w}", style="magenta"))
+    for n in result.notes:  # the definition's own caveats, e.g. which facts are recalled [K]
+        parts.append(Text(f"note: {n}", style="dim"))
     if result.options:
         shown = ", ".join(f"{k}={v}" for k, v in result.options.items())
         parts.append(Text(f"options: {shown}", style="cyan"))
