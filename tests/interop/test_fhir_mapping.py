@@ -430,7 +430,7 @@ ERRORS: list[tuple[str, dict[str, Any], str]] = [
     (
         "ECOG out of range",
         bundle_of(obs("89247-1", {"valueInteger": 7}, c.LOINC)),
-        r"Observation/o1\.valueInteger \(performance\.ecog\) must be less than or equal to 5.*got 7",
+        r"Observation/o1\.valueInteger \(performance\.ecog\) must be less than or equal to 4.*got 7",
     ),
     (
         "KPS not a multiple of ten",

@@ -230,11 +230,11 @@ FAILURES: list[tuple[dict[str, Any], str]] = [
     ({"primary": {"histology": "other"}}, r"histology 'other' needs histology_other"),
     (
         {"performance": {"kps": 65}},
-        r"performance\.kps must be a multiple of 10 \(Karnofsky performance status, %\); "
-        r"got 65",
+        r"performance\.kps must be a multiple of 10 \(Karnofsky performance status, % \(10-100; 0, death, "
+        r"is not assessed\)\); got 65",
     ),
     ({"performance": {"kps": 110}}, r"performance\.kps must be less than or equal to 100"),
-    ({"performance": {"ecog": 6}}, r"performance\.ecog must be less than or equal to 5"),
+    ({"performance": {"ecog": 6}}, r"performance\.ecog must be less than or equal to 4"),
     ({"neurology": {"frankel": "F"}}, r"neurology\.frankel must be one of A, B, C, D, E; got 'F'"),
     (
         {"neurology": {"ambulatory": "crawling"}},
@@ -470,7 +470,7 @@ def test_hours_of_a_complete_deficit_contradicting_the_grade_are_refused() -> No
     assert parse_patient({"neurology": {"complete_deficit_hours": 12}}).neurology.complete_deficit_hours == 12
 
 
-@pytest.mark.parametrize(("kps", "ecog"), [(70, 3), (30, 2), (100, 2), (10, 1), (0, 4), (10, 5)])
+@pytest.mark.parametrize(("kps", "ecog"), [(70, 3), (30, 2), (100, 2), (10, 1), (40, 1), (80, 4)])
 def test_kps_and_ecog_that_no_conversion_relates_are_refused(kps: int, ecog: int) -> None:
     """Oken 1982 (Am J Clin Oncol 5:649) and the alternative table: ECOG 3 is KPS 30-40 or 40-50, so
     KPS 70 beside ECOG 3 describes two patients (Tokuhashi would read one, the ECOG grade the other)."""
@@ -481,10 +481,22 @@ def test_kps_and_ecog_that_no_conversion_relates_are_refused(kps: int, ecog: int
 
 
 @pytest.mark.parametrize(
-    ("kps", "ecog"), [(80, 1), (90, 1), (60, 1), (60, 3), (50, 3), (100, 0), (30, 4), (0, 5)]
+    ("kps", "ecog"), [(80, 1), (90, 1), (60, 1), (60, 3), (50, 3), (100, 0), (30, 4), (10, 4)]
 )
 def test_kps_and_ecog_within_a_decile_of_either_conversion_are_accepted(kps: int, ecog: int) -> None:
     assert parse_patient({"performance": {"kps": kps, "ecog": ecog}}).performance.ecog == ecog
+
+
+@pytest.mark.parametrize(
+    ("performance", "field"), [({"kps": 0}, "performance.kps"), ({"ecog": 5}, "performance.ecog")]
+)
+def test_death_as_a_performance_status_is_refused_by_the_model(
+    performance: dict[str, int], field: str
+) -> None:
+    """KPS 0 and ECOG 5 mean the patient has died; Tokuhashi reads KPS 10-100 and ECOG 0-4. The model
+    took them and assess() then failed under the score's name (tokuhashi_revised.kps)."""
+    with pytest.raises(InvalidInputError, match=rf"{field} must be .*death, is not assessed"):
+        parse_patient({"performance": performance})
 
 
 @pytest.mark.parametrize(

@@ -78,10 +78,19 @@ class PrimaryTumour(_Model):
 class Performance(_Model):
     """Performance status: Karnofsky (%) or ECOG (0-5); give either or both."""
 
+    # KPS 0 and ECOG 5 mean death: no score or rule of spinemets is defined for it (Tokuhashi reads
+    # KPS 10-100 and ECOG 0-4), so the model refuses them here, naming the field, rather than letting
+    # an assessment fail later under a score's name.
     kps: int | None = Field(
-        None, ge=0, le=100, multiple_of=10, description="Karnofsky performance status, %."
+        None,
+        ge=10,
+        le=100,
+        multiple_of=10,
+        description="Karnofsky performance status, % (10-100; 0, death, is not assessed).",
     )
-    ecog: int | None = Field(None, ge=0, le=5, description="ECOG/WHO performance status, 0-5.")
+    ecog: int | None = Field(
+        None, ge=0, le=4, description="ECOG/WHO performance status, 0-4 (5, death, is not assessed)."
+    )
 
     @model_validator(mode="after")
     def _kps_and_ecog_agree(self) -> Performance:
@@ -95,7 +104,7 @@ class Performance(_Model):
                 f"a grade consistent with KPS {self.kps}: ECOG {self.ecog} is KPS "
                 f"{values[0] if len(values) == 1 else f'{values[0]}-{values[-1]}'} "
                 "under the two common conversions (Oken 1982 and the alternative table, both recalled [K]), "
-                f"give or take {KPS_ECOG_TOLERANCE} points; dead is KPS 0 with ECOG 5 (a data-entry guard)",
+                f"give or take {KPS_ECOG_TOLERANCE} points (a data-entry guard)",
             )
         return self
 

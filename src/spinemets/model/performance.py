@@ -36,7 +36,8 @@ def kps_values_for_ecog(ecog: int) -> tuple[int, ...]:
 
 def kps_contradicts_ecog(kps: int, ecog: int) -> bool:
     """True when KPS and ECOG cannot describe the same patient under either conversion (with the
-    one-decile tolerance of :data:`KPS_ECOG_TOLERANCE`; dead, KPS 0 and ECOG 5, only with each other)."""
+    one-decile tolerance of :data:`KPS_ECOG_TOLERANCE`; dead, KPS 0 and ECOG 5, only with each other,
+    though the patient model refuses both as no assessment applies to them)."""
     if kps == 0 or ecog == 5:
         return (kps == 0) != (ecog == 5)
     return all(abs(kps - k) > KPS_ECOG_TOLERANCE for k in kps_values_for_ecog(ecog))
