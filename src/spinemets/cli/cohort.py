@@ -195,6 +195,8 @@ def register(app: typer.Typer) -> None:
             if c is not None:
                 ci = f" ({c['low']:.3f}-{c['high']:.3f})" if c["low"] is not None else ""
                 typer.echo(f"  {key}: n={s['n']}, C={c['estimate']:.3f}{ci} [{s['survival_direction']}]")
+            elif s["survival_direction"] != "not_prognostic" and s.get("c_index_not_computed"):
+                typer.echo(f"  {key}: n={s['n']}, C not computed: {s['c_index_not_computed']}")
 
     @cohort.command("synth")
     def synth_cmd(

@@ -248,21 +248,37 @@ def _read(
     return df, synthetic
 
 
-def _bootstrap_c(
-    t: np.ndarray, e: np.ndarray, x: np.ndarray, reps: int, rng: np.random.Generator
-) -> tuple[float, float]:
+NO_COMPARABLE_PAIR = "no comparable pair: no death is followed by a longer time in another row"
+
+
+def _harrell_c(t: np.ndarray, e: np.ndarray, x: np.ndarray) -> float | None:
+    """Harrell's C (lifelines; ``x`` higher = longer predicted survival), None without a comparable pair.
+
+    lifelines raises ZeroDivisionError when no pair is comparable, e.g. the only death is at the
+    longest time: C is then undefined, not an error of the input.
+    """
     from lifelines.utils import concordance_index
 
+    try:
+        return float(concordance_index(t, x, e))
+    except ZeroDivisionError:
+        return None
+
+
+def _bootstrap_c(
+    t: np.ndarray, e: np.ndarray, x: np.ndarray, reps: int, rng: np.random.Generator
+) -> tuple[float, float, int]:
+    """Percentile 95% CI over row resamples, and how many resamples had a C (the others are skipped)."""
     stats = []
     n = len(t)
     for _ in range(reps):
         idx = rng.integers(0, n, n)
-        if e[idx].sum() == 0:
-            continue
-        stats.append(concordance_index(t[idx], x[idx], e[idx]))
+        c = _harrell_c(t[idx], e[idx], x[idx])
+        if c is not None:
+            stats.append(c)
     if not stats:
-        return float("nan"), float("nan")
-    return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
+        return float("nan"), float("nan"), 0
+    return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5)), len(stats)
 
 
 def _td_auc(t: np.ndarray, e: np.ndarray, risk: np.ndarray) -> dict[str, float | None]:
@@ -352,8 +368,6 @@ def validate_frame(
     synthetic: bool = False,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """(JSON summary, score -> KM plot PNG as base64) for a scored frame."""
-    from lifelines.utils import concordance_index
-
     for col in (time, event):
         if col not in df.columns:
             raise InvalidInputError(
@@ -416,15 +430,20 @@ def validate_frame(
             t, e, total = sub["__t"].to_numpy(), sub["__e"].to_numpy(), sub[f"{k}_total"].to_numpy()
             # x: higher = longer predicted survival (lifelines' convention), whatever the score's direction
             x = total.astype(float) * (1.0 if direction is SurvivalDirection.higher_longer else -1.0)
-            c = float(concordance_index(t, x, e))
-            lo, hi = _bootstrap_c(t, e, x, bootstrap, rng) if bootstrap else (float("nan"), float("nan"))
-            s["c_index"] = {
-                "estimate": round(c, 4),
-                "low": None if math.isnan(lo) else round(lo, 4),
-                "high": None if math.isnan(hi) else round(hi, 4),
-                "bootstrap": bootstrap,
-            }
-            s["time_dependent_auc"] = _td_auc(t, e, -x)
+            c = _harrell_c(t, e, x)
+            if c is None:
+                s["c_index"] = None
+                s["c_index_not_computed"] = NO_COMPARABLE_PAIR
+            else:
+                lo, hi, used = _bootstrap_c(t, e, x, bootstrap, rng) if bootstrap else (math.nan, math.nan, 0)
+                s["c_index"] = {
+                    "estimate": round(c, 4),
+                    "low": None if math.isnan(lo) else round(lo, 4),
+                    "high": None if math.isnan(hi) else round(hi, 4),
+                    "bootstrap": bootstrap,
+                    "bootstrap_resamples_used": used,
+                }
+                s["time_dependent_auc"] = _td_auc(t, e, -x)
         summary["scores"][k] = s
     return summary, plots
 
@@ -472,7 +491,8 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
             parts.append(
                 f"<p>Harrell's C {c['estimate']:.3f} ("
                 + (
-                    f"95% bootstrap CI {c['low']:.3f}-{c['high']:.3f}, {c['bootstrap']} resamples"
+                    f"95% percentile bootstrap CI {c['low']:.3f}-{c['high']:.3f}, "
+                    f"{c['bootstrap_resamples_used']} of {c['bootstrap']} resamples had a C"
                     if c["low"] is not None
                     else "no bootstrap CI"
                 )
@@ -482,6 +502,10 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
                 f"{h}: {'n/a' if v is None else f'{v:.3f}'}" for h, v in s["time_dependent_auc"].items()
             )
             parts.append(f"<p>Time-dependent AUC: {esc(auc)}</p>")
+        elif s.get("c_index_not_computed"):
+            parts.append(
+                f"<p>Harrell's C and time-dependent AUC not computed: {esc(s['c_index_not_computed'])}.</p>"
+            )
         if "bands" in s:
             parts.append(
                 "<table><tr><th>band</th><th>n</th><th>events</th><th>median months (95% CI)</th>"

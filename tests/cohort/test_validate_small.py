@@ -1,0 +1,44 @@
+"""Validation on tiny hand-made cohorts: every figure either computed or left empty with the reason."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from spinemets.cohort.validate import NO_COMPARABLE_PAIR, _html, validate_frame
+
+
+def _tomita(times: list[float], events: list[int], totals: list[int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "t": times,
+            "e": events,
+            "tomita_total": totals,
+            "tomita_band": ["terminal_care"] * len(times),
+        }
+    )
+
+
+def test_a_single_death_at_the_longest_time_leaves_c_empty_with_the_reason_not_a_crash() -> None:
+    """Harrell's C compares a death with every row followed longer. Twelve rows, times 1..12, the
+    only death at t = 12: no row is followed longer, so no pair is comparable and C is undefined
+    (0/0). lifelines raises ZeroDivisionError there, which used to abort the whole validation."""
+    df = _tomita([float(i) for i in range(1, 13)], [0] * 11 + [1], [2 + i % 9 for i in range(12)])
+    summary, _ = validate_frame(df, time="t", event="e", bootstrap=20, scores=["tomita"])
+    s = summary["scores"]["tomita"]
+    assert s["c_index"] is None
+    assert s["c_index_not_computed"] == NO_COMPARABLE_PAIR
+    assert NO_COMPARABLE_PAIR in _html(summary, {})
+
+
+def test_bootstrap_resamples_without_a_comparable_pair_are_skipped_and_counted() -> None:
+    """Ten rows, times 1..10, deaths at t = 9 and t = 10 only. The full cohort has one comparable
+    pair (the death at 9 against the row at 10), so C is defined. A resample that draws the row at 10
+    but not the one at 9 has a death and no comparable pair (about a quarter of resamples): it
+    used to crash; now it is skipped, and the summary says how many resamples had a C."""
+    df = _tomita([float(i) for i in range(1, 11)], [0] * 8 + [1, 1], [2, 3, 4, 5, 6, 7, 8, 9, 10, 2])
+    summary, _ = validate_frame(df, time="t", event="e", bootstrap=200, seed=1, scores=["tomita"])
+    c = summary["scores"]["tomita"]["c_index"]
+    # the pair (death at 9, total 10) vs (row at 10, total 2): higher Tomita died sooner, concordant
+    assert c["estimate"] == 1.0
+    assert 0 < c["bootstrap_resamples_used"] < 200
+    assert c["bootstrap"] == 200
