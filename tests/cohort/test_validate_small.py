@@ -42,3 +42,19 @@ def test_bootstrap_resamples_without_a_comparable_pair_are_skipped_and_counted()
     assert c["estimate"] == 1.0
     assert 0 < c["bootstrap_resamples_used"] < 200
     assert c["bootstrap"] == 200
+
+
+def test_c_index_not_computed_says_why_for_a_prognostic_score() -> None:
+    """Six rows are below the 10-row minimum; twelve rows with no death, or with a single total,
+    have nothing to rank. Each used to leave the summary without any `c_index` key and the report
+    silent; now C is null and the reason is in the JSON and the report."""
+    six = _tomita([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 0, 1, 1, 0, 1], [9, 8, 6, 5, 3, 2])
+    no_death = _tomita([float(i) for i in range(1, 13)], [0] * 12, [2 + i % 9 for i in range(12)])
+    one_total = _tomita([float(i) for i in range(1, 13)], [1] * 12, [5] * 12)
+    for df, why in ((six, "6 rows"), (no_death, "no death"), (one_total, "same total")):
+        summary, _ = validate_frame(df, time="t", event="e", bootstrap=10, scores=["tomita"])
+        s = summary["scores"]["tomita"]
+        assert s["c_index"] is None
+        assert why in s["c_index_not_computed"]
+        assert "time_dependent_auc" not in s
+        assert s["c_index_not_computed"] in _html(summary, {})

@@ -281,6 +281,21 @@ def _bootstrap_c(
     return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5)), len(stats)
 
 
+MIN_ROWS_FOR_C = 10
+"""Rows with a total below which no C-index, bootstrap or time-dependent AUC is computed."""
+
+
+def _c_index_unfit(n: int, events: int, distinct_totals: int) -> str | None:
+    """Why the C-index is not computed for these rows with a total, or None when it is."""
+    if n < MIN_ROWS_FOR_C:
+        return f"{n} rows with a complete total, fewer than {MIN_ROWS_FOR_C}"
+    if events == 0:
+        return "no death among the rows with a complete total"
+    if distinct_totals < 2:
+        return "every row with a complete total has the same total: nothing to rank"
+    return None
+
+
 def _td_auc(t: np.ndarray, e: np.ndarray, risk: np.ndarray) -> dict[str, float | None]:
     """Cumulative/dynamic AUC at each horizon inside the follow-up (None where not estimable)."""
     from sksurv.metrics import cumulative_dynamic_auc
@@ -426,7 +441,10 @@ def validate_frame(
         if direction is SurvivalDirection.not_prognostic:
             s["c_index"] = None
             s["c_index_not_computed"] = f"{SCORES[k].name} makes no published survival claim"
-        elif sub.height >= 10 and s["events"] > 0 and sub[f"{k}_total"].n_unique() > 1:
+        elif (reason := _c_index_unfit(sub.height, s["events"], sub[f"{k}_total"].n_unique())) is not None:
+            s["c_index"] = None
+            s["c_index_not_computed"] = reason
+        else:
             t, e, total = sub["__t"].to_numpy(), sub["__e"].to_numpy(), sub[f"{k}_total"].to_numpy()
             # x: higher = longer predicted survival (lifelines' convention), whatever the score's direction
             x = total.astype(float) * (1.0 if direction is SurvivalDirection.higher_longer else -1.0)
