@@ -58,3 +58,23 @@ def test_c_index_not_computed_says_why_for_a_prognostic_score() -> None:
         assert why in s["c_index_not_computed"]
         assert "time_dependent_auc" not in s
         assert s["c_index_not_computed"] in _html(summary, {})
+
+
+def test_time_dependent_auc_says_why_a_horizon_is_not_estimable() -> None:
+    """Cumulative/dynamic AUC at h compares the deaths by h (cases) with the rows followed beyond h
+    (controls). Here the first death is at 4 months, so at 3 months there is no case; the longest
+    follow-up is 11 months, so at 12 months there is no control. At 6 months both exist. The two
+    empty horizons used to be a bare null ('n/a') with no reason."""
+    times = [4.0, 5.0, 5.5, 6.5, 7.0, 8.0, 8.5, 9.0, 9.5, 10.0, 10.5, 11.0]
+    events = [1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 0]
+    totals = [10, 9, 8, 7, 6, 5, 4, 3, 2, 2, 3, 4]
+    summary, _ = validate_frame(_tomita(times, events, totals), time="t", event="e", bootstrap=0)
+    s = summary["scores"]["tomita"]
+    auc, why = s["time_dependent_auc"], s["time_dependent_auc_not_estimable"]
+    assert auc["3m"] is None and "no death by 3 months" in why["3m"]
+    assert auc["12m"] is None and "no row followed beyond 12 months" in why["12m"]
+    # at 6 months: cases are the deaths at 4 and 5.5 (totals 10, 8), controls every row beyond 6
+    # (totals 7..2, 3, 4), all lower: higher Tomita died sooner in every pair, AUC 1
+    assert auc["6m"] == 1.0 and "6m" not in why
+    report = _html(summary, {})
+    assert why["3m"] in report and why["12m"] in report

@@ -296,24 +296,31 @@ def _c_index_unfit(n: int, events: int, distinct_totals: int) -> str | None:
     return None
 
 
-def _td_auc(t: np.ndarray, e: np.ndarray, risk: np.ndarray) -> dict[str, float | None]:
-    """Cumulative/dynamic AUC at each horizon inside the follow-up (None where not estimable)."""
+def _td_auc(t: np.ndarray, e: np.ndarray, risk: np.ndarray) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Cumulative/dynamic AUC at each horizon (months), and why it is None where not estimable.
+
+    Cases at h are the deaths by h, controls the rows still followed after h; the AUC needs both.
+    """
     from sksurv.metrics import cumulative_dynamic_auc
     from sksurv.util import Surv
 
     y = Surv.from_arrays(event=e.astype(bool), time=t)
     out: dict[str, float | None] = {}
+    why: dict[str, str] = {}
     for h in HORIZONS_MONTHS:
         key = f"{h:g}m"
-        if not (t.min() < h < t.max()) or not ((t <= h) & (e == 1)).any():
-            out[key] = None
-            continue
-        try:
-            auc, _ = cumulative_dynamic_auc(y, y, risk, [h])
-            out[key] = float(auc[0])
-        except ValueError:
-            out[key] = None
-    return out
+        out[key] = None
+        if not ((t <= h) & (e == 1)).any():
+            why[key] = f"no death by {h:g} months (no cases)"
+        elif not t.max() > h:
+            why[key] = f"no row followed beyond {h:g} months (longest {t.max():.2f} months; no controls)"
+        else:
+            try:
+                auc, _ = cumulative_dynamic_auc(y, y, risk, [h])
+                out[key] = float(auc[0])
+            except ValueError as exc:
+                why[key] = f"not estimable: {exc}"
+    return out, why
 
 
 def _km_by_band(
@@ -461,7 +468,9 @@ def validate_frame(
                     "bootstrap": bootstrap,
                     "bootstrap_resamples_used": used,
                 }
-                s["time_dependent_auc"] = _td_auc(t, e, -x)
+                s["time_dependent_auc"], not_estimable = _td_auc(t, e, -x)
+                if not_estimable:
+                    s["time_dependent_auc_not_estimable"] = not_estimable
         summary["scores"][k] = s
     return summary, plots
 
@@ -516,8 +525,10 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
                 )
                 + ")</p>"
             )
+            why = s.get("time_dependent_auc_not_estimable", {})
             auc = ", ".join(
-                f"{h}: {'n/a' if v is None else f'{v:.3f}'}" for h, v in s["time_dependent_auc"].items()
+                f"{h}: {f'n/a ({why[h]})' if v is None else f'{v:.3f}'}"
+                for h, v in s["time_dependent_auc"].items()
             )
             parts.append(f"<p>Time-dependent AUC: {esc(auc)}</p>")
         elif s.get("c_index_not_computed"):
