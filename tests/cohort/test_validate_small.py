@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import polars as pl
 
 from spinemets.cohort.validate import NO_COMPARABLE_PAIR, _html, validate_frame
@@ -78,3 +80,22 @@ def test_time_dependent_auc_says_why_a_horizon_is_not_estimable() -> None:
     assert auc["6m"] == 1.0 and "6m" not in why
     report = _html(summary, {})
     assert why["3m"] in report and why["12m"] in report
+
+
+def test_band_survival_past_the_last_follow_up_is_not_carried_forward() -> None:
+    """Six rows in one band, times 1..6, deaths at 1, 3 and 5, the row at 6 censored. By hand:
+    S(1) = 5/6, S(3) = 5/6 * 3/4 = 0.625, S(5) = 0.625 * 1/2 = 0.3125, flat to 6. Beyond 6 months
+    nobody is followed, so S(12) is unknown: it used to be reported as 0.3125 (lifelines carries
+    the last value forward). With the last row a death the curve reaches 0, which stays 0: defined."""
+    censored_last = _tomita([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 0, 1, 0, 1, 0], [2, 3, 4, 5, 6, 7])
+    summary, _ = validate_frame(censored_last, time="t", event="e", bootstrap=0)
+    band = next(b for b in summary["scores"]["tomita"]["bands"] if b["n"])
+    assert band["survival_at"] == {"3m": 0.625, "6m": 0.3125, "12m": None}
+    assert "longest follow-up (6.00 months)" in band["survival_at_not_estimable"]["12m"]
+    assert html.escape(band["survival_at_not_estimable"]["12m"]) in _html(summary, {})
+
+    death_last = _tomita([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 0, 1, 0, 1, 1], [2, 3, 4, 5, 6, 7])
+    summary, _ = validate_frame(death_last, time="t", event="e", bootstrap=0)
+    band = next(b for b in summary["scores"]["tomita"]["bands"] if b["n"])
+    assert band["survival_at"] == {"3m": 0.625, "6m": 0.0, "12m": 0.0}
+    assert "survival_at_not_estimable" not in band

@@ -358,15 +358,25 @@ def _km_by_band(
             lo, hi = (float(v) for v in ci.iloc[0].to_numpy())
             if band.key in expected:
                 row["expectation_check"] = check_expectation(lo, hi, expected[band.key]).value
+            # Past the band's longest time the KM estimate is undefined unless it has reached 0
+            # (lifelines would carry the last value forward).
+            longest, at_end = float(t[mask].max()), float(kmf.survival_function_.iloc[-1, 0])
+            survival_at: dict[str, float | None] = {}
+            beyond: dict[str, str] = {}
+            for h in HORIZONS_MONTHS:
+                if h > longest and at_end > 0:
+                    survival_at[f"{h:g}m"] = None
+                    beyond[f"{h:g}m"] = f"beyond the band's longest follow-up ({longest:.2f} months)"
+                else:
+                    survival_at[f"{h:g}m"] = round(float(kmf.survival_function_at_times(h).iloc[0]), 4)
             row.update(
                 events=int(e[mask].sum()),
                 median_months=None if np.isinf(median) else round(median, 2),
                 median_ci=[None if np.isinf(lo) else round(lo, 2), None if np.isinf(hi) else round(hi, 2)],
-                survival_at={
-                    f"{h:g}m": round(float(kmf.survival_function_at_times(h).iloc[0]), 4)
-                    for h in HORIZONS_MONTHS
-                },
+                survival_at=survival_at,
             )
+            if beyond:
+                row["survival_at_not_estimable"] = beyond
         rows.append(row)
     ax.set_xlabel("months")
     ax.set_ylabel("survival")
@@ -547,11 +557,14 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
                 med_text = "not reached" if med is None else f"{med}"
                 ci_text = f" ({ci[0] if ci[0] is not None else '?'}-{ci[1] if ci[1] is not None else 'not reached'})"
                 surv = b.get("survival_at", {})
-                surv_text = " / ".join(f"{surv[h]:.2f}" for h in surv) if surv else ""
+                why = b.get("survival_at_not_estimable", {})
+                surv_text = " / ".join(
+                    f"n/a ({why[h]})" if surv[h] is None else f"{surv[h]:.2f}" for h in surv
+                )
                 parts.append(
                     f"<tr><td>{esc(b['label'])}</td><td>{b['n']:,}</td><td>{b.get('events', '')}</td>"
                     f"<td>{esc(med_text + ci_text) if 'events' in b else ''}</td>{expectation_cells(b)}"
-                    f"<td>{surv_text}</td>"
+                    f"<td>{esc(surv_text)}</td>"
                     f"<td>{esc(b['published_meaning'])}</td></tr>"
                 )
             parts.append("</table>")
