@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 import polars as pl
 
 from spinemets.cohort.validate import NO_COMPARABLE_PAIR, _html, validate_frame
@@ -99,3 +100,25 @@ def test_band_survival_past_the_last_follow_up_is_not_carried_forward() -> None:
     band = next(b for b in summary["scores"]["tomita"]["bands"] if b["n"])
     assert band["survival_at"] == {"3m": 0.625, "6m": 0.0, "12m": 0.0}
     assert "survival_at_not_estimable" not in band
+
+
+def test_a_score_s_bootstrap_ci_does_not_depend_on_which_other_scores_are_validated() -> None:
+    """The bootstrap drew from one generator shared by the scores in turn, so Tomita's CI with
+    --seed 0 changed when Tokuhashi was validated before it. Each score now draws from its own
+    generator seeded with --seed: the same seed gives the same CI however the run is composed."""
+    rng = np.random.default_rng(3)
+    n = 300
+    df = pl.DataFrame(
+        {
+            "t": rng.exponential(10.0, n),
+            "e": rng.integers(0, 2, n),
+            "tomita_total": rng.integers(2, 11, n),
+            "tomita_band": ["terminal_care"] * n,
+            "tokuhashi_revised_total": rng.integers(0, 16, n),
+            "tokuhashi_revised_band": ["under_6_months"] * n,
+        }
+    )
+    both, _ = validate_frame(df, time="t", event="e", bootstrap=30, seed=0)
+    alone, _ = validate_frame(df, time="t", event="e", bootstrap=30, seed=0, scores=["tomita"])
+    assert list(both["scores"]) == ["tokuhashi_revised", "tomita"]
+    assert both["scores"]["tomita"]["c_index"] == alone["scores"]["tomita"]["c_index"]

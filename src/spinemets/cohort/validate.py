@@ -425,7 +425,6 @@ def validate_frame(
             f"{df.height:,} rows, {missing_time:,} without a time, {missing_event:,} without an event",
             f"at least one row with both a time ({time}) and an event ({event})",
         )
-    rng = np.random.default_rng(seed)
     summary: dict[str, Any] = {
         "synthetic": synthetic,
         "definitions_version": DEFINITIONS_VERSION,
@@ -470,7 +469,11 @@ def validate_frame(
                 s["c_index"] = None
                 s["c_index_not_computed"] = NO_COMPARABLE_PAIR
             else:
-                lo, hi, used = _bootstrap_c(t, e, x, bootstrap, rng) if bootstrap else (math.nan, math.nan, 0)
+                lo, hi, used = (
+                    _bootstrap_c(t, e, x, bootstrap, np.random.default_rng(seed))
+                    if bootstrap
+                    else (math.nan, math.nan, 0)
+                )
                 s["c_index"] = {
                     "estimate": round(c, 4),
                     "low": None if math.isnan(lo) else round(lo, 4),
