@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from spinemets.cohort.validate import NO_COMPARABLE_PAIR, _html, validate_frame
+from spinemets.cohort.validate import NO_COMPARABLE_PAIR, _html, validate_file, validate_frame
 
 
 def _tomita(times: list[float], events: list[int], totals: list[int]) -> pl.DataFrame:
@@ -122,3 +123,16 @@ def test_a_score_s_bootstrap_ci_does_not_depend_on_which_other_scores_are_valida
     alone, _ = validate_frame(df, time="t", event="e", bootstrap=30, seed=0, scores=["tomita"])
     assert list(both["scores"]) == ["tokuhashi_revised", "tomita"]
     assert both["scores"]["tomita"]["c_index"] == alone["scores"]["tomita"]["c_index"]
+
+
+def test_one_synthetic_row_labels_the_report_synthetic(tmp_path: Path) -> None:
+    """Only the first row's `synthetic` flag was read: real rows followed by appended synthetic
+    ones (first row false) gave a report with no SYNTHETIC label. Any synthetic row labels it."""
+    df = _tomita([float(i) for i in range(1, 13)], [1, 0] * 6, [2 + i % 9 for i in range(12)])
+    df = df.with_columns(synthetic=pl.Series([False] * 6 + [True] * 6))
+    for suffix in ("csv", "parquet"):
+        path = tmp_path / f"mixed.{suffix}"
+        df.write_csv(path) if suffix == "csv" else df.write_parquet(path)
+        summary = validate_file(path, time="t", event="e", out_dir=tmp_path / suffix, bootstrap=0)
+        assert summary["synthetic"] is True
+        assert "SYNTHETIC DATA" in (tmp_path / suffix / "report.html").read_text()

@@ -243,8 +243,9 @@ def _read(
         synthetic = False
     if fmt is not FileFormat.duckdb:
         df = lf.select(_keep(lf.collect_schema().names(), wanted)).collect()
-    if SYNTHETIC_COLUMN in df.columns and df.height:
-        synthetic = synthetic or str(df[SYNTHETIC_COLUMN][0]).lower() == "true"
+    if SYNTHETIC_COLUMN in df.columns:  # any synthetic row labels the whole report synthetic
+        flags = df[SYNTHETIC_COLUMN].cast(pl.String).str.to_lowercase()
+        synthetic = synthetic or bool((flags == "true").any())
     return df, synthetic
 
 
