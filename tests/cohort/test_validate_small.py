@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
+import pytest
 
 from spinemets.cohort.validate import NO_COMPARABLE_PAIR, _html, validate_file, validate_frame
 
@@ -136,3 +138,24 @@ def test_one_synthetic_row_labels_the_report_synthetic(tmp_path: Path) -> None:
         summary = validate_file(path, time="t", event="e", out_dir=tmp_path / suffix, bootstrap=0)
         assert summary["synthetic"] is True
         assert "SYNTHETIC DATA" in (tmp_path / suffix / "report.html").read_text()
+
+
+def test_the_kaplan_meier_plot_of_synthetic_data_says_so_in_its_title(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The report's text was labelled, the PNG was not: a figure copied out of a synthetic report
+    (it is a separate image) looked like a real cohort's. Its title now says SYNTHETIC DATA."""
+    from matplotlib.axes import Axes
+
+    titles: list[str] = []
+    original = Axes.set_title
+
+    def record(self: Axes, label: str, *args: Any, **kwargs: Any) -> Any:
+        titles.append(label)
+        return original(self, label, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "set_title", record)
+    df = _tomita([float(i) for i in range(1, 13)], [1, 0] * 6, [2 + i % 9 for i in range(12)])
+    validate_frame(df, time="t", event="e", bootstrap=0, synthetic=True)
+    validate_frame(df, time="t", event="e", bootstrap=0, synthetic=False)
+    assert titles == ["Tomita: Kaplan-Meier by band (SYNTHETIC DATA)", "Tomita: Kaplan-Meier by band"]

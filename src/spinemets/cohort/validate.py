@@ -325,7 +325,7 @@ def _td_auc(t: np.ndarray, e: np.ndarray, risk: np.ndarray) -> tuple[dict[str, f
 
 
 def _km_by_band(
-    key: str, t: np.ndarray, e: np.ndarray, bands: np.ndarray
+    key: str, t: np.ndarray, e: np.ndarray, bands: np.ndarray, synthetic: bool = False
 ) -> tuple[list[dict[str, Any]], str]:
     from lifelines import KaplanMeierFitter
     from lifelines.utils import median_survival_times
@@ -381,7 +381,8 @@ def _km_by_band(
         rows.append(row)
     ax.set_xlabel("months")
     ax.set_ylabel("survival")
-    ax.set_title(f"{defn.name}: Kaplan-Meier by band")
+    # the PNG can leave the report (a slide, a paper draft): it carries the label itself
+    ax.set_title(f"{defn.name}: Kaplan-Meier by band" + (" (SYNTHETIC DATA)" if synthetic else ""))
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=90)
@@ -453,7 +454,11 @@ def validate_frame(
         s["n_band_determined"] = banded.height
         if banded.height >= 2:
             s["bands"], plots[k] = _km_by_band(
-                k, banded["__t"].to_numpy(), banded["__e"].to_numpy(), banded[f"{k}_band"].to_numpy()
+                k,
+                banded["__t"].to_numpy(),
+                banded["__e"].to_numpy(),
+                banded[f"{k}_band"].to_numpy(),
+                synthetic,
             )
         if direction is SurvivalDirection.not_prognostic:
             s["c_index"] = None
