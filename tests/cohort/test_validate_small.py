@@ -159,3 +159,14 @@ def test_the_kaplan_meier_plot_of_synthetic_data_says_so_in_its_title(
     validate_frame(df, time="t", event="e", bootstrap=0, synthetic=True)
     validate_frame(df, time="t", event="e", bootstrap=0, synthetic=False)
     assert titles == ["Tomita: Kaplan-Meier by band (SYNTHETIC DATA)", "Tomita: Kaplan-Meier by band"]
+
+
+def test_a_band_without_deaths_reads_not_reached_for_its_median_and_both_ci_limits() -> None:
+    """Four rows in one band, no death: the KM curve stays at 1, so the median and both limits of
+    its CI are not reached (null in the JSON). The report printed the lower limit as '?'."""
+    df = _tomita([2.0, 4.0, 6.0, 8.0], [0, 0, 0, 0], [8, 9, 10, 8])
+    summary, _ = validate_frame(df, time="t", event="e", bootstrap=0)
+    band = next(b for b in summary["scores"]["tomita"]["bands"] if b["n"])
+    assert (band["median_months"], band["median_ci"]) == (None, [None, None])
+    report = _html(summary, {})
+    assert "not reached (not reached-not reached)" in report and "?" not in report.split("<body>")[1]

@@ -564,7 +564,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
                 med = b.get("median_months")
                 ci = b.get("median_ci") or [None, None]
                 med_text = "not reached" if med is None else f"{med}"
-                ci_text = f" ({ci[0] if ci[0] is not None else '?'}-{ci[1] if ci[1] is not None else 'not reached'})"
+                ci_text = f" ({ci[0] if ci[0] is not None else 'not reached'}-{ci[1] if ci[1] is not None else 'not reached'})"
                 surv = b.get("survival_at", {})
                 why = b.get("survival_at_not_estimable", {})
                 surv_text = " / ".join(
