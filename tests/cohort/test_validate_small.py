@@ -170,3 +170,16 @@ def test_a_band_without_deaths_reads_not_reached_for_its_median_and_both_ci_limi
     assert (band["median_months"], band["median_ci"]) == (None, [None, None])
     report = _html(summary, {})
     assert "not reached (not reached-not reached)" in report and "?" not in report.split("<body>")[1]
+
+
+def test_the_same_follow_up_in_days_weeks_months_or_years_is_the_same_number_of_months() -> None:
+    """One year = 365.25 days = 12 months, one week = 7 days: 91.3125 days, 13.044642857 weeks
+    (91.3125 / 7) and 0.25 years are all exactly 3 months, so they must fall on the same side of
+    the 3-month horizon. Weeks were converted with a 365.2425-day year (12 / 52.1775)."""
+    from spinemets.cohort.validate import survival_time
+
+    months = {
+        unit: survival_time(pl.Series("t", [v]), unit)[0]
+        for unit, v in (("days", 91.3125), ("weeks", 91.3125 / 7), ("months", 3.0), ("years", 0.25))
+    }
+    assert months == pytest.approx(dict.fromkeys(months, 3.0), rel=1e-12)

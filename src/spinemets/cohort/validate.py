@@ -92,7 +92,10 @@ def check_expectation(ci_low: float, ci_high: float, e: BandSurvival) -> Expecta
     return ExpectationCheck.consistent
 
 
-_TO_MONTHS = {"days": 12 / 365.25, "weeks": 12 / 52.1775, "months": 1.0, "years": 12.0}
+# One year is 365.25 days and 12 months; a week is 7 of those days (12 / 52.1775 assumed a
+# 365.2425-day year: 7 days and 1 week differed, and a death on day 91.3125 = 3 months fell on
+# either side of the 3-month horizon depending on the unit).
+_TO_MONTHS = {"days": 12 / 365.25, "weeks": 7 * 12 / 365.25, "months": 1.0, "years": 12.0}
 
 
 VALUES_SHOWN = 5
