@@ -183,3 +183,37 @@ def test_the_same_follow_up_in_days_weeks_months_or_years_is_the_same_number_of_
         for unit, v in (("days", 91.3125), ("weeks", 91.3125 / 7), ("months", 3.0), ("years", 0.25))
     }
     assert months == pytest.approx(dict.fromkeys(months, 3.0), rel=1e-12)
+
+
+def _tokuhashi_band(times: list[float], events: list[int]) -> pl.DataFrame:
+    n = len(times)
+    return pl.DataFrame(
+        {
+            "t": times,
+            "e": events,
+            "tokuhashi_revised_total": [5] * n,
+            "tokuhashi_revised_band": ["under_6_months"] * n,
+        }
+    )
+
+
+def test_a_band_followed_too_briefly_is_not_flagged_against_its_expectation() -> None:
+    """Twenty rows of the revised Tokuhashi 0-8 band ('< 6 months'), followed 0.5 to 2 months,
+    one death: the KM curve and its lower CI stay above 0.5, so neither the median nor its lower CI
+    limit is reached within 2 months. Nothing here says the median exceeds 6 months, yet 'not
+    reached' was read as infinity and the band flagged as excluding '< 6 months'. The lower limit
+    is only known to lie beyond 2 months: consistent. The same band followed to 9 months with no
+    more deaths is flagged: its lower limit lies beyond 9 > 6."""
+    times = [0.5 + 1.5 * i / 19 for i in range(20)]
+    events = [1] + [0] * 19
+    summary, _ = validate_frame(_tokuhashi_band(times, events), time="t", event="e", bootstrap=0)
+    band = summary["scores"]["tokuhashi_revised"]["bands"][0]
+    assert (band["median_months"], band["median_ci"]) == (None, [None, None])
+    assert band["longest_follow_up_months"] == 2.0
+    assert band["expectation_check"] == "consistent"
+
+    longer = [*times[:-1], 9.0]
+    summary, _ = validate_frame(_tokuhashi_band(longer, events), time="t", event="e", bootstrap=0)
+    band = summary["scores"]["tokuhashi_revised"]["bands"][0]
+    assert band["median_ci"] == [None, None]
+    assert band["expectation_check"] == "observed CI excludes the published expectation"

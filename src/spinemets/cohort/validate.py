@@ -84,7 +84,11 @@ def expectation_json(e: BandSurvival) -> dict[str, Any]:
 
 
 def check_expectation(ci_low: float, ci_high: float, e: BandSurvival) -> ExpectationCheck:
-    """Outside when the CI of the observed median (inf = not reached) misses the published bounds."""
+    """Outside when the CI of the observed median misses the published bounds.
+
+    An upper limit not reached is inf; a lower limit not reached is passed as the band's longest
+    follow-up (all that is known is that the limit lies beyond it).
+    """
     lo = -math.inf if e.median_low_months is None else e.median_low_months
     hi = math.inf if e.median_high_months is None else e.median_high_months
     if ci_high < lo or ci_low > hi:
@@ -360,11 +364,14 @@ def _km_by_band(
             median = float(kmf.median_survival_time_)
             ci = median_survival_times(kmf.confidence_interval_)
             lo, hi = (float(v) for v in ci.iloc[0].to_numpy())
+            longest, at_end = float(t[mask].max()), float(kmf.survival_function_.iloc[-1, 0])
             if band.key in expected:
-                row["expectation_check"] = check_expectation(lo, hi, expected[band.key]).value
+                # A lower limit not reached lies beyond the band's longest follow-up, not at infinity:
+                # a band followed 2 months cannot show that its median exceeds 6.
+                known_lo = longest if np.isinf(lo) else lo
+                row["expectation_check"] = check_expectation(known_lo, hi, expected[band.key]).value
             # Past the band's longest time the KM estimate is undefined unless it has reached 0
             # (lifelines would carry the last value forward).
-            longest, at_end = float(t[mask].max()), float(kmf.survival_function_.iloc[-1, 0])
             survival_at: dict[str, float | None] = {}
             beyond: dict[str, str] = {}
             for h in HORIZONS_MONTHS:
@@ -377,6 +384,7 @@ def _km_by_band(
                 events=int(e[mask].sum()),
                 median_months=None if np.isinf(median) else round(median, 2),
                 median_ci=[None if np.isinf(lo) else round(lo, 2), None if np.isinf(hi) else round(hi, 2)],
+                longest_follow_up_months=round(longest, 2),
                 survival_at=survival_at,
             )
             if beyond:
