@@ -217,3 +217,15 @@ def test_a_band_followed_too_briefly_is_not_flagged_against_its_expectation() ->
     band = summary["scores"]["tokuhashi_revised"]["bands"][0]
     assert band["median_ci"] == [None, None]
     assert band["expectation_check"] == "observed CI excludes the published expectation"
+
+
+def test_a_report_of_a_sample_says_it_is_a_sample(tmp_path: Path) -> None:
+    """--sample 20 of a 40-row file: summary.json had sampled_rows, but the report only said
+    '20 rows used', nothing about the 40 in the file, so its figures read as the whole cohort's."""
+    df = _tomita([float(i) for i in range(1, 41)], [1, 0] * 20, [2 + i % 9 for i in range(40)])
+    df.write_parquet(tmp_path / "s.parquet")
+    summary = validate_file(
+        tmp_path / "s.parquet", time="t", event="e", out_dir=tmp_path / "r", bootstrap=0, sample=20
+    )
+    assert (summary["sampled_rows"], summary["rows_in_file"], summary["rows_used"]) == (20, 40, 20)
+    assert "sample of 20 of the file's 40 rows" in (tmp_path / "r" / "report.html").read_text()

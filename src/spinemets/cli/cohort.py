@@ -180,6 +180,11 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"{summary['rows_used']:,} rows used"
             + (
+                f" (a seeded sample of {summary['sampled_rows']:,} of the file's {summary['rows_in_file']:,} rows)"
+                if summary["sampled_rows"]
+                else ""
+            )
+            + (
                 f"; {excluded:,} excluded for a missing time or event (time missing in "
                 f"{summary['rows_missing_time']:,}, event in {summary['rows_missing_event']:,})"
                 if excluded

@@ -537,6 +537,11 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         f"(time missing in {summary['rows_missing_time']:,}, event in {summary['rows_missing_event']:,}). "
         f"C-index orientation: {esc(summary['c_index_orientation'])}.</p>",
     ]
+    if summary.get("sampled_rows"):  # set by validate_file; every figure below is of the sample
+        parts.append(
+            f"<p><strong>Sample:</strong> a seeded random sample of {summary['sampled_rows']:,} of the file's "
+            f"{summary['rows_in_file']:,} rows (--sample); every figure below is computed on the sample.</p>"
+        )
     for k, s in summary["scores"].items():
         parts.append(f"<h2>{esc(s['name'])}</h2>{banner}")
         parts.append(
