@@ -229,3 +229,38 @@ def test_a_report_of_a_sample_says_it_is_a_sample(tmp_path: Path) -> None:
     )
     assert (summary["sampled_rows"], summary["rows_in_file"], summary["rows_used"]) == (20, 40, 20)
     assert "sample of 20 of the file's 40 rows" in (tmp_path / "r" / "report.html").read_text()
+
+
+def test_bands_too_small_for_kaplan_meier_say_so_with_their_deaths() -> None:
+    """A band with one patient has no KM curve; its row showed n = 1 and blank deaths and median.
+    It now gives its deaths and the reason. A cohort with a single banded row used to get no band
+    table at all, and one with no banded row no word about it."""
+    df = pl.DataFrame(
+        {
+            "t": [1.0, 2.0, 3.0],
+            "e": [1, 1, 0],
+            "tomita_total": [9, 8, 2],
+            "tomita_band": ["terminal_care", "terminal_care", "long_term_control"],
+        }
+    )
+    summary, _ = validate_frame(df, time="t", event="e", bootstrap=0)
+    bands = {b["band"]: b for b in summary["scores"]["tomita"]["bands"]}
+    # S(1) = 1/2: lifelines' median is the first t with S <= 0.5 (R's survfit would say 1.5)
+    assert bands["terminal_care"]["median_months"] == 1.0
+    one = bands["long_term_control"]
+    assert (one["n"], one["events"], one["km_not_estimable"]) == (
+        1,
+        0,
+        "1 row: a Kaplan-Meier estimate needs at least 2",
+    )
+    assert "median_ci" not in one
+    assert one["km_not_estimable"] in _html(summary, {})
+
+    summary, _ = validate_frame(df.head(1), time="t", event="e", bootstrap=0)
+    assert [b["n"] for b in summary["scores"]["tomita"]["bands"]] == [0, 0, 0, 1]
+
+    unbanded = df.with_columns(pl.lit(None, pl.String).alias("tomita_band"))
+    summary, _ = validate_frame(unbanded, time="t", event="e", bootstrap=0)
+    reason = summary["scores"]["tomita"]["bands_not_computed"]
+    assert reason == "no row with a time and an event has a determined band"
+    assert reason in _html(summary, {})

@@ -389,6 +389,11 @@ def _km_by_band(
             )
             if beyond:
                 row["survival_at_not_estimable"] = beyond
+        else:
+            row["events"] = int(e[mask].sum())
+            row["km_not_estimable"] = (
+                f"{n} row{'' if n == 1 else 's'}: a Kaplan-Meier estimate needs at least 2"
+            )
         rows.append(row)
     ax.set_xlabel("months")
     ax.set_ylabel("survival")
@@ -463,7 +468,9 @@ def validate_frame(
         }
         banded = base.filter(pl.col(f"{k}_band").is_not_null())
         s["n_band_determined"] = banded.height
-        if banded.height >= 2:
+        if banded.height == 0:
+            s["bands_not_computed"] = "no row with a time and an event has a determined band"
+        else:
             s["bands"], plots[k] = _km_by_band(
                 k,
                 banded["__t"].to_numpy(),
@@ -570,6 +577,8 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
             parts.append(
                 f"<p>Harrell's C and time-dependent AUC not computed: {esc(s['c_index_not_computed'])}.</p>"
             )
+        if s.get("bands_not_computed"):
+            parts.append(f"<p>Kaplan-Meier by band not computed: {esc(s['bands_not_computed'])}.</p>")
         if "bands" in s:
             parts.append(
                 "<table><tr><th>band</th><th>n</th><th>events</th><th>median months (95% CI)</th>"
@@ -588,7 +597,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
                 )
                 parts.append(
                     f"<tr><td>{esc(b['label'])}</td><td>{b['n']:,}</td><td>{b.get('events', '')}</td>"
-                    f"<td>{esc(med_text + ci_text) if 'events' in b else ''}</td>{expectation_cells(b)}"
+                    f"<td>{esc(med_text + ci_text) if 'median_ci' in b else esc(b['km_not_estimable'])}</td>{expectation_cells(b)}"
                     f"<td>{esc(surv_text)}</td>"
                     f"<td>{esc(b['published_meaning'])}</td></tr>"
                 )
