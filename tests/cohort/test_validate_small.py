@@ -264,3 +264,14 @@ def test_bands_too_small_for_kaplan_meier_say_so_with_their_deaths() -> None:
     reason = summary["scores"]["tomita"]["bands_not_computed"]
     assert reason == "no row with a time and an event has a determined band"
     assert reason in _html(summary, {})
+
+
+def test_the_summary_says_what_its_interval_and_auc_are() -> None:
+    """c_index 'low'/'high' gave no level or method and time_dependent_auc no definition: the
+    summary now carries a definition of each figure."""
+    df = _tomita([float(i) for i in range(1, 13)], [1, 0] * 6, [2 + i % 9 for i in range(12)])
+    summary, _ = validate_frame(df, time="t", event="e", bootstrap=0)
+    d = summary["definitions"]
+    assert "95% percentile bootstrap" in d["c_index.low/high"] and "rows resampled" in d["c_index.low/high"]
+    assert "deaths by the horizon against rows followed beyond it" in d["time_dependent_auc"]
+    assert "bound on the band's median" in d["bands[].expectation_check"]

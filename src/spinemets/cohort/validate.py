@@ -406,6 +406,27 @@ def _km_by_band(
     return rows, base64.b64encode(buf.getvalue()).decode()
 
 
+#: What each figure of the summary is (``summary.json`` carries it as ``definitions``).
+DEFINITIONS = {
+    "time": "months (the --unit converted: a year is 365.25 days and 12 months, a week 7 days)",
+    "c_index": "Harrell's C of the total on rows with a complete total (lifelines concordance_index; tied "
+    "totals count 1/2), oriented by the score's survival direction: 0.5 = chance",
+    "c_index.low/high": "95% percentile bootstrap interval: rows resampled with replacement --bootstrap times "
+    "(each score's generator seeded with --seed); resamples without a comparable pair are skipped "
+    "(bootstrap_resamples_used)",
+    "time_dependent_auc": "cumulative/dynamic AUC at 3, 6 and 12 months (scikit-survival, inverse probability "
+    "of censoring weights): deaths by the horizon against rows followed beyond it, on rows with a total",
+    "bands[].median_months": "Kaplan-Meier median survival of the band's rows (band determined, total or not); "
+    "null = not reached",
+    "bands[].median_ci": "95% CI of that median from the KM curve's pointwise log(-log) CI (lifelines); null = "
+    "not reached within the band's follow-up (longest_follow_up_months)",
+    "bands[].survival_at": "Kaplan-Meier survival of the band at 3, 6 and 12 months (observed only: no "
+    "predicted probability is published per band)",
+    "bands[].expectation_check": "the published expectation is a bound on the band's median survival; "
+    "'observed CI excludes the published expectation' when the median's 95% CI lies wholly outside it",
+}
+
+
 def validate_frame(
     df: pl.DataFrame,
     *,
@@ -453,6 +474,7 @@ def validate_frame(
         "time_unit_in": unit,
         "c_index_orientation": "per score, in its published survival direction: 0.5 = chance, "
         "> 0.5 = ranks survival as published",
+        "definitions": DEFINITIONS,
         "scores": {},
     }
     plots: dict[str, str] = {}
