@@ -275,3 +275,25 @@ def test_the_summary_says_what_its_interval_and_auc_are() -> None:
     assert "95% percentile bootstrap" in d["c_index.low/high"] and "rows resampled" in d["c_index.low/high"]
     assert "deaths by the horizon against rows followed beyond it" in d["time_dependent_auc"]
     assert "bound on the band's median" in d["bands[].expectation_check"]
+
+
+def test_a_csv_whose_first_rows_hold_whole_numbers_of_days_reads_a_later_decimal(tmp_path: Path) -> None:
+    """The CSV types were inferred from the first 10,000 rows: whole days there and '2.5' on row
+    10,050 stopped the run with a polars parsing error reported as a bug in spinemets. Time and
+    event are now read as text and parsed by the same rules as any text column."""
+    n = 10_050
+    times = [str(1 + i % 30) for i in range(n)]
+    times[-1] = "2.5"
+    df = pl.DataFrame(
+        {
+            "t": times,
+            "e": ["1", "0"] * (n // 2),
+            "tomita_total": [5] * n,
+            "tomita_band": ["middle_term_control"] * n,
+        }
+    )
+    df.write_csv(tmp_path / "late.csv")
+    summary = validate_file(
+        tmp_path / "late.csv", time="t", event="e", unit="days", out_dir=tmp_path / "r", bootstrap=0
+    )
+    assert summary["rows_used"] == n

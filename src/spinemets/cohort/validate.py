@@ -246,7 +246,11 @@ def _read(
         lf = pl.scan_parquet(path)
         synthetic = meta.get(META_SYNTHETIC) == b"true"
     else:
-        lf = pl.scan_csv(path, infer_schema_length=10000)
+        # time and event are read as text and parsed by survival_time / survival_event: a type
+        # inferred from the first rows would fail on a later cell (integer days, then 2.5)
+        lf = pl.scan_csv(
+            path, infer_schema_length=10000, schema_overrides=dict.fromkeys(wanted.values(), pl.String)
+        )
         synthetic = False
     if fmt is not FileFormat.duckdb:
         df = lf.select(_keep(lf.collect_schema().names(), wanted)).collect()
