@@ -297,3 +297,19 @@ def test_a_csv_whose_first_rows_hold_whole_numbers_of_days_reads_a_later_decimal
         tmp_path / "late.csv", time="t", event="e", unit="days", out_dir=tmp_path / "r", bootstrap=0
     )
     assert summary["rows_used"] == n
+
+
+def test_a_missing_bootstrap_ci_says_whether_it_was_not_asked_or_not_estimable() -> None:
+    """Ten rows, times 1..10, deaths at 9 and 10 only (as above) with --bootstrap 1 and a seed
+    whose single resample misses the row at 9: 'no bootstrap CI' read the same as --bootstrap 0."""
+    df = _tomita([float(i) for i in range(1, 11)], [0] * 8 + [1, 1], [2, 3, 4, 5, 6, 7, 8, 9, 10, 2])
+    reports = {}
+    for seed in range(50):
+        summary, _ = validate_frame(df, time="t", event="e", bootstrap=1, seed=seed, scores=["tomita"])
+        if summary["scores"]["tomita"]["c_index"]["bootstrap_resamples_used"] == 0:
+            reports["none"] = _html(summary, {})
+            break
+    summary, _ = validate_frame(df, time="t", event="e", bootstrap=0, scores=["tomita"])
+    reports["zero"] = _html(summary, {})
+    assert "none of the 1 resamples had a comparable pair" in reports["none"]
+    assert "no bootstrap CI: --bootstrap 0" in reports["zero"]

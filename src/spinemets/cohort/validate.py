@@ -589,7 +589,9 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
                     f"95% percentile bootstrap CI {c['low']:.3f}-{c['high']:.3f}, "
                     f"{c['bootstrap_resamples_used']} of {c['bootstrap']} resamples had a C"
                     if c["low"] is not None
-                    else "no bootstrap CI"
+                    else "no bootstrap CI: --bootstrap 0"
+                    if not c["bootstrap"]
+                    else f"no bootstrap CI: none of the {c['bootstrap']} resamples had a comparable pair"
                 )
                 + ")</p>"
             )
