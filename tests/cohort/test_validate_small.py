@@ -313,3 +313,28 @@ def test_a_missing_bootstrap_ci_says_whether_it_was_not_asked_or_not_estimable()
     reports["zero"] = _html(summary, {})
     assert "none of the 1 resamples had a comparable pair" in reports["none"]
     assert "no bootstrap CI: --bootstrap 0" in reports["zero"]
+
+
+def test_the_terminal_says_why_a_prognostic_score_has_no_c(tmp_path: Path) -> None:
+    """The terminal listed only the scores with a C: a prognostic score without one vanished."""
+    from typer.testing import CliRunner
+
+    from spinemets.cli import app
+
+    _tomita([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 0, 1, 1, 0, 1], [9, 8, 6, 5, 3, 2]).write_csv(
+        tmp_path / "t.csv"
+    )
+    args = [
+        "cohort",
+        "validate",
+        str(tmp_path / "t.csv"),
+        "--time",
+        "t",
+        "--event",
+        "e",
+        "-o",
+        str(tmp_path / "r"),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "tomita: n=6, C not computed: 6 rows with a complete total, fewer than 10" in result.output
