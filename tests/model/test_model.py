@@ -230,8 +230,8 @@ FAILURES: list[tuple[dict[str, Any], str]] = [
     ({"primary": {"histology": "other"}}, r"histology 'other' needs histology_other"),
     (
         {"performance": {"kps": 65}},
-        r"performance\.kps must be a multiple of 10 \(Karnofsky performance status, % \(10-100; 0, death, "
-        r"is not assessed\)\); got 65",
+        r"performance\.kps must be a multiple of 10 \(Karnofsky performance status, % from 10 to 100; 0 "
+        r"\(death\) is not assessed\); got 65",
     ),
     ({"performance": {"kps": 110}}, r"performance\.kps must be less than or equal to 100"),
     ({"performance": {"ecog": 6}}, r"performance\.ecog must be less than or equal to 4"),
@@ -495,7 +495,7 @@ def test_death_as_a_performance_status_is_refused_by_the_model(
 ) -> None:
     """KPS 0 and ECOG 5 mean the patient has died; Tokuhashi reads KPS 10-100 and ECOG 0-4. The model
     took them and assess() then failed under the score's name (tokuhashi_revised.kps)."""
-    with pytest.raises(InvalidInputError, match=rf"{field} must be .*death, is not assessed"):
+    with pytest.raises(InvalidInputError, match=rf"{field} must be .*\(death\) is not assessed"):
         parse_patient({"performance": performance})
 
 

@@ -244,7 +244,7 @@ def test_invalid_patient_is_a_problem_naming_path_value_and_allowed(open_client:
         {
             "field": "patient.performance.kps",
             "value": 75,
-            "allowed": "a multiple of 10 (Karnofsky performance status, % (10-100; 0, death, is not assessed))",
+            "allowed": "a multiple of 10 (Karnofsky performance status, % from 10 to 100; 0 (death) is not assessed)",
         }
     ]
     assert body["errors"][0]["allowed"] in str(_library_error({"performance": {"kps": 75}}))

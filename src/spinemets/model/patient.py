@@ -86,10 +86,10 @@ class Performance(_Model):
         ge=10,
         le=100,
         multiple_of=10,
-        description="Karnofsky performance status, % (10-100; 0, death, is not assessed).",
+        description="Karnofsky performance status, % from 10 to 100; 0 (death) is not assessed.",
     )
     ecog: int | None = Field(
-        None, ge=0, le=4, description="ECOG/WHO performance status, 0-4 (5, death, is not assessed)."
+        None, ge=0, le=4, description="ECOG/WHO performance status, 0-4; 5 (death) is not assessed."
     )
 
     @model_validator(mode="after")
