@@ -232,10 +232,11 @@ def test_overlapping_lesions_are_not_counted_twice_as_vertebrae() -> None:
     assert score("tokuhashi_revised", two).items[2].category is None
 
 
-@pytest.mark.parametrize("key", ["tomita", "bauer", "performance", "frankel"])
+@pytest.mark.parametrize("key", ["tomita", "bauer", "performance", "frankel", "tokuhashi_revised"])
 def test_recalled_definitions_say_so_in_their_notes(key: str) -> None:
     """reference/scores.md tags these tables or bands [K] (recalled, not checked against the primary
     paper): Tomita 2001 points and bands; Bauer 1995 groups 0-1 / 2-3 / 4-5 (the abstract, PubMed
-    7740944, names three groups but not their cut-offs); both KPS<->ECOG tables; Frankel 1969 wording.
+    7740944, names three groups but not their cut-offs); both KPS<->ECOG tables; Frankel 1969 wording;
+    Tokuhashi 2005's recommended treatment per band ([S: src-nsnotes-prog, K]).
     Every result and docs/scores.md carry the notes, so the mark must be there."""
     assert any("[K]" in note for note in SCORES[key].notes)

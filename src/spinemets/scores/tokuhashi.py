@@ -248,6 +248,9 @@ def definition(convention: EcogConvention = EcogConvention.oken1982) -> ScoreDef
         ),
         notes=(
             "Predicted and actual survival agreed in 86.4% of 246 patients in the 2005 paper (recalled; unverified).",
+            "The treatment named in each band's meaning (conservative or palliative surgery, excisional "
+            "surgery) is from a secondary source [S] and recall [K], not checked against the 2005 paper; "
+            "the survival predictions are from the published table [S].",
         ),
     )
 
