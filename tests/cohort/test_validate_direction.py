@@ -19,7 +19,7 @@ from spinemets.scores.engine import SurvivalDirection
 # - Tokuhashi 1990 §2b: <= 5 -> <= 3 months, >= 9 -> >= 12 months [K] -> higher longer
 # - Tomita §3: 2-3 long-term local control .. 8-10 terminal care [K] -> higher shorter
 # - Bauer §4: one point per positive factor [K]; modified Bauer 0-1 supportive .. 3-4 local control [S]
-# - NESMS §5: odds of 1-year death vs NESMS 3 are 7.04 at 2 and 31.30 at 1 [S: Schoenfeld 2020] -> higher longer
+# - NESMS §5: odds of 1-year death vs NESMS 3 are 7.04 at 2 and 31.30 at 1 [S: Schoenfeld 2021, online 2020] -> higher longer
 # - SINS §1 grades instability, ESCC §6 grades cord compression: no survival claim
 # - ECOG §9: a worse grade earns fewer Tokuhashi general-condition points (§2a) -> higher shorter
 # - Frankel §9: Tokuhashi palsy points rise from A/B (0) to E (2) -> the rank A=0..E=4 reads higher longer

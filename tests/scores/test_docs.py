@@ -27,3 +27,9 @@ def test_docs_list_every_score_and_every_unsupported_one() -> None:
 
 def write() -> None:
     DOC.write_text(generated(), encoding="utf-8")
+
+
+def test_references_in_a_line_are_separated_cleanly() -> None:
+    # a reference ends with its period; joined with "; " it read "Paraplegia 1969;7(3):179-192.; American ..."
+    assert ".;" not in generated()
+    assert "179-192; American Spinal Injury Association" in generated()

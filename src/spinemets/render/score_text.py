@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from spinemets.knowledge.bibliography import Reference
 from spinemets.scores.engine import (
     Bins,
     Derivation,
@@ -16,6 +19,11 @@ from spinemets.scores.engine import (
     ScoreResult,
     Subscore,
 )
+
+
+def cited(refs: Iterable[Reference]) -> str:
+    """References on one line, separated by semicolons (a reference's closing period dropped: '192.;')."""
+    return "; ".join(r.vancouver().removesuffix(".") for r in refs)
 
 
 def score_panel(result: ScoreResult) -> Panel:
@@ -46,7 +54,7 @@ def score_panel(result: ScoreResult) -> Panel:
     if result.options:
         shown = ", ".join(f"{k}={v}" for k, v in result.options.items())
         parts.append(Text(f"options: {shown}", style="cyan"))
-    cites = "; ".join(ref.vancouver() for ref in result.citation)
+    cites = cited(result.citation)
     parts.append(Text(f"{result.version}. {cites}", style="dim"))
     title = result.name + (f" at {result.subject}" if result.subject else "")
     return Panel(Group(*parts), title=title, title_align="left")
@@ -112,7 +120,7 @@ def catalogue_markdown(
             lines.append(
                 f"- Option `{o.name}`: {' / '.join(o.choices)} (default `{o.default}`): {o.describe}."
             )
-        lines += [f"- Cites: {'; '.join(r.vancouver() for r in d.citations)}", ""]
+        lines += [f"- Cites: {cited(d.citations)}", ""]
         lines += ["| Item | Category | Points |", "|---|---|---|"]
         for item in d.items:
             for i, c in enumerate(item.categories):

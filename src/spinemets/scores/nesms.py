@@ -7,7 +7,7 @@ missing-data range carries through and the cohort path can vectorise it from the
 References:
     Ghori AK et al. Spine J 2015;15(11):2345-2350. doi:10.1016/j.spinee.2015.06.061
     Schoenfeld AJ et al. Spine J 2016;16(4):482-490. doi:10.1016/j.spinee.2015.09.043
-    Schoenfeld AJ et al. Spine J 2020. doi:10.1016/j.spinee.2020.02.009
+    Schoenfeld AJ et al. Spine J 2021 (online 2020). doi:10.1016/j.spinee.2020.02.009
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ DEFINITION = ScoreDefinition(
             high=1,
             label="1",
             meaning="Odds of death at 1 year 31.3 (95% CI 8.8-111.0) times those of NESMS 3 "
-            "(Schoenfeld 2020 prospective validation).",
+            "(Schoenfeld 2021 prospective validation).",
         ),
         Band(
             key="nesms_2",
@@ -157,14 +157,14 @@ DEFINITION = ScoreDefinition(
             high=2,
             label="2",
             meaning="Odds of death at 1 year 7.0 (95% CI 2.5-20.1) times those of NESMS 3 "
-            "(Schoenfeld 2020 prospective validation).",
+            "(Schoenfeld 2021 prospective validation).",
         ),
         Band(
             key="nesms_3",
             low=3,
             high=3,
             label="3",
-            meaning="The reference (best) group in the prospective validation (Schoenfeld 2020).",
+            meaning="The reference (best) group in the prospective validation (Schoenfeld 2021).",
         ),
     ),
     ceiling=3,
