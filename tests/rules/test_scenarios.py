@@ -177,3 +177,22 @@ def test_urgent_pathway_says_when_known_cancer_is_not_recorded() -> None:
     assert plan is not None
     rec = plan.get("triage.urgent-pathway")
     assert rec is not None and "known cancer not recorded" in rec.basis
+
+
+def test_new_symptoms_after_treatment_name_the_imaging_the_patient_can_have() -> None:
+    """guidelines.md 2.2 (NICE NG234: MRI contraindicated -> CT, myelography after CT only rarely, at a spinal
+    centre) and 8.1 (seed 003: CT myelography when MRI is contraindicated): the emergency evaluation of new
+    symptoms asked for a whole-spine MRI although the follow-up schedule had already switched to CT myelography."""
+    plan = _assessment(next(p for p in SCENARIOS if p.stem == "followup_new_deficit")).plan
+    assert plan is not None
+    rec = plan.get("follow-up.new-symptoms")
+    assert rec is not None
+    assert "whole-spine MRI" not in rec.text
+    assert "CT" in rec.text and "myelography" in rec.text
+    assert "MRI contraindicated" in rec.basis
+    assert all(s.what.startswith("CT myelography") for s in plan.schedule)
+    mri = _assessment(next(p for p in SCENARIOS if p.stem == "new_level_mscc_after_treatment_not_fit")).plan
+    assert mri is not None
+    rec = mri.get("follow-up.new-symptoms")
+    assert rec is not None
+    assert "whole-spine MRI" in rec.text and "MRI contraindicated" not in rec.basis

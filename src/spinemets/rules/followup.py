@@ -137,6 +137,14 @@ def recurrence_risk(ctx: RuleContext) -> None:
         ctx.emit("follow-up.recurrence-risk-after-prior-rt", basis)
 
 
+_CT_INSTEAD_OF_MRI = (
+    "whole-spine CT because MRI is contraindicated, with CT myelography where compression must be shown "
+    "(NICE NG234: myelography only rarely, at a spinal centre)"
+)
+"""NICE NG234 [V2]: CT when MRI is contraindicated, myelography rarely and only at a spinal centre; seed 003
+[S]: CT myelography for follow-up when MRI is contraindicated (``follow-up.ct-myelography``)."""
+
+
 @rule("follow-up.new-symptoms", "follow-up.new-pain-urgent")
 def new_symptoms(ctx: RuleContext) -> None:
     """Neurological symptoms (or none recorded) -> emergency; a normal examination -> urgent (NICE CG75)."""
@@ -147,5 +155,8 @@ def new_symptoms(ctx: RuleContext) -> None:
     if ctx.facts.no_neurological_signs:
         basis.append("no radicular pain")
         ctx.emit("follow-up.new-pain-urgent", basis)
+    elif ctx.patient.context.mri_contraindicated:
+        # the imaging the schedule uses (seed 003), on NICE NG234's terms for an MRI contraindication
+        ctx.emit("follow-up.new-symptoms", [*basis, "MRI contraindicated"], imaging=_CT_INSTEAD_OF_MRI)
     else:
-        ctx.emit("follow-up.new-symptoms", basis)
+        ctx.emit("follow-up.new-symptoms", basis, imaging="whole-spine MRI")
