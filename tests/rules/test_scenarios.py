@@ -196,3 +196,22 @@ def test_new_symptoms_after_treatment_name_the_imaging_the_patient_can_have() ->
     rec = mri.get("follow-up.new-symptoms")
     assert rec is not None
     assert "whole-spine MRI" in rec.text and "MRI contraindicated" not in rec.basis
+
+
+def test_separation_surgery_names_the_thecal_sac_when_compression_is_only_at_l2_or_below() -> None:
+    """guidelines.md 5.5 (separation surgery: a margin around the cord) and 4.2 (ESCC grades the thecal sac):
+    below L2 there is no cord, only the cauda equina (the L2 cut-off of ``facts.cauda_compression_only``, as in
+    Patchell's cauda exclusion, 6.1); the clinical content of the item does not change."""
+    cauda = _assessment(next(p for p in SCENARIOS if p.stem == "cauda_equina_compression_fit")).plan
+    cord = _assessment(next(p for p in SCENARIOS if p.stem == "renal_t6_mscc")).plan
+    assert cauda is not None and cord is not None
+    below, above = cauda.get("noms.separation-surgery"), cord.get("noms.separation-surgery")
+    assert below is not None and above is not None
+    assert (
+        "cord" not in below.text and "a margin around the thecal sac holding the cauda equina" in below.text
+    )
+    assert "high-grade compression only at L2 or below (cauda equina)" in below.basis
+    assert "a margin around the cord" in above.text
+    assert "high-grade compression only at L2 or below (cauda equina)" not in above.basis
+    same = ("circumferential decompression", "stabilisation as needed", "followed by SBRT", "radioresistant")
+    assert all(s in below.text and s in above.text for s in same)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from spinemets.rules.engine import RuleContext, rule
 
+_CAUDA_ONLY = "high-grade compression only at L2 or below (cauda equina)"
+"""Basis line of ``facts.cauda_compression_only`` (the L2 cut-off: below the conus in most adults)."""
+
 
 @rule("noms.summary")
 def summary(ctx: RuleContext) -> None:
@@ -76,7 +79,7 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
                 [
                     o,
                     *f.escc_high.basis,
-                    "high-grade compression only at L2 or below (cauda equina)",
+                    _CAUDA_ONLY,
                     *f.neuro_deficit.basis,
                     *f.surgical_candidate.basis,
                 ],
@@ -90,7 +93,11 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
             cand = f.surgical_candidate
             basis = [o, *f.escc_high.basis, *cand.basis]
             if cand.value:
-                ctx.emit("noms.separation-surgery", basis)
+                if f.cauda_compression_only:  # below L2 there is no cord to name, only the cauda equina
+                    cauda = [o, *f.escc_high.basis, _CAUDA_ONLY, *cand.basis]
+                    ctx.emit("noms.separation-surgery", cauda, neural="thecal sac holding the cauda equina")
+                else:
+                    ctx.emit("noms.separation-surgery", basis, neural="cord")
             elif cand.value is False:
                 ctx.emit("noms.cebrt-not-operable", basis)
             else:
