@@ -215,3 +215,24 @@ def test_separation_surgery_names_the_thecal_sac_when_compression_is_only_at_l2_
     assert "high-grade compression only at L2 or below (cauda equina)" not in above.basis
     same = ("circumferential decompression", "stabilisation as needed", "followed by SBRT", "radioresistant")
     assert all(s in below.text and s in above.text for s in same)
+
+
+def test_a_recorded_escc_grade_stands_for_the_imaging_except_on_an_emergency_deadline() -> None:
+    """guidelines.md 4.2 (ESCC is read on axial T2 MRI) and 2.2 (CT myelography when MRI is contraindicated):
+    a grade at every lesion means the grading imaging was done, and the board summary says it was taken as
+    done; 2.1 (NL-WM: suspected MSCC -> whole-spine MRI within 12 h): the grades do not show the whole spine,
+    so the emergency imaging stays, with the reason in its basis."""
+    calm = _assessment(next(p for p in SCENARIOS if p.stem == "escc_recorded_mri_not_recorded")).plan
+    assert calm is not None
+    summary = calm.get("noms.summary")
+    assert summary is not None
+    assert any(
+        b.startswith("ESCC recorded at every lesion (T8 1a)") and "taken as done" in b for b in summary.basis
+    )
+    urgent = _assessment(
+        next(p for p in SCENARIOS if p.stem == "escc_recorded_mri_not_recorded_deficit")
+    ).plan
+    assert urgent is not None
+    mri = urgent.get("imaging.mri-whole-spine-12h")
+    assert mri is not None
+    assert any("not that the whole spine was" in b for b in mri.basis)

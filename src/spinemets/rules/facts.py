@@ -251,6 +251,25 @@ class Facts:
         return max(graded, key=lambda pair: _ESCC_ORDER[pair[1]])
 
     @cached_property
+    def escc_imaging(self) -> str | None:
+        """Whole-spine MRI not recorded as done (``mri_done`` unset), yet an ESCC grade at every recorded lesion:
+        the grade is read on axial MRI (Bilsky 2010), or on CT myelography when MRI is contraindicated, so that
+        imaging is taken as done. The basis line that says so, or None."""
+        p = self.patient
+        if p.context.mri_done is not None or not p.lesions or self.lesions_missing_escc:
+            return None
+        grades = ", ".join(f"{les.level} {les.escc.value}" for les in p.lesions if les.escc is not None)
+        how = (
+            "CT myelography, MRI being contraindicated"
+            if p.context.mri_contraindicated
+            else "MRI or CT myelography"
+        )
+        return (
+            f"ESCC recorded at every lesion ({grades}), MRI not recorded as done: the imaging that grades it "
+            f"({how}) is taken as done at the graded levels"
+        )
+
+    @cached_property
     def escc_high(self) -> Judgement:
         """High-grade ESCC anywhere: True if any lesion is high grade; None if some are ungraded."""
         worst = self.worst_escc

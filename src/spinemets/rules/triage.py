@@ -9,6 +9,7 @@ from __future__ import annotations
 from spinemets.model.enums import RadicularPain
 from spinemets.rules.engine import RuleContext, rule
 from spinemets.rules.facts import NEURO_ALARMS
+from spinemets.rules.model import Urgency
 
 
 def _pain_alarms(ctx: RuleContext) -> list[str]:
@@ -18,11 +19,21 @@ def _pain_alarms(ctx: RuleContext) -> list[str]:
 
 
 def _mri_needed(ctx: RuleContext) -> bool:
-    """Imaging is pending: MRI not recorded as done, and a reason to image is present."""
+    """Imaging is pending: MRI not recorded as done, and a reason to image is present. ESCC grades at every
+    lesion stand for the imaging (``facts.escc_imaging``), except on an emergency deadline: grades at the
+    known levels do not show that the whole spine was imaged, and the emergency imaging stays."""
     if ctx.patient.context.mri_done:
         return False
     f = ctx.facts
-    return bool(f.neuro_deficit.value or f.suspected_mscc.value or _pain_alarms(ctx) or f.painful)
+    if not (f.neuro_deficit.value or f.suspected_mscc.value or _pain_alarms(ctx) or f.painful):
+        return False
+    return f.escc_imaging is None or ctx.spec(_deadline(ctx)[0]).urgency is Urgency.emergency
+
+
+_WHOLE_SPINE_NOT_SHOWN = (
+    "ESCC recorded at every lesion, but whole-spine imaging not recorded as done: the grades show that the "
+    "graded levels were imaged, not that the whole spine was"
+)
 
 
 @rule("triage.emergency-pathway", "triage.urgent-pathway")
@@ -37,7 +48,8 @@ def pathway(ctx: RuleContext) -> None:
     # NICE's urgent route is for pain in a person with cancer: not when the record says no cancer (and
     # names no primary, which would contradict it)
     no_cancer = known is False and ctx.patient.primary.histology is None
-    if alarms and not ctx.patient.context.mri_done and not no_cancer:
+    imaged = ctx.patient.context.mri_done or f.escc_imaging is not None
+    if alarms and not imaged and not no_cancer:
         ctx.emit("triage.urgent-pathway", [*alarms, "known cancer not recorded" if known is None else ""])
 
 
@@ -69,10 +81,12 @@ def mri_deadline(ctx: RuleContext) -> None:
             ctx.emit("imaging.mri-contraindicated", ["MRI contraindicated", ctx.facts.escc_high.basis[0]])
         _neurology_for_treatment(ctx)
         return
-    chosen = _deadline(ctx)
-    if chosen is None:
+    rec_id, basis = _deadline(ctx)
+    if rec_id == "triage.obtain-neurological-exam":
+        ctx.emit(rec_id, basis)
         return
-    rec_id, basis = chosen
+    if ctx.facts.escc_imaging is not None:  # kept only on an emergency deadline (_mri_needed)
+        basis.append(_WHOLE_SPINE_NOT_SHOWN)
     if ctx.patient.context.mri_contraindicated:
         ct_id, deadline = _CT_INSTEAD[rec_id]
         ctx.emit(
@@ -97,8 +111,8 @@ def _neurology_for_treatment(ctx: RuleContext) -> None:
         ctx.emit("triage.obtain-neurological-exam", ["radicular pain not recorded", *nd.basis])
 
 
-def _deadline(ctx: RuleContext) -> tuple[str, list[str]] | None:
-    """Which MRI deadline applies and why, or None after asking for the neurological examination."""
+def _deadline(ctx: RuleContext) -> tuple[str, list[str]]:
+    """Which MRI deadline applies and why, or ``triage.obtain-neurological-exam`` when it cannot be chosen."""
     n = ctx.patient.neurology
     f = ctx.facts
     mri_note = "MRI not recorded as done" if ctx.patient.context.mri_done is None else "no MRI yet"
@@ -111,18 +125,12 @@ def _deadline(ctx: RuleContext) -> tuple[str, list[str]] | None:
         if n.deficit_progressive and days is not None:
             basis.append(f"deficit developed over {days} days")
             return ("imaging.mri-whole-spine-24h" if days <= 7 else "imaging.mri-whole-spine-48h"), basis
-        ctx.emit(
-            "triage.obtain-neurological-exam", [*basis, "onset or progression of the deficit not recorded"]
-        )
-        return None
+        return "triage.obtain-neurological-exam", [*basis, "onset or progression of the deficit not recorded"]
     if n.radiculopathy is RadicularPain.unilateral:
         return "imaging.mri-whole-spine-1w", ["unilateral radicular pain", mri_note]
     if n.radiculopathy is RadicularPain.none and f.neuro_deficit.value is False:
         return "imaging.mri-whole-spine-2w", ["local back pain only", *f.neuro_deficit.basis, mri_note]
-    ctx.emit(
-        "triage.obtain-neurological-exam", ["radicular pain/deficit not recorded", *f.neuro_deficit.basis]
-    )
-    return None
+    return "triage.obtain-neurological-exam", ["radicular pain/deficit not recorded", *f.neuro_deficit.basis]
 
 
 @rule("imaging.mri-protocol", "imaging.plain-films-cannot-exclude")
