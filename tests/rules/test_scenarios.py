@@ -236,3 +236,21 @@ def test_a_recorded_escc_grade_stands_for_the_imaging_except_on_an_emergency_dea
     mri = urgent.get("imaging.mri-whole-spine-12h")
     assert mri is not None
     assert any("not that the whole spine was" in b for b in mri.basis)
+
+
+def test_an_operated_level_in_follow_up_is_not_sent_back_to_the_surgeon_for_its_pre_treatment_sins() -> None:
+    """guidelines.md 4.1 (SOSG: SINS 7-18 warrants surgical consultation before planned radiotherapy): at a level
+    already operated on, seen in follow-up without new symptoms, the SINS read from the recorded lesion data asks
+    for no new consultation (the board summary says why); with new symptoms every level counts again."""
+    path = next(p for p in SCENARIOS if p.stem == "followup_operated_level_pre_treatment_sins")
+    plan = _assessment(path).plan
+    assert plan is not None
+    summary = plan.get("noms.summary")
+    assert summary is not None
+    assert any(b.startswith("SINS 18 (unstable) at T12 (surgery there on 2026-05-12)") for b in summary.basis)
+    again = _patient(_load(path))
+    again["context"] = {**again["context"], "new_symptoms_since_treatment": True}
+    plan = assess(again).plan
+    assert plan is not None
+    rec = plan.get("stability.surgical-consultation")
+    assert rec is not None and rec.basis == ("SINS 18 (unstable) at T12",)

@@ -291,6 +291,42 @@ class Facts:
         return None
 
     @cached_property
+    def operated_settled(self) -> tuple[Lesion, ...]:
+        """Levels with recorded prior surgery, in follow-up of a treated patient with no new symptoms (recorded
+        as none) and no progression: their SINS is read from lesion data the operating surgeon has already
+        acted on, so it asks for no new surgical consultation (SOSG: SINS 7-18 -> consultation before
+        radiotherapy) and no new stabilisation. With new symptoms, progression or an untreated patient, every
+        level counts as before."""
+        c = self.patient.context
+        if not self.treated or c.new_symptoms_since_treatment is not False:
+            return ()
+        if any(les.progression_after_radiotherapy for les in self.patient.lesions):
+            return ()
+        return tuple(les for les in self.patient.lesions if les.prior_surgery)
+
+    @cached_property
+    def sins_in_play(self) -> tuple[ScoreResult, ...]:
+        """Per-lesion SINS that can call for a surgeon now: every lesion's, less the operated, settled levels."""
+        operated = {str(les.level) for les in self.operated_settled}
+        return tuple(r for r in self.sins_by_lesion if r.subject not in operated)
+
+    @cached_property
+    def operated_sins_basis(self) -> str | None:
+        """What the plan says of an operated, settled level whose SINS could be 7 or more (None if none)."""
+        lines = []
+        for les in self.operated_settled:
+            res = self.sins_for(les)
+            if res is not None and res.max >= 7:
+                when = f" on {les.prior_surgery_date}" if les.prior_surgery_date else ""
+                lines.append(f"{res.label()} at {les.level} (surgery there{when})")
+        if not lines:
+            return None
+        return (
+            f"{'; '.join(lines)}: read from the recorded lesion data, in follow-up without new symptoms; a level "
+            "already operated on gets no new surgical consultation or stabilisation for it"
+        )
+
+    @cached_property
     def sins(self) -> ScoreResult | None:
         """The most unstable lesion's SINS (``scores['sins']``), None without lesions."""
         if not self.patient.lesions:
@@ -299,18 +335,23 @@ class Facts:
 
     @cached_property
     def unstable(self) -> Judgement:
-        """SINS 13-18 at any lesion (True), every lesion determined below that (False), else None."""
+        """SINS 13-18 at any lesion (True), every lesion determined below that (False), else None; levels
+        operated on and settled (``operated_settled``) are left out."""
         if not self.sins_by_lesion:
             return Judgement(None, ("no spinal lesion recorded",))
-        certain = [
-            r for r in self.sins_by_lesion if r.band_determined and r.band and r.band.key == "unstable"
-        ]
+        results = self.sins_in_play
+        if not results:
+            operated = "a level operated on before, in follow-up without new symptoms"
+            return Judgement(
+                False, tuple(f"{r.label()} at {r.subject}: {operated}" for r in self.sins_by_lesion)
+            )
+        certain = [r for r in results if r.band_determined and r.band and r.band.key == "unstable"]
         if certain:
             return Judgement(True, tuple(f"{r.label()} at {r.subject}" for r in certain))
-        unsure = [r for r in self.sins_by_lesion if not r.band_determined and "unstable" in r.possible_bands]
+        unsure = [r for r in results if not r.band_determined and "unstable" in r.possible_bands]
         if unsure:
             return Judgement(None, tuple(f"{r.label()} at {r.subject}" for r in unsure))
-        return Judgement(False, tuple(f"{r.label()} at {r.subject}" for r in self.sins_by_lesion))
+        return Judgement(False, tuple(f"{r.label()} at {r.subject}" for r in results))
 
     @cached_property
     def painful(self) -> bool:

@@ -24,7 +24,7 @@ def summary(ctx: RuleContext) -> None:
     sins = f.sins
     m = f"{sins.label()} at {sins.subject}" if sins is not None else "SINS not available"
     s = f"{f.performance_basis}; {'; '.join(f.life_expectancy_3_months.basis)}; {f.fit_for_surgery.basis[0]}"
-    basis = [n, f.escc_imaging or "", f.radiosensitivity_basis, m, s]
+    basis = [n, f.escc_imaging or "", f.radiosensitivity_basis, m, f.operated_sins_basis or "", s]
     ctx.emit("noms.summary", basis, n=n, o=f.radiosensitivity_basis, m=m, s=s)
 
 

@@ -11,7 +11,14 @@ from spinemets.rules.engine import RuleContext, rule
 
 
 def _lesion_pain(ctx: RuleContext) -> list[str]:
-    return [str(les.level) for les in ctx.patient.lesions if les.pain is PainType.mechanical]
+    """Levels whose SINS pain item is mechanical; not a level operated on, in follow-up without new symptoms
+    (``facts.operated_settled``: its lesion data predate the operation)."""
+    settled = ctx.facts.operated_settled
+    return [
+        str(les.level)
+        for les in ctx.patient.lesions
+        if les.pain is PainType.mechanical and les not in settled
+    ]
 
 
 @rule("pain.mechanical", "pain.tumour-related", "pain.obtain-character")

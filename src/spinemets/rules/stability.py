@@ -26,9 +26,11 @@ def lesions_recorded(ctx: RuleContext) -> None:
     "stability.obtain-sins-items",
 )
 def sins_bands(ctx: RuleContext) -> None:
-    results = ctx.facts.sins_by_lesion
-    if not results:
+    every = ctx.facts.sins_by_lesion
+    if not every:
         return
+    # a level operated on, in follow-up without new symptoms, is not sent back to the surgeon (facts)
+    results = ctx.facts.sins_in_play
     at_least_7 = [r for r in results if r.min >= 7]
     unstable = [r for r in results if r.band_determined and r.band is not None and r.band.key == "unstable"]
     undetermined = [r for r in results if not r.band_determined and r.max >= 7]
@@ -46,8 +48,9 @@ def sins_bands(ctx: RuleContext) -> None:
             ranges=ranges,
             items="; ".join(items),
         )
-    if all(r.band_determined and r.band is not None and r.band.key == "stable" for r in results):
-        ctx.emit("stability.stable", [f"{r.label()} at {r.subject}" for r in results])
+    # "all scored lesions are stable" speaks of the operated levels too
+    if all(r.band_determined and r.band is not None and r.band.key == "stable" for r in every):
+        ctx.emit("stability.stable", [f"{r.label()} at {r.subject}" for r in every])
 
 
 @rule("stability.immobilise")

@@ -77,7 +77,7 @@ def _indicated_lesions(ctx: RuleContext) -> list[Lesion]:
     f = ctx.facts
     lesions = ctx.patient.lesions
     unstable = {
-        r.subject for r in f.sins_by_lesion if r.band_determined and r.band and r.band.key == "unstable"
+        r.subject for r in f.sins_in_play if r.band_determined and r.band and r.band.key == "unstable"
     }
     cord = bool(f.escc_high.value) and not f.established_paraplegia.value
     cord = cord and (f.radiosensitivity == "resistant" or bool(f.decompression_indicated.value))
