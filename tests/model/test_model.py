@@ -536,3 +536,31 @@ def test_an_event_dated_after_the_assessment_is_refused(data: dict[str, Any], fi
         parse_patient(data)
     same_day = parse_patient({"assessment_date": "2026-11-20", "primary": {"diagnosis_date": "2026-11-20"}})
     assert same_day.primary.diagnosis_date is not None
+
+
+def test_new_symptoms_since_treatment_beside_no_treatment_at_all_is_a_contradiction() -> None:
+    """'New or worse symptoms since treatment' (seed 003 follow-up) with treatment_received 'none' and no lesion
+    recording prior radiotherapy or surgery: no treatment for the symptoms to follow, so the plan emitted an
+    'after treatment' item. Refused, like the other contradictions; a treatment recorded at a lesion, an
+    unrecorded treatment or no new symptoms is accepted."""
+    with pytest.raises(
+        InvalidInputError,
+        match=r"^context\.new_symptoms_since_treatment must be false or no value when treatment_received is "
+        r"'none' and no lesion records prior radiotherapy or surgery; got True",
+    ):
+        parse_patient({"context": {"treatment_received": "none", "new_symptoms_since_treatment": True}})
+    at_lesion = parse_patient(
+        {
+            "lesions": [{"level": "T5", "prior_radiotherapy": {"dose_gy": 20, "fractions": 5}}],
+            "context": {"treatment_received": "none", "new_symptoms_since_treatment": True},
+        }
+    )
+    assert at_lesion.context.new_symptoms_since_treatment is True
+    parse_patient(
+        {
+            "lesions": [{"level": "T5", "prior_surgery": True}],
+            "context": {"treatment_received": "none", "new_symptoms_since_treatment": True},
+        }
+    )
+    parse_patient({"context": {"new_symptoms_since_treatment": True}})
+    parse_patient({"context": {"treatment_received": "none", "new_symptoms_since_treatment": False}})

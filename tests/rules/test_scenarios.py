@@ -254,3 +254,16 @@ def test_an_operated_level_in_follow_up_is_not_sent_back_to_the_surgeon_for_its_
     assert plan is not None
     rec = plan.get("stability.surgical-consultation")
     assert rec is not None and rec.basis == ("SINS 18 (unstable) at T12",)
+
+
+def test_new_symptoms_with_treatment_recorded_only_at_a_lesion_say_which_treatment_they_follow() -> None:
+    """guidelines.md 8.1 (seed 003: new symptoms after treatment need immediate evaluation) and 1.5 (NICE: contact
+    immediately): treatment_received 'none' with radiotherapy recorded at T5 (the model refuses 'none' with no
+    treatment anywhere) is read as new symptoms after the T5 course, and the basis says so."""
+    patient = _patient(_load(next(p for p in SCENARIOS if p.stem == "prior_rt_at_lesion_new_deficit")))
+    patient["context"] = {**patient["context"], "new_symptoms_since_treatment": True}
+    plan = assess(patient).plan
+    assert plan is not None
+    rec = plan.get("follow-up.new-symptoms")
+    assert rec is not None and rec.urgency.value == "emergency"
+    assert "treatment_received 'none': read as after the treatment recorded at T5" in rec.basis

@@ -475,6 +475,24 @@ class Patient(_Model):
             )
         return self
 
+    @model_validator(mode="after")
+    def _new_symptoms_follow_a_treatment(self) -> Patient:
+        # "New or worse symptoms since treatment" beside no local treatment (treatment_received "none") and no
+        # lesion recording radiotherapy or surgery: there is no treatment for them to follow. A contradiction to
+        # resolve, not for a rule to read as follow-up after treatment.
+        c = self.context
+        treated_lesion = any(les.prior_radiotherapy is not None or les.prior_surgery for les in self.lesions)
+        if c.new_symptoms_since_treatment and c.treatment_received == "none" and not treated_lesion:
+            raise InvalidInputError(
+                "context.new_symptoms_since_treatment",
+                True,
+                "false or no value when treatment_received is 'none' and no lesion records prior radiotherapy "
+                "or surgery",
+                "there is no treatment for the symptoms to follow: record the symptoms under neurology and pain, "
+                "or record the treatment given",
+            )
+        return self
+
     @property
     def frankel_grade(self) -> tuple[Frankel, str] | None:
         """Frankel grade, or the ASIA grade substituted one-for-one (with the source named)."""
