@@ -149,3 +149,18 @@ def test_a_patient_file_that_is_not_utf8_is_exit_2_naming_the_file(
         err
     )
     assert "save it again as UTF-8" in err
+
+
+def test_python_dash_m_runs_the_command_line() -> None:
+    # "python -m spinemets ..." failed: the package had no __main__ module
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "spinemets", "score", "sins", "--item", "level=T12"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SINS 3..18" in done.stdout
