@@ -208,3 +208,24 @@ def test_a_recommendation_resting_on_a_recalled_fact_is_marked_unverified() -> N
     assert bsc.unverified
     pathway = recs["triage.emergency-pathway"]
     assert not pathway.unverified and not any("recalled" in b for b in pathway.basis)
+
+
+def test_myeloma_with_low_clearance_sees_esmos_denosumab_preference() -> None:
+    # reference/guidelines.md, bone-modifying agents: ESMO 2020 [V] "denosumab preferred in myeloma with
+    # renal impairment (truncated)"; the plan quoted ESMO's indications without it
+    import spinemets
+
+    patient = json.loads(
+        (Path(__file__).resolve().parents[2] / "examples" / "breast_t12_mechanical.json").read_text()
+    )
+    patient["primary"] = {"histology": "myeloma", "histology_confirmed": True}
+    patient["labs"] = {"creatinine_clearance_ml_min": 25}
+    plan = spinemets.assess(patient).plan
+    assert plan is not None
+    bma = next(r for r in plan.recommendations if r.id == "systemic.bone-modifying-agent")
+    esmo = next(s for s in bma.per_source if s.source == "ESMO 2020")
+    assert (
+        "denosumab preferred in myeloma with renal impairment" in esmo.text
+        and "without a threshold" in esmo.text
+    )
+    assert any(r.id == "systemic.low-clearance" for r in plan.recommendations)
