@@ -229,3 +229,29 @@ def test_myeloma_with_low_clearance_sees_esmos_denosumab_preference() -> None:
         and "without a threshold" in esmo.text
     )
     assert any(r.id == "systemic.low-clearance" for r in plan.recommendations)
+
+
+def test_follow_up_schedule_names_ct_myelography_when_mri_is_contraindicated() -> None:
+    # seed 003 (follow-up): CT myelography when MRI is contraindicated; the schedule item still said
+    # "contrast-enhanced MRI" beside the item saying MRI is contraindicated
+    import spinemets
+
+    patient = json.loads(
+        (Path(__file__).resolve().parents[2] / "examples" / "breast_t12_mechanical.json").read_text()
+    )
+    patient["context"] = {
+        **patient.get("context", {}),
+        "treatment_received": "radiotherapy",
+        "treatment_date": "2026-10-01",
+        "mri_contraindicated": True,
+    }
+    plan = spinemets.assess(patient).plan
+    assert plan is not None
+    texts = {r.id: r.text for r in plan.recommendations}
+    assert "follow-up.ct-myelography" in texts
+    assert texts["follow-up.mri-schedule"].startswith("Follow up with CT myelography of the whole spine")
+    patient["context"]["mri_contraindicated"] = False
+    plan = spinemets.assess(patient).plan
+    assert plan is not None
+    schedule = next(r for r in plan.recommendations if r.id == "follow-up.mri-schedule")
+    assert schedule.text.startswith("Follow up with contrast-enhanced MRI of the whole spine")

@@ -56,7 +56,9 @@ def schedule(ctx: RuleContext) -> None:
                 f"every visit of the table ({months[-1]} months) falls before the assessment date {today}"
             )
             dated = " (every visit of the table is past: continue yearly)"
-    ctx.emit("follow-up.mri-schedule", basis, dated=dated)
+    # with MRI contraindicated the schedule is the same, the imaging CT myelography (its own item says why)
+    imaging = "CT myelography" if c.mri_contraindicated else "contrast-enhanced MRI"
+    ctx.emit("follow-up.mri-schedule", basis, dated=dated, imaging=imaging)
     for month in months:
         due = add_months(start, month) if start is not None else None
         before = due is not None and today is not None and due < today
