@@ -253,7 +253,8 @@ def test_an_operated_level_in_follow_up_is_not_sent_back_to_the_surgeon_for_its_
     plan = assess(again).plan
     assert plan is not None
     rec = plan.get("stability.surgical-consultation")
-    assert rec is not None and rec.basis == ("SINS 18 (unstable) at T12",)
+    assert rec is not None and rec.basis == ("SINS 18 (unstable) at T12", "radiotherapy already given")
+    assert "before any further radiotherapy" in rec.text  # not "before radiotherapy starts"
 
 
 def test_new_symptoms_with_treatment_recorded_only_at_a_lesion_say_which_treatment_they_follow() -> None:

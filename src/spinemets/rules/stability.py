@@ -35,7 +35,14 @@ def sins_bands(ctx: RuleContext) -> None:
     unstable = [r for r in results if r.band_determined and r.band is not None and r.band.key == "unstable"]
     undetermined = [r for r in results if not r.band_determined and r.max >= 7]
     if at_least_7:
-        ctx.emit("stability.surgical-consultation", [f"{r.label()} at {r.subject}" for r in at_least_7])
+        # SOSG asks for it before planned radiotherapy; after a course it is before any further one
+        irradiated = {str(les.level) for les in ctx.patient.lesions if les.prior_radiotherapy is not None}
+        given = ctx.facts.had_radiotherapy or all(r.subject in irradiated for r in at_least_7)
+        basis = [f"{r.label()} at {r.subject}" for r in at_least_7]
+        if given:
+            basis.append("radiotherapy already given")
+        radiotherapy = "any further radiotherapy" if given else "radiotherapy starts"
+        ctx.emit("stability.surgical-consultation", basis, radiotherapy=radiotherapy)
     if unstable and ctx.facts.surgical_candidate.value is not False:  # else surgery.not-eligible says why
         levels = ", ".join(str(r.subject) for r in unstable)
         ctx.emit("stability.stabilise", [f"{r.label()} at {r.subject}" for r in unstable], levels=levels)
