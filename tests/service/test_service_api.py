@@ -751,16 +751,22 @@ def test_errors_inside_one_union_member_stay_separate_at_their_fields(open_clien
     assert " or " not in body["errors"][0]["allowed"]
 
 
+def _log_in_with_read_scope(client: TestClient) -> str:
+    """Create a web user with read scope, log the client in as it; the CSRF token for its forms."""
+    authn = client.app.state.authenticator  # type: ignore[attr-defined]
+    authn.create_user("dr.read", "correct horse battery", "read", created_by="test")
+    client.get("/auth/login")
+    token = str(client.cookies.get("spinemets_csrf"))
+    login = {"username": "dr.read", "password": "correct horse battery", "next": "/", "csrf_token": token}
+    assert client.post("/auth/login", data=login, follow_redirects=False).status_code == 303
+    return token
+
+
 def test_a_read_only_web_user_cannot_save_an_assessment(client: TestClient) -> None:
     # The API refuses a read-scope caller (403); the web form saved for it all the same.
     from spinemets.web import forms
 
-    authn = client.app.state.authenticator  # type: ignore[attr-defined]
-    authn.create_user("dr.read", "correct horse battery", "read", created_by="test")
-    client.get("/auth/login")
-    token = client.cookies.get("spinemets_csrf")
-    login = {"username": "dr.read", "password": "correct horse battery", "next": "/", "csrf_token": token}
-    assert client.post("/auth/login", data=login, follow_redirects=False).status_code == 303
+    token = _log_in_with_read_scope(client)
     form = {**forms.patient_to_form(EXAMPLE), "csrf_token": [token]}
     refused = client.post("/assess", data=form, follow_redirects=False)
     assert refused.status_code == 403
@@ -775,12 +781,7 @@ def test_a_read_only_web_user_cannot_delete_an_assessment(client: TestClient, ke
         "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Authorization": keys["write"]}
     )
     ident = created.json()["id"]
-    authn = client.app.state.authenticator  # type: ignore[attr-defined]
-    authn.create_user("dr.read", "correct horse battery", "read", created_by="test")
-    client.get("/auth/login")
-    token = client.cookies.get("spinemets_csrf")
-    login = {"username": "dr.read", "password": "correct horse battery", "next": "/", "csrf_token": token}
-    assert client.post("/auth/login", data=login, follow_redirects=False).status_code == 303
+    token = _log_in_with_read_scope(client)
     page = client.get(f"/assessments/{ident}")
     assert page.status_code == 200 and "/delete" not in page.text  # not offered
     refused = client.post(
