@@ -154,3 +154,84 @@ def test_reports_show_each_scores_caveats(fmt: str) -> None:
     out = render(a, fmt)
     assert isinstance(out, str)
     assert "the item points sum to 4" in out  # the caveat's opening (the text report wraps the rest)
+
+
+def _patient(path: Path, **changes: object) -> dict[str, object]:
+    data: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_reports_say_what_set_the_overall_urgency_at_the_top(fmt: str) -> None:
+    """The banner said EMERGENCY; what made it so came pages later in the plan (the PDF's first
+    page held the banner, the patient and half the scores). Now the recommendations that set the
+    urgency follow the banner, numbered as in the plan."""
+    a = _assessment(RENAL)
+    assert a.plan is not None and a.plan.urgency is not None
+    setting = a.plan.urgency_basis()
+    out = render(a, fmt)
+    assert isinstance(out, str)
+    flat = " ".join(out.replace("│", " ").split())
+    head = flat.split("Patient")[0]
+    assert "set by" in head.lower()
+    for rec in setting:
+        assert " ".join(rec.text.split()[:6]) in head, rec.id
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_reports_show_each_scores_scale_meaning_and_source(fmt: str) -> None:
+    """The HTML/PDF showed the band's meaning and the score's sources; text and Markdown dropped
+    both; no format showed the scale a total is read against (the web page says 'possible 0-18')."""
+    a = _assessment(RENAL)
+    sins = a.scores["sins"]
+    assert sins.band is not None
+    out = render(a, fmt)
+    assert isinstance(out, str)
+    flat = " ".join(out.replace("│", " ").split())
+    assert "possible 0-18" in flat
+    assert " ".join(sins.band.meaning.split()[: 1 if fmt == "text" else 4]) in flat  # text wraps columns
+    assert "Fisher CG et al. 2010" in flat
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_reports_show_the_clinicians_notes(fmt: str) -> None:
+    """Free-text notes are stored with the patient but no report showed them."""
+    notes = "Patient declines surgery | prefers radiotherapy.\nSecond line: family meeting on Friday."
+    out = render(assess(_patient(RENAL, notes=notes)), fmt)
+    assert isinstance(out, str)
+    flat = " ".join(out.replace("│", " ").split())
+    assert "Notes (free text as recorded; not used by the rules)" in flat
+    assert "prefers radiotherapy." in flat and "family meeting on Friday." in flat
+
+
+def test_markdown_table_cells_stay_on_one_line() -> None:
+    """A line break in a free-text fact ended the Markdown table row mid-cell."""
+    primary = {"histology": "other", "histology_other": "clear cell\nvariant", "histology_confirmed": True}
+    md = render(assess(_patient(RENAL, primary=primary)), "markdown")
+    assert isinstance(md, str)
+    assert "| Primary | clear cell variant (tissue-confirmed) |" in md
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_reports_state_a_missing_identifier_and_date(fmt: str) -> None:
+    data = _patient(SEED003)
+    data.pop("patient_id", None)
+    data.pop("assessment_date", None)
+    out = render(assess(data), fmt)
+    assert isinstance(out, str)
+    assert "no patient identifier recorded" in out
+    flat = " ".join(out.replace("│", " ").replace("|", " ").replace("<td>", " ").split())
+    assert "Assessment date not recorded" in flat.replace("</th>", "")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_schedule_says_from_when_months_count_and_why_a_date_is_missing(fmt: str) -> None:
+    """The schedule read 'Month 3 | Due -': neither from when the months count nor why no date."""
+    context = json.loads(SEED003.read_text(encoding="utf-8"))["context"]
+    del context["treatment_date"]
+    a = assess(_patient(SEED003, context=context))
+    assert a.plan is not None and a.plan.schedule and a.plan.schedule[0].due is None
+    out = render(a, fmt)
+    assert isinstance(out, str)
+    assert "Months after treatment" in out and "treatment date not recorded" in out

@@ -7,7 +7,7 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from spinemets.assessment import Assessment
-from spinemets.render.view import DISCLAIMER, UNVERIFIED, build_view
+from spinemets.render.view import DISCLAIMER, NOTES_HEADING, UNDATED, UNVERIFIED, build_view
 
 
 @cache
@@ -25,5 +25,11 @@ def render_html(a: Assessment, *, for_print: bool = False, notice: str | None = 
     ``notice`` is shown above everything (e.g. that a stored assessment was deleted)."""
     template = _env().get_template("assessment.html.j2")
     return template.render(
-        v=build_view(a), disclaimer=DISCLAIMER, unverified=UNVERIFIED, for_print=for_print, notice=notice
+        v=build_view(a),
+        disclaimer=DISCLAIMER,
+        notes_heading=NOTES_HEADING,
+        undated=UNDATED,
+        unverified=UNVERIFIED,
+        for_print=for_print,
+        notice=notice,
     )

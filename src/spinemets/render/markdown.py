@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 from spinemets.assessment import Assessment
-from spinemets.render.view import DISCLAIMER, UNVERIFIED, build_view
+from spinemets.render.view import DISCLAIMER, NOTES_HEADING, UNDATED, UNVERIFIED, build_view
 
 
 def _esc(s: str) -> str:
-    return s.replace("|", "\\|")
+    """Text for a table cell: a pipe would end the cell and a line break the row."""
+    return " ".join(s.replace("|", "\\|").split())
 
 
 def render_markdown(a: Assessment) -> str:
     v = build_view(a)
-    level = v.plan.urgency.value if v.plan and v.plan.urgency else "none"
-    lines = [f"# {v.title}", "", f"**Overall urgency: {level.upper()}**", "", "## Patient", ""]
+    lines = [f"# {v.title}", "", f"**Overall urgency: {v.urgency.upper()}**", ""]
+    if v.urgency_basis:
+        lines += ["Set by:", ""]
+        lines += [f"- {rv.number}. {rv.rec.text}" for rv in v.urgency_basis]
+        lines.append("")
+    lines += ["## Patient", ""]
     lines += ["| Fact | Value |", "| --- | --- |"]
     lines += [f"| {k} | {_esc(val)} |" for k, val in v.facts]
+    if v.notes:
+        lines += ["", f"## {NOTES_HEADING}", ""]
+        lines += [f"> {line}".rstrip() for line in v.notes.splitlines()]
     lines += ["", "## Scores", "", "| Score | Result | Basis |", "| --- | --- | --- |"]
     for s in (*v.scores, *v.sins_lesions):
         basis = "<br>".join(_esc(i) for i in s.items)
         if s.questions:
             basis += "<br>*to settle:* " + _esc("; ".join(s.questions))
         basis += "".join(f"<br>*caveat:* {_esc(c)}" for c in s.caveats)
+        if s.citations:
+            basis += "<br>" + _esc("; ".join(s.citations))
         name = s.name + (f" {s.subject}" if s.subject else "")
-        lines.append(f"| {name} | {_esc(s.label)} | {basis} |")
+        result = _esc(s.label) + "".join(f"<br>{_esc(x)}" for x in (s.possible, s.meaning) if x)
+        lines.append(f"| {name} | {result} | {basis} |")
     lines += ["", "## Plan", ""]
     for urgency, recs in v.groups:
         lines += [f"### {urgency.value.capitalize()}", ""]
@@ -43,9 +54,16 @@ def render_markdown(a: Assessment) -> str:
             lines.append(f"    - basis: {'; '.join(r.basis)}")
         lines.append("")
     if v.plan and v.plan.schedule:
-        lines += ["## Follow-up schedule", "", "| Month | Due | What |", "| ---: | --- | --- |"]
+        lines += [
+            "## Follow-up schedule",
+            "",
+            "| Months after treatment | Due | What |",
+            "| ---: | --- | --- |",
+        ]
         for item in v.plan.schedule:
-            lines.append(f"| {item.month} | {item.due.isoformat() if item.due else '-'} | {item.what} |")
+            lines.append(
+                f"| {item.month} | {item.due.isoformat() if item.due else UNDATED} | {_esc(item.what)} |"
+            )
         lines.append("")
     lines += ["## References", ""]
     for n, ref in v.references:

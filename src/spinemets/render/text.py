@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from spinemets.assessment import Assessment
-from spinemets.render.view import DISCLAIMER, UNVERIFIED, build_view
+from spinemets.render.view import DISCLAIMER, NOTES_HEADING, UNDATED, UNVERIFIED, build_view
 
 _STYLE = {"emergency": "bold white on red", "urgent": "bold black on yellow", "routine": "bold white on blue"}
 
@@ -19,25 +19,35 @@ def renderables(a: Assessment) -> list[RenderableType]:
     """The report as rich renderables (printed by the CLI, exported to plain text by render_text)."""
     v = build_view(a)
     out: list[RenderableType] = []
-    level = v.plan.urgency.value if v.plan and v.plan.urgency else "none"
-    banner = Text(f" {v.title}  |  overall urgency: {level.upper()} ", style=_STYLE.get(level, "bold"))
+    banner = Text(
+        f" {v.title}  |  overall urgency: {v.urgency.upper()} ", style=_STYLE.get(v.urgency, "bold")
+    )
     out.append(banner)
+    if v.urgency_basis:
+        setting = Text("\n".join(f"{rv.number}. {rv.rec.text}" for rv in v.urgency_basis))
+        title = f"Overall urgency {v.urgency.upper()} - set by"
+        out.append(Panel(setting, title=title, title_align="left"))
     facts = Table(show_header=False, box=None, padding=(0, 1))
     facts.add_column(style="bold")
     facts.add_column()
     for k, val in v.facts:
         facts.add_row(k, val)
     out.append(Panel(facts, title="Patient", title_align="left"))
+    if v.notes:
+        out.append(Panel(Text(v.notes), title=NOTES_HEADING, title_align="left"))
     scores = Table(show_header=True, header_style="bold", box=None, expand=True)
-    scores.add_column("Score")
-    scores.add_column("Result")
-    scores.add_column("Basis (item: input -> points)")
+    scores.add_column("Score", ratio=2)
+    scores.add_column("Result", ratio=3)
+    scores.add_column("Basis (item: input -> points)", ratio=6)
     for s in (*v.scores, *v.sins_lesions):
         basis = "\n".join(s.items)
         if s.questions:
             basis += "\nto settle: " + "; ".join(s.questions)
         basis += "".join(f"\ncaveat: {c}" for c in s.caveats)
-        scores.add_row(s.name + (f" {s.subject}" if s.subject else ""), s.label, basis)
+        if s.citations:
+            basis += "\n" + "; ".join(s.citations)
+        result = s.label + "".join(f"\n{x}" for x in (s.possible, s.meaning) if x)
+        scores.add_row(s.name + (f" {s.subject}" if s.subject else ""), result, basis)
     out.append(Panel(scores, title="Scores", title_align="left"))
     for urgency, recs in v.groups:
         parts: list[RenderableType] = []
@@ -66,11 +76,11 @@ def renderables(a: Assessment) -> list[RenderableType]:
         out.append(Panel(Group(*parts), title=f"Plan - {urgency.value}", title_align="left", style=""))
     if v.plan and v.plan.schedule:
         sched = Table(show_header=True, header_style="bold", box=None)
-        sched.add_column("Month", justify="right")
+        sched.add_column("Months after treatment", justify="right")
         sched.add_column("Due")
         sched.add_column("What")
         for item in v.plan.schedule:
-            sched.add_row(str(item.month), item.due.isoformat() if item.due else "-", item.what)
+            sched.add_row(str(item.month), item.due.isoformat() if item.due else UNDATED, item.what)
         out.append(Panel(sched, title="Follow-up schedule", title_align="left"))
     refs = Text()
     for n, ref in v.references:

@@ -15,6 +15,9 @@ DISCLAIMER = (
     "Decision support only: every recommendation shows its basis and sources so that the treating team can "
     "check it; it does not replace clinical judgement."
 )
+UNDATED = "treatment date not recorded"
+"""A follow-up item's due date when the treatment date (its start) is not recorded."""
+NOTES_HEADING = "Notes (free text as recorded; not used by the rules)"
 UNVERIFIED = "unverified: rests on recalled facts not yet checked in the primary source"
 
 
@@ -30,6 +33,9 @@ class ScoreLine:
     caveats: tuple[str, ...] = ()
     """The result's warnings (a published ceiling applied, a worse lesion, a primary the paper does
     not list), shown beside the basis as on the web page."""
+    possible: str | None = None
+    """The score's possible totals ('possible 0-18') for a summed score, as on the web page, so that
+    a total can be read against its scale (None for grades, whose label names the grade)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,16 @@ class View:
     groups: tuple[tuple[Urgency, tuple[RecView, ...]], ...]
     references: tuple[tuple[int, Reference], ...]
     versions: str
+    urgency: str
+    """The plan's overall urgency in words ('emergency', or 'none: no recommendation fired')."""
+    urgency_basis: tuple[RecView, ...] = ()
+    """The numbered recommendations whose urgency is the plan's: what set the overall urgency."""
+    patient_label: str = ""
+    """The patient identifier, or 'no patient identifier recorded' (for every page's header)."""
+    assessment_date: str = ""
+    """The recorded assessment date, or 'not recorded' (for every page's header)."""
+    notes: str | None = None
+    """The clinician's free-text notes as recorded (never used by the rules)."""
 
 
 def _score_line(res) -> ScoreLine:  # type: ignore[no-untyped-def]
@@ -68,16 +84,21 @@ def _score_line(res) -> ScoreLine:  # type: ignore[no-untyped-def]
         questions=questions,
         citations=tuple(r.short() for r in res.citation),
         caveats=tuple(res.warnings),
+        possible=f"possible {res.range[0]}-{res.range[1]}" if res.kind == "additive" else None,
     )
+
+
+def _patient_label(a: Assessment) -> str:
+    return a.patient.patient_id or "no patient identifier recorded"
+
+
+def _assessment_date(a: Assessment) -> str:
+    return a.patient.assessment_date.isoformat() if a.patient.assessment_date else "not recorded"
 
 
 def _facts(a: Assessment) -> tuple[tuple[str, str], ...]:
     p = a.patient
-    out: list[tuple[str, str]] = []
-    if p.patient_id:
-        out.append(("Patient", p.patient_id))
-    if p.assessment_date:
-        out.append(("Assessment date", p.assessment_date.isoformat()))
+    out: list[tuple[str, str]] = [("Patient", _patient_label(a)), ("Assessment date", _assessment_date(a))]
     who = ", ".join(x for x in (f"{p.age_years} y" if p.age_years is not None else "", p.sex or "") if x)
     if who:
         out.append(("Age, sex", who))
@@ -152,6 +173,8 @@ def build_view(a: Assessment) -> View:
         f"score definitions {a.definitions_version}; rule set {a.ruleset_version}; schema {a.schema_version}"
     )
     sins = tuple(_score_line(r) for r in a.sins_by_lesion) if len(a.sins_by_lesion) > 1 else ()
+    level = plan.urgency if plan is not None else None
+    basis = tuple(rv for urgency, views in groups if urgency is level for rv in views)
     return View(
         title=title,
         facts=_facts(a),
@@ -161,4 +184,9 @@ def build_view(a: Assessment) -> View:
         groups=tuple(groups),
         references=tuple(refs),
         versions=versions,
+        urgency=level.value if level is not None else "none: no recommendation fired",
+        urgency_basis=basis,
+        patient_label=_patient_label(a),
+        assessment_date=_assessment_date(a),
+        notes=(a.patient.notes or "").strip() or None,
     )
