@@ -156,6 +156,37 @@ def test_reports_show_each_scores_caveats(fmt: str) -> None:
     assert "the item points sum to 4" in out  # the caveat's opening (the text report wraps the rest)
 
 
+def _pages(html: str) -> list[str]:
+    """The text of every page as WeasyPrint lays the PDF out, margin boxes (header, footer) included."""
+    from weasyprint import HTML
+    from weasyprint.formatting_structure import boxes
+
+    def texts(box: boxes.Box) -> list[str]:
+        if isinstance(box, boxes.TextBox):
+            return [box.text]
+        return [t for child in getattr(box, "children", ()) or () for t in texts(child)]
+
+    return [" ".join(texts(page._page_box)) for page in HTML(string=html).render().pages]
+
+
+def _overflowing(html: str) -> list[str]:
+    """Text laid out beyond the right edge of its page (cut off in the PDF)."""
+    from weasyprint import HTML
+    from weasyprint.formatting_structure import boxes
+
+    out: list[str] = []
+
+    def walk(box: boxes.Box, width: float) -> None:
+        if isinstance(box, boxes.TextBox) and box.position_x + box.width > width + 0.5:
+            out.append(box.text)
+        for child in getattr(box, "children", ()) or ():
+            walk(child, width)
+
+    for page in HTML(string=html).render().pages:
+        walk(page._page_box, page.width)
+    return out
+
+
 def _patient(path: Path, **changes: object) -> dict[str, object]:
     data: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
     data.update(changes)
@@ -177,6 +208,71 @@ def test_reports_say_what_set_the_overall_urgency_at_the_top(fmt: str) -> None:
     assert "set by" in head.lower()
     for rec in setting:
         assert " ".join(rec.text.split()[:6]) in head, rec.id
+
+
+@pytest.mark.slow
+def test_pdf_first_page_has_the_urgency_and_what_set_it() -> None:
+    from spinemets.render.html import render_html
+
+    a = _assessment(RENAL)
+    assert a.plan is not None
+    first = _pages(render_html(a, for_print=True))[0]
+    assert "Overall urgency: EMERGENCY" in first and "Set by" in first
+    assert "Treat as an oncological emergency" in first
+
+
+@pytest.mark.slow
+def test_pdf_every_page_names_patient_date_versions_and_decision_support() -> None:
+    """Only the last page carried the versions and the disclaimer; the footer put the title in CSS
+    with HTML escaping, so O'Brien & Co read 'O&#39;Brien &amp; Co' on every page."""
+    from spinemets.render.html import render_html
+
+    a = assess(_patient(RENAL, patient_id="O'Brien & Co"))
+    pages = _pages(render_html(a, for_print=True))
+    assert len(pages) > 2
+    for n, page in enumerate(pages, start=1):
+        assert "Patient: O'Brien & Co" in page and "&#39;" not in page and "&amp;" not in page
+        assert "assessment date 2026-11-20" in page
+        assert (
+            f"rule set {a.ruleset_version}" in page and f"score definitions {a.definitions_version}" in page
+        )
+        assert "Decision support only" in page
+        assert f"page {n} of {len(pages)}" in page
+
+
+@pytest.mark.slow
+def test_pdf_of_a_patient_without_identifier_or_date_says_so_on_every_page() -> None:
+    from spinemets.render.html import render_html
+
+    data = _patient(SEED003)
+    data.pop("patient_id", None)
+    data.pop("assessment_date", None)
+    pages = _pages(render_html(assess(data), for_print=True))
+    assert all("Patient: no patient identifier recorded" in p for p in pages)
+    assert all("assessment date not recorded" in p for p in pages)
+
+
+@pytest.mark.slow
+def test_pdf_tables_repeat_their_header_row_on_every_page() -> None:
+    """The scores table runs over a page; its header row was a plain first row, so the next page
+    showed bare cells without 'Score | Result | Basis'."""
+    from spinemets.render.html import render_html
+
+    pages = _pages(render_html(_assessment(RENAL), for_print=True))
+    score_pages = [p for p in pages if "possible 0-" in p]
+    assert len(score_pages) >= 2
+    for page in score_pages:
+        assert "Score Result Basis (item: input -> points)" in page
+
+
+@pytest.mark.slow
+def test_pdf_keeps_long_unbroken_text_on_the_page() -> None:
+    """A long identifier or free-text primary without spaces ran off the right edge (cut off)."""
+    from spinemets.render.html import render_html
+
+    primary = {"histology": "other", "histology_other": "A" * 150, "histology_confirmed": True}
+    a = assess(_patient(RENAL, patient_id="ID-" + "X" * 60, primary=primary))
+    assert _overflowing(render_html(a, for_print=True)) == []
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
@@ -223,6 +319,23 @@ def test_reports_state_a_missing_identifier_and_date(fmt: str) -> None:
     assert "no patient identifier recorded" in out
     flat = " ".join(out.replace("│", " ").replace("|", " ").replace("<td>", " ").split())
     assert "Assessment date not recorded" in flat.replace("</th>", "")
+
+
+def test_html_citation_marks_link_to_their_reference() -> None:
+    a = _assessment(RENAL)
+    assert a.plan is not None
+    html = render(a, "html")
+    assert isinstance(html, str)
+    n = a.plan.reference_number("patchell2005")
+    assert f'href="#ref-{n}"' in html and f'<li id="ref-{n}" value="{n}">Patchell RA' in html
+
+
+def test_html_banner_prints_without_background_graphics() -> None:
+    """Browsers print without backgrounds by default: the banner's white text vanished on white paper."""
+    html = render(_assessment(RENAL), "html")
+    assert isinstance(html, str)
+    assert ".banner, .notice { print-color-adjust: exact;" in html
+    assert "border" in html.split(".banner {", 1)[1].split("}", 1)[0]  # and not by colour alone
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])

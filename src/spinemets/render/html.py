@@ -21,7 +21,8 @@ def _env() -> Environment:
 
 
 def render_html(a: Assessment, *, for_print: bool = False, notice: str | None = None) -> str:
-    """A self-contained HTML page; ``for_print`` adds page CSS for the PDF tumour-board summary;
+    """A self-contained HTML page; ``for_print`` adds page CSS for the PDF tumour-board summary
+    (patient, date, versions and 'decision support only' on every page, 'page x of y');
     ``notice`` is shown above everything (e.g. that a stored assessment was deleted)."""
     template = _env().get_template("assessment.html.j2")
     return template.render(
