@@ -338,6 +338,22 @@ def test_html_banner_prints_without_background_graphics() -> None:
     assert "border" in html.split(".banner {", 1)[1].split("}", 1)[0]  # and not by colour alone
 
 
+@pytest.mark.slow
+def test_pdf_of_a_stored_version_names_it_and_a_deleted_one_says_so_on_every_page() -> None:
+    """The service's PDF said neither which stored version it was nor who saved it; a deleted
+    version's notice stood on the first page only."""
+    from spinemets.render.html import Record, render_html
+
+    record = Record(assessment_id="a1b2c3", version=3, saved="2026-11-20 14:02 UTC", author="dr-smith")
+    html = render_html(_assessment(RENAL), for_print=True, record=record, notice="DELETED ASSESSMENT: v3")
+    assert '<meta name="author" content="dr-smith">' in html
+    pages = _pages(html)
+    assert "Stored assessment a1b2c3, version 3, saved 2026-11-20 14:02 UTC by dr-smith" in pages[0]
+    for page in pages:
+        assert "version 3, saved by dr-smith" in page
+        assert "DELETED ASSESSMENT - record only" in page
+
+
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
 def test_schedule_says_from_when_months_count_and_why_a_date_is_missing(fmt: str) -> None:
     """The schedule read 'Month 3 | Due -': neither from when the months count nor why no date."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -324,14 +325,19 @@ def test_compute_one_score_matches_the_library(open_client: TestClient) -> None:
 
 def test_reports_render_the_stored_assessment(open_client: TestClient) -> None:
     from spinemets.assessment import Assessment
-    from spinemets.render import render
+    from spinemets.render.html import Record, render_html
 
     created = open_client.post("/api/v1/assessments", json={"patient": EXAMPLE}).json()
     r = open_client.get(created["links"]["report_json"])
     assert r.status_code == 200 and r.json() == created["outputs"]
     html = open_client.get(created["links"]["report_html"])
     assert html.headers["content-type"].startswith("text/html")
-    assert html.text == render(Assessment.model_validate(created["outputs"]), "html")
+    saved = dt.datetime.fromisoformat(created["created_at"]).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    record = Record(assessment_id=created["id"], version=1, saved=saved, author=created["author"])
+    assert html.text == render_html(Assessment.model_validate(created["outputs"]), record=record)
+    # which stored version it is and who saved it (the page said neither)
+    assert f"Stored assessment {created['id']}, version 1, saved {saved} by {created['author']}" in html.text
+    assert f'<meta name="author" content="{created["author"]}">' in html.text
     assert "script-src" not in html.headers["content-security-policy"]
     assert "default-src 'none'" in html.headers["content-security-policy"]
     pdf = open_client.get(created["links"]["report_pdf"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -20,10 +21,31 @@ def _env() -> Environment:
     )
 
 
-def render_html(a: Assessment, *, for_print: bool = False, notice: str | None = None) -> str:
+@dataclass(frozen=True)
+class Record:
+    """Where a report's assessment is kept (the service): shown under the title, its version on
+    every page's header, its author as the document's author."""
+
+    assessment_id: str
+    version: int
+    saved: str
+    """When the version was saved, e.g. '2026-11-20 14:02 UTC'."""
+    author: str
+
+    def line(self) -> str:
+        return (
+            f"Stored assessment {self.assessment_id}, version {self.version}, "
+            f"saved {self.saved} by {self.author}"
+        )
+
+
+def render_html(
+    a: Assessment, *, for_print: bool = False, notice: str | None = None, record: Record | None = None
+) -> str:
     """A self-contained HTML page; ``for_print`` adds page CSS for the PDF tumour-board summary
     (patient, date, versions and 'decision support only' on every page, 'page x of y');
-    ``notice`` is shown above everything (e.g. that a stored assessment was deleted)."""
+    ``notice`` is shown above everything (e.g. that a stored assessment was deleted); ``record``
+    says which stored version this is and who saved it."""
     template = _env().get_template("assessment.html.j2")
     return template.render(
         v=build_view(a),
@@ -33,4 +55,7 @@ def render_html(a: Assessment, *, for_print: bool = False, notice: str | None = 
         unverified=UNVERIFIED,
         for_print=for_print,
         notice=notice,
+        record=record.line() if record else None,
+        record_short=f"version {record.version}, saved by {record.author}" if record else None,
+        author=record.author if record else None,
     )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from spinemets.assessment import Assessment
 from spinemets.errors import MissingExtraError
-from spinemets.render.html import render_html
+from spinemets.render.html import Record, render_html
 
 
-def render_pdf(a: Assessment, *, notice: str | None = None) -> bytes:
+def render_pdf(a: Assessment, *, notice: str | None = None, record: Record | None = None) -> bytes:
     try:
         from weasyprint import HTML
     except ImportError as exc:  # WeasyPrint needs system libraries (pango)
         raise MissingExtraError("PDF output", "pdf") from exc
-    pdf = HTML(string=render_html(a, for_print=True, notice=notice)).write_pdf()
+    pdf = HTML(string=render_html(a, for_print=True, notice=notice, record=record)).write_pdf()
     if pdf is None:
         raise MissingExtraError("PDF output", "pdf")
     return bytes(pdf)

@@ -6,11 +6,15 @@ shows exactly what the clinician saw when the assessment was saved, under the ru
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from spinemets.service.storage import StoredAssessment
+
+if TYPE_CHECKING:
+    from spinemets.render.html import Record
 
 _FALLBACK_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_+")
 
@@ -59,15 +63,28 @@ def deleted_notice(stored: StoredAssessment) -> str | None:
     )
 
 
+def record(stored: StoredAssessment) -> Record:
+    """Which stored version a report shows and who saved it (the report's header and metadata)."""
+    from spinemets.render.html import Record
+
+    saved = stored.created_at.astimezone(dt.UTC) if stored.created_at.tzinfo else stored.created_at
+    return Record(
+        assessment_id=stored.id,
+        version=stored.version,
+        saved=saved.strftime("%Y-%m-%d %H:%M UTC"),
+        author=stored.author,
+    )
+
+
 def html(stored: StoredAssessment) -> str:
     """The report as a standalone HTML page."""
     from spinemets.render.html import render_html
 
-    return render_html(assessment_of(stored), notice=deleted_notice(stored))
+    return render_html(assessment_of(stored), notice=deleted_notice(stored), record=record(stored))
 
 
 def pdf(stored: StoredAssessment) -> bytes:
     """The tumour-board summary as PDF bytes."""
     from spinemets.render.pdf import render_pdf
 
-    return render_pdf(assessment_of(stored), notice=deleted_notice(stored))
+    return render_pdf(assessment_of(stored), notice=deleted_notice(stored), record=record(stored))
