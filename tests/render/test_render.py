@@ -364,3 +364,13 @@ def test_schedule_says_from_when_months_count_and_why_a_date_is_missing(fmt: str
     out = render(a, fmt)
     assert isinstance(out, str)
     assert "Months after treatment" in out and "treatment date not recorded" in out
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_sins_of_each_lesion_is_named_apart_from_the_worst_lesions_sins(fmt: str) -> None:
+    """With two lesions the scores listed 'SINS T12' twice (the worst lesion, then each lesion)."""
+    a = _assessment(EXAMPLES / "breast_t12_mechanical.json")
+    assert [r.subject for r in a.sins_by_lesion] == ["T12", "L3"]
+    out = render(a, fmt)
+    assert isinstance(out, str)
+    assert "SINS by lesion T12" in out and "SINS by lesion L3" in out

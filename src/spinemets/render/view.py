@@ -5,7 +5,7 @@ Renderers only lay this out; they never compute a score or decide a recommendati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spinemets.assessment import Assessment
 from spinemets.knowledge.bibliography import Reference
@@ -172,7 +172,13 @@ def build_view(a: Assessment) -> View:
     versions = (
         f"score definitions {a.definitions_version}; rule set {a.ruleset_version}; schema {a.schema_version}"
     )
-    sins = tuple(_score_line(r) for r in a.sins_by_lesion) if len(a.sins_by_lesion) > 1 else ()
+    # every lesion's SINS after the scores, named as on the web page: the worst lesion's is also the
+    # SINS row above, and two rows both reading 'SINS T12' looked like a duplicate
+    sins = (
+        tuple(replace(_score_line(r), name=f"{r.name} by lesion") for r in a.sins_by_lesion)
+        if len(a.sins_by_lesion) > 1
+        else ()
+    )
     level = plan.urgency if plan is not None else None
     basis = tuple(rv for urgency, views in groups if urgency is level for rv in views)
     return View(
