@@ -374,3 +374,23 @@ def test_sins_of_each_lesion_is_named_apart_from_the_worst_lesions_sins(fmt: str
     out = render(a, fmt)
     assert isinstance(out, str)
     assert "SINS by lesion T12" in out and "SINS by lesion L3" in out
+
+
+@pytest.mark.slow
+def test_cli_pdf_on_letter_paper_keeps_every_page_whole(tmp_path: Path) -> None:
+    """The PDF was A4 only: printed at actual size on US letter its footer fell off the page."""
+    from weasyprint import HTML
+
+    from spinemets.render.html import render_html
+
+    out = tmp_path / "board.pdf"
+    main(["assess", str(RENAL), "-f", "pdf", "--paper", "letter", "-o", str(out)])
+    assert out.read_bytes().startswith(b"%PDF-")
+    html = render_html(_assessment(RENAL), for_print=True, paper="letter")
+    pages = HTML(string=html).render().pages
+    assert {(round(p.width), round(p.height)) for p in pages} == {(816, 1056)}  # 8.5 x 11 in at 96 px
+    texts = _pages(html)
+    assert all(f"page {n} of {len(texts)}" in t for n, t in enumerate(texts, start=1))
+    assert _overflowing(html) == []
+    with pytest.raises(InvalidInputError, match="paper must be one of A4, letter"):
+        render_html(_assessment(RENAL), paper="A3")

@@ -13,6 +13,11 @@ from typing import Annotated
 import typer
 
 
+class Paper(StrEnum):
+    a4 = "A4"
+    letter = "letter"
+
+
 class Format(StrEnum):
     text = "text"
     json = "json"
@@ -31,6 +36,10 @@ def register(app: typer.Typer) -> None:
         output: Annotated[
             Path | None, typer.Option("--output", "-o", help="Write to this file instead of standard output.")
         ] = None,
+        paper: Annotated[
+            Paper,
+            typer.Option("--paper", help="Page size of PDF output (A4 or letter).", case_sensitive=False),
+        ] = Paper.a4,
         fhir: Annotated[
             Path | None, typer.Option("--fhir", help="Read the patient from a FHIR R4 Bundle (JSON) instead.")
         ] = None,
@@ -73,7 +82,12 @@ def register(app: typer.Typer) -> None:
 
             print_assessment(result)
             return
-        rendered = render(result, fmt.value)
+        if fmt is Format.pdf:
+            from spinemets.render.pdf import render_pdf
+
+            rendered: str | bytes = render_pdf(result, paper=paper.value)
+        else:
+            rendered = render(result, fmt.value)
         if output is None:
             typer.echo(rendered)
             return

@@ -8,6 +8,7 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from spinemets.assessment import Assessment
+from spinemets.errors import InvalidInputError
 from spinemets.render.view import DISCLAIMER, NOTES_HEADING, UNDATED, UNVERIFIED, build_view
 
 
@@ -39,13 +40,24 @@ class Record:
         )
 
 
+PAPERS = ("A4", "letter")
+
+
 def render_html(
-    a: Assessment, *, for_print: bool = False, notice: str | None = None, record: Record | None = None
+    a: Assessment,
+    *,
+    for_print: bool = False,
+    notice: str | None = None,
+    record: Record | None = None,
+    paper: str = "A4",
 ) -> str:
     """A self-contained HTML page; ``for_print`` adds page CSS for the PDF tumour-board summary
     (patient, date, versions and 'decision support only' on every page, 'page x of y');
     ``notice`` is shown above everything (e.g. that a stored assessment was deleted); ``record``
-    says which stored version this is and who saved it."""
+    says which stored version this is and who saved it; ``paper`` is the page size of the PDF
+    (A4 or letter)."""
+    if paper not in PAPERS:
+        raise InvalidInputError("paper", paper, PAPERS)
     template = _env().get_template("assessment.html.j2")
     return template.render(
         v=build_view(a),
@@ -54,6 +66,7 @@ def render_html(
         undated=UNDATED,
         unverified=UNVERIFIED,
         for_print=for_print,
+        paper=paper,
         notice=notice,
         record=record.line() if record else None,
         record_short=f"version {record.version}, saved by {record.author}" if record else None,
