@@ -394,3 +394,17 @@ def test_cli_pdf_on_letter_paper_keeps_every_page_whole(tmp_path: Path) -> None:
     assert _overflowing(html) == []
     with pytest.raises(InvalidInputError, match="paper must be one of A4, letter"):
         render_html(_assessment(RENAL), paper="A3")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_reports_mark_scores_resting_on_recalled_figures(fmt: str) -> None:
+    """Tomita's points and bands are recalled [K] (the definition's note, printed by `spinemets
+    score`); the reports showed Tomita 3 with nothing to say so. Notes not about recall stay out."""
+    a = _assessment(RENAL)
+    assert any("[K]" in n for n in a.scores["tomita"].notes)
+    out = render(a, fmt)
+    assert isinstance(out, str)
+    flat = " ".join(out.replace("│", " ").split())
+    plain = flat.replace("*", "").replace("<em>", "").replace("</em>", "")
+    assert "note: Point values and bands recalled" in plain  # the text report wraps the rest
+    assert "Treatable vs untreatable visceral metastases" not in flat

@@ -30,6 +30,7 @@ def render_markdown(a: Assessment) -> str:
         if s.questions:
             basis += "<br>*to settle:* " + _esc("; ".join(s.questions))
         basis += "".join(f"<br>*caveat:* {_esc(c)}" for c in s.caveats)
+        basis += "".join(f"<br>*note:* {_esc(n)}" for n in s.recalled)
         if s.citations:
             basis += "<br>" + _esc("; ".join(s.citations))
         name = s.name + (f" {s.subject}" if s.subject else "")

@@ -44,6 +44,7 @@ def renderables(a: Assessment) -> list[RenderableType]:
         if s.questions:
             basis += "\nto settle: " + "; ".join(s.questions)
         basis += "".join(f"\ncaveat: {c}" for c in s.caveats)
+        basis += "".join(f"\nnote: {n}" for n in s.recalled)
         if s.citations:
             basis += "\n" + "; ".join(s.citations)
         result = s.label + "".join(f"\n{x}" for x in (s.possible, s.meaning) if x)

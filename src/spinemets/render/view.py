@@ -5,6 +5,7 @@ Renderers only lay this out; they never compute a score or decide a recommendati
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from spinemets.assessment import Assessment
@@ -33,6 +34,9 @@ class ScoreLine:
     caveats: tuple[str, ...] = ()
     """The result's warnings (a published ceiling applied, a worse lesion, a primary the paper does
     not list), shown beside the basis as on the web page."""
+    recalled: tuple[str, ...] = ()
+    """The definition's notes that say a figure is recalled or unverified ([K]): what `spinemets score`
+    prints as notes, kept to those that flag an unchecked point table, band or threshold."""
     possible: str | None = None
     """The score's possible totals ('possible 0-18') for a summed score, as on the web page, so that
     a total can be read against its scale (None for grades, whose label names the grade)."""
@@ -71,6 +75,9 @@ class View:
     """The clinician's free-text notes as recorded (never used by the rules)."""
 
 
+_RECALL = re.compile(r"\[K\]|recalled|unverified", re.IGNORECASE)
+
+
 def _score_line(res) -> ScoreLine:  # type: ignore[no-untyped-def]
     items = tuple(i.explain() for i in res.items)
     questions = tuple(f"{k}: {q}" for k, q in res.questions.items())
@@ -84,6 +91,7 @@ def _score_line(res) -> ScoreLine:  # type: ignore[no-untyped-def]
         questions=questions,
         citations=tuple(r.short() for r in res.citation),
         caveats=tuple(res.warnings),
+        recalled=tuple(n for n in res.notes if _RECALL.search(n)),
         possible=f"possible {res.range[0]}-{res.range[1]}" if res.kind == "additive" else None,
     )
 
