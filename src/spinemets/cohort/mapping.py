@@ -30,7 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from spinemets.errors import InvalidInputError, not_utf8
-from spinemets.knowledge.yaml_text import DuplicateKeyError, load_yaml_unique_keys
+from spinemets.knowledge.yaml_text import DuplicateKeyError, load_yaml_text_scalars
 from spinemets.model.validation import collapse_unions
 from spinemets.scores.engine import ScoreSpec
 
@@ -103,7 +103,7 @@ def check_targets(mapping: CohortMapping, specs: Mapping[str, ScoreSpec]) -> Non
 def load_mapping(path: Path, specs: Mapping[str, ScoreSpec]) -> CohortMapping:
     """Read and validate a mapping YAML file; errors name the key and what is allowed."""
     try:
-        raw = load_yaml_unique_keys(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml_text_scalars(path.read_text(encoding="utf-8")) or {}
     except DuplicateKeyError as exc:
         where = (
             f", the second time on line {exc.problem_mark.line + 1}" if exc.problem_mark is not None else ""

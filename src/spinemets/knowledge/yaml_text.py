@@ -46,3 +46,26 @@ def load_yaml_unique_keys(text: str) -> Any:
     For files people write by hand (a cohort mapping): with ``kps:`` twice, which one was meant?
     """
     return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+class _TextScalarLoader(_UniqueKeyLoader):
+    """Plain scalars stay text as written; only ``null``/``~``/an empty value is resolved (to None)."""
+
+
+_TextScalarLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag == _NULL_TAG]
+    for first, resolvers in _UniqueKeyLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml_text_scalars(text: str) -> Any:
+    """As :func:`load_yaml_unique_keys`, but every plain scalar except ``null`` is read as the text written.
+
+    YAML 1.1 turns ``yes``/``no``/``on``/``off`` into booleans and ``01``/``010``/``1.0`` into numbers
+    (``010`` is octal 8), so a registry code table ``{ja: yes, "01": breast}`` would silently become
+    ``{ja: True, ...}``. A cohort mapping compares codes and values as text, so it is read as text.
+    """
+    return yaml.load(text, Loader=_TextScalarLoader)

@@ -1,0 +1,52 @@
+"""Messy registry files as researchers have them: mapping YAML quirks, Excel exports, odd CSV layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from spinemets.cohort.mapping import load_mapping
+from spinemets.cohort.run import score_file
+from spinemets.scores import SPECS, score
+
+
+def test_mapping_codes_and_values_are_read_as_written_not_as_yaml_booleans_or_numbers(
+    tmp_path: Path,
+) -> None:
+    """YAML 1.1 reads ``yes``/``no`` as booleans and ``01``/``010`` as numbers (``010`` = 8); a code table
+    ``{ja: yes, nein: no}`` must translate to ``yes``/``no``, not to 1/0, and ``01`` stay ``01``."""
+    mp = tmp_path / "m.yaml"
+    mp.write_text(
+        "spinemets_mapping: 1\n"
+        "columns:\n"
+        "  pathological_fracture:\n"
+        "    from: FRACT\n"
+        "    codes: {ja: yes, nein: no, 1: yes, 0: no}\n"
+        "  primary:\n"
+        "    from: PRIM\n"
+        "    codes: {01: breast, 010: prostate, 9: ~}\n",
+        encoding="utf-8",
+    )
+    mapping = load_mapping(mp, SPECS)
+    assert mapping.spinemets_mapping == 1
+    assert mapping.columns["pathological_fracture"].codes == {
+        "ja": "yes",
+        "nein": "no",
+        "1": "yes",
+        "0": "no",
+    }
+    assert mapping.columns["primary"].codes == {"01": "breast", "010": "prostate", "9": None}
+    src = tmp_path / "r.csv"
+    src.write_text("FRACT,PRIM\nja,01\nnein,010\n1,9\n0,8\n", encoding="utf-8")
+    out = tmp_path / "o.parquet"
+    summary = score_file(src, out, mapping=mapping, progress=False)
+    scored = pl.read_parquet(out)
+    assert scored["pathological_fracture"].to_list() == ["yes", "no", "yes", "no"]
+    assert scored["primary"].to_list() == ["breast", "prostate", None, None]
+    assert scored["bauer_input_error"].to_list() == [False, False, False, True]
+    assert scored["bauer_min"][0] == score("bauer", {"pathological_fracture": "yes", "primary": "breast"}).min
+    # only the unlisted code 8 is an error (010 is not octal 8 here)
+    err = pl.read_csv(tmp_path / "o.errors.csv", infer_schema=False)
+    assert err.select("row", "column", "value").rows() == [("4", "PRIM", "8")]
+    assert summary.error_count == 1
