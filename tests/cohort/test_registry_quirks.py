@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from spinemets.cohort.mapping import load_mapping
 from spinemets.cohort.run import score_file
+from spinemets.errors import InvalidInputError
 from spinemets.scores import SPECS, score
 
 
@@ -50,3 +52,20 @@ def test_mapping_codes_and_values_are_read_as_written_not_as_yaml_booleans_or_nu
     err = pl.read_csv(tmp_path / "o.errors.csv", infer_schema=False)
     assert err.select("row", "column", "value").rows() == [("4", "PRIM", "8")]
     assert summary.error_count == 1
+
+
+def test_a_code_mapped_to_a_value_no_score_accepts_is_refused_when_the_mapping_is_read(
+    tmp_path: Path,
+) -> None:
+    """``C50: brest`` is a typo in the mapping, not in the registry: refused at once, naming the code,
+    instead of emptying every score on every C50 row under the spinemets name ``primary``."""
+    mp = tmp_path / "m.yaml"
+    mp.write_text("columns:\n  primary:\n    from: PRIM\n    codes: {C61: prostate, C50: brest}\n")
+    with pytest.raises(InvalidInputError, match=r"mapping\.columns\.primary\.codes\.C50 .*'brest'"):
+        load_mapping(mp, SPECS)
+    mp.write_text("columns:\n  sins.pain:\n    from: P\n    codes: {'1': mechanical, '2': sore}\n")
+    with pytest.raises(InvalidInputError, match=r"codes\.2 .*'sore'"):
+        load_mapping(mp, SPECS)
+    # a value some score reading the input accepts is fine (KPS 0: the performance grade takes it)
+    mp.write_text("columns:\n  kps:\n    from: K\n    codes: {moribund: 0, good: 90, x: null}\n")
+    assert load_mapping(mp, SPECS).columns["kps"].codes == {"moribund": "0", "good": "90", "x": None}

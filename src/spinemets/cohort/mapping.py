@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from spinemets.errors import InvalidInputError, not_utf8
 from spinemets.knowledge.yaml_text import DuplicateKeyError, load_yaml_text_scalars
 from spinemets.model.validation import collapse_unions
-from spinemets.scores.engine import ScoreSpec
+from spinemets.scores.engine import ScoreSpec, evaluate
 
 DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null")
 
@@ -100,6 +100,43 @@ def check_targets(mapping: CohortMapping, specs: Mapping[str, ScoreSpec]) -> Non
         )
 
 
+def check_code_values(mapping: CohortMapping, specs: Mapping[str, ScoreSpec]) -> None:
+    """Every value a code translates to must be one some score reading the target accepts.
+
+    A typo in the code table (``C50: brest``) would otherwise leave that score empty on every row with
+    the code, each reported under the spinemets value instead of the registry's. A value that one score
+    accepts and another does not (KPS 0: the performance grade takes it, Tokuhashi does not) is a
+    fact about that row and stays a per-row error.
+    """
+    known = accepted_inputs(specs)
+    for target, cm in mapping.columns.items():
+        if not cm.codes:
+            continue
+        if target in known:
+            name, readers = target, known[target]
+        else:
+            readers, name = [target.split(".", 1)[0]], target.split(".", 1)[1]
+        for code, value in cm.codes.items():
+            if value is None:
+                continue
+            refusal: InvalidInputError | None = None
+            for key in readers:
+                try:
+                    evaluate(specs[key], {name: value})
+                except InvalidInputError as exc:
+                    refusal = refusal or exc
+                    continue
+                refusal = None
+                break
+            if refusal is not None:
+                raise InvalidInputError(
+                    f"mapping.columns.{target}.codes.{code}",
+                    value,
+                    refusal.allowed,
+                    f"no score reading {target} accepts it; or map the code to null (unknown)",
+                )
+
+
 def load_mapping(path: Path, specs: Mapping[str, ScoreSpec]) -> CohortMapping:
     """Read and validate a mapping YAML file; errors name the key and what is allowed."""
     try:
@@ -129,4 +166,5 @@ def load_mapping(path: Path, specs: Mapping[str, ScoreSpec]) -> CohortMapping:
             f"mapping.{loc}", err.get("input"), "the mapping schema (docs/cohort.md)", err["msg"]
         ) from None
     check_targets(mapping, specs)
+    check_code_values(mapping, specs)
     return mapping
