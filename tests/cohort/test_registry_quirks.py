@@ -69,3 +69,31 @@ def test_a_code_mapped_to_a_value_no_score_accepts_is_refused_when_the_mapping_i
     # a value some score reading the input accepts is fine (KPS 0: the performance grade takes it)
     mp.write_text("columns:\n  kps:\n    from: K\n    codes: {moribund: 0, good: 90, x: null}\n")
     assert load_mapping(mp, SPECS).columns["kps"].codes == {"moribund": "0", "good": "90", "x": None}
+
+
+def test_the_error_file_names_the_registry_column_and_its_cell_for_mapped_inputs(tmp_path: Path) -> None:
+    """A researcher looks the error up in the registry: the column is the registry's (KARNOFSKY, not kps)
+    and the value the cell as it is there (a code, with what the mapping made of it)."""
+    mp = tmp_path / "m.yaml"
+    mp.write_text(
+        "columns:\n"
+        "  kps:\n    from: KARNOFSKY\n    codes: {dead: 0, good: 90}\n"
+        "  sins.level: LEVEL_SINS\n"
+        "  level: LEVEL\n"
+        "  primary:\n    from: primary\n    codes: {C50: breast, C61: prostate}\n"
+    )
+    src = tmp_path / "r.csv"
+    src.write_text(
+        "KARNOFSKY,LEVEL,LEVEL_SINS,primary,ECOG_TEXT\n"
+        "dead,T12,,C50,x\n"  # KPS 0: the performance grade takes it, Tokuhashi does not
+        "good,X1,,C61,x\n"  # a bad level in the shared column
+        "good,T12,Q9,C61,x\n"  # a bad level in the SINS-only column, which wins
+    )
+    score_file(src, tmp_path / "o.csv", mapping=load_mapping(mp, SPECS), progress=False)
+    err = pl.read_csv(tmp_path / "o.errors.csv", infer_schema=False)
+    assert err.select("row", "column", "value", "score", "field").rows() == [
+        ("1", "KARNOFSKY", "dead (mapped to 0)", "tokuhashi_revised", "tokuhashi_revised.kps"),
+        ("1", "KARNOFSKY", "dead (mapped to 0)", "tokuhashi_1990", "tokuhashi_1990.kps"),
+        ("2", "LEVEL", "X1", "sins", "sins.level"),
+        ("3", "LEVEL_SINS", "Q9", "sins", "sins.level"),
+    ]

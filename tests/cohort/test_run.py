@@ -72,13 +72,13 @@ def test_mapping_translates_codes_and_reports_every_bad_value_per_row(
     )
     assert scored["tokuhashi_revised_min"][0] == expected.min
     assert scored["tokuhashi_revised_max"][0] == expected.max
-    # row 2: KPS 150 is out of range -> every score that reads kps is empty for that row, reported once each
-    kps_errors = err.filter((pl.col("row") == "2") & (pl.col("column") == "KARNOFSKY").not_())
-    assert set(kps_errors.filter(pl.col("column") == "kps")["score"]) == {
-        k for k in SPECS if "kps" in SPECS[k].definition.accepted_inputs()
-    }
+    # row 2: KPS 150 is out of range -> every score that reads kps is empty for that row, reported once
+    # each under the registry's column (the file has no column kps)
+    kps_errors = err.filter(pl.col("row") == "2")
+    assert set(kps_errors["column"]) == {"KARNOFSKY"} and set(kps_errors["value"]) == {"150"}
+    assert set(kps_errors["score"]) == {k for k in SPECS if "kps" in SPECS[k].definition.accepted_inputs()}
     assert scored["tokuhashi_revised_total"][1] is None and scored["tokuhashi_revised_input_error"][1]
-    assert "Karnofsky" in kps_errors.filter(pl.col("column") == "kps")["allowed"][0]
+    assert "Karnofsky" in kps_errors["allowed"][0]
     # row 3: unmapped primary code XX -> a mapping error naming the registry column and the codes allowed
     prim = err.filter((pl.col("row") == "3") & (pl.col("column") == "PRIM"))
     assert prim.height == 1 and prim["value"][0] == "XX" and "C50" in prim["allowed"][0]
@@ -355,10 +355,11 @@ def test_implausible_albumin_is_reported_per_row_not_scored(tmp_path: Path) -> N
     assert out["nesms_max"][0] == score("nesms", {"albumin_g_dl": 3.8}).max
     assert out["nesms_max"][3] == score("nesms", {"albumin_g_l": 38}).max
     err = pl.read_csv(tmp_path / "o.errors.csv", infer_schema_length=0).filter(pl.col("score") == "nesms")
-    assert err.select("row", "column", "value").rows() == [
-        ("2", "albumin_g_dl", "35"),
-        ("3", "albumin_g_l", "3.5"),
-        ("5", "albumin_g_l", "350"),
+    # named by the registry's columns; the field names the spinemets input
+    assert err.select("row", "column", "value", "field").rows() == [
+        ("2", "ALB_GDL", "35", "nesms.albumin_g_dl"),
+        ("3", "ALB_GL", "3.5", "nesms.albumin_g_l"),
+        ("5", "ALB_GL", "350", "nesms.albumin_g_l"),
     ]
     assert all("plausible 0.5-7 g/dL (5-70 g/L)" in a for a in err["allowed"])
     assert summary.scores_not_computed["nesms"] == 3

@@ -109,7 +109,11 @@ class ColumnScorer:
         schema: Mapping[str, pl.DataType],
         item_points: bool = False,
         inline: bool = False,
+        registry: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
+        self.registry = dict(registry or {})
+        """Mapped input -> (the registry column it was read from, a frame column with that cell as read):
+        the error table names the registry's column and value, not the spinemets input."""
         self.inline = inline
         """Build plain expressions (no temporary columns): used to evaluate distinct values."""
         self.specs = dict(specs)
@@ -118,7 +122,7 @@ class ColumnScorer:
         self.prepare: list[pl.Expr] = []
         """Temporary columns joining ``score.input`` with ``input`` (the score-specific one wins)."""
         self.temp_columns: list[str] = []
-        self._labels: dict[str, pl.Expr] = {}
+        self._labels: dict[str, tuple[pl.Expr, str, str]] = {}
         self._stages: dict[int, dict[str, pl.Expr]] = {}
         self._merge_overrides()
 
@@ -142,7 +146,7 @@ class ColumnScorer:
                     a, b, dtype = a.cast(pl.String), b.cast(pl.String), pl.String()
                 pa_ = self._present(specific)
                 self.prepare.append(pl.when(pa_).then(a).otherwise(b).alias(temp))
-                self._labels[temp] = pl.when(pa_).then(pl.lit(specific)).otherwise(pl.lit(name))
+                self._labels[temp] = (pa_, specific, name)
                 fa, fb = self._flag(specific), self._flag(name)
                 self.temp_columns.append(temp)
                 if fa is not None or fb is not None:
@@ -153,9 +157,19 @@ class ColumnScorer:
                     self.schema[INVALID_PREFIX + temp] = pl.Boolean()
                 self.schema[temp] = dtype
 
-    def column_label(self, column: str) -> pl.Expr:
-        """The registry-facing name of a column (temporaries name the column actually read)."""
-        return self._labels.get(column, pl.lit(column))
+    def column_label(self, column: str) -> tuple[pl.Expr, pl.Expr]:
+        """The registry-facing name and value of a column: a mapped input names the registry column
+        and its cell as read; a temporary, the column actually read."""
+        override = self._labels.get(column)
+        if override is not None:
+            present, specific, name = override
+            a, b = self.column_label(specific), self.column_label(name)
+            return (
+                pl.when(present).then(a[0]).otherwise(b[0]),
+                pl.when(present).then(a[1]).otherwise(b[1]),
+            )
+        label, raw = self.registry.get(column, (column, column))
+        return pl.lit(label), pl.col(raw).cast(pl.String)
 
     # ---- columns -------------------------------------------------------------------------------
 
@@ -583,11 +597,12 @@ class ColumnScorer:
             for p in self.probes(key):
                 hit = sub.filter(p.flag)
                 if hit.height:
+                    label, value = self.column_label(p.column)
                     parts.append(
                         hit.select(
                             pl.col("__row").cast(pl.Int64).alias("row"),
-                            self.column_label(p.column).alias("column"),
-                            pl.col(p.column).cast(pl.String).alias("value"),
+                            label.alias("column"),
+                            value.alias("value"),
                             pl.lit(p.score).alias("score"),
                             pl.lit(p.field).alias("field"),
                             pl.lit(p.allowed).alias("allowed"),

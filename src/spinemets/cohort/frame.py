@@ -130,10 +130,17 @@ def blanks_as_missing(
     return table
 
 
+#: Prefix of the column holding a mapped input's registry cell as read (error path only).
+RAW_PREFIX = "__raw__"
+
+
 def apply_mapping(
-    df: pl.DataFrame, mapping: CohortMapping | None, row_offset: int
+    df: pl.DataFrame, mapping: CohortMapping | None, row_offset: int, raw: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Registry columns -> spinemets inputs; unlisted codes are flagged and reported, never dropped."""
+    """Registry columns -> spinemets inputs; unlisted codes are flagged and reported, never dropped.
+
+    ``raw``: also keep each mapped input's registry cell as read (``__raw__<input>``), for the error table.
+    """
     if mapping is None or not mapping.columns:
         return df, empty_errors()
     exprs: list[pl.Expr] = []
@@ -149,12 +156,19 @@ def apply_mapping(
         src = pl.col(cm.source)
         if cm.codes is None:
             exprs.append(src.alias(target))
+            if raw:
+                exprs.append(src.cast(pl.String).alias(RAW_PREFIX + target))
             continue
         keys = list(cm.codes)
         values = [None if v is None else str(v) for v in cm.codes.values()]
         text = src.cast(pl.String).str.strip_chars()
         flag = text.is_not_null() & ~text.is_in(keys)
-        exprs.append(text.replace_strict(keys, values, default=None, return_dtype=pl.String).alias(target))
+        translated = text.replace_strict(keys, values, default=None, return_dtype=pl.String)
+        exprs.append(translated.alias(target))
+        if raw:  # the registry's code, and what the mapping made of it
+            exprs.append(
+                pl.format("{} (mapped to {})", src.cast(pl.String), translated).alias(RAW_PREFIX + target)
+            )
         exprs.append(flag.alias(INVALID_PREFIX + target))
         if indexed is None:
             indexed = df.with_row_index("__row", offset=row_offset + 1)
@@ -229,9 +243,12 @@ def score_chunk(
         if any_error.any():
             rows = pl.Series("__row", np.flatnonzero(any_error) + row_offset + 1, dtype=pl.Int64)
             subset = _to_polars(arrow_in.filter(bool_column(any_error, (None, 0))))
-            sub_mapped, _ = apply_mapping(subset, mapping, row_offset)
+            sub_mapped, _ = apply_mapping(subset, mapping, row_offset, raw=True)
             sub_mapped = sub_mapped.with_columns(rows)
-            scorer = ColumnScorer(specs, sub_mapped.schema)
+            registry = {
+                t: (cm.source, RAW_PREFIX + t) for t, cm in (mapping.columns if mapping else {}).items()
+            }
+            scorer = ColumnScorer(specs, sub_mapped.schema, registry=registry)
             score_errors = scorer.error_rows(scorer.apply(sub_mapped.lazy()).collect(), row_offset)
     table = passed_through
     new_inputs = [c for c in (mapping.columns if mapping else {}) if c in mapped.columns]
