@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from spinemets.cohort import run
 from spinemets.cohort.mapping import load_mapping
-from spinemets.cohort.run import score_file
+from spinemets.cohort.run import read_csv_bytes, score_file
 from spinemets.errors import InvalidInputError
 from spinemets.scores import SPECS, score
 
@@ -97,3 +100,55 @@ def test_the_error_file_names_the_registry_column_and_its_cell_for_mapped_inputs
         ("2", "LEVEL", "X1", "sins", "sins.level"),
         ("3", "LEVEL_SINS", "Q9", "sins", "sins.level"),
     ]
+
+
+def _csv_text(rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("chunk_bytes", [40, 97, 256, 1 << 20])
+def test_quoted_fields_with_line_breaks_are_read_whole_in_every_chunk_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int
+) -> None:
+    """A free-text comment typed over several lines (quoted, as Excel and R write it) is one cell, wherever
+    the file is cut into byte ranges; error rows count records, not lines."""
+    monkeypatch.setattr(run, "_CSV_CHUNK_BYTES", chunk_bytes)
+    rows = [["id", "kps", "comment"]]
+    for i in range(1, 41):
+        comment = f'seen {i}\nsays "better", then\r\nworse' if i % 4 == 1 else f"plain {i}"
+        rows.append([str(i), "150" if i in (7, 33) else "70", comment])
+    src = tmp_path / "r.csv"
+    src.write_text(_csv_text(rows), encoding="utf-8", newline="")
+    summary = score_file(src, tmp_path / "o.parquet", progress=False)
+    out = pl.read_parquet(tmp_path / "o.parquet")
+    assert summary.rows == 40
+    assert out["comment"].to_list() == [r[2] for r in rows[1:]]
+    err = pl.read_csv(tmp_path / "o.errors.csv", infer_schema=False)
+    assert set(err["row"]) == {"7", "33"} and set(err["value"]) == {"150"}
+    if chunk_bytes < 1000:
+        assert summary.chunks > 3
+
+
+def test_a_quote_inside_an_unquoted_field_does_not_stop_the_file_from_being_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run, "_CSV_CHUNK_BYTES", 30)
+    src = tmp_path / "r.csv"
+    src.write_text("kps,height\n" + "".join(f"{70 if i != 5 else 7},5'10\"\n" for i in range(1, 21)))
+    summary = score_file(src, tmp_path / "o.csv", progress=False)
+    assert summary.rows == 20
+    assert pl.read_csv(tmp_path / "o.errors.csv")["row"].unique().to_list() == [5]
+
+
+def test_a_chunk_longer_than_arrows_read_block_keeps_multi_line_fields_whole() -> None:
+    """Arrow reads a chunk in blocks of about 1 MiB, cut at any line break unless told fields hold them."""
+    header = b"kps,primary,comment\n"
+    lines = [
+        b'70,breast,"line one\nline ""two"", with a comma"' if i % 3 == 0 else b"80,lung_nsclc,plain"
+        for i in range(60_000)
+    ]
+    table = read_csv_bytes(b"\n".join(lines) + b"\n", header, ("",))
+    assert table.num_rows == 60_000
+    assert table.column("comment")[0].as_py() == 'line one\nline "two", with a comma'

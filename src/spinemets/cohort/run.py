@@ -50,6 +50,8 @@ META_SYNTHETIC = b"spinemets.synthetic"
 #: Column that marks synthetic rows (written by ``spinemets cohort synth``).
 SYNTHETIC_COLUMN = "synthetic"
 _CSV_CHUNK_BYTES = 32 * 1024 * 1024
+#: Longest quoted field looked for when cutting a CSV file into byte ranges (see ``csv_chunks``).
+_QUOTED_FIELD_BYTES = 1024 * 1024
 
 
 class Engine(StrEnum):
@@ -177,13 +179,17 @@ def _parquet_file(path: str | Path) -> pq.ParquetFile:
         raise InvalidInputError("input", str(path), "a Parquet file", str(exc)[:300]) from None
 
 
-def csv_chunks(
-    path: Path, null_values: tuple[str, ...], chunk_bytes: int = _CSV_CHUNK_BYTES
-) -> list[CsvChunk]:
-    """Byte ranges of ``path`` that start after the header and end on a line break.
+def csv_chunks(path: Path, null_values: tuple[str, ...], chunk_bytes: int | None = None) -> list[CsvChunk]:
+    """Byte ranges of ``path`` that start after the header and end on a line break between records.
 
-    Quoted fields with embedded line breaks are not supported (as in most parallel CSV readers).
+    A quoted field may hold line breaks (a comment typed over several lines): a range ends only on a
+    line break outside quotes, found by the parity of the ``"`` characters before it (a quote inside
+    a quoted field is doubled, so the parity says whether a position is inside one). This reads the
+    file once more, counting quotes. A file whose quotes do not follow that rule (a stray ``5'10"``
+    in an unquoted field) and that leaves no even line break within another ``chunk_bytes`` (at least
+    1 MiB, longer than any real field) falls back to the next line break, as if the field closed there.
     """
+    chunk_bytes = chunk_bytes or _CSV_CHUNK_BYTES
     header = _csv_header(path)
     size = path.stat().st_size
     chunks: list[CsvChunk] = []
@@ -192,12 +198,42 @@ def csv_chunks(
         while start < size:
             end = min(start + chunk_bytes, size)
             if end < size:
-                fh.seek(end)
-                fh.readline()
-                end = fh.tell()
+                end = _record_end(fh, start, end, max(chunk_bytes, _QUOTED_FIELD_BYTES))
             chunks.append(CsvChunk(str(path), start, end, header, null_values))
             start = end
     return chunks
+
+
+def _record_end(fh: Any, start: int, end: int, limit: int) -> int:
+    """The first line break at or after ``end`` outside quotes (``start`` is outside quotes)."""
+    fh.seek(start)
+    odd = _count_quotes(fh, end - start) % 2 == 1
+    fh.seek(end)
+    first = fh.readline()
+    odd ^= first.count(b'"') % 2 == 1
+    if not odd:
+        return int(fh.tell())
+    scanned = len(first)
+    while scanned <= limit:
+        line = fh.readline()
+        if not line:
+            return int(fh.tell())
+        scanned += len(line)
+        odd ^= line.count(b'"') % 2 == 1
+        if not odd:
+            return int(fh.tell())
+    return end + len(first)  # no even line break within ``limit``: quotes not as RFC 4180 has them
+
+
+def _count_quotes(fh: Any, n: int, block: int = 8 * 1024 * 1024) -> int:
+    count = 0
+    while n > 0:
+        data = fh.read(min(block, n))
+        if not data:
+            break
+        count += data.count(b'"')
+        n -= len(data)
+    return count
 
 
 def parquet_chunks(path: Path, chunk_rows: int) -> list[ParquetChunk]:
@@ -243,9 +279,15 @@ def _csv_columns(header: bytes, parse: pacsv.ParseOptions | None = None) -> list
 
 
 def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> pa.Table:
-    """Parse CSV text with every column as text (codes like ``01`` keep their zeros)."""
+    """Parse CSV text with every column as text (codes like ``01`` keep their zeros).
+
+    Text with quotes is parsed allowing line breaks inside quoted fields (Arrow's reader otherwise
+    cuts its blocks at any line break, and a multi-line comment would end the record there).
+    """
     parse = pacsv.ParseOptions(delimiter=csv_delimiter(header))
     columns = _csv_columns(header, parse)
+    if b'"' in data:
+        parse = pacsv.ParseOptions(delimiter=parse.delimiter, newlines_in_values=True)
     table = pacsv.read_csv(
         io.BytesIO(header + data),
         parse_options=parse,
