@@ -152,3 +152,19 @@ def test_a_chunk_longer_than_arrows_read_block_keeps_multi_line_fields_whole() -
     table = read_csv_bytes(b"\n".join(lines) + b"\n", header, ("",))
     assert table.num_rows == 60_000
     assert table.column("comment")[0].as_py() == 'line one\nline "two", with a comma'
+
+
+def test_a_latin1_cell_is_refused_naming_its_line_in_any_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arrow says "CSV column #2" (counted from 0) and no row; the refusal names the file's line."""
+    monkeypatch.setattr(run, "_CSV_CHUNK_BYTES", 100)
+    src = tmp_path / "r.csv"
+    src.write_bytes(
+        b"kps,primary,note\n" + b"70,breast,ok\n" * 50 + b"80,lung_nsclc,M\xfcller\n" + b"70,x,y\n" * 9
+    )
+    with pytest.raises(InvalidInputError) as caught:
+        score_file(src, tmp_path / "o.csv", progress=False)
+    assert caught.value.allowed == "a CSV file encoded in UTF-8"
+    assert "line 52 of the file, byte 0xfc" in caught.value.hint and "M\\xfcller" in caught.value.hint
+    assert not (tmp_path / "o.csv").exists()

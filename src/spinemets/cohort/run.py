@@ -426,10 +426,31 @@ def read_chunk(chunk: Chunk) -> pa.Table:
     except pa.ArrowInvalid as exc:  # the file itself is malformed: say so, with the parser's words
         reason = str(exc)
         if "UTF8" in reason or "UTF-8" in reason:
-            raise InvalidInputError(
-                "input", chunk.path, UTF8_CSV, f"{reason}; save it again as UTF-8"
-            ) from None
+            raise InvalidInputError("input", chunk.path, UTF8_CSV, _not_utf8_where(chunk, data)) from None
         raise InvalidInputError("input", chunk.path, "a well-formed CSV file", reason[:300]) from None
+
+
+def _not_utf8_where(chunk: CsvChunk, data: bytes) -> str:
+    """Where the text stops being UTF-8: the file's line (header = line 1) and the bytes around it.
+
+    Arrow's own words ("In CSV column #2") count columns from 0 and name no row.
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = chunk.start + exc.start
+        line = data.count(b"\n", 0, exc.start) + 1
+        with open(chunk.path, "rb") as fh:
+            for block in iter(lambda: fh.read(min(8 << 20, chunk.start - fh.tell())), b""):
+                line += block.count(b"\n")
+        begin = data.rfind(b"\n", 0, exc.start) + 1
+        around = data[max(begin, exc.start - 20) : exc.start + 20].split(b"\n")[0]
+        shown = around.decode("utf-8", errors="backslashreplace")
+        return (
+            f"line {line} of the file, byte 0x{data[exc.start]:02x} at offset {offset} in '{shown}', is not "
+            "UTF-8, perhaps Latin-1 or Windows-1252; save it again as UTF-8"
+        )
+    return "save it again as UTF-8"  # pragma: no cover - Arrow found a byte Python accepts
 
 
 def _local_frames(
