@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import polars as pl
@@ -168,3 +169,16 @@ def test_a_latin1_cell_is_refused_naming_its_line_in_any_chunk(
     assert caught.value.allowed == "a CSV file encoded in UTF-8"
     assert "line 52 of the file, byte 0xfc" in caught.value.hint and "M\\xfcller" in caught.value.hint
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_the_summary_counts_invalid_cells_not_lines_of_the_error_file(tmp_path: Path) -> None:
+    """Two bad KPS cells are two invalid values, though three scores read KPS (six lines in the file)."""
+    src = tmp_path / "r.csv"
+    src.write_text("kps,frankel\n150,E\n70,E\n7,Q\n")
+    summary = score_file(src, tmp_path / "o.csv", progress=False)
+    readers = sum("kps" in s.definition.accepted_inputs() for s in SPECS.values())
+    frankel_readers = sum("frankel" in s.definition.accepted_inputs() for s in SPECS.values())
+    assert summary.error_count == 2 * readers + frankel_readers
+    assert summary.invalid_values == 3 and summary.rows_with_errors == 2
+    assert summary.errors_by_column == {"frankel": 1, "kps": 2}
+    assert json.loads((tmp_path / "o.summary.json").read_text())["invalid_values"] == 3

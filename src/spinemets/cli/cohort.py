@@ -117,8 +117,8 @@ def register(app: typer.Typer) -> None:
         console.print(f"definitions version {summary.definitions_version} -> {summary.output}{where}")
         if summary.error_count:
             console.print(
-                f"[yellow]{summary.error_count:,} invalid values in {summary.rows_with_errors:,} rows[/] "
-                f"-> {summary.errors_file}"
+                f"[yellow]{summary.invalid_values:,} invalid values in {summary.rows_with_errors:,} rows[/] "
+                f"-> {summary.errors_file} ({summary.error_count:,} lines: one per score that reads the value)"
             )
             for col, n in summary.errors_by_column.items():
                 console.print(f"  {col}: {n:,}")

@@ -121,8 +121,12 @@ class RunSummary(BaseModel):
     seconds: float
     rows_per_second: float
     error_count: int
+    """Lines in the error file: one per (row, column, score), so a bad KPS read by three scores is three."""
+    invalid_values: int
+    """Cells with an invalid value (distinct row and column), however many scores read each."""
     rows_with_errors: int
     errors_by_column: dict[str, int]
+    """Per registry column, its cells with an invalid value."""
     scores_not_computed: dict[str, int]
     """Per score, rows left empty because an input it reads was invalid (see the error file)."""
     columns_read: tuple[str, ...] = ()
@@ -816,7 +820,8 @@ def score_file(
     else:
         err.write_csv(errors)
     seconds = time.perf_counter() - start
-    by_col = err.group_by("column").len().sort("column")
+    cells = err.unique(["row", "column"])
+    by_col = cells.group_by("column").len().sort("column")
     summary = RunSummary(
         input=str(input),
         output=str(output),
@@ -829,6 +834,7 @@ def score_file(
         seconds=round(seconds, 3),
         rows_per_second=round(rows / seconds, 1) if seconds > 0 else 0.0,
         error_count=err.height,
+        invalid_values=cells.height,
         rows_with_errors=err["row"].n_unique() if err.height else 0,
         errors_by_column=dict(zip(by_col["column"].to_list(), by_col["len"].to_list(), strict=True)),
         scores_not_computed=not_computed,
