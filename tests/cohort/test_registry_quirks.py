@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from spinemets.cohort import run
@@ -182,3 +185,27 @@ def test_the_summary_counts_invalid_cells_not_lines_of_the_error_file(tmp_path: 
     assert summary.invalid_values == 3 and summary.rows_with_errors == 2
     assert summary.errors_by_column == {"frankel": 1, "kps": 2}
     assert json.loads((tmp_path / "o.summary.json").read_text())["invalid_values"] == 3
+
+
+def test_parquet_columns_a_csv_output_cannot_hold_are_refused_before_scoring(tmp_path: Path) -> None:
+    """Binary and duration columns (a scanned form, a pandas timedelta) reached polars' CSV writer only
+    after the whole file had been scored, and stopped the run as 'a bug in spinemets'; a 256-bit
+    decimal could not be read at all (a Rust panic)."""
+    src = tmp_path / "r.parquet"
+    base = {"kps": pa.array([70, 80]), "ts": pa.array([1, 2], pa.timestamp("s"))}
+    for name, arr in [
+        ("scan", pa.array([b"\x00\x01", b"\x02"], pa.binary())),
+        ("stay", pa.array([1, 2], pa.duration("s"))),
+    ]:
+        pq.write_table(pa.table({**base, name: arr}), src)
+        with pytest.raises(
+            InvalidInputError, match=rf"input column '{name}' must be a type a CSV file can hold"
+        ):
+            score_file(src, tmp_path / f"{name}.csv", progress=False)
+        assert not (tmp_path / f"{name}.csv").exists()
+        # Parquet holds it; --keep leaves it out of a CSV
+        assert score_file(src, tmp_path / "o.parquet", progress=False).rows == 2
+        assert score_file(src, tmp_path / f"{name}.csv", keep=["ts"], progress=False).rows == 2
+    pq.write_table(pa.table({**base, "big": pa.array([Decimal("1.5"), None], pa.decimal256(40, 2))}), src)
+    with pytest.raises(InvalidInputError, match=r"input column 'big' must be a type spinemets can read"):
+        score_file(src, tmp_path / "o.parquet", progress=False)

@@ -347,20 +347,42 @@ def input_columns(path: Path, fmt: FileFormat) -> list[str]:
 SCALAR_CELL = "one value per cell (text, a number or true/false)"
 
 
-def _check_parquet_types(path: Path, output: Path, mapping: CohortMapping | None) -> None:
-    """A column a score reads must hold one value per cell; a CSV output cannot hold nested cells.
+CSV_CELL = "a type a CSV file can hold (text, numbers, true/false, dates and times)"
+READABLE = "a type spinemets can read (text, numbers, true/false, dates and times, lists)"
 
-    Refused before anything starts, naming the column and its Arrow type.
+
+def _check_parquet_types(
+    path: Path, output: Path, mapping: CohortMapping | None, keep: Sequence[str] | None = None
+) -> None:
+    """Every column must be one the run can carry to the output; refused before anything starts.
+
+    A column a score reads holds one value per cell. A column carried into a CSV output (every column,
+    or those given with ``--keep``) must be one CSV can hold: no lists or structs, no binary, no
+    durations (polars' CSV writer refuses them, after the whole file had been scored). Decimals of
+    more than 38 digits and intervals cannot be read at all. Each refusal names the column and its
+    Arrow type.
     """
     csv_out = file_format(output, allow_duckdb=True) is FileFormat.csv
     for field in _parquet_file(path).schema_arrow:
         t = field.type
         if pa.types.is_dictionary(t):
             t = t.value_type
+        where = f"input column {field.name!r}"
+        if pa.types.is_decimal256(t) or pa.types.is_interval(t):
+            raise InvalidInputError(where, str(t), READABLE, f"convert it or drop the column; in {path}")
+        reads = _reads(field.name, mapping)
         nested = pa.types.is_nested(t)
-        if nested and (_reads(field.name, mapping) or csv_out):
-            why = "a score reads it" if _reads(field.name, mapping) else "a CSV output cannot hold it"
-            raise InvalidInputError(f"input column {field.name!r}", str(t), SCALAR_CELL, f"{why}; in {path}")
+        if nested and reads:
+            raise InvalidInputError(where, str(t), SCALAR_CELL, f"a score reads it; in {path}")
+        if not csv_out or (keep is not None and field.name not in keep):
+            continue
+        why = f"a CSV output cannot hold it: write .parquet, or leave it out with --keep; in {path}"
+        if nested:
+            raise InvalidInputError(where, str(t), SCALAR_CELL, why)
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+            raise InvalidInputError(where, str(t), CSV_CELL, why)
+        if pa.types.is_duration(t):
+            raise InvalidInputError(where, str(t), CSV_CELL, why)
 
 
 #: How long a ``--scheduler`` may take to answer before the run is refused (Dask's default is 30 s).
@@ -756,7 +778,7 @@ def score_file(
         check_scheduler_address(scheduler)
     columns = input_columns(input, fmt)
     if fmt is FileFormat.parquet:
-        _check_parquet_types(input, output, mapping)
+        _check_parquet_types(input, output, mapping, keep)
     use_specs = specs_with_options(options)
     null_values = mapping.null_values if mapping is not None else DEFAULT_NULL_VALUES
     start = time.perf_counter()
