@@ -209,3 +209,25 @@ def test_parquet_columns_a_csv_output_cannot_hold_are_refused_before_scoring(tmp
     pq.write_table(pa.table({**base, "big": pa.array([Decimal("1.5"), None], pa.decimal256(40, 2))}), src)
     with pytest.raises(InvalidInputError, match=r"input column 'big' must be a type spinemets can read"):
         score_file(src, tmp_path / "o.parquet", progress=False)
+
+
+def test_a_semicolon_export_whose_column_names_hold_commas_is_read_with_semicolons(tmp_path: Path) -> None:
+    """Excel with a European locale separates by ';' and leaves 'Albumin, g/dL' unquoted: the header holds
+    as many commas as semicolons, and the rows (decimal commas in some) settle it."""
+    src = tmp_path / "r.csv"
+    src.write_bytes(
+        "\ufeffKarnofsky, %;primary;Frankel, grade;Albumin, g/dL\r\n"
+        "70;breast;E;3,5\r\n80;lung_nsclc;D;3.1\r\n60;prostate;C;\r\n".encode()
+    )
+    mp = tmp_path / "m.yaml"
+    mp.write_text(
+        'columns:\n  kps: "Karnofsky, %"\n  frankel: "Frankel, grade"\n  albumin: "Albumin, g/dL"\n'
+    )
+    summary = score_file(src, tmp_path / "o.parquet", mapping=load_mapping(mp, SPECS), progress=False)
+    out = pl.read_parquet(tmp_path / "o.parquet")
+    assert out.columns[:4] == ["Karnofsky, %", "primary", "Frankel, grade", "Albumin, g/dL"]
+    assert out["kps"].to_list() == ["70", "80", "60"] and out["frankel"].to_list() == ["E", "D", "C"]
+    assert summary.errors_by_column == {"Albumin, g/dL": 1}  # the decimal comma, reported as documented
+    assert run.csv_delimiter(b"a, b;c, d\n", b"1;2\n3,5;4\n") == ";"
+    assert run.csv_delimiter(b"a;b,c\n", b'1;"x,y",2\n') == ","  # quoted commas do not count
+    assert run.csv_delimiter(b"a,b\n") == "," and run.csv_delimiter(b"kps\n", b"70\n") == ","

@@ -19,6 +19,7 @@ import functools
 import io
 import itertools
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -152,6 +153,8 @@ class CsvChunk:
     end: int
     header: bytes
     null_values: tuple[str, ...]
+    delimiter: str = ""
+    """The file's field separator (empty: read from the header alone)."""
 
 
 Chunk = ParquetChunk | CsvChunk
@@ -195,6 +198,7 @@ def csv_chunks(path: Path, null_values: tuple[str, ...], chunk_bytes: int | None
     """
     chunk_bytes = chunk_bytes or _CSV_CHUNK_BYTES
     header = _csv_header(path)
+    delimiter = file_delimiter(path)
     size = path.stat().st_size
     chunks: list[CsvChunk] = []
     start = len(header)
@@ -203,7 +207,7 @@ def csv_chunks(path: Path, null_values: tuple[str, ...], chunk_bytes: int | None
             end = min(start + chunk_bytes, size)
             if end < size:
                 end = _record_end(fh, start, end, max(chunk_bytes, _QUOTED_FIELD_BYTES))
-            chunks.append(CsvChunk(str(path), start, end, header, null_values))
+            chunks.append(CsvChunk(str(path), start, end, header, null_values, delimiter))
             start = end
     return chunks
 
@@ -262,33 +266,60 @@ CSV_DELIMITERS = (",", ";", "\t", "|")
 """Field separators recognised in a CSV header row."""
 
 
-def csv_delimiter(header: bytes) -> str:
-    """The field separator of a CSV file: whichever of , ; tab | its header row holds most (comma if none).
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+#: Bytes after the header row looked at to choose the separator.
+_DELIMITER_SAMPLE_BYTES = 64 * 1024
+
+
+def csv_delimiter(header: bytes, sample: bytes = b"") -> str:
+    """The field separator of a CSV file: one of , ; tab |, counted outside quotes.
 
     Registries exported with a European locale separate fields with ``;`` (the comma being their
     decimal mark); a value such as ``3,5`` is then not a number and is reported in the error file.
+    Their column names may hold commas too (``Albumin, g/dL;KPS``, which Excel does not quote), so
+    the header alone can be a tie: a separator that splits every complete line of ``sample`` (the
+    first rows) into as many fields as the header wins; among those, or if none, the one the header
+    holds most (comma if none).
     """
-    text = header.decode("utf-8", errors="replace")
-    counts = {d: text.count(d) for d in CSV_DELIMITERS}
-    best = max(CSV_DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else ","
+
+    def counts(line: str) -> dict[str, int] | None:
+        if line.count('"') % 2:  # a quoted field goes on past this line: not a whole record
+            return None
+        bare = _QUOTED.sub("", line)
+        return {d: bare.count(d) for d in CSV_DELIMITERS}
+
+    head = counts(header.decode("utf-8", errors="replace")) or {d: 0 for d in CSV_DELIMITERS}
+    lines = sample.decode("utf-8", errors="replace").split("\n")[:-1][:50]  # complete lines only
+    rows = [c for c in map(counts, lines) if c is not None and any(c.values())]
+    consistent = [d for d in CSV_DELIMITERS if head[d] and rows and all(r[d] == head[d] for r in rows)]
+    best = max(consistent or CSV_DELIMITERS, key=lambda d: head[d])
+    return best if head[best] else ","
 
 
-def _csv_columns(header: bytes, parse: pacsv.ParseOptions | None = None) -> list[str]:
-    parse = parse or pacsv.ParseOptions(delimiter=csv_delimiter(header))
+def file_delimiter(path: Path) -> str:
+    """:func:`csv_delimiter` of a file, from its header row and the first rows after it."""
+    header = _csv_header(path)
+    with path.open("rb") as fh:
+        fh.seek(len(header))
+        sample = fh.read(_DELIMITER_SAMPLE_BYTES)
+    return csv_delimiter(header, sample)
+
+
+def _csv_columns(header: bytes, parse: pacsv.ParseOptions | None = None, delimiter: str = "") -> list[str]:
+    parse = parse or pacsv.ParseOptions(delimiter=delimiter or csv_delimiter(header))
     # one line: no thread pool (Arrow's CPU pool started by a mere header check has aborted the
     # process when a refusal exited at once: "terminate called without an active exception")
     single = pacsv.ReadOptions(use_threads=False)
     return list(pacsv.read_csv(io.BytesIO(header), read_options=single, parse_options=parse).column_names)
 
 
-def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...]) -> pa.Table:
+def read_csv_bytes(data: bytes, header: bytes, null_values: tuple[str, ...], delimiter: str = "") -> pa.Table:
     """Parse CSV text with every column as text (codes like ``01`` keep their zeros).
 
     Text with quotes is parsed allowing line breaks inside quoted fields (Arrow's reader otherwise
     cuts its blocks at any line break, and a multi-line comment would end the record there).
     """
-    parse = pacsv.ParseOptions(delimiter=csv_delimiter(header))
+    parse = pacsv.ParseOptions(delimiter=delimiter or csv_delimiter(header))
     columns = _csv_columns(header, parse)
     if b'"' in data:
         parse = pacsv.ParseOptions(delimiter=parse.delimiter, newlines_in_values=True)
@@ -324,7 +355,7 @@ def input_columns(path: Path, fmt: FileFormat) -> list[str]:
     if fmt is FileFormat.parquet:
         names = list(_parquet_file(path).schema_arrow.names)
     else:
-        names = _csv_columns(_csv_header(path))
+        names = _csv_columns(_csv_header(path), delimiter=file_delimiter(path))
     for i, name in enumerate(names, 1):
         if not name.strip():
             raise InvalidInputError(
@@ -448,7 +479,7 @@ def read_chunk(chunk: Chunk) -> pa.Table:
         fh.seek(chunk.start)
         data = fh.read(chunk.end - chunk.start)
     try:
-        return read_csv_bytes(data, chunk.header, chunk.null_values)
+        return read_csv_bytes(data, chunk.header, chunk.null_values, chunk.delimiter)
     except pa.ArrowInvalid as exc:  # the file itself is malformed: say so, with the parser's words
         reason = str(exc)
         if "UTF8" in reason or "UTF-8" in reason:
@@ -872,7 +903,8 @@ def score_file(
 def _first_chunk(path: Path, fmt: FileFormat, null_values: tuple[str, ...]) -> Chunk:
     if fmt is FileFormat.parquet:
         return ParquetChunk(str(path), (), 0)
-    return CsvChunk(str(path), len(_csv_header(path)), len(_csv_header(path)), _csv_header(path), null_values)
+    header = _csv_header(path)
+    return CsvChunk(str(path), len(header), len(header), header, null_values, file_delimiter(path))
 
 
 def _run_local(
