@@ -118,7 +118,8 @@ def register(app: typer.Typer) -> None:
         if summary.error_count:
             console.print(
                 f"[yellow]{summary.invalid_values:,} invalid values in {summary.rows_with_errors:,} rows[/] "
-                f"-> {summary.errors_file} ({summary.error_count:,} lines: one per score that reads the value)"
+                f"-> {summary.errors_file} ({summary.error_count:,} line{'s' if summary.error_count != 1 else ''}: "
+                "one per score that reads the value)"
             )
             for col, n in summary.errors_by_column.items():
                 console.print(f"  {col}: {n:,}")
