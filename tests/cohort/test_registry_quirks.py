@@ -231,3 +231,29 @@ def test_a_semicolon_export_whose_column_names_hold_commas_is_read_with_semicolo
     assert run.csv_delimiter(b"a, b;c, d\n", b"1;2\n3,5;4\n") == ";"
     assert run.csv_delimiter(b"a;b,c\n", b'1;"x,y",2\n') == ","  # quoted commas do not count
     assert run.csv_delimiter(b"a,b\n") == "," and run.csv_delimiter(b"kps\n", b"70\n") == ","
+
+
+def test_registry_codes_match_ignoring_case_and_spaces_as_calculator_mode_compares_text(
+    tmp_path: Path,
+) -> None:
+    """``c50``, ``C50 `` and ``C50`` are one code; ``Ja``/``JA``/``ja`` one answer. Two codes that differ
+    only in case but mean different things cannot be told apart, so such a mapping is refused."""
+    mp = tmp_path / "m.yaml"
+    mp.write_text(
+        "columns:\n"
+        "  primary:\n    from: PRIM\n    codes: {C50: breast, c50: breast, C61: prostate}\n"
+        "  pathological_fracture:\n    from: FRACT\n    codes: {ja: yes, nein: no}\n"
+    )
+    src = tmp_path / "r.csv"
+    src.write_text("PRIM,FRACT\nc50,Ja\n C61 ,NEIN\nC50,jA\nC34,ja\n")
+    score_file(src, tmp_path / "o.parquet", mapping=load_mapping(mp, SPECS), progress=False)
+    out = pl.read_parquet(tmp_path / "o.parquet")
+    assert out["primary"].to_list() == ["breast", "prostate", "breast", None]
+    assert out["pathological_fracture"].to_list() == ["yes", "no", "yes", "yes"]
+    err = pl.read_csv(tmp_path / "o.errors.csv", infer_schema=False)
+    assert err.select("row", "column", "value", "allowed").rows() == [
+        ("4", "PRIM", "C34", "one of the mapped codes: C50, c50, C61")
+    ]
+    mp.write_text("columns:\n  frankel:\n    from: F\n    codes: {a: A, A: B}\n")
+    with pytest.raises(InvalidInputError, match=r"codes 'a' and 'A' differ only in case"):
+        load_mapping(mp, SPECS)

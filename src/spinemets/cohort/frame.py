@@ -159,9 +159,9 @@ def apply_mapping(
             if raw:
                 exprs.append(src.cast(pl.String).alias(RAW_PREFIX + target))
             continue
-        keys = list(cm.codes)
-        values = [None if v is None else str(v) for v in cm.codes.values()]
-        text = src.cast(pl.String).str.strip_chars()
+        table = {k.lower(): None if v is None else str(v) for k, v in cm.codes.items()}
+        keys, values = list(table), list(table.values())
+        text = src.cast(pl.String).str.strip_chars().str.to_lowercase()  # as calculator mode compares text
         flag = text.is_not_null() & ~text.is_in(keys)
         translated = text.replace_strict(keys, values, default=None, return_dtype=pl.String)
         exprs.append(translated.alias(target))
@@ -181,7 +181,7 @@ def apply_mapping(
                     src.cast(pl.String).alias("value"),
                     pl.lit("").alias("score"),
                     pl.lit(f"mapping.{target}").alias("field"),
-                    pl.lit("one of the mapped codes: " + ", ".join(keys)).alias("allowed"),
+                    pl.lit("one of the mapped codes: " + ", ".join(cm.codes)).alias("allowed"),
                 )
             )
     mapped = df.with_columns(exprs)

@@ -37,20 +37,36 @@ from spinemets.scores.engine import ScoreSpec, evaluate
 DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null")
 
 
+def _target_text(value: Any) -> str | None:
+    """A code's target as the mapping compares it (None: declared unknown)."""
+    return None if value is None else str(value)
+
+
 class ColumnMap(BaseModel):
     """One spinemets input fed from one registry column, with an optional code table."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
     source: str = Field(alias="from", min_length=1)
     codes: dict[str, str | int | float | None] | None = None
-    """Registry code (compared as stripped text) -> spinemets value; ``None`` declares 'unknown'."""
+    """Registry code (compared as trimmed text, ignoring case) -> spinemets value; ``None`` declares 'unknown'."""
 
     @field_validator("codes", mode="before")
     @classmethod
     def _codes_as_text(cls, v: Any) -> Any:
-        if isinstance(v, Mapping):
-            return {str(k).strip(): val for k, val in v.items()}
-        return v
+        if not isinstance(v, Mapping):
+            return v
+        out: dict[str, Any] = {}
+        seen: dict[str, str] = {}
+        for k, val in v.items():
+            code = str(k).strip()
+            first = seen.setdefault(code.lower(), code)
+            if first != code and _target_text(out[first]) != _target_text(val):
+                raise ValueError(
+                    f"codes {first!r} and {code!r} differ only in case or spaces but map to different values "
+                    "(codes are compared ignoring both)"
+                )
+            out[code] = val
+        return out
 
 
 class CohortMapping(BaseModel):
