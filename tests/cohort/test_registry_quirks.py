@@ -257,3 +257,25 @@ def test_registry_codes_match_ignoring_case_and_spaces_as_calculator_mode_compar
     mp.write_text("columns:\n  frankel:\n    from: F\n    codes: {a: A, A: B}\n")
     with pytest.raises(InvalidInputError, match=r"codes 'a' and 'A' differ only in case"):
         load_mapping(mp, SPECS)
+
+
+def test_codes_of_a_float_column_match_their_whole_numbers(tmp_path: Path) -> None:
+    """pandas stores an integer column with gaps as floats: code 1 arrives as 1.0 and must match ``1``;
+    1.5 and NaN are no code and are reported."""
+    src = tmp_path / "r.parquet"
+    pl.DataFrame(
+        {"VISC": [0.0, 1.0, None, 2.0, 1.5, float("nan")], "ECOG": [1.0, 2.0, None, 0.0, 3.0, 1.0]}
+    ).write_parquet(src)
+    mp = tmp_path / "m.yaml"
+    mp.write_text(
+        "columns:\n"
+        "  visceral_metastases:\n    from: VISC\n    codes: {0: none, 1: treatable, 2: untreatable}\n"
+        "  ecog:\n    from: ECOG\n    codes: {0: 0, 1: 1, 2: 2, 3: 3, 4: 4}\n"
+    )
+    score_file(src, tmp_path / "o.parquet", mapping=load_mapping(mp, SPECS), progress=False)
+    out = pl.read_parquet(tmp_path / "o.parquet")
+    assert out["visceral_metastases"].to_list() == ["none", "treatable", None, "untreatable", None, None]
+    assert out["ecog"].to_list() == ["1", "2", None, "0", "3", "1"]
+    assert out["performance_total"].to_list() == [1, 2, None, 0, 3, 1]
+    err = pl.read_csv(tmp_path / "o.errors.csv", infer_schema=False)
+    assert err.select("row", "column", "value").rows() == [("5", "VISC", "1.5"), ("6", "VISC", "NaN")]

@@ -161,7 +161,11 @@ def apply_mapping(
             continue
         table = {k.lower(): None if v is None else str(v) for k, v in cm.codes.items()}
         keys, values = list(table), list(table.values())
-        text = src.cast(pl.String).str.strip_chars().str.to_lowercase()  # as calculator mode compares text
+        as_text = src.cast(pl.String)
+        if df.schema[cm.source].is_float():  # code 1 stored as 1.0 (an integer column with gaps, from pandas)
+            whole = src.is_finite() & (src == src.floor()) & (src.abs() < 2**53)
+            as_text = pl.when(whole).then(src.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(as_text)
+        text = as_text.str.strip_chars().str.to_lowercase()  # as calculator mode compares text
         flag = text.is_not_null() & ~text.is_in(keys)
         translated = text.replace_strict(keys, values, default=None, return_dtype=pl.String)
         exprs.append(translated.alias(target))
