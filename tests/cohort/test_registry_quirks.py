@@ -279,3 +279,15 @@ def test_codes_of_a_float_column_match_their_whole_numbers(tmp_path: Path) -> No
     assert out["performance_total"].to_list() == [1, 2, None, 0, 3, 1]
     err = pl.read_csv(tmp_path / "o.errors.csv", infer_schema=False)
     assert err.select("row", "column", "value").rows() == [("5", "VISC", "1.5"), ("6", "VISC", "NaN")]
+
+
+def test_a_csv_whose_lines_end_in_cr_alone_is_refused_not_scored_as_empty(tmp_path: Path) -> None:
+    """Excel's 'CSV (Macintosh)' ends lines in CR alone: the whole file was taken for the header row and
+    the run reported 0 rows and no invalid values, exit 0."""
+    src = tmp_path / "r.csv"
+    src.write_bytes(b"kps,primary\r70,breast\r150,lung_nsclc\r")
+    with pytest.raises(InvalidInputError, match="lines end in CR alone"):
+        score_file(src, tmp_path / "o.csv", progress=False)
+    assert not (tmp_path / "o.csv").exists()
+    src.write_bytes(b"kps,primary\r\n70,breast\r\n150,lung_nsclc\r\n")  # CR LF, as Windows has it
+    assert score_file(src, tmp_path / "o.csv", progress=False).rows == 2

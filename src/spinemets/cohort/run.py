@@ -169,6 +169,14 @@ def _csv_header(path: Path) -> bytes:
         header = fh.readline()
     if not header.strip():
         raise InvalidInputError("input", str(path), "a CSV file with a header row")
+    if b"\r" in header.rstrip(b"\r\n"):  # the first line break is a lone CR: every row would be "header"
+        raise InvalidInputError(
+            "input",
+            str(path),
+            "a CSV file whose lines end in LF or CR LF",
+            "its lines end in CR alone (classic Mac line ends, as Excel's 'CSV (Macintosh)' writes them); "
+            "save it again as 'CSV UTF-8'",
+        )
     try:
         header.decode("utf-8")
     except UnicodeDecodeError:
