@@ -291,3 +291,27 @@ def test_a_csv_whose_lines_end_in_cr_alone_is_refused_not_scored_as_empty(tmp_pa
     assert not (tmp_path / "o.csv").exists()
     src.write_bytes(b"kps,primary\r\n70,breast\r\n150,lung_nsclc\r\n")  # CR LF, as Windows has it
     assert score_file(src, tmp_path / "o.csv", progress=False).rows == 2
+
+
+def test_a_mapped_column_missing_from_the_file_is_refused_pointing_at_the_near_miss(tmp_path: Path) -> None:
+    """A spreadsheet header 'KARNOFSKY ' (a trailing space) looked like 'KARNOFSKY' in a list of every
+    column; a file of thousands of columns listed them all."""
+    src = tmp_path / "r.csv"
+    src.write_text(
+        "ID,KARNOFSKY ,Primary_Site,"
+        + ",".join(f"x{i}" for i in range(3000))
+        + "\n1,70,C50"
+        + ",0" * 3000
+        + "\n"
+    )
+    mp = tmp_path / "m.yaml"
+    for target, source, hint in [
+        ("kps", "KARNOFSKY", "the file has 'KARNOFSKY ' (the name must match exactly)"),
+        ("primary", "PRIM_SITE", "closest: 'Primary_Site'"),
+        ("frankel", "FRANKEL", "the file's columns: 'ID', 'KARNOFSKY ', 'Primary_Site', 'x0'"),
+    ]:
+        mp.write_text(f"columns:\n  {target}: {source}\n")
+        with pytest.raises(InvalidInputError) as caught:
+            score_file(src, tmp_path / "o.csv", mapping=load_mapping(mp, SPECS), progress=False)
+        assert caught.value.field == f"mapping.columns.{target}.from" and caught.value.value == source
+        assert caught.value.hint.startswith(hint) and len(str(caught.value)) < 400

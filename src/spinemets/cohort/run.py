@@ -383,6 +383,35 @@ def input_columns(path: Path, fmt: FileFormat) -> list[str]:
     return names
 
 
+def check_sources(mapping: CohortMapping, columns: Sequence[str]) -> None:
+    """Every column the mapping reads is a column of the file; refused before anything starts.
+
+    Names are matched exactly, so the refusal points at a column whose name differs only in case or
+    in spaces around it (``'KARNOFSKY '`` from a spreadsheet), or else the closest names.
+    """
+    import difflib
+
+    for target, cm in mapping.columns.items():
+        if cm.source in columns:
+            continue
+        key = cm.source.strip().lower()
+        alike = [c for c in columns if c.strip().lower() == key]
+        if alike:
+            hint = "the file has " + ", ".join(repr(c) for c in alike) + " (the name must match exactly)"
+        else:
+            lowered = {c.strip().lower(): c for c in columns}
+            close = [lowered[c] for c in difflib.get_close_matches(key, list(lowered), n=3, cutoff=0.6)]
+            shown = ", ".join(repr(c) for c in columns[:10]) + (
+                f" ({len(columns)} in all)" if len(columns) > 10 else ""
+            )
+            hint = (
+                "closest: " + ", ".join(repr(c) for c in close) if close else "the file's columns: " + shown
+            )
+        raise InvalidInputError(
+            f"mapping.columns.{target}.from", cm.source, "a column of the input file", hint
+        )
+
+
 SCALAR_CELL = "one value per cell (text, a number or true/false)"
 
 
@@ -816,6 +845,8 @@ def score_file(
     if engine is Engine.dask and scheduler and client is None:
         check_scheduler_address(scheduler)
     columns = input_columns(input, fmt)
+    if mapping is not None:
+        check_sources(mapping, columns)
     if fmt is FileFormat.parquet:
         _check_parquet_types(input, output, mapping, keep)
     use_specs = specs_with_options(options)
