@@ -315,3 +315,20 @@ def test_a_mapped_column_missing_from_the_file_is_refused_pointing_at_the_near_m
             score_file(src, tmp_path / "o.csv", mapping=load_mapping(mp, SPECS), progress=False)
         assert caught.value.field == f"mapping.columns.{target}.from" and caught.value.value == source
         assert caught.value.hint.startswith(hint) and len(str(caught.value)) < 400
+
+
+def test_a_code_mapped_to_blank_text_is_declared_unknown_like_null(tmp_path: Path) -> None:
+    """``X: ""`` passed the mapping check (calculator mode reads a blank answer as missing) but every X row
+    was then reported invalid: a blank target is unknown, as ``null`` is."""
+    mp = tmp_path / "m.yaml"
+    mp.write_text('columns:\n  primary:\n    from: P\n    codes: {C50: breast, X: "", Y: " ", Z: null}\n')
+    mapping = load_mapping(mp, SPECS)
+    assert mapping.columns["primary"].codes == {"C50": "breast", "X": None, "Y": None, "Z": None}
+    src = tmp_path / "r.csv"
+    src.write_text("P\nC50\nX\nY\nZ\n")
+    summary = score_file(src, tmp_path / "o.parquet", mapping=mapping, progress=False)
+    assert summary.error_count == 0
+    assert (
+        pl.read_parquet(tmp_path / "o.parquet")["tomita_missing"].to_list()[1:]
+        == ["primary_growth;visceral_metastases;bone_metastases"] * 3
+    )

@@ -59,6 +59,8 @@ class ColumnMap(BaseModel):
         seen: dict[str, str] = {}
         for k, val in v.items():
             code = str(k).strip()
+            if isinstance(val, str) and not val.strip():  # a blank answer is no answer, as in calculator mode
+                val = None
             first = seen.setdefault(code.lower(), code)
             if first != code and _target_text(out[first]) != _target_text(val):
                 raise ValueError(
