@@ -853,7 +853,7 @@ def score_file(
     null_values = mapping.null_values if mapping is not None else DEFAULT_NULL_VALUES
     start = time.perf_counter()
     advance, stop = _progress(_count_rows(input, fmt), progress)
-    err_parts: list[pl.DataFrame] = []
+    sink = _ErrorSink(errors)
     counts = {"rows": 0, "chunks": 0}
     not_computed = dict.fromkeys(use_specs, 0)
     results = (
@@ -885,7 +885,7 @@ def score_file(
                     )
                 table = table.select([c for c in table.column_names if c in keep or is_score_column(c)])
             if res.errors.height:
-                err_parts.append(res.errors.with_columns(pl.col("row") + counts["rows"]))
+                sink.add(res.errors.with_columns(pl.col("row") + counts["rows"]))
             for k in not_computed:
                 not_computed[k] += int(pc.sum(res.table.column(f"{k}_input_error")).as_py() or 0)
             counts["rows"] += res.rows
@@ -900,20 +900,18 @@ def score_file(
             first = score_chunk(read_chunk(_first_chunk(input, fmt, null_values)), use_specs, mapping).table
         synthetic = _is_synthetic(input, fmt, first)
         write_tables(itertools.chain([first], scored), output, synthetic, duckdb_table)
+        sink.finish()
     except KeyboardInterrupt:  # every writer leaves the output as it was: say so
+        sink.discard()
         raise Interrupted(str(output)) from None
+    except BaseException:
+        sink.discard()
+        raise
     finally:
         stop()
         scored.close()
     rows, chunks = counts["rows"], counts["chunks"]
-    err = pl.concat(err_parts) if err_parts else pl.DataFrame(schema=ERROR_SCHEMA)
-    if file_format(errors) is FileFormat.parquet:
-        err.write_parquet(errors)
-    else:
-        err.write_csv(errors)
     seconds = time.perf_counter() - start
-    cells = err.unique(["row", "column"])
-    by_col = cells.group_by("column").len().sort("column")
     summary = RunSummary(
         input=str(input),
         output=str(output),
@@ -925,10 +923,10 @@ def score_file(
         chunks=chunks,
         seconds=round(seconds, 3),
         rows_per_second=round(rows / seconds, 1) if seconds > 0 else 0.0,
-        error_count=err.height,
-        invalid_values=cells.height,
-        rows_with_errors=err["row"].n_unique() if err.height else 0,
-        errors_by_column=dict(zip(by_col["column"].to_list(), by_col["len"].to_list(), strict=True)),
+        error_count=sink.lines,
+        invalid_values=sink.cells,
+        rows_with_errors=sink.rows,
+        errors_by_column=dict(sorted(sink.by_column.items())),
         scores_not_computed=not_computed,
         columns_read=tuple(c for c in columns if _reads(c, mapping)),
         columns_not_read=tuple(c for c in columns if c != SYNTHETIC_COLUMN and not _reads(c, mapping)),
@@ -937,6 +935,64 @@ def score_file(
         json.dumps(summary.model_dump(mode="json"), indent=2), encoding="utf-8"
     )
     return summary
+
+
+class _ErrorSink:
+    """The error file, written chunk by chunk as the run goes (memory stays bounded when every row has
+    an error) beside its path and moved into place when the run completes; counted on the way.
+
+    Chunks hold disjoint rows, so distinct rows and cells add up over chunks.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.partial = path.with_name(f".{path.name}.partial")
+        self.parquet = file_format(path) is FileFormat.parquet
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self._fh: Any = None
+        self.lines = self.rows = self.cells = 0
+        self.by_column: dict[str, int] = {}
+
+    def add(self, errors: pl.DataFrame) -> None:
+        self.lines += errors.height
+        self.rows += errors["row"].n_unique()
+        cells = errors.unique(["row", "column"])
+        self.cells += cells.height
+        for column, n in cells.group_by("column").len().iter_rows():
+            self.by_column[column] = self.by_column.get(column, 0) + n
+        self._write(errors)
+
+    def _write(self, errors: pl.DataFrame) -> None:
+        if self.parquet:
+            table = errors.to_arrow()
+            if self._writer is None:
+                self._schema = table.schema
+                self._writer = pq.ParquetWriter(self.partial, table.schema)
+            self._writer.write_table(table.cast(self._schema))
+            return
+        header = self._fh is None
+        if self._fh is None:
+            self._fh = open(self.partial, "wb")  # noqa: SIM115 - closed in finish or discard
+        errors.write_csv(self._fh, include_header=header)
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def finish(self) -> None:
+        if self._writer is None and self._fh is None:  # no error: the file holds the columns only
+            self._write(pl.DataFrame(schema=ERROR_SCHEMA))
+        self._close()
+        self.partial.replace(self.path)
+
+    def discard(self) -> None:
+        self._close()
+        self.partial.unlink(missing_ok=True)
 
 
 def _first_chunk(path: Path, fmt: FileFormat, null_values: tuple[str, ...]) -> Chunk:
