@@ -199,3 +199,19 @@ def test_calculator_example_from_fisher_2010_band() -> None:
     scored = score_chunk(pl.DataFrame([items]), {"sins": SPECS["sins"]}).scored
     assert scored["sins_total"][0] == score("sins", items).total == 11
     assert scored["sins_band"][0] == "potentially_unstable"
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["distinct-value tables", "row-wise expressions"])
+def test_whole_number_floats_read_as_their_integer_in_both_paths(fast: bool) -> None:
+    # a float column (pandas stores an integer column with gaps so) held ECOG 1.0 and ESCC 2.0, which
+    # matched no category: "1.0" is not "1". A whole number reads as the integer it equals; 1.5, NaN
+    # and infinity stay invalid. Calculator mode and both cohort paths agree row by row.
+    values = [1.0, 2.0, None, 0.0, -0.0, 4.0, 1.5, float("nan"), float("inf"), 7.0]
+    rows = [{} if v is None else {"ecog": v} for v in values]
+    frame = pl.DataFrame({"ecog": values}, schema={"ecog": pl.Float64})
+    result = score_chunk(frame, {"performance": SPECS["performance"]}, fast=fast)
+    assert _compare(result.scored, [expected_columns("performance", r) for r in rows]) == []
+    totals = result.scored["performance_total"].to_list()
+    assert totals[:6] == [1, 2, None, 0, 0, 4]
+    assert totals[6:] == [None] * 4 and result.scored["performance_input_error"].to_list()[6:] == [True] * 4
+    assert score("escc", {"escc": 2.0}).total == score("escc", {"escc": "2"}).total

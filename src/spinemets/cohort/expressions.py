@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 
 from spinemets.scores.engine import (
+    WHOLE_FLOAT_LIMIT,
     Bins,
     Item,
     Lookup,
@@ -196,6 +197,14 @@ class ColumnScorer:
         if dtype == pl.Boolean:
             # str(True) == "True"
             e = pl.when(e).then(pl.lit("True")).otherwise(pl.lit("False"))
+        elif dtype.is_float():
+            # as the engine: a whole number (1.0) reads as the integer it equals ("1"), others as str()
+            whole = (e == e.floor()) & (e.abs() <= WHOLE_FLOAT_LIMIT)
+            e = (
+                pl.when(whole)
+                .then(e.cast(pl.Int64, strict=False).cast(pl.String))
+                .otherwise(e.cast(pl.String))
+            )
         elif dtype != pl.String:
             e = e.cast(pl.String)
         e = e.str.strip_chars()

@@ -462,10 +462,17 @@ class ScoreSpec:
 # Compilation: each definition once into plain dicts (the hot path never walks pydantic models)
 
 
+#: Largest magnitude of a whole-number float read as the integer it equals (exact in a double).
+WHOLE_FLOAT_LIMIT = 2**53
+
+
 def _norm(value: Any, how: str) -> str:
     if isinstance(value, str):  # StrEnum members are str and print as their value
         s = str.strip(value)
         return s.lower() if how == "lower" else s.upper() if how == "upper" else s
+    if isinstance(value, float) and value.is_integer() and abs(value) <= WHOLE_FLOAT_LIMIT:
+        # ECOG 1.0 from a float column is the grade 1 (was "1.0", matching no category); 1.5 stays "1.5"
+        return str(int(value))
     s = str(value.value if hasattr(value, "value") else value).strip()
     if how == "lower":
         return s.lower()
