@@ -6,7 +6,8 @@
   shared caches). The API docs pages get the few extra sources Swagger UI needs.
 * **CSRF** (double-submit token): a browser can POST a form or a plain-text body to another site
   without asking, carrying that site's cookies. So every POST that is not JSON and carries no
-  API key must present the token of the ``spinemets_csrf`` cookie in the ``csrf_token`` form
+  bearer token or ``X-API-Key`` (a ``Basic`` or ``Negotiate`` header is no such proof: browsers
+  re-send those by themselves) must present the token of the ``spinemets_csrf`` cookie in the ``csrf_token`` form
   field or the ``X-CSRF-Token`` header (htmx: ``hx-headers``). JSON bodies, PUT, PATCH and DELETE
   are exempt (cross-site they need a CORS preflight, which this service never grants), but any
   unsafe request whose Origin header names another site is refused. Templates read the token
@@ -99,6 +100,19 @@ def _cookie(scope: Scope, name: str) -> str | None:
         if k == name:
             return v
     return None
+
+
+def _carries_token(scope: Scope) -> bool:
+    """True when the request carries a credential only a program can attach: an ``X-API-Key``
+    header or an ``Authorization: Bearer`` token (an API key, a CDS Hooks JWT). A browser never adds
+    these by itself, and cross-site it can only send them after a CORS preflight this service never
+    grants. Other schemes are not such proof: a browser re-sends ``Basic``, ``Digest``, ``Negotiate``
+    or ``NTLM`` credentials (a proxy's sign-on) with every request, a forged form post included, and
+    such a request is still authenticated here by the session cookie."""
+    if _header(scope, b"x-api-key"):
+        return True
+    scheme, _, token = (_header(scope, b"authorization") or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -306,9 +320,10 @@ class SecurityMiddleware:
         (HTML forms); PUT, PATCH and DELETE from another site need a preflight this service never
         grants. A non-JSON body to the JSON-only interfaces is 415 naming the media type rather than
         a forgery refusal (refused either way, so a cross-site form gains nothing); any other
-        non-JSON POST needs the CSRF token. Callers with credentials are checked by the routes.
+        non-JSON POST needs the CSRF token. Callers with a bearer token or an API key header (see
+        :func:`_carries_token`) are checked by the routes.
         """
-        if _header(scope, b"authorization") or _header(scope, b"x-api-key"):
+        if _carries_token(scope):
             return None
         origin = _header(scope, b"origin")
         if origin and origin != "null" and not self._same_origin(scope, origin):

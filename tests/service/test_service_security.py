@@ -1,0 +1,63 @@
+"""Findings of the security review: each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+EXAMPLE = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples" / "breast_t12_mechanical.json").read_text()
+)
+PASSWORD = "correct horse battery"
+
+
+def _login(client: TestClient, username: str, scope: str = "write") -> str:
+    """Create a web user, sign in; return the CSRF token of the client's cookie."""
+    authn = client.app.state.authenticator  # type: ignore[attr-defined]
+    authn.create_user(username, PASSWORD, scope, created_by="test")
+    client.get("/auth/login")
+    token = client.cookies.get("spinemets_csrf")
+    assert token
+    login = {"username": username, "password": PASSWORD, "next": "/", "csrf_token": token}
+    assert client.post("/auth/login", data=login, follow_redirects=False).status_code == 303
+    return token
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Basic ZHIubGVlOnNlY3JldA==", "Negotiate YIIGhgYGKwYBBQUCoIIGejCCBnag", "NTLM TlRMTVNTUAAB", "Bearer"],
+)
+def test_a_browser_sent_authorization_header_does_not_skip_the_csrf_check(
+    client: TestClient, keys: dict[str, str], authorization: str
+) -> None:
+    # Behind a proxy with Basic or Kerberos sign-on the browser adds its Authorization header to every
+    # request, a forged cross-site form post included. Any Authorization header skipped the CSRF and
+    # Origin checks, and the session cookie then authenticated the post: it deleted the assessment.
+    created = client.post(
+        "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Authorization": keys["write"]}
+    )
+    ident = created.json()["id"]
+    _login(client, "dr.lee")
+    forged = client.post(
+        f"/assessments/{ident}/delete",
+        data={"confirm": "yes"},
+        headers={"Authorization": authorization, "Origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+    assert client.app.state.store.get(ident).deleted is False  # type: ignore[attr-defined]
+    logout = client.post("/auth/logout", headers={"Authorization": authorization}, follow_redirects=False)
+    assert logout.status_code == 403
+
+
+def test_an_api_key_still_needs_no_csrf_token(client: TestClient, keys: dict[str, str]) -> None:
+    created = client.post(
+        "/api/v1/assessments", json={"patient": EXAMPLE}, headers={"Authorization": keys["write"]}
+    )
+    ident = created.json()["id"]
+    for headers in ({"Authorization": keys["write"]}, {"X-API-Key": keys["write"].removeprefix("Bearer ")}):
+        page = client.post(f"/assessments/{ident}/delete", data={"confirm": "no"}, headers=headers)
+        assert page.status_code == 422  # reached the route: the confirmation box, not the CSRF check
