@@ -90,6 +90,16 @@ def test_open_mode_only_on_loopback() -> None:
     ]
 
 
+def test_unauthenticated_cds_hooks_only_on_loopback() -> None:
+    # "local sandbox only" (docs/fhir.md) was not enforced: on a network address anyone could call
+    # the hooks and have the server fetch from any fhirServer URL they named.
+    assert load_settings(cds_hooks_require_jwt=False, host="127.0.0.1").cds_hooks_require_jwt is False
+    for host in ("0.0.0.0", "192.168.1.10", "example.org"):
+        with pytest.raises(InvalidInputError, match="only allowed on a loopback host"):
+            load_settings(cds_hooks_require_jwt=False, host=host)
+    assert load_settings(host="0.0.0.0").cds_hooks_require_jwt is True
+
+
 def test_secrets_are_not_echoed_in_errors() -> None:
     with pytest.raises(InvalidInputError) as info:
         load_settings(session_secret=12345)

@@ -109,7 +109,10 @@ class ServiceSettings(BaseSettings):
     cds_hooks_audience: str | None = Field(
         None, description="Expected aud claim of CDS Hooks JWTs; default: the service's own URL."
     )
-    cds_hooks_require_jwt: bool = Field(True, description="Refuse CDS Hooks calls without a valid JWT.")
+    cds_hooks_require_jwt: bool = Field(
+        True,
+        description="Refuse CDS Hooks calls without a valid JWT; false (a local sandbox) only on a loopback host.",
+    )
     log_level: str = Field("INFO", description="Log level of the service logger (never logs patient data).")
     settings_file: Path | None = Field(None, description="The settings file that was read, if any.")
 
@@ -132,6 +135,12 @@ class ServiceSettings(BaseSettings):
         if self.auth_mode is AuthMode.loopback_open and not is_loopback(self.host):
             raise ValueError(
                 f"auth_mode loopback_open is only allowed on a loopback host (127.0.0.1, ::1); got host {self.host}"
+            )
+        if not self.cds_hooks_require_jwt and not is_loopback(self.host):
+            # anyone could then call the hooks, and have this server fetch from any fhirServer URL
+            raise ValueError(
+                "cds_hooks_require_jwt false (unauthenticated CDS Hooks calls, a local sandbox) is only "
+                f"allowed on a loopback host (127.0.0.1, ::1); got host {self.host}"
             )
         return self
 
