@@ -80,3 +80,20 @@ def test_a_refused_sign_in_never_quotes_what_was_typed(client: TestClient, field
     assert refused.status_code == 401
     assert refused.headers["content-type"].startswith("text/html")
     assert "not right" in refused.text and "S3cret" not in refused.text
+
+
+def test_wrong_passwords_for_other_names_do_not_lift_a_lockout(client: TestClient) -> None:
+    # The failure table was cleared whole once it held more than 10,000 names (every name tried was
+    # kept, even without a failure): wrong passwords for made-up names lifted the lockout of a real one.
+    from spinemets.service import auth
+
+    authn = client.app.state.authenticator  # type: ignore[attr-defined]
+    authn.create_user("dr.ng", PASSWORD, "read", created_by="test")
+    for i in range(auth.LOGIN_FAILURES_ALLOWED):
+        assert authn.check_password("dr.ng", f"guess {i} wrong") is None
+    assert authn.login_blocked("dr.ng")
+    for i in range(10_002):  # what check_password does for a wrong password, without the scrypt
+        authn.login_blocked(f"made.up.{i}")
+        authn._record_failure(f"made.up.{i}")
+    assert authn.login_blocked("dr.ng")
+    assert authn.check_password("dr.ng", PASSWORD) is None  # still locked

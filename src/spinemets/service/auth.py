@@ -32,6 +32,8 @@ CACHE_SECONDS = 10.0
 KEY_PREFIX = "smk_"
 LOGIN_FAILURES_ALLOWED = 5
 LOGIN_LOCKOUT_SECONDS = 300.0
+FAILURE_NAMES_PRUNE_AT = 10_000
+"""Names with failed sign-ins kept before the expired ones are dropped."""
 
 
 class Scope(StrEnum):
@@ -129,14 +131,23 @@ class Authenticator:
         horizon = time.monotonic() - LOGIN_LOCKOUT_SECONDS
         with self._failures_lock:
             recent = [t for t in self._failures.get(username, []) if t > horizon]
-            self._failures[username] = recent
+            if recent:
+                self._failures[username] = recent
+            else:  # a name with no recent failure takes no room
+                self._failures.pop(username, None)
             return len(recent) >= LOGIN_FAILURES_ALLOWED
 
     def _record_failure(self, username: str) -> None:
+        now = time.monotonic()
         with self._failures_lock:
-            if len(self._failures) > 10_000:
-                self._failures.clear()
-            self._failures.setdefault(username, []).append(time.monotonic())
+            if len(self._failures) > FAILURE_NAMES_PRUNE_AT:
+                # Forget only the names whose failures have all expired. Clearing the whole table
+                # lifted every lockout in force: wrong passwords for enough made-up names bought
+                # more guesses at a real one. What stays is bounded by the failed sign-ins (each one
+                # a scrypt check) that fit in one lockout period.
+                horizon = now - LOGIN_LOCKOUT_SECONDS
+                self._failures = {n: ts for n, ts in self._failures.items() if ts and ts[-1] > horizon}
+            self._failures.setdefault(username, []).append(now)
 
     # API keys -----------------------------------------------------------------------------------
 
