@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from spinemets.service.schema import UserRow
 
 EXAMPLE = json.loads(
     (Path(__file__).resolve().parents[2] / "examples" / "breast_t12_mechanical.json").read_text()
@@ -97,3 +100,21 @@ def test_wrong_passwords_for_other_names_do_not_lift_a_lockout(client: TestClien
         authn._record_failure(f"made.up.{i}")
     assert authn.login_blocked("dr.ng")
     assert authn.check_password("dr.ng", PASSWORD) is None  # still locked
+
+
+def test_a_disabled_account_takes_as_long_to_refuse_as_any_other(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A disabled account was refused before the scrypt check: a fast refusal told that the name exists.
+    from spinemets.service import auth
+
+    authn = client.app.state.authenticator  # type: ignore[attr-defined]
+    authn.create_user("dr.old", PASSWORD, "read", created_by="test")
+    with authn.engine.begin() as conn:  # as disable_user does (set directly: the test predates it)
+        conn.execute(update(UserRow).where(UserRow.username == "dr.old").values(disabled=True))
+    calls: list[str] = []
+    real = auth.verify_password
+    monkeypatch.setattr(auth, "verify_password", lambda pw, stored: calls.append(pw) or real(pw, stored))
+    for name in ("dr.old", "nobody"):
+        assert authn.check_password(name, "wrong password!") is None
+    assert calls == ["wrong password!", "wrong password!"]  # one scrypt check each

@@ -300,7 +300,8 @@ class Authenticator:
         if row is None:
             verify_password(password, _dummy_hash())  # same time whether or not the user exists
             return None
-        if row.disabled or not verify_password(password, row.password_hash):
+        right = verify_password(password, row.password_hash)  # first: as long for a disabled account
+        if row.disabled or not right:
             return None
         return Principal(name=f"user:{username}", kind=PrincipalKind.user, scope=Scope(row.scopes))
 
