@@ -105,3 +105,21 @@ def test_run_on_a_port_in_use_is_refused_before_starting(
         f"error: port must be a port nothing else listens on at 127.0.0.1; got {port}"
     )
     assert "is running at" not in captured.out
+
+
+def test_user_disable(data_env: Path) -> None:
+    runner = CliRunner()
+    pw = "a long enough pass\n"
+    assert runner.invoke(cli_app, ["user", "create", "dr.lee"], input=pw * 2).exit_code == 0
+    disabled = runner.invoke(cli_app, ["user", "disable", "dr.lee"])
+    assert disabled.exit_code == 0, disabled.output
+    from spinemets.service.auth import Authenticator
+    from spinemets.service.storage import AssessmentStore
+
+    store = AssessmentStore(load_settings(data_dir=data_env).effective_database_url)
+    try:
+        assert Authenticator(store.engine).check_password("dr.lee", pw.strip()) is None
+    finally:
+        store.close()
+    assert runner.invoke(cli_app, ["user", "disable", "dr.lee"]).exit_code != 0  # already disabled
+    assert runner.invoke(cli_app, ["user", "disable", "nobody"]).exit_code != 0

@@ -102,6 +102,22 @@ def test_wrong_passwords_for_other_names_do_not_lift_a_lockout(client: TestClien
     assert authn.check_password("dr.ng", PASSWORD) is None  # still locked
 
 
+def test_a_disabled_user_is_signed_out_and_cannot_sign_in(client: TestClient) -> None:
+    # There was no way to revoke a web account (no command set users.disabled), so a leaked password
+    # or a stolen session cookie stayed usable for as long as the account existed.
+    from spinemets.service import audit
+
+    token = _login(client, "dr.lee")
+    assert client.get("/api/v1/assessments").status_code == 200
+    authn = client.app.state.authenticator  # type: ignore[attr-defined]
+    authn.disable_user("dr.lee", disabled_by="test")
+    assert client.get("/api/v1/assessments").status_code == 401  # the open session has ended
+    again = {"username": "dr.lee", "password": PASSWORD, "csrf_token": token}
+    assert client.post("/auth/login", data=again, follow_redirects=False).status_code == 401
+    store = client.app.state.store  # type: ignore[attr-defined]
+    assert [e.object_id for e in audit.entries(store.engine) if e.action == "user.disable"] == ["dr.lee"]
+
+
 def test_a_disabled_account_takes_as_long_to_refuse_as_any_other(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -228,6 +228,15 @@ def register(app: typer.Typer) -> None:
         _auth(settings_file).create_user(username, password, scope, created_by="cli:" + _whoami())
         typer.echo(json.dumps({"created": username, "scope": scope}))
 
+    @user_app.command("disable")
+    def user_disable(
+        username: Annotated[str, typer.Argument(help="Login name.")],
+        settings_file: SettingsFile = None,
+    ) -> None:
+        """Disable a web user: sign-in is refused and the account's open sessions end (audited)."""
+        _auth(settings_file).disable_user(username, disabled_by="cli:" + _whoami())
+        typer.echo(json.dumps({"disabled": username}))
+
 
 def _whoami() -> str:
     import getpass

@@ -280,6 +280,27 @@ class Authenticator:
                 details={"scope": scope.value},
             )
 
+    def disable_user(self, username: str, *, disabled_by: str) -> None:
+        """Disable a web user (kept for the record): sign-in is refused and every session of the
+        account ends; other worker processes notice within :data:`CACHE_SECONDS`."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(UserRow)
+                .where(UserRow.username == username, UserRow.disabled.is_(False))
+                .values(disabled=True)
+            )
+            if res.rowcount != 1:
+                raise InvalidInputError("username", username, "the name of an active web user")
+            audit.append(
+                conn,
+                actor=disabled_by,
+                action="user.disable",
+                object_type="user",
+                object_id=username,
+                details={},
+            )
+        self._cache.clear()
+
     def check_password(self, username: str, password: str) -> Principal | None:
         """The user if the password is right and the account is active; None otherwise (or when blocked)."""
         if self.login_blocked(username):
