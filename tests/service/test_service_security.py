@@ -134,3 +134,33 @@ def test_a_disabled_account_takes_as_long_to_refuse_as_any_other(
     for name in ("dr.old", "nobody"):
         assert authn.check_password(name, "wrong password!") is None
     assert calls == ["wrong password!", "wrong password!"]  # one scrypt check each
+
+
+def test_error_logs_name_the_route_not_the_path(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The access log writes the route template; the 503 and 500 handlers wrote the request's path,
+    # with whatever identifier the client put in it.
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    from spinemets.service.app import create_app
+    from spinemets.service.settings import load_settings
+
+    app = create_app(load_settings(data_dir=tmp_path, auth_mode="loopback_open"))
+
+    def down(ref: str) -> None:
+        raise OperationalError("SELECT 1", (), ConnectionRefusedError())
+
+    def boom(ref: str) -> None:
+        raise ValueError("no albumin")
+
+    app.add_api_route("/api/v1/down/{ref}", down)
+    app.add_api_route("/api/v1/boom/{ref}", boom)
+    caplog.set_level(logging.INFO)
+    with TestClient(app, client=("127.0.0.1", 50000), base_url="http://127.0.0.1") as c:
+        assert c.get("/api/v1/down/MRN-PATH-31").status_code == 503
+        assert c.get("/api/v1/boom/MRN-PATH-31").status_code == 500
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("spinemets")]
+    assert any("on GET /api/v1/down/{ref}" in m for m in messages)
+    assert any("on GET /api/v1/boom/{ref}" in m for m in messages)
+    assert not [m for m in messages if "MRN-PATH-31" in m]

@@ -252,6 +252,12 @@ def _body_media_types(request: Request) -> str:
     return declared if declared == "application/json" else f"{declared} or application/json"
 
 
+def _route(request: Request) -> str:
+    """The route template for a log line (``/api/v1/assessments/{assessment_id}``): as the access
+    log, never the path itself, whose segments can be identifiers a client typed."""
+    return getattr(request.scope.get("route"), "path", None) or "(unmatched)"
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
@@ -284,7 +290,7 @@ def install(app: FastAPI) -> None:
         # the database is down, refuses the login, is locked or full: the client may retry; the
         # message is not logged (it quotes the statement's parameters, which can be patient data)
         cause = type(getattr(exc, "orig", None) or exc).__name__
-        log.error("database unavailable (%s) on %s %s", cause, request.method, request.url.path)
+        log.error("database unavailable (%s) on %s %s", cause, request.method, _route(request))
         return problem_response(
             503,
             "the database is not available; try again shortly",
@@ -294,7 +300,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SpinemetsError)
     async def _spinemets(request: Request, exc: SpinemetsError) -> JSONResponse:
-        log.error("spinemets error %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        log.error("spinemets error %s on %s %s", type(exc).__name__, request.method, _route(request))
         return problem_response(500, "the server could not complete the request", request=request)
 
     @app.exception_handler(RequestValidationError)
@@ -324,5 +330,5 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The type and the route only: exception messages may quote patient input.
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, _route(request))
         return problem_response(500, "the server could not complete the request", request=request)
