@@ -164,3 +164,23 @@ def test_error_logs_name_the_route_not_the_path(tmp_path: Path, caplog: pytest.L
     assert any("on GET /api/v1/down/{ref}" in m for m in messages)
     assert any("on GET /api/v1/boom/{ref}" in m for m in messages)
     assert not [m for m in messages if "MRN-PATH-31" in m]
+
+
+@pytest.mark.parametrize(("host", "secure"), [("127.0.0.1", False), ("::1", False), ("0.0.0.0", True)])
+def test_cookies_are_secure_off_loopback(tmp_path: Path, host: str, secure: bool) -> None:
+    # Secure came only from an https:// public_base_url: bound to 0.0.0.0 behind a TLS proxy that was
+    # not named, the session and CSRF cookies would also be sent over plain http:// to the host.
+    from spinemets.service.app import create_app
+    from spinemets.service.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path, host=host, allowed_hosts=["spine.example.org"])
+    app = create_app(settings)
+    app.state.authenticator.create_user("dr.lee", PASSWORD, "read", created_by="test")
+    with TestClient(app, client=("10.1.2.3", 50000), base_url="https://spine.example.org") as c:
+        page = c.get("/auth/login")
+        token = c.cookies.get("spinemets_csrf")
+        login = {"username": "dr.lee", "password": PASSWORD, "csrf_token": token}
+        signed_in = c.post("/auth/login", data=login, follow_redirects=False)
+    for cookie in (page.headers["set-cookie"], signed_in.headers["set-cookie"]):
+        assert ("secure" in cookie.lower()) is secure, cookie
+    assert "strict-transport-security" not in page.headers  # HSTS needs the https URL

@@ -28,7 +28,7 @@ from spinemets.errors import InvalidInputError
 from spinemets.service import api, login, problems
 from spinemets.service.auth import Authenticator
 from spinemets.service.security import SecurityMiddleware
-from spinemets.service.settings import ServiceSettings, load_settings
+from spinemets.service.settings import ServiceSettings, is_loopback, load_settings
 from spinemets.service.storage import AssessmentStore
 
 #: Routers written elsewhere in the package, included when their module exists.
@@ -136,7 +136,16 @@ def create_app(settings: ServiceSettings | None = None, *, store: AssessmentStor
     app.state.store = store
     app.state.authenticator = Authenticator(store.engine)
     problems.install(app)
-    secure = settings.base_url.startswith("https://")
+    https = settings.base_url.startswith("https://")
+    # Off loopback the cookies travel over a network: Secure even without an https public_base_url
+    # (behind a TLS proxy that was not named, a plain http:// request must not carry the session).
+    secure = https or not is_loopback(settings.host)
+    if secure and not https:
+        log.warning(
+            "bound to %s without an https:// public_base_url: cookies are marked Secure, so browsers "
+            "sign in only over HTTPS; set public_base_url to the https:// URL users open",
+            settings.host,
+        )
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(settings),
@@ -149,6 +158,7 @@ def create_app(settings: ServiceSettings | None = None, *, store: AssessmentStor
         SecurityMiddleware,
         max_request_bytes=settings.max_request_bytes,
         secure_cookies=secure,
+        hsts=https,
         allowed_hosts=settings.accepted_hosts,
     )
     app.include_router(api.router)

@@ -193,10 +193,12 @@ class SecurityMiddleware:
         max_request_bytes: int,
         secure_cookies: bool = False,
         allowed_hosts: frozenset[str] | None = None,
+        hsts: bool | None = None,
     ) -> None:
         self.app = app
         self.max_request_bytes = max_request_bytes
         self.secure_cookies = secure_cookies
+        self.hsts = secure_cookies if hsts is None else hsts
         self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -273,7 +275,7 @@ class SecurityMiddleware:
                 if b"cache-control" not in present and not path.startswith("/static"):
                     headers.append((b"cache-control", b"no-store"))
                 headers.append((b"x-request-id", request_id.encode()))
-                if self.secure_cookies:
+                if self.hsts:
                     headers.append((b"strict-transport-security", b"max-age=31536000"))
                 if new_token:
                     cookie = f"{CSRF_COOKIE}={new_token}; Path=/; HttpOnly; SameSite=Strict"
