@@ -184,3 +184,24 @@ def test_cookies_are_secure_off_loopback(tmp_path: Path, host: str, secure: bool
     for cookie in (page.headers["set-cookie"], signed_in.headers["set-cookie"]):
         assert ("secure" in cookie.lower()) is secure, cookie
     assert "strict-transport-security" not in page.headers  # HSTS needs the https URL
+
+
+def test_a_session_ends_its_lifetime_after_sign_in_however_busy(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Checked in the review, not a defect: the signed cookie is sent again only when the session
+    # changes (Starlette), so its age counts from the sign-in and a session in use, or a copied cookie
+    # replayed every few hours, ends session_max_age_s after it. A guard should that ever change.
+    import time
+
+    real = time.time
+    offset = [0.0]
+    monkeypatch.setattr(time, "time", lambda: real() + offset[0])
+    _login(client, "dr.lee", "read")
+    max_age = client.app.state.settings.session_max_age_s  # type: ignore[attr-defined]
+    for fraction in (0.3, 0.6, 0.9):
+        offset[0] = fraction * max_age
+        assert client.get("/api/v1/assessments").status_code == 200, fraction
+    offset[0] = 1.2 * max_age  # 0.3 of the lifetime after the last request, 1.2 after the sign-in
+    assert client.get("/api/v1/assessments").status_code == 401
+    assert client.get("/history", follow_redirects=False).headers["location"].startswith("/auth/login")
