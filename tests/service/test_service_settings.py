@@ -100,10 +100,19 @@ def test_unauthenticated_cds_hooks_only_on_loopback() -> None:
     assert load_settings(host="0.0.0.0").cds_hooks_require_jwt is True
 
 
-def test_secrets_are_not_echoed_in_errors() -> None:
+def test_secrets_are_not_echoed_in_errors(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError) as info:
         load_settings(session_secret=12345)
     assert "12345" not in str(info.value)
+    # A mistyped name is an unknown setting: its value was quoted, the secret it was meant to set too.
+    typo = tmp_path / "s.toml"
+    typo.write_text('session_secrte = "TOPSECRET-0123456789abcdef0123456789abcdef"\n')
+    with pytest.raises(InvalidInputError, match="did you mean session_secret") as info:
+        load_settings(settings_file=typo)
+    assert "TOPSECRET" not in str(info.value) and "TOPSECRET" not in repr(info.value.value)
+    with pytest.raises(InvalidInputError) as info:
+        load_settings(database_url=["postgresql+psycopg://spine:PASSW0RD@db/spinemets"])
+    assert "PASSW0RD" not in str(info.value) and "PASSW0RD" not in repr(info.value.value)
 
 
 def test_workers_starting_together_share_one_complete_session_key(

@@ -258,6 +258,11 @@ def check_environment(environ: Mapping[str, str] | None = None) -> None:
         )
 
 
+SECRET_SETTINGS = ("secret", "database_url")
+"""Settings whose refused value is not shown: the session key, and a database URL (it can hold a
+password)."""
+
+
 def load_settings(**overrides: Any) -> ServiceSettings:
     """Settings from keyword overrides, the environment and the settings file; errors name the setting."""
     from pydantic import ValidationError
@@ -271,11 +276,16 @@ def load_settings(**overrides: Any) -> ServiceSettings:
         if not loc:  # a rule over several settings: do not echo them (they may hold secrets)
             raise InvalidInputError("settings", "(combination)", "consistent settings", err["msg"]) from None
         if err.get("type") == "extra_forbidden":
+            # the value is not shown: an unknown name is often a mistyped one (session_secrte)
             known = ", ".join(ServiceSettings.model_fields)
+            near = difflib.get_close_matches(str(loc[0]), list(ServiceSettings.model_fields), n=1, cutoff=0.8)
             raise InvalidInputError(
-                f"settings.{loc[0]}", err.get("input"), f"a known setting: {known}"
+                f"settings.{loc[0]}",
+                "(value not shown)",
+                f"a known setting: {known}",
+                f"did you mean {near[0]}?" if near else "",
             ) from None
         problem = invalid_input(err, ServiceSettings, prefix="settings.")
-        if "secret" in problem.field:  # never echo a secret, even a wrong one
+        if any(name in problem.field for name in SECRET_SETTINGS):  # never echo one, even a wrong one
             problem = InvalidInputError(problem.field, "(secret)", problem.allowed, problem.hint)
         raise problem from None
