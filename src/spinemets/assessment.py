@@ -7,11 +7,12 @@ This is the object the CLI, the API, the renderers and storage all serialise the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from spinemets.model.patient import Patient
+from spinemets.model.patient import STORED_RECORD, Patient
 from spinemets.model.validation import parse_patient
 from spinemets.rules import Plan, build_plan, ruleset_version
 from spinemets.scores.catalogue import DEFINITIONS_VERSION, score_all, score_lesions
@@ -50,3 +51,12 @@ def assess(patient: Patient | dict[str, Any]) -> Assessment:
         ruleset_version=ruleset_version(),
         plan=build_plan(p, scores, sins_by_lesion),
     )
+
+
+def load_assessment(outputs: Mapping[str, Any]) -> Assessment:
+    """An assessment serialised earlier (``model_dump(mode="json")``), read back as it was computed.
+
+    The patient's cross-field checks are not run again (``STORED_RECORD``): one added since the
+    assessment was stored would otherwise make it unreadable (its result page and reports failed).
+    """
+    return Assessment.model_validate(outputs, context={STORED_RECORD: True})

@@ -658,3 +658,26 @@ def test_an_overlong_version_number_is_refused_not_a_server_error(
     data.update({"assessment_id": [ident], "expected_version": ["9" * 5000]})
     response = client.post("/assess", data=data)
     assert response.status_code == 422 and "expected_version" in html.unescape(response.text)
+
+
+def test_an_assessment_stored_before_a_newer_model_check_still_opens(
+    client: TestClient, breast_patient: dict[str, Any]
+) -> None:
+    """A patient the model accepted when the assessment was stored, and refuses since (here collapse
+    'none' beside more than half the body involved, a contradiction refused from rule set 2026.12.2), is a
+    record of what was computed: its result page, PDF and comparison open instead of failing with a 500."""
+    patient = {**breast_patient, "lesions": [{"level": "T12", "collapse": "none"}]}
+    outputs = spinemets.assess(patient).model_dump(mode="json")
+    outputs["patient"]["lesions"][0]["body_involvement_over_50"] = True  # as stored before the check
+    with pytest.raises(spinemets.InvalidInputError, match="collapse none contradicts"):
+        spinemets.parse_patient(outputs["patient"])  # a new assessment of it is refused, as intended
+    store = client.app.state.store  # type: ignore[attr-defined]
+    first, second = (
+        store.create(patient, outputs, author="test", patient_id="old-1", ruleset_version="2026.12.0")
+        for _ in range(2)
+    )
+    page = client.get(f"/assessments/{first.id}")
+    assert page.status_code == 200 and "SINS" in page.text
+    assert client.get(f"/assessments/{first.id}/report.pdf").status_code == 200
+    compare = client.get("/history/compare", params={"ids": [first.id, second.id]})
+    assert compare.status_code == 200 and "exactly two" not in compare.text

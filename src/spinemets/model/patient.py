@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from spinemets.errors import InvalidInputError
 from spinemets.model.enums import (
@@ -42,6 +42,17 @@ from spinemets.model.units import (
 Count = Annotated[int, Field(ge=0, le=1000)]
 
 
+STORED_RECORD = "stored_record"
+"""Validation context key (``{STORED_RECORD: True}``): the data is the patient of an assessment stored
+earlier, read back to show it as it was computed. Its cross-field checks ran when it was assessed; a
+check added since (a contradiction the model now refuses) must not make the stored record unreadable,
+so the model validators below do not run again. Field types and ranges are still validated."""
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get(STORED_RECORD))
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, allow_inf_nan=False)
 
@@ -69,7 +80,9 @@ class PrimaryTumour(_Model):
     )
 
     @model_validator(mode="after")
-    def _other_needs_text(self) -> PrimaryTumour:
+    def _other_needs_text(self, info: ValidationInfo) -> PrimaryTumour:
+        if _stored(info):
+            return self
         if self.histology is Histology.other and not self.histology_other:
             raise ValueError("histology 'other' needs histology_other (free text naming the primary)")
         return self
@@ -93,7 +106,9 @@ class Performance(_Model):
     )
 
     @model_validator(mode="after")
-    def _kps_and_ecog_agree(self) -> Performance:
+    def _kps_and_ecog_agree(self, info: ValidationInfo) -> Performance:
+        if _stored(info):
+            return self
         # Both recorded yet no conversion relates them (KPS 70 beside ECOG 3): each score would read
         # a different patient (Tokuhashi the KPS, the ECOG grade the ECOG). A contradiction to resolve.
         if self.kps is not None and self.ecog is not None and kps_contradicts_ecog(self.kps, self.ecog):
@@ -145,7 +160,9 @@ class Neurology(_Model):
     )
 
     @model_validator(mode="after")
-    def _complete_deficit_is_grade_a(self) -> Neurology:
+    def _complete_deficit_is_grade_a(self, info: ValidationInfo) -> Neurology:
+        if _stored(info):
+            return self
         grade = self.frankel or self.asia
         if self.complete_deficit_hours is not None and grade is not None and grade is not Frankel.A:
             raise ValueError(
@@ -232,7 +249,9 @@ class Lesion(_Model):
     )
 
     @model_validator(mode="after")
-    def _collapse_facts_agree(self) -> Lesion:
+    def _collapse_facts_agree(self, info: ValidationInfo) -> Lesion:
+        if _stored(info):
+            return self
         # The SINS collapse categories exclude each other (Fisher 2010): "none of the above" is no
         # collapse with at most half the body involved. A recorded category that the measured
         # collapse or the body-involvement fact rules out is a contradiction to resolve; SINS reads
@@ -408,7 +427,9 @@ class Patient(_Model):
     notes: str | None = Field(None, max_length=20000, description="Free-text notes (never used by rules).")
 
     @model_validator(mode="after")
-    def _vertebral_count_covers_the_lesions(self) -> Patient:
+    def _vertebral_count_covers_the_lesions(self, info: ValidationInfo) -> Patient:
+        if _stored(info):
+            return self
         # A recorded count below the vertebrae the lesions span is a contradiction to resolve,
         # not something a score may quietly correct.
         entered = vertebrae_covered(lesion.level for lesion in self.lesions)
@@ -423,7 +444,9 @@ class Patient(_Model):
         return self
 
     @model_validator(mode="after")
-    def _events_are_not_after_the_assessment(self) -> Patient:
+    def _events_are_not_after_the_assessment(self, info: ValidationInfo) -> Patient:
+        if _stored(info):
+            return self
         # A diagnosis, treatment or surgery dated after the assessment (or, without an assessment
         # date, after today) is a typing error; the rules would read a negative interval as "recent".
         today = self.assessment_date or dt.date.today()
@@ -444,7 +467,9 @@ class Patient(_Model):
         return self
 
     @model_validator(mode="after")
-    def _brain_counts_as_visceral(self) -> Patient:
+    def _brain_counts_as_visceral(self, info: ValidationInfo) -> Patient:
+        if _stored(info):
+            return self
         # The brain is one of Tokuhashi's major internal organs, and Bauer 1995 counts "visceral or
         # brain metastases" together: "none" beside known brain metastases is a contradiction.
         if self.burden.brain_metastases and self.burden.visceral_metastases is VisceralMetastases.none:
@@ -457,7 +482,9 @@ class Patient(_Model):
         return self
 
     @model_validator(mode="after")
-    def _removable_needs_organ_metastases(self) -> Patient:
+    def _removable_needs_organ_metastases(self, info: ValidationInfo) -> Patient:
+        if _stored(info):
+            return self
         # Removable describes metastases that exist, and removal is a treatment: "removable" beside
         # "none" or "untreatable" is a contradiction to resolve, not for a score to pick a side.
         removable, visceral = self.burden.visceral_metastases_removable, self.burden.visceral_metastases
@@ -476,7 +503,9 @@ class Patient(_Model):
         return self
 
     @model_validator(mode="after")
-    def _new_symptoms_follow_a_treatment(self) -> Patient:
+    def _new_symptoms_follow_a_treatment(self, info: ValidationInfo) -> Patient:
+        if _stored(info):
+            return self
         # "New or worse symptoms since treatment" beside no local treatment (treatment_received "none") and no
         # lesion recording radiotherapy or surgery: there is no treatment for them to follow. A contradiction to
         # resolve, not for a rule to read as follow-up after treatment.

@@ -48,9 +48,9 @@ def filename(stored: StoredAssessment, label: str, ext: str) -> str:
 
 def assessment_of(stored: StoredAssessment) -> Any:
     """The stored outputs as the library's Assessment object."""
-    from spinemets.assessment import Assessment
+    from spinemets.assessment import load_assessment
 
-    return Assessment.model_validate(stored.outputs)
+    return load_assessment(stored.outputs)
 
 
 def deleted_notice(stored: StoredAssessment) -> str | None:

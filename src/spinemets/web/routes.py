@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 import spinemets
-from spinemets.assessment import Assessment
+from spinemets.assessment import Assessment, load_assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
 from spinemets.model.validation import collapse_unions
 from spinemets.service import problems, reports
@@ -381,7 +381,7 @@ def _result(
     delete_error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    assessment = Assessment.model_validate(stored.outputs)
+    assessment = load_assessment(stored.outputs)
     return _render(
         request,
         "result.html",
@@ -549,7 +549,7 @@ def compare_page(
     ctx: dict[str, Any] = {"active": "history", "error": error}
     if error is None:
         older, newer = sorted(pair, key=lambda s: (s.assessment_date, s.created_at))
-        a_old, a_new = Assessment.model_validate(older.outputs), Assessment.model_validate(newer.outputs)
+        a_old, a_new = load_assessment(older.outputs), load_assessment(newer.outputs)
         ctx.update(
             older=older,
             newer=newer,
