@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import spinemets
+from spinemets.render.markdown import render_markdown
 from spinemets.service.app import create_app
 from spinemets.service.settings import ServiceSettings
 from spinemets.web import forms, links
@@ -681,3 +682,21 @@ def test_an_assessment_stored_before_a_newer_model_check_still_opens(
     assert client.get(f"/assessments/{first.id}/report.pdf").status_code == 200
     compare = client.get("/history/compare", params={"ids": [first.id, second.id]})
     assert compare.status_code == 200 and "exactly two" not in compare.text
+
+
+def test_scores_on_the_page_flag_recalled_figures_as_the_reports_do(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    """Tomita's points and bands are recalled [K]: the reports print the definition's note beside the score
+    ('note: ...'), and so do the live scores and the stored result page (they showed Tomita bare)."""
+    note = "note: " + next(n for n in spinemets.SCORES["tomita"].notes if "[K]" in n)
+
+    def tomita(page: str) -> str:
+        match = re.search(r'data-score="tomita">(.*?)</(?:section|article)>', page, re.S)
+        assert match, "Tomita not on the page"
+        return html.unescape(match.group(1))
+
+    live = client.post("/assess/scores", data={**forms.patient_to_form(breast_patient), "csrf_token": [csrf]})
+    assert note in tomita(live.text)
+    assert note in tomita(client.get(_save(client, csrf, breast_patient)).text)
+    assert note.removeprefix("note: ") in render_markdown(spinemets.assess(breast_patient))

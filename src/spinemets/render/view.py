@@ -78,6 +78,12 @@ class View:
 _RECALL = re.compile(r"\[K\]|recalled|unverified", re.IGNORECASE)
 
 
+def recalled_notes(res) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """The definition's notes that flag a recalled or unverified figure ([K]): shown beside the score in
+    every report and on the web page, so a recalled point table or band is never read as checked."""
+    return tuple(n for n in res.notes if _RECALL.search(n))
+
+
 def _score_line(res) -> ScoreLine:  # type: ignore[no-untyped-def]
     items = tuple(i.explain() for i in res.items)
     questions = tuple(f"{k}: {q}" for k, q in res.questions.items())
@@ -91,7 +97,7 @@ def _score_line(res) -> ScoreLine:  # type: ignore[no-untyped-def]
         questions=questions,
         citations=tuple(r.short() for r in res.citation),
         caveats=tuple(res.warnings),
-        recalled=tuple(n for n in res.notes if _RECALL.search(n)),
+        recalled=recalled_notes(res),
         possible=f"possible {res.range[0]}-{res.range[1]}" if res.kind == "additive" else None,
     )
 

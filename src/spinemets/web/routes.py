@@ -29,6 +29,7 @@ import spinemets
 from spinemets.assessment import Assessment, load_assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
 from spinemets.model.validation import collapse_unions
+from spinemets.render.view import recalled_notes
 from spinemets.service import problems, reports
 from spinemets.service.api import run_write, store_result
 from spinemets.service.auth import Principal, Scope
@@ -88,6 +89,7 @@ _env = Environment(
 _env.globals.update(
     score_value=views.score_value,
     missing_items=views.missing_items,
+    recalled_notes=recalled_notes,
     plan_groups=views.plan_groups,
     version=spinemets.__version__,
     csrf_field=CSRF_FIELD,
