@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import spinemets
 from spinemets.errors import InvalidInputError
-from spinemets.model import LEVELS, Level, LevelSpan, parse_patient
+from spinemets.model import LEVELS, Level, LevelSpan, Patient, parse_patient
 from spinemets.model.units import albumin_to_g_dl
 
 
@@ -564,3 +565,18 @@ def test_new_symptoms_since_treatment_beside_no_treatment_at_all_is_a_contradict
     )
     parse_patient({"context": {"new_symptoms_since_treatment": True}})
     parse_patient({"context": {"treatment_received": "none", "new_symptoms_since_treatment": False}})
+
+
+def test_the_performance_ranges_read_the_same_in_schema_and_docs() -> None:
+    """The model refuses KPS 0 and ECOG 5 (79e81dc); the section's schema description said 'ECOG (0-5)',
+    docs/conflicts.md 'dead is KPS 0 with ECOG 5 only' and docs/fhir.md quoted 'less than or equal to 5'."""
+    schema = Patient.model_json_schema()["$defs"]["Performance"]
+    ecog, kps = schema["properties"]["ecog"]["anyOf"][0], schema["properties"]["kps"]["anyOf"][0]
+    assert (ecog["minimum"], ecog["maximum"], kps["minimum"], kps["maximum"]) == (0, 4, 10, 100)
+    assert "ECOG (0-4)" in schema["description"] and "10-100" in schema["description"]
+    docs = Path(__file__).parents[2] / "docs"
+    assert "ECOG 5 only" not in (docs / "conflicts.md").read_text()
+    with pytest.raises(InvalidInputError) as refused:
+        parse_patient({"performance": {"ecog": 7}})
+    quoted = " ".join((docs / "fhir.md").read_text().split())
+    assert f"(performance.ecog) {refused.value.args[0].removeprefix('performance.ecog ')}" in quoted

@@ -89,7 +89,7 @@ class PrimaryTumour(_Model):
 
 
 class Performance(_Model):
-    """Performance status: Karnofsky (%) or ECOG (0-5); give either or both."""
+    """Performance status: Karnofsky (10-100 %) or ECOG (0-4); give either or both (death is not assessed)."""
 
     # KPS 0 and ECOG 5 mean death: no score or rule of spinemets is defined for it (Tokuhashi reads
     # KPS 10-100 and ECOG 0-4), so the model refuses them here, naming the field, rather than letting
