@@ -268,3 +268,38 @@ def test_new_symptoms_with_treatment_recorded_only_at_a_lesion_say_which_treatme
     rec = plan.get("follow-up.new-symptoms")
     assert rec is not None and rec.urgency.value == "emergency"
     assert "treatment_received 'none': read as after the treatment recorded at T5" in rec.basis
+
+
+def test_a_new_level_after_radiotherapy_elsewhere_is_seen_before_its_first_radiotherapy() -> None:
+    """guidelines.md 4.1 (SOSG: surgical consultation before planned radiotherapy): after radiotherapy at T12,
+    a new L3 lesion with no treatment of its own and SINS 7 or more gets its first course, so the consultation
+    is 'before radiotherapy starts' and its basis does not say radiotherapy was given (it read 'before any
+    further radiotherapy ... radiotherapy already given' for L3 while the plan called L3 not irradiated)."""
+    patient = {
+        "assessment_date": "2026-12-01",
+        "primary": {"histology": "breast"},
+        "performance": {"kps": 80},
+        "neurology": {"motor_deficit": False, "radiculopathy": "none", "frankel": "E"},
+        "pain": {"type": "mechanical"},
+        "lesions": [
+            {
+                "level": "T12",
+                "escc": "0",
+                "prior_radiotherapy": {"dose_gy": 8, "fractions": 1, "date": "2026-03-01"},
+            },
+            {"level": "L3", "escc": "1a", "bone_lesion": "lytic", "pain": "mechanical"},
+        ],
+        "context": {
+            "known_cancer": True,
+            "mri_done": True,
+            "treatment_received": "radiotherapy",
+            "treatment_date": "2026-03-01",
+            "new_symptoms_since_treatment": True,
+        },
+    }
+    plan = assess(patient).plan
+    assert plan is not None
+    rec = plan.get("stability.surgical-consultation")
+    assert rec is not None and rec.basis[0].endswith("at L3")
+    assert "before radiotherapy starts" in rec.text and "radiotherapy already given" not in rec.basis
+    assert plan.get("radiotherapy.fractionation-pain") is not None  # L3's first course, as the plan says

@@ -35,9 +35,14 @@ def sins_bands(ctx: RuleContext) -> None:
     unstable = [r for r in results if r.band_determined and r.band is not None and r.band.key == "unstable"]
     undetermined = [r for r in results if not r.band_determined and r.max >= 7]
     if at_least_7:
-        # SOSG asks for it before planned radiotherapy; after a course it is before any further one
+        # SOSG asks for it before planned radiotherapy; after a course it is before any further one. A new
+        # level with no treatment of its own (facts.untreated_lesions) gets its first course, not a further one
         irradiated = {str(les.level) for les in ctx.patient.lesions if les.prior_radiotherapy is not None}
-        given = ctx.facts.had_radiotherapy or all(r.subject in irradiated for r in at_least_7)
+        new_levels = {str(les.level) for les in ctx.facts.untreated_lesions}
+        given = all(
+            r.subject in irradiated or (ctx.facts.had_radiotherapy and r.subject not in new_levels)
+            for r in at_least_7
+        )
         basis = [f"{r.label()} at {r.subject}" for r in at_least_7]
         if given:
             basis.append("radiotherapy already given")
