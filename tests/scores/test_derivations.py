@@ -338,3 +338,14 @@ def test_neuroendocrine_scored_as_carcinoid_carries_a_caveat() -> None:
     assert item.points == 5
     assert any("not a carcinoid" in w for w in r.warnings)
     assert not any("carcinoid" in w for w in score("tokuhashi_revised", {"primary": "breast"}).warnings)
+
+
+def test_a_contradicting_collapse_category_is_named_at_its_field() -> None:
+    """The refusal names lesions[i].collapse and the category (it read 'lesions[1] must be valid; got {...the
+    whole lesion...}', and the web form's link pointed at no control), like the model's other checks."""
+    with pytest.raises(InvalidInputError) as refused:
+        parse_patient(
+            {"lesions": [{"level": "T4"}, {"level": "T5", "collapse": "none", "collapse_percent": 30}]}
+        )
+    assert (refused.value.field, refused.value.value) == ("lesions[1].collapse", "none")
+    assert "these fit under_50" in str(refused.value)

@@ -265,10 +265,15 @@ class Lesion(_Model):
                 facts.append(f"collapse_percent {self.collapse_percent:g}")
             if self.body_involvement_over_50 is not None:
                 facts.append(f"body_involvement_over_50 {str(self.body_involvement_over_50).lower()}")
-            raise ValueError(
+            # named at the field (lesions[i].collapse once the patient re-anchors it), as the other checks
+            # are, so the web form points at the control and a FHIR import at the Observation
+            raise InvalidInputError(
+                "lesions.collapse",
+                self.collapse.value,
+                f"consistent with {' and '.join(facts)}",
                 f"collapse {self.collapse.value} contradicts {' and '.join(facts)}: these fit "
                 f"{' or '.join(c.value for c in allowed)} (SINS, Fisher 2010; exactly 50% is under_50); "
-                "correct one of them or leave the category out"
+                "correct one of them or leave the category out",
             )
         return self
 
