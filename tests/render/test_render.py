@@ -396,6 +396,19 @@ def test_cli_pdf_on_letter_paper_keeps_every_page_whole(tmp_path: Path) -> None:
         render_html(_assessment(RENAL), paper="A3")
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
+def test_cli_paper_size_is_refused_for_a_format_without_pages(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--paper letter beside -f json (or any format but pdf) was silently dropped: the user asked for a page
+    size the output does not have."""
+    with pytest.raises(SystemExit) as exc:
+        main(["assess", str(RENAL), "-f", fmt, "--paper", "letter", "-o", str(tmp_path / f"out.{fmt}")])
+    assert exc.value.code != 0
+    assert "--paper must be given only with -f pdf" in capsys.readouterr().err
+    assert not (tmp_path / f"out.{fmt}").exists()
+
+
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
 def test_reports_mark_scores_resting_on_recalled_figures(fmt: str) -> None:
     """Tomita's points and bands are recalled [K] (the definition's note, printed by `spinemets

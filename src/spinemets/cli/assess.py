@@ -37,9 +37,11 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--output", "-o", help="Write to this file instead of standard output.")
         ] = None,
         paper: Annotated[
-            Paper,
-            typer.Option("--paper", help="Page size of PDF output (A4 or letter).", case_sensitive=False),
-        ] = Paper.a4,
+            Paper | None,
+            typer.Option(
+                "--paper", help="Page size of PDF output: A4 (the default) or letter.", case_sensitive=False
+            ),
+        ] = None,
         fhir: Annotated[
             Path | None, typer.Option("--fhir", help="Read the patient from a FHIR R4 Bundle (JSON) instead.")
         ] = None,
@@ -77,6 +79,10 @@ def register(app: typer.Typer) -> None:
         result = assess(patient)
         if fmt is Format.pdf and output is None:
             raise InvalidInputError("--output", None, "a file path for PDF output (-o summary.pdf)")
+        if paper is not None and fmt is not Format.pdf:  # a page size only a PDF has: not silently dropped
+            raise InvalidInputError(
+                "--paper", paper.value, "given only with -f pdf (the other formats have no pages)"
+            )
         if output is None and fmt is Format.text:
             from spinemets.render.text import print_assessment
 
@@ -85,7 +91,7 @@ def register(app: typer.Typer) -> None:
         if fmt is Format.pdf:
             from spinemets.render.pdf import render_pdf
 
-            rendered: str | bytes = render_pdf(result, paper=paper.value)
+            rendered: str | bytes = render_pdf(result, paper=(paper or Paper.a4).value)
         else:
             rendered = render(result, fmt.value)
         if output is None:
