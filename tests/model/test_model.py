@@ -569,7 +569,8 @@ def test_new_symptoms_since_treatment_beside_no_treatment_at_all_is_a_contradict
 
 def test_the_performance_ranges_read_the_same_in_schema_and_docs() -> None:
     """The model refuses KPS 0 and ECOG 5 (79e81dc); the section's schema description said 'ECOG (0-5)',
-    docs/conflicts.md 'dead is KPS 0 with ECOG 5 only' and docs/fhir.md quoted 'less than or equal to 5'."""
+    docs/conflicts.md 'dead is KPS 0 with ECOG 5 only', docs/fhir.md quoted 'less than or equal to 5' and
+    docs/service.md the KPS description before the range was added to it."""
     schema = Patient.model_json_schema()["$defs"]["Performance"]
     ecog, kps = schema["properties"]["ecog"]["anyOf"][0], schema["properties"]["kps"]["anyOf"][0]
     assert (ecog["minimum"], ecog["maximum"], kps["minimum"], kps["maximum"]) == (0, 4, 10, 100)
@@ -580,3 +581,7 @@ def test_the_performance_ranges_read_the_same_in_schema_and_docs() -> None:
         parse_patient({"performance": {"ecog": 7}})
     quoted = " ".join((docs / "fhir.md").read_text().split())
     assert f"(performance.ecog) {refused.value.args[0].removeprefix('performance.ecog ')}" in quoted
+    with pytest.raises(InvalidInputError) as refused:
+        parse_patient({"performance": {"kps": 65}})
+    quoted = " ".join((docs / "service.md").read_text().split())
+    assert f"patient.{str(refused.value).removesuffix('; got 65')}`" in quoted
