@@ -303,3 +303,10 @@ def test_a_new_level_after_radiotherapy_elsewhere_is_seen_before_its_first_radio
     assert rec is not None and rec.basis[0].endswith("at L3")
     assert "before radiotherapy starts" in rec.text and "radiotherapy already given" not in rec.basis
     assert plan.get("radiotherapy.fractionation-pain") is not None  # L3's first course, as the plan says
+    # in follow-up without new symptoms L3 has had no radiotherapy either
+    patient["context"] = {**patient["context"], "new_symptoms_since_treatment": False}
+    plan = assess(patient).plan
+    assert plan is not None
+    rec = plan.get("stability.surgical-consultation")
+    assert rec is not None and rec.basis[0].endswith("at L3")
+    assert "before radiotherapy starts" in rec.text and "radiotherapy already given" not in rec.basis
