@@ -371,3 +371,14 @@ def test_a_refused_output_exits_2_every_time_without_aborting(tmp_path: Path) ->
             assert done.returncode == 2, done.stderr
             assert done.stderr.startswith("error: --"), done.stderr
             assert "terminate called" not in done.stderr
+
+
+def test_score_counts_one_invalid_value_in_the_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0a44fd9 made the line count read '1 line'; the same sentence still said '1 invalid values in 1 rows'."""
+    src = tmp_path / "one.csv"
+    src.write_text("kps\n65\n80\n")
+    assert run(["cohort", "score", str(src), "-o", str(tmp_path / "out.csv")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "1 invalid value in 1 row ->" in err

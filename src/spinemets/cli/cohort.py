@@ -25,6 +25,11 @@ def _options(raw: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 row', '2 rows', '1,500 rows'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def register(app: typer.Typer) -> None:
     cohort = typer.Typer(
         name="cohort",
@@ -117,9 +122,9 @@ def register(app: typer.Typer) -> None:
         console.print(f"definitions version {summary.definitions_version} -> {summary.output}{where}")
         if summary.error_count:
             console.print(
-                f"[yellow]{summary.invalid_values:,} invalid values in {summary.rows_with_errors:,} rows[/] "
-                f"-> {summary.errors_file} ({summary.error_count:,} line{'s' if summary.error_count != 1 else ''}: "
-                "one per score that reads the value)"
+                f"[yellow]{_count(summary.invalid_values, 'invalid value')} in "
+                f"{_count(summary.rows_with_errors, 'row')}[/] -> {summary.errors_file} "
+                f"({_count(summary.error_count, 'line')}: one per score that reads the value)"
             )
             for col, n in summary.errors_by_column.items():
                 console.print(f"  {col}: {n:,}")
