@@ -368,3 +368,20 @@ def test_the_error_file_is_written_as_the_chunks_stream_not_held_to_the_end(
     assert err.height == summary.error_count == readers * n
     assert err["row"].to_list() == sorted(err["row"].to_list()) and err["row"].n_unique() == n
     assert summary.invalid_values == n and summary.errors_by_column == {"kps": n}
+
+
+def test_a_semicolon_export_with_a_decimal_comma_in_every_row_is_read_with_semicolons(tmp_path: Path) -> None:
+    """'Albumin, g/dL;KPS' with every albumin written '3,5' (the locale's decimal mark): each row holds
+    as many commas as semicolons, as the header does, so both split it alike. The comma, sitting between
+    digits in every row, is the decimal mark: the file was read with commas and its mapping refused."""
+    src = tmp_path / "r.csv"
+    src.write_bytes(b"Albumin, g/dL;Karnofsky\r\n3,5;70\r\n2,9;80\r\n4,0;60\r\n")
+    mp = tmp_path / "m.yaml"
+    mp.write_text('columns:\n  kps: Karnofsky\n  albumin: "Albumin, g/dL"\n')
+    summary = score_file(src, tmp_path / "o.parquet", mapping=load_mapping(mp, SPECS), progress=False)
+    assert pl.read_parquet(tmp_path / "o.parquet")["kps"].to_list() == ["70", "80", "60"]
+    assert summary.errors_by_column == {"Albumin, g/dL": 3}  # decimal commas, reported as documented
+    assert run.csv_delimiter(b"Albumin, g/dL\tKPS\n", b"3,5\t70\n2,9\t80\n") == "\t"
+    # a comma between digits in a comma file is still a separator when nothing else splits the rows
+    assert run.csv_delimiter(b"kps,ecog\n", b"70,1\n80,2\n") == ","
+    assert run.csv_delimiter(b"a;b,c\n", b'1;"x,y",2\n') == ","  # not a decimal mark: stays a tie

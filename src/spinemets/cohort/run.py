@@ -277,6 +277,9 @@ CSV_DELIMITERS = (",", ";", "\t", "|")
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')
 #: Bytes after the header row looked at to choose the separator.
 _DELIMITER_SAMPLE_BYTES = 64 * 1024
+#: A comma between two digits (``3,5``): in a row, the decimal mark of a European locale.
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
+_DECIMAL = "decimal comma"
 
 
 def csv_delimiter(header: bytes, sample: bytes = b"") -> str:
@@ -287,19 +290,23 @@ def csv_delimiter(header: bytes, sample: bytes = b"") -> str:
     Their column names may hold commas too (``Albumin, g/dL;KPS``, which Excel does not quote), so
     the header alone can be a tie: a separator that splits every complete line of ``sample`` (the
     first rows) into as many fields as the header wins; among those, or if none, the one the header
-    holds most (comma if none).
+    holds most (comma if none). When every row's commas sit between digits (``3,5;70`` under
+    ``Albumin, g/dL;KPS``: decimal marks) and another separator splits the rows as well, the comma
+    is not the separator.
     """
 
     def counts(line: str) -> dict[str, int] | None:
         if line.count('"') % 2:  # a quoted field goes on past this line: not a whole record
             return None
         bare = _QUOTED.sub("", line)
-        return {d: bare.count(d) for d in CSV_DELIMITERS}
+        return {d: bare.count(d) for d in CSV_DELIMITERS} | {_DECIMAL: len(_DECIMAL_COMMA.findall(bare))}
 
     head = counts(header.decode("utf-8", errors="replace")) or {d: 0 for d in CSV_DELIMITERS}
     lines = sample.decode("utf-8", errors="replace").split("\n")[:-1][:50]  # complete lines only
-    rows = [c for c in map(counts, lines) if c is not None and any(c.values())]
+    rows = [c for c in map(counts, lines) if c is not None and any(c[d] for d in CSV_DELIMITERS)]
     consistent = [d for d in CSV_DELIMITERS if head[d] and rows and all(r[d] == head[d] for r in rows)]
+    if len(consistent) > 1 and "," in consistent and all(r[_DECIMAL] == r[","] for r in rows):
+        consistent.remove(",")  # every comma of every row is a decimal mark
     best = max(consistent or CSV_DELIMITERS, key=lambda d: head[d])
     return best if head[best] else ","
 
