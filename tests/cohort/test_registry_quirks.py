@@ -282,6 +282,29 @@ def test_codes_of_a_float_column_match_their_whole_numbers(tmp_path: Path) -> No
     assert err.select("row", "column", "value").rows() == [("5", "VISC", "1.5"), ("6", "VISC", "NaN")]
 
 
+def test_codes_written_as_pandas_shows_them_still_match_a_float_column(tmp_path: Path) -> None:
+    """A mapping written from what pandas prints (``{1.0: breast}``) matched a float column's 1.0 before
+    1.0 was read as code ``1``; it then reported every row as an unlisted code, while the same codes
+    still matched the CSV text "1.0". Both spellings match, in both formats."""
+    pl.DataFrame({"PRIM": [1.0, 2.0, None, 3.0]}).write_parquet(tmp_path / "r.parquet")
+    (tmp_path / "r.csv").write_text("PRIM\n1.0\n2.0\n\n3.0\n")
+    mp = tmp_path / "m.yaml"
+    mp.write_text("columns:\n  primary:\n    from: PRIM\n    codes: {1.0: breast, 2: prostate}\n")
+    mapping = load_mapping(mp, SPECS)
+    for name, expected in [
+        ("r.parquet", ["breast", "prostate", None, None]),
+        ("r.csv", ["breast", None, None]),
+    ]:
+        summary = score_file(tmp_path / name, tmp_path / "o.parquet", mapping=mapping, progress=False)
+        assert pl.read_parquet(tmp_path / "o.parquet")["primary"].to_list()[: len(expected)] == expected
+        err = pl.read_csv(tmp_path / "o.errors.csv", infer_schema=False)
+        # 3.0 is no code; in the CSV "2.0" is text, compared as written
+        assert err.select("column", "value").rows() == (
+            [("PRIM", "3.0")] if name == "r.parquet" else [("PRIM", "2.0"), ("PRIM", "3.0")]
+        ), name
+        assert summary.invalid_values == err.height
+
+
 def test_a_csv_whose_lines_end_in_cr_alone_is_refused_not_scored_as_empty(tmp_path: Path) -> None:
     """Excel's 'CSV (Macintosh)' ends lines in CR alone: the whole file was taken for the header row and
     the run reported 0 rows and no invalid values, exit 0."""

@@ -20,7 +20,7 @@ from spinemets.cohort.fast import FastCache, FastScorer, TooManyStates, bool_col
 from spinemets.cohort.mapping import CohortMapping
 from spinemets.errors import InvalidInputError
 from spinemets.scores.catalogue import DEFINITIONS_VERSION
-from spinemets.scores.engine import ScoreSpec
+from spinemets.scores.engine import WHOLE_FLOAT_LIMIT, ScoreSpec
 
 #: Column carrying the score-definition version on every output row.
 VERSION_COLUMN = "spinemets_definitions_version"
@@ -163,8 +163,12 @@ def apply_mapping(
         keys, values = list(table), list(table.values())
         as_text = src.cast(pl.String)
         if df.schema[cm.source].is_float():  # code 1 stored as 1.0 (an integer column with gaps, from pandas)
-            whole = src.is_finite() & (src == src.floor()) & (src.abs() < 2**53)
-            as_text = pl.when(whole).then(src.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(as_text)
+            whole = src.is_finite() & (src == src.floor()) & (src.abs() <= WHOLE_FLOAT_LIMIT)
+            integer = src.cast(pl.Int64, strict=False).cast(pl.String)
+            # a code written as pandas prints the value (1.0) still matches it, as the CSV text 1.0 does
+            as_text = (
+                pl.when(whole & ~as_text.str.to_lowercase().is_in(keys)).then(integer).otherwise(as_text)
+            )
         text = as_text.str.strip_chars().str.to_lowercase()  # as calculator mode compares text
         flag = text.is_not_null() & ~text.is_in(keys)
         translated = text.replace_strict(keys, values, default=None, return_dtype=pl.String)
