@@ -210,3 +210,20 @@ def test_the_environment_check_is_as_case_insensitive_as_the_settings(
     monkeypatch.setenv("spinemets_worker", "2")
     with pytest.raises(InvalidInputError, match="spinemets_worker must be a known setting"):
         load_settings(data_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "typed"),
+    [("SPINEMETS_ALLOWED_HOSTS", "spine.example.org"), ("SPINEMETS_CDS_HOOKS_ISSUERS", "{iss: x}")],
+)
+def test_an_environment_value_that_is_not_json_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, typed: str
+) -> None:
+    """A list setting in the environment is JSON; a plain host name reached the command line as 'internal
+    error: SettingsError ... This is a bug in spinemets, not in your input'."""
+    monkeypatch.setenv(name, typed)
+    with pytest.raises(InvalidInputError) as caught:
+        load_settings()
+    field = name.removeprefix("SPINEMETS_").lower()
+    assert caught.value.field == f"settings.{field}" and caught.value.value == typed
+    assert "JSON" in caught.value.allowed and name in caught.value.hint

@@ -15,13 +15,14 @@ import difflib
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from spinemets.errors import InvalidInputError
 from spinemets.knowledge.yaml_text import YAMLError, load_yaml
@@ -263,6 +264,22 @@ SECRET_SETTINGS = ("secret", "database_url")
 password)."""
 
 
+def _not_json(exc: SettingsError) -> InvalidInputError:
+    """The setting an environment variable failed to give, its value and what it must be (JSON)."""
+    match = re.search(r'field "(\w+)"', str(exc))
+    field = match.group(1) if match else "?"
+    variable = "SPINEMETS_" + field.upper()
+    value = next((v for k, v in os.environ.items() if k.upper() == variable), None)
+    if field in SECRET_SETTINGS or value is None:
+        value = "(value not shown)"
+    return InvalidInputError(
+        f"settings.{field}",
+        value,
+        'JSON: a list, e.g. ["spine.example.org"], or a list of objects for cds_hooks_issuers',
+        f"as given in the environment variable {variable}",
+    )
+
+
 def load_settings(**overrides: Any) -> ServiceSettings:
     """Settings from keyword overrides, the environment and the settings file; errors name the setting."""
     from pydantic import ValidationError
@@ -270,6 +287,8 @@ def load_settings(**overrides: Any) -> ServiceSettings:
     check_environment()
     try:
         return ServiceSettings(**overrides)
+    except SettingsError as exc:  # a list or mapping setting in the environment that is not JSON
+        raise _not_json(exc) from None
     except ValidationError as exc:
         err = collapse_unions(exc.errors(include_url=False))[0]
         loc = err.get("loc", ())
