@@ -212,6 +212,23 @@ def test_parquet_columns_a_csv_output_cannot_hold_are_refused_before_scoring(tmp
         score_file(src, tmp_path / "o.parquet", progress=False)
 
 
+def test_a_256_bit_decimal_inside_a_list_or_struct_is_refused_naming_the_column(tmp_path: Path) -> None:
+    """Only a top-level 256-bit decimal was refused: inside a list or a struct, a column no score reads
+    and a Parquet output could carry, it still stopped the run with a Rust panic."""
+    src = tmp_path / "r.parquet"
+    big = pa.decimal256(40, 1)
+    for name, arr in [
+        ("lst", pa.array([[Decimal("1.5")], None], pa.list_(big))),
+        ("st", pa.array([{"d": Decimal("1.5")}, None], pa.struct([("d", big)]))),
+    ]:
+        pq.write_table(pa.table({"kps": pa.array([70, 80]), name: arr}), src)
+        with pytest.raises(
+            InvalidInputError, match=rf"input column '{name}' must be a type spinemets can read"
+        ):
+            score_file(src, tmp_path / "o.parquet", progress=False)
+        assert not (tmp_path / "o.parquet").exists()
+
+
 def test_a_semicolon_export_whose_column_names_hold_commas_is_read_with_semicolons(tmp_path: Path) -> None:
     """Excel with a European locale separates by ';' and leaves 'Albumin, g/dL' unquoted: the header holds
     as many commas as semicolons, and the rows (decimal commas in some) settle it."""

@@ -426,6 +426,22 @@ CSV_CELL = "a type a CSV file can hold (text, numbers, true/false, dates and tim
 READABLE = "a type spinemets can read (text, numbers, true/false, dates and times, lists)"
 
 
+def _holds(t: pa.DataType, test: Callable[[pa.DataType], bool]) -> bool:
+    """True when ``t`` or a type nested in it (a list's items, a struct's fields, a map's keys and
+    values, a dictionary's values) passes ``test``."""
+    if test(t):
+        return True
+    if pa.types.is_dictionary(t):
+        return _holds(t.value_type, test)
+    if pa.types.is_map(t):
+        return _holds(t.key_type, test) or _holds(t.item_type, test)
+    if pa.types.is_struct(t):
+        return any(_holds(t.field(i).type, test) for i in range(t.num_fields))
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _holds(t.value_type, test)
+    return False
+
+
 def _check_parquet_types(
     path: Path, output: Path, mapping: CohortMapping | None, keep: Sequence[str] | None = None
 ) -> None:
@@ -443,7 +459,7 @@ def _check_parquet_types(
         if pa.types.is_dictionary(t):
             t = t.value_type
         where = f"input column {field.name!r}"
-        if pa.types.is_decimal256(t) or pa.types.is_interval(t):
+        if _holds(t, lambda x: pa.types.is_decimal256(x) or pa.types.is_interval(x)):
             raise InvalidInputError(where, str(t), READABLE, f"convert it or drop the column; in {path}")
         reads = _reads(field.name, mapping)
         nested = pa.types.is_nested(t)
