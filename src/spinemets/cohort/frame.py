@@ -134,6 +134,15 @@ def blanks_as_missing(
 RAW_PREFIX = "__raw__"
 
 
+def _float_spelling(code: str) -> bool:
+    """True for a code written as a float prints (``1.0``, ``1e20``), not as an integer (``1``)."""
+    try:
+        float(code)
+    except ValueError:
+        return False
+    return not code.strip().lstrip("+-").isdigit()
+
+
 def apply_mapping(
     df: pl.DataFrame, mapping: CohortMapping | None, row_offset: int, raw: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -165,10 +174,12 @@ def apply_mapping(
         if df.schema[cm.source].is_float():  # code 1 stored as 1.0 (an integer column with gaps, from pandas)
             whole = src.is_finite() & (src == src.floor()) & (src.abs() <= WHOLE_FLOAT_LIMIT)
             integer = src.cast(pl.Int64, strict=False).cast(pl.String)
-            # a code written as pandas prints the value (1.0) still matches it, as the CSV text 1.0 does
-            as_text = (
-                pl.when(whole & ~as_text.str.to_lowercase().is_in(keys)).then(integer).otherwise(as_text)
-            )
+            # a code written as a float prints (1.0, as pandas shows it) still matches it, as the CSV
+            # text 1.0 does; looked up only when the table has such a code (it costs a second lookup)
+            float_keys = [k for k in keys if _float_spelling(k)]
+            if float_keys:
+                whole = whole & ~as_text.str.to_lowercase().is_in(float_keys)
+            as_text = pl.when(whole).then(integer).otherwise(as_text)
         text = as_text.str.strip_chars().str.to_lowercase()  # as calculator mode compares text
         flag = text.is_not_null() & ~text.is_in(keys)
         translated = text.replace_strict(keys, values, default=None, return_dtype=pl.String)
