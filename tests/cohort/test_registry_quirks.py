@@ -275,6 +275,10 @@ def test_registry_codes_match_ignoring_case_and_spaces_as_calculator_mode_compar
     mp.write_text("columns:\n  frankel:\n    from: F\n    codes: {a: A, A: B}\n")
     with pytest.raises(InvalidInputError, match=r"codes 'a' and 'A' differ only in case"):
         load_mapping(mp, SPECS)
+    # codes that differ only in spaces around them are one code too: the last no longer silently wins
+    mp.write_text('columns:\n  primary:\n    from: P\n    codes: {"C50 ": breast, C50: prostate}\n')
+    with pytest.raises(InvalidInputError, match=r"codes 'C50 ' and 'C50' differ only in case or spaces"):
+        load_mapping(mp, SPECS)
 
 
 def test_codes_of_a_float_column_match_their_whole_numbers(tmp_path: Path) -> None:

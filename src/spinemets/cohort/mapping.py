@@ -56,18 +56,20 @@ class ColumnMap(BaseModel):
         if not isinstance(v, Mapping):
             return v
         out: dict[str, Any] = {}
-        seen: dict[str, str] = {}
+        seen: dict[str, tuple[str, str]] = {}  # compared form -> (code as written, code kept)
         for k, val in v.items():
             code = str(k).strip()
             if isinstance(val, str) and not val.strip():  # a blank answer is no answer, as in calculator mode
                 val = None
-            first = seen.setdefault(code.lower(), code)
-            if first != code and _target_text(out[first]) != _target_text(val):
+            written, first = seen.setdefault(code.lower(), (str(k), code))
+            if written != str(k) and _target_text(out[first]) != _target_text(val):
+                # also when only the spaces differ ("C50 " and "C50"): one key, and the last would win
                 raise ValueError(
-                    f"codes {first!r} and {code!r} differ only in case or spaces but map to different values "
-                    "(codes are compared ignoring both)"
+                    f"codes {written!r} and {str(k)!r} differ only in case or spaces but map to different "
+                    "values (codes are compared ignoring both)"
                 )
-            out[code] = val
+            if code not in out:
+                out[code] = val
         return out
 
 
