@@ -465,6 +465,19 @@ def test_a_deleted_assessment_stays_readable_but_cannot_get_a_new_version(
     assert opened.status_code == 409 and "has not been deleted" in opened.text
 
 
+def test_result_page_shows_the_patient_as_entered_and_the_notes(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    # the reports open with the patient's facts and the clinician's notes; the result page showed
+    # neither, so a clinician reading it could not see what the plan was computed from
+    patient = {**breast_patient, "notes": "Discussed at MDT <b>Tuesday</b>"}
+    page = client.get(_save(client, csrf, patient)).text
+    text = _text(page)
+    assert "Primary breast (tissue-confirmed)" in text and "Performance KPS 70%" in text
+    assert "Spinal lesions T12 (ESCC 1b, lytic); L3 (ESCC 0, blastic)" in text
+    assert "Discussed at MDT &lt;b&gt;Tuesday&lt;/b&gt;" in page  # escaped, shown as typed
+
+
 def test_delete_from_the_result_page_needs_confirmation_and_keeps_the_record(
     client: TestClient, csrf: str, breast_patient: dict[str, Any]
 ) -> None:

@@ -110,7 +110,8 @@ def _assessment_date(a: Assessment) -> str:
     return a.patient.assessment_date.isoformat() if a.patient.assessment_date else "not recorded"
 
 
-def _facts(a: Assessment) -> tuple[tuple[str, str], ...]:
+def patient_facts(a: Assessment) -> tuple[tuple[str, str], ...]:
+    """The patient as entered, in the few lines every report and the web result page show."""
     p = a.patient
     out: list[tuple[str, str]] = [("Patient", _patient_label(a)), ("Assessment date", _assessment_date(a))]
     who = ", ".join(x for x in (f"{p.age_years} y" if p.age_years is not None else "", p.sex or "") if x)
@@ -197,7 +198,7 @@ def build_view(a: Assessment) -> View:
     basis = tuple(rv for urgency, views in groups if urgency is level for rv in views)
     return View(
         title=title,
-        facts=_facts(a),
+        facts=patient_facts(a),
         scores=tuple(_score_line(r) for r in a.scores.values()),
         sins_lesions=sins,
         plan=plan,

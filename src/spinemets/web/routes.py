@@ -29,7 +29,7 @@ import spinemets
 from spinemets.assessment import Assessment, load_assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
 from spinemets.model.validation import collapse_unions
-from spinemets.render.view import recalled_notes
+from spinemets.render.view import patient_facts, recalled_notes
 from spinemets.service import problems, reports
 from spinemets.service.api import run_write, store_result
 from spinemets.service.auth import Principal, Scope
@@ -396,6 +396,8 @@ def _result(
             "versions": store.versions(stored.id),
             "can_write": user.allows(Scope.write),
             "delete_error": delete_error,
+            "facts": patient_facts(assessment),
+            "notes": (assessment.patient.notes or "").strip() or None,
         },
         status_code,
     )
