@@ -248,6 +248,11 @@ class Lesion(_Model):
         None, description="Painful pathological vertebral compression fracture."
     )
 
+    @property
+    def treated_here(self) -> bool:
+        """The record names a local treatment of this level (radiotherapy or surgery at it)."""
+        return self.prior_radiotherapy is not None or bool(self.prior_surgery)
+
     @model_validator(mode="after")
     def _collapse_facts_agree(self, info: ValidationInfo) -> Lesion:
         if _stored(info):
@@ -515,7 +520,7 @@ class Patient(_Model):
         # lesion recording radiotherapy or surgery: there is no treatment for them to follow. A contradiction to
         # resolve, not for a rule to read as follow-up after treatment.
         c = self.context
-        treated_lesion = any(les.prior_radiotherapy is not None or les.prior_surgery for les in self.lesions)
+        treated_lesion = any(les.treated_here for les in self.lesions)
         if c.new_symptoms_since_treatment and c.treatment_received == "none" and not treated_lesion:
             raise InvalidInputError(
                 "context.new_symptoms_since_treatment",

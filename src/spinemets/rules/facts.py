@@ -443,11 +443,18 @@ class Facts:
         lesion by lesion, which level was treated (prior radiotherapy or surgery at a level): the lesions
         without either, i.e. new levels to decide on. Empty when no lesion records its own treatment (the
         index level cannot then be told apart) or in follow-up without new symptoms."""
-        lesions = self.patient.lesions
-        done = [les for les in lesions if les.prior_radiotherapy is not None or les.prior_surgery]
-        if not self.treated or not done or not self.needs_treatment_decision:
+        if not self.treated or not self.needs_treatment_decision:
             return ()
-        return tuple(les for les in lesions if les not in done)
+        return self.levels_without_treatment
+
+    @cached_property
+    def levels_without_treatment(self) -> tuple[Lesion, ...]:
+        """When some lesion records its own treatment, the lesions that record none (new levels); empty
+        when none does (the treated level cannot then be told apart)."""
+        lesions = self.patient.lesions
+        if not any(les.treated_here for les in lesions):
+            return ()
+        return tuple(les for les in lesions if not les.treated_here)
 
     @cached_property
     def had_surgery(self) -> bool:

@@ -155,11 +155,7 @@ def new_symptoms(ctx: RuleContext) -> None:
     nd = ctx.facts.neuro_deficit
     basis = ["new or worse symptoms since treatment", *nd.basis]
     if ctx.patient.context.treatment_received == "none":  # refused by the model unless a lesion records one
-        done = [
-            str(les.level)
-            for les in ctx.patient.lesions
-            if les.prior_radiotherapy is not None or les.prior_surgery
-        ]
+        done = [str(les.level) for les in ctx.patient.lesions if les.treated_here]
         basis.insert(
             1, f"treatment_received 'none': read as after the treatment recorded at {', '.join(done)}"
         )

@@ -38,10 +38,8 @@ def sins_bands(ctx: RuleContext) -> None:
         # SOSG asks for it before planned radiotherapy; after a course it is before any further one. When the
         # record names the treated levels (radiotherapy or surgery at a lesion), a level without either has had
         # no radiotherapy: its first course is still to come, in follow-up or with new symptoms alike
-        lesions = ctx.patient.lesions
-        irradiated = {str(les.level) for les in lesions if les.prior_radiotherapy is not None}
-        treated_here = [les for les in lesions if les.prior_radiotherapy is not None or les.prior_surgery]
-        new_levels = {str(les.level) for les in lesions if treated_here and les not in treated_here}
+        irradiated = {str(les.level) for les in ctx.patient.lesions if les.prior_radiotherapy is not None}
+        new_levels = {str(les.level) for les in ctx.facts.levels_without_treatment}
         given = all(
             r.subject in irradiated or (ctx.facts.had_radiotherapy and r.subject not in new_levels)
             for r in at_least_7
