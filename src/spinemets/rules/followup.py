@@ -37,7 +37,8 @@ def schedule(ctx: RuleContext) -> None:
     basis = [f"treatment received: {c.treatment_received}"]
     start = c.treatment_date
     months = follow_up_months(ctx)
-    modality = "CT myelography" if c.mri_contraindicated else "whole-spine MRI with contrast"
+    # with MRI contraindicated the schedule is the same, the imaging CT myelography (its own item says why)
+    imaging = "CT myelography" if c.mri_contraindicated else "contrast-enhanced MRI"
     today = ctx.patient.assessment_date
     dated = ""
     if start is not None:
@@ -56,13 +57,13 @@ def schedule(ctx: RuleContext) -> None:
                 f"every visit of the table ({months[-1]} months) falls before the assessment date {today}"
             )
             dated = " (every visit of the table is past: continue yearly)"
-    # with MRI contraindicated the schedule is the same, the imaging CT myelography (its own item says why)
-    imaging = "CT myelography" if c.mri_contraindicated else "contrast-enhanced MRI"
     ctx.emit("follow-up.mri-schedule", basis, dated=dated, imaging=imaging)
     for month in months:
         due = add_months(start, month) if start is not None else None
         before = due is not None and today is not None and due < today
-        what = f"{modality}; clinical review" + (" (due before this assessment)" if before else "")
+        what = f"{imaging} of the whole spine; clinical review" + (
+            " (due before this assessment)" if before else ""
+        )
         ctx.add_visit(month, due, what, "follow-up.mri-schedule")
     if c.mri_contraindicated:
         ctx.emit("follow-up.ct-myelography", [*basis, "MRI contraindicated"])
