@@ -110,6 +110,11 @@ def _assessment_date(a: Assessment) -> str:
     return a.patient.assessment_date.isoformat() if a.patient.assessment_date else "not recorded"
 
 
+def patient_notes(a: Assessment) -> str | None:
+    """The clinician's free-text notes as recorded, None when there are none."""
+    return (a.patient.notes or "").strip() or None
+
+
 def patient_facts(a: Assessment) -> tuple[tuple[str, str], ...]:
     """The patient as entered, in the few lines every report and the web result page show."""
     p = a.patient
@@ -209,5 +214,5 @@ def build_view(a: Assessment) -> View:
         urgency_basis=basis,
         patient_label=_patient_label(a),
         assessment_date=_assessment_date(a),
-        notes=(a.patient.notes or "").strip() or None,
+        notes=patient_notes(a),
     )

@@ -29,7 +29,7 @@ import spinemets
 from spinemets.assessment import Assessment, load_assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
 from spinemets.model.validation import collapse_unions
-from spinemets.render.view import patient_facts, recalled_notes
+from spinemets.render.view import patient_facts, patient_notes, recalled_notes
 from spinemets.service import problems, reports
 from spinemets.service.api import run_write, store_result
 from spinemets.service.auth import Principal, Scope
@@ -397,7 +397,7 @@ def _result(
             "can_write": user.allows(Scope.write),
             "delete_error": delete_error,
             "facts": patient_facts(assessment),
-            "notes": (assessment.patient.notes or "").strip() or None,
+            "notes": patient_notes(assessment),
         },
         status_code,
     )
