@@ -30,6 +30,9 @@ class DuplicateKeyError(yaml.constructor.ConstructorError):
 
 
 class _UniqueKeyLoader(_LOADER):
+    """A key given twice in one mapping raises :class:`DuplicateKeyError` (files people write by hand:
+    with ``kps:`` twice, which one was meant?)."""
+
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen: set[object] = set()
         for key_node, _ in node.value:
@@ -38,14 +41,6 @@ class _UniqueKeyLoader(_LOADER):
                 raise DuplicateKeyError(key, key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
-
-
-def load_yaml_unique_keys(text: str) -> Any:
-    """As :func:`load_yaml`, but a key given twice in one mapping raises :class:`DuplicateKeyError`.
-
-    For files people write by hand (a cohort mapping): with ``kps:`` twice, which one was meant?
-    """
-    return yaml.load(text, Loader=_UniqueKeyLoader)
 
 
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -62,7 +57,8 @@ _TextScalarLoader.yaml_implicit_resolvers = {
 
 
 def load_yaml_text_scalars(text: str) -> Any:
-    """As :func:`load_yaml_unique_keys`, but every plain scalar except ``null`` is read as the text written.
+    """As :func:`load_yaml`, but a key given twice raises :class:`DuplicateKeyError` and every plain scalar
+    except ``null`` is read as the text written.
 
     YAML 1.1 turns ``yes``/``no``/``on``/``off`` into booleans and ``01``/``010``/``1.0`` into numbers
     (``010`` is octal 8), so a registry code table ``{ja: yes, "01": breast}`` would silently become
