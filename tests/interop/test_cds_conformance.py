@@ -352,7 +352,7 @@ def test_a_paginated_prefetch_without_fhir_server_is_412(
     client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
 ) -> None:
     body = patient_view_request(breast_bundle, "EX-001")
-    del body["fhirServer"]
+    del body["fhirServer"], body["fhirAuthorization"]  # no FHIR server, so no token for one
     _paginated(body, f"{FHIR}/Observation?patient=EX-001&page=2")
     response = call(client, signer, cds.PATIENT_VIEW, body)
     assert response.status_code == 412, response.text
@@ -427,7 +427,7 @@ def test_a_null_prefetch_value_is_no_data_not_a_missing_key(
     response = call(client, signer, cds.PATIENT_VIEW, body)
     assert response.status_code == 200, response.text
     assert _same_cards(response.json()) == _same_cards(expected)
-    del body["fhirServer"]  # and without a fhirServer it is not a 412 either
+    del body["fhirServer"], body["fhirAuthorization"]  # and without a fhirServer it is not a 412 either
     assert call(client, signer, cds.PATIENT_VIEW, body).status_code == 200
 
 
@@ -447,7 +447,7 @@ def test_an_operation_outcome_as_prefetch_without_fhir_server_is_412_naming_the_
     client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
 ) -> None:
     body = patient_view_request(breast_bundle, "EX-001")
-    del body["fhirServer"]
+    del body["fhirServer"], body["fhirAuthorization"]  # no FHIR server, so no token for one
     body["prefetch"]["observations"] = copy.deepcopy(OUTCOME)
     response = call(client, signer, cds.PATIENT_VIEW, body)
     assert response.status_code == 412, response.text
@@ -606,3 +606,20 @@ def test_a_jwt_without_kid_or_typ_jwt_is_refused(
     )
     assert response.status_code == 401, response.text
     assert reason in response.json()["detail"]
+
+
+# --- 10. a fhirAuthorization comes with its fhirServer -----------------------------------------------------------------
+# Spec, Calling a CDS Service, request fields: "fhirServer | OPTIONAL | *URL* | The base URL of the CDS Client's FHIR
+# server. If fhirAuthorization is provided, this field is REQUIRED." A token without the server it is for is a
+# malformed call (400 naming fhirServer), not a missing prefetch (412) nor a call to score as if it were whole.
+
+
+def test_a_fhir_authorization_without_fhir_server_is_400_naming_fhir_server(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    body = patient_view_request(breast_bundle, "EX-001")
+    del body["fhirServer"]
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"] == "fhirServer"
+    assert TOKEN not in response.text

@@ -286,7 +286,7 @@ def test_missing_prefetch_without_fhir_server_is_412(
     client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
 ) -> None:
     body = patient_view_request(breast_bundle, "EX-001")
-    del body["fhirServer"]
+    del body["fhirServer"], body["fhirAuthorization"]  # no FHIR server, so no token for one
     del body["prefetch"]["observations"]  # absent: not prefetched (a null value means "no data")
     response = call(client, signer, cds.PATIENT_VIEW, body)
     assert response.status_code == 412

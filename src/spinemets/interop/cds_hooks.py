@@ -875,9 +875,18 @@ def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | No
 
 
 def check_context(request: HookRequest, service: CdsService) -> None:
-    """The hook must be the service's and its required context fields present (CDS Hooks 2.0 hooks)."""
+    """The hook must be the service's and its required context fields present (CDS Hooks 2.0 hooks),
+    and a ``fhirAuthorization`` must come with the ``fhirServer`` it is for (CDS Hooks 2.0, Calling a
+    CDS Service: fhirServer "If fhirAuthorization is provided, this field is REQUIRED")."""
     if request.hook != service.hook:
         raise InvalidInputError("hook", request.hook, f"'{service.hook}' for service {service.id}")
+    if request.fhirAuthorization is not None and not request.fhirServer:
+        raise InvalidInputError(
+            "fhirServer",
+            request.fhirServer,
+            "the base URL of the FHIR server the fhirAuthorization token is for",
+            "CDS Hooks requires fhirServer whenever fhirAuthorization is provided",
+        )
     for name in _REQUIRED_CONTEXT[service.hook]:
         if request.context.get(name) in (None, ""):
             raise InvalidInputError(f"context.{name}", None, f"present for the {service.hook} hook")
