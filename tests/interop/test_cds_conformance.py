@@ -623,3 +623,39 @@ def test_a_fhir_authorization_without_fhir_server_is_400_naming_fhir_server(
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["field"] == "fhirServer"
     assert TOKEN not in response.text
+
+
+# --- 11. the fhirServer is only called with the access token the client gave -------------------------------------------
+# Spec, FHIR Resource Access: "If the CDS Client provides both `fhirServer` and `fhirAuthorization` request parameters,
+# the CDS Service MAY use the FHIR server"; "a CDS Service MUST be able to obtain an access token before communicating
+# with the CDS Client's FHIR resource server"; Prefetch Template: "If the CDS Service is unable to obtain required data
+# because it cannot access the FHIR server and the request did not contain the necessary prefetch keys, the service
+# SHALL respond with an HTTP 412 Precondition Failed status code".
+
+
+def _never_called(server: str, query: str, auth: cds.FhirAuthorization | None) -> Any:
+    raise AssertionError(f"the fhirServer was called without an access token for {query}")
+
+
+def test_a_missing_prefetch_with_fhir_server_but_no_token_is_412_and_nothing_is_fetched(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    _with_fetcher(client, _never_called)
+    body = patient_view_request(breast_bundle, "EX-001")
+    del body["fhirAuthorization"], body["prefetch"]["observations"]
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 412, response.text
+    detail = response.json()["detail"]
+    assert "prefetch 'observations'" in detail and "no fhirAuthorization" in detail
+
+
+def test_a_paginated_prefetch_with_fhir_server_but_no_token_is_412_and_no_page_is_fetched(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    _with_fetcher(client, _never_called)
+    body = patient_view_request(breast_bundle, "EX-001")
+    del body["fhirAuthorization"]
+    _paginated(body, f"{FHIR}/Observation?patient=EX-001&page=2")
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 412, response.text
+    assert "no fhirAuthorization" in response.json()["detail"]

@@ -776,13 +776,26 @@ def _search_results(bundle: Mapping[str, Any], where: str) -> list[dict[str, Any
     return out
 
 
-def _fetch_key(request: HookRequest, key: str, template: str, fetch: Fetcher | None, why: str) -> Any:
-    """The data of prefetch ``key`` from the fhirServer, or 412 when no fhirServer was given."""
+def _server(request: HookRequest, fetch: Fetcher | None, before: str, after: str) -> tuple[str, Fetcher]:
+    """The fhirServer and the fetcher to use, or 412 saying ``before``, what is missing, ``after``.
+
+    CDS Hooks 2.0, FHIR Resource Access: "If the CDS Client provides both fhirServer and
+    fhirAuthorization request parameters, the CDS Service MAY use the FHIR server", and "a CDS Service
+    MUST be able to obtain an access token before communicating with the CDS Client's FHIR resource
+    server": a fhirServer without a token is never called (an anonymous request)."""
     if not request.fhirServer or fetch is None:
-        raise PrefetchUnavailableError(
-            f"prefetch '{key}' ({template}) {why} and no fhirServer was given to fetch it"
-        )
-    return fetch(request.fhirServer, _fill(template, request.context), request.fhirAuthorization)
+        missing = "no fhirServer was given"
+    elif request.fhirAuthorization is None:
+        missing = "no fhirAuthorization (access token) was given for the fhirServer"
+    else:
+        return request.fhirServer, fetch
+    raise PrefetchUnavailableError(f"{before} and {missing} {after}")
+
+
+def _fetch_key(request: HookRequest, key: str, template: str, fetch: Fetcher | None, why: str) -> Any:
+    """The data of prefetch ``key`` from the fhirServer, or 412 when it cannot be used (:func:`_server`)."""
+    server, get = _server(request, fetch, f"prefetch '{key}' ({template}) {why}", "to fetch it")
+    return get(server, _fill(template, request.context), request.fhirAuthorization)
 
 
 def _is_outcome(value: Any) -> bool:
@@ -794,23 +807,24 @@ def _all_pages(
 ) -> Mapping[str, Any]:
     """A search result Bundle with the entries of all its pages: its ``next`` links are followed on the
     fhirServer (and only there, :func:`under_server`), at most :data:`MAX_PAGES` pages; without a
-    fhirServer a paginated result is a 412 (CDS Hooks: prefetch results come "at once", no next page)."""
+    fhirServer and its token a paginated result is a 412 (CDS Hooks: prefetch results come "at once", no next page)."""
     next_url = _next_link(bundle)
     if next_url is None:
         return bundle
-    if not request.fhirServer or fetch is None:
-        raise PrefetchUnavailableError(
-            f"prefetch '{key}' is paginated (its Bundle has a next link) and no fhirServer was given to "
-            "fetch the other pages; CDS Hooks asks for the whole result at once"
-        )
+    server, get = _server(
+        request,
+        fetch,
+        f"prefetch '{key}' is paginated (its Bundle has a next link)",
+        "to fetch the other pages; CDS Hooks asks for the whole result at once",
+    )
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise InvalidInputError(f"prefetch.{key}.entry", type(entries).__name__, "a list of entries")
     merged = dict(bundle)
     merged["entry"] = list(entries)
     for _ in range(MAX_PAGES):
-        url = under_server(request.fhirServer, next_url)
-        page = fetch(request.fhirServer, url, request.fhirAuthorization)
+        url = under_server(server, next_url)
+        page = get(server, url, request.fhirAuthorization)
         if not isinstance(page, Mapping) or page.get("resourceType") != "Bundle":
             raise PrefetchUnavailableError(f"a next page of prefetch '{key}' is not a Bundle")
         more = page.get("entry") or []
@@ -834,7 +848,7 @@ def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | No
     """One collection Bundle of the patient's resources, from prefetch or, when missing, the FHIR server.
 
     CDS Hooks 2.0 tells three cases apart: a key that is absent was not prefetched (fetched from the
-    fhirServer, else 412); a key whose value is ``null`` means the EHR has no data for it (nothing to
+    fhirServer with the fhirAuthorization token, else 412); a key whose value is ``null`` means the EHR has no data for it (nothing to
     read); an OperationOutcome in place of the data means prefetching failed (fetched again from the
     fhirServer, else 412 naming the key). A paginated search result is completed page by page
     (:func:`_all_pages`).
