@@ -66,6 +66,30 @@ def test_assess_answers_a_number_given_as_text_with_422(
     assert response.json()["issue"][0]["expression"][0].endswith(element)
 
 
+# --- a complex element written as text ------------------------------------------------------------------------------------
+# FHIR R4, JSON representation (https://hl7.org/fhir/R4/json.html): "Objects ... complex datatypes are represented
+# as JSON objects"; Reference, CodeableConcept and Quantity are complex types. The FHIR models report such a string
+# as unparsable JSON; the error must say that the element is an object, not "must be invalid JSON".
+
+
+@pytest.mark.parametrize(
+    ("value", "element", "text"),
+    [
+        ({"subject": "Patient/EX-001"}, ".subject", "Patient/EX-001"),
+        ({"code": "89243-0"}, ".code", "89243-0"),
+        ({"valueQuantity": "70 %"}, ".valueQuantity", "70 %"),
+    ],
+)
+def test_a_complex_element_written_as_text_is_refused_as_not_an_object(
+    breast_bundle: dict[str, Any], value: dict[str, Any], element: str, text: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=r"must be a JSON object \(a FHIR complex type") as refused:
+        map_bundle(_with_kps(breast_bundle, value))
+    assert refused.value.field.endswith(element)
+    assert refused.value.value == text
+    assert "invalid JSON" not in str(refused.value)
+
+
 # --- radiotherapy extensions: a known extension whose value cannot be read is an error --------------------------------
 # docs/fhir.md: "Nothing is dropped silently"; FHIR R4 Extension: "value[x] ... Value of extension - must be one of a
 # constrained set of the data types"; the spinemets radiotherapy extensions carry valueQuantity (dose, Gy),

@@ -32,7 +32,7 @@ from spinemets.knowledge.bibliography import Reference
 from spinemets.model import enums
 from spinemets.model.levels import LevelSpan
 from spinemets.model.patient import Patient
-from spinemets.model.validation import error_from_validation, parse_patient
+from spinemets.model.validation import collapse_unions, error_from_validation, parse_patient
 from spinemets.rules.model import Plan, Recommendation, Urgency
 
 RESOURCE_TYPES = ("Patient", "Condition", "Observation", "Procedure", "MedicationStatement")
@@ -145,9 +145,28 @@ def validate_bundle(bundle_json: Any) -> dict[str, Any]:
     except (TypeError, KeyError, AttributeError) as exc:  # fhir.resources trips over some malformed JSON
         raise InvalidInputError("Bundle", type(exc).__name__, "valid FHIR R4 JSON", str(exc)[:200]) from None
     except ValidationError as exc:
-        raise error_from_validation(exc, None, prefix="Bundle.") from None
+        raise _structure_error(exc) from None
     del bundle  # valid: read the JSON itself (dumping the model back costs more than the mapping)
     return dict(bundle_json)
+
+
+def _structure_error(exc: ValidationError) -> InvalidInputError:
+    """The first structural error of a Bundle, naming the element.
+
+    A complex element (Reference, CodeableConcept, Quantity...) sent as a string is reported by the
+    FHIR models as unparsable JSON ("Invalid JSON: expected value at line 1 column 1"), which says
+    nothing useful to the sender: it is reported as the JSON object the element must be instead.
+    """
+    error = error_from_validation(exc, None, prefix="Bundle.")
+    first = collapse_unions(exc.errors(include_url=False))[0]
+    if first.get("type") == "json_invalid" and isinstance(first.get("input"), str):
+        return InvalidInputError(
+            error.field,
+            first["input"],
+            "a JSON object (a FHIR complex type such as a Reference, CodeableConcept or Quantity)",
+            "FHIR JSON writes a complex element as an object, never as text",
+        )
+    return error
 
 
 def _ref(resource: Mapping[str, Any], index: int) -> str:
