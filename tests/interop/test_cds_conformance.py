@@ -659,3 +659,38 @@ def test_a_paginated_prefetch_with_fhir_server_but_no_token_is_412_and_no_page_i
     response = call(client, signer, cds.PATIENT_VIEW, body)
     assert response.status_code == 412, response.text
     assert "no fhirAuthorization" in response.json()["detail"]
+
+
+# --- 12. a reference to the patient by its absolute URL on the fhirServer ----------------------------------------------
+# FHIR R4 Reference.reference (https://hl7.org/fhir/R4/references.html#Reference): "A reference to a location at which
+# the other resource is found. The reference may be a relative reference, in which case it is relative to the service
+# base URL, or an absolute URL that resolves to the location where the resource is found." CDS Hooks 2.0, Prefetch
+# Template: the prefetched data "MUST be equivalent to the data the CDS Service would receive if it were making its own
+# call to the CDS Client's FHIR server" - so the prefetched Patient is <fhirServer>/Patient/<id>.
+
+
+def _absolute_subjects(body: dict[str, Any], base: str) -> None:
+    for key in ("conditions", "observations", "procedures", "medications"):
+        for entry in body["prefetch"][key]["entry"]:
+            entry["resource"]["subject"]["reference"] = f"{base}/Patient/EX-001"
+
+
+def test_resources_naming_the_patient_by_its_absolute_url_on_the_fhir_server_are_the_patients(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    relative = call(client, signer, cds.PATIENT_VIEW, patient_view_request(breast_bundle, "EX-001"))
+    body = patient_view_request(copy.deepcopy(breast_bundle), "EX-001")
+    _absolute_subjects(body, FHIR)
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 200, response.text
+    assert _same_cards(response.json()) == _same_cards(relative.json())
+
+
+def test_a_patient_url_on_another_server_is_still_another_patient(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    body = patient_view_request(copy.deepcopy(breast_bundle), "EX-001")
+    _absolute_subjects(body, "https://other-ehr.example.org/r4")
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"].endswith(".subject")

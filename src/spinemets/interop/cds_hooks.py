@@ -758,7 +758,8 @@ def _fill(template: str, context: Mapping[str, Any]) -> str:
 
 
 def _search_results(bundle: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
-    """The resources of a search result Bundle; ``outcome`` entries (OperationOutcome) are not patient data."""
+    """The entries (resource and fullUrl) of a search result Bundle; ``outcome`` entries
+    (OperationOutcome) are not patient data."""
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise InvalidInputError(f"{where}.entry", type(entries).__name__, "a list of entries")
@@ -772,7 +773,10 @@ def _search_results(bundle: Mapping[str, Any], where: str) -> list[dict[str, Any
         if mode not in ("match", "include", "outcome"):
             raise InvalidInputError(f"{where}.entry[{i}].search.mode", mode, ("match", "include", "outcome"))
         if mode != "outcome":
-            out.append(dict(resource))
+            kept: dict[str, Any] = {"resource": dict(resource)}
+            if isinstance(entry.get("fullUrl"), str) and entry["fullUrl"]:
+                kept["fullUrl"] = entry["fullUrl"]
+            out.append(kept)
     return out
 
 
@@ -844,6 +848,24 @@ def _all_pages(
     )
 
 
+def _read_entry(request: HookRequest, resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry of a resource that was read (``Patient/{{context.patientId}}``), with the fullUrl it has
+    on the fhirServer when the client named one.
+
+    A prefetch template is a request relative to the fhirServer (CDS Hooks 2.0, Prefetch Template: "the
+    prefetched data ... MUST be equivalent to the data the CDS Service would receive if it were making
+    its own call to the CDS Client's FHIR server"), so the Patient read is ``<fhirServer>/Patient/<id>``;
+    a resource that refers to it by that absolute URL (FHIR R4 Reference.reference: "a relative reference
+    ... or an absolute URL") then refers to the Patient of the record, as one that writes
+    ``Patient/<id>`` does.
+    """
+    entry: dict[str, Any] = {"resource": dict(resource)}
+    rtype, rid = resource.get("resourceType"), resource.get("id")
+    if request.fhirServer and isinstance(rtype, str) and isinstance(rid, str) and rid:
+        entry["fullUrl"] = f"{request.fhirServer.rstrip('/')}/{rtype}/{rid}"
+    return entry
+
+
 def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | None) -> dict[str, Any]:
     """One collection Bundle of the patient's resources, from prefetch or, when missing, the FHIR server.
 
@@ -854,7 +876,7 @@ def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | No
     (:func:`_all_pages`).
     """
     prefetch = request.prefetch or {}
-    resources: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
     for key, template in service.prefetch.items():
         if key in prefetch:
             value = prefetch[key]
@@ -876,16 +898,16 @@ def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | No
             raise InvalidInputError(f"prefetch.{key}", type(value).__name__, "a FHIR resource or a Bundle")
         if value.get("resourceType") == "Bundle":
             value = _all_pages(request, key, value, fetch)
-            resources.extend(_search_results(value, f"prefetch.{key}"))
+            entries.extend(_search_results(value, f"prefetch.{key}"))
         else:
-            resources.append(dict(value))
+            entries.append(_read_entry(request, value))
     patient_id = request.context.get("patientId")
-    for res in resources:
+    for res in (e["resource"] for e in entries):
         if res.get("resourceType") == "Patient" and res.get("id") != patient_id:
             raise InvalidInputError(
                 "prefetch.patient.id", res.get("id"), f"the context patientId {patient_id!r}"
             )
-    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
 def check_context(request: HookRequest, service: CdsService) -> None:
