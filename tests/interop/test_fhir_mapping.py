@@ -679,3 +679,40 @@ ERRORS: list[tuple[str, dict[str, Any], str]] = [
 def test_bad_input_names_resource_element_and_value(case: str, bundle: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         bundle_to_patient(copy.deepcopy(bundle))
+
+
+# --- a searchset's outcome entry -------------------------------------------------------------------------------------
+# FHIR R4 Bundle.entry.search.mode (https://hl7.org/fhir/R4/valueset-search-entry-mode.html): "outcome - An
+# OperationOutcome that provides additional information about the processing of a search". A searchset Bundle is a
+# valid $assess input; its outcome entry is not patient data (reported, not an unmapped-type error), and an error or
+# fatal issue means the search may have left resources out, so the record is refused.
+
+
+def _searchset_with_outcome(severity: str) -> dict[str, Any]:
+    bundle = bundle_of(obs("performance.ecog", {"valueInteger": 1}, system=c.LOINC))
+    bundle["entry"][1]["resource"]["code"]["coding"][0]["code"] = "89247-1"
+    bundle["type"] = "searchset"
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "id": "search-note",
+        "issue": [{"severity": severity, "code": "informational", "diagnostics": "search note"}],
+    }
+    bundle["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
+    return bundle
+
+
+@pytest.mark.parametrize("severity", ["information", "warning"])
+def test_a_searchset_outcome_entry_is_reported_not_refused(severity: str) -> None:
+    mapping = map_bundle(_searchset_with_outcome(severity), strict=True)
+    assert mapping.patient.performance.ecog == 1
+    assert [(i.resource, i.element) for i in mapping.ignored] == [
+        ("OperationOutcome/search-note", "search.mode")
+    ]
+    assert "OperationOutcome/search-note" not in mapping.used
+
+
+@pytest.mark.parametrize("severity", ["error", "fatal"])
+def test_a_searchset_outcome_with_an_error_refuses_the_record(severity: str) -> None:
+    with pytest.raises(InvalidInputError, match="the record may be incomplete") as refused:
+        map_bundle(_searchset_with_outcome(severity), strict=False)
+    assert refused.value.field == "OperationOutcome/search-note.issue[0].severity"

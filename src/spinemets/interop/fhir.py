@@ -814,6 +814,9 @@ def map_bundle(
             raise InvalidInputError(f"Bundle.entry[{i}].resource", None, "a resource")
         ref = _ref(res, i)
         rtype = res.get("resourceType")
+        if rtype == "OperationOutcome" and _search_mode(data, i) == "outcome":
+            _search_outcome(res, ref, col)
+            continue
         if rtype not in RESOURCE_TYPES:
             col.unmapped(ref, "resourceType", rtype, f"one of {', '.join(RESOURCE_TYPES)}")
             continue
@@ -870,6 +873,29 @@ def map_bundle(
         ignored=tuple(col.ignored),
         subject=reference(subject),
     )
+
+
+def _search_mode(bundle: Mapping[str, Any], index: int) -> Any:
+    """``Bundle.entry[index].search.mode`` (match, include or outcome), or None."""
+    search = (bundle.get("entry") or [])[index].get("search")
+    return search.get("mode") if isinstance(search, Mapping) else None
+
+
+def _search_outcome(outcome: Mapping[str, Any], ref: str, col: _Collector) -> None:
+    """An OperationOutcome of a searchset (FHIR R4 Bundle.entry.search.mode ``outcome``: "An
+    OperationOutcome that provides additional information about the processing of a search") is not
+    patient data: information and warnings are reported as unused; an error or fatal issue may mean
+    that the search left resources out, so the record is refused rather than scored as complete."""
+    for k, issue in enumerate(outcome.get("issue") or []):
+        severity = issue.get("severity") if isinstance(issue, Mapping) else None
+        if severity in ("error", "fatal"):
+            raise InvalidInputError(
+                f"{ref}.issue[{k}].severity",
+                severity,
+                "information or warning",
+                "the server reported a failed search: the record may be incomplete",
+            )
+    col.skip(ref, "search.mode", "outcome", "a note of the server about the search, not patient data")
 
 
 def _build(col: _Collector) -> Patient:
