@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, text
 from typer.testing import CliRunner
 
@@ -160,3 +162,32 @@ def test_verify_reads_one_snapshot_while_writes_go_on(store: AssessmentStore) ->
     assert audit.verify(store.engine) == audit.VerifyReport(
         ok=True, entries=3, versions_checked=3, problems=()
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    at=st.text(),
+    actor=st.text(),
+    action=st.text(),
+    object_type=st.text(),
+    object_id=st.text(),
+    details=st.dictionaries(st.text(), st.one_of(st.integers(), st.text(), st.none())),
+    prev_hash=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    seq=st.integers(min_value=1, max_value=2**31 - 1),
+)
+def test_entry_text_finished_after_the_previous_hash_is_the_canonical_text(
+    at: str,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: dict,
+    prev_hash: str,
+    seq: int,
+) -> None:
+    # The database finishes an entry's text with the head's hash and number (AuditedWrite); the
+    # result must be the very text entry_hash hashes, whatever the other fields hold.
+    text = audit.canonical(details)
+    start = audit.entry_text_before_prev_hash(at, actor, action, object_type, object_id, text)
+    fields = audit._entry_fields(seq, at, actor, action, object_type, object_id, text, prev_hash)
+    assert audit.finish_entry_text(start, prev_hash, seq) == audit.canonical(fields)

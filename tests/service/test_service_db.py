@@ -63,9 +63,9 @@ def test_driver_update_takes_the_where_clause_value_from_the_statement(store: As
 
 
 def test_paired_writes_store_the_same_rows_combined_or_separate(store: AssessmentStore) -> None:
-    # On PostgreSQL each pair of writes (a create's two rows, a new version's row and the head's
-    # move, an audit entry and the chain head's move) is one statement with the INSERT inside WITH;
-    # SQLite runs them one by one. The rows must be the same either way.
+    # On PostgreSQL each pair of writes (a new version's row and the head's move, an audit entry and
+    # the chain head's move) is one statement with the INSERT inside WITH; SQLite runs them one by
+    # one. The rows must be the same either way. (A create: the next test.)
     if store.dialect != "postgresql":
         pytest.skip("SQLite cannot run INSERT inside WITH: it only has the separate statements")
     from spinemets.service import audit, storage
@@ -100,9 +100,11 @@ def test_paired_writes_store_the_same_rows_combined_or_separate(store: Assessmen
                 tuple(conn.execute(select(AuditHeadRow.seq, AuditHeadRow.hash)).one()),
             )
 
+    first_version = DriverStatement(insert(AssessmentVersionRow))
     with store.engine.begin() as conn:
-        storage._CREATE.combined(conn, head("one"), version("one", 1))
-        storage._CREATE.separate(conn, head("two"), version("two", 1))
+        for aid in ("one", "two"):
+            _INSERT.execute(conn, head(aid))
+            first_version.execute(conn, version(aid, 1))
         storage._NEW_VERSION.combined(conn, version("one", 2), moved("one"))
         storage._NEW_VERSION.separate(conn, version("two", 2), moved("two"))
         audit._APPEND.combined(conn, entry, chain)
@@ -216,3 +218,72 @@ def test_history_search_matches_any_part_of_the_identifier_in_any_case(store: As
     assert found("X_1") == {"ex_100"} and found("%") == {"OTHER%"}
     assert found("_") == {"ex_100"}
     assert {s.patient_id for s in store.list(patient_id="ex-001")} == set()  # the API's filter stays exact
+
+
+def test_audited_create_stores_the_same_rows_and_entry_in_one_statement_or_several(
+    store: AssessmentStore,
+) -> None:
+    # On PostgreSQL a create's two rows and its audit entry are one statement, the entry hashed by
+    # the server (sha256 over the canonical text the service finishes with the chain head's hash and
+    # number); SQLite inserts the rows, then appends the entry in Python. Rows, entry and hash must
+    # be the same either way.
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite cannot run INSERT inside WITH: it only has the separate statements")
+    from spinemets.service import storage
+
+    when = dt.datetime(2026, 12, 4, 10, 11, 12, 345678, tzinfo=dt.UTC)
+
+    def rows(aid: str) -> tuple[dict, dict]:
+        head = _row(aid) | {"latest_version": 1, "deleted": False, "deleted_at": None, "deleted_by": None}
+        outputs = '{"out":"é \\" \\u0001"}'  # non-ASCII, an escaped quote and a control character
+        return head, storage._version_row(aid, 1, when, "dr.ä", "rules 1", '{"in":1}', outputs, "c" * 64)
+
+    # one entry already in the chain, so the hash links to a real previous hash, not the genesis
+    entry = {
+        "at": "2026-12-04T10:11:12.345678+00:00",
+        "actor": 'dr. "ä" \\ \n',
+        "action": "assessment.create",
+        "object_type": "assessment",
+        "object_id": "x",
+        "details": {"version": 1, "note": "é\u2028\u0007"},
+    }
+    with store.engine.begin() as conn:
+        audit.append(conn, actor="setup", action="test", object_type="t", object_id="0", details={})
+    with store.engine.begin() as conn:
+        storage._CREATE.combined(conn, rows("one"), **entry)
+
+    def snapshot() -> tuple:
+        with store.engine.connect() as conn:
+            entries = [r._asdict() for r in conn.execute(select(AuditEntryRow.__table__).order_by("seq"))]
+            head = tuple(conn.execute(select(AuditHeadRow.seq, AuditHeadRow.hash)).one())
+            stored = [
+                r._asdict() | {"assessment_id": ""}
+                for r in conn.execute(select(AssessmentVersionRow.__table__))
+            ]
+        return entries, head, stored
+
+    combined = snapshot()
+    entries, head, _ = combined
+    assert [e["seq"] for e in entries] == [1, 2] and entries[1]["prev_hash"] == entries[0]["hash"]
+    assert head == (2, entries[1]["hash"])
+    assert entries[1]["hash"] == audit.entry_hash(
+        2,
+        entry["at"],
+        entry["actor"],
+        "assessment.create",
+        "assessment",
+        "x",
+        entries[1]["details"],
+        entries[0]["hash"],
+    )
+    with store.engine.begin() as conn:  # the same again, the separate way, from the same chain
+        conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+        conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
+        conn.execute(text("ALTER TABLE assessment_versions DISABLE TRIGGER USER"))
+        conn.execute(text("DELETE FROM assessment_versions"))
+        conn.execute(text("ALTER TABLE assessment_versions ENABLE TRIGGER USER"))
+        conn.execute(text("DELETE FROM assessments"))
+        conn.execute(update(AuditHeadRow).values(seq=1, hash=entries[0]["hash"]))
+        storage._CREATE.separate(conn, rows("one"), **entry)
+    assert snapshot() == combined

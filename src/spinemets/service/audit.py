@@ -13,15 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, Text, bindparam, cast, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from spinemets.service.db import DriverStatement, PairedWrite, reader, snapshot
-from spinemets.service.schema import AssessmentVersionRow, AuditEntryRow, AuditHeadRow
+from spinemets.service.schema import AssessmentVersionRow, AuditEntryRow, AuditHeadRow, Base
 
 GENESIS = "0" * 64
 
@@ -111,6 +112,161 @@ def _digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(fields).encode()).hexdigest()
 
 
+def entry_text_before_prev_hash(
+    at: str, actor: str, action: str, object_type: str, object_id: str, details: str
+) -> str:
+    """The start of an entry's canonical JSON text, up to where the previous entry's hash goes.
+
+    The keys sort so that ``prev_hash`` and ``seq`` come last: what follows this text is the previous
+    hash, ``","seq":``, the sequence number and ``}`` (:func:`finish_entry_text`), which lets the
+    database finish and hash the text itself (:class:`AuditedWrite`). A test checks the finished text
+    is the canonical text that :func:`entry_hash` hashes.
+    """
+    text = canonical(
+        {
+            "action": action,
+            "actor": actor,
+            "at": at,
+            "details": details,
+            "object_id": object_id,
+            "object_type": object_type,
+        }
+    )
+    return text[:-1] + ',"prev_hash":"'
+
+
+def finish_entry_text(start: str, prev_hash: str, seq: int) -> str:
+    """An entry's canonical text from :func:`entry_text_before_prev_hash` (what the database computes)."""
+    return f'{start}{prev_hash}","seq":{seq}}}'
+
+
+class AuditedWrite:
+    """New rows and the audit entry that records them, committed together.
+
+    PostgreSQL: one statement. It locks the chain head, inserts the rows and the entry and moves the
+    head, and the server hashes the entry (SHA-256 of the canonical text from
+    :func:`entry_text_before_prev_hash`, finished with the hash and number it read from the head):
+    with the BEGIN and COMMIT of :func:`.db.committed_batch`, a create is one round trip, and the chain
+    head is locked only while the server runs the statement, not while its reply travels to the
+    worker and the worker's next batch travels back (every other writer waits on that lock, each with
+    a worker's event loop blocked). SQLite: the inserts, then :func:`append` in the same transaction
+    (its write lock already lets one writer in at a time). Either way the entry is the one
+    :func:`append` writes, hash included (a test checks both against :func:`verify`). The entry's
+    time is taken before the head is locked, so under concurrent writes two entries' times can
+    disagree with their order by the moments they waited for each other; ``seq`` is the order.
+    """
+
+    def __init__(self, *models: type[Base]) -> None:
+        self._separate = tuple(DriverStatement(insert(m)) for m in models)
+        head = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
+        locked = head.cte("chain_head")
+        seq = locked.c.seq + 1
+        text = (
+            bindparam("entry_text_start", type_=Text())
+            + locked.c.hash
+            + literal('","seq":', Text())
+            + cast(seq, Text())
+            + literal("}", Text())
+        )
+        digest = func.encode(func.sha256(func.convert_to(text, literal("UTF8"))), literal("hex"))
+        e = AuditEntryRow.__table__.c
+        entry = (
+            insert(AuditEntryRow)
+            .from_select(
+                ["seq", "at", "actor", "action", "object_type", "object_id", "details", "prev_hash", "hash"],
+                select(
+                    seq,
+                    bindparam("entry_at", type_=e.at.type),
+                    bindparam("entry_actor", type_=e.actor.type),
+                    bindparam("entry_action", type_=e.action.type),
+                    bindparam("entry_object_type", type_=e.object_type.type),
+                    bindparam("entry_object_id", type_=e.object_id.type),
+                    bindparam("entry_details", type_=e.details.type),
+                    locked.c.hash,
+                    digest,
+                ),
+            )
+            .returning(AuditEntryRow.seq, AuditEntryRow.hash)
+            .cte("chain_entry")
+        )
+        statement = (
+            update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=entry.c.seq, hash=entry.c.hash)
+        )
+        for i, model in enumerate(models):
+            values = {c.name: bindparam(f"row{i}_{c.name}", type_=c.type) for c in model.__table__.columns}
+            statement = statement.add_cte(insert(model).values(**values).cte(f"row{i}"))
+        self._combined = DriverStatement(statement)
+
+    def execute(
+        self,
+        conn: Connection,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_id: str,
+        details: dict[str, Any],
+    ) -> None:
+        """Insert ``rows`` (one per table, in order) and their entry in ``conn``'s transaction."""
+        run = self.combined if conn.dialect.name == "postgresql" else self.separate
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        entry = {"actor": actor, "action": action, "object_type": object_type, "object_id": object_id}
+        run(conn, rows, at=at, details=details, **entry)
+
+    def combined(
+        self,
+        conn: Connection,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        at: str,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_id: str,
+        details: dict[str, Any],
+    ) -> None:
+        """The one statement (PostgreSQL)."""
+        text = canonical(details)
+        params: dict[str, Any] = {
+            "entry_text_start": entry_text_before_prev_hash(at, actor, action, object_type, object_id, text),
+            "entry_at": at,
+            "entry_actor": actor,
+            "entry_action": action,
+            "entry_object_type": object_type,
+            "entry_object_id": object_id,
+            "entry_details": text,
+        }
+        for i, row in enumerate(rows):
+            params.update({f"row{i}_{k}": v for k, v in row.items()})
+        self._combined.execute(conn, params)
+
+    def separate(
+        self,
+        conn: Connection,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        at: str,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_id: str,
+        details: dict[str, Any],
+    ) -> None:
+        """The inserts, then :func:`append` (any database)."""
+        for statement, row in zip(self._separate, rows, strict=True):
+            statement.execute(conn, row)
+        append(
+            conn,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            details=details,
+            at=at,
+        )
+
+
 def _head_for_update(conn: Connection) -> tuple[int, str]:
     """Lock the chain head and read it (seq, hash) in the caller's transaction.
 
@@ -126,12 +282,23 @@ def _head_for_update(conn: Connection) -> tuple[int, str]:
 
 
 def append(
-    conn: Connection, *, actor: str, action: str, object_type: str, object_id: str, details: dict[str, Any]
+    conn: Connection,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: dict[str, Any],
+    at: str | None = None,
 ) -> AuditEntry:
-    """Append one entry inside the caller's transaction (so the entry and the change commit together)."""
+    """Append one entry inside the caller's transaction (so the entry and the change commit together).
+
+    ``at`` (ISO 8601, UTC, microseconds) is the moment the chain head was locked unless given.
+    """
     head_seq, head_hash = _head_for_update(conn)
     seq = head_seq + 1
-    at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    if at is None:
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     fields = _entry_fields(seq, at, actor, action, object_type, object_id, canonical(details), head_hash)
     digest = _digest(fields)
     _APPEND.execute(conn, fields | {"hash": digest}, {"new_seq": seq, "new_hash": digest})

@@ -45,8 +45,8 @@ MAX_LIST = 500
 
 
 # Statements built once: per-call .values(...) would re-coerce every column on each write.
-_CREATE = PairedWrite(insert(AssessmentRow), insert(AssessmentVersionRow))
-"""A new assessment's head row and its first version."""
+_CREATE = audit.AuditedWrite(AssessmentRow, AssessmentVersionRow)
+"""A new assessment's head row and its first version, with their audit entry."""
 _NEW_VERSION = PairedWrite(
     insert(AssessmentVersionRow),
     update(AssessmentRow)
@@ -105,21 +105,25 @@ def _version_row(
     }
 
 
-def _audit_version(conn: Connection, action: str, row: dict[str, Any]) -> None:
-    """Audit a stored version (a create's first or a later one) from its row: what every version's
-    entry records, written in one place."""
-    audit.append(
-        conn,
-        actor=row["author"],
-        action=action,
-        object_type="assessment",
-        object_id=row["assessment_id"],
-        details={
+def _version_entry(action: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The audit entry of a stored version (a create's first or a later one) from its row: what every
+    version's entry records, written in one place."""
+    return {
+        "actor": row["author"],
+        "action": action,
+        "object_type": "assessment",
+        "object_id": row["assessment_id"],
+        "details": {
             "version": row["version"],
             "content_sha256": row["content_sha256"],
             "ruleset_version": row["ruleset_version"],
         },
-    )
+    }
+
+
+def _audit_version(conn: Connection, action: str, row: dict[str, Any]) -> None:
+    """Audit a stored version in ``conn``'s transaction (:func:`_version_entry`)."""
+    audit.append(conn, **_version_entry(action, row))
 
 
 MAX_VERSION = 1_000_000
@@ -432,8 +436,7 @@ class AssessmentStore:
         }
         version = _version_row(aid, 1, now, author, ruleset_version, inputs_json, outputs_json, digest)
         with self.write_transaction() as conn, committed_batch(conn):
-            _CREATE.execute(conn, head, version)
-            _audit_version(conn, "assessment.create", version)
+            _CREATE.execute(conn, (head, version), **_version_entry("assessment.create", version))
         return StoredVersionInfo(
             id=aid,
             version=1,
