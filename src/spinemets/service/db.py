@@ -303,12 +303,9 @@ def committed_batch(conn: Connection) -> Iterator[None]:
     """Run the block's writes and commit them, in as few round trips as the database allows.
 
     PostgreSQL: a psycopg pipeline, so the statements queue and go together, with BEGIN (when the
-    transaction has not started yet) and COMMIT in the same batches: a create is two round trips
-    (BEGIN, the rows and the audit head's read; the audit entry and COMMIT) instead of seven one by
-    one, or four with psycopg sending BEGIN and the pipeline's closing Sync on their own, and
-    the audit chain head stays locked for one round trip (every other writer of every worker waits
-    on that lock, and each round trip blocks a worker's event loop while the database answers).
-    psycopg itself would send BEGIN and COMMIT each with a round trip of its own, so for the block
+    transaction has not started yet) and COMMIT in the same batches: a create (one statement,
+    :class:`.audit.AuditedWrite`) is one round trip, BEGIN, the statement and COMMIT together; a
+    new version or a delete, which must read the assessment's head first, is two. psycopg itself would send BEGIN and COMMIT each with a round trip of its own, so for the block
     the connection is put in autocommit mode and the batch carries them as statements; the mode is
     restored before the connection goes back (or the connection is discarded if it cannot be).
     Inside the block, statements run on the driver's cursor (:class:`DriverStatement`), not through
