@@ -1,0 +1,90 @@
+"""The command output that README.md and docs/plan-example.md show is what the commands print.
+
+A new user runs the examples literally; an output block that drifted from the code (a note added to a
+score, a reworded error) reads as a bug. Each block is compared with the command run at the block's own
+width (``COLUMNS``), as a terminal of that width would show it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from spinemets.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PLAN_EXAMPLE = ROOT / "docs" / "plan-example.md"
+EXAMPLE = ROOT / "examples" / "breast_t12_mechanical.json"
+
+
+def _run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, width: int, *argv: str
+) -> tuple[int, str, str]:
+    monkeypatch.setenv("COLUMNS", str(width))
+    code = 0
+    try:
+        main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _console_block(text: str, command: str) -> list[str]:
+    """The lines printed under ``$ <command>`` in a ```console block."""
+    match = re.search(r"```console\n\$ " + re.escape(command) + r"\n(.*?)```", text, re.S)
+    assert match, f"no ```console block for `$ {command}`"
+    return match.group(1).splitlines()
+
+
+def _example_output_block(text: str) -> list[str]:
+    """The ```text block of the full assessment example (between the example-output markers)."""
+    section = text.split("<!-- example-output:start -->", 1)[-1].split("<!-- example-output:end -->")[0]
+    match = re.search(r"```text\n(.*?)```", section, re.S)
+    assert match, "no ```text block with the example assessment"
+    return match.group(1).splitlines()
+
+
+def test_readme_calculator_example_is_what_score_prints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    command = "spinemets score sins --item level=T12 --item pain=mechanical --item bone_lesion=lytic"
+    shown = _console_block(README.read_text(encoding="utf-8"), command)
+    width = len(shown[0])
+    code, out, _ = _run(capsys, monkeypatch, width, *command.split()[1:])
+    assert code == 0
+    assert out.splitlines() == shown
+
+
+@pytest.mark.parametrize("doc", [README, PLAN_EXAMPLE], ids=["README.md", "plan-example.md"])
+def test_full_assessment_example_is_what_assess_prints(
+    doc: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = _example_output_block(doc.read_text(encoding="utf-8"))
+    code, out, _ = _run(capsys, monkeypatch, 110, "assess", str(EXAMPLE))
+    assert code == 0
+    assert out.splitlines() == shown
+
+
+def test_readme_error_examples_are_the_messages_printed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    readme = README.read_text(encoding="utf-8")
+    paragraph = readme.split("Invalid input exits with code 2", 1)[1].split("\n\n", 1)[0]
+    quoted = [" ".join(q.split()) for q in re.findall(r"`([^`]+)`", paragraph)]
+    assert len(quoted) == 2
+    patient = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    patient["performance"] = {"kps": 65}
+    kps65 = tmp_path / "kps65.json"
+    kps65.write_text(json.dumps(patient), encoding="utf-8")
+    printed: list[str] = []
+    for argv in (["score", "sins", "--item", "pain=severe"], ["assess", str(kps65)]):
+        code, _, err = _run(capsys, monkeypatch, 110, *argv)
+        assert code == 2
+        printed.append(" ".join(err.split()))
+    for message, err in zip(quoted, printed, strict=True):
+        assert f"error: {message}" in err
