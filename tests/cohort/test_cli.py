@@ -382,3 +382,18 @@ def test_score_counts_one_invalid_value_in_the_singular(
     assert run(["cohort", "score", str(src), "-o", str(tmp_path / "out.csv")]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert "1 invalid value in 1 row ->" in err
+
+
+@pytest.mark.parametrize(
+    ("command", "example"),
+    [("score", "scored.errors.csv for -o scored.parquet"), ("lesions", "patients.errors.csv")],
+)
+def test_help_names_the_default_error_file_as_it_is_written(
+    command: str, example: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the file is <output stem>.errors.csv (scored.errors.csv), not <output>.errors.csv
+    # (scored.parquet.errors.csv), as the help once said
+    monkeypatch.setenv("COLUMNS", "250")
+    assert run(["cohort", command, "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert f"(default: <output stem>.errors.csv, e.g. {example})" in help_text

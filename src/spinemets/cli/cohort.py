@@ -47,7 +47,11 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--mapping", help="Column/code mapping YAML (docs/cohort.md).")
         ] = None,
         errors: Annotated[
-            Path | None, typer.Option("--errors", help="Error file (default: <output>.errors.csv).")
+            Path | None,
+            typer.Option(
+                "--errors",
+                help="Error file (default: <output stem>.errors.csv, e.g. scored.errors.csv for -o scored.parquet).",
+            ),
         ] = None,
         engine: Annotated[str, typer.Option("--engine", help="local or dask.")] = "local",
         scheduler: Annotated[
@@ -241,7 +245,10 @@ def register(app: typer.Typer) -> None:
         level: Annotated[str, typer.Option("--level", help="Column with each lesion's level.")] = "level",
         errors: Annotated[
             Path | None,
-            typer.Option("--errors", help="Disagreement file (default: <output>.errors.csv)."),
+            typer.Option(
+                "--errors",
+                help="Disagreement file (default: <output stem>.errors.csv, e.g. patients.errors.csv).",
+            ),
         ] = None,
         lesion_column: Annotated[
             list[str] | None,
