@@ -123,3 +123,10 @@ def test_user_disable(data_env: Path) -> None:
         store.close()
     assert runner.invoke(cli_app, ["user", "disable", "dr.lee"]).exit_code != 0  # already disabled
     assert runner.invoke(cli_app, ["user", "disable", "nobody"]).exit_code != 0
+
+
+def test_user_create_prompts_for_the_password_without_an_empty_default(data_env: Path) -> None:
+    # the prompt read "Password []:", offering an empty password as the default
+    result = CliRunner().invoke(cli_app, ["user", "create", "dr.lee"], input="a long enough pass\n" * 2)
+    assert result.exit_code == 0, result.output
+    assert "Password:" in result.output and "[]" not in result.output

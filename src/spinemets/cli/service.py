@@ -219,7 +219,11 @@ def register(app: typer.Typer) -> None:
         password: Annotated[
             str,
             typer.Option(
-                prompt=True, hide_input=True, confirmation_prompt=True, help="At least 12 characters."
+                prompt=True,
+                hide_input=True,
+                confirmation_prompt=True,
+                show_default=False,
+                help="At least 12 characters.",
             ),
         ] = "",
         settings_file: SettingsFile = None,
