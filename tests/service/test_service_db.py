@@ -205,6 +205,27 @@ def test_reads_leave_pooled_connections_transactional(store: AssessmentStore) ->
     _assert_later_transactions_roll_back(store)
 
 
+def test_a_create_is_all_or_nothing_and_leaves_pooled_connections_transactional(
+    store: AssessmentStore,
+) -> None:
+    # On PostgreSQL a create is one statement on an autocommit connection (no BEGIN, no COMMIT): the
+    # statement is its own transaction, so a refused one stores neither its rows nor its audit entry,
+    # and the connection goes back to the pool in transaction mode for the next request's writes.
+    from spinemets.service import storage
+
+    when = dt.datetime(2026, 12, 4, 10, 11, 12, 345678, tzinfo=dt.UTC)
+    head = _row("dup") | {"latest_version": 1, "deleted": False, "deleted_at": None, "deleted_by": None}
+    version = storage._version_row("dup", 1, when, "dr.a", "rules 1", "{}", "{}", "c" * 64)
+    entry = storage._version_entry("assessment.create", version)
+    with store.single_statement_write() as conn:
+        storage._CREATE.execute(conn, (head, version), **entry)
+    with pytest.raises(Exception, match=r"(?i)unique"), store.single_statement_write() as conn:
+        storage._CREATE.execute(conn, (head, version), **entry)  # the same id again: refused
+    assert _ids(store) == {"dup"}
+    assert audit.entries(store.engine)[-1].seq == 1  # the refused create left no entry
+    _assert_later_transactions_roll_back(store)
+
+
 def test_history_search_matches_any_part_of_the_identifier_in_any_case(store: AssessmentStore) -> None:
     # the web History search, on SQLite and PostgreSQL alike; '%' and '_' are literal characters
     for pid in ("EX-001", "EX-002", "ex_100", "OTHER%"):

@@ -145,11 +145,12 @@ class AuditedWrite:
 
     PostgreSQL: one statement. It locks the chain head, inserts the rows and the entry and moves the
     head, and the server hashes the entry (SHA-256 of the canonical text from
-    :func:`entry_text_before_prev_hash`, finished with the hash and number it read from the head):
-    with the BEGIN and COMMIT of :func:`.db.committed_batch`, a create is one round trip, and the chain
-    head is locked only while the server runs the statement, not while its reply travels to the
-    worker and the worker's next batch travels back (every other writer waits on that lock, each with
-    a worker's event loop blocked). SQLite: the inserts, then :func:`append` in the same transaction
+    :func:`entry_text_before_prev_hash`, finished with the hash and number it read from the head).
+    On an autocommit connection (:meth:`.storage.AssessmentStore.single_statement_write`) the
+    statement is its own transaction: a create is one message and one round trip, and the chain
+    head is locked only while the server runs and commits the statement, not while a reply travels
+    to the worker and the worker's next batch travels back (every other writer waits on that lock,
+    each with a worker's event loop blocked). SQLite: the inserts, then :func:`append` in the same transaction
     (its write lock already lets one writer in at a time). Either way the entry is the one
     :func:`append` writes, hash included (a test checks both against :func:`verify`). The entry's
     time is taken before the head is locked, so under concurrent writes two entries' times can

@@ -303,9 +303,9 @@ def committed_batch(conn: Connection) -> Iterator[None]:
     """Run the block's writes and commit them, in as few round trips as the database allows.
 
     PostgreSQL: a psycopg pipeline, so the statements queue and go together, with BEGIN (when the
-    transaction has not started yet) and COMMIT in the same batches: a create (one statement,
-    :class:`.audit.AuditedWrite`) is one round trip, BEGIN, the statement and COMMIT together; a
-    new version or a delete, which must read the assessment's head first, is two. psycopg itself would send BEGIN and COMMIT each with a round trip of its own, so for the block
+    transaction has not started yet) and COMMIT in the same batches: a new version or a delete, which
+    must read the assessment's head first, is two round trips (a create is one statement and needs
+    no batch: :class:`.audit.AuditedWrite`). psycopg itself would send BEGIN and COMMIT each with a round trip of its own, so for the block
     the connection is put in autocommit mode and the batch carries them as statements; the mode is
     restored before the connection goes back (or the connection is discarded if it cannot be).
     Inside the block, statements run on the driver's cursor (:class:`DriverStatement`), not through

@@ -299,6 +299,7 @@ class AssessmentStore:
         # an advisory file lock queues the worker processes too, so a waiting writer is woken as
         # soon as the lock is free instead of at its next poll.
         self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._autocommit = reader(self.engine)
         self._lock_fd: int | None = None
         database = self.engine.url.database if self._write_lock is not None else None
         self._checkpointer: _Checkpointer | None = None
@@ -307,6 +308,21 @@ class AssessmentStore:
             self._checkpointer = _Checkpointer(self.engine)
         if run_migrations:
             migrate(self.engine)
+
+    @contextmanager
+    def single_statement_write(self) -> Iterator[Connection]:
+        """A connection for a write that is one statement on PostgreSQL (:class:`.audit.AuditedWrite`).
+
+        PostgreSQL: autocommit, so the statement is its own transaction, all or nothing, and psycopg
+        sends neither BEGIN nor COMMIT: one message, one round trip. SQLite, where the write is
+        several statements: :meth:`write_transaction`.
+        """
+        if self._write_lock is not None:
+            with self.write_transaction() as conn:
+                yield conn
+            return
+        with self._autocommit.connect() as conn:
+            yield conn
 
     @contextmanager
     def write_transaction(self) -> Iterator[Connection]:
@@ -435,7 +451,7 @@ class AssessmentStore:
             "deleted_by": None,
         }
         version = _version_row(aid, 1, now, author, ruleset_version, inputs_json, outputs_json, digest)
-        with self.write_transaction() as conn, committed_batch(conn):
+        with self.single_statement_write() as conn:
             _CREATE.execute(conn, (head, version), **_version_entry("assessment.create", version))
         return StoredVersionInfo(
             id=aid,
