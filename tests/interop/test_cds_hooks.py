@@ -146,7 +146,7 @@ def test_every_card_follows_the_card_attributes_of_the_specification(
     ]
     assert cards
     for card in cards:
-        assert 0 < len(card["summary"]) <= 140
+        assert 0 < len(card["summary"]) < 140  # CDS Hooks 2.0, Card attributes: "<140-character"
         assert card["indicator"] in ("info", "warning", "critical")
         assert card["source"]["label"]
         assert card["uuid"]
@@ -515,17 +515,22 @@ def test_the_card_uuids_this_service_returns_pass_the_feedback_check(
 # --- card model ----------------------------------------------------------------------------------------------------------------
 
 
-def test_summary_is_cut_at_a_word_within_140_characters() -> None:
+def test_summary_is_cut_at_a_word_below_140_characters() -> None:
+    # CDS Hooks 2.0, Card attributes: summary is a "<140-character summary message"
     text = "Ask a spine surgeon to assess stability " * 6
     short = cds.shorten(text)
-    assert len(short) <= 140 and short.endswith("…")
+    assert len(short) < 140 and short.endswith("…")
     assert text.startswith(short[:-1])
     assert cds.shorten("SINS 14 (unstable)") == "SINS 14 (unstable)"
 
 
-def test_a_card_refuses_a_summary_over_140_characters() -> None:
-    with pytest.raises(ValueError, match="140"):
-        cds.Card(uuid="u", summary="x" * 141, indicator="info", source=cds.Source(label="s"))
+def test_a_card_refuses_a_summary_of_140_characters_or_more() -> None:
+    with pytest.raises(ValueError, match="139"):
+        cds.Card(uuid="u", summary="x" * 140, indicator="info", source=cds.Source(label="s"))
+    assert (
+        len(cds.Card(uuid="u", summary="x" * 139, indicator="info", source=cds.Source(label="s")).summary)
+        == 139
+    )
 
 
 # --- fetching from the EHR's FHIR server (httpx, mocked transport) ----------------------------------------------

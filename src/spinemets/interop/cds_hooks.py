@@ -37,8 +37,8 @@ from spinemets.interop import fhir
 from spinemets.knowledge.bibliography import Reference
 from spinemets.rules.model import Recommendation
 
-SUMMARY_MAX = 140
-"""CDS Hooks: a card summary is at most 140 characters."""
+SUMMARY_MAX = 139
+"""CDS Hooks 2.0 (Card attributes): the summary is a "<140-character" message, so at most 139."""
 
 PATIENT_VIEW = "spinemets-patient-view"
 ORDER_SELECT = "spinemets-order-select"
@@ -395,7 +395,7 @@ class Link(BaseModel):
 
 
 class Card(BaseModel):
-    """A CDS Hooks card; the summary is checked against the 140-character limit."""
+    """A CDS Hooks card; the summary is checked against the "<140-character" limit (:data:`SUMMARY_MAX`)."""
 
     model_config = ConfigDict(frozen=True)
     uuid: str
