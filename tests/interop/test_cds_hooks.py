@@ -293,6 +293,55 @@ def test_missing_prefetch_without_fhir_server_is_412(
     assert "observations" in response.json()["detail"]
 
 
+_FAILED_SEARCH_NOTE = {
+    "resource": {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout", "diagnostics": "search timed out"}],
+    },
+    "search": {"mode": "outcome"},
+}
+
+
+def test_a_prefetched_search_reporting_an_error_is_fetched_again_or_412(
+    app_factory: Callable[..., TestClient], signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    # FHIR R4 Bundle.entry.search.mode 'outcome': the server's note about the search; an error there
+    # may mean resources were left out. CDS Hooks 2.0 (Prefetch): the service may fetch what it
+    # lacks from the fhirServer with the token; it must not score an incomplete record as complete.
+    body = patient_view_request(breast_bundle, "EX-001")
+    complete = copy.deepcopy(body["prefetch"]["observations"])
+    body["prefetch"]["observations"].setdefault("entry", []).append(_FAILED_SEARCH_NOTE)
+    asked: list[str] = []
+
+    def fetch(server: str, query: str, auth: cds.FhirAuthorization | None) -> Any:
+        asked.append(query)
+        return copy.deepcopy(complete)
+
+    client = app_factory()
+    client.app.state.interop = InteropState(verifier=cds.JwtVerifier([]), fetcher=fetch)  # type: ignore[attr-defined]
+    client.app.state.interop.verifier = cds.JwtVerifier(client.app.state.settings.cds_hooks_issuers)  # type: ignore[attr-defined]
+    response = call(client, signer, cds.PATIENT_VIEW, copy.deepcopy(body))
+    assert response.status_code == 200, response.text
+    assert asked == ["Observation?patient=EX-001"]
+    assert response.json()["cards"][0]["summary"].startswith("SINS 11")
+    # without a FHIR server to ask, or when its answer reports the failure too: 412 naming the key
+    del body["fhirServer"], body["fhirAuthorization"]
+    refused = call(client, signer, cds.PATIENT_VIEW, copy.deepcopy(body))
+    assert refused.status_code == 412 and "observations" in refused.json()["detail"]
+
+
+def test_a_prefetched_search_with_only_a_warning_note_is_used_as_it_is(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    body = patient_view_request(breast_bundle, "EX-001")
+    note = copy.deepcopy(_FAILED_SEARCH_NOTE)
+    note["resource"]["issue"][0]["severity"] = "warning"
+    body["prefetch"]["observations"].setdefault("entry", []).append(note)
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 200, response.text
+    assert response.json()["cards"][0]["summary"].startswith("SINS 11")
+
+
 # --- bad calls ------------------------------------------------------------------------------------------------------------
 
 BAD_CALLS: list[tuple[str, Callable[[dict[str, Any]], None], int, str]] = [

@@ -802,6 +802,31 @@ def _fetch_key(request: HookRequest, key: str, template: str, fetch: Fetcher | N
     return get(server, _fill(template, request.context), request.fhirAuthorization)
 
 
+def _failed_search(bundle: Any) -> str | None:
+    """The first error or fatal issue of a search Bundle's ``outcome`` entries, described, else None.
+
+    FHIR R4 Bundle.entry.search.mode ``outcome``: "An OperationOutcome that provides additional
+    information about the processing of a search". An error there may mean the search left resources
+    out, so the data are treated as not prefetched rather than scored as a complete record (the same
+    rule as ``$assess``, which refuses such a Bundle); information and warnings are not failures.
+    """
+    if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
+        return None
+    entries = bundle.get("entry")
+    for entry in entries if isinstance(entries, list) else []:
+        search = entry.get("search") if isinstance(entry, Mapping) else None
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not (
+            isinstance(search, Mapping) and search.get("mode") == "outcome" and isinstance(resource, Mapping)
+        ):
+            continue
+        issues = resource.get("issue") if _is_outcome(resource) else None
+        for issue in issues if isinstance(issues, list) else []:
+            if isinstance(issue, Mapping) and issue.get("severity") in ("error", "fatal"):
+                return f"an OperationOutcome issue of severity {issue['severity']}"
+    return None
+
+
 def _is_outcome(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get("resourceType") == "OperationOutcome"
 
@@ -886,6 +911,14 @@ def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | No
                 value = _fetch_key(
                     request, key, template, fetch, "holds an OperationOutcome (the EHR could not prefetch it)"
                 )
+            elif _failed_search(value):
+                value = _fetch_key(
+                    request,
+                    key,
+                    template,
+                    fetch,
+                    f"is a search the EHR's server reports as failed ({_failed_search(value)})",
+                )
         else:
             value = _fetch_key(request, key, template, fetch, "was not sent")
         if value is None:
@@ -898,6 +931,11 @@ def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | No
             raise InvalidInputError(f"prefetch.{key}", type(value).__name__, "a FHIR resource or a Bundle")
         if value.get("resourceType") == "Bundle":
             value = _all_pages(request, key, value, fetch)
+            failed = _failed_search(value)
+            if failed:
+                raise PrefetchUnavailableError(
+                    f"the search for {key} ({template}) reports a failure ({failed}): the record may be incomplete"
+                )
             entries.extend(_search_results(value, f"prefetch.{key}"))
         else:
             entries.append(_read_entry(request, value))
