@@ -17,10 +17,11 @@ EXAMPLE = json.loads(
 PASSWORD = "correct horse battery"
 
 
-def _login(client: TestClient, username: str, scope: str = "write") -> str:
-    """Create a web user, sign in; return the CSRF token of the client's cookie."""
+def _login(client: TestClient, username: str, scope: str = "write", *, create: bool = True) -> str:
+    """Create a web user (unless ``create`` is false), sign in; return the CSRF token of the client's cookie."""
     authn = client.app.state.authenticator  # type: ignore[attr-defined]
-    authn.create_user(username, PASSWORD, scope, created_by="test")
+    if create:
+        authn.create_user(username, PASSWORD, scope, created_by="test")
     client.get("/auth/login")
     token = client.cookies.get("spinemets_csrf")
     assert token
@@ -116,6 +117,46 @@ def test_a_disabled_user_is_signed_out_and_cannot_sign_in(client: TestClient) ->
     assert client.post("/auth/login", data=again, follow_redirects=False).status_code == 401
     store = client.app.state.store  # type: ignore[attr-defined]
     assert [e.object_id for e in audit.entries(store.engine) if e.action == "user.disable"] == ["dr.lee"]
+
+
+def test_logout_ends_the_session_on_the_server_so_a_copied_cookie_signs_nobody_in(client: TestClient) -> None:
+    # The signed session cookie named the user and nothing else: logout only cleared the browser's
+    # copy, and a copy taken before (a shared computer, a proxy log) kept working for its lifetime
+    # (OWASP Session Management Cheat Sheet: logout must invalidate the session on the server).
+    from spinemets.service import audit
+
+    token = _login(client, "dr.lee")
+    copied = client.cookies.get("spinemets_session")
+    assert copied and client.get("/api/v1/assessments").status_code == 200
+    logout = client.post("/auth/logout", headers={"X-CSRF-Token": token}, follow_redirects=False)
+    assert logout.status_code == 303
+    assert client.get("/api/v1/assessments").status_code == 401
+    client.cookies.set("spinemets_session", copied)
+    assert client.get("/api/v1/assessments").status_code == 401  # in this worker at once
+    authn = client.app.state.authenticator  # type: ignore[attr-defined]
+    authn._cache.clear()  # another worker: its cache forgets within CACHE_SECONDS, then asks the database
+    client.cookies.set("spinemets_session", copied)
+    assert client.get("/api/v1/assessments").status_code == 401
+    store = client.app.state.store  # type: ignore[attr-defined]
+    assert [e.object_id for e in audit.entries(store.engine) if e.action == "user.logout"] == ["dr.lee"]
+    _login(client, "dr.lee", create=False)  # signing in again opens a new session
+    assert client.get("/api/v1/assessments").status_code == 200
+
+
+def test_a_signed_cookie_naming_a_user_without_a_session_token_is_no_session(client: TestClient) -> None:
+    # What the cookie held before sessions were kept on the server: the user's name only.
+    import base64
+
+    from itsdangerous import TimestampSigner
+
+    from spinemets.service.app import session_secret
+
+    _login(client, "dr.lee")
+    client.post("/auth/logout", headers={"X-CSRF-Token": client.cookies.get("spinemets_csrf") or ""})
+    secret = session_secret(client.app.state.settings)  # type: ignore[attr-defined]
+    payload = base64.b64encode(json.dumps({"user": "dr.lee"}).encode())
+    client.cookies.set("spinemets_session", TimestampSigner(secret).sign(payload).decode())
+    assert client.get("/api/v1/assessments").status_code == 401
 
 
 def test_a_disabled_account_takes_as_long_to_refuse_as_any_other(

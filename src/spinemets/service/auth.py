@@ -22,11 +22,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.engine import Connection
 
 from spinemets.errors import InvalidInputError
 from spinemets.service import audit
 from spinemets.service.db import reader
-from spinemets.service.schema import ApiKeyRow, UserRow
+from spinemets.service.schema import ApiKeyRow, UserRow, WebSessionRow
 
 CACHE_SECONDS = 10.0
 KEY_PREFIX = "smk_"
@@ -110,6 +111,10 @@ class _Cache:
             if len(self._data) > 10_000:
                 self._data.clear()
             self._data[key] = (time.monotonic() + CACHE_SECONDS, value)
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:
@@ -291,6 +296,11 @@ class Authenticator:
             )
             if res.rowcount != 1:
                 raise InvalidInputError("username", username, "the name of an active web user")
+            conn.execute(
+                update(WebSessionRow)
+                .where(WebSessionRow.username == username, WebSessionRow.ended_at.is_(None))
+                .values(ended_at=dt.datetime.now(dt.UTC))
+            )
             audit.append(
                 conn,
                 actor=disabled_by,
@@ -326,20 +336,68 @@ class Authenticator:
             return None
         return Principal(name=f"user:{username}", kind=PrincipalKind.user, scope=Scope(row.scopes))
 
-    def session_user(self, username: str) -> Principal | None:
-        """The user behind a login session, if the account still exists and is active."""
-        cached = self._cache.get("user:" + username)
-        if cached is not None:
+    def start_session(self, conn: Connection, username: str) -> str:
+        """A new login session of ``username`` in the caller's transaction; returns its token.
+
+        The token (256 random bits) goes in the signed session cookie; the database keeps only its
+        SHA-256, so a copy of the database gives no live session.
+        """
+        token = secrets.token_urlsafe(32)
+        conn.execute(
+            insert(WebSessionRow).values(
+                token_sha256=_sha256(token),
+                username=username,
+                created_at=dt.datetime.now(dt.UTC),
+                ended_at=None,
+            )
+        )
+        return token
+
+    def end_session(self, username: str, token: str) -> bool:
+        """End one login session (logout) and audit it; False when it was not an open session of
+        ``username``. Other worker processes stop accepting it within :data:`CACHE_SECONDS`."""
+        digest = _sha256(token)
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(WebSessionRow)
+                .where(
+                    WebSessionRow.token_sha256 == digest,
+                    WebSessionRow.username == username,
+                    WebSessionRow.ended_at.is_(None),
+                )
+                .values(ended_at=dt.datetime.now(dt.UTC))
+            )
+            ended = res.rowcount == 1
+            if ended:
+                audit.append(
+                    conn,
+                    actor=f"user:{username}",
+                    action="user.logout",
+                    object_type="user",
+                    object_id=username,
+                    details={},
+                )
+        self._cache.discard("session:" + digest)
+        return ended
+
+    def session_user(self, username: str, token: str) -> Principal | None:
+        """The user behind a login session, if the session is open and the account still exists and
+        is active (a cookie without a session token, from before sessions were kept, is no session)."""
+        digest = _sha256(token)
+        cached = self._cache.get("session:" + digest)
+        if cached is not None and cached.name == f"user:{username}":
             return cached
         with self._reader.connect() as conn:
             row = conn.execute(
-                select(UserRow.scopes, UserRow.disabled).where(UserRow.username == username)
+                select(UserRow.scopes, UserRow.disabled, WebSessionRow.ended_at)
+                .join(WebSessionRow, WebSessionRow.username == UserRow.username)
+                .where(UserRow.username == username, WebSessionRow.token_sha256 == digest)
             ).first()
             conn.rollback()
-        if row is None or row.disabled:
+        if row is None or row.disabled or row.ended_at is not None:
             return None
         principal = Principal(name=f"user:{username}", kind=PrincipalKind.user, scope=Scope(row.scopes))
-        self._cache.put("user:" + username, principal)
+        self._cache.put("session:" + digest, principal)
         return principal
 
 

@@ -16,6 +16,8 @@ from spinemets.service.settings import AuthMode, ServiceSettings, is_loopback
 from spinemets.service.storage import AssessmentStore
 
 SESSION_USER = "user"
+SESSION_TOKEN = "sid"
+"""The login session's token in the signed cookie (the server keeps its hash: :meth:`.auth.Authenticator.start_session`)."""
 LOCAL_USER = Principal(name="local", kind=PrincipalKind.local, scope=Scope.admin)
 
 
@@ -73,7 +75,9 @@ def optional_user(request: Request) -> Principal | None:
         if principal is None:
             raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     elif "session" in request.scope and request.session.get(SESSION_USER):
-        principal = authenticator.session_user(str(request.session[SESSION_USER]))
+        token = request.session.get(SESSION_TOKEN)
+        if isinstance(token, str):
+            principal = authenticator.session_user(str(request.session[SESSION_USER]), token)
         if principal is None:
             request.session.clear()
     if principal is None and _settings(request).auth_mode is AuthMode.loopback_open:

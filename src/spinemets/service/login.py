@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from spinemets.service import audit
 from spinemets.service.auth import Authenticator
-from spinemets.service.deps import SESSION_USER, get_authenticator, get_store
+from spinemets.service.deps import SESSION_TOKEN, SESSION_USER, get_authenticator, get_store
 from spinemets.service.security import CSRF_FIELD, csrf_token
 from spinemets.service.storage import AssessmentStore
 
@@ -92,8 +92,8 @@ def login(
     if principal is None:
         return _page(request, next, "User name or password is not right.", status=401)
     request.session.clear()
-    request.session[SESSION_USER] = username
     with store.write_transaction() as conn:  # SQLite: queue with the other writers on the lock file
+        request.session[SESSION_TOKEN] = authenticator.start_session(conn, username)
         audit.append(
             conn,
             actor=principal.name,
@@ -102,11 +102,15 @@ def login(
             object_id=username,
             details={},
         )
+    request.session[SESSION_USER] = username
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    """End the session."""
+def logout(request: Request, authenticator: Annotated[Authenticator, Depends(get_authenticator)]) -> Response:
+    """End the session, on the server too: a copy of the cookie no longer signs anyone in."""
+    user, token = request.session.get(SESSION_USER), request.session.get(SESSION_TOKEN)
+    if isinstance(user, str) and isinstance(token, str):
+        authenticator.end_session(user, token)
     request.session.clear()
     return RedirectResponse("/auth/login", status_code=303)

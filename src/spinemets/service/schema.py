@@ -96,6 +96,17 @@ class UserRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class WebSessionRow(Base):
+    """A web login session: only the SHA-256 of its random token is kept (the token is in the user's
+    signed cookie); ``ended_at`` is set at logout or when the account is disabled."""
+
+    __tablename__ = "web_sessions"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class CdsJtiRow(Base):
     """A CDS Hooks JWT id already used: the primary key makes a second use fail in every worker."""
 
