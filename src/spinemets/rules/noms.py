@@ -38,9 +38,16 @@ def obtain_escc(ctx: RuleContext) -> None:
 
 @rule("noms.obtain-histology")
 def obtain_histology(ctx: RuleContext) -> None:
+    """Also while the named histology awaits its tissue diagnosis: NL-WM takes tissue before any treatment,
+    so the radiosensitivity of a suspected tumour type does not yet choose the treatment."""
     f = ctx.facts
-    if ctx.patient.lesions and f.radiosensitivity is None:
+    if not ctx.patient.lesions:
+        return
+    if f.radiosensitivity is None:
         ctx.emit("noms.obtain-histology", [f.radiosensitivity_basis], why=f.radiosensitivity_basis)
+    elif f.tissue_pending:
+        why = f"{f.histology_label} not yet confirmed on tissue"
+        ctx.emit("noms.obtain-histology", [why, "no tissue diagnosis yet"], why=why)
 
 
 @rule(
@@ -56,6 +63,8 @@ def obtain_histology(ctx: RuleContext) -> None:
 def neurologic_oncologic(ctx: RuleContext) -> None:
     f = ctx.facts
     if not ctx.patient.lesions or f.life_expectancy_3_months.value is False or not f.needs_treatment_decision:
+        return
+    if f.tissue_pending:  # NL-WM: tissue before any treatment starts (work-up items); noms.obtain-histology
         return
     progressed = any(
         les.prior_radiotherapy and les.progression_after_radiotherapy for les in ctx.patient.lesions
