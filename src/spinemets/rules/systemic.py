@@ -19,6 +19,8 @@ from spinemets.rules.engine import RuleContext, rule
     "systemic.dexamethasone-haematological",
     "systemic.obtain-neurology-for-steroids",
     "systemic.dexamethasone-haematological-mscc",
+    "systemic.steroids-given-before-biopsy",
+    "systemic.steroids-given-before-biopsy-mscc",
 )
 def corticosteroids(ctx: RuleContext) -> None:
     f = ctx.facts
@@ -38,17 +40,28 @@ def corticosteroids(ctx: RuleContext) -> None:
             ctx.emit("systemic.obtain-neurology-for-steroids", [*f.suspected_mscc.basis, *nd.basis])
         return
     if withhold and (nd.value or ctx.patient.lesions or ctx.patient.symptoms):
-        # the biopsy deadline follows the suspicion of MSCC, as in the work-up (NL-WM: 1 day, else 1 week)
+        # the biopsy deadline follows the suspicion of MSCC, as in the work-up (NL-WM: 1 day, else 1 week);
+        # steroids already running cannot be withheld: the plan says what that means instead
+        given = bool(ctx.patient.context.on_corticosteroids)
         if nd.value or f.suspected_mscc.value:
             ctx.emit(
-                "systemic.withhold-steroids-until-biopsy-mscc",
-                [*f.suspected_mscc.basis, f.histology_label],
+                "systemic.steroids-given-before-biopsy-mscc"
+                if given
+                else "systemic.withhold-steroids-until-biopsy-mscc",
+                [*f.suspected_mscc.basis, f.histology_label, "on corticosteroids" if given else ""],
                 days=f.settings.biopsy_days_mscc,
             )
         else:
             ctx.emit(
-                "systemic.withhold-steroids-until-biopsy",
-                [f.histology_label, "no tissue diagnosis yet", *nd.basis],
+                "systemic.steroids-given-before-biopsy"
+                if given
+                else "systemic.withhold-steroids-until-biopsy",
+                [
+                    f.histology_label,
+                    "no tissue diagnosis yet",
+                    *nd.basis,
+                    "on corticosteroids" if given else "",
+                ],
                 days=f.settings.biopsy_days_no_mscc,
             )
         if asked:
