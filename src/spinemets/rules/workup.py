@@ -18,16 +18,31 @@ def histology_recorded(ctx: RuleContext) -> None:
         ctx.emit("work-up.obtain-histology", ["primary histology not recorded"])
 
 
-@rule("work-up.staging", "work-up.biopsy", "work-up.biopsy-mscc", "work-up.laboratory-screen")
+@rule(
+    "work-up.staging",
+    "work-up.staging-mscc",
+    "work-up.biopsy",
+    "work-up.biopsy-mscc",
+    "work-up.laboratory-screen",
+)
 def unknown_primary(ctx: RuleContext) -> None:
+    """Staging looks for a lesion more accessible than the spine, so it comes before the biopsy and keeps its
+    deadline: with suspected MSCC the tissue is due within 1 day (NL-WM), and staging with it."""
     f = ctx.facts
     if not f.tissue_pending:
         return
     basis = [f.histology_label, "no tissue diagnosis yet"]
-    if not ctx.patient.context.staging_done:
-        ctx.emit("work-up.staging", basis)
     mscc = bool(f.suspected_mscc.value)
     days = f.settings.biopsy_days_mscc if mscc else f.settings.biopsy_days_no_mscc
+    if not ctx.patient.context.staging_done:
+        if mscc:
+            ctx.emit(
+                "work-up.staging-mscc",
+                [*basis, *f.suspected_mscc.basis, f"tissue due within {days} day(s)"],
+                days=days,
+            )
+        else:
+            ctx.emit("work-up.staging", basis)
     target = "e.g. an inguinal node" if ctx.patient.nodes.inguinal_lymphadenopathy else "found on staging"
     ctx.emit(
         "work-up.biopsy-mscc" if mscc else "work-up.biopsy",
