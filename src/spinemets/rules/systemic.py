@@ -93,17 +93,41 @@ def stop_steroids(ctx: RuleContext) -> None:
         ctx.emit("systemic.stop-steroids", ["on corticosteroids", *f.escc_high.basis, *f.neuro_deficit.basis])
 
 
-@rule("systemic.bone-modifying-agent", "systemic.bma-obtain-life-expectancy")
+@rule(
+    "systemic.bone-modifying-agent",
+    "systemic.bma-obtain-life-expectancy",
+    "systemic.bma-obtain-castration-status",
+    "systemic.bma-hormone-sensitive-prostate",
+)
 def bone_modifying_agent(ctx: RuleContext) -> None:
+    """ESMO 2020 [I, A] names castration-resistant prostate cancer, not prostate cancer as such: a prostate
+    primary gets the first-line item only when recorded as not hormone-dependent (as radium-223 reads it)."""
     f = ctx.facts
     if not ctx.patient.lesions or ctx.patient.context.on_bone_modifying_agent or f.histology is None:
         return
     if f.tissue_pending or f.histology is Histology.lymphoma:
         return
+    hormone_dependent = ctx.patient.primary.hormone_dependent
+    if f.histology is Histology.prostate and hormone_dependent is not False:
+        if hormone_dependent is None:
+            ctx.emit(
+                "systemic.bma-obtain-castration-status",
+                [f.histology_label, "hormone dependence (castration resistance) not recorded"],
+            )
+        else:
+            ctx.emit(
+                "systemic.bma-hormone-sensitive-prostate",
+                [f.histology_label, "hormone-dependent (not castration-resistant)"],
+            )
+        return
     if f.histology in f.settings.bma_first_line_histologies:
         ctx.emit(
             "systemic.bone-modifying-agent",
-            [f.histology_label, "bone metastases present"],
+            [
+                f.histology_label,
+                "castration-resistant (not hormone-dependent)" if f.histology is Histology.prostate else "",
+                "bone metastases present",
+            ],
             strength="ESMO [I, A]"
             + ("; ASCO strong, high evidence" if f.histology is Histology.breast else ""),
         )
