@@ -228,7 +228,12 @@ def test_myeloma_with_low_clearance_sees_esmos_denosumab_preference() -> None:
         "denosumab preferred in myeloma with renal impairment" in esmo.text
         and "without a threshold" in esmo.text
     )
-    assert any(r.id == "systemic.low-clearance" for r in plan.recommendations)
+    low = next(r for r in plan.recommendations if r.id == "systemic.low-clearance")
+    # ASCO-CCO 2017: creatinine before each IV bisphosphonate dose; the label (recalled, guidelines.md
+    # 7.2 [K]) does not recommend zoledronic acid below 30 mL/min: "needs renal adjustment" read as
+    # if a lower dose were the answer at 25 mL/min
+    assert "not recommend it below 30 mL/min" in low.text and "recalled, unverified" in low.text
+    assert "before each IV bisphosphonate dose" in low.text
 
 
 def test_follow_up_schedule_names_ct_myelography_when_mri_is_contraindicated() -> None:
