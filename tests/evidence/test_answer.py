@@ -234,6 +234,15 @@ def test_when_surgery_is_indicated_leads_with_the_indications() -> None:
     assert answer.summary[0].statement_ids == ("surg-nl-indications",)
 
 
+@pytest.mark.parametrize("form", ["follow-up", "follow up", "followup", "followed up", "following up"])
+def test_follow_up_is_one_term_that_treatment_sequences_do_not_share(form: str) -> None:
+    # "follow up" was read as the verb "follow", so a follow-up question matched every statement on
+    # treatments "followed by" radiotherapy (NOMS, separation surgery, penile chemotherapy)
+    sequence = {t for t in tokenize("decompression followed by radiotherapy") if not t.startswith("c_")}
+    assert "followup" in tokenize(form)
+    assert not sequence & set(tokenize(form))
+
+
 def test_units_and_spelling_are_normalised() -> None:
     assert normalise("8 Gy in 24 hours for a tumor") == "8gy in 24h for a tumour"
 

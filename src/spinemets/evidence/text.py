@@ -357,6 +357,8 @@ _SPELLING: tuple[tuple[str, str], ...] = (
     (r"anemia", "anaemia"),
     (r"\bcenter", "centre"),
     (r"\bradiation(?: therapy)?\b", "radiotherapy"),
+    # one term for the noun, so that "follow-up" does not match "followed by" (a sequence of treatments)
+    (r"\bfollow(?:ed|ing)?[- ]?ups?\b", "followup"),
     (r"(\d+(?:\.\d+)?)\s*gy\b", r"\1gy"),
     (r"(\d+)\s*(?:h|hrs?|hours?)\b", r"\1h"),
     (r"(\d+)\s*(?:weeks?|wks?)\b", r"\1 week"),
