@@ -309,3 +309,12 @@ def test_penile_branch_answers_a_question_that_names_it() -> None:
 def test_a_figure_the_sources_do_not_give_is_said_to_be_missing(question: str, gap: str) -> None:
     """scores.md tags these [GAP]: the answer must say they were not retrieved rather than imply them."""
     assert gap in ask(question).cited_statement_ids
+
+
+README_FOLLOW_UP = "How to follow up after surgery and radiotherapy?"
+
+
+def test_the_surveillance_schedule_statements_are_found_by_the_word_follow_up() -> None:
+    # seed 003 (guidelines.md 8.1): the MRI schedule after surgery and radiotherapy; neither statement
+    # said "follow-up", so the README's follow-up question did not retrieve it among the first five
+    assert "fu-mri-gold-standard" in {h.statement_id for h in search(README_FOLLOW_UP, 5).hits}
