@@ -14,7 +14,7 @@ from spinemets.evidence.answer import split_sentences
 from spinemets.evidence.evaluate import answer_text
 from spinemets.evidence.retrieval import RetrievalMethod, search
 from spinemets.evidence.statements import Topic, statements_by_id
-from spinemets.evidence.text import normalise, tokenize
+from spinemets.evidence.text import analyse, normalise, tokenize
 from spinemets.knowledge.bibliography import load_bibliography
 
 SEED_RECURRENCE = "How to diagnose recurrence of spinal metastasis after surgery and radiation?"
@@ -318,3 +318,30 @@ def test_the_surveillance_schedule_statements_are_found_by_the_word_follow_up() 
     # seed 003 (guidelines.md 8.1): the MRI schedule after surgery and radiotherapy; neither statement
     # said "follow-up", so the README's follow-up question did not retrieve it among the first five
     assert "fu-mri-gold-standard" in {h.statement_id for h in search(README_FOLLOW_UP, 5).hits}
+
+
+@pytest.mark.parametrize(
+    ("question", "setting"),
+    [
+        (README_FOLLOW_UP, {"surger", "radiotherap", "c_surgery", "c_rt"}),
+        ("Is radiotherapy needed after decompression surgery?", {"decompress", "surger", "c_surgery"}),
+        ("Pain flare following SBRT to the spine, what helps?", {"sbrt", "c_sbrt", "spin", "c_spine"}),
+        # nothing else asked: no setting to weigh down
+        ("What after SBRT?", set()),
+        # named outside the clause as well: asked about, not only the setting
+        ("Radiotherapy after radiotherapy?", set()),
+    ],
+)
+def test_an_after_clause_is_read_as_the_setting_of_the_question(question: str, setting: set[str]) -> None:
+    assert analyse(question).setting == setting
+
+
+def test_a_follow_up_question_leads_with_follow_up_not_with_the_treatment_it_follows() -> None:
+    # The README's example led with ASTRO's postoperative radiotherapy: "surgery" and "radiotherapy"
+    # (where the question stands) outweighed "follow-up" (what it asks). Seed 003 (guidelines.md 8.1):
+    # clinical review and whole-spine MRI on a 3/6/12-monthly schedule.
+    answer = ask(README_FOLLOW_UP)
+    lead = statements_by_id()[answer.summary[0].statement_ids[0]]
+    assert Topic.follow_up in lead.topics
+    assert lead.id == "fu-mri-gold-standard"
+    assert _mentions(answer, "every 3 months")

@@ -294,12 +294,14 @@ def compose(question: str, retrieval: Retrieval, method: RetrievalMethod = Retri
     ]
     # The lead answers what the question is about: first the statement sharing most of the question's
     # concepts (SBRT, MSCC, good or poor condition, ...; an example named in passing must not steer
-    # it), then its own words.
-    concepts = {t for t in retrieval.query_tokens if t.startswith("c_")}
+    # it), counting those of its "after ..." setting only to break ties, then its own words.
+    setting = set(retrieval.setting_tokens)
+    concepts = {t for t in retrieval.query_tokens if t.startswith("c_") and t not in setting}
+    setting_concepts = {t for t in setting if t.startswith("c_")}
 
-    def lead_key(hs: tuple[Hit, EvidenceStatement]) -> tuple[int, float, float]:
-        shared = len(concepts & set(document_tokens(hs[1]))) if concepts else 0
-        return shared, round(hs[0].overlap, 3), hs[0].score
+    def lead_key(hs: tuple[Hit, EvidenceStatement]) -> tuple[int, int, float, float]:
+        doc = set(document_tokens(hs[1]))
+        return len(concepts & doc), len(setting_concepts & doc), round(hs[0].overlap, 3), hs[0].score
 
     lead = max(candidates, key=lead_key)[1] if candidates else used[0]
     refs = _References()

@@ -51,6 +51,10 @@ GENERIC_WEIGHT = 0.25
 """Weight of domain-generic query words (every statement is about spinal metastases)."""
 CONCEPT_WEIGHT = 0.6
 """Weight of synonym concept tokens, which repeat the evidence of the words they come from."""
+SETTING_WEIGHT = 0.5
+"""Weight of the tokens of a question's setting clause ("after surgery and radiotherapy") in a statement
+that names nothing else the question asks: the setting says where the question stands, the rest what it
+asks (:attr:`spinemets.evidence.text.Analysis.setting`)."""
 STRONG_IDF = 2.0
 """A query token with at least this idf (in roughly 1 in 8 statements or fewer) is distinctive."""
 WEIGHT_DIGITS = 6
@@ -126,6 +130,8 @@ class Retrieval:
     """Share of the specific (non-generic) query weight that the vocabulary knows, 0..1."""
     strong_match: bool = False
     """True when at least one specific query token is a distinctive term of the evidence base."""
+    setting_tokens: tuple[str, ...] = ()
+    """Query tokens that name only the question's setting (see :meth:`LexicalIndex.scores`)."""
 
 
 class DenseRanker(Protocol):
@@ -153,7 +159,7 @@ class LexicalIndex:
         self._postings = postings
         self._idf = idf
         self._max_idf = math.log(1 + (len(self.statements) + 0.5) / 0.5)
-        self._words_memo: dict[int, frozenset[str]] = {}
+        self._own_memo: dict[int, frozenset[str]] = {}
 
     @classmethod
     def build(
@@ -213,32 +219,45 @@ class LexicalIndex:
         known = sum(self._idf[t] for t in specific if t in self._idf)
         return matched, known / total
 
-    def scores(self, tokens: Sequence[str]) -> list[float]:
+    def scores(self, tokens: Sequence[str], setting: frozenset[str] = frozenset()) -> list[float]:
         """Weighted BM25 score of every statement (statement order).
 
         Each distinct query token contributes its posting list, weighted: domain-generic words
         ("spinal", "metastases", "treatment") by :data:`GENERIC_WEIGHT`, concept tokens by
-        :data:`CONCEPT_WEIGHT`, so the specific words of a question decide the ranking.
+        :data:`CONCEPT_WEIGHT`, so the specific words of a question decide the ranking. Tokens in
+        ``setting`` (the question's "after ..." clause) count fully only in a statement whose own text
+        names something the question asks about, and :data:`SETTING_WEIGHT` as much elsewhere: the
+        setting qualifies an answer but is none on its own.
         """
-        total = [0.0] * len(self.statements)
+        asked = [0.0] * len(self.statements)
+        around = [0.0] * len(self.statements)
+        about: set[int] = set()
         for tok in dict.fromkeys(tokens):
             posting = self._postings.get(tok)
             if not posting:
                 continue
             weight = GENERIC_WEIGHT if is_generic(tok) else CONCEPT_WEIGHT if tok.startswith("c_") else 1.0
+            part = around if tok in setting else asked
             for doc, w in zip(*posting, strict=True):
-                total[doc] += weight * w
-        return total
+                part[doc] += weight * w
+            if setting and part is asked and not is_generic(tok):
+                about.update(doc for doc in posting[0] if tok in self._own_tokens(doc))
+        return [
+            a + s * (1.0 if doc in about else SETTING_WEIGHT)
+            for doc, (a, s) in enumerate(zip(asked, around, strict=True))
+        ]
+
+    def _own_tokens(self, doc: int) -> frozenset[str]:
+        """Tokens of a statement's text and keywords (not its topic labels)."""
+        tokens = self._own_memo.get(doc)
+        if tokens is None:
+            st = self.statements[doc]
+            tokens = frozenset(tokenize(f"{st.text} {' '.join(st.keywords)}"))
+            self._own_memo[doc] = tokens
+        return tokens
 
     def _text_words(self, doc: int) -> frozenset[str]:
-        words = self._words_memo.get(doc)
-        if words is None:
-            st = self.statements[doc]
-            words = frozenset(
-                t for t in tokenize(f"{st.text} {' '.join(st.keywords)}") if not t.startswith("c_")
-            )
-            self._words_memo[doc] = words
-        return words
+        return frozenset(t for t in self._own_tokens(doc) if not t.startswith("c_"))
 
     def _overlap(self, tokens: Sequence[str], docs: set[int]) -> dict[int, float]:
         """Idf-weighted share of the question's specific words found in each statement's own text.
@@ -271,10 +290,10 @@ class LexicalIndex:
         return extra
 
     def search(self, question: str, k: int) -> Retrieval:
-        tokens, stand_ins, by_concept = analyse(question)
+        tokens, stand_ins, by_concept, setting = analyse(question)
         matched, cov = self.coverage(tokens, stand_ins)
         tokens = list(dict.fromkeys([*tokens, *self.expansion(by_concept)]))
-        scores = self.scores(tokens)
+        scores = self.scores(tokens, setting)
         asked = frozenset(tokens)
         for i, st in enumerate(self.statements):
             if scores[i] and out_of_scope(st, asked):
@@ -294,7 +313,12 @@ class LexicalIndex:
         )
         strong = any(self._idf.get(t, 0.0) >= STRONG_IDF for t in tokens if not is_generic(t))
         return Retrieval(
-            hits=hits, query_tokens=tuple(tokens), matched_tokens=matched, coverage=cov, strong_match=strong
+            hits=hits,
+            query_tokens=tuple(tokens),
+            matched_tokens=matched,
+            coverage=cov,
+            strong_match=strong,
+            setting_tokens=tuple(t for t in tokens if t in setting),
         )
 
 
@@ -345,6 +369,7 @@ def hybrid_search(
         matched_tokens=lexical.matched_tokens,
         coverage=lexical.coverage,
         strong_match=lexical.strong_match,
+        setting_tokens=lexical.setting_tokens,
     )
 
 

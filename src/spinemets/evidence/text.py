@@ -454,39 +454,59 @@ def stem(word: str) -> str:
     return word
 
 
+#: "after surgery and radiotherapy", "following SBRT to the spine": the clause names the setting of a
+#: question (what came before), not what it asks about; it ends at punctuation or where a new clause starts.
+_SETTING_RE = re.compile(
+    r"(?<![a-z0-9])(?:after|following)\s+(.+?)"
+    r"(?=\s*[?,;:.!(]|\s+(?:before|should|shall|must|is|are|was|were|do|does|did|can|could|will|would|what|how"
+    r"|when|which|who|why)(?![a-z0-9])|\s*$)"
+)
+
+
 def concepts(normalised: str) -> list[str]:
     """Concept tokens found in already-normalised text, once per concept."""
     return [c for c, pat in _concept_patterns() if pat.search(normalised)]
 
 
 class Analysis(NamedTuple):
-    """A text read for retrieval: its BM25 tokens, the stemmed words concept tokens stand in for, and
-    those words by concept."""
+    """A text read for retrieval: its BM25 tokens, the stemmed words concept tokens stand in for,
+    those words by concept, and the tokens found only in a setting clause."""
 
     tokens: list[str]
     covered: frozenset[str]
     by_concept: dict[str, frozenset[str]]
+    setting: frozenset[str] = frozenset()
+    """Tokens (words and concepts) that occur only in an "after ..." clause of a question that also
+    names something else: "How to follow up after surgery and radiotherapy?" asks about follow-up;
+    surgery and radiotherapy are its setting. Empty when nothing specific lies outside the clause."""
 
 
 def analyse(text: str) -> Analysis:
     """Tokens for BM25 and the stemmed words that a concept token stands in for.
 
     The second part lets coverage checks ignore phrasing words ("proportion", "who should") whose
-    meaning the concept token already carries; the third keeps them by concept.
+    meaning the concept token already carries; the third keeps them by concept; the fourth names the
+    tokens of the question's setting (:attr:`Analysis.setting`).
     """
-    words, by_concept = _analyse(text)
+    words, by_concept, setting = _analyse(text)
     covered = frozenset(w for ws in by_concept.values() for w in ws)
-    return Analysis(words + list(by_concept), covered, by_concept)
+    return Analysis(words + list(by_concept), covered, by_concept, setting)
 
 
-def _analyse(text: str) -> tuple[list[str], dict[str, frozenset[str]]]:
+def _analyse(text: str) -> tuple[list[str], dict[str, frozenset[str]], frozenset[str]]:
     t = normalise(text)
     spans: dict[str, list[tuple[int, int]]] = {}
     for concept, pat in _concept_patterns():
         matches = [m.span() for m in pat.finditer(t)]
         if matches:
             spans[concept] = matches
+    settings = [m.span(1) for m in _SETTING_RE.finditer(t)]
+
+    def in_setting(start: int, end: int) -> bool:
+        return any(a <= start and end <= b for a, b in settings)
+
     words: list[str] = []
+    inside: dict[str, bool] = {}
     by_concept: dict[str, set[str]] = {c: set() for c in spans}
     for m in _TOKEN_RE.finditer(t):
         w = m.group()
@@ -494,10 +514,16 @@ def _analyse(text: str) -> tuple[list[str], dict[str, frozenset[str]]]:
             continue
         s = stem(w)
         words.append(s)
+        inside[s] = inside.get(s, True) and in_setting(*m.span())
         for concept, found in spans.items():
             if any(a <= m.start() and m.end() <= b for a, b in found):
                 by_concept[concept].add(s)
-    return words, {c: frozenset(ws) for c, ws in by_concept.items()}
+    for concept, found in spans.items():
+        inside[concept] = all(in_setting(a, b) for a, b in found)
+    setting = frozenset(tok for tok, only_inside in inside.items() if only_inside)
+    if not any(not only_inside and not is_generic(tok) for tok, only_inside in inside.items()):
+        setting = frozenset()  # the question is all setting ("what after SBRT?"): nothing to weigh down
+    return words, {c: frozenset(ws) for c, ws in by_concept.items()}, setting
 
 
 def tokenize(text: str) -> list[str]:
