@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,33 @@ def test_user_disable(data_env: Path) -> None:
         store.close()
     assert runner.invoke(cli_app, ["user", "disable", "dr.lee"]).exit_code != 0  # already disabled
     assert runner.invoke(cli_app, ["user", "disable", "nobody"]).exit_code != 0
+
+
+def test_user_enable_lets_a_disabled_user_sign_in_again_but_not_resume_old_sessions(data_env: Path) -> None:
+    from spinemets.service import audit
+    from spinemets.service.auth import Authenticator
+    from spinemets.service.storage import AssessmentStore
+
+    runner = CliRunner()
+    pw = "a long enough pass"
+    assert runner.invoke(cli_app, ["user", "create", "dr.lee"], input=f"{pw}\n" * 2).exit_code == 0
+    store = AssessmentStore(load_settings(data_dir=data_env).effective_database_url)
+    try:
+        authn = Authenticator(store.engine)
+        with store.write_transaction() as conn:  # a session open before the account was disabled
+            old_session = authn.start_session(conn, "dr.lee")
+        assert runner.invoke(cli_app, ["user", "enable", "dr.lee"]).exit_code != 0  # not disabled
+        assert runner.invoke(cli_app, ["user", "disable", "dr.lee"]).exit_code == 0
+        enabled = runner.invoke(cli_app, ["user", "enable", "dr.lee"])
+        assert enabled.exit_code == 0 and json.loads(enabled.output) == {"enabled": "dr.lee"}
+        fresh = Authenticator(store.engine)  # no cache
+        assert fresh.check_password("dr.lee", pw) is not None
+        assert fresh.session_user("dr.lee", old_session) is None  # ended when disabled, stays ended
+        actions = [e.action for e in audit.entries(store.engine) if e.object_id == "dr.lee"]
+        assert actions[-2:] == ["user.disable", "user.enable"]
+    finally:
+        store.close()
+    assert runner.invoke(cli_app, ["user", "enable", "nobody"]).exit_code != 0
 
 
 def test_user_create_prompts_for_the_password_without_an_empty_default(data_env: Path) -> None:

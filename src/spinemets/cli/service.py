@@ -241,6 +241,15 @@ def register(app: typer.Typer) -> None:
         _auth(settings_file).disable_user(username, disabled_by="cli:" + _whoami())
         typer.echo(json.dumps({"disabled": username}))
 
+    @user_app.command("enable")
+    def user_enable(
+        username: Annotated[str, typer.Argument(help="Login name.")],
+        settings_file: SettingsFile = None,
+    ) -> None:
+        """Let a disabled web user sign in again (audited); the sessions ended at disabling stay ended."""
+        _auth(settings_file).enable_user(username, enabled_by="cli:" + _whoami())
+        typer.echo(json.dumps({"enabled": username}))
+
 
 def _whoami() -> str:
     import getpass

@@ -311,6 +311,26 @@ class Authenticator:
             )
         self._cache.clear()
 
+    def enable_user(self, username: str, *, enabled_by: str) -> None:
+        """Let a disabled web user sign in again (audited). Sessions the account had when it was
+        disabled stay ended: the user signs in anew."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(UserRow)
+                .where(UserRow.username == username, UserRow.disabled.is_(True))
+                .values(disabled=False)
+            )
+            if res.rowcount != 1:
+                raise InvalidInputError("username", username, "the name of a disabled web user")
+            audit.append(
+                conn,
+                actor=enabled_by,
+                action="user.enable",
+                object_type="user",
+                object_id=username,
+                details={},
+            )
+
     def check_password(self, username: str, password: str) -> Principal | None:
         """The user if the password is right and the account is active; None otherwise (or when blocked)."""
         if self.login_blocked(username):
