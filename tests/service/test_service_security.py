@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from spinemets.service.schema import UserRow
 
@@ -157,6 +157,41 @@ def test_a_signed_cookie_naming_a_user_without_a_session_token_is_no_session(cli
     payload = base64.b64encode(json.dumps({"user": "dr.lee"}).encode())
     client.cookies.set("spinemets_session", TimestampSigner(secret).sign(payload).decode())
     assert client.get("/api/v1/assessments").status_code == 401
+
+
+def test_password_hashes_use_an_owasp_scrypt_setting_and_older_ones_are_upgraded_at_sign_in(
+    client: TestClient,
+) -> None:
+    # OWASP Password Storage Cheat Sheet (scrypt): N=2^17, r=8, p=1 or an equivalent down to N=2^14,
+    # r=8, p=5; the service used N=2^14, r=8, p=1, a fifth of the weakest listed setting.
+    import base64
+    import hashlib
+
+    from spinemets.service import auth
+
+    authn = client.app.state.authenticator  # type: ignore[attr-defined]
+    authn.create_user("dr.new", PASSWORD, "read", created_by="test")
+    authn.create_user("dr.old", PASSWORD, "read", created_by="test")
+
+    def stored(name: str) -> str:
+        with authn.engine.connect() as conn:
+            return str(
+                conn.execute(select(UserRow.password_hash).where(UserRow.username == name)).scalar_one()
+            )
+
+    assert stored("dr.new").split("$")[1:4] == ["16384", "8", "5"]
+    salt = b"0123456789abcdef"
+    old = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    weak = f"scrypt$16384$8$1${base64.b64encode(salt).decode()}${base64.b64encode(old).decode()}"
+    with authn.engine.begin() as conn:  # as the service stored it before
+        conn.execute(update(UserRow).where(UserRow.username == "dr.old").values(password_hash=weak))
+    assert auth.needs_rehash(weak) and not auth.needs_rehash(stored("dr.new"))
+    assert authn.check_password("dr.old", "wrong password!") is None
+    assert stored("dr.old") == weak  # a wrong password changes nothing
+    assert authn.check_password("dr.old", PASSWORD) is not None
+    upgraded = stored("dr.old")
+    assert upgraded.split("$")[1:4] == ["16384", "8", "5"] and auth.verify_password(PASSWORD, upgraded)
+    assert authn.check_password("dr.old", PASSWORD) is not None
 
 
 def test_a_disabled_account_takes_as_long_to_refuse_as_any_other(

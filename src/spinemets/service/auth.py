@@ -354,6 +354,15 @@ class Authenticator:
         right = verify_password(password, row.password_hash)  # first: as long for a disabled account
         if row.disabled or not right:
             return None
+        if needs_rehash(
+            row.password_hash
+        ):  # hashed with weaker parameters: upgrade while the password is at hand
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(UserRow)
+                    .where(UserRow.username == username, UserRow.password_hash == row.password_hash)
+                    .values(password_hash=hash_password(password))
+                )
         return Principal(name=f"user:{username}", kind=PrincipalKind.user, scope=Scope(row.scopes))
 
     def start_session(self, conn: Connection, username: str) -> str:
@@ -421,7 +430,16 @@ class Authenticator:
         return principal
 
 
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 5
+"""One of the scrypt settings OWASP's Password Storage Cheat Sheet lists as equally strong (N=2^17, r=8,
+p=1 down to N=2^14, r=8, p=5): this one needs 16 MiB per hash, not 128. Until 2026-12-05 p was 1; such
+hashes still verify and are replaced at the user's next sign-in (:func:`needs_rehash`)."""
+
+
+def needs_rehash(stored: str) -> bool:
+    """True when a stored hash was made with other parameters than :func:`hash_password` uses now."""
+    parts = stored.split("$")
+    return len(parts) != 6 or parts[:4] != ["scrypt", str(_SCRYPT_N), str(_SCRYPT_R), str(_SCRYPT_P)]
 
 
 def hash_password(password: str) -> str:
