@@ -345,3 +345,23 @@ def test_a_follow_up_question_leads_with_follow_up_not_with_the_treatment_it_fol
     assert Topic.follow_up in lead.topics
     assert lead.id == "fu-mri-gold-standard"
     assert _mentions(answer, "every 3 months")
+
+
+@pytest.mark.parametrize(
+    ("question", "found"),
+    [
+        # words no statement uses: their reviewed standard wording is read in (text.CANONICAL), as for
+        # "paraparesis"; the concept token alone (weight 0.6) lost to a question's other words
+        ("When should rehab start after spinal cord compression?", "rehab-early"),
+        ("When should I call the spine surgeon?", "sins-bands"),
+    ],
+)
+def test_a_word_no_statement_uses_is_read_as_its_standard_wording(question: str, found: str) -> None:
+    assert found in {h.statement_id for h in search(question, 3).hits}
+
+
+def test_call_the_surgeon_leads_with_the_sins_surgical_opinion() -> None:
+    # scores.md SINS: a score of 7 or more warrants a surgical opinion
+    answer = ask("When should I call the spine surgeon?")
+    assert answer.covered, answer.notice
+    assert answer.summary[0].statement_ids[0] == "sins-bands"

@@ -115,6 +115,10 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"augmentation",
         r"pca",
     ),
+    "c_surgical_opinion": (
+        r"surgical (?:opinion|consultation|review|referral)",
+        r"(?:(?:spine|spinal|orthopaedic|neuro) )?surgeons?(?:'s)?(?: (?:opinion|review|consultation))?",
+    ),
     "c_enbloc": (r"en[- ]?bloc", r"tes", r"radical resection", r"total spondylectomy"),
     "c_cup": (
         r"unknown primary",
@@ -339,6 +343,12 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 #: ("paraparesis" -> "neurological deficit"; see spinemets.evidence.retrieval.LexicalIndex.expansion).
 CANONICAL: dict[str, str] = {
     "c_deficit": "neurological deficit",
+    "c_rehab": "rehabilitation",
+    "c_rt": "radiotherapy",
+    "c_steroid": "dexamethasone",
+    "c_sbrt": "SBRT",
+    "c_vcf": "compression fracture",
+    "c_surgical_opinion": "surgical opinion",
 }
 
 #: British/American spelling and common variants, applied before tokenising.
