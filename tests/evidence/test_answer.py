@@ -219,6 +219,9 @@ def test_synonym_layer_maps_abbreviations_to_one_concept(a: str, b: str, concept
         ("complicated", "complication", "complications"),
         ("separated", "separate", "separation"),
         ("operated", "operate", "operation"),
+        # "analgesics" (a question) and "analgesia" (the statements) were three stems
+        ("analgesia", "analgesic", "analgesics"),
+        ("paraplegia", "paraplegic"),
     ],
 )
 def test_verb_and_noun_forms_share_a_stem(forms: tuple[str, ...]) -> None:
