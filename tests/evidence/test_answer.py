@@ -368,3 +368,19 @@ def test_call_the_surgeon_leads_with_the_sins_surgical_opinion() -> None:
     answer = ask("When should I call the spine surgeon?")
     assert answer.covered, answer.notice
     assert answer.summary[0].statement_ids[0] == "sins-bands"
+
+
+@pytest.mark.parametrize(
+    ("question", "survival"),
+    [
+        ("How long will he live with cord compression?", True),
+        ("How long does she have left?", True),
+        ("How long should we wait after surgery before starting radiotherapy?", False),
+        ("How long between onset of back pain and neurological deficit in MESCC?", False),
+    ],
+)
+def test_how_long_is_a_survival_question_only_when_it_asks_how_long_someone_lives(
+    question: str, survival: bool
+) -> None:
+    # "how long" counted as prognosis in every question, so an interval question found survival scores
+    assert ("c_prognosis" in tokenize(question)) is survival

@@ -188,7 +188,10 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"survival",
         r"life expectancy",
         r"expected survival",
-        r"how long",
+        # "how long" asks about survival only when it asks how long someone lives ("how long should we
+        # wait before radiotherapy?" asks for an interval)
+        r"how long (?:\w+ ){0,3}(?:live|lives|living|survive|survives)",
+        r"how long (?:\w+ ){0,2}(?:have|has|got) left",
         r"mortality",
     ),
     # the two populations the fractionation and surgery statements are written for (opposites)
