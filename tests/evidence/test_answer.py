@@ -12,7 +12,7 @@ from spinemets.errors import InvalidInputError
 from spinemets.evidence import Answer, ask
 from spinemets.evidence.answer import split_sentences
 from spinemets.evidence.evaluate import answer_text
-from spinemets.evidence.retrieval import RetrievalMethod, search
+from spinemets.evidence.retrieval import RetrievalMethod, document_tokens, search
 from spinemets.evidence.statements import Topic, statements_by_id
 from spinemets.evidence.text import analyse, normalise, tokenize
 from spinemets.knowledge.bibliography import load_bibliography
@@ -384,3 +384,11 @@ def test_how_long_is_a_survival_question_only_when_it_asks_how_long_someone_live
 ) -> None:
     # "how long" counted as prognosis in every question, so an interval question found survival scores
     assert ("c_prognosis" in tokenize(question)) is survival
+
+
+def test_monitoring_a_laboratory_value_is_not_follow_up() -> None:
+    # the tapering statement says "monitor blood glucose": follow-up questions found it
+    assert "c_followup" not in tokenize("reduce dexamethasone over 5 to 7 days and monitor blood glucose")
+    assert "c_followup" not in tokenize("close monitoring for hypocalcaemia")
+    assert "c_followup" in tokenize("How should we monitor patients after SBRT?")
+    assert "c_followup" not in document_tokens(statements_by_id()["ster-taper-k"])

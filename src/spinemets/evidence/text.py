@@ -147,7 +147,14 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"regrowth",
         r"local control",
     ),
-    "c_followup": (r"follow[- ]?up", r"surveillance", r"monitor\w*", r"restaging"),
+    "c_followup": (
+        r"follow[- ]?up",
+        r"surveillance",
+        # watching the patient, not a laboratory value ("monitor blood glucose" on dexamethasone)
+        r"monitor\w*(?! (?:of |for )?(?:the )?(?:blood|serum|glucose|sugars?|calcium|hypocalcaemia|renal|kidney"
+        r"|creatinine|electrolytes|levels?))",
+        r"restaging",
+    ),
     "c_analgesia": (
         r"analges\w+",
         r"opioids?",
