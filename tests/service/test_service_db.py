@@ -218,9 +218,9 @@ def test_a_create_is_all_or_nothing_and_leaves_pooled_connections_transactional(
     version = storage._version_row("dup", 1, when, "dr.a", "rules 1", "{}", "{}", "c" * 64)
     entry = storage._version_entry("assessment.create", version)
     with store.single_statement_write() as conn:
-        storage._CREATE.execute(conn, (head, version), **entry)
+        storage._CREATE.execute(conn, (head, version), entry)
     with pytest.raises(Exception, match=r"(?i)unique"), store.single_statement_write() as conn:
-        storage._CREATE.execute(conn, (head, version), **entry)  # the same id again: refused
+        storage._CREATE.execute(conn, (head, version), entry)  # the same id again: refused
     assert _ids(store) == {"dup"}
     assert audit.entries(store.engine)[-1].seq == 1  # the refused create left no entry
     _assert_later_transactions_roll_back(store)
@@ -260,8 +260,8 @@ def test_audited_create_stores_the_same_rows_and_entry_in_one_statement_or_sever
         return head, storage._version_row(aid, 1, when, "dr.ä", "rules 1", '{"in":1}', outputs, "c" * 64)
 
     # one entry already in the chain, so the hash links to a real previous hash, not the genesis
-    entry = {
-        "at": "2026-12-04T10:11:12.345678+00:00",
+    at = "2026-12-04T10:11:12.345678+00:00"
+    entry: audit.EntryFields = {
         "actor": 'dr. "ä" \\ \n',
         "action": "assessment.create",
         "object_type": "assessment",
@@ -271,7 +271,7 @@ def test_audited_create_stores_the_same_rows_and_entry_in_one_statement_or_sever
     with store.engine.begin() as conn:
         audit.append(conn, actor="setup", action="test", object_type="t", object_id="0", details={})
     with store.engine.begin() as conn:
-        storage._CREATE.combined(conn, rows("one"), **entry)
+        storage._CREATE.combined(conn, rows("one"), entry, at=at)
 
     def snapshot() -> tuple:
         with store.engine.connect() as conn:
@@ -289,7 +289,7 @@ def test_audited_create_stores_the_same_rows_and_entry_in_one_statement_or_sever
     assert head == (2, entries[1]["hash"])
     assert entries[1]["hash"] == audit.entry_hash(
         2,
-        entry["at"],
+        at,
         entry["actor"],
         "assessment.create",
         "assessment",
@@ -306,5 +306,5 @@ def test_audited_create_stores_the_same_rows_and_entry_in_one_statement_or_sever
         conn.execute(text("ALTER TABLE assessment_versions ENABLE TRIGGER USER"))
         conn.execute(text("DELETE FROM assessments"))
         conn.execute(update(AuditHeadRow).values(seq=1, hash=entries[0]["hash"]))
-        storage._CREATE.separate(conn, rows("one"), **entry)
+        storage._CREATE.separate(conn, rows("one"), entry, at=at)
     assert snapshot() == combined

@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict
@@ -140,6 +140,16 @@ def finish_entry_text(start: str, prev_hash: str, seq: int) -> str:
     return f'{start}{prev_hash}","seq":{seq}}}'
 
 
+class EntryFields(TypedDict):
+    """What the caller says about an audit entry (the chain supplies its number, time and hashes)."""
+
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    details: dict[str, Any]
+
+
 class AuditedWrite:
     """New rows and the audit entry that records them, committed together.
 
@@ -198,44 +208,26 @@ class AuditedWrite:
             statement = statement.add_cte(insert(model).values(**values).cte(f"row{i}"))
         self._combined = DriverStatement(statement)
 
-    def execute(
-        self,
-        conn: Connection,
-        rows: Sequence[Mapping[str, Any]],
-        *,
-        actor: str,
-        action: str,
-        object_type: str,
-        object_id: str,
-        details: dict[str, Any],
-    ) -> None:
+    def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]], entry: EntryFields) -> None:
         """Insert ``rows`` (one per table, in order) and their entry in ``conn``'s transaction."""
         run = self.combined if conn.dialect.name == "postgresql" else self.separate
-        at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-        entry = {"actor": actor, "action": action, "object_type": object_type, "object_id": object_id}
-        run(conn, rows, at=at, details=details, **entry)
+        run(conn, rows, entry, at=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"))
 
     def combined(
-        self,
-        conn: Connection,
-        rows: Sequence[Mapping[str, Any]],
-        *,
-        at: str,
-        actor: str,
-        action: str,
-        object_type: str,
-        object_id: str,
-        details: dict[str, Any],
+        self, conn: Connection, rows: Sequence[Mapping[str, Any]], entry: EntryFields, *, at: str
     ) -> None:
         """The one statement (PostgreSQL)."""
-        text = canonical(details)
+        text = canonical(entry["details"])
+        kind, oid = entry["object_type"], entry["object_id"]
         params: dict[str, Any] = {
-            "entry_text_start": entry_text_before_prev_hash(at, actor, action, object_type, object_id, text),
+            "entry_text_start": entry_text_before_prev_hash(
+                at, entry["actor"], entry["action"], kind, oid, text
+            ),
             "entry_at": at,
-            "entry_actor": actor,
-            "entry_action": action,
-            "entry_object_type": object_type,
-            "entry_object_id": object_id,
+            "entry_actor": entry["actor"],
+            "entry_action": entry["action"],
+            "entry_object_type": kind,
+            "entry_object_id": oid,
             "entry_details": text,
         }
         for i, row in enumerate(rows):
@@ -243,29 +235,12 @@ class AuditedWrite:
         self._combined.execute(conn, params)
 
     def separate(
-        self,
-        conn: Connection,
-        rows: Sequence[Mapping[str, Any]],
-        *,
-        at: str,
-        actor: str,
-        action: str,
-        object_type: str,
-        object_id: str,
-        details: dict[str, Any],
+        self, conn: Connection, rows: Sequence[Mapping[str, Any]], entry: EntryFields, *, at: str
     ) -> None:
         """The inserts, then :func:`append` (any database)."""
         for statement, row in zip(self._separate, rows, strict=True):
             statement.execute(conn, row)
-        append(
-            conn,
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            details=details,
-            at=at,
-        )
+        append(conn, **entry, at=at)
 
 
 def _head_for_update(conn: Connection) -> tuple[int, str]:

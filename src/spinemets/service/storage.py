@@ -105,7 +105,7 @@ def _version_row(
     }
 
 
-def _version_entry(action: str, row: dict[str, Any]) -> dict[str, Any]:
+def _version_entry(action: str, row: dict[str, Any]) -> audit.EntryFields:
     """The audit entry of a stored version (a create's first or a later one) from its row: what every
     version's entry records, written in one place."""
     return {
@@ -452,7 +452,7 @@ class AssessmentStore:
         }
         version = _version_row(aid, 1, now, author, ruleset_version, inputs_json, outputs_json, digest)
         with self.single_statement_write() as conn:
-            _CREATE.execute(conn, (head, version), **_version_entry("assessment.create", version))
+            _CREATE.execute(conn, (head, version), _version_entry("assessment.create", version))
         return StoredVersionInfo(
             id=aid,
             version=1,
