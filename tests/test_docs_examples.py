@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from spinemets.cli import main
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -25,13 +25,7 @@ def _run(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, width: int, *argv: str
 ) -> tuple[int, str, str]:
     monkeypatch.setenv("COLUMNS", str(width))
-    code = 0
-    try:
-        main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 def _console_block(text: str, command: str) -> list[str]:

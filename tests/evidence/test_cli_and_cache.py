@@ -7,21 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from spinemets.cli import main
 from spinemets.evidence.retrieval import LexicalIndex, load_or_build_index
 from spinemets.evidence.statements import load_statements
+from tests.conftest import run_cli as run
 
 QUESTION = "How to diagnose recurrence of spinal metastasis after surgery and radiation?"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_ask_text(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -8,19 +8,9 @@ from typing import Any
 
 import pytest
 
-from spinemets.cli import main
+from tests.conftest import run_cli as run
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "breast_t12_mechanical.json"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_calculator_mode_issue_example_json(capsys: pytest.CaptureFixture[str]) -> None:
