@@ -288,44 +288,36 @@ class Authenticator:
     def disable_user(self, username: str, *, disabled_by: str) -> None:
         """Disable a web user (kept for the record): sign-in is refused and every session of the
         account ends; other worker processes notice within :data:`CACHE_SECONDS`."""
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                update(UserRow)
-                .where(UserRow.username == username, UserRow.disabled.is_(False))
-                .values(disabled=True)
-            )
-            if res.rowcount != 1:
-                raise InvalidInputError("username", username, "the name of an active web user")
-            conn.execute(
-                update(WebSessionRow)
-                .where(WebSessionRow.username == username, WebSessionRow.ended_at.is_(None))
-                .values(ended_at=dt.datetime.now(dt.UTC))
-            )
-            audit.append(
-                conn,
-                actor=disabled_by,
-                action="user.disable",
-                object_type="user",
-                object_id=username,
-                details={},
-            )
+        self._set_disabled(username, True, actor=disabled_by)
         self._cache.clear()
 
     def enable_user(self, username: str, *, enabled_by: str) -> None:
         """Let a disabled web user sign in again (audited). Sessions the account had when it was
         disabled stay ended: the user signs in anew."""
+        self._set_disabled(username, False, actor=enabled_by)
+
+    def _set_disabled(self, username: str, disabled: bool, *, actor: str) -> None:
+        """Flip an account's ``disabled`` flag (refused unless it is the other way now) and audit it;
+        disabling ends the account's open sessions in the same transaction."""
         with self.engine.begin() as conn:
             res = conn.execute(
                 update(UserRow)
-                .where(UserRow.username == username, UserRow.disabled.is_(True))
-                .values(disabled=False)
+                .where(UserRow.username == username, UserRow.disabled.is_(not disabled))
+                .values(disabled=disabled)
             )
             if res.rowcount != 1:
-                raise InvalidInputError("username", username, "the name of a disabled web user")
+                state = "an active" if disabled else "a disabled"
+                raise InvalidInputError("username", username, f"the name of {state} web user")
+            if disabled:
+                conn.execute(
+                    update(WebSessionRow)
+                    .where(WebSessionRow.username == username, WebSessionRow.ended_at.is_(None))
+                    .values(ended_at=dt.datetime.now(dt.UTC))
+                )
             audit.append(
                 conn,
-                actor=enabled_by,
-                action="user.enable",
+                actor=actor,
+                action="user.disable" if disabled else "user.enable",
                 object_type="user",
                 object_id=username,
                 details={},
