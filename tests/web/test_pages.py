@@ -713,3 +713,31 @@ def test_scores_on_the_page_flag_recalled_figures_as_the_reports_do(
     assert note in tomita(live.text)
     assert note in tomita(client.get(_save(client, csrf, breast_patient)).text)
     assert note.removeprefix("note: ") in render_markdown(spinemets.assess(breast_patient))
+
+
+@pytest.mark.parametrize(
+    ("control", "allowed", "attributes"),
+    [
+        ("f-age_years", "0–120", 'min="0" max="120"'),
+        ("f-performance-kps", "10–100 in steps of 10", 'step="10" min="10" max="100"'),
+        ("f-lesions-0-prior_radiotherapy-dose_gy", "over 0, up to 200", 'min="0" max="200"'),
+        ("f-labs-albumin", "plausible 0.5-7 g/dL (5-70 g/L)", ""),
+    ],
+)
+def test_number_fields_show_the_allowed_range_before_anything_is_typed(
+    client: TestClient, control: str, allowed: str, attributes: str
+) -> None:
+    """The model's limits (age 0-120, KPS in tens) are on the page, not only in the error after a save."""
+    page = html.unescape(client.get("/assess").text)
+    tag = re.search(rf'<input id="{control}"[^>]*>', page)
+    assert tag is not None
+    assert f'aria-describedby="{control}-allowed' in tag.group(0)
+    assert attributes in tag.group(0)
+    assert f'<p class="allowed" id="{control}-allowed">Allowed: {allowed}</p>' in page
+
+
+def test_a_number_field_without_an_upper_limit_shows_no_range(client: TestClient) -> None:
+    """``0 or more`` under every laboratory value would say nothing a clinician needs."""
+    page = client.get("/assess").text
+    assert 'id="f-labs-crp_mg_dl-allowed"' not in page
+    assert re.search(r'<input id="f-labs-crp_mg_dl"[^>]* min="0"', page)

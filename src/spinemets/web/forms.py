@@ -21,18 +21,90 @@ from enum import Enum
 from functools import cache
 from typing import Any, Literal
 
+import annotated_types
 from pydantic import BaseModel
 
 from spinemets.errors import InvalidInputError
 from spinemets.model.levels import LevelSpan
 from spinemets.model.patient import Lesion, Patient, Quantity
-from spinemets.model.units import ALBUMIN_UNITS
+from spinemets.model.units import ALBUMIN_UNITS, albumin_range_text
 
 Kind = Literal["bool", "choice", "int", "float", "date", "text", "multi", "level", "quantity"]
 
 YES, NO = "yes", "no"
 LESIONS = "lesions"
 _LESION_NAME = re.compile(r"^lesions\.(\d+)\.(.+)$")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A number field's limits as the patient model declares them (pydantic ``ge``/``gt``/``le``/
+    ``lt``/``multiple_of``); ``None`` where the model sets none."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    multiple_of: float | None = None
+
+    @property
+    def minimum(self) -> float | None:
+        """The HTML ``min`` (an exclusive lower limit has no HTML form; it is named in the text)."""
+        return self.ge if self.ge is not None else self.gt
+
+    @property
+    def maximum(self) -> float | None:
+        return self.le if self.le is not None else self.lt
+
+    def text(self) -> str:
+        """``0–120``, ``over 0, up to 200``, ``10–100 in steps of 10``; "" with no upper limit
+        (``0 or more`` says nothing a clinician needs)."""
+        if self.maximum is None:
+            return ""
+        hi = f"{self.maximum:g}" if self.le is not None else f"under {self.maximum:g}"
+        if self.ge is not None and self.le is not None:
+            out = f"{self.ge:g}–{self.le:g}"
+        elif self.ge is not None:
+            out = f"{self.ge:g} to {hi}"
+        elif self.gt is not None:
+            out = f"over {self.gt:g}, up to {hi}"
+        else:
+            out = f"up to {hi}"
+        if self.multiple_of is not None:
+            out += f" in steps of {self.multiple_of:g}"
+        return out
+
+
+_BOUND_TYPES = (
+    annotated_types.Ge,
+    annotated_types.Gt,
+    annotated_types.Le,
+    annotated_types.Lt,
+    annotated_types.MultipleOf,
+)
+
+
+def _bounds(annotation: Any, metadata: Iterable[Any]) -> Bounds | None:
+    """The numeric limits in a field's metadata and in an ``Annotated`` member of its type
+    (``Count = Annotated[int, Field(ge=0, le=1000)]``)."""
+    found: list[Any] = list(metadata)
+    stack = [annotation]
+    while stack:
+        ann = stack.pop()
+        origin = typing.get_origin(ann)
+        if origin is typing.Annotated:
+            base, *extra = typing.get_args(ann)
+            stack.append(base)
+            for item in extra:
+                found.extend(getattr(item, "metadata", [item]))
+        elif origin is typing.Union or origin is types.UnionType:
+            stack.extend(typing.get_args(ann))
+    limits: dict[str, float] = {}
+    for item in found:
+        if isinstance(item, _BOUND_TYPES):
+            key = type(item).__name__.lower().replace("multipleof", "multiple_of")
+            limits[key] = float(getattr(item, key))
+    return Bounds(**limits) if limits else None
 
 
 @dataclass(frozen=True)
@@ -45,6 +117,12 @@ class FieldSpec:
     kind: Kind
     choices: tuple[tuple[str, str], ...] = ()
     """(value, label) pairs for ``choice``, ``multi`` and ``quantity`` (units)."""
+    bounds: Bounds | None = None
+    """The model's numeric limits of an ``int`` or ``float`` control (shown on the page, and as
+    ``min``/``max``/``step`` so that the arrow keys stay inside them)."""
+    allowed: str = ""
+    """What the control takes, shown under it before anything is typed: ``0–120``, ``10–100 in
+    steps of 10``; empty where the label already says all (an unbounded count, a choice)."""
 
     @property
     def dom_id(self) -> str:
@@ -102,12 +180,17 @@ def _unwrap(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _spec(name: str, annotation: Any, description: str | None) -> FieldSpec | None:
+def _spec(
+    name: str, annotation: Any, description: str | None, metadata: Iterable[Any] = ()
+) -> FieldSpec | None:
     """The control for one annotation, or None for a nested model (handled by the caller)."""
     members = _unwrap(annotation)
     label = _label(name, description)
     if Quantity in members:  # the description after ':' explains the JSON shape, not the fact
-        return FieldSpec(name, label.split(":")[0], "quantity", tuple((u, u) for u in ALBUMIN_UNITS))
+        units = tuple((u, u) for u in ALBUMIN_UNITS)
+        return FieldSpec(
+            name, label.split(":")[0], "quantity", units, allowed=f"plausible {albumin_range_text()}"
+        )
     only = members[0]
     origin = typing.get_origin(only)
     if origin is list:
@@ -124,10 +207,10 @@ def _spec(name: str, annotation: Any, description: str | None) -> FieldSpec | No
             return FieldSpec(name, label, "choice", tuple((m.value, _humanise(m.value)) for m in only))
         if issubclass(only, bool):
             return FieldSpec(name, label, "bool", ((YES, "yes"), (NO, "no")))
-        if issubclass(only, int):
-            return FieldSpec(name, label, "int")
-        if issubclass(only, float):
-            return FieldSpec(name, label, "float")
+        if issubclass(only, (int, float)):
+            bounds = _bounds(annotation, metadata)
+            kind: Kind = "int" if issubclass(only, int) else "float"
+            return FieldSpec(name, label, kind, bounds=bounds, allowed=bounds.text() if bounds else "")
         if issubclass(only, dt.date):
             return FieldSpec(name, label, "date")
         if issubclass(only, LevelSpan):
@@ -141,7 +224,7 @@ def _leaves(model: type[BaseModel], prefix: str = "") -> list[FieldSpec]:
         name = f"{prefix}{fname}"
         if prefix == "" and fname == LESIONS:
             continue
-        spec = _spec(name, info.annotation, info.description)
+        spec = _spec(name, info.annotation, info.description, info.metadata)
         if spec is not None:
             out.append(spec)
             continue
