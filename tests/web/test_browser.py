@@ -351,3 +351,21 @@ def test_api_documentation_pages_work_offline(live_server: str, browser: Any, pa
         assert [e for e in errors if "cdn.redoc.ly/redoc/logo-mini.svg" not in e] == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("link", ["#error-summary a", "#score-live .alert a"])
+def test_following_an_error_link_keeps_the_fields_label_in_view(
+    live_server: str, page: Any, link: str
+) -> None:
+    """The error summary (and the live panel's alert) jump to the field: its label and the allowed
+    range must be on screen with it, not scrolled away above the top edge."""
+    from playwright.sync_api import expect
+
+    page.goto(live_server + "/assess")
+    page.fill("#f-age_years", "158")
+    page.get_by_role("button", name="Save and see the plan").click()
+    expect(page.locator("#f-age_years-err")).to_contain_text("got 158")
+    page.locator(link).first.press("Enter")
+    expect(page.locator("#f-age_years")).to_be_focused()
+    label = page.locator('label[for="f-age_years"]').bounding_box()
+    assert label is not None and label["y"] >= 0, f"label scrolled out of view: {label}"
