@@ -741,3 +741,28 @@ def test_a_number_field_without_an_upper_limit_shows_no_range(client: TestClient
     page = client.get("/assess").text
     assert 'id="f-labs-crp_mg_dl-allowed"' not in page
     assert re.search(r'<input id="f-labs-crp_mg_dl"[^>]* min="0"', page)
+
+
+def test_a_refused_save_lists_every_wrong_entry_at_once(client: TestClient, csrf: str) -> None:
+    """Three typing slips give three errors on the first save, each next to its field, not one per attempt."""
+    data = {
+        "age_years": "158",
+        "performance.kps": "75",
+        "lesions.0.level": "T13",
+        "pain.severity_nrs": "7",
+        "csrf_token": csrf,
+    }
+    response = client.post("/assess", data=data)
+    assert response.status_code == 422
+    page = html.unescape(response.text)
+    assert "Please correct 3 entries" in page
+    for control, typed in [
+        ("f-age_years", "158"),
+        ("f-performance-kps", "75"),
+        ("f-lesions-0-level", "'T13'"),
+    ]:
+        err = re.search(rf'<p class="err" id="{control}-err">([^<]+)</p>', page)
+        assert err and f"got {typed}" in err.group(1), control
+        assert f'href="#{control}"' in page  # linked from the summary
+    assert page.count('aria-invalid="true"') == 3
+    assert 'value="7"' in page  # the valid entry is kept too

@@ -22,12 +22,13 @@ from functools import cache
 from typing import Any, Literal
 
 import annotated_types
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from spinemets.errors import InvalidInputError
 from spinemets.model.levels import LevelSpan
 from spinemets.model.patient import Lesion, Patient, Quantity
 from spinemets.model.units import ALBUMIN_UNITS, albumin_range_text
+from spinemets.model.validation import collapse_unions, invalid_input
 
 Kind = Literal["bool", "choice", "int", "float", "date", "text", "multi", "level", "quantity"]
 
@@ -457,3 +458,20 @@ def form_name(error_field: str) -> str:
     if part in ("value", "unit") and spec is not None and spec.kind == "quantity":
         return base  # a quantity's value and unit are one control on the page (labs.albumin)
     return name
+
+
+def field_errors(patient: Mapping[str, Any], first: InvalidInputError) -> dict[str, str]:
+    """Every field error of a refused patient, by form name, ``first`` (the one that stopped the
+    assessment) leading; so that one save shows all that is wrong, not one error per attempt.
+
+    The messages are the library's (:func:`spinemets.model.validation.invalid_input`); an error
+    found after the fields validated (a cross-field check, a score) is ``first`` alone.
+    """
+    out = {form_name(first.field): str(first)}
+    try:
+        Patient.model_validate(dict(patient))
+    except ValidationError as exc:
+        for err in collapse_unions(exc.errors(include_url=False)):
+            error = invalid_input(err)
+            out.setdefault(form_name(error.field), str(error))
+    return out

@@ -330,7 +330,7 @@ async def save_assessment(
             raise unknown
         assessment = spinemets.assess(patient)
     except InvalidInputError as exc:
-        errors = {forms.form_name(exc.field): str(exc)}
+        errors = forms.field_errors(patient, exc)
         ctx = _assess_context(values, errors, assessment=None, live_error=exc, **editing)
         return _render(request, "assess.html", ctx, status_code=422)
     reopened = editing.get("reopened")
