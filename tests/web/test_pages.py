@@ -766,3 +766,14 @@ def test_a_refused_save_lists_every_wrong_entry_at_once(client: TestClient, csrf
         assert f'href="#{control}"' in page  # linked from the summary
     assert page.count('aria-invalid="true"') == 3
     assert 'value="7"' in page  # the valid entry is kept too
+
+
+def test_a_too_broad_question_names_the_nearest_topics_once(client: TestClient, csrf: str) -> None:
+    from spinemets.evidence import ask
+
+    expected = ask("What dose?", k=5)
+    assert not expected.covered and expected.nearest_topics and expected.notice
+    page = html.unescape(client.post("/ask", data={"question": "What dose?", "csrf_token": csrf}).text)
+    assert expected.notice in page
+    assert _text(page).count("Nearest topics") == 1
+
