@@ -777,3 +777,13 @@ def test_a_too_broad_question_names_the_nearest_topics_once(client: TestClient, 
     assert expected.notice in page
     assert _text(page).count("Nearest topics") == 1
 
+
+def test_the_follow_up_field_says_each_question_stands_alone(client: TestClient, csrf: str) -> None:
+    """'What dose?' after a dexamethasone question is answered without it: the page must say so."""
+    partial = client.post(
+        "/ask",
+        data={"question": "Should a patient with MSCC get dexamethasone?", "csrf_token": csrf},
+        headers={"HX-Request": "true"},
+    ).text
+    assert 'aria-describedby="question-hint"' in partial
+    assert "answered on its own" in _text(partial) and "name the subject again" in _text(partial)
