@@ -392,3 +392,26 @@ def test_monitoring_a_laboratory_value_is_not_follow_up() -> None:
     assert "c_followup" not in tokenize("close monitoring for hypocalcaemia")
     assert "c_followup" in tokenize("How should we monitor patients after SBRT?")
     assert "c_followup" not in document_tokens(statements_by_id()["ster-taper-k"])
+
+
+DEX_QUESTION = "Should a patient with MSCC get dexamethasone?"
+
+
+def test_a_too_broad_follow_up_is_read_with_the_previous_question() -> None:
+    # Issue 5 (Ask: follow-up questions on the same page). "What dose?" alone is too broad; after a
+    # dexamethasone question it is the dexamethasone dose (NICE NG234: 16 mg, guidelines.md 3.x).
+    alone = ask("What dose?")
+    assert not alone.covered and alone.notice and "too broad" in alone.notice
+    follow = ask("What dose?", previous=DEX_QUESTION)
+    assert follow.covered and follow.question == "What dose?" and follow.follow_up_of == DEX_QUESTION
+    assert "16 mg" in follow.summary[0].text and "dexamethasone" in follow.summary[0].text
+    assert f"Read as a follow-up of: {DEX_QUESTION}" in follow.render("text")
+    assert f"*Read as a follow-up of: {DEX_QUESTION}*" in follow.render("markdown")
+    assert json.loads(follow.render("json"))["follow_up_of"] == DEX_QUESTION
+
+
+def test_a_follow_up_complete_or_unknown_on_its_own_ignores_the_previous_question() -> None:
+    complete = "What radiotherapy dose fractionation for painful uncomplicated spinal metastases?"
+    assert ask(complete, previous=DEX_QUESTION) == ask(complete)  # answerable alone: answered alone
+    unknown = ask("What about the weather tomorrow?", previous=DEX_QUESTION)
+    assert not unknown.covered and unknown.follow_up_of is None  # a term the base lacks: never borrowed

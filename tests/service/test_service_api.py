@@ -803,3 +803,17 @@ def test_the_fhir_and_cds_interfaces_name_the_media_type_too(open_client: TestCl
     # JSON-only like /api/: a text body got "missing or wrong CSRF token: reload the page"
     body = _problem(open_client.post(path, content=b"{}", headers={"content-type": "text/plain"}), 415)
     assert body["errors"] == [{"field": "Content-Type", "value": "text/plain", "allowed": "application/json"}]
+
+
+def test_ask_answers_and_reads_a_too_broad_follow_up_with_the_previous_question(
+    open_client: TestClient,
+) -> None:
+    first = "Should a patient with MSCC get dexamethasone?"
+    answer = open_client.post("/api/v1/ask", json={"question": first})
+    assert answer.status_code == 200 and answer.json()["covered"] and answer.json()["follow_up_of"] is None
+    follow = open_client.post("/api/v1/ask", json={"question": "What dose?", "previous": first})
+    assert follow.status_code == 200
+    assert follow.json()["covered"] and follow.json()["follow_up_of"] == first
+    alone = open_client.post("/api/v1/ask", json={"question": "What dose?"}).json()
+    assert not alone["covered"] and "too broad" in alone["notice"]
+    _problem(open_client.post("/api/v1/ask", json={"question": "What dose?", "previous": ""}), 422)

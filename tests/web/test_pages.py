@@ -778,12 +778,41 @@ def test_a_too_broad_question_names_the_nearest_topics_once(client: TestClient, 
     assert _text(page).count("Nearest topics") == 1
 
 
-def test_the_follow_up_field_says_each_question_stands_alone(client: TestClient, csrf: str) -> None:
-    """'What dose?' after a dexamethasone question is answered without it: the page must say so."""
+def test_a_short_follow_up_is_read_with_the_previous_question_and_says_so(
+    client: TestClient, csrf: str
+) -> None:
+    """Issue 5 asks for follow-up questions on the Ask page: 'What dose?' after a dexamethasone
+    question was answered without it ('too broad'); it is read with the previous question's subject,
+    and the answer names the question it followed up. A question complete on its own is not."""
+    first = "Should a patient with MSCC get dexamethasone?"
     partial = client.post(
-        "/ask",
-        data={"question": "Should a patient with MSCC get dexamethasone?", "csrf_token": csrf},
-        headers={"HX-Request": "true"},
+        "/ask", data={"question": first, "csrf_token": csrf}, headers={"HX-Request": "true"}
     ).text
     assert 'aria-describedby="question-hint"' in partial
-    assert "answered on its own" in _text(partial) and "name the subject again" in _text(partial)
+    assert f'name="previous" value="{first}"' in html.unescape(partial)  # the thread's subject travels on
+    assert "read with the previous question" in _text(partial)
+    follow = html.unescape(
+        client.post(
+            "/ask",
+            data={"question": "What dose?", "previous": first, "csrf_token": csrf},
+            headers={"HX-Request": "true"},
+        ).text
+    )
+    assert f"Read as a follow-up of: “{first}”" in follow
+    assert "16 mg" in _text(follow) and "too broad for one answer" not in follow
+    assert f'name="previous" value="What dose? ({first})"' in follow  # a third question keeps the subject
+    alone = html.unescape(
+        client.post(
+            "/ask",
+            data={
+                "question": "What radiotherapy dose fractionation for painful uncomplicated spinal metastases?",
+                "previous": first,
+                "csrf_token": csrf,
+            },
+            headers={"HX-Request": "true"},
+        ).text
+    )
+    from spinemets.evidence import ask
+
+    standalone = ask("What radiotherapy dose fractionation for painful uncomplicated spinal metastases?", k=5)
+    assert "Read as a follow-up" not in alone and standalone.summary[0].text in alone

@@ -99,6 +99,10 @@ class Answer(BaseModel):
     nearest_topics: tuple[Topic, ...] = ()
     notice: str | None = None
     """Why the question is not covered, or why LLM synthesis was not used."""
+    follow_up_of: str | None = None
+    """The earlier question whose subject this answer also read: set only when the question alone
+    was too broad (every term known, none specific enough), as "What dose?" after a question about
+    dexamethasone. Shown with the answer, so the reading can be checked."""
     synthesis: Synthesis = Synthesis.extractive
     method: RetrievalMethod = RetrievalMethod.bm25
 
@@ -154,10 +158,19 @@ def _catalogue_topics(limit: int = 8) -> tuple[Topic, ...]:
     return tuple(sorted(counts, key=lambda t: (-counts[t], t.value))[:limit])
 
 
-def _not_covered(question: str, retrieval: Retrieval, method: RetrievalMethod) -> Answer:
+def too_broad(retrieval: Retrieval) -> bool:
+    """Every specific term of the question is in the evidence base, yet no statement is specific
+    enough to stand as the answer ("the role of radiotherapy", "what dose?")."""
+    if _is_covered(retrieval):
+        return False
     specific = [t for t in retrieval.matched_tokens if not is_generic(t)]
     unmatched = [t for t in retrieval.query_tokens if t not in retrieval.matched_tokens and not is_generic(t)]
-    if specific and not unmatched:
+    return bool(specific) and not unmatched
+
+
+def _not_covered(question: str, retrieval: Retrieval, method: RetrievalMethod) -> Answer:
+    specific = [t for t in retrieval.matched_tokens if not is_generic(t)]
+    if too_broad(retrieval):
         # every term of the question is in the base, yet no statement is specific enough to stand as
         # the answer ("the role of radiotherapy"): ask for an aspect rather than say "not covered"
         topics = nearest_topics(retrieval.hits)

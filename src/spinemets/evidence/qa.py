@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spinemets.errors import InvalidInputError
-from spinemets.evidence.answer import Answer, AnswerSentence, Synthesis, compose, retrieve
+from spinemets.evidence.answer import Answer, AnswerSentence, Synthesis, compose, retrieve, too_broad
 from spinemets.evidence.llm import LLMConfig, LLMSentence, SynthesisError, synthesise
 from spinemets.evidence.statements import statements_by_id
 
@@ -35,6 +35,7 @@ def ask(
     hybrid: bool = False,
     llm: LLMConfig | None = None,
     cache_dir: Path | None = None,
+    previous: str | None = None,
 ) -> Answer:
     """Answer a free-text clinical question from the curated evidence base.
 
@@ -47,6 +48,10 @@ def ask(
             sent and every cited id is checked. Without it the answer is extractive.
         cache_dir: where to keep the BM25 index between processes (JSON, keyed by a content
             hash); None builds it in memory on first use.
+        previous: the question asked before it in the same conversation. Read only when this one
+            alone is too broad ("What dose?"): it is then answered together with the previous
+            question's words, and ``follow_up_of`` says so. A question answerable on its own, or
+            with a term the evidence base does not know, is answered on its own.
 
     Returns:
         A frozen :class:`Answer`; ``covered`` is False (with nearest topics) when the evidence
@@ -55,6 +60,8 @@ def ask(
     question = check_question(question)
     retrieval, method = retrieve(question, k, hybrid=hybrid, cache_dir=cache_dir)
     answer = compose(question, retrieval, method)
+    if previous and too_broad(retrieval):
+        answer = _as_follow_up(question, check_question(previous), k, hybrid, cache_dir) or answer
     if llm is None or not answer.covered:
         return answer
     by_id = statements_by_id()
@@ -82,3 +89,27 @@ def ask(
             "synthesis": Synthesis.llm,
         }
     )
+
+
+def follow_up_text(question: str, previous: str) -> str:
+    """The text a follow-up is retrieved with: the question, then the previous one in brackets (cut
+    to the longest question taken). Also what the next follow-up of a follow-up reads as its subject."""
+    room = max(0, QUESTION_LENGTH[1] - len(question) - 3)
+    return f"{question} ({previous[:room]})" if room else question
+
+
+def subject_of(answer: Answer) -> str:
+    """What a later follow-up question should be read with: the question, with its own subject."""
+    return follow_up_text(answer.question, answer.follow_up_of) if answer.follow_up_of else answer.question
+
+
+def _as_follow_up(
+    question: str, previous: str, k: int, hybrid: bool, cache_dir: Path | None
+) -> Answer | None:
+    """``question`` answered with ``previous`` beside it, or None when that is no better (still not covered)."""
+    combined = follow_up_text(question, previous)
+    retrieval, method = retrieve(combined, k, hybrid=hybrid, cache_dir=cache_dir)
+    answer = compose(combined, retrieval, method)
+    if not answer.covered:
+        return None
+    return answer.model_copy(update={"question": question, "follow_up_of": previous})

@@ -44,6 +44,8 @@ def _tail(s: AnswerSentence, markdown: bool) -> str:
 
 def to_text(answer: Answer) -> str:
     lines = [f"Question: {answer.question}", ""]
+    if answer.follow_up_of:
+        lines[-1:] = [f"Read as a follow-up of: {answer.follow_up_of}", ""]
     if not answer.covered:
         lines.append(answer.notice or "Not covered.")
         return "\n".join(lines) + "\n"
@@ -67,6 +69,8 @@ def to_text(answer: Answer) -> str:
 
 def to_markdown(answer: Answer) -> str:
     lines = [f"### {answer.question}", ""]
+    if answer.follow_up_of:
+        lines += [f"*Read as a follow-up of: {answer.follow_up_of}*", ""]
     if not answer.covered:
         lines.append(f"> {answer.notice or 'Not covered.'}")
         return "\n".join(lines) + "\n"

@@ -132,6 +132,13 @@ class AskIn(BaseModel):
         description="A free-text clinical question.",
     )
     k: int = Field(5, ge=1, le=50, description="How many evidence statements to retrieve.")
+    previous: str | None = Field(
+        None,
+        min_length=QUESTION_LENGTH[0],
+        max_length=QUESTION_LENGTH[1],
+        description="The question asked before it, for a follow-up: read only when this question alone is "
+        "too broad ('What dose?'); the answer's follow_up_of then names it.",
+    )
 
 
 class Health(BaseModel):
@@ -519,7 +526,7 @@ def ask(body: AskIn, user: Reader) -> JSONResponse:
         evidence = importlib.import_module("spinemets.evidence")
     except ImportError:
         raise MissingExtraError("evidence Q&A", "evidence") from None
-    answer = evidence.ask(body.question, body.k)
+    answer = evidence.ask(body.question, body.k, previous=body.previous)
     data = answer.model_dump(mode="json") if isinstance(answer, BaseModel) else answer
     return JSONResponse(data)
 

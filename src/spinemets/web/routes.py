@@ -571,7 +571,7 @@ def compare_page(
 @router.get("/ask", response_class=HTMLResponse)
 def ask_page(request: Request, user: Principal = Depends(web_user)) -> HTMLResponse:
     """The evidence Q&A: ask, read the answer with references, ask a follow-up on the same page."""
-    return _render(request, "ask.html", {"active": "ask", "answer": None, "question": ""})
+    return _render(request, "ask.html", {"active": "ask", "answer": None, "question": "", "subject": None})
 
 
 @router.post("/ask", response_class=HTMLResponse)
@@ -579,17 +579,23 @@ async def ask_question(request: Request, user: Principal = Depends(web_user)) ->
     """Answer a question; an htmx request gets just the answer, appended to the thread."""
     form = await request.form()
     question = str(form.get("question") or "").strip()
+    previous = str(form.get("previous") or "").strip() or None
     answer = None
     error = None
+    subject = previous
     try:
         from spinemets.evidence import ask
+        from spinemets.evidence.qa import QUESTION_LENGTH, subject_of
 
+        if previous is not None and len(previous) > QUESTION_LENGTH[1]:
+            previous = subject = None  # a tampered form: answer the question on its own
         # retrieval takes milliseconds, more for a long question: off the event loop (ask refuses
         # a question outside its length limits before retrieving)
-        answer = await anyio.to_thread.run_sync(functools.partial(ask, question, k=5))
+        answer = await anyio.to_thread.run_sync(functools.partial(ask, question, k=5, previous=previous))
+        subject = subject_of(answer)
     except SpinemetsError as exc:
         error = str(exc)
-    ctx = {"active": "ask", "answer": answer, "question": question, "error": error}
+    ctx = {"active": "ask", "answer": answer, "question": question, "error": error, "subject": subject}
     if request.headers.get("hx-request"):
         return _render(request, "_answer.html", {**ctx, "oob": True})
     return _render(request, "ask.html", ctx, 422 if error else 200)
