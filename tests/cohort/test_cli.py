@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -397,3 +398,88 @@ def test_help_names_the_default_error_file_as_it_is_written(
     assert run(["cohort", command, "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.replace("│", " ").split())
     assert f"(default: <output stem>.errors.csv, e.g. {example})" in help_text
+
+
+@pytest.mark.parametrize(
+    ("address", "hint"),
+    [
+        ("http://127.0.0.1:8786", "http:// is not a scheduler scheme; use tcp://"),
+        ("ucx://127.0.0.1:8786", "ucx:// is not a scheduler scheme; use tcp://"),
+        ("tcp://127.0.0.1:99999", "port 99999 is not between 1 and 65535"),
+        ("tcp://:8786", "no host before the port"),
+    ],
+)
+def test_a_scheduler_address_dask_cannot_reach_is_refused_before_contact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], address: str, hint: str
+) -> None:
+    (tmp_path / "in.csv").write_text("kps\n70\n")
+    argv = ["cohort", "score", str(tmp_path / "in.csv"), "-o", str(tmp_path / "o.csv"), "--engine", "dask"]
+    assert run([*argv, "--scheduler", address]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: --scheduler must be a Dask scheduler address such as tcp://host:8786; got '{address}' ({hint})"
+    ), err
+
+
+def _silent_server(reply: bytes) -> tuple[Any, str]:
+    """A TCP port that accepts connections and sends ``reply`` (nothing, or bytes Dask cannot read)."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if reply:
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.mark.parametrize(
+    ("reply", "hint"),
+    [
+        (b"", "no answer within 1 s: it accepted the connection but said nothing"),
+        (b"HTTP/1.0 400 Bad Request\r\n\r\n" * 4, "what answered is not a Dask scheduler"),
+    ],
+    ids=["silent", "web server"],
+)
+def test_a_port_that_is_not_a_dask_scheduler_is_refused_within_the_timeout(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    reply: bytes,
+    hint: str,
+) -> None:
+    # Dask's Client bounds only the connection: a port that accepts and then says nothing made the
+    # run wait forever. The run goes on in a thread so that a hang fails the test instead of stopping it.
+    import threading
+
+    import spinemets.cohort.run as run_module
+
+    monkeypatch.setattr(run_module, "SCHEDULER_TIMEOUT_SECONDS", 1)
+    server, address = _silent_server(reply)
+    (tmp_path / "in.csv").write_text("kps\n70\n")
+    argv = ["cohort", "score", str(tmp_path / "in.csv"), "-o", str(tmp_path / "o.csv")]
+    codes: list[int] = []
+    worker = threading.Thread(
+        target=lambda: codes.append(run([*argv, "--engine", "dask", "--scheduler", address])), daemon=True
+    )
+    try:
+        worker.start()
+        worker.join(timeout=20)
+    finally:
+        server.close()
+    assert codes == [2], "the run did not end within 20 s"
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: --scheduler must be the address of a running Dask scheduler; got '{address}' ({hint}"
+    ), err
+    assert not (tmp_path / "o.csv").exists()

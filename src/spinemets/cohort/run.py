@@ -479,18 +479,77 @@ def _check_parquet_types(
 #: How long a ``--scheduler`` may take to answer before the run is refused (Dask's default is 30 s).
 SCHEDULER_TIMEOUT_SECONDS = 10
 SCHEDULER_ALLOWED = "a Dask scheduler address such as tcp://host:8786"
+SCHEDULER_RUNNING = "the address of a running Dask scheduler"
+#: Schemes a ``--scheduler`` may use: ``tls://`` needs Dask's TLS settings (``distributed.comm.tls``).
+SCHEDULER_SCHEMES = ("tcp", "tls")
 
 
 def check_scheduler_address(address: str) -> None:
-    """Refuse a malformed ``--scheduler`` before any work starts (the address is not contacted)."""
+    """Refuse a malformed ``--scheduler`` before any work starts (the address is not contacted).
+
+    Only ``tcp://`` (the scheme of ``dask scheduler``; a bare ``host:port`` means it too) and
+    ``tls://``: Dask's other schemes (``inproc``, ``ucx``, ``ws``) cannot reach a separate scheduler
+    process here, and ``http://`` is the dashboard, not the scheduler.
+    """
     from distributed.comm.addressing import parse_address, parse_host_port
 
     try:
         scheme, location = parse_address(address)
-        if scheme in {"tcp", "tls"}:
-            parse_host_port(location)
+        if scheme not in SCHEDULER_SCHEMES:
+            raise ValueError(f"{scheme}:// is not a scheduler scheme; use tcp://")
+        host, port = parse_host_port(location)
+        if not host:
+            raise ValueError("no host before the port")
+        if not 0 < int(port) < 65536:
+            raise ValueError(f"port {port} is not between 1 and 65535")
     except ValueError as exc:
         raise InvalidInputError("--scheduler", address, SCHEDULER_ALLOWED, str(exc)) from None
+
+
+def probe_scheduler(address: str, timeout: float) -> dict[str, Any]:
+    """Ask ``address`` who it is, bounded by ``timeout`` seconds in all (connect, handshake, reply).
+
+    Dask's ``Client`` bounds the connection only: a port where something else listens (a web
+    server, a dashboard) accepts the connection and never answers, and the client then waits
+    forever; a service that answers with other bytes makes it read a frame "exabytes" long. Either
+    is refused here, naming ``--scheduler``, as is the address of a worker instead of the scheduler.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed.core import rpc
+    from distributed.security import Security
+
+    async def identity() -> dict[str, Any]:
+        comm = rpc(address, timeout=timeout, connection_args=Security().get_connection_args("client"))
+        try:
+            return dict(await asyncio.wait_for(comm.identity(), timeout))
+        finally:
+            await comm.close_rpc()
+
+    def refuse(hint: str) -> InvalidInputError:
+        return InvalidInputError("--scheduler", address, SCHEDULER_RUNNING, hint)
+
+    if address.startswith("tls://") and Security().get_connection_args("client").get("ssl_context") is None:
+        raise refuse(
+            "tls:// needs Dask's TLS settings (distributed.comm.tls.ca-file, .client.cert, .client.key "
+            "in the Dask configuration); none are set"
+        )
+    with ThreadPoolExecutor(1) as pool:  # a fresh event loop, also under a caller's running one
+        try:
+            info = pool.submit(asyncio.run, identity()).result()
+        except TimeoutError as exc:
+            said = str(exc) or "it accepted the connection but said nothing (a web server's port?)"
+            raise refuse(f"no answer within {timeout:g} s: {said}") from None
+        except OSError as exc:
+            raise refuse(f"no answer within {timeout:g} s: {exc}") from None
+        except Exception as exc:  # whatever answered is not a Dask scheduler: say so, naming it
+            raise refuse(
+                f"what answered is not a Dask scheduler: {type(exc).__name__}: {exc}"[:400]
+            ) from None
+    if info.get("type") != "Scheduler":
+        raise refuse(f"it is a Dask {info.get('type', 'service')}, not the scheduler it reports to")
+    return info
 
 
 def _reads(name: str, mapping: CohortMapping | None) -> bool:
@@ -1115,13 +1174,14 @@ def _run_dask(
     own_client = None
     if client is None:
         if scheduler:
+            probe_scheduler(scheduler, SCHEDULER_TIMEOUT_SECONDS)
             try:
                 own_client = Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_SECONDS}s")
             except (OSError, TimeoutError) as exc:
                 raise InvalidInputError(
                     "--scheduler",
                     scheduler,
-                    "the address of a running Dask scheduler",
+                    SCHEDULER_RUNNING,
                     f"no answer within {SCHEDULER_TIMEOUT_SECONDS} s: {exc}",
                 ) from None
         else:
