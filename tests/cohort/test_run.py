@@ -402,3 +402,40 @@ def test_the_error_file_words_a_refused_value_as_calculator_mode_does(tmp_path: 
         score("nesms", {"albumin": 12.2})
     assert err["allowed"].to_list() == [single.value.allowed]
     assert err["allowed"][0].count("normal, low") == 1
+
+
+def test_dask_workers_read_a_relative_input_path_from_the_client_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tasks carry the input's path: a relative one was opened in each worker's own working
+    # directory (FileNotFoundError, "internal error"), even with the file on shared storage.
+    from distributed import Client, LocalCluster
+
+    path = _with_bad_rows(tmp_path, 1500, "csv")
+    local = score_file(path, tmp_path / "local.parquet", progress=False)
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        monkeypatch.chdir(tmp_path)  # the worker process stays where it started
+        remote = score_file(
+            Path(path.name), tmp_path / "dask.parquet", engine=Engine.dask, client=client, progress=False
+        )
+    assert remote.rows == local.rows == 1500
+    assert pl.read_parquet(tmp_path / "local.parquet").equals(pl.read_parquet(tmp_path / "dask.parquet"))
+    assert pl.read_csv(tmp_path / "local.errors.csv").equals(pl.read_csv(tmp_path / "dask.errors.csv"))
+
+
+def test_a_worker_that_cannot_open_the_input_is_named_with_what_the_path_must_be(tmp_path: Path) -> None:
+    from spinemets.cohort.run import CsvChunk, _score_task
+
+    missing = tmp_path / "not-shared.csv"
+    chunk = CsvChunk(str(missing), 4, 10, b"kps\n", ("",), ",")
+    with pytest.raises(InvalidInputError) as exc:
+        _score_task(chunk, {}, None, False)
+    message = str(exc.value)
+    assert message.startswith(
+        f"input must be a file every Dask worker reads under the same path (shared or network storage); "
+        f"got '{missing}' (worker "
+    ), message
+    assert "cannot open it: FileNotFoundError" in message

@@ -665,8 +665,34 @@ def specs_with_options(options: Mapping[str, str] | None = None) -> dict[str, Sc
 def _score_task(
     chunk: Chunk, options: Mapping[str, str], mapping: CohortMapping | None, item_points: bool
 ) -> ChunkResult:
-    """One Dask task: read a chunk and score it (row numbers are fixed up by the driver)."""
-    return score_chunk(read_chunk(chunk), specs_with_options(options), mapping, 0, item_points)
+    """One Dask task: read a chunk and score it (row numbers are fixed up by the driver).
+
+    The task carries the input's path, not its rows (the mapping and options travel as data): a
+    worker that cannot open the path (no shared storage there, or mounted elsewhere) is named.
+    """
+    try:
+        table = read_chunk(chunk)
+    except OSError as exc:  # FileNotFoundError, PermissionError, a stale network mount
+        raise InvalidInputError(
+            "input",
+            chunk.path,
+            "a file every Dask worker reads under the same path (shared or network storage)",
+            f"worker {_worker_name()} cannot open it: {type(exc).__name__}: {exc}"[:400],
+        ) from None
+    return score_chunk(table, specs_with_options(options), mapping, 0, item_points)
+
+
+def _worker_name() -> str:
+    """The Dask worker running this task, with its host name (the one to fix), else this host."""
+    import socket
+
+    from distributed import get_worker
+
+    try:
+        address = get_worker().address
+    except ValueError:  # not inside a worker
+        return socket.gethostname()
+    return f"{address} on host {socket.gethostname()}"
 
 
 # ---- writers -----------------------------------------------------------------------------------------
@@ -1157,8 +1183,10 @@ def _run_dask(
     """One task per chunk on a dask.distributed cluster; results come back and are written in file order.
 
     Workers read the file themselves, so on a real cluster the path must be visible to every worker
-    (shared or network storage) and spinemets must be installed on the workers.
+    (shared or network storage) and spinemets must be installed on the workers. The path is made
+    absolute here: a relative one would be read from each worker's own working directory.
     """
+    path = path.absolute()
     try:
         from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - depends on the installed extras
