@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import spinemets
 from spinemets.cohort.mapping import CohortMapping, load_mapping
 from spinemets.cohort.run import (
     META_VERSION,
@@ -427,15 +428,43 @@ def test_dask_workers_read_a_relative_input_path_from_the_client_directory(
 
 
 def test_a_worker_that_cannot_open_the_input_is_named_with_what_the_path_must_be(tmp_path: Path) -> None:
-    from spinemets.cohort.run import CsvChunk, _score_task
+    from spinemets.cohort.run import CsvChunk, _score_task, versions
 
     missing = tmp_path / "not-shared.csv"
     chunk = CsvChunk(str(missing), 4, 10, b"kps\n", ("",), ",")
     with pytest.raises(InvalidInputError) as exc:
-        _score_task(chunk, {}, None, False)
+        _score_task(chunk, {}, None, False, versions())
     message = str(exc.value)
     assert message.startswith(
         f"input must be a file every Dask worker reads under the same path (shared or network storage); "
         f"got '{missing}' (worker "
     ), message
     assert "cannot open it: FileNotFoundError" in message
+
+
+def test_a_dask_worker_with_another_spinemets_version_refuses_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker processes import spinemets afresh; the client here claims another version, as a
+    # client upgraded before its cluster would. A silent mix scored rows by other tables.
+    from distributed import Client, LocalCluster
+
+    import spinemets.cohort.run as run_module
+
+    path = _with_bad_rows(tmp_path, 1500, "parquet")
+    out = tmp_path / "dask.parquet"
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        monkeypatch.setattr(run_module, "versions", lambda: ("9.9.9", "1999.1.1"), raising=False)
+        monkeypatch.setattr(run_module, "DEFINITIONS_VERSION", "1999.1.1")
+        with pytest.raises(InvalidInputError) as exc:
+            score_file(path, out, engine=Engine.dask, client=client, progress=False)
+    message = str(exc.value)
+    assert message.startswith("Dask worker tcp://127.0.0.1:"), message
+    assert (
+        f"must be spinemets 9.9.9 with score definitions 1999.1.1, as on the machine that runs the command; "
+        f"got 'spinemets {spinemets.__version__}, score definitions {DEFINITIONS_VERSION}' (install the same"
+    ) in message
+    assert not out.exists() and not (tmp_path / "dask.errors.csv").exists()

@@ -662,14 +662,40 @@ def specs_with_options(options: Mapping[str, str] | None = None) -> dict[str, Sc
     return out
 
 
+def versions() -> tuple[str, str]:
+    """This process's spinemets version and score definitions version."""
+    from spinemets import __version__
+
+    return __version__, DEFINITIONS_VERSION
+
+
 def _score_task(
-    chunk: Chunk, options: Mapping[str, str], mapping: CohortMapping | None, item_points: bool
+    chunk: Chunk,
+    options: Mapping[str, str],
+    mapping: CohortMapping | None,
+    item_points: bool,
+    client_versions: tuple[str, str],
 ) -> ChunkResult:
     """One Dask task: read a chunk and score it (row numbers are fixed up by the driver).
+
+    A worker whose spinemets or score definitions differ from the client's refuses the task: its
+    rows would be scored by other tables than the rest, and the output's metadata would name the
+    client's version for all of them. Checked in every task, so a worker that joins mid-run is
+    checked too.
 
     The task carries the input's path, not its rows (the mapping and options travel as data): a
     worker that cannot open the path (no shared storage there, or mounted elsewhere) is named.
     """
+    own = versions()
+    if own != client_versions:
+        raise InvalidInputError(
+            f"Dask worker {_worker_name()}",
+            f"spinemets {own[0]}, score definitions {own[1]}",
+            f"spinemets {client_versions[0]} with score definitions {client_versions[1]}, "
+            "as on the machine that runs the command",
+            "install the same spinemets version on the scheduler and every worker; "
+            "a mix would score some rows by other tables",
+        )
     try:
         table = read_chunk(chunk)
     except OSError as exc:  # FileNotFoundError, PermissionError, a stale network mount
@@ -1219,11 +1245,12 @@ def _run_dask(
             own_client = Client(own_cluster)
         client = own_client
     try:
+        mine = versions()
         window = max(2, 2 * len(client.scheduler_info().get("workers", {})) or 2)
         pending: list[Any] = []
         queue = iter(chunks)
         for chunk in queue:
-            pending.append(client.submit(_score_task, chunk, options, mapping, item_points, pure=False))
+            pending.append(client.submit(_score_task, chunk, options, mapping, item_points, mine, pure=False))
             if len(pending) >= window:
                 yield pending.pop(0).result()
         for fut in pending:
