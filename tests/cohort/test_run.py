@@ -468,3 +468,82 @@ def test_a_dask_worker_with_another_spinemets_version_refuses_the_run(
         f"got 'spinemets {spinemets.__version__}, score definitions {DEFINITIONS_VERSION}' (install the same"
     ) in message
     assert not out.exists() and not (tmp_path / "dask.errors.csv").exists()
+
+
+def test_a_dask_run_whose_scheduler_has_no_worker_stops_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dask waits forever for a worker: a cluster whose workers were never started, or were all
+    # killed mid-run, hung the command. The run goes on in a thread so a hang fails the test.
+    import threading
+
+    from distributed import Client, LocalCluster
+
+    import spinemets.cohort.run as run_module
+
+    monkeypatch.setattr(run_module, "NO_WORKER_SECONDS", 1, raising=False)
+    path = _with_bad_rows(tmp_path, 1500, "parquet")
+    out = tmp_path / "dask.parquet"
+    out.write_bytes(b"previous run")
+    raised: list[BaseException] = []
+
+    def go(client: object) -> None:
+        try:
+            score_file(path, out, engine=Engine.dask, client=client, progress=False)
+        except BaseException as exc:
+            raised.append(exc)
+
+    with (
+        LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        thread = threading.Thread(target=go, args=(client,), daemon=True)
+        thread.start()
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "the run waited for a worker for 20 s"
+    assert len(raised) == 1 and isinstance(raised[0], InvalidInputError), raised
+    assert str(raised[0]).startswith(
+        f"--scheduler must be a Dask scheduler with at least one worker; got '{cluster.scheduler_address}' "
+        "(it has had none for 1 s"
+    ), raised[0]
+    assert out.read_bytes() == b"previous run" and not (tmp_path / "dask.errors.csv").exists()
+
+
+try:
+    from distributed import WorkerPlugin
+except ImportError:  # pragma: no cover - the cohort extra is installed for the tests
+    WorkerPlugin = object
+
+
+class _DieOnTask(WorkerPlugin):  # type: ignore[misc, valid-type]
+    """A worker plugin that kills its worker process as soon as a task starts (an out-of-memory kill)."""
+
+    def transition(self, key: object, start: str, finish: str, **kwargs: object) -> None:
+        import os
+
+        if finish == "executing":
+            os._exit(9)
+
+
+def test_a_chunk_whose_workers_all_die_stops_the_run_naming_the_cluster(tmp_path: Path) -> None:
+    # Dask reruns a lost worker's task elsewhere; once as many workers as allowed died running it,
+    # it gives up with KilledWorker, which reached the command line as an "internal error".
+    import dask
+    from distributed import Client, LocalCluster
+
+    path = _with_bad_rows(tmp_path, 1500, "parquet")
+    out = tmp_path / "dask.parquet"
+    out.write_bytes(b"previous run")
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        client.register_plugin(_DieOnTask(), name="die-on-task")
+        with pytest.raises(InvalidInputError) as exc:
+            score_file(path, out, engine=Engine.dask, client=client, progress=False)
+    assert str(exc.value).startswith(
+        f"--scheduler must be a Dask cluster whose workers outlive the run; got '{cluster.scheduler_address}' "
+        "(every worker that ran one chunk died (out of memory?"
+    ), exc.value
+    assert out.read_bytes() == b"previous run" and not (tmp_path / "dask.errors.csv").exists()

@@ -1195,6 +1195,54 @@ def _prefetched(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
                 thread.join(timeout=0.05)
 
 
+#: How long a Dask run waits while its scheduler has no worker (none started, or all lost) before
+#: it stops; a worker that is lost while others remain is not waited for (Dask reruns its tasks).
+NO_WORKER_SECONDS = 60
+
+
+def _result(client: Any, future: Any) -> ChunkResult:
+    """A task's result; refused, naming ``--scheduler``, once the scheduler has had no worker for
+    :data:`NO_WORKER_SECONDS` (Dask itself would wait for one forever)."""
+    from distributed.scheduler import KilledWorker
+
+    address = client.scheduler.address
+    alone_since: float | None = None
+    while True:
+        try:
+            return future.result(timeout=1)
+        except TimeoutError:
+            pass
+        except KilledWorker as exc:
+            raise InvalidInputError(
+                "--scheduler",
+                address,
+                "a Dask cluster whose workers outlive the run",
+                "every worker that ran one chunk died (out of memory? lower --chunk-rows or give the "
+                f"workers more memory; their logs say why); the output is left as it was: {exc}"[:600],
+            ) from None
+        try:
+            workers = len(client.nthreads())
+        except OSError as exc:
+            raise InvalidInputError(
+                "--scheduler",
+                address,
+                SCHEDULER_RUNNING,
+                f"the connection to it was lost mid-run: {exc}; the output is left as it was",
+            ) from None
+        if workers:
+            alone_since = None
+            continue
+        alone_since = alone_since or time.monotonic()
+        if time.monotonic() - alone_since >= NO_WORKER_SECONDS:
+            raise InvalidInputError(
+                "--scheduler",
+                address,
+                "a Dask scheduler with at least one worker",
+                f"it has had none for {NO_WORKER_SECONDS} s (none started, or every one was lost "
+                "mid-run); start `dask worker` on the cluster's machines; the output is left as it was",
+            )
+
+
 def _run_dask(
     path: Path,
     fmt: FileFormat,
@@ -1252,9 +1300,9 @@ def _run_dask(
         for chunk in queue:
             pending.append(client.submit(_score_task, chunk, options, mapping, item_points, mine, pure=False))
             if len(pending) >= window:
-                yield pending.pop(0).result()
+                yield _result(client, pending.pop(0))
         for fut in pending:
-            yield fut.result()
+            yield _result(client, fut)
     finally:
         if own_client is not None:
             own_client.close()
