@@ -547,3 +547,38 @@ def test_a_chunk_whose_workers_all_die_stops_the_run_naming_the_cluster(tmp_path
         "(every worker that ran one chunk died (out of memory?"
     ), exc.value
     assert out.read_bytes() == b"previous run" and not (tmp_path / "dask.errors.csv").exists()
+
+
+def test_a_dask_run_whose_scheduler_goes_away_stops_naming_it(tmp_path: Path) -> None:
+    # The client cancels every task when it loses its scheduler: FutureCancelledError reached the
+    # command line as a spinemets "internal error".
+    import threading
+
+    from distributed import Client, LocalCluster
+
+    path = _with_bad_rows(tmp_path, 1500, "parquet")
+    out = tmp_path / "dask.parquet"
+    out.write_bytes(b"previous run")
+    raised: list[BaseException] = []
+
+    def go(client: object) -> None:
+        try:
+            score_file(path, out, engine=Engine.dask, client=client, progress=False)
+        except BaseException as exc:
+            raised.append(exc)
+
+    cluster = LocalCluster(n_workers=0, processes=False, dashboard_address=None)
+    address = cluster.scheduler_address
+    with Client(cluster) as client:
+        thread = threading.Thread(target=go, args=(client,), daemon=True)
+        thread.start()
+        thread.join(timeout=1)  # the tasks wait for a worker
+        cluster.close()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the run went on waiting after its scheduler stopped"
+    assert len(raised) == 1 and isinstance(raised[0], InvalidInputError), raised
+    assert str(raised[0]).startswith(
+        f"--scheduler must be the address of a running Dask scheduler; got '{address}' (the connection to it "
+        "was lost mid-run ("
+    ), raised[0]
+    assert out.read_bytes() == b"previous run" and not (tmp_path / "dask.errors.csv").exists()

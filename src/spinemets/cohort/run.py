@@ -1203,6 +1203,7 @@ NO_WORKER_SECONDS = 60
 def _result(client: Any, future: Any) -> ChunkResult:
     """A task's result; refused, naming ``--scheduler``, once the scheduler has had no worker for
     :data:`NO_WORKER_SECONDS` (Dask itself would wait for one forever)."""
+    from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
     address = client.scheduler.address
@@ -1212,6 +1213,8 @@ def _result(client: Any, future: Any) -> ChunkResult:
             return future.result(timeout=1)
         except TimeoutError:
             pass
+        except (FutureCancelledError, OSError) as exc:  # the scheduler went away (or restarted) mid-run
+            raise _scheduler_lost(address, exc) from None
         except KilledWorker as exc:
             raise InvalidInputError(
                 "--scheduler",
@@ -1222,13 +1225,11 @@ def _result(client: Any, future: Any) -> ChunkResult:
             ) from None
         try:
             workers = len(client.nthreads())
-        except OSError as exc:
-            raise InvalidInputError(
-                "--scheduler",
-                address,
-                SCHEDULER_RUNNING,
-                f"the connection to it was lost mid-run: {exc}; the output is left as it was",
-            ) from None
+        except Exception as exc:
+            if client.status == "running" and not isinstance(exc, OSError):
+                raise
+            # reconnecting or closed: the scheduler is gone (Dask's own errors then vary)
+            raise _scheduler_lost(address, exc) from None
         if workers:
             alone_since = None
             continue
@@ -1241,6 +1242,18 @@ def _result(client: Any, future: Any) -> ChunkResult:
                 f"it has had none for {NO_WORKER_SECONDS} s (none started, or every one was lost "
                 "mid-run); start `dask worker` on the cluster's machines; the output is left as it was",
             )
+
+
+def _scheduler_lost(address: str, exc: BaseException) -> InvalidInputError:
+    """The scheduler stopped, restarted or was cut off mid-run (Dask cancels the tasks or the
+    connection closes)."""
+    said = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+    return InvalidInputError(
+        "--scheduler",
+        address,
+        SCHEDULER_RUNNING,
+        f"the connection to it was lost mid-run ({said}"[:400] + "); the output is left as it was",
+    )
 
 
 def _run_dask(
