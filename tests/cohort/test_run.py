@@ -582,3 +582,29 @@ def test_a_dask_run_whose_scheduler_goes_away_stops_naming_it(tmp_path: Path) ->
         "was lost mid-run ("
     ), raised[0]
     assert out.read_bytes() == b"previous run" and not (tmp_path / "dask.errors.csv").exists()
+
+
+def test_a_dask_worker_with_an_older_task_signature_is_a_version_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker whose spinemets predates the version check cannot check anything: its task takes
+    # other arguments, and the TypeError reached the command line as an "internal error".
+    # Simulated by sending the task one argument more than it takes.
+    import functools
+
+    from distributed import Client, LocalCluster
+
+    import spinemets.cohort.run as run_module
+
+    path = _with_bad_rows(tmp_path, 1500, "parquet")
+    monkeypatch.setattr(run_module, "_score_task", functools.partial(run_module._score_task, "extra"))
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        pytest.raises(InvalidInputError) as exc,
+    ):
+        score_file(path, tmp_path / "dask.parquet", engine=Engine.dask, client=client, progress=False)
+    message = str(exc.value)
+    assert message.startswith("--scheduler must be a Dask cluster whose workers run spinemets "), message
+    assert "a worker runs another spinemets version (_score_task() takes" in message
+    assert not (tmp_path / "dask.parquet").exists()

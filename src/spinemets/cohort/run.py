@@ -1215,6 +1215,19 @@ def _result(client: Any, future: Any) -> ChunkResult:
             pass
         except (FutureCancelledError, OSError) as exc:  # the scheduler went away (or restarted) mid-run
             raise _scheduler_lost(address, exc) from None
+        except TypeError as exc:
+            if "_score_task()" not in str(exc):
+                raise
+            # a worker whose spinemets predates the version check takes other task arguments
+            mine = versions()
+            raise InvalidInputError(
+                "--scheduler",
+                address,
+                f"a Dask cluster whose workers run spinemets {mine[0]} with score definitions {mine[1]}, "
+                "as on the machine that runs the command",
+                f"a worker runs another spinemets version ({exc}); install the same version on the "
+                "scheduler and every worker",
+            ) from None
         except KilledWorker as exc:
             raise InvalidInputError(
                 "--scheduler",
