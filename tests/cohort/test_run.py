@@ -608,3 +608,18 @@ def test_a_dask_worker_with_an_older_task_signature_is_a_version_error(
     assert message.startswith("--scheduler must be a Dask cluster whose workers run spinemets "), message
     assert "a worker runs another spinemets version (_score_task() takes" in message
     assert not (tmp_path / "dask.parquet").exists()
+
+
+@pytest.mark.parametrize("engine", [Engine.local, Engine.dask])
+def test_a_synthetic_csv_stays_labelled_when_keep_leaves_out_its_synthetic_column(
+    tmp_path: Path, engine: Engine
+) -> None:
+    # The flag was read from the first chunk after --keep had dropped the column: the scored file of a
+    # synthetic cohort said synthetic=false, and the terminal showed no SYNTHETIC DATA label.
+    src = tmp_path / "synth.csv"
+    write_synth(200, src, seed=1)
+    out = tmp_path / "scored.parquet"
+    summary = score_file(src, out, keep=["patient_id"], engine=engine, progress=False)
+    assert summary.synthetic
+    assert parquet_metadata(out)[b"spinemets.synthetic"] == b"true"
+    assert "synthetic" not in pl.read_parquet(out).columns

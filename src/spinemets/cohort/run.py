@@ -1007,10 +1007,14 @@ def score_file(
         )
     )
 
+    head: list[pa.Table] = []  # the first chunk's first row as read: its ``synthetic`` flag
+
     def tables() -> Generator[pa.Table, None, None]:
         """The scored chunks in file order, counting rows and gathering errors on the way."""
         for res in results:
             table = res.table
+            if not head:
+                head.append(table.slice(0, 1))
             if keep is not None:
                 absent = [c for c in keep if c not in table.column_names]
                 if absent:
@@ -1032,7 +1036,8 @@ def score_file(
         first = next(scored, None)
         if first is None:  # no rows: write the columns only
             first = score_chunk(read_chunk(_first_chunk(input, fmt, null_values)), use_specs, mapping).table
-        synthetic = _is_synthetic(input, fmt, first)
+        # before ``keep``: a synthetic file stays labelled when its ``synthetic`` column is left out
+        synthetic = _is_synthetic(input, fmt, head[0] if head else first)
         write_tables(itertools.chain([first], scored), output, synthetic, duckdb_table)
         sink.finish()
     except KeyboardInterrupt:  # every writer leaves the output as it was: say so
