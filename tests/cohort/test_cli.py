@@ -284,6 +284,11 @@ def _write_list_parquet(path: Path) -> None:
             ["--engine", "dask", "--scheduler", "notaurl"],
             "error: --scheduler must be a Dask scheduler address such as tcp://host:8786; got 'notaurl'",
         ),
+        (
+            {"in.csv": b"kps\n70\n"},
+            ["--scheduler", "tcp://127.0.0.1:8786"],
+            "error: --scheduler must be given only with --engine dask; got 'tcp://127.0.0.1:8786'",
+        ),
     ],
     ids=[
         "duplicate column",
@@ -293,6 +298,7 @@ def _write_list_parquet(path: Path) -> None:
         "latin-1 mapping",
         "duplicate mapping key",
         "scheduler without port",
+        "scheduler without --engine dask",
     ],
 )
 def test_ordinary_bad_input_is_exit_2_naming_what_is_wrong(

@@ -976,6 +976,9 @@ def score_file(
     errors = errors or output.with_name(output.stem + ".errors.csv")
     file_format(errors)
     check_outputs({"--output": output, "--errors": errors}, input)
+    if scheduler is not None and engine is not Engine.dask:
+        # the run would score here and say so only at the end
+        raise InvalidInputError("--scheduler", scheduler, "given only with --engine dask")
     if engine is Engine.dask and scheduler and client is None:
         check_scheduler_address(scheduler)
     columns = input_columns(input, fmt)
