@@ -415,3 +415,34 @@ def test_a_follow_up_complete_or_unknown_on_its_own_ignores_the_previous_questio
     assert ask(complete, previous=DEX_QUESTION) == ask(complete)  # answerable alone: answered alone
     unknown = ask("What about the weather tomorrow?", previous=DEX_QUESTION)
     assert not unknown.covered and unknown.follow_up_of is None  # a term the base lacks: never borrowed
+
+
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        # "spinal metastases" counted as much as "analgesics": the bisphosphonate statement ("pain from
+        # spinal metastases") led over the opioid one
+        ("Pain control for spinal metastases, what analgesics?", "analg-opioids-adjuvants"),
+        # the share of unknown primaries ("bone metastases") led over the work-up
+        ("Work-up of a spinal metastasis with unknown primary", "cup-biopsy-before-treatment"),
+        # the question's focus ("which MRI sequences") keeps the protocol ahead of the 24-hour statement
+        ("Which MRI sequences are required for suspected spinal metastases?", "img-nice-protocol"),
+    ],
+)
+def test_the_lead_is_chosen_by_the_specific_concepts_not_by_spine_and_metastases(
+    question: str, lead: str
+) -> None:
+    assert ask(question).summary[0].statement_ids[0] == lead
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("Which MRI sequences are required?", {"mri", "sequenc"}),
+        ("Pain control for spinal metastases, what analgesics?", {"analges"}),
+        ("Which patients were excluded from the trial?", set()),  # generic: no focus
+        ("What is the role of SBRT?", set()),
+    ],
+)
+def test_the_words_after_which_or_what_are_the_focus_of_a_question(question: str, focus: set[str]) -> None:
+    assert analyse(question).focus == focus

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from spinemets.evidence.retrieval import Hit, Retrieval, RetrievalMethod, document_tokens, search
+from spinemets.evidence.retrieval import (
+    Hit,
+    Retrieval,
+    RetrievalMethod,
+    document_tokens,
+    own_tokens,
+    search,
+)
 from spinemets.evidence.statements import (
     Certainty,
     EvidenceStatement,
@@ -305,16 +312,28 @@ def compose(question: str, retrieval: Retrieval, method: RetrievalMethod = Retri
         for h in hits
         if h.score >= LEAD_BAND * top and by_id[h.statement_id].kind in kinds
     ]
-    # The lead answers what the question is about: first the statement sharing most of the question's
-    # concepts (SBRT, MSCC, good or poor condition, ...; an example named in passing must not steer
-    # it), counting those of its "after ..." setting only to break ties, then its own words.
+    # The lead answers what the question is about: first the statement sharing the most specific of the
+    # question's concepts (SBRT, MSCC, good or poor condition, ...; each weighted by its idf across the
+    # statement base; an example named in passing must not steer it), counting those of its "after ..."
+    # setting only to break ties; then the one naming the question's focus ("which MRI sequences"), then
+    # its own words. Domain-generic concepts (spine, metastases) come last: every statement is about them,
+    # whether its text says so or not.
     setting = set(retrieval.setting_tokens)
     concepts = {t for t in retrieval.query_tokens if t.startswith("c_") and t not in setting}
+    specific = {t for t in concepts if not is_generic(t)}
     setting_concepts = {t for t in setting if t.startswith("c_")}
+    focus = set(retrieval.focus_tokens)
 
-    def lead_key(hs: tuple[Hit, EvidenceStatement]) -> tuple[int, int, float, float]:
+    def lead_key(hs: tuple[Hit, EvidenceStatement]) -> tuple[float, int, float, float, int, float]:
         doc = set(document_tokens(hs[1]))
-        return len(concepts & doc), len(setting_concepts & doc), round(hs[0].overlap, 3), hs[0].score
+        return (
+            round(sum(retrieval.idf.get(t, 0.0) for t in specific & doc), 3),
+            len(setting_concepts & doc),
+            round(sum(retrieval.idf.get(t, 0.0) for t in focus & own_tokens(hs[1])), 3),
+            round(hs[0].overlap, 3),
+            len((concepts - specific) & doc),
+            hs[0].score,
+        )
 
     lead = max(candidates, key=lead_key)[1] if candidates else used[0]
     refs = _References()

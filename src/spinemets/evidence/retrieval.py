@@ -19,7 +19,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -132,6 +132,10 @@ class Retrieval:
     """True when at least one specific query token is a distinctive term of the evidence base."""
     setting_tokens: tuple[str, ...] = ()
     """Query tokens that name only the question's setting (see :meth:`LexicalIndex.scores`)."""
+    focus_tokens: tuple[str, ...] = ()
+    """Words that say what kind of answer the question wants (:attr:`spinemets.evidence.text.Analysis.focus`)."""
+    idf: Mapping[str, float] = field(default_factory=dict)
+    """Idf of each query token the index knows: how specific it is across the statement base."""
 
 
 class DenseRanker(Protocol):
@@ -251,8 +255,7 @@ class LexicalIndex:
         """Tokens of a statement's text and keywords (not its topic labels)."""
         tokens = self._own_memo.get(doc)
         if tokens is None:
-            st = self.statements[doc]
-            tokens = frozenset(tokenize(f"{st.text} {' '.join(st.keywords)}"))
+            tokens = own_tokens(self.statements[doc])
             self._own_memo[doc] = tokens
         return tokens
 
@@ -290,7 +293,7 @@ class LexicalIndex:
         return extra
 
     def search(self, question: str, k: int) -> Retrieval:
-        tokens, stand_ins, by_concept, setting = analyse(question)
+        tokens, stand_ins, by_concept, setting, focus = analyse(question)
         matched, cov = self.coverage(tokens, stand_ins)
         tokens = list(dict.fromkeys([*tokens, *self.expansion(by_concept)]))
         scores = self.scores(tokens, setting)
@@ -319,7 +322,14 @@ class LexicalIndex:
             coverage=cov,
             strong_match=strong,
             setting_tokens=tuple(t for t in tokens if t in setting),
+            focus_tokens=tuple(sorted(focus)),
+            idf={t: round(self._idf[t], WEIGHT_DIGITS) for t in tokens if t in self._idf},
         )
+
+
+def own_tokens(s: EvidenceStatement) -> frozenset[str]:
+    """Tokens of a statement's own words, its text and keywords (not its topic labels)."""
+    return frozenset(tokenize(f"{s.text} {' '.join(s.keywords)}"))
 
 
 def document_tokens(s: EvidenceStatement) -> list[str]:
@@ -370,6 +380,8 @@ def hybrid_search(
         coverage=lexical.coverage,
         strong_match=lexical.strong_match,
         setting_tokens=lexical.setting_tokens,
+        focus_tokens=lexical.focus_tokens,
+        idf=lexical.idf,
     )
 
 

@@ -485,6 +485,11 @@ _SETTING_RE = re.compile(
 )
 
 
+#: "Which MRI sequences ...", "what analgesics?": the words right after "which" or "what" (up to the first
+#: stopword) name the kind of answer the question wants, its focus.
+_FOCUS_RE = re.compile(r"(?<![a-z0-9])(?:which|what)\s+([a-z0-9 -]+)")
+
+
 def concepts(normalised: str) -> list[str]:
     """Concept tokens found in already-normalised text, once per concept."""
     return [c for c, pat in _concept_patterns() if pat.search(normalised)]
@@ -501,6 +506,9 @@ class Analysis(NamedTuple):
     """Tokens (words and concepts) that occur only in an "after ..." clause of a question that also
     names something else: "How to follow up after surgery and radiotherapy?" asks about follow-up;
     surgery and radiotherapy are its setting. Empty when nothing specific lies outside the clause."""
+    focus: frozenset[str] = frozenset()
+    """Specific words that follow "which" or "what" up to the first stopword: what kind of answer the
+    question wants ("Which MRI sequences are required?" -> mri, sequenc)."""
 
 
 def analyse(text: str) -> Analysis:
@@ -508,11 +516,21 @@ def analyse(text: str) -> Analysis:
 
     The second part lets coverage checks ignore phrasing words ("proportion", "who should") whose
     meaning the concept token already carries; the third keeps them by concept; the fourth names the
-    tokens of the question's setting (:attr:`Analysis.setting`).
+    tokens of the question's setting (:attr:`Analysis.setting`), the fifth its focus (:attr:`Analysis.focus`).
     """
     words, by_concept, setting = _analyse(text)
     covered = frozenset(w for ws in by_concept.values() for w in ws)
-    return Analysis(words + list(by_concept), covered, by_concept, setting)
+    return Analysis(words + list(by_concept), covered, by_concept, setting, _focus(text))
+
+
+def _focus(text: str) -> frozenset[str]:
+    focus: set[str] = set()
+    for m in _FOCUS_RE.finditer(normalise(text)):
+        for w in _TOKEN_RE.findall(m.group(1)):
+            if w in STOPWORDS:
+                break
+            focus.add(stem(w))
+    return frozenset(w for w in focus if not is_generic(w))
 
 
 def _analyse(text: str) -> tuple[list[str], dict[str, frozenset[str]], frozenset[str]]:
