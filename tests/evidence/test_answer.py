@@ -446,3 +446,25 @@ def test_the_lead_is_chosen_by_the_specific_concepts_not_by_spine_and_metastases
 )
 def test_the_words_after_which_or_what_are_the_focus_of_a_question(question: str, focus: set[str]) -> None:
     assert analyse(question).focus == focus
+
+
+@pytest.mark.parametrize(
+    ("question", "dose", "how_often"),
+    [
+        ("How much dex should I give for cord compression with weak legs?", True, False),
+        ("How many mg of dexamethasone for MSCC?", True, False),
+        ("How much does SBRT improve local control?", False, False),
+        ("How many patients with spinal metastases develop cord compression?", False, True),
+    ],
+)
+def test_how_much_and_how_many_mg_ask_for_a_dose(question: str, dose: bool, how_often: bool) -> None:
+    # "much" is a stopword, so "how much dex" found the general steroid statement first
+    assert ("c_fraction" in tokenize(question)) is dose
+    assert ("c_epidemiology" in tokenize(question)) is how_often
+
+
+def test_how_much_dex_leads_with_the_16_mg_dose() -> None:
+    # guidelines.md 3.1: NICE NG234 offers 16 mg dexamethasone for neurological symptoms or signs of MSCC
+    answer = ask("How much dex should I give for cord compression with weak legs?")
+    assert answer.summary[0].statement_ids[0] == "ster-nice-16mg-neuro"
+    assert _mentions(answer, "16 mg")

@@ -54,7 +54,19 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"second course",
         r"repeat (?:radiotherapy|radiation|irradiation)",
     ),
-    "c_fraction": (r"fractionation", r"fractions?", r"dose", r"gy", r"\d+gy", r"schedules?", r"regimens?"),
+    "c_fraction": (
+        r"fractionation",
+        r"fractions?",
+        r"dose",
+        r"gy",
+        r"\d+gy",
+        r"schedules?",
+        r"regimens?",
+        # an amount asked for is a dose ("how much dex should I give?"), not "how much does it help"
+        r"how much(?! (?:time|longer|later|sooner|earlier|more|less|better|worse|benefit|risk|pain|does|do|did|is"
+        r"|are|was|were|will|would|can|could))",
+        r"how many (?:mg|milligrams?|grams?|gy|fractions?)",
+    ),
     "c_perf": (
         r"kps",
         r"karnofsky",
@@ -334,7 +346,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"frequency",
         r"proportion",
         r"percentage",
-        r"how many",
+        r"how many(?! (?:mg|milligrams?|grams?|gy|fractions?)(?![a-z0-9]))",
         r"\d+(?:\.\d+)?(?: to \d+(?:\.\d+)?)?% of (?:all )?(?:people|patients)",
     ),
     "c_indication": (
