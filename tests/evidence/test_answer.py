@@ -468,3 +468,28 @@ def test_how_much_dex_leads_with_the_16_mg_dose() -> None:
     answer = ask("How much dex should I give for cord compression with weak legs?")
     assert answer.summary[0].statement_ids[0] == "ster-nice-16mg-neuro"
     assert _mentions(answer, "16 mg")
+
+
+@pytest.mark.parametrize(
+    ("question", "postoperative"),
+    [
+        ("How long should we wait after surgery before starting radiotherapy?", True),
+        ("Is radiotherapy needed after decompression surgery?", True),
+        ("Postoperative SBRT dose?", True),
+        # a list of what came before, not radiotherapy after an operation
+        (README_FOLLOW_UP, False),
+        ("after surgery or the start of radiotherapy, reduce dexamethasone", False),
+    ],
+)
+def test_radiotherapy_after_an_operation_is_postoperative_radiotherapy(
+    question: str, postoperative: bool
+) -> None:
+    assert ("c_postop_rt" in tokenize(question)) is postoperative
+
+
+def test_waiting_after_surgery_before_radiotherapy_leads_with_postoperative_radiotherapy() -> None:
+    # the steroid-tapering statement ("after surgery or the start of radiotherapy") led; the base names
+    # no interval in weeks, so the answer is the postoperative radiotherapy recommendation (ESMO, ASTRO)
+    answer = ask("How long should we wait after surgery before starting radiotherapy?")
+    assert answer.summary[0].statement_ids[0] in {"rt-postop-esmo", "rt-postop-astro"}
+    assert {"rt-postop-esmo", "rt-postop-astro"} <= set(answer.cited_statement_ids)

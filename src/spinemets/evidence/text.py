@@ -48,6 +48,16 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     ),
     "c_imrt": (r"imrt", r"intensity[ -]modulated"),
     "c_rt": (r"radiotherapy", r"radiation(?: therapy)?", r"irradiation", r"rt", r"xrt", r"radiate"),
+    # radiotherapy after an operation, in either order ("after surgery, before starting radiotherapy"); a list
+    # ("after surgery and radiotherapy", "after surgery or the start of radiotherapy") is not
+    "c_postop_rt": (
+        r"(?:postoperative|post-?op|adjuvant) (?:radiotherapy|rt|sbrt|srs|sabr|irradiation)",
+        r"after (?:the |an? )?(?:\w+ )?(?:surgery|operation|decompression|stabilis\w*)"
+        r"(?: (?:before|starting|start|to|we|should|begin|beginning|commencing|giving|give|can|is|the))*"
+        r" (?:radiotherapy|rt|sbrt|srs|sabr)",
+        r"(?:radiotherapy|rt|sbrt|srs|sabr)(?: (?:be|is|needed|required|indicated|given|start|starts|begin|begins))*"
+        r" after (?:the |an? )?(?:\w+ )?(?:surgery|operation|decompression|stabilis\w*)",
+    ),
     "c_reirr": (
         r"re-?irradiat\w*",
         r"re-?treatment",
