@@ -493,3 +493,27 @@ def test_waiting_after_surgery_before_radiotherapy_leads_with_postoperative_radi
     answer = ask("How long should we wait after surgery before starting radiotherapy?")
     assert answer.summary[0].statement_ids[0] in {"rt-postop-esmo", "rt-postop-astro"}
     assert {"rt-postop-esmo", "rt-postop-astro"} <= set(answer.cited_statement_ids)
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown_primary"),
+    [
+        ("Spine met but no known cancer, what tests?", True),
+        ("Vertebral metastasis in a patient without known cancer: which investigations?", True),
+        ("Patient with known cancer has Lhermitte sign and neck pain", False),
+    ],
+)
+def test_no_known_cancer_is_an_unknown_primary(question: str, unknown_primary: bool) -> None:
+    assert ("c_cup" in tokenize(question)) is unknown_primary
+
+
+def test_a_metastasis_without_known_cancer_finds_the_unknown_primary_work_up() -> None:
+    # guidelines.md 9 (work-up with unknown primary): only the laboratory screen was found, by its
+    # keyword "blood tests", among statements on tumour markers in follow-up, MRI and the SINS items
+    answer = ask("Spine met but no known cancer, what tests?")
+    assert answer.summary[0].statement_ids[0] == "cup-lab-screen-k"
+    by_id = statements_by_id()
+    found = [
+        h.statement_id for h in answer.retrieved if Topic.unknown_primary in by_id[h.statement_id].topics
+    ]
+    assert len(found) >= 2, found

@@ -149,6 +149,9 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         r"occult primary",
         r"primary (?:is )?unknown",
         r"no (?:known )?primary",
+        # a metastasis in a patient not known to have cancer
+        r"(?:no|without(?: a| any)?) (?:known|previous|prior|history of|diagnosed) (?:cancer|malignancy|primary tumour)",
+        r"(?:cancer|malignancy) (?:not known|unknown)",
     ),
     "c_groin": (r"inguinal", r"groins?", r"inguinofemoral", r"femoral nodes?"),
     "c_lnd": (r"lymphadenectomy", r"lymph node dissection", r"[ip]?lnd", r"node dissection", r"dissection"),
