@@ -410,6 +410,16 @@ def test_a_too_broad_follow_up_is_read_with_the_previous_question() -> None:
     assert json.loads(follow.render("json"))["follow_up_of"] == DEX_QUESTION
 
 
+def test_a_previous_question_outside_the_length_limits_is_refused_naming_previous() -> None:
+    # 'previous' was checked only when the question was too broad, and then as "question": the
+    # error named the user's own (valid) question and the length of the other one.
+    for previous in ("ab", "   x  ", "x" * 2001):
+        with pytest.raises(InvalidInputError, match=r"^previous must be a question") as err:
+            ask("What dose?", previous=previous)
+        assert err.value.field == "previous"
+    assert ask("What dose?", previous="") == ask("What dose?")  # empty: no previous question
+
+
 def test_a_follow_up_complete_or_unknown_on_its_own_ignores_the_previous_question() -> None:
     complete = "What radiotherapy dose fractionation for painful uncomplicated spinal metastases?"
     assert ask(complete, previous=DEX_QUESTION) == ask(complete)  # answerable alone: answered alone

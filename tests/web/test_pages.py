@@ -816,3 +816,16 @@ def test_a_short_follow_up_is_read_with_the_previous_question_and_says_so(
 
     standalone = ask("What radiotherapy dose fractionation for painful uncomplicated spinal metastases?", k=5)
     assert "Read as a follow-up" not in alone and standalone.summary[0].text in alone
+
+
+def test_a_tampered_previous_field_is_ignored_not_blamed_on_the_question(
+    client: TestClient, csrf: str
+) -> None:
+    """The hidden 'previous' field comes from the browser: one outside the question length limits
+    (too short as well as too long) is dropped and the question answered on its own; it was read
+    only when too long, so 'ab' refused the user's own valid question with a length error."""
+    expected = html.unescape(client.post("/ask", data={"question": "What dose?", "csrf_token": csrf}).text)
+    for previous in ("ab", "x" * 2001):
+        page = client.post("/ask", data={"question": "What dose?", "previous": previous, "csrf_token": csrf})
+        assert page.status_code == 200, _text(page.text)
+        assert html.unescape(page.text) == expected  # answered alone, no hidden field carried on

@@ -14,13 +14,13 @@ QUESTION_LENGTH = (3, 2000)
 longer text is no question, and retrieval time grows with its length."""
 
 
-def check_question(question: str) -> str:
-    """The question without surrounding spaces, or InvalidInputError naming its length."""
+def check_question(question: str, field: str = "question") -> str:
+    """The question without surrounding spaces, or InvalidInputError naming ``field`` and its length."""
     text = question.strip()
     shortest, longest = QUESTION_LENGTH
     if not shortest <= len(text) <= longest:
         raise InvalidInputError(
-            "question",
+            field,
             text if len(text) <= 80 else text[:80] + "...",
             f"a question in words of {shortest} to {longest:,} characters, e.g. 'dose for SBRT to the "
             f"spine' (this one has {len(text):,})",
@@ -58,10 +58,11 @@ def ask(
         base does not address the question.
     """
     question = check_question(question)
+    previous = check_question(previous, "previous") if previous else None
     retrieval, method = retrieve(question, k, hybrid=hybrid, cache_dir=cache_dir)
     answer = compose(question, retrieval, method)
     if previous and too_broad(retrieval):
-        answer = _as_follow_up(question, check_question(previous), k, hybrid, cache_dir) or answer
+        answer = _as_follow_up(question, previous, k, hybrid, cache_dir) or answer
     if llm is None or not answer.covered:
         return answer
     by_id = statements_by_id()

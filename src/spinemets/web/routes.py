@@ -587,7 +587,7 @@ async def ask_question(request: Request, user: Principal = Depends(web_user)) ->
         from spinemets.evidence import ask
         from spinemets.evidence.qa import QUESTION_LENGTH, subject_of
 
-        if previous is not None and len(previous) > QUESTION_LENGTH[1]:
+        if previous is not None and not QUESTION_LENGTH[0] <= len(previous) <= QUESTION_LENGTH[1]:
             previous = subject = None  # a tampered form: answer the question on its own
         # retrieval takes milliseconds, more for a long question: off the event loop (ask refuses
         # a question outside its length limits before retrieving)
