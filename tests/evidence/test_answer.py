@@ -420,6 +420,26 @@ def test_a_previous_question_outside_the_length_limits_is_refused_naming_previou
     assert ask("What dose?", previous="") == ask("What dose?")  # empty: no previous question
 
 
+def test_a_follow_up_is_phrased_by_the_llm_with_its_subject(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The statements were retrieved for "What dose? (<dexamethasone question>)", but the language
+    # model was asked only "What dose?": it had to guess what the dose is of.
+    from spinemets.evidence import qa
+    from spinemets.evidence.llm import LLMConfig, SynthesisError
+
+    asked: list[str] = []
+
+    def synthesise(config: LLMConfig, question: str, statements: object) -> None:
+        asked.append(question)
+        raise SynthesisError("not called in this test")
+
+    monkeypatch.setattr(qa, "synthesise", synthesise)
+    follow = ask(
+        "What dose?", previous=DEX_QUESTION, llm=LLMConfig(base_url="http://127.0.0.1:9/v1", model="m")
+    )
+    assert follow.follow_up_of == DEX_QUESTION and follow.question == "What dose?"
+    assert asked == [f"What dose? ({DEX_QUESTION})"]
+
+
 def test_a_follow_up_complete_or_unknown_on_its_own_ignores_the_previous_question() -> None:
     complete = "What radiotherapy dose fractionation for painful uncomplicated spinal metastases?"
     assert ask(complete, previous=DEX_QUESTION) == ask(complete)  # answerable alone: answered alone

@@ -68,7 +68,7 @@ def ask(
     by_id = statements_by_id()
     retrieved = [by_id[h.statement_id] for h in answer.retrieved]
     try:
-        reply = synthesise(llm, question, retrieved)
+        reply = synthesise(llm, subject_of(answer), retrieved)  # a follow-up with its subject
     except SynthesisError as exc:
         return answer.model_copy(update={"notice": f"LLM synthesis not used: {exc}"})
 
