@@ -186,7 +186,14 @@ def test_password_hashes_use_an_owasp_scrypt_setting_and_older_ones_are_upgraded
     with authn.engine.begin() as conn:  # as the service stored it before
         conn.execute(update(UserRow).where(UserRow.username == "dr.old").values(password_hash=weak))
     assert auth.needs_rehash(weak) and not auth.needs_rehash(stored("dr.new"))
-    assert authn.check_password("dr.old", "wrong password!") is None
+    calls: list[str] = []
+    real = auth.verify_password
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(auth, "verify_password", lambda pw, h: calls.append(h.split("$")[3]) or real(pw, h))
+        assert authn.check_password("dr.old", "wrong password!") is None
+    # the old, five times cheaper hash, then one at today's cost: a refusal of an account not yet
+    # upgraded takes about as long as that of a name that does not exist (one check at today's cost)
+    assert calls == ["1", "5"]
     assert stored("dr.old") == weak  # a wrong password changes nothing
     assert authn.check_password("dr.old", PASSWORD) is not None
     upgraded = stored("dr.old")
