@@ -440,6 +440,25 @@ def test_a_follow_up_is_phrased_by_the_llm_with_its_subject(monkeypatch: pytest.
     assert asked == [f"What dose? ({DEX_QUESTION})"]
 
 
+@pytest.mark.parametrize(
+    ("previous", "question"),
+    [
+        # the combined reading led with "intradural metastasis ... renal cell carcinoma": no dose at all
+        ("Is SBRT effective for renal cell carcinoma?", "What dose?"),
+        # led with a bone-modifying agent statement (ESMO, life expectancy): nothing on radiotherapy
+        ("What is the prognosis of lung cancer spinal metastases?", "What about radiotherapy?"),
+        # led with the MRI deadline: nothing on surgery
+        ("How fast should MRI be done in suspected MSCC?", "What about surgery?"),
+    ],
+)
+def test_a_follow_up_is_not_answered_with_the_previous_subject_alone(previous: str, question: str) -> None:
+    # A too-broad follow-up read with the previous question must still be answered about what it asks:
+    # a lead that names none of it answers the previous question again under the new one's title.
+    follow = ask(question, previous=previous)
+    assert follow.follow_up_of is None
+    assert follow == ask(question)  # too broad on its own: the reader is asked for an aspect
+
+
 def test_a_follow_up_complete_or_unknown_on_its_own_ignores_the_previous_question() -> None:
     complete = "What radiotherapy dose fractionation for painful uncomplicated spinal metastases?"
     assert ask(complete, previous=DEX_QUESTION) == ask(complete)  # answerable alone: answered alone

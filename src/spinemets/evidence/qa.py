@@ -7,7 +7,9 @@ from pathlib import Path
 from spinemets.errors import InvalidInputError
 from spinemets.evidence.answer import Answer, AnswerSentence, Synthesis, compose, retrieve, too_broad
 from spinemets.evidence.llm import LLMConfig, LLMSentence, SynthesisError, synthesise
+from spinemets.evidence.retrieval import document_tokens
 from spinemets.evidence.statements import statements_by_id
+from spinemets.evidence.text import analyse, is_generic
 
 QUESTION_LENGTH = (3, 2000)
 """Shortest and longest question taken, in characters (the library, CLI, API and web page alike): a
@@ -107,10 +109,25 @@ def subject_of(answer: Answer) -> str:
 def _as_follow_up(
     question: str, previous: str, k: int, hybrid: bool, cache_dir: Path | None
 ) -> Answer | None:
-    """``question`` answered with ``previous`` beside it, or None when that is no better (still not covered)."""
+    """``question`` answered with ``previous`` beside it, or None when that is no better: still not
+    covered, or led by a statement that names none of what the follow-up itself asks (its words, or a
+    concept they stand for), which answers the previous question again under the new one ("What about
+    radiotherapy?" after a prognosis question led with a bone-modifying agent statement)."""
     combined = follow_up_text(question, previous)
     retrieval, method = retrieve(combined, k, hybrid=hybrid, cache_dir=cache_dir)
     answer = compose(combined, retrieval, method)
-    if not answer.covered:
+    if not answer.covered or not _names_what_is_asked(question, answer):
         return None
     return answer.model_copy(update={"question": question, "follow_up_of": previous})
+
+
+def _names_what_is_asked(question: str, answer: Answer) -> bool:
+    """Whether the lead statement names every specific word of ``question`` (or a concept it stands in for)."""
+    if not answer.summary:
+        return False
+    lead = set(document_tokens(statements_by_id()[answer.summary[0].statement_ids[0]]))
+    analysis = analyse(question)
+    words = [t for t in analysis.tokens if not t.startswith("c_") and not is_generic(t)]
+    return all(
+        w in lead or any(w in ws and c in lead for c, ws in analysis.by_concept.items()) for w in words
+    )
