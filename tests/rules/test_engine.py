@@ -260,3 +260,25 @@ def test_follow_up_schedule_names_ct_myelography_when_mri_is_contraindicated() -
     assert plan is not None
     schedule = next(r for r in plan.recommendations if r.id == "follow-up.mri-schedule")
     assert schedule.text.startswith("Follow up with contrast-enhanced MRI of the whole spine")
+
+
+def test_noms_summary_does_not_call_a_suspected_histology_radiosensitive() -> None:
+    # NOMS waits for the tissue (noms.obtain-histology: "radiosensitivity cannot be judged"), yet the
+    # board summary of the same plan read "Oncologic: histology lymphoma = radiosensitive"
+    scenario = json.loads(
+        (Path(__file__).parent / "scenarios" / "suspected_lymphoma_tissue_pending_mscc.json").read_text()
+    )
+    plan = assess(scenario["patient"]).plan
+    assert plan is not None
+    texts = {r.id: r.text for r in plan.recommendations}
+    assert "cannot be judged" in texts["noms.obtain-histology"]
+    assert (
+        "Oncologic: histology lymphoma = radiosensitive if confirmed on tissue (not yet)"
+        in texts["noms.summary"]
+    )
+    confirmed = copy.deepcopy(scenario["patient"])
+    confirmed["primary"]["histology_confirmed"] = True
+    confirmed_plan = assess(confirmed).plan
+    assert confirmed_plan is not None
+    summary = next(r.text for r in confirmed_plan.recommendations if r.id == "noms.summary")
+    assert "Oncologic: histology lymphoma = radiosensitive (histology table" in summary

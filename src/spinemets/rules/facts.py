@@ -115,6 +115,8 @@ class Facts:
         if rs is None:
             return f"{self.histology_label}: radiosensitivity not established"
         word = "radiosensitive" if rs == "sensitive" else "radioresistant"
+        if self.tissue_pending:  # a suspected tumour type: NOMS waits for the tissue (noms.obtain-histology)
+            word += " if confirmed on tissue (not yet)"
         recalled = histology_table().certainty["noms_radiosensitivity"] == "K"
         flag = f" [classification {RECALLED}" if recalled else ""
         return f"{self.histology_label} = {word} (histology table, NOMS column){flag}"
