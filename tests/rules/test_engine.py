@@ -282,3 +282,15 @@ def test_noms_summary_does_not_call_a_suspected_histology_radiosensitive() -> No
     assert confirmed_plan is not None
     summary = next(r.text for r in confirmed_plan.recommendations if r.id == "noms.summary")
     assert "Oncologic: histology lymphoma = radiosensitive (histology table" in summary
+
+
+def test_steroids_started_before_the_biopsy_agree_with_stopping_them_once_mri_rules_out_mscc() -> None:
+    # Unknown primary, no deficit, ESCC 0 on MRI, on corticosteroids: NICE 1.8.2 says stop
+    # (systemic.stop-steroids); the biopsy caution of the same plan said stopping was 'not settled'
+    path = Path(__file__).parent / "scenarios" / "unknown_primary_on_steroids.json"
+    plan = assess(json.loads(path.read_text())["patient"]).plan
+    assert plan is not None
+    texts = {r.id: r.text for r in plan.recommendations}
+    assert "stop them" in texts["systemic.stop-steroids"]
+    given = texts["systemic.steroids-given-before-biopsy"]
+    assert "not settled" not in given and "stops them once MRI rules out MSCC" in given
