@@ -60,17 +60,29 @@ def unknown_primary(ctx: RuleContext) -> None:
     ctx.emit("work-up.laboratory-screen", basis, extra=extra)
 
 
-@rule("work-up.decompression-progressive-deficit")
+@rule("work-up.decompression-progressive-deficit", "work-up.progressive-deficit-steroids-withheld")
 def unknown_primary_deficit(ctx: RuleContext) -> None:
+    """NL-WM's decompression is for a deficit progressing despite corticosteroids; while they are
+    withheld for the biopsy, a progressing deficit meets a gap in the sources, said as such."""
     f = ctx.facts
     n = ctx.patient.neurology
-    if f.tissue_pending and (
-        n.deterioration_despite_treatment
-        or (n.deficit_progressive and ctx.patient.context.on_corticosteroids)
+    if not f.tissue_pending:
+        return
+    if n.deterioration_despite_treatment or (
+        n.deficit_progressive and ctx.patient.context.on_corticosteroids
     ):
         ctx.emit(
             "work-up.decompression-progressive-deficit",
             [f.histology_label, "progressive deficit despite corticosteroids", *f.surgical_candidate.basis],
+        )
+    elif n.deficit_progressive and ctx.patient.context.on_corticosteroids is not True:
+        ctx.emit(
+            "work-up.progressive-deficit-steroids-withheld",
+            [
+                f.histology_label,
+                "progressive deficit",
+                "no corticosteroids recorded (withheld until the biopsy)",
+            ],
         )
 
 
