@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -470,35 +471,42 @@ def test_a_dask_worker_with_another_spinemets_version_refuses_the_run(
     assert not out.exists() and not (tmp_path / "dask.errors.csv").exists()
 
 
-def test_a_dask_run_whose_scheduler_has_no_worker_stops_naming_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Dask waits forever for a worker: a cluster whose workers were never started, or were all
-    # killed mid-run, hung the command. The run goes on in a thread so a hang fails the test.
-    import threading
-
-    from distributed import Client, LocalCluster
-
-    import spinemets.cohort.run as run_module
-
-    monkeypatch.setattr(run_module, "NO_WORKER_SECONDS", 1, raising=False)
+def _dask_run_in_thread(
+    tmp_path: Path, out: Path, client: object
+) -> tuple[threading.Thread, list[BaseException]]:
+    """Score a small Parquet file on ``client`` in a daemon thread (a hang fails the test, not the
+    suite); ``out`` holds a previous run's bytes, which a failed run must leave as they were."""
     path = _with_bad_rows(tmp_path, 1500, "parquet")
-    out = tmp_path / "dask.parquet"
     out.write_bytes(b"previous run")
     raised: list[BaseException] = []
 
-    def go(client: object) -> None:
+    def go() -> None:
         try:
             score_file(path, out, engine=Engine.dask, client=client, progress=False)
         except BaseException as exc:
             raised.append(exc)
 
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    return thread, raised
+
+
+def test_a_dask_run_whose_scheduler_has_no_worker_stops_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dask waits forever for a worker: a cluster whose workers were never started, or were all
+    # killed mid-run, hung the command. The run goes on in a thread so a hang fails the test.
+    from distributed import Client, LocalCluster
+
+    import spinemets.cohort.run as run_module
+
+    monkeypatch.setattr(run_module, "NO_WORKER_SECONDS", 1, raising=False)
+    out = tmp_path / "dask.parquet"
     with (
         LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster,
         Client(cluster) as client,
     ):
-        thread = threading.Thread(target=go, args=(client,), daemon=True)
-        thread.start()
+        thread, raised = _dask_run_in_thread(tmp_path, out, client)
         thread.join(timeout=20)
         assert not thread.is_alive(), "the run waited for a worker for 20 s"
     assert len(raised) == 1 and isinstance(raised[0], InvalidInputError), raised
@@ -552,26 +560,13 @@ def test_a_chunk_whose_workers_all_die_stops_the_run_naming_the_cluster(tmp_path
 def test_a_dask_run_whose_scheduler_goes_away_stops_naming_it(tmp_path: Path) -> None:
     # The client cancels every task when it loses its scheduler: FutureCancelledError reached the
     # command line as a spinemets "internal error".
-    import threading
-
     from distributed import Client, LocalCluster
 
-    path = _with_bad_rows(tmp_path, 1500, "parquet")
     out = tmp_path / "dask.parquet"
-    out.write_bytes(b"previous run")
-    raised: list[BaseException] = []
-
-    def go(client: object) -> None:
-        try:
-            score_file(path, out, engine=Engine.dask, client=client, progress=False)
-        except BaseException as exc:
-            raised.append(exc)
-
     cluster = LocalCluster(n_workers=0, processes=False, dashboard_address=None)
     address = cluster.scheduler_address
     with Client(cluster) as client:
-        thread = threading.Thread(target=go, args=(client,), daemon=True)
-        thread.start()
+        thread, raised = _dask_run_in_thread(tmp_path, out, client)
         thread.join(timeout=1)  # the tasks wait for a worker
         cluster.close()
         thread.join(timeout=30)
