@@ -377,6 +377,9 @@ def test_call_the_surgeon_leads_with_the_sins_surgical_opinion() -> None:
         ("How long does she have left?", True),
         ("How long should we wait after surgery before starting radiotherapy?", False),
         ("How long between onset of back pain and neurological deficit in MESCC?", False),
+        # "survive" stems to surv, "survival" to surviv: the verb did not reach the survival concept
+        ("How long do patients with lung cancer spinal metastases survive?", True),
+        ("Who survived longer after surgery?", True),
     ],
 )
 def test_how_long_is_a_survival_question_only_when_it_asks_how_long_someone_lives(

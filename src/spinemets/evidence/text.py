@@ -218,6 +218,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "c_prognosis": (
         r"prognos\w+",
         r"survival",
+        # "survive" stems apart from "survival" (surv / surviv): the verb asks the same
+        r"surviv(?:e|es|ed|ing)",
         r"life expectancy",
         r"expected survival",
         # "how long" asks about survival only when it asks how long someone lives ("how long should we
