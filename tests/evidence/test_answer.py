@@ -569,3 +569,12 @@ def test_a_metastasis_without_known_cancer_finds_the_unknown_primary_work_up() -
         h.statement_id for h in answer.retrieved if Topic.unknown_primary in by_id[h.statement_id].topics
     ]
     assert len(found) >= 2, found
+
+
+def test_an_after_clause_ranks_statements_but_does_not_decide_coverage() -> None:
+    # "Radiotherapy after vertebroplasty?" was answered until the setting clause was down-weighted:
+    # that weighting lowered the best score under the coverage threshold, so the question became
+    # "too broad". Whether augmentation replaces radiotherapy is in the base (ASTRO, recalled).
+    answer = ask("Radiotherapy after vertebroplasty?")
+    assert answer.covered, answer.notice
+    assert "rt-astro-not-replaced" in [h.statement_id for h in answer.retrieved]

@@ -215,7 +215,10 @@ def _not_covered(question: str, retrieval: Retrieval, method: RetrievalMethod) -
 def _is_covered(retrieval: Retrieval) -> bool:
     if not retrieval.hits or not retrieval.strong_match:
         return False
-    if retrieval.hits[0].via is RetrievalMethod.bm25 and retrieval.hits[0].score < MIN_TOP_SCORE:
+    top = retrieval.hits[0].score
+    if retrieval.top_score_unqualified is not None:  # "after ..." down-weights for ranking, not for coverage
+        top = max(top, retrieval.top_score_unqualified)
+    if retrieval.hits[0].via is RetrievalMethod.bm25 and top < MIN_TOP_SCORE:
         return False
     return retrieval.coverage >= MIN_COVERAGE
 

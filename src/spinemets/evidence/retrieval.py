@@ -136,6 +136,10 @@ class Retrieval:
     """Words that say what kind of answer the question wants (:attr:`spinemets.evidence.text.Analysis.focus`)."""
     idf: Mapping[str, float] = field(default_factory=dict)
     """Idf of each query token the index knows: how specific it is across the statement base."""
+    top_score_unqualified: float | None = None
+    """The best score with the setting clause counted fully everywhere; None without a setting. The
+    setting's down-weighting ranks the statements; whether the base answers the question at all is
+    judged on this (:func:`spinemets.evidence.answer.compose`)."""
 
 
 class DenseRanker(Protocol):
@@ -315,6 +319,10 @@ class LexicalIndex:
             if scores[i] > 0
         )
         strong = any(self._idf.get(t, 0.0) >= STRONG_IDF for t in tokens if not is_generic(t))
+        unqualified = None
+        if setting:
+            full = self.scores(tokens)
+            unqualified = max((v for i, v in enumerate(full) if scores[i] or v), default=0.0)
         return Retrieval(
             hits=hits,
             query_tokens=tuple(tokens),
@@ -324,6 +332,7 @@ class LexicalIndex:
             setting_tokens=tuple(t for t in tokens if t in setting),
             focus_tokens=tuple(sorted(focus)),
             idf={t: round(self._idf[t], WEIGHT_DIGITS) for t in tokens if t in self._idf},
+            top_score_unqualified=None if unqualified is None else round(unqualified, 4),
         )
 
 
