@@ -911,13 +911,13 @@ def record_bundle(request: HookRequest, service: CdsService, fetch: Fetcher | No
                 value = _fetch_key(
                     request, key, template, fetch, "holds an OperationOutcome (the EHR could not prefetch it)"
                 )
-            elif _failed_search(value):
+            elif failed := _failed_search(value):
                 value = _fetch_key(
                     request,
                     key,
                     template,
                     fetch,
-                    f"is a search the EHR's server reports as failed ({_failed_search(value)})",
+                    f"is a search the EHR's server reports as failed ({failed})",
                 )
         else:
             value = _fetch_key(request, key, template, fetch, "was not sent")
