@@ -21,20 +21,18 @@ import time
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from spinemets.errors import InvalidInputError
 from spinemets.service import audit
 from spinemets.service.db import reader
-from spinemets.service.schema import ApiKeyRow, UserRow, WebSessionRow
+from spinemets.service.schema import ApiKeyRow, LoginFailureRow, UserRow, WebSessionRow
 
 CACHE_SECONDS = 10.0
 KEY_PREFIX = "smk_"
 LOGIN_FAILURES_ALLOWED = 5
 LOGIN_LOCKOUT_SECONDS = 300.0
-FAILURE_NAMES_PRUNE_AT = 10_000
-"""Names with failed sign-ins kept before the expired ones are dropped."""
 
 
 class Scope(StrEnum):
@@ -128,31 +126,29 @@ class Authenticator:
         self.engine = engine
         self._reader = reader(engine)  # look-ups take no write lock (SQLite) and send no BEGIN (PostgreSQL)
         self._cache = _Cache()
-        self._failures: dict[str, list[float]] = {}
-        self._failures_lock = threading.Lock()
 
     def login_blocked(self, username: str) -> bool:
-        """True after :data:`LOGIN_FAILURES_ALLOWED` wrong passwords within :data:`LOGIN_LOCKOUT_SECONDS`."""
-        horizon = time.monotonic() - LOGIN_LOCKOUT_SECONDS
-        with self._failures_lock:
-            recent = [t for t in self._failures.get(username, []) if t > horizon]
-            if recent:
-                self._failures[username] = recent
-            else:  # a name with no recent failure takes no room
-                self._failures.pop(username, None)
-            return len(recent) >= LOGIN_FAILURES_ALLOWED
+        """True after :data:`LOGIN_FAILURES_ALLOWED` wrong passwords within :data:`LOGIN_LOCKOUT_SECONDS`,
+        counted in the database: every worker process sees the same failures, and a restart keeps them."""
+        horizon = time.time() - LOGIN_LOCKOUT_SECONDS
+        with self._reader.connect() as conn:
+            count = conn.execute(
+                select(func.count())
+                .select_from(LoginFailureRow)
+                .where(LoginFailureRow.username == username[:100], LoginFailureRow.failed_at > horizon)
+            ).scalar_one()
+            conn.rollback()
+        return int(count) >= LOGIN_FAILURES_ALLOWED
 
     def _record_failure(self, username: str) -> None:
-        now = time.monotonic()
-        with self._failures_lock:
-            if len(self._failures) > FAILURE_NAMES_PRUNE_AT:
-                # Forget only the names whose failures have all expired. Clearing the whole table
-                # lifted every lockout in force: wrong passwords for enough made-up names bought
-                # more guesses at a real one. What stays is bounded by the failed sign-ins (each one
-                # a scrypt check) that fit in one lockout period.
-                horizon = now - LOGIN_LOCKOUT_SECONDS
-                self._failures = {n: ts for n, ts in self._failures.items() if ts and ts[-1] > horizon}
-            self._failures.setdefault(username, []).append(now)
+        """Keep a wrong password for the lockout window; failures older than the window are dropped
+        (only expired rows: wrong passwords for other names never lift a lockout in force)."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(LoginFailureRow).where(LoginFailureRow.failed_at <= now - LOGIN_LOCKOUT_SECONDS)
+            )
+            conn.execute(insert(LoginFailureRow).values(username=username[:100], failed_at=now))
 
     # API keys -----------------------------------------------------------------------------------
 

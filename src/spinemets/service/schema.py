@@ -107,6 +107,18 @@ class WebSessionRow(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class LoginFailureRow(Base):
+    """A wrong password for a user name (any name typed), kept for the lockout window: every worker
+    process counts the same failures."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_username_failed_at", "username", "failed_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100))
+    failed_at: Mapped[float] = mapped_column(Float)
+    """Seconds since the epoch (wall clock: the processes share no monotonic clock)."""
+
+
 class CdsJtiRow(Base):
     """A CDS Hooks JWT id already used: the primary key makes a second use fail in every worker."""
 
