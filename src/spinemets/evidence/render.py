@@ -43,9 +43,8 @@ def _tail(s: AnswerSentence, markdown: bool) -> str:
 
 
 def to_text(answer: Answer) -> str:
-    lines = [f"Question: {answer.question}", ""]
-    if answer.follow_up_of:
-        lines[-1:] = [f"Read as a follow-up of: {answer.follow_up_of}", ""]
+    follow = [f"Read as a follow-up of: {answer.follow_up_of}"] if answer.follow_up_of else []
+    lines = [f"Question: {answer.question}", *follow, ""]
     if not answer.covered:
         lines.append(answer.notice or "Not covered.")
         return "\n".join(lines) + "\n"

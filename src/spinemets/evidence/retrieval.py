@@ -227,15 +227,19 @@ class LexicalIndex:
         known = sum(self._idf[t] for t in specific if t in self._idf)
         return matched, known / total
 
-    def scores(self, tokens: Sequence[str], setting: frozenset[str] = frozenset()) -> list[float]:
-        """Weighted BM25 score of every statement (statement order).
+    def score_parts(
+        self, tokens: Sequence[str], setting: frozenset[str] = frozenset()
+    ) -> tuple[list[float], list[float], set[int]]:
+        """Weighted BM25 score of every statement (statement order), in two parts: the question's
+        own tokens and its setting's, with the statements whose own text names something asked.
 
         Each distinct query token contributes its posting list, weighted: domain-generic words
         ("spinal", "metastases", "treatment") by :data:`GENERIC_WEIGHT`, concept tokens by
         :data:`CONCEPT_WEIGHT`, so the specific words of a question decide the ranking. Tokens in
         ``setting`` (the question's "after ..." clause) count fully only in a statement whose own text
         names something the question asks about, and :data:`SETTING_WEIGHT` as much elsewhere: the
-        setting qualifies an answer but is none on its own.
+        setting qualifies an answer but is none on its own (:meth:`search` combines the parts; counted
+        fully, they tell whether the base answers the question at all).
         """
         asked = [0.0] * len(self.statements)
         around = [0.0] * len(self.statements)
@@ -250,10 +254,7 @@ class LexicalIndex:
                 part[doc] += weight * w
             if setting and part is asked and not is_generic(tok):
                 about.update(doc for doc in posting[0] if tok in self._own_tokens(doc))
-        return [
-            a + s * (1.0 if doc in about else SETTING_WEIGHT)
-            for doc, (a, s) in enumerate(zip(asked, around, strict=True))
-        ]
+        return asked, around, about
 
     def _own_tokens(self, doc: int) -> frozenset[str]:
         """Tokens of a statement's text and keywords (not its topic labels)."""
@@ -300,7 +301,11 @@ class LexicalIndex:
         tokens, stand_ins, by_concept, setting, focus = analyse(question)
         matched, cov = self.coverage(tokens, stand_ins)
         tokens = list(dict.fromkeys([*tokens, *self.expansion(by_concept)]))
-        scores = self.scores(tokens, setting)
+        own, around, about = self.score_parts(tokens, setting)
+        scores = [
+            a + s * (1.0 if doc in about else SETTING_WEIGHT)
+            for doc, (a, s) in enumerate(zip(own, around, strict=True))
+        ]
         asked = frozenset(tokens)
         for i, st in enumerate(self.statements):
             if scores[i] and out_of_scope(st, asked):
@@ -319,10 +324,10 @@ class LexicalIndex:
             if scores[i] > 0
         )
         strong = any(self._idf.get(t, 0.0) >= STRONG_IDF for t in tokens if not is_generic(t))
-        unqualified = None
-        if setting:
-            full = self.scores(tokens)
-            unqualified = max((v for i, v in enumerate(full) if scores[i] or v), default=0.0)
+        # the best score with the setting counted fully, among the statements still in scope
+        unqualified = (
+            max((own[i] + around[i] for i, v in enumerate(scores) if v), default=0.0) if setting else None
+        )
         return Retrieval(
             hits=hits,
             query_tokens=tuple(tokens),
