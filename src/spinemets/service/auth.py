@@ -31,6 +31,8 @@ from spinemets.service.schema import ApiKeyRow, LoginFailureRow, UserRow, WebSes
 
 CACHE_SECONDS = 10.0
 KEY_PREFIX = "smk_"
+MAX_USERNAME_CHARS = 100
+"""The longest web user name (the users, sessions and sign-in failure tables' column width)."""
 LOGIN_FAILURES_ALLOWED = 5
 LOGIN_LOCKOUT_SECONDS = 300.0
 
@@ -135,7 +137,10 @@ class Authenticator:
             count = conn.execute(
                 select(func.count())
                 .select_from(LoginFailureRow)
-                .where(LoginFailureRow.username == username[:100], LoginFailureRow.failed_at > horizon)
+                .where(
+                    LoginFailureRow.username == username[:MAX_USERNAME_CHARS],
+                    LoginFailureRow.failed_at > horizon,
+                )
             ).scalar_one()
             conn.rollback()
         return int(count) >= LOGIN_FAILURES_ALLOWED
@@ -148,7 +153,9 @@ class Authenticator:
             conn.execute(
                 delete(LoginFailureRow).where(LoginFailureRow.failed_at <= now - LOGIN_LOCKOUT_SECONDS)
             )
-            conn.execute(insert(LoginFailureRow).values(username=username[:100], failed_at=now))
+            conn.execute(
+                insert(LoginFailureRow).values(username=username[:MAX_USERNAME_CHARS], failed_at=now)
+            )
 
     # API keys -----------------------------------------------------------------------------------
 
@@ -255,8 +262,11 @@ class Authenticator:
     def create_user(self, username: str, password: str, scope: Scope | str, *, created_by: str) -> None:
         """A web user; the password must be at least 12 characters."""
         scope = parse_scope(str(scope))
-        if not username or len(username) > 100 or not username.replace(".", "").replace("-", "").isalnum():
-            raise InvalidInputError("username", username, "1 to 100 letters, digits, '.' or '-'")
+        name_ok = username.replace(".", "").replace("-", "").isalnum()
+        if not username or len(username) > MAX_USERNAME_CHARS or not name_ok:
+            raise InvalidInputError(
+                "username", username, f"1 to {MAX_USERNAME_CHARS} letters, digits, '.' or '-'"
+            )
         if len(password) < 12:
             raise InvalidInputError("password", "(hidden)", "at least 12 characters")
         with self.engine.begin() as conn:

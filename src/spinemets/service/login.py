@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from spinemets.service import audit
-from spinemets.service.auth import Authenticator
+from spinemets.service.auth import MAX_USERNAME_CHARS, Authenticator
 from spinemets.service.deps import SESSION_TOKEN, SESSION_USER, get_authenticator, get_store
 from spinemets.service.security import CSRF_FIELD, csrf_token
 from spinemets.service.storage import AssessmentStore
@@ -58,7 +58,6 @@ def login_page(request: Request, next: str = "/") -> HTMLResponse:
     return _page(request, next)
 
 
-MAX_USERNAME_CHARS = 100
 MAX_PASSWORD_CHARS = 500
 MAX_NEXT_CHARS = 500
 
