@@ -693,10 +693,8 @@ def _score_task(
         raise InvalidInputError(
             f"Dask worker {_worker_name()}",
             f"spinemets {own[0]}, score definitions {own[1]}",
-            f"spinemets {client_versions[0]} with score definitions {client_versions[1]}, "
-            "as on the machine that runs the command",
-            "install the same spinemets version on the scheduler and every worker; "
-            "a mix would score some rows by other tables",
+            _client_versions_text(client_versions),
+            f"{SAME_VERSION_EVERYWHERE}; a mix would score some rows by other tables",
         )
     try:
         table = read_chunk(chunk)
@@ -708,6 +706,16 @@ def _score_task(
             f"worker {_worker_name()} cannot open it: {type(exc).__name__}: {exc}"[:400],
         ) from None
     return score_chunk(table, specs_with_options(options), mapping, 0, item_points)
+
+
+SAME_VERSION_EVERYWHERE = "install the same spinemets version on the scheduler and every worker"
+
+
+def _client_versions_text(client: tuple[str, str]) -> str:
+    """What a Dask worker must run: the versions of the machine that runs the command."""
+    return (
+        f"spinemets {client[0]} with score definitions {client[1]}, as on the machine that runs the command"
+    )
 
 
 def _worker_name() -> str:
@@ -1245,14 +1253,11 @@ def _result(client: Any, future: Any) -> ChunkResult:
             if "_score_task()" not in str(exc):
                 raise
             # a worker whose spinemets predates the version check takes other task arguments
-            mine = versions()
             raise InvalidInputError(
                 "--scheduler",
                 address,
-                f"a Dask cluster whose workers run spinemets {mine[0]} with score definitions {mine[1]}, "
-                "as on the machine that runs the command",
-                f"a worker runs another spinemets version ({exc}); install the same version on the "
-                "scheduler and every worker",
+                f"a Dask cluster whose workers run {_client_versions_text(versions())}",
+                f"a worker runs another spinemets version ({exc}); {SAME_VERSION_EVERYWHERE}",
             ) from None
         except KilledWorker as exc:
             raise InvalidInputError(
