@@ -820,10 +820,9 @@ def _failed_search(bundle: Any) -> str | None:
             isinstance(search, Mapping) and search.get("mode") == "outcome" and isinstance(resource, Mapping)
         ):
             continue
-        issues = resource.get("issue") if _is_outcome(resource) else None
-        for issue in issues if isinstance(issues, list) else []:
-            if isinstance(issue, Mapping) and issue.get("severity") in ("error", "fatal"):
-                return f"an OperationOutcome issue of severity {issue['severity']}"
+        failed = fhir.failed_issue(resource) if _is_outcome(resource) else None
+        if failed is not None:
+            return f"an OperationOutcome issue of severity {failed[1]}"
     return None
 
 

@@ -881,20 +881,31 @@ def _search_mode(bundle: Mapping[str, Any], index: int) -> Any:
     return search.get("mode") if isinstance(search, Mapping) else None
 
 
+def failed_issue(outcome: Mapping[str, Any]) -> tuple[int, str] | None:
+    """The first issue of an OperationOutcome that reports a failure (severity ``error`` or ``fatal``),
+    as (index, severity); None when it only informs or warns. Read by ``$assess`` and CDS Hooks alike."""
+    issues = outcome.get("issue")
+    for k, issue in enumerate(issues if isinstance(issues, list) else []):
+        severity = issue.get("severity") if isinstance(issue, Mapping) else None
+        if severity in ("error", "fatal"):
+            return k, str(severity)
+    return None
+
+
 def _search_outcome(outcome: Mapping[str, Any], ref: str, col: _Collector) -> None:
     """An OperationOutcome of a searchset (FHIR R4 Bundle.entry.search.mode ``outcome``: "An
     OperationOutcome that provides additional information about the processing of a search") is not
     patient data: information and warnings are reported as unused; an error or fatal issue may mean
     that the search left resources out, so the record is refused rather than scored as complete."""
-    for k, issue in enumerate(outcome.get("issue") or []):
-        severity = issue.get("severity") if isinstance(issue, Mapping) else None
-        if severity in ("error", "fatal"):
-            raise InvalidInputError(
-                f"{ref}.issue[{k}].severity",
-                severity,
-                "information or warning",
-                "the server reported a failed search: the record may be incomplete",
-            )
+    failed = failed_issue(outcome)
+    if failed is not None:
+        k, severity = failed
+        raise InvalidInputError(
+            f"{ref}.issue[{k}].severity",
+            severity,
+            "information or warning",
+            "the server reported a failed search: the record may be incomplete",
+        )
     col.skip(ref, "search.mode", "outcome", "a note of the server about the search, not patient data")
 
 
