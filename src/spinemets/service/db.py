@@ -305,7 +305,8 @@ def committed_batch(conn: Connection) -> Iterator[None]:
     PostgreSQL: a psycopg pipeline, so the statements queue and go together, with BEGIN (when the
     transaction has not started yet) and COMMIT in the same batches: a new version or a delete, which
     must read the assessment's head first, is two round trips (a create is one statement and needs
-    no batch: :class:`.audit.AuditedWrite`). psycopg itself would send BEGIN and COMMIT each with a round trip of its own, so for the block
+    no batch: :class:`.audit.AuditedWrite`). psycopg itself would send BEGIN and COMMIT each with a
+    round trip of its own, so for the block
     the connection is put in autocommit mode and the batch carries them as statements; the mode is
     restored before the connection goes back (or the connection is discarded if it cannot be).
     Inside the block, statements run on the driver's cursor (:class:`DriverStatement`), not through

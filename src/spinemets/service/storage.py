@@ -299,7 +299,6 @@ class AssessmentStore:
         # an advisory file lock queues the worker processes too, so a waiting writer is woken as
         # soon as the lock is free instead of at its next poll.
         self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
-        self._autocommit = reader(self.engine)
         self._lock_fd: int | None = None
         database = self.engine.url.database if self._write_lock is not None else None
         self._checkpointer: _Checkpointer | None = None
@@ -321,7 +320,7 @@ class AssessmentStore:
             with self.write_transaction() as conn:
                 yield conn
             return
-        with self._autocommit.connect() as conn:
+        with self._reader.connect() as conn:  # on PostgreSQL the reads' engine: autocommit (db.reader)
             yield conn
 
     @contextmanager
