@@ -159,7 +159,9 @@ def register(app: typer.Typer) -> None:
         bootstrap: Annotated[
             int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for C.")
         ] = 200,
-        seed: Annotated[int, typer.Option("--seed", help="Random seed of the bootstrap.")] = 0,
+        seed: Annotated[
+            int, typer.Option("--seed", min=0, help="Random seed of the bootstrap and --sample (0 or more).")
+        ] = 0,
         sample: Annotated[
             int | None, typer.Option("--sample", min=10, help="Validate a random sample of N rows.")
         ] = None,

@@ -450,6 +450,8 @@ def validate_frame(
             )
     if unit not in _TO_MONTHS:
         raise InvalidInputError("--unit", unit, sorted(_TO_MONTHS))
+    if seed < 0:  # numpy's generator takes only non-negative seeds
+        raise InvalidInputError("--seed", seed, "a whole number, 0 or more")
     present = scored_keys(df.columns, "scored file", "no score columns", "FILE")
     keys = list(scores) if scores else present
     for k in keys:
@@ -476,6 +478,8 @@ def validate_frame(
         "rows_missing_time": missing_time,
         "rows_missing_event": missing_event,
         "time_unit_in": unit,
+        "time_column": time,
+        "event_column": event,
         "c_index_orientation": "per score, in its published survival direction: 0.5 = chance, "
         "> 0.5 = ranks survival as published",
         "definitions": DEFINITIONS,
@@ -530,6 +534,7 @@ def validate_frame(
                     "high": None if math.isnan(hi) else round(hi, 4),
                     "bootstrap": bootstrap,
                     "bootstrap_resamples_used": used,
+                    "seed": seed,
                 }
                 s["time_dependent_auc"], not_estimable = _td_auc(t, e, -x)
                 if not_estimable:
@@ -568,7 +573,9 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         f"<p>Score definitions {esc(summary['definitions_version'])}; {summary['rows_used']:,} rows used, "
         f"{summary['rows_excluded_missing_time_or_event']:,} excluded for a missing time or event "
         f"(time missing in {summary['rows_missing_time']:,}, event in {summary['rows_missing_event']:,}). "
-        f"C-index orientation: {esc(summary['c_index_orientation'])}.</p>",
+        f"C-index orientation: {esc(summary['c_index_orientation'])}. Time: follow-up read in "
+        f"{esc(summary['time_unit_in'])} (column {esc(summary['time_column'])}), converted to months "
+        "(a year is 365.25 days and 12 months, a week 7 days); event: column {esc(summary['event_column'])}.</p>",
     ]
     if summary.get("sampled_rows"):  # set by validate_file; every figure below is of the sample
         parts.append(
@@ -587,7 +594,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
                 f"<p>Harrell's C {c['estimate']:.3f} ("
                 + (
                     f"95% percentile bootstrap CI {c['low']:.3f}-{c['high']:.3f}, "
-                    f"{c['bootstrap_resamples_used']} of {c['bootstrap']} resamples had a C"
+                    f"{c['bootstrap_resamples_used']} of {c['bootstrap']} resamples had a C, seed {c['seed']}"
                     if c["low"] is not None
                     else "no bootstrap CI: --bootstrap 0"
                     if not c["bootstrap"]
