@@ -52,3 +52,29 @@ def test_the_report_says_which_unit_the_times_were_read_in() -> None:
     summary, _ = validate_frame(df, time="t", event="e", unit="days", bootstrap=0)
     assert summary["time_unit_in"] == "days"
     assert "follow-up read in days (column t), converted to months" in _html(summary, {})
+
+
+@pytest.mark.parametrize("source", ["csv", "parquet"])
+def test_a_synthetic_cohort_scored_to_csv_with_keep_is_still_validated_as_synthetic(
+    tmp_path: Path, source: str
+) -> None:
+    """A CSV has no file metadata: `--keep` left the `synthetic` column out of a CSV output, so
+    validating it gave a report of simulated survival with no SYNTHETIC label anywhere. A CSV
+    output of synthetic data now keeps the flag as a column, whatever --keep says."""
+    from spinemets.cohort.run import score_file
+    from spinemets.cohort.synth import write_synth
+
+    src = tmp_path / f"synth.{source}"
+    write_synth(60, src, seed=2)
+    if source == "parquet":  # the flag only in the file's metadata, as after an earlier --keep
+        pl.read_parquet(src).drop("synthetic").write_parquet(tmp_path / "flagless.parquet")
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(tmp_path / "flagless.parquet")
+        pq.write_table(table.replace_schema_metadata({b"spinemets.synthetic": b"true"}), src)
+    out = tmp_path / "scored.csv"
+    assert score_file(src, out, keep=["patient_id", "time_months", "event"], progress=False).synthetic
+    assert pl.read_csv(out)["synthetic"].to_list() == [True] * 60
+    summary = validate_file(out, time="time_months", event="event", out_dir=tmp_path / "r", bootstrap=0)
+    assert summary["synthetic"] is True
+    assert "SYNTHETIC DATA" in (tmp_path / "r" / "report.html").read_text()

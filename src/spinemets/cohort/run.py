@@ -1037,6 +1037,9 @@ def score_file(
     )
 
     head: list[pa.Table] = []  # the first chunk's first row as read: its ``synthetic`` flag
+    # A CSV has no file metadata: there the synthetic flag can only travel as the column itself.
+    flag_column: list[bool] = []  # decided on the first chunk, so every chunk has the same columns
+    csv_out = file_format(output, allow_duckdb=True) is FileFormat.csv
 
     def tables() -> Generator[pa.Table, None, None]:
         """The scored chunks in file order, counting rows and gathering errors on the way."""
@@ -1044,13 +1047,17 @@ def score_file(
             table = res.table
             if not head:
                 head.append(table.slice(0, 1))
+                flag_column.append(keep is not None and csv_out and _is_synthetic(input, fmt, head[0]))
             if keep is not None:
                 absent = [c for c in keep if c not in table.column_names]
                 if absent:
                     raise InvalidInputError(
                         "--keep", absent[0], "a column of the input: " + ", ".join(table.column_names)
                     )
-                table = table.select([c for c in table.column_names if c in keep or is_score_column(c)])
+                kept = set(keep) | ({SYNTHETIC_COLUMN} if flag_column[0] else set())
+                table = table.select([c for c in table.column_names if c in kept or is_score_column(c)])
+                if flag_column[0] and SYNTHETIC_COLUMN not in table.column_names:
+                    table = table.add_column(0, SYNTHETIC_COLUMN, pa.repeat(True, table.num_rows))
             if res.errors.height:
                 sink.add(res.errors.with_columns(pl.col("row") + counts["rows"]))
             for k in not_computed:
