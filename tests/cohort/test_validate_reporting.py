@@ -78,3 +78,35 @@ def test_a_synthetic_cohort_scored_to_csv_with_keep_is_still_validated_as_synthe
     summary = validate_file(out, time="time_months", event="event", out_dir=tmp_path / "r", bootstrap=0)
     assert summary["synthetic"] is True
     assert "SYNTHETIC DATA" in (tmp_path / "r" / "report.html").read_text()
+
+
+def test_rows_left_out_for_an_incomplete_score_are_counted_per_score(tmp_path: Path) -> None:
+    """Fourteen rows with a time and an event: 12 with a Tomita total, 2 without (one missing an
+    item but with its band already decided, one with an invalid value). C and AUC use the 12, the
+    band table the 13 banded rows. The summary gave n and n_band_determined but never said how many
+    rows each left out or why, the flow a validation paper reports; it now counts them."""
+    df = pl.concat(
+        [
+            _tomita(12).with_columns(tomita_input_error=pl.lit(False)),
+            pl.DataFrame(
+                {
+                    "t": [3.0, 4.0],
+                    "e": [1, 0],
+                    "tomita_total": [None, None],
+                    "tomita_band": ["terminal_care", None],
+                    "tomita_input_error": [False, True],
+                },
+                schema_overrides={"tomita_total": pl.Int64},
+            ),
+        ]
+    )
+    df.write_parquet(tmp_path / "s.parquet")
+    summary = validate_file(tmp_path / "s.parquet", time="t", event="e", out_dir=tmp_path / "r", bootstrap=0)
+    s = summary["scores"]["tomita"]
+    assert (summary["rows_used"], s["n"], s["n_band_determined"]) == (14, 12, 13)
+    assert (s["n_without_total"], s["n_input_error"], s["n_band_undetermined"]) == (2, 1, 1)
+    report = (tmp_path / "r" / "report.html").read_text()
+    assert (
+        "2 of the 14 rows with a time and an event have no complete total (1 with an invalid value)" in report
+    )
+    assert "1 has its band undetermined and is left out of the band table" in report

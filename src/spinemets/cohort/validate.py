@@ -208,7 +208,11 @@ def _keep(names: Sequence[str], wanted: Mapping[str, str]) -> list[str]:
             others = [c for c in names if not is_score_column(c)]
             raise InvalidInputError(option, column, "a column of the scored file: " + ", ".join(others))
     targets = set(wanted.values())
-    return [c for c in names if c in targets or c.endswith(("_total", "_band")) or c == SYNTHETIC_COLUMN]
+    return [
+        c
+        for c in names
+        if c in targets or c.endswith(("_total", "_band", "_input_error")) or c == SYNTHETIC_COLUMN
+    ]
 
 
 def _read_duckdb(path: Path, wanted: Mapping[str, str], table: str) -> tuple[pl.DataFrame, bool]:
@@ -420,6 +424,10 @@ DEFINITIONS = {
     "(bootstrap_resamples_used)",
     "time_dependent_auc": "cumulative/dynamic AUC at 3, 6 and 12 months (scikit-survival, inverse probability "
     "of censoring weights): deaths by the horizon against rows followed beyond it, on rows with a total",
+    "n_without_total": "rows with a time and an event but no complete total (an item missing, or an invalid "
+    "value: n_input_error), left out of the C-index and the time-dependent AUC",
+    "n_band_undetermined": "rows with a time and an event whose band is not decided by the known items, left "
+    "out of the band table",
     "bands[].median_months": "Kaplan-Meier median survival of the band's rows (band determined, total or not); "
     "null = not reached",
     "bands[].median_ci": "95% CI of that median from the KM curve's pointwise log(-log) CI (lifelines); null = "
@@ -462,7 +470,12 @@ def validate_frame(
     base = df.select(
         t_col.alias("__t"),
         e_col.alias("__e"),
-        *[pl.col(c) for k in keys for c in (f"{k}_total", f"{k}_band")],
+        *[
+            pl.col(c)
+            for k in keys
+            for c in (f"{k}_total", f"{k}_band", f"{k}_input_error")
+            if c in df.columns
+        ],
     ).filter(pl.col("__t").is_not_null() & pl.col("__e").is_not_null())
     if base.height == 0:
         raise InvalidInputError(
@@ -498,6 +511,11 @@ def validate_frame(
         }
         banded = base.filter(pl.col(f"{k}_band").is_not_null())
         s["n_band_determined"] = banded.height
+        # the flow a validation paper reports: who each analysis leaves out, and why
+        s["n_without_total"] = base.height - sub.height
+        if f"{k}_input_error" in base.columns:
+            s["n_input_error"] = int(base[f"{k}_input_error"].cast(pl.Boolean).sum() or 0)
+        s["n_band_undetermined"] = base.height - banded.height
         if banded.height == 0:
             s["bands_not_computed"] = "no row with a time and an event has a determined band"
         else:
@@ -541,6 +559,19 @@ def validate_frame(
                     s["time_dependent_auc_not_estimable"] = not_estimable
         summary["scores"][k] = s
     return summary, plots
+
+
+def _left_out_text(s: dict[str, Any], rows_used: int) -> str:
+    """Which rows of a score each analysis leaves out: the complete-case flow of a validation paper."""
+    n, bad, undetermined = s["n_without_total"], s.get("n_input_error"), s["n_band_undetermined"]
+    why = f" ({bad:,} with an invalid value)" if bad else ""
+    return (
+        f"{n:,} of the {rows_used:,} rows with a time and an event "
+        f"{'has' if n == 1 else 'have'} no complete total{why} and "
+        f"{'is' if n == 1 else 'are'} left out of the C-index and the time-dependent AUC; "
+        f"{undetermined:,} {'has its' if undetermined == 1 else 'have their'} band undetermined and "
+        f"{'is' if undetermined == 1 else 'are'} left out of the band table."
+    )
 
 
 def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
@@ -587,6 +618,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         parts.append(
             f"<p>n with a total: {s['n']:,} ({s['events']:,} events); band determined: {s['n_band_determined']:,}</p>"
         )
+        parts.append(f"<p>{esc(_left_out_text(s, summary['rows_used']))}</p>")
         parts.append(f"<p>Survival direction: {esc(s['survival_direction_text'])}.</p>")
         c = s.get("c_index")
         if c:
