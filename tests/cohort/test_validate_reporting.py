@@ -110,3 +110,27 @@ def test_rows_left_out_for_an_incomplete_score_are_counted_per_score(tmp_path: P
         "2 of the 14 rows with a time and an event have no complete total (1 with an invalid value)" in report
     )
     assert "1 has its band undetermined and is left out of the band table" in report
+
+
+def test_each_band_row_gives_the_points_it_covers() -> None:
+    """The band table named the revised Tokuhashi bands by their meaning only ('< 6 months'): a
+    reader could not see that the row is totals 0-8, nor check it against the paper's own table.
+    Additive scores now give each band's points (revised Tokuhashi 0-8 / 9-11 / 12-15, Tomita 2-3
+    .. 8-10, reference sheet scores.md sections 2a and 3); grades (ESCC, Frankel) have none."""
+    n = 12
+    df = _tomita(n).with_columns(
+        tokuhashi_revised_total=pl.lit(10),
+        tokuhashi_revised_band=pl.lit("over_6_months"),
+        escc_total=pl.lit(4),
+        escc_band=pl.lit("high_grade"),
+    )
+    summary, _ = validate_frame(df, time="t", event="e", bootstrap=0)
+    points = {k: [b.get("points") for b in s["bands"]] for k, s in summary["scores"].items()}
+    assert points["tokuhashi_revised"] == [[0, 8], [9, 11], [12, 15]]
+    assert points["tomita"] == [[2, 3], [4, 5], [6, 7], [8, 10]]
+    assert points["escc"] == [None, None]
+    report = _html(summary, {})
+    assert "<th>points</th>" in report
+    assert "<tr><td>&gt;= 6 months</td><td>9-11</td>" in report
+    assert "<tr><td>terminal care</td><td>8-10</td>" in report
+    assert "<tr><td>high grade</td><td></td>" in report

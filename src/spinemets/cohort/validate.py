@@ -47,7 +47,7 @@ from spinemets.cohort.run import (
 from spinemets.errors import InvalidInputError
 from spinemets.knowledge.bibliography import get_reference
 from spinemets.scores.catalogue import DEFINITIONS_VERSION, SCORES
-from spinemets.scores.engine import BandSurvival, SourceCertainty, SurvivalDirection
+from spinemets.scores.engine import BandSurvival, ScoreKind, SourceCertainty, SurvivalDirection
 
 HORIZONS_MONTHS = (3.0, 6.0, 12.0)
 
@@ -361,6 +361,8 @@ def _km_by_band(
             "band": band.key,
             "label": band.label,
             "published_meaning": band.meaning,
+            # points for additive scores; a grade's band bounds are internal codes, not points
+            "points": [band.low, band.high] if defn.kind is ScoreKind.additive else None,
             "published_expectation": expectation_json(expected[band.key]) if band.key in expected else None,
             "n": n,
         }
@@ -428,6 +430,7 @@ DEFINITIONS = {
     "value: n_input_error), left out of the C-index and the time-dependent AUC",
     "n_band_undetermined": "rows with a time and an event whose band is not decided by the known items, left "
     "out of the band table",
+    "bands[].points": "the totals the band covers, as published (additive scores; null for grades)",
     "bands[].median_months": "Kaplan-Meier median survival of the band's rows (band determined, total or not); "
     "null = not reached",
     "bands[].median_ci": "95% CI of that median from the KM curve's pointwise log(-log) CI (lifelines); null = "
@@ -561,6 +564,14 @@ def validate_frame(
     return summary, plots
 
 
+def _points_text(points: list[int] | None) -> str:
+    """A band's points as the papers print them: ``0-8``, or ``2`` for a one-value band."""
+    if points is None:
+        return ""
+    low, high = points
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
 def _left_out_text(s: dict[str, Any], rows_used: int) -> str:
     """Which rows of a score each analysis leaves out: the complete-case flow of a validation paper."""
     n, bad, undetermined = s["n_without_total"], s.get("n_input_error"), s["n_band_undetermined"]
@@ -648,7 +659,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
             parts.append(f"<p>Kaplan-Meier by band not computed: {esc(s['bands_not_computed'])}.</p>")
         if "bands" in s:
             parts.append(
-                "<table><tr><th>band</th><th>n</th><th>events</th><th>median months (95% CI)</th>"
+                "<table><tr><th>band</th><th>points</th><th>n</th><th>events</th><th>median months (95% CI)</th>"
                 "<th>published expectation</th><th>observed vs expected</th>"
                 "<th>KM survival 3 / 6 / 12 m</th><th>published meaning</th></tr>"
             )
@@ -663,7 +674,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
                     f"n/a ({why[h]})" if surv[h] is None else f"{surv[h]:.2f}" for h in surv
                 )
                 parts.append(
-                    f"<tr><td>{esc(b['label'])}</td><td>{b['n']:,}</td><td>{b.get('events', '')}</td>"
+                    f"<tr><td>{esc(b['label'])}</td><td>{_points_text(b.get('points'))}</td><td>{b['n']:,}</td><td>{b.get('events', '')}</td>"
                     f"<td>{esc(med_text + ci_text) if 'median_ci' in b else esc(b['km_not_estimable'])}</td>{expectation_cells(b)}"
                     f"<td>{esc(surv_text)}</td>"
                     f"<td>{esc(b['published_meaning'])}</td></tr>"
