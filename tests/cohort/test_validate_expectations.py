@@ -127,7 +127,7 @@ def test_a_cohort_simulated_from_the_expectations_is_consistent_with_them(
     medians = [b["median_months"] for b in bands]
     assert medians == pytest.approx([3.6, 9.0, 18.0], rel=0.2)
     html = (tmp_path / "report.html").read_text()
-    assert "predicted survival &lt; 6 months [tokuhashi2005]" in html
+    assert "predicted survival &lt; 6 months (Tokuhashi Y et al. 2005, Spine)" in html
     assert html.count("<td>consistent</td>") == 3
 
     def reject(constant: str) -> None:

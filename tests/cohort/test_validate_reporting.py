@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -134,3 +135,22 @@ def test_each_band_row_gives_the_points_it_covers() -> None:
     assert "<tr><td>&gt;= 6 months</td><td>9-11</td>" in report
     assert "<tr><td>terminal care</td><td>8-10</td>" in report
     assert "<tr><td>high grade</td><td></td>" in report
+
+
+def test_a_published_expectation_is_cited_in_the_report_not_by_an_internal_key() -> None:
+    """The report printed 'predicted survival < 6 months [tokuhashi2005]': a bibliography key the
+    reader cannot resolve (the report has no reference list; only summary.json had the source). It
+    now names the source beside the figure and lists the full reference."""
+    from spinemets.knowledge.bibliography import get_reference
+
+    df = _tomita().with_columns(
+        tokuhashi_revised_total=pl.lit(5), tokuhashi_revised_band=pl.lit("under_6_months")
+    )
+    summary, _ = validate_frame(df, time="t", event="e", bootstrap=0, scores=["tokuhashi_revised"])
+    band = summary["scores"]["tokuhashi_revised"]["bands"][0]
+    ref = get_reference("tokuhashi2005")
+    assert band["published_expectation"]["reference"] == ref.vancouver()
+    report = _html(summary, {})
+    assert "predicted survival &lt; 6 months (Tokuhashi Y et al. 2005, Spine)" in report
+    assert "[tokuhashi2005]" not in report
+    assert html.escape(ref.vancouver()) in report.split("<h2>References</h2>")[1]

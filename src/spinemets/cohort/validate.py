@@ -80,6 +80,7 @@ def expectation_json(e: BandSurvival) -> dict[str, Any]:
         "unverified": e.certainty is SourceCertainty.K,
         "citation": e.citation_id,
         "source": ref.short(),
+        "reference": ref.vancouver(),
     }
 
 
@@ -599,7 +600,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         if e is None:
             return "<td>none published</td><td></td>"
         flag = " (recalled, unverified [K])" if e["unverified"] else ""
-        text = f"{e['statement']}{flag} [{e['citation']}]"
+        text = f"{e['statement']}{flag} ({e['source']})"
         check = b.get("expectation_check", "")
         style = " class='outside'" if check == ExpectationCheck.outside.value else ""
         return f"<td>{esc(text)}</td><td{style}>{esc(check)}</td>"
@@ -684,6 +685,16 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
             parts.append(
                 f"<p><img alt='Kaplan-Meier curves of {esc(s['name'])} by band' src='data:image/png;base64,{plots[k]}'></p>"
             )
+    cited = {
+        b["published_expectation"]["reference"]
+        for s in summary["scores"].values()
+        for b in s.get("bands", [])
+        if b.get("published_expectation")
+    }
+    if cited:
+        parts.append("<h2>References</h2><ul>")
+        parts.extend(f"<li>{esc(r)}</li>" for r in sorted(cited))
+        parts.append("</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
