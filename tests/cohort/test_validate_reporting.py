@@ -154,3 +154,15 @@ def test_a_published_expectation_is_cited_in_the_report_not_by_an_internal_key()
     assert "predicted survival &lt; 6 months (Tokuhashi Y et al. 2005, Spine)" in report
     assert "[tokuhashi2005]" not in report
     assert html.escape(ref.vancouver()) in report.split("<h2>References</h2>")[1]
+
+
+def test_the_report_states_the_methods_summary_json_defines() -> None:
+    """summary.json defined each figure (log(-log) CI of the median, ties counted 1/2 in C, IPCW
+    AUC, complete-case rows); the report, the part a co-author reads, stated none of it."""
+    from spinemets.cohort.validate import DEFINITIONS
+
+    summary, _ = validate_frame(_tomita(), time="t", event="e", bootstrap=0)
+    report = _html(summary, {})
+    methods = report.split("<h2>Methods</h2>")[1]
+    for name, text in DEFINITIONS.items():
+        assert f"<li><code>{html.escape(name)}</code>: {html.escape(text)}</li>" in methods

@@ -685,6 +685,12 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
             parts.append(
                 f"<p><img alt='Kaplan-Meier curves of {esc(s['name'])} by band' src='data:image/png;base64,{plots[k]}'></p>"
             )
+    # the definitions summary.json carries, so the report states its own methods
+    parts.append("<h2>Methods</h2><ul>")
+    parts.extend(
+        f"<li><code>{esc(name)}</code>: {esc(text)}</li>" for name, text in summary["definitions"].items()
+    )
+    parts.append("</ul>")
     cited = {
         b["published_expectation"]["reference"]
         for s in summary["scores"].values()
