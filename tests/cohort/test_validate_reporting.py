@@ -52,7 +52,9 @@ def test_the_report_says_which_unit_the_times_were_read_in() -> None:
     df = _tomita().with_columns(pl.col("t") * 30)
     summary, _ = validate_frame(df, time="t", event="e", unit="days", bootstrap=0)
     assert summary["time_unit_in"] == "days"
-    assert "follow-up read in days (column t), converted to months" in _html(summary, {})
+    report = _html(summary, {})
+    assert "follow-up read in days (column t), converted to months" in report
+    assert "event: column e.</p>" in report
 
 
 @pytest.mark.parametrize("source", ["csv", "parquet"])

@@ -618,7 +618,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         f"(time missing in {summary['rows_missing_time']:,}, event in {summary['rows_missing_event']:,}). "
         f"C-index orientation: {esc(summary['c_index_orientation'])}. Time: follow-up read in "
         f"{esc(summary['time_unit_in'])} (column {esc(summary['time_column'])}), converted to months "
-        "(a year is 365.25 days and 12 months, a week 7 days); event: column {esc(summary['event_column'])}.</p>",
+        f"(a year is 365.25 days and 12 months, a week 7 days); event: column {esc(summary['event_column'])}.</p>",
     ]
     if summary.get("sampled_rows"):  # set by validate_file; every figure below is of the sample
         parts.append(
