@@ -47,13 +47,18 @@ def test_clean_log_verifies(store: AssessmentStore) -> None:
 
 
 def test_edited_entry_is_detected(store: AssessmentStore) -> None:
-    _fill(store)
+    ids = _fill(store)
     _unguard(store)
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE audit_log SET actor = 'someone.else' WHERE seq = 2"))
     report = audit.verify(store.engine)
     assert not report.ok
-    assert report.problems == ("entry 2: content does not match its hash (entry was edited)",)
+    assert report.problems == (
+        "entry 2: content does not match its hash (entry was edited)",
+        # and what the edited entry now claims no longer matches the record it describes
+        f"assessment {ids[1]} v1: stored author 'dr.a' does not match the audit log",
+        f"assessment {ids[1]}: created by 'dr.a' in the database, by 'someone.else' in the audit log",
+    )
 
 
 def test_edited_entry_with_recomputed_hash_breaks_the_next_link(store: AssessmentStore) -> None:
@@ -101,6 +106,83 @@ def test_edited_assessment_content_is_detected(store: AssessmentStore) -> None:
         )
     report = audit.verify(store.engine)
     assert report.problems == (f"assessment {ids[1]} v1: stored content does not match the audit log",)
+
+
+def test_a_deleted_assessment_made_live_again_is_detected(store: AssessmentStore) -> None:
+    # The assessments head row is updated by design (new versions, deletes), so no trigger guards
+    # it: anyone who can write to the database could bring a deleted record back into every list.
+    ids = _fill(store, 2)
+    store.delete(ids[0], author="dr.a")
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE assessments SET deleted = :f, deleted_at = NULL, deleted_by = NULL WHERE id = :i"),
+            {"f": False, "i": ids[0]},
+        )
+    assert audit.verify(store.engine).problems == (
+        f"assessment {ids[0]}: shown as not deleted, but the audit log records its deletion by dr.a",
+    )
+
+
+def test_a_deletion_without_an_audit_entry_is_detected(store: AssessmentStore) -> None:
+    ids = _fill(store, 2)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE assessments SET deleted = :t, deleted_by = 'dr.a' WHERE id = :i"),
+            {"t": True, "i": ids[1]},
+        )
+    assert audit.verify(store.engine).problems == (
+        f"assessment {ids[1]}: marked deleted by 'dr.a', but the audit log records no deletion",
+    )
+
+
+def test_an_assessment_moved_back_to_an_older_version_is_detected(store: AssessmentStore) -> None:
+    # Rewinding latest_version silently shows the superseded version as the current one.
+    ids = _fill(store, 1)
+    store.new_version(ids[0], {"patient_id": "P0"}, {"total": 5}, author="dr.b")
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE assessments SET latest_version = 1 WHERE id = :i"), {"i": ids[0]})
+    assert audit.verify(store.engine).problems == (
+        f"assessment {ids[0]}: shows version 1 as the latest, but the audit log's latest is version 2",
+    )
+
+
+def test_a_changed_creator_of_an_assessment_is_detected(store: AssessmentStore) -> None:
+    ids = _fill(store, 1)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE assessments SET created_by = 'dr.z' WHERE id = :i"), {"i": ids[0]})
+    assert audit.verify(store.engine).problems == (
+        f"assessment {ids[0]}: created by 'dr.z' in the database, by 'dr.a' in the audit log",
+    )
+
+
+def test_an_assessment_missing_from_the_audit_log_is_detected(store: AssessmentStore) -> None:
+    _fill(store, 1)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO assessments (id, patient_id, assessment_date, created_at, created_by, "
+                "latest_version, deleted) VALUES ('forged', 'P7', '2026-01-01', '2026-01-01', 'dr.a', 1, :f)"
+            ),
+            {"f": False},
+        )
+    assert audit.verify(store.engine).problems == ("assessment forged has no audit entry",)
+
+
+@pytest.mark.parametrize(("column", "value"), [("author", "dr.z"), ("ruleset_version", "rules 0")])
+def test_an_edited_author_or_rule_set_of_a_version_is_detected(
+    store: AssessmentStore, column: str, value: str
+) -> None:
+    # Who saved a version and under which rules are shown on every report: they are part of the record.
+    ids = _fill(store, 2)
+    _unguard(store)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(f"UPDATE assessment_versions SET {column} = :v WHERE assessment_id = :i"),
+            {"v": value, "i": ids[1]},
+        )
+    assert audit.verify(store.engine).problems == (
+        f"assessment {ids[1]} v1: stored {column} {value!r} does not match the audit log",
+    )
 
 
 def test_cli_audit_verify_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

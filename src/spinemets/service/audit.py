@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import pydantic_core
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, Text, bindparam, cast, func, insert, literal, sel
 from sqlalchemy.engine import Connection
 
 from spinemets.service.db import DriverStatement, PairedWrite, reader, snapshot
-from spinemets.service.schema import AssessmentVersionRow, AuditEntryRow, AuditHeadRow, Base
+from spinemets.service.schema import AssessmentRow, AssessmentVersionRow, AuditEntryRow, AuditHeadRow, Base
 
 GENESIS = "0" * 64
 
@@ -315,12 +316,42 @@ def entries(engine: Engine, *, object_id: str | None = None, limit: int = 1000) 
     ]
 
 
+VERSION_ACTIONS = frozenset({"assessment.create", "assessment.new_version"})
+"""Entries that record a stored version (their details carry its content hash and rule-set version)."""
+
+
+@dataclass
+class _LoggedVersion:
+    """What the audit log says about one stored version."""
+
+    content_sha256: str
+    author: str
+    ruleset_version: str | None  # None in entries that did not record it
+
+
+@dataclass
+class _LoggedAssessment:
+    """What the audit log says about one assessment's head row (``assessments``)."""
+
+    created_by: str | None = None
+    latest_version: int = 0
+    deleted_by: str | None = None
+
+
 def verify(engine: Engine) -> VerifyReport:
-    """Walk the whole chain and every stored version; report each broken link or mismatch."""
+    """Walk the whole chain, every stored version and every assessment; report each broken link or mismatch.
+
+    Besides the chain itself, what the database shows must be what the log recorded: each version's
+    content, author and rule-set version, and each assessment's creator, latest version and
+    deletion. The ``assessments`` rows change by design (a new version, a delete), so no trigger
+    guards them; without this check an edit there (a deleted record brought back, the latest
+    version moved back to a superseded one) would pass unseen.
+    """
     problems: list[str] = []
     expected_prev = GENESIS
     expected_seq = 1
-    version_hashes: dict[tuple[str, int], str] = {}
+    versions: dict[tuple[str, int], _LoggedVersion] = {}
+    assessments: dict[str, _LoggedAssessment] = {}
     count = 0
     with snapshot(engine).connect() as conn:
         streamed = {"stream_results": True, "yield_per": 500}  # a server-side cursor: the log can be large
@@ -337,9 +368,7 @@ def verify(engine: Engine) -> VerifyReport:
             )
             if recomputed != r.hash:
                 problems.append(f"entry {r.seq}: content does not match its hash (entry was edited)")
-            if r.action in {"assessment.create", "assessment.new_version"}:
-                details = json.loads(r.details)
-                version_hashes[(r.object_id, int(details["version"]))] = str(details["content_sha256"])
+            _note_assessment_entry(r, versions, assessments)
             expected_prev = r.hash
             expected_seq = r.seq + 1
         head = conn.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1)).one()
@@ -348,26 +377,110 @@ def verify(engine: Engine) -> VerifyReport:
                 f"chain head says entry {head.seq} is the last but the log ends at {expected_seq - 1} "
                 "(entries were removed from the end, or the head was edited)"
             )
-        checked = 0
-        stmt = select(
-            AssessmentVersionRow.assessment_id,
-            AssessmentVersionRow.version,
-            AssessmentVersionRow.inputs,
-            AssessmentVersionRow.outputs,
-            AssessmentVersionRow.content_sha256,
-        )
-        for v in conn.execute(stmt, execution_options=streamed):
-            checked += 1
-            key = (v.assessment_id, v.version)
-            actual = content_hash(v.inputs, v.outputs)
-            logged = version_hashes.pop(key, None)
-            if logged is None:
-                problems.append(f"assessment {v.assessment_id} v{v.version} has no audit entry")
-            elif actual != logged or actual != v.content_sha256:
-                problems.append(
-                    f"assessment {v.assessment_id} v{v.version}: stored content does not match the audit log"
-                )
-        for aid, ver in sorted(version_hashes):
-            problems.append(f"assessment {aid} v{ver} is in the audit log but missing from the database")
+        checked = _check_versions(conn, versions, streamed, problems)
+        _check_assessments(conn, assessments, streamed, problems)
         conn.rollback()
     return VerifyReport(ok=not problems, entries=count, versions_checked=checked, problems=tuple(problems))
+
+
+def _note_assessment_entry(
+    r: Any, versions: dict[tuple[str, int], _LoggedVersion], assessments: dict[str, _LoggedAssessment]
+) -> None:
+    """Record what an entry says about an assessment (its versions, creator, deletion)."""
+    if r.object_type != "assessment":
+        return
+    logged = assessments.setdefault(r.object_id, _LoggedAssessment())
+    if r.action in VERSION_ACTIONS:
+        details = json.loads(r.details)
+        version = int(details["version"])
+        versions[(r.object_id, version)] = _LoggedVersion(
+            str(details["content_sha256"]), r.actor, details.get("ruleset_version")
+        )
+        logged.latest_version = max(logged.latest_version, version)
+        if r.action == "assessment.create":
+            logged.created_by = r.actor
+    elif r.action == "assessment.delete":
+        logged.deleted_by = r.actor
+
+
+def _check_versions(
+    conn: Connection,
+    logged_versions: dict[tuple[str, int], _LoggedVersion],
+    streamed: dict[str, Any],
+    problems: list[str],
+) -> int:
+    """Compare every stored version with its entry; returns how many versions were checked."""
+    checked = 0
+    stmt = select(
+        AssessmentVersionRow.assessment_id,
+        AssessmentVersionRow.version,
+        AssessmentVersionRow.inputs,
+        AssessmentVersionRow.outputs,
+        AssessmentVersionRow.content_sha256,
+        AssessmentVersionRow.author,
+        AssessmentVersionRow.ruleset_version,
+    )
+    for v in conn.execute(stmt, execution_options=streamed):
+        checked += 1
+        key = (v.assessment_id, v.version)
+        actual = content_hash(v.inputs, v.outputs)
+        logged = logged_versions.pop(key, None)
+        if logged is None:
+            problems.append(f"assessment {v.assessment_id} v{v.version} has no audit entry")
+        elif actual != logged.content_sha256 or actual != v.content_sha256:
+            problems.append(
+                f"assessment {v.assessment_id} v{v.version}: stored content does not match the audit log"
+            )
+        elif v.author != logged.author:
+            problems.append(
+                f"assessment {v.assessment_id} v{v.version}: stored author {v.author!r} does not match the audit log"
+            )
+        elif logged.ruleset_version is not None and v.ruleset_version != logged.ruleset_version:
+            problems.append(
+                f"assessment {v.assessment_id} v{v.version}: stored ruleset_version {v.ruleset_version!r} "
+                "does not match the audit log"
+            )
+    for aid, ver in sorted(logged_versions):
+        problems.append(f"assessment {aid} v{ver} is in the audit log but missing from the database")
+    return checked
+
+
+def _check_assessments(
+    conn: Connection, logged: dict[str, _LoggedAssessment], streamed: dict[str, Any], problems: list[str]
+) -> None:
+    """Compare every assessment's head row (creator, latest version, deletion) with the log."""
+    stmt = select(
+        AssessmentRow.id,
+        AssessmentRow.created_by,
+        AssessmentRow.latest_version,
+        AssessmentRow.deleted,
+        AssessmentRow.deleted_by,
+    )
+    for a in conn.execute(stmt, execution_options=streamed):
+        said = logged.get(a.id)
+        if said is None or said.created_by is None:
+            problems.append(f"assessment {a.id} has no audit entry")
+            continue
+        if a.created_by != said.created_by:
+            problems.append(
+                f"assessment {a.id}: created by {a.created_by!r} in the database, "
+                f"by {said.created_by!r} in the audit log"
+            )
+        if a.latest_version != said.latest_version:
+            problems.append(
+                f"assessment {a.id}: shows version {a.latest_version} as the latest, "
+                f"but the audit log's latest is version {said.latest_version}"
+            )
+        if a.deleted and said.deleted_by is None:
+            problems.append(
+                f"assessment {a.id}: marked deleted by {a.deleted_by!r}, but the audit log records no deletion"
+            )
+        elif not a.deleted and said.deleted_by is not None:
+            problems.append(
+                f"assessment {a.id}: shown as not deleted, but the audit log records its deletion by {said.deleted_by}"
+            )
+        elif a.deleted and a.deleted_by != said.deleted_by:
+            problems.append(
+                f"assessment {a.id}: deleted by {a.deleted_by!r} in the database, "
+                f"by {said.deleted_by!r} in the audit log"
+            )
