@@ -310,3 +310,48 @@ def test_a_session_ends_its_lifetime_after_sign_in_however_busy(
     offset[0] = 1.2 * max_age  # 0.3 of the lifetime after the last request, 1.2 after the sign-in
     assert client.get("/api/v1/assessments").status_code == 401
     assert client.get("/history", follow_redirects=False).headers["location"].startswith("/auth/login")
+
+
+def test_the_embedded_database_and_its_folder_are_private_to_the_service_account(tmp_path: Path) -> None:
+    # Every patient record is in the SQLite file (and the newest writes in its -wal file): made with
+    # the usual umask 022 they were 0644 in a 0755 folder, readable by every account on the host,
+    # while the session key beside them was 0600.
+    import os
+    import stat
+
+    from spinemets.service.app import create_app
+    from spinemets.service.settings import load_settings
+
+    from .conftest import LOOPBACK, LOOPBACK_URL
+
+    data = tmp_path / "fresh" / "data"
+    old_umask = os.umask(0o022)
+    try:
+        app = create_app(load_settings(data_dir=data, auth_mode="loopback_open"))
+        with TestClient(app, client=LOOPBACK, base_url=LOOPBACK_URL) as c:
+            assert c.post("/api/v1/assessments", json={"patient": EXAMPLE}).status_code == 201
+            files = sorted(p.name for p in data.iterdir())
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()}
+    finally:
+        os.umask(old_umask)
+    assert {"spinemets.db", "spinemets.db-wal", "session.key"} <= set(files)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert {name: mode & 0o077 for name, mode in modes.items()} == dict.fromkeys(files, 0)
+
+
+def test_an_existing_database_others_can_read_is_named_in_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from spinemets.service.storage import AssessmentStore
+
+    db = tmp_path / "spinemets.db"
+    AssessmentStore(f"sqlite:///{db}").close()
+    db.chmod(0o644)  # made by an earlier version, or copied in
+    caplog.set_level(logging.WARNING, logger="spinemets.service")
+    AssessmentStore(f"sqlite:///{db}").close()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"the database {db} has mode 644: other accounts on this host can read patient records; "
+        "make it private with chmod 600 (and its -wal and -shm files)"
+    ]

@@ -28,6 +28,7 @@ import spinemets
 from spinemets.errors import InvalidInputError
 from spinemets.service import api, login, problems
 from spinemets.service.auth import Authenticator
+from spinemets.service.db import private_folder
 from spinemets.service.security import SecurityMiddleware
 from spinemets.service.settings import ServiceSettings, is_loopback, load_settings
 from spinemets.service.storage import AssessmentStore
@@ -76,7 +77,7 @@ def session_secret(settings: ServiceSettings) -> str:
 
 def _publish_new_key(path: Path) -> None:
     """Write a random key to a temporary file (mode 0600) and link it to ``path`` unless it exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=".session.key.", dir=path.parent)
     try:
         try:

@@ -12,6 +12,9 @@ Migrations ship inside the package and run on first use; they are serialised acr
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -27,6 +30,45 @@ from sqlalchemy.sql.expression import Insert, Select, Update
 from spinemets.errors import InvalidInputError
 
 _MIGRATION_LOCK_ID = 0x5E1E_3E75
+log = logging.getLogger("spinemets.service")
+
+PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+"""The data folder and the embedded database hold every patient record: the service's account only."""
+
+
+def private_folder(path: Path) -> None:
+    """Create ``path`` (and its parents) when missing, the folder itself open to its owner only.
+
+    An existing folder is left as it is: its mode is the operator's choice.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER_MODE)
+
+
+def _private_sqlite_file(db: Path) -> None:
+    """Create the SQLite database file empty with mode 0600 before SQLite opens it.
+
+    SQLite would create it with the process's umask (0644 as a rule: readable by every account on
+    the host) and gives its -wal and -shm files the database file's permissions, so making this one
+    private makes all three private. An existing database that others can read is named in a warning
+    (its mode is left to the operator: a backup job may read it through its group).
+    """
+    private_folder(db.parent)
+    try:
+        fd = os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        mode = stat.S_IMODE(db.stat().st_mode)
+        if mode & 0o077:
+            log.warning(
+                "the database %s has mode %03o: other accounts on this host can read patient records; "
+                "make it private with chmod 600 (and its -wal and -shm files)",
+                db,
+                mode,
+            )
+        return
+    os.close(fd)
+
+
 #: How long an SQLite writer waits for the write lock before giving up (busy handler).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: A pooled PostgreSQL connection idle for longer than this is checked with a round trip before use.
@@ -34,15 +76,15 @@ PING_AFTER_IDLE_S = 5.0
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10) -> Engine:
-    """An engine for ``url`` configured for safe concurrent use; creates the SQLite folder."""
+    """An engine for ``url`` configured for safe concurrent use; creates the SQLite folder and file (private)."""
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with the URL in it
         raise InvalidInputError("database_url", "(hidden)", "an SQLAlchemy URL", type(exc).__name__) from None
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database or ""
-        if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        if db and db != ":memory:" and not db.startswith("file:"):
+            _private_sqlite_file(Path(db))
         engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
         _sqlite_pragmas(engine, sqlite_synchronous)
         return engine
