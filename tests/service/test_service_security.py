@@ -355,3 +355,30 @@ def test_an_existing_database_others_can_read_is_named_in_a_warning(
         f"the database {db} has mode 644: other accounts on this host can read patient records; "
         "make it private with chmod 600 (and its -wal and -shm files)"
     ]
+
+
+def test_an_api_key_with_the_longest_name_allowed_can_still_write(store: object) -> None:
+    # The caller's name (key:<id>:<name>) is stored as the author and the audit actor, 200 characters
+    # wide; a key named with 184 to 200 characters was accepted, and on PostgreSQL every write it
+    # made was then a 500 (StringDataRightTruncation).
+    from spinemets.errors import InvalidInputError
+    from spinemets.service import audit
+    from spinemets.service.auth import MAX_KEY_NAME_CHARS, Authenticator
+    from spinemets.service.schema import ACTOR_CHARS, ApiKeyRow
+    from spinemets.service.storage import AssessmentStore
+
+    assert isinstance(store, AssessmentStore)
+    authn = Authenticator(store.engine)
+    with pytest.raises(InvalidInputError, match=f"a label of 1 to {MAX_KEY_NAME_CHARS} characters"):
+        authn.create_api_key("k" * (MAX_KEY_NAME_CHARS + 1), "write", created_by="admin")
+    key, info = authn.create_api_key("k" * MAX_KEY_NAME_CHARS, "write", created_by="admin")
+    old_key, old_info = authn.create_api_key("old", "write", created_by="admin")
+    with store.engine.begin() as conn:  # a key named before the limit: its name is as long as the column
+        conn.execute(update(ApiKeyRow).where(ApiKeyRow.key_id == old_info.key_id).values(name="o" * 200))
+    for presented, key_id in ((key, info.key_id), (old_key, old_info.key_id)):
+        principal = authn.check_api_key(presented)
+        assert principal is not None and principal.name.startswith(f"key:{key_id}:")
+        assert len(principal.name) <= ACTOR_CHARS
+        made = store.create({}, {}, author=principal.name, patient_id=None, ruleset_version="r")
+        store.delete(made.id, author=principal.name)
+    assert audit.verify(store.engine).ok

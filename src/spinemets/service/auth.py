@@ -27,10 +27,14 @@ from sqlalchemy.engine import Connection
 from spinemets.errors import InvalidInputError
 from spinemets.service import audit
 from spinemets.service.db import reader
-from spinemets.service.schema import ApiKeyRow, LoginFailureRow, UserRow, WebSessionRow
+from spinemets.service.schema import ACTOR_CHARS, ApiKeyRow, LoginFailureRow, UserRow, WebSessionRow
 
 CACHE_SECONDS = 10.0
 KEY_PREFIX = "smk_"
+KEY_ID_BYTES = 6
+"""Random bytes of a new key's id (12 hex digits)."""
+MAX_KEY_NAME_CHARS = ACTOR_CHARS - len("key:") - 2 * KEY_ID_BYTES - len(":")
+"""The longest API key name: the caller's name ``key:<id>:<name>`` is stored as author and audit actor."""
 MAX_USERNAME_CHARS = 100
 """The longest web user name (the users, sessions and sign-in failure tables' column width)."""
 LOGIN_FAILURES_ALLOWED = 5
@@ -162,9 +166,9 @@ class Authenticator:
     def create_api_key(self, name: str, scope: Scope | str, *, created_by: str) -> tuple[str, ApiKeyInfo]:
         """A new key; returns the full key (shown once, never stored) and its listing."""
         scope = parse_scope(str(scope))
-        if not name or len(name) > 200:
-            raise InvalidInputError("name", name, "a label of 1 to 200 characters")
-        key_id = secrets.token_hex(6)
+        if not name or len(name) > MAX_KEY_NAME_CHARS:
+            raise InvalidInputError("name", name, f"a label of 1 to {MAX_KEY_NAME_CHARS} characters")
+        key_id = secrets.token_hex(KEY_ID_BYTES)
         secret = secrets.token_urlsafe(32)
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as conn:
@@ -251,8 +255,10 @@ class Authenticator:
             return None
         if not hmac.compare_digest(row.secret_sha256, _sha256(secret)):
             return None
+        # cut to the width of the author and actor columns: a key named before MAX_KEY_NAME_CHARS
+        # may be longer, and the key id at the front already says which key it was
         principal = Principal(
-            name=f"key:{key_id}:{row.name}", kind=PrincipalKind.api_key, scope=Scope(row.scopes)
+            name=f"key:{key_id}:{row.name}"[:ACTOR_CHARS], kind=PrincipalKind.api_key, scope=Scope(row.scopes)
         )
         self._cache.put(presented, principal)
         return principal

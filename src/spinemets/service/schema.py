@@ -12,6 +12,10 @@ import datetime as dt
 from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+ACTOR_CHARS = 200
+"""Width of the columns that name who did something (author, created_by, deleted_by, the audit actor):
+every caller's name (:attr:`.auth.Principal.name`) must fit."""
+
 
 class Base(DeclarativeBase):
     """Declarative base; ``Base.metadata`` is the migrations' target."""
@@ -25,11 +29,11 @@ class AssessmentRow(Base):
     patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
     assessment_date: Mapped[dt.date] = mapped_column(Date, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    created_by: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(ACTOR_CHARS))
     latest_version: Mapped[int] = mapped_column(Integer)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    deleted_by: Mapped[str | None] = mapped_column(String(200))
+    deleted_by: Mapped[str | None] = mapped_column(String(ACTOR_CHARS))
 
 
 class AssessmentVersionRow(Base):
@@ -39,7 +43,7 @@ class AssessmentVersionRow(Base):
     assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    author: Mapped[str] = mapped_column(String(200))
+    author: Mapped[str] = mapped_column(String(ACTOR_CHARS))
     ruleset_version: Mapped[str] = mapped_column(String(64))
     inputs: Mapped[str] = mapped_column(Text)
     """The patient as entered, JSON text exactly as hashed."""
@@ -54,7 +58,7 @@ class AuditEntryRow(Base):
     __tablename__ = "audit_log"
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[str] = mapped_column(String(40))
-    actor: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(ACTOR_CHARS))
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(64))
     object_id: Mapped[str] = mapped_column(String(64))
@@ -81,7 +85,7 @@ class ApiKeyRow(Base):
     secret_sha256: Mapped[str] = mapped_column(String(64))
     scopes: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    created_by: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(ACTOR_CHARS))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
