@@ -585,3 +585,32 @@ def test_the_performance_ranges_read_the_same_in_schema_and_docs() -> None:
         parse_patient({"performance": {"kps": 65}})
     quoted = " ".join((docs / "service.md").read_text().split())
     assert f"patient.{str(refused.value).removesuffix('; got 65')}`" in quoted
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"age years": 60}, r"^age years must be a known field; got 60 \(.*did you mean age_years\?\)$"),
+        (
+            {"performance": {"KPS": 60}},
+            r"^performance\.KPS must be a known field; .*did you mean performance\.kps\?",
+        ),
+        (
+            {"lesions": [{"level": "T1", "escc-grade": "1a"}]},
+            r"^lesions\[0\]\.escc-grade must be a known field; got '1a'",
+        ),
+        (
+            {"labs": {"albumin": {"value": 3, "unit": "g/dL", "Unit": "g/L"}}},
+            r"^labs\.albumin\.Unit must be a known field; .*did you mean labs\.albumin\.unit\?",
+        ),
+    ],
+)
+def test_an_unknown_field_is_named_as_written_even_when_it_is_no_lower_case_identifier(
+    data: dict[str, Any], message: str
+) -> None:
+    # pydantic names a union's members by their type (``Quantity``, ``function-after[...]``); a key the
+    # caller wrote in capitals or with a space or hyphen was taken for one and dropped from the path, so
+    # the message named the parent ("performance must be a known field ... did you mean performance?")
+    # or nothing at all (" must be a known field").
+    with pytest.raises(InvalidInputError, match=message):
+        parse_patient(data)

@@ -69,6 +69,23 @@ def _is_union_tag(part: Any) -> bool:
     return part in _SCALAR_TAGS or not part.isidentifier() or part[:1].isupper()
 
 
+def _union_tags(err: Mapping[str, Any]) -> frozenset[int]:
+    """Where in ``err``'s location a union member is named.
+
+    The last part of an unknown-field error is the key as the caller wrote it (``KPS``, ``age years``,
+    ``escc-grade``), never a member, whatever its spelling: it stays in the path.
+    """
+    loc = tuple(err.get("loc", ()))
+    end = len(loc) - 1 if err.get("type") == "extra_forbidden" else len(loc)
+    return frozenset(i for i, part in enumerate(loc[:end]) if _is_union_tag(part))
+
+
+def _without_tags(err: Mapping[str, Any]) -> tuple[Any, ...]:
+    """``err``'s location with the union members' names dropped: the field as the caller wrote it."""
+    tags = _union_tags(err)
+    return tuple(p for i, p in enumerate(err.get("loc", ())) if i not in tags)
+
+
 def collapse_unions(errors: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """One error per field of a union (``albumin: Quantity | float``), at the field's own path.
 
@@ -83,7 +100,7 @@ def collapse_unions(errors: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
     order: list[tuple[Any, ...]] = []
     for err in errors:
         loc = tuple(err.get("loc", ()))
-        cut = next((i for i, part in enumerate(loc) if _is_union_tag(part)), None)
+        cut = min(_union_tags(err), default=None)
         key = loc if cut is None else ("union", cut, *loc[:cut])
         if key not in groups:
             groups[key] = []
@@ -103,11 +120,11 @@ def collapse_unions(errors: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
             member = deepest["loc"][cut]
             for err in found:
                 if err["loc"][cut] == member:
-                    out.append({**err, "loc": tuple(p for p in err["loc"] if not _is_union_tag(p))})
+                    out.append({**err, "loc": _without_tags(err)})
             continue
         # every member refused the value as a whole: one error listing what the field takes
         best = dict(found[0])
-        best["loc"] = tuple(p for p in best.get("loc", ()) if not _is_union_tag(p))
+        best["loc"] = _without_tags(best)
         if len(found) > 1:
             best["type"] = "union_members"
             best["msg"] = " or ".join(dict.fromkeys(_msg(str(e.get("msg", ""))) for e in found))
@@ -195,6 +212,8 @@ def _near_fields(model: type[BaseModel], loc: tuple[Any, ...], path: str) -> lis
 
     walk(parent, "", 0)
     leaf = {p: p.rsplit(".", 1)[-1] for p in paths}
+    # field names are snake_case: "KPS", "Age Years" and "escc-grade" are compared as kps, age_years, escc_grade
+    name = re.sub(r"[\s-]+", "_", name.strip()).lower()
     found = [p for p in paths if leaf[p] == name]
     if not found and len(name) >= 3:
         found = [p for p in paths if leaf[p].startswith(name) or name.startswith(leaf[p] + "_")]
