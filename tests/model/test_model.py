@@ -614,3 +614,25 @@ def test_an_unknown_field_is_named_as_written_even_when_it_is_no_lower_case_iden
     # or nothing at all (" must be a known field").
     with pytest.raises(InvalidInputError, match=message):
         parse_patient(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"age_years": True}, "age_years"),
+        ({"performance": {"ecog": True}}, r"performance\.ecog"),
+        ({"pain": {"severity_nrs": False}}, r"pain\.severity_nrs"),
+        ({"burden": {"extraspinal_bone_metastases": True}}, r"burden\.extraspinal_bone_metastases"),
+        ({"labs": {"crp_mg_dl": True}}, r"labs\.crp_mg_dl"),
+        ({"labs": {"albumin": True}}, r"labs\.albumin"),
+        ({"labs": {"albumin": {"value": True, "unit": "g/dL"}}}, r"labs\.albumin\.value"),
+        ({"lesions": [{"level": "T4", "collapse_percent": False}]}, r"lesions\[0\]\.collapse_percent"),
+    ],
+)
+def test_true_or_false_is_not_a_number(data: dict[str, Any], field: str) -> None:
+    # JSON true was read as 1 and false as 0 (pydantic's lax mode): "age_years": true became a one-year-old
+    # and "ecog": true ECOG 1, a fact nobody recorded.
+    with pytest.raises(
+        InvalidInputError, match=rf"^{field} must be a number, not true or false .*; got (True|False)"
+    ):
+        parse_patient(data)

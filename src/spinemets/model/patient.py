@@ -8,6 +8,7 @@ range it could take and what to obtain, it never assumes. Lists default to empty
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -53,8 +54,25 @@ def _stored(info: ValidationInfo) -> bool:
     return isinstance(info.context, dict) and bool(info.context.get(STORED_RECORD))
 
 
+def _takes_bool(annotation: object) -> bool:
+    """Whether a field's type accepts true/false itself (``bool | None``), not only as a number."""
+    return annotation is bool or any(_takes_bool(arg) for arg in typing.get_args(annotation))
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, v: object, info: ValidationInfo) -> object:
+        # pydantic's lax mode reads true as 1 and false as 0: "age_years": true would be a one-year-old
+        # and "ecog": true ECOG 1, facts nobody recorded. A number field takes numbers only.
+        if isinstance(v, bool) and info.field_name is not None:
+            field = cls.model_fields[info.field_name]
+            if not _takes_bool(field.annotation):
+                about = f" ({field.description.rstrip('.')})" if field.description else ""
+                raise InvalidInputError(info.field_name, v, f"a number, not true or false{about}")
+        return v
 
 
 class PrimaryTumour(_Model):
@@ -322,8 +340,10 @@ class LymphNodes(_Model):
 
 
 class Quantity(_Model):
-    value: float = Field(ge=0)
-    unit: str
+    """A measured amount with its unit (the albumin's unit is read by :mod:`spinemets.model.units`)."""
+
+    value: float = Field(ge=0, description="The amount, in the unit given.")
+    unit: str = Field(description="The unit of the value, e.g. g/dL or g/L for albumin.")
 
 
 class Labs(_Model):
