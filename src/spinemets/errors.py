@@ -14,6 +14,7 @@ Clinical caveats are warnings, not errors: see :class:`ClinicalCaveat`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 
@@ -52,6 +53,20 @@ def not_utf8(exc: UnicodeDecodeError) -> str:
     """Where a file stops being UTF-8, for a message (e.g. a Latin-1 export with accented names)."""
     byte = exc.object[exc.start : exc.start + 1].hex()
     return f"byte 0x{byte} at offset {exc.start} is not UTF-8, perhaps Latin-1 or Windows-1252"
+
+
+def json_too_big(exc: BaseException) -> str | None:
+    """What a JSON document must be when the parser gave up on its size rather than its syntax (nested
+    too deeply for the recursion limit, an integer longer than Python converts), or None for any other
+    error. One wording for a request body and for a file."""
+    if isinstance(exc, RecursionError):
+        return (
+            f"JSON nested less deeply than the parser allows (about {sys.getrecursionlimit()} levels; "
+            "a patient needs fewer than 10)"
+        )
+    if isinstance(exc, ValueError) and "digits" in str(exc):
+        return f"numbers of at most {sys.get_int_max_str_digits()} digits"
+    return None
 
 
 class UnknownScoreError(InvalidInputError):

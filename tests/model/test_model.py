@@ -636,3 +636,44 @@ def test_true_or_false_is_not_a_number(data: dict[str, Any], field: str) -> None
         InvalidInputError, match=rf"^{field} must be a number, not true or false .*; got (True|False)"
     ):
         parse_patient(data)
+
+
+JSON_FILE_ERRORS = [
+    pytest.param(
+        b'{"age_years": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        r"input must be JSON nested less deeply than the parser allows \(about \d+ levels; a patient needs "
+        r"fewer than 10\); got '.*deep\.json'$",
+        id="too-deep",
+    ),
+    pytest.param(
+        b'{"age_years": ' + b"9" * 4301 + b"}",
+        r"input must be numbers of at most 4300 digits; got '.*deep\.json'$",
+        id="too-many-digits",
+    ),
+    pytest.param(
+        b'{"performance": {"kps": 70, "ecog": 1, "kps": 40}}',
+        r"input must be JSON that names each key of an object once; got '.*deep\.json' \('kps' is given "
+        r"twice in one object: the first value would be silently replaced\)$",
+        id="duplicate-key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), JSON_FILE_ERRORS)
+def test_a_patient_file_the_parser_gives_up_on_or_that_repeats_a_key_is_named(
+    tmp_path: Path, raw: bytes, message: str
+) -> None:
+    # the deep and the long ones were an "internal error" (RecursionError, ValueError) of the command line; a
+    # repeated key kept its last value and dropped the first without a word (KPS 40 where 70 was also written)
+    path = tmp_path / "deep.json"
+    path.write_bytes(raw)
+    with pytest.raises(InvalidInputError, match=message):
+        spinemets.load_patient(path)
+
+
+def test_a_patient_file_saved_as_utf8_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Windows editors (Notepad, Excel's 'UTF-8' export) start a UTF-8 file with a BOM, which JSON parsers may
+    ignore (RFC 8259 section 8.1); it was refused as 'Unexpected UTF-8 BOM (decode using utf-8-sig)'."""
+    path = tmp_path / "bom.json"
+    path.write_bytes(b'\xef\xbb\xbf{"age_years": 61}')
+    assert spinemets.load_patient(path).age_years == 61

@@ -154,3 +154,35 @@ def test_python_dash_m_runs_the_command_line() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "SINS 3..18" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[" * 5000 + b"]" * 5000, r"--fhir must be JSON nested less deeply than the parser allows"),
+        (
+            b'{"resourceType": "Bundle", "type": "collection", "type": "batch"}',
+            r"--fhir must be JSON that names ",
+        ),
+    ],
+)
+def test_a_bundle_the_parser_gives_up_on_or_that_repeats_a_key_is_exit_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], raw: bytes, message: str
+) -> None:
+    import re
+
+    bundle = tmp_path / "bundle.json"
+    bundle.write_bytes(raw)
+    code, _, err = run(capsys, "assess", "--fhir", str(bundle))
+    assert code == 2 and re.match("error: " + message, err) and "internal error" not in err, err
+
+
+def test_a_bundle_saved_with_a_byte_order_mark_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = tmp_path / "bundle.json"
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "female"}
+    doc = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
+    bundle.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc).encode())
+    code, out, err = run(capsys, "assess", "--fhir", str(bundle), "-f", "json")
+    assert code == 0 and json.loads(out)["patient"]["sex"] == "female", err

@@ -61,17 +61,10 @@ def register(app: typer.Typer) -> None:
                 "input", str(input), "either a patient JSON file or --fhir bundle.json, not both"
             )
         if fhir is not None:
-            import json
-
             from spinemets.interop.fhir import bundle_to_patient
+            from spinemets.model.validation import load_json_file
 
-            try:
-                bundle = json.loads(fhir.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise InvalidInputError(
-                    "--fhir", str(fhir), "a readable FHIR R4 Bundle in JSON", str(exc)
-                ) from None
-            patient = bundle_to_patient(bundle)
+            patient = bundle_to_patient(load_json_file(fhir, "--fhir", "a readable FHIR R4 Bundle in JSON"))
         elif input is not None:
             patient = load_patient(input)
         else:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from spinemets.errors import InvalidInputError, not_utf8
+from spinemets.errors import InvalidInputError, json_too_big, not_utf8
 from spinemets.model.patient import Patient
 
 
@@ -263,21 +263,58 @@ def parse_patient(data: Any) -> Patient:
         raise error_from_validation(exc) from None
 
 
-def load_patient(path: str | Path) -> Patient:
-    """Read a patient JSON file; unreadable or malformed files give a clear error."""
+class _RepeatedKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (``json.loads`` keeps the last of a repeated key)."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _RepeatedKeyError(key)
+        obj[key] = value
+    return obj
+
+
+def load_json_file(path: str | Path, field: str = "input", what: str = "a readable JSON file") -> Any:
+    """The JSON document in a file, or an :class:`InvalidInputError` naming ``field`` and the file.
+
+    A UTF-8 byte order mark (Windows editors write one) is read past, as RFC 8259 allows; a key given
+    twice in one object is refused, since the first value would be dropped without a word; a document
+    nested too deeply or holding too long a number is named as such, never an internal error.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise InvalidInputError("input", str(path), "a readable JSON file", exc.strerror or "") from None
+        raise InvalidInputError(field, str(path), what, exc.strerror or "") from None
     except UnicodeDecodeError as exc:
         raise InvalidInputError(
-            "input", str(path), "a JSON file encoded in UTF-8", f"{not_utf8(exc)}; save it again as UTF-8"
+            field, str(path), "a JSON file encoded in UTF-8", f"{not_utf8(exc)}; save it again as UTF-8"
         ) from None
     try:
-        data = json.loads(text)
+        return json.loads(text, object_pairs_hook=_once_each)
+    except _RepeatedKeyError as exc:
+        raise InvalidInputError(
+            field,
+            str(path),
+            "JSON that names each key of an object once",
+            f"{exc.key!r} is given twice in one object: the first value would be silently replaced",
+        ) from None
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
-            "input", str(path), "valid JSON", f"line {exc.lineno} column {exc.colno}: {exc.msg}"
+            field, str(path), "valid JSON", f"line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
-    return parse_patient(data)
+    except (RecursionError, ValueError) as exc:
+        too_big = json_too_big(exc)
+        if too_big is None:
+            raise
+        raise InvalidInputError(field, str(path), too_big) from None
+
+
+def load_patient(path: str | Path) -> Patient:
+    """Read a patient JSON file; unreadable or malformed files give a clear error."""
+    return parse_patient(load_json_file(path))

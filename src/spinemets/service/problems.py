@@ -9,7 +9,6 @@ only that it happened and its request id: no traceback, no input echoed.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from spinemets.errors import InvalidInputError, MissingExtraError, SpinemetsError, UnknownScoreError, not_utf8
+from spinemets.errors import (
+    InvalidInputError,
+    MissingExtraError,
+    SpinemetsError,
+    UnknownScoreError,
+    json_too_big,
+    not_utf8,
+)
 from spinemets.model.patient import Patient
 from spinemets.model.validation import collapse_unions, invalid_input
 from spinemets.service.storage import AssessmentDeletedError, AssessmentNotFoundError, VersionConflictError
@@ -231,17 +237,10 @@ def body_error(exc: BaseException | None) -> InvalidInputError | None:
     parsing the body" carries the parser's exception as its cause), or None when it is not known."""
     if isinstance(exc, UnicodeDecodeError):
         return InvalidInputError("body", "(not UTF-8)", "JSON encoded as UTF-8", not_utf8(exc))
-    if isinstance(exc, RecursionError):
-        return InvalidInputError(
-            "body",
-            "(nested too deeply)",
-            f"JSON nested less deeply than the parser allows (about {sys.getrecursionlimit()} levels; "
-            "a patient needs fewer than 10)",
-        )
-    if isinstance(exc, ValueError) and "digits" in str(exc):
-        return InvalidInputError(
-            "body", "(number too long)", f"numbers of at most {sys.get_int_max_str_digits()} digits"
-        )
+    too_big = json_too_big(exc) if exc is not None else None
+    if too_big is not None:
+        what = "(nested too deeply)" if isinstance(exc, RecursionError) else "(number too long)"
+        return InvalidInputError("body", what, too_big)
     return None
 
 
