@@ -677,3 +677,19 @@ def test_a_patient_file_saved_as_utf8_with_a_byte_order_mark_is_read(tmp_path: P
     path = tmp_path / "bom.json"
     path.write_bytes(b'\xef\xbb\xbf{"age_years": 61}')
     assert spinemets.load_patient(path).age_years == 61
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"patient_id": "P\x0012"}, "patient_id"),
+        ({"notes": "seen\x00today"}, "notes"),
+        ({"primary": {"histology": "other", "histology_other": "thymoma\x00"}}, r"primary\.histology_other"),
+        ({"labs": {"albumin": {"value": 3.5, "unit": "g/dL\x00"}}}, r"labs\.albumin\.unit"),
+    ],
+)
+def test_text_holding_a_nul_character_is_refused_naming_the_field(data: dict[str, Any], field: str) -> None:
+    # PostgreSQL cannot store U+0000 in text: a patient_id holding one passed the model and failed as a
+    # 500 when the assessment was saved
+    with pytest.raises(InvalidInputError, match=rf"^{field} must be text without NUL characters \(U\+0000\)"):
+        parse_patient(data)

@@ -285,3 +285,13 @@ def test_postgresql_compresses_stored_texts_with_lz4(postgres_server) -> None:
         assert store.get(created.id).outputs == {"text": "spinal " * 5000}
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("search", ["patient_id", "patient_id_contains"])
+def test_a_search_for_text_holding_a_nul_character_is_refused_naming_the_field(
+    store: AssessmentStore, search: str
+) -> None:
+    # PostgreSQL refuses U+0000 in a text parameter: the search failed as a 500 (API) or a crash page (History)
+    _create(store, "P1")
+    with pytest.raises(InvalidInputError, match=rf"^{search} must be text without NUL characters"):
+        store.list(**{search: "P\x001"})

@@ -54,6 +54,19 @@ def _stored(info: ValidationInfo) -> bool:
     return isinstance(info.context, dict) and bool(info.context.get(STORED_RECORD))
 
 
+def check_text(field: str, text: str) -> str:
+    """``text`` unchanged, or an error when it holds U+0000: no name or note has one (it comes from a
+    binary file or a broken export), and PostgreSQL cannot store it, so it would fail when saved."""
+    if "\x00" in text:
+        raise InvalidInputError(
+            field,
+            text,
+            "text without NUL characters (U+0000)",
+            "remove them; did the text come from a binary file?",
+        )
+    return text
+
+
 def _takes_bool(annotation: object) -> bool:
     """Whether a field's type accepts true/false itself (``bool | None``), not only as a number."""
     return annotation is bool or any(_takes_bool(arg) for arg in typing.get_args(annotation))
@@ -64,14 +77,18 @@ class _Model(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_bool_as_number(cls, v: object, info: ValidationInfo) -> object:
+    def _no_bool_as_number_no_nul_in_text(cls, v: object, info: ValidationInfo) -> object:
+        if info.field_name is None:
+            return v
         # pydantic's lax mode reads true as 1 and false as 0: "age_years": true would be a one-year-old
         # and "ecog": true ECOG 1, facts nobody recorded. A number field takes numbers only.
-        if isinstance(v, bool) and info.field_name is not None:
+        if isinstance(v, bool):
             field = cls.model_fields[info.field_name]
             if not _takes_bool(field.annotation):
                 about = f" ({field.description.rstrip('.')})" if field.description else ""
                 raise InvalidInputError(info.field_name, v, f"a number, not true or false{about}")
+        elif isinstance(v, str):
+            check_text(info.field_name, v)
         return v
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import Date, Engine, Integer, and_, bindparam, event, exc, func,
 from sqlalchemy.engine import Connection, Row
 
 from spinemets.errors import InvalidInputError
+from spinemets.model.patient import check_text
 from spinemets.service import audit
 from spinemets.service.db import (
     SQLITE_BUSY_TIMEOUT_MS,
@@ -610,6 +611,9 @@ class AssessmentStore:
             raise InvalidInputError(
                 "date_from", date_from.isoformat(), f"a date on or before date_to {date_to}"
             )
+        for field, text in (("patient_id", patient_id), ("patient_id_contains", patient_id_contains)):
+            if text is not None:
+                check_text(field, text)
         conds = [AssessmentVersionRow.version == AssessmentRow.latest_version]
         if not include_deleted:
             conds.append(AssessmentRow.deleted.is_(False))
