@@ -116,6 +116,7 @@ def _every_local_field_patient() -> dict[str, Any]:
         else:
             data[code] = value
     data["performance"] = {"kps": 60, "ecog": 2}
+    data["age_years"] = 61  # old enough for the dated events below; a one-year-old's would predate birth
     data["pain"]["severity_nrs"] = 6
     data["context"]["known_cancer"] = True  # a recorded primary says so; False would be a conflict
     data["burden"]["vertebrae_involved"] = 2  # T11-T12 covers two vertebrae; fewer would be a conflict

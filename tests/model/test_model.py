@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -693,3 +694,44 @@ def test_text_holding_a_nul_character_is_refused_naming_the_field(data: dict[str
     # 500 when the assessment was saved
     with pytest.raises(InvalidInputError, match=rf"^{field} must be text without NUL characters \(U\+0000\)"):
         parse_patient(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"primary": {"diagnosis_date": "1900-01-01"}}, "primary.diagnosis_date"),
+        ({"primary": {"diagnosis_date": "1973-06-15"}}, "primary.diagnosis_date"),
+        ({"context": {"treatment_date": "1960-03-01"}}, "context.treatment_date"),
+        ({"lesions": [{"level": "T4", "prior_surgery_date": "1901-01-01"}]}, "lesions[0].prior_surgery_date"),
+        (
+            {
+                "lesions": [
+                    {
+                        "level": "T4",
+                        "prior_radiotherapy": {"date": "0001-01-01", "dose_gy": 8, "fractions": 1},
+                    }
+                ]
+            },
+            "lesions[0].prior_radiotherapy.date",
+        ),
+    ],
+)
+def test_an_event_dated_before_the_patient_was_born_is_refused(data: dict[str, Any], field: str) -> None:
+    # 50 years old on 2024-06-15: born 1973-06-16 at the earliest. A diagnosis in 1900 (a typing error or a
+    # placeholder) was accepted, and the rules read a 124-year interval from it.
+    patient = {"assessment_date": "2024-06-15", "age_years": 50, **data}
+    with pytest.raises(
+        InvalidInputError,
+        match=rf"^{re.escape(field)} must be a date on or after 1973-06-16 \(the earliest birth date an age of 50 "
+        rf"years on 2024-06-15 allows\); got '",
+    ):
+        parse_patient(patient)
+
+
+def test_an_event_on_the_earliest_possible_birth_date_is_accepted() -> None:
+    patient = parse_patient(
+        {"assessment_date": "2024-06-15", "age_years": 50, "primary": {"diagnosis_date": "1973-06-16"}}
+    )
+    assert str(patient.primary.diagnosis_date) == "1973-06-16"
+    # without an age nothing says when the patient was born: an old date stays as written
+    assert parse_patient({"primary": {"diagnosis_date": "1950-01-01"}}).primary.diagnosis_date is not None

@@ -449,6 +449,15 @@ class Context(_Model):
     )
 
 
+def _years_before(day: dt.date, years: int) -> dt.date:
+    """The same day ``years`` earlier (29 February -> 28 February in a common year; never before year 1)."""
+    year = max(day.year - years, 1)
+    try:
+        return day.replace(year=year)
+    except ValueError:
+        return day.replace(year=year, day=28)
+
+
 class Patient(_Model):
     """All recorded facts of one patient at one assessment."""
 
@@ -497,6 +506,37 @@ class Patient(_Model):
         # A diagnosis, treatment or surgery dated after the assessment (or, without an assessment
         # date, after today) is a typing error; the rules would read a negative interval as "recent".
         today = self.assessment_date or dt.date.today()
+        for field, when in self._dated_events():
+            if when > today:
+                of = f"the assessment date {today}" if self.assessment_date else f"today ({today})"
+                raise InvalidInputError(
+                    field, when.isoformat(), f"a date on or before {of}", "a past event cannot come after it"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _events_are_not_before_birth(self, info: ValidationInfo) -> Patient:
+        if _stored(info) or self.age_years is None:
+            return self
+        # Aged N on the assessment date (or today), the patient was born after that date less N + 1
+        # years. An event before that (a diagnosis in 1900, a year typed 0001) is a typing error or a
+        # placeholder, not a fact; the rules would read an interval of a century from it.
+        today = self.assessment_date or dt.date.today()
+        earliest = _years_before(today, self.age_years + 1) + dt.timedelta(days=1)
+        for field, when in self._dated_events():
+            if when < earliest:
+                on = f"on {today}" if self.assessment_date else f"today ({today})"
+                raise InvalidInputError(
+                    field,
+                    when.isoformat(),
+                    f"a date on or after {earliest} (the earliest birth date an age of {self.age_years} years "
+                    f"{on} allows)",
+                    "an event in the patient's history cannot come before birth; correct the date or the age",
+                )
+        return self
+
+    def _dated_events(self) -> list[tuple[str, dt.date]]:
+        """The dated events of the history, each with its field path."""
         events: list[tuple[str, dt.date | None]] = [
             ("primary.diagnosis_date", self.primary.diagnosis_date),
             ("context.treatment_date", self.context.treatment_date),
@@ -505,13 +545,7 @@ class Patient(_Model):
             events.append((f"lesions[{i}].prior_surgery_date", lesion.prior_surgery_date))
             rt = lesion.prior_radiotherapy
             events.append((f"lesions[{i}].prior_radiotherapy.date", rt.date if rt is not None else None))
-        for field, when in events:
-            if when is not None and when > today:
-                of = f"the assessment date {today}" if self.assessment_date else f"today ({today})"
-                raise InvalidInputError(
-                    field, when.isoformat(), f"a date on or before {of}", "a past event cannot come after it"
-                )
-        return self
+        return [(field, when) for field, when in events if when is not None]
 
     @model_validator(mode="after")
     def _brain_counts_as_visceral(self, info: ValidationInfo) -> Patient:
