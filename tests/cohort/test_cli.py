@@ -289,6 +289,18 @@ def _write_list_parquet(path: Path) -> None:
             ["--scheduler", "tcp://127.0.0.1:8786"],
             "error: --scheduler must be given only with --engine dask; got 'tcp://127.0.0.1:8786'",
         ),
+        (  # a later format's mapping was read as version 1, its new keys' meaning silently lost
+            {"in.csv": b"kps\n70\n", "m.yaml": b"spinemets_mapping: 2\ncolumns:\n  kps: kps\n"},
+            ["--mapping", "{d}/m.yaml"],
+            "error: mapping.spinemets_mapping must be 1 (the mapping format this version of spinemets reads); "
+            "got '2'",
+        ),
+        (  # the path was printed as 'mapping.'
+            {"in.csv": b"kps\n70\n", "m.yaml": b"- kps\n- primary\n"},
+            ["--mapping", "{d}/m.yaml"],
+            "error: mapping must be a YAML mapping of keys to values (spinemets_mapping, null_values, columns; "
+            "docs/cohort.md); got ['kps', 'primary']",
+        ),
     ],
     ids=[
         "duplicate column",
@@ -299,6 +311,8 @@ def _write_list_parquet(path: Path) -> None:
         "duplicate mapping key",
         "scheduler without port",
         "scheduler without --engine dask",
+        "later mapping format",
+        "mapping that is a list",
     ],
 )
 def test_ordinary_bad_input_is_exit_2_naming_what_is_wrong(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -35,6 +35,8 @@ from spinemets.model.validation import collapse_unions
 from spinemets.scores.engine import ScoreSpec, evaluate
 
 DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null")
+MAPPING_FORMAT = 1
+"""The one mapping format (``spinemets_mapping:``) this version reads."""
 
 
 def _target_text(value: Any) -> str | None:
@@ -77,7 +79,8 @@ class CohortMapping(BaseModel):
     """A whole mapping file (closed schema: unknown keys are rejected)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    spinemets_mapping: int = 1
+    spinemets_mapping: Literal[1] = 1
+    """The mapping format: a later one would be read with this version's meaning, so it is refused."""
     null_values: tuple[str, ...] = DEFAULT_NULL_VALUES
     columns: dict[str, ColumnMap] = {}
 
@@ -177,8 +180,21 @@ def load_mapping(path: Path, specs: Mapping[str, ScoreSpec]) -> CohortMapping:
         ) from None
     except (OSError, yaml.YAMLError) as exc:
         raise InvalidInputError("mapping", str(path), "a readable YAML mapping file", str(exc)) from None
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError(
+            "mapping",
+            raw,
+            "a YAML mapping of keys to values (spinemets_mapping, null_values, columns; docs/cohort.md)",
+        )
+    version = raw.get("spinemets_mapping", MAPPING_FORMAT)
+    if str(version).strip() != str(MAPPING_FORMAT):  # YAML scalars are read as text
+        raise InvalidInputError(
+            "mapping.spinemets_mapping",
+            version,
+            f"{MAPPING_FORMAT} (the mapping format this version of spinemets reads)",
+        )
     try:
-        mapping = CohortMapping.model_validate(raw)
+        mapping = CohortMapping.model_validate({**raw, "spinemets_mapping": MAPPING_FORMAT})
     except ValidationError as exc:
         err = collapse_unions(exc.errors())[0]
         loc = ".".join(str(p) for p in err["loc"])
