@@ -429,3 +429,22 @@ def test_a_semicolon_export_with_a_decimal_comma_in_every_row_is_read_with_semic
     # a comma between digits in a comma file is still a separator when nothing else splits the rows
     assert run.csv_delimiter(b"kps,ecog\n", b"70,1\n80,2\n") == ","
     assert run.csv_delimiter(b"a;b,c\n", b'1;"x,y",2\n') == ","  # not a decimal mark: stays a tie
+
+
+@pytest.mark.parametrize("column", ["kps", "modified_bauer"])
+def test_a_true_false_column_where_a_number_belongs_is_flagged_per_row_not_a_crash(
+    tmp_path: Path, column: str
+) -> None:
+    """A Parquet boolean column read as a number (a registry's 0/1 stored as true/false) stopped the run as
+    'internal error: zip() argument 2 is shorter than argument 1': its values were all refused with one
+    literal, which polars evaluated as one row for the two distinct values."""
+    src = tmp_path / "r.parquet"
+    pl.DataFrame({column: [True, False, None], "primary": ["breast", "breast", "breast"]}).write_parquet(src)
+    summary = score_file(src, tmp_path / "o.parquet", progress=False)
+    assert summary.rows == 3
+    errors = list(csv.DictReader(io.StringIO((tmp_path / "o.errors.csv").read_text(encoding="utf-8"))))
+    flagged = {(e["row"], e["value"]) for e in errors if e["column"] == column}
+    assert flagged == {("1", "true"), ("2", "false")}, errors
+    # as in calculator mode, where true is not a number either
+    with pytest.raises(InvalidInputError):
+        score("nesms" if column == "modified_bauer" else "tokuhashi_revised", {column: True})

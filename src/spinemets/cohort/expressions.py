@@ -55,6 +55,15 @@ def _category_keys_text(item: Item) -> str:
     return "one of " + ", ".join(c.key for c in item.categories)
 
 
+def _refused(column: str, dtype: pl.DataType | type[pl.DataType]) -> pl.Expr:
+    """Null on every row of ``column``: no value of it is usable (true/false where a number belongs).
+
+    Shaped as the column, not a literal: evaluated over a column's distinct values alone, a literal
+    is one row, however many values there are.
+    """
+    return pl.when(pl.col(column).is_null()).then(pl.lit(None, dtype)).otherwise(pl.lit(None, dtype))
+
+
 @dataclass(frozen=True)
 class ErrorProbe:
     """One way a row can fail: ``flag`` is true where this column's value decided the item and is invalid."""
@@ -219,7 +228,7 @@ class ColumnScorer:
         dtype = self.schema[column]
         e = pl.col(column)
         if dtype == pl.Boolean:
-            return pl.lit(None, dtype=pl.Float64)
+            return _refused(column, pl.Float64)
         if dtype.is_numeric():
             return e.cast(pl.Float64)
         return self._reg(
@@ -314,7 +323,7 @@ class ColumnScorer:
         dtype = self.schema[column]
         e = pl.col(column)
         if dtype == pl.Boolean:
-            total = pl.lit(None, dtype=pl.Int64)
+            total = _refused(column, pl.Int64)
         elif dtype.is_integer():
             total = e.cast(pl.Int64)
         elif dtype.is_float():
