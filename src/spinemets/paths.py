@@ -11,6 +11,9 @@ from pathlib import Path
 
 from spinemets.errors import InvalidInputError
 
+UNWRITABLE = "a file spinemets can write"
+"""What an output path must be when the file system refuses it (the reason follows in the message)."""
+
 
 def check_outputs(outputs: Mapping[str, Path], input: Path | None = None) -> None:
     """Refuse, before anything is written, an output that would replace the input or another output,
@@ -22,10 +25,33 @@ def check_outputs(outputs: Mapping[str, Path], input: Path | None = None) -> Non
             raise InvalidInputError(
                 option, str(path), f"a file other than the {seen[where]} (it would be overwritten)"
             )
-        if not where.parent.is_dir():
+        try:
+            no_folder, folder = not where.parent.is_dir(), where.is_dir()
+        except OSError as exc:  # a name longer than the file system allows: is_dir() raises, not False
+            raise InvalidInputError(
+                option, str(path), UNWRITABLE, exc.strerror or type(exc).__name__
+            ) from None
+        if no_folder:
             raise InvalidInputError(
                 option, str(path), "a path in an existing folder", f"no folder {path.parent}"
             )
-        if where.is_dir():
+        if folder:
             raise InvalidInputError(option, str(path), "a file path", "it is a folder")
         seen[where] = option
+
+
+def write_output(option: str, path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` whole or not at all, naming ``option`` when it cannot be written.
+
+    Written beside it first (``.<name>.partial``) and moved over it when complete, so a file already at
+    ``path`` stays as it was if the write fails (a full disk, a name the file system refuses).
+    """
+    partial = path.with_name(f".{path.name}.partial")
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError as exc:
+        if not partial.is_dir():
+            partial.unlink(missing_ok=True)
+        raise InvalidInputError(option, str(path), UNWRITABLE, exc.strerror or type(exc).__name__) from None

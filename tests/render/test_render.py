@@ -421,3 +421,27 @@ def test_reports_mark_scores_resting_on_recalled_figures(fmt: str) -> None:
     plain = flat.replace("*", "").replace("<em>", "").replace("</em>", "")
     assert "note: Point values and bands recalled" in plain  # the text report wraps the rest
     assert "Treatable vs untreatable visceral metastases" not in flat
+
+
+@pytest.mark.parametrize("fmt", ["html", "pdf"])
+def test_cli_assess_names_an_output_it_cannot_write_and_keeps_what_was_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    # a name longer than the file system allows (as an unwritable place or a full disk): the write failed as
+    # "internal error: OSError", and a file already at the path was opened for writing (emptied) first
+    too_long = tmp_path / ("a" * 300 + f".{fmt}")
+    with pytest.raises(SystemExit) as exc:
+        main(["assess", str(RENAL), "-f", fmt, "-o", str(too_long)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith(
+        "error: --output must be a file spinemets can write; got '"
+    ), err
+    assert err.rstrip().endswith("(File name too long)") and "internal error" not in err, err
+    # the earlier report stays whole when the new one cannot be written in full
+    earlier = tmp_path / f"board.{fmt}"
+    earlier.write_text("the earlier report", encoding="utf-8")
+    (tmp_path / f".board.{fmt}.partial").mkdir()  # where the new report would be written first
+    with pytest.raises(SystemExit) as exc:
+        main(["assess", str(RENAL), "-f", fmt, "-o", str(earlier)])
+    assert exc.value.code == 2 and "--output must be a file spinemets can write" in capsys.readouterr().err
+    assert earlier.read_text(encoding="utf-8") == "the earlier report"

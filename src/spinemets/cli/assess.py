@@ -90,8 +90,7 @@ def register(app: typer.Typer) -> None:
         if output is None:
             typer.echo(rendered)
             return
-        if isinstance(rendered, bytes):
-            output.write_bytes(rendered)
-        else:
-            output.write_text(rendered, encoding="utf-8")
+        from spinemets.paths import write_output
+
+        write_output("--output", output, rendered)
         typer.echo(f"wrote {fmt.value} to {output}", err=True)
