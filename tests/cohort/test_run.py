@@ -14,6 +14,7 @@ import pytest
 import spinemets
 from spinemets.cohort.mapping import CohortMapping, load_mapping
 from spinemets.cohort.run import (
+    ANY_FREE_PORT,
     META_VERSION,
     Engine,
     csv_chunks,
@@ -178,7 +179,9 @@ def test_dask_local_cluster_gives_identical_results(tmp_path: Path, fmt: str) ->
     path = _with_bad_rows(tmp_path, 3000, fmt)
     local = score_file(path, tmp_path / "local.parquet", chunk_rows=1000, progress=False)
     with (
-        LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=ANY_FREE_PORT
+        ) as cluster,
         Client(cluster) as client,
     ):
         remote = score_file(
@@ -321,6 +324,28 @@ def test_csv_separated_by_semicolons_tabs_or_bars_scores_as_with_commas(
     assert csv_delimiter(b"id,KARNOFSKY\n") == "," and csv_delimiter(b"kps\n") == ","
 
 
+def test_a_dask_run_starts_its_own_cluster_while_port_8787_is_taken(tmp_path: Path) -> None:
+    # dashboard_address=None still bound Dask's HTTP port 8787: with another cluster there (two test
+    # runs side by side, a researcher's notebook), distributed warned and, warnings being errors in
+    # this suite, the cluster failed to start ("Port 8787 is already in use").
+    import socket
+
+    src = tmp_path / "synth.parquet"
+    write_synth(300, src, seed=3)
+    score_file(src, tmp_path / "local.parquet", progress=False)
+    held = socket.socket()
+    try:
+        held.bind(("127.0.0.1", 8787))
+        held.listen()
+    except OSError:  # already taken by something else: the condition under test holds anyway
+        pass
+    try:
+        score_file(src, tmp_path / "dask.parquet", engine=Engine.dask, progress=False)
+    finally:
+        held.close()
+    assert pl.read_parquet(tmp_path / "dask.parquet").equals(pl.read_parquet(tmp_path / "local.parquet"))
+
+
 def test_a_malformed_csv_on_a_dask_worker_process_reaches_the_caller_as_the_same_input_error(
     tmp_path: Path,
 ) -> None:
@@ -333,7 +358,9 @@ def test_a_malformed_csv_on_a_dask_worker_process_reaches_the_caller_as_the_same
     with pytest.raises(InvalidInputError) as local:
         score_file(src, tmp_path / "local.parquet", progress=False)
     with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=ANY_FREE_PORT
+        ) as cluster,
         Client(cluster) as client,
         pytest.raises(InvalidInputError) as remote,
     ):
@@ -416,7 +443,9 @@ def test_dask_workers_read_a_relative_input_path_from_the_client_directory(
     path = _with_bad_rows(tmp_path, 1500, "csv")
     local = score_file(path, tmp_path / "local.parquet", progress=False)
     with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=ANY_FREE_PORT
+        ) as cluster,
         Client(cluster) as client,
     ):
         monkeypatch.chdir(tmp_path)  # the worker process stays where it started
@@ -455,7 +484,9 @@ def test_a_dask_worker_with_another_spinemets_version_refuses_the_run(
     path = _with_bad_rows(tmp_path, 1500, "parquet")
     out = tmp_path / "dask.parquet"
     with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=ANY_FREE_PORT
+        ) as cluster,
         Client(cluster) as client,
     ):
         monkeypatch.setattr(run_module, "versions", lambda: ("9.9.9", "1999.1.1"), raising=False)
@@ -503,7 +534,7 @@ def test_a_dask_run_whose_scheduler_has_no_worker_stops_naming_it(
     monkeypatch.setattr(run_module, "NO_WORKER_SECONDS", 1, raising=False)
     out = tmp_path / "dask.parquet"
     with (
-        LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=0, processes=False, dashboard_address=ANY_FREE_PORT) as cluster,
         Client(cluster) as client,
     ):
         thread, raised = _dask_run_in_thread(tmp_path, out, client)
@@ -544,7 +575,9 @@ def test_a_chunk_whose_workers_all_die_stops_the_run_naming_the_cluster(tmp_path
     out.write_bytes(b"previous run")
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=ANY_FREE_PORT
+        ) as cluster,
         Client(cluster) as client,
     ):
         client.register_plugin(_DieOnTask(), name="die-on-task")
@@ -563,7 +596,7 @@ def test_a_dask_run_whose_scheduler_goes_away_stops_naming_it(tmp_path: Path) ->
     from distributed import Client, LocalCluster
 
     out = tmp_path / "dask.parquet"
-    cluster = LocalCluster(n_workers=0, processes=False, dashboard_address=None)
+    cluster = LocalCluster(n_workers=0, processes=False, dashboard_address=ANY_FREE_PORT)
     address = cluster.scheduler_address
     with Client(cluster) as client:
         thread, raised = _dask_run_in_thread(tmp_path, out, client)
@@ -594,7 +627,9 @@ def test_a_dask_worker_with_an_older_task_signature_is_a_version_error(
     path = _with_bad_rows(tmp_path, 1500, "parquet")
     monkeypatch.setattr(run_module, "_score_task", functools.partial(run_module._score_task, "extra"))
     with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=ANY_FREE_PORT
+        ) as cluster,
         Client(cluster) as client,
         pytest.raises(InvalidInputError) as exc,
     ):

@@ -1236,6 +1236,11 @@ def _prefetched(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
                 thread.join(timeout=0.05)
 
 
+ANY_FREE_PORT = ":0"
+"""Where a LocalCluster's scheduler serves HTTP: a port the system picks. ``dashboard_address=None``
+still binds port 8787 and warns when something else holds it (another cluster, another run): the run
+printed the warning, and in the test suite, where warnings are errors, the cluster did not start."""
+
 #: How long a Dask run waits while its scheduler has no worker (none started, or all lost) before
 #: it stops; a worker that is lost while others remain is not waited for (Dask reruns its tasks).
 NO_WORKER_SECONDS = 60
@@ -1352,7 +1357,7 @@ def _run_dask(
                 ) from None
         else:
             own_cluster = LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=ANY_FREE_PORT
             )
             own_client = Client(own_cluster)
         client = own_client
