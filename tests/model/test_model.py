@@ -735,3 +735,23 @@ def test_an_event_on_the_earliest_possible_birth_date_is_accepted() -> None:
     assert str(patient.primary.diagnosis_date) == "1973-06-16"
     # without an age nothing says when the patient was born: an old date stays as written
     assert parse_patient({"primary": {"diagnosis_date": "1950-01-01"}}).primary.diagnosis_date is not None
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"sex": True}, r"^sex must be one of 'female', 'male' or 'other'; got True"),
+        ({"primary": {"histology": False}}, r"^primary\.histology must be one of .*breast.*; got False"),
+        ({"primary": {"diagnosis_date": True}}, r"^primary\.diagnosis_date must be a valid date"),
+        ({"lesions": [{"level": True}]}, r"^lesions\[0\]\.level must be "),
+        ({"performance": True}, r"^performance must be a JSON object"),
+    ],
+)
+def test_true_or_false_in_a_field_that_is_no_number_is_refused_in_that_fields_terms(
+    data: dict[str, Any], message: str
+) -> None:
+    # the number check answered every true/false outside a yes/no field, so "sex": true was told it must be
+    # "a number, not true or false (Sex)", a hint that sends the caller the wrong way
+    with pytest.raises(InvalidInputError, match=message) as refused:
+        parse_patient(data)
+    assert "a number" not in str(refused.value)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import typing
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -67,28 +68,41 @@ def check_text(field: str, text: str) -> str:
     return text
 
 
-def _takes_bool(annotation: object) -> bool:
-    """Whether a field's type accepts true/false itself (``bool | None``), not only as a number."""
-    return annotation is bool or any(_takes_bool(arg) for arg in typing.get_args(annotation))
+def _takes(annotation: object, kinds: tuple[type, ...]) -> bool:
+    """Whether a field's type (``int | None``, ``Annotated[int, ...]``, ``Quantity | float``) takes one of
+    ``kinds`` itself."""
+    return annotation in kinds or any(_takes(arg, kinds) for arg in typing.get_args(annotation))
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, allow_inf_nan=False)
 
+    _bool_refused: ClassVar[Mapping[str, str]] = {}
+    """What each number field must be when given true or false, worked out once per model: the check
+    below runs for every field of every request."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._bool_refused = {
+            name: "a number, not true or false"
+            + (f" ({field.description.rstrip('.')})" if field.description else "")
+            for name, field in cls.model_fields.items()
+            if _takes(field.annotation, (int, float)) and not _takes(field.annotation, (bool,))
+        }
+
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_as_number_no_nul_in_text(cls, v: object, info: ValidationInfo) -> object:
-        if info.field_name is None:
-            return v
         # pydantic's lax mode reads true as 1 and false as 0: "age_years": true would be a one-year-old
-        # and "ecog": true ECOG 1, facts nobody recorded. A number field takes numbers only.
+        # and "ecog": true ECOG 1, facts nobody recorded. A number field takes numbers only; elsewhere
+        # (a choice, a date, a nested object) pydantic refuses true/false in the field's own terms.
         if isinstance(v, bool):
-            field = cls.model_fields[info.field_name]
-            if not _takes_bool(field.annotation):
-                about = f" ({field.description.rstrip('.')})" if field.description else ""
-                raise InvalidInputError(info.field_name, v, f"a number, not true or false{about}")
-        elif isinstance(v, str):
-            check_text(info.field_name, v)
+            refused = cls._bool_refused.get(info.field_name or "")
+            if refused is not None:
+                raise InvalidInputError(info.field_name or "", v, refused)
+        elif isinstance(v, str) and "\x00" in v:
+            check_text(info.field_name or "", v)
         return v
 
 
