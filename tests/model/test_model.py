@@ -755,3 +755,13 @@ def test_true_or_false_in_a_field_that_is_no_number_is_refused_in_that_fields_te
     with pytest.raises(InvalidInputError, match=message) as refused:
         parse_patient(data)
     assert "a number" not in str(refused.value)
+
+
+def test_a_stored_assessment_whose_text_holds_a_nul_still_loads() -> None:
+    # SQLite stored text with U+0000 before it was refused on input: that record's result page and reports
+    # must still open, as its other checks added since are not run again on a stored record
+    from spinemets.assessment import assess, load_assessment
+
+    outputs = assess({"patient_id": "P-1", "notes": "seen today", "age_years": 60}).model_dump(mode="json")
+    outputs["patient"]["notes"] = "seen\x00today"
+    assert load_assessment(outputs).patient.notes == "seen\x00today"

@@ -101,7 +101,8 @@ class _Model(BaseModel):
             refused = cls._bool_refused.get(info.field_name or "")
             if refused is not None:
                 raise InvalidInputError(info.field_name or "", v, refused)
-        elif isinstance(v, str) and "\x00" in v:
+        elif isinstance(v, str) and "\x00" in v and not _stored(info):
+            # a stored record keeps its text as saved (SQLite took U+0000 before this check)
             check_text(info.field_name or "", v)
         return v
 
