@@ -6,6 +6,8 @@ One check for every command that writes files it names: ``cohort score``, ``coho
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from spinemets.errors import InvalidInputError
 
 UNWRITABLE = "a file spinemets can write"
 """What an output path must be when the file system refuses it (the reason follows in the message)."""
+PARTIAL_NAME_CHARS = 40
+"""Characters of the output's name kept in its partial file's name (at most 160 bytes of UTF-8)."""
 
 
 def check_outputs(outputs: Mapping[str, Path], input: Path | None = None) -> None:
@@ -43,15 +47,20 @@ def check_outputs(outputs: Mapping[str, Path], input: Path | None = None) -> Non
 def write_output(option: str, path: Path, content: str | bytes) -> None:
     """Write ``content`` to ``path`` whole or not at all, naming ``option`` when it cannot be written.
 
-    Written beside it first (``.<name>.partial``) and moved over it when complete, so a file already at
-    ``path`` stays as it was if the write fails (a full disk, a name the file system refuses).
+    Written beside it first (``.<start of the name>.<random>.partial``, short enough for any name the
+    file system takes at ``path``) and moved over it when complete, so a file already at ``path`` stays
+    as it was if the write fails (a full disk, a name the file system refuses).
     """
-    partial = path.with_name(f".{path.name}.partial")
+    partial = path.with_name(f".{path.name[:PARTIAL_NAME_CHARS]}.{secrets.token_hex(4)}.partial")
     data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        partial.write_bytes(data)
-        partial.replace(path)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as any new file (umask)
     except OSError as exc:
-        if not partial.is_dir():
-            partial.unlink(missing_ok=True)
+        raise InvalidInputError(option, str(path), UNWRITABLE, exc.strerror or type(exc).__name__) from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise InvalidInputError(option, str(path), UNWRITABLE, exc.strerror or type(exc).__name__) from None

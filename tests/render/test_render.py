@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from functools import cache
 from pathlib import Path
 
@@ -425,7 +427,7 @@ def test_reports_mark_scores_resting_on_recalled_figures(fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt", ["html", "pdf"])
 def test_cli_assess_names_an_output_it_cannot_write_and_keeps_what_was_there(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
     # a name longer than the file system allows (as an unwritable place or a full disk): the write failed as
     # "internal error: OSError", and a file already at the path was opened for writing (emptied) first
@@ -440,8 +442,24 @@ def test_cli_assess_names_an_output_it_cannot_write_and_keeps_what_was_there(
     # the earlier report stays whole when the new one cannot be written in full
     earlier = tmp_path / f"board.{fmt}"
     earlier.write_text("the earlier report", encoding="utf-8")
-    (tmp_path / f".board.{fmt}.partial").mkdir()  # where the new report would be written first
+
+    def full_disk(src: object, dst: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)  # the new report, written beside it, is never moved over it
     with pytest.raises(SystemExit) as exc:
         main(["assess", str(RENAL), "-f", fmt, "-o", str(earlier)])
     assert exc.value.code == 2 and "--output must be a file spinemets can write" in capsys.readouterr().err
     assert earlier.read_text(encoding="utf-8") == "the earlier report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"board.{fmt}"]  # nothing half-written left behind
+
+
+def test_cli_assess_writes_a_file_whose_name_is_as_long_as_the_file_system_allows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 250 characters fit (255 bytes on ext4, xfs, btrfs), but the report was first written to
+    # ".<name>.partial", 259 characters: refused, and the clean-up's own check failed as an internal error
+    longest = tmp_path / ("a" * 245 + ".html")
+    main(["assess", str(RENAL), "-f", "html", "-o", str(longest)])
+    assert longest.read_text(encoding="utf-8").startswith("<!doctype html>")
+    assert [p.name for p in tmp_path.iterdir()] == [longest.name]
