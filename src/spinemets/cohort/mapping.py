@@ -187,7 +187,7 @@ def load_mapping(path: Path, specs: Mapping[str, ScoreSpec]) -> CohortMapping:
             "a YAML mapping of keys to values (spinemets_mapping, null_values, columns; docs/cohort.md)",
         )
     version = raw.get("spinemets_mapping", MAPPING_FORMAT)
-    if str(version).strip() != str(MAPPING_FORMAT):  # YAML scalars are read as text
+    if str(version).strip() != str(MAPPING_FORMAT):  # written 1 or "1"
         raise InvalidInputError(
             "mapping.spinemets_mapping",
             version,

@@ -320,7 +320,7 @@ VERSION_ACTIONS = frozenset({"assessment.create", "assessment.new_version"})
 """Entries that record a stored version (their details carry its content hash and rule-set version)."""
 
 
-@dataclass
+@dataclass(slots=True)  # one per stored version: a large log holds millions
 class _LoggedVersion:
     """What the audit log says about one stored version."""
 
@@ -329,7 +329,7 @@ class _LoggedVersion:
     ruleset_version: str | None  # None in entries that did not record it
 
 
-@dataclass
+@dataclass(slots=True)
 class _LoggedAssessment:
     """What the audit log says about one assessment's head row (``assessments``)."""
 
