@@ -338,3 +338,26 @@ def test_the_terminal_says_why_a_prognostic_score_has_no_c(tmp_path: Path) -> No
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "tomita: n=6, C not computed: 6 rows with a complete total, fewer than 10" in result.output
+
+
+def test_median_follow_up_is_the_reverse_kaplan_meier_median_worked_by_hand() -> None:
+    """A validation paper reports how long its cohort was followed (reverse Kaplan-Meier: censoring is
+    the event, death censors). Times 1..5 months, deaths at 1 and 3, alive at 2, 4 and 5. Reverse KM:
+    t=1 a censoring (no step); t=2 one of 4 at risk -> 3/4; t=3 censored; t=4 one of 2 -> 3/8 <= 1/2,
+    so the median follow-up is 4 months (the plain median of the times, 3, mixes in the early deaths)."""
+    df = _tomita([1.0, 2.0, 3.0, 4.0, 5.0], [1, 0, 1, 0, 0], [9, 8, 6, 5, 3])
+    summary, _ = validate_frame(df, time="t", event="e", bootstrap=0, scores=["tomita"])
+    f = summary["follow_up"]
+    assert f["median_months"] == 4.0 and f["censored"] == 3 and f["longest_months"] == 5.0
+    assert "reverse Kaplan-Meier" in summary["definitions"]["follow_up"]
+    assert "Median follow-up (reverse Kaplan-Meier" in _html(summary, {})
+    assert "4.00 months" in _html(summary, {})
+
+
+def test_median_follow_up_not_reached_when_most_rows_died_says_so() -> None:
+    """Every row died: no censoring ever happens, the reverse KM never falls, the median follow-up is
+    not reached (null), and the report says why instead of printing a number."""
+    df = _tomita([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1], [9, 8, 6, 5])
+    summary, _ = validate_frame(df, time="t", event="e", bootstrap=0, scores=["tomita"])
+    assert summary["follow_up"]["median_months"] is None and summary["follow_up"]["censored"] == 0
+    assert "not reached (more than half of the rows died" in _html(summary, {})

@@ -417,6 +417,14 @@ def _km_by_band(
     return rows, base64.b64encode(buf.getvalue()).decode()
 
 
+FOLLOW_UP_METHOD = (
+    "median follow-up by the reverse Kaplan-Meier method (death censors, censoring is the event; "
+    "Schemper M, Smith TL, Control Clin Trials 1996;17:343-346, recalled, unverified): the time to which "
+    "patients would have been followed had none died; null = more than half of the rows died before "
+    "being censored, so it is not reached"
+)
+
+
 #: What each figure of the summary is (``summary.json`` carries it as ``definitions``).
 DEFINITIONS = {
     "time": "months (the --unit converted: a year is 365.25 days and 12 months, a week 7 days)",
@@ -427,6 +435,7 @@ DEFINITIONS = {
     "(bootstrap_resamples_used)",
     "time_dependent_auc": "cumulative/dynamic AUC at 3, 6 and 12 months (scikit-survival, inverse probability "
     "of censoring weights): deaths by the horizon against rows followed beyond it, on rows with a total",
+    "follow_up": FOLLOW_UP_METHOD + "; on every row with a time and an event",
     "n_without_total": "rows with a time and an event but no complete total (an item missing, or an invalid "
     "value: n_input_error), left out of the C-index and the time-dependent AUC",
     "n_band_undetermined": "rows with a time and an event whose band is not decided by the known items, left "
@@ -441,6 +450,26 @@ DEFINITIONS = {
     "bands[].expectation_check": "the published expectation is a bound on the band's median survival; "
     "'observed CI excludes the published expectation' when the median's 95% CI lies wholly outside it",
 }
+
+
+def median_follow_up(t: np.ndarray, e: np.ndarray) -> dict[str, Any]:
+    """Median follow-up of the cohort (reverse Kaplan-Meier), with its 95% CI and the counts behind it.
+
+    A validation paper reports how long the cohort was followed, not only how long it survived: the
+    median of the observed times mixes the two (short because many died early). Reverse KM treats
+    each censoring as the event and each death as a censoring.
+    """
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    censored = (e == 0).astype(int)
+    out: dict[str, Any] = {"censored": int(censored.sum()), "longest_months": round(float(t.max()), 2)}
+    kmf = KaplanMeierFitter().fit(t, censored)
+    median = float(kmf.median_survival_time_)
+    lo, hi = (float(v) for v in median_survival_times(kmf.confidence_interval_).iloc[0].to_numpy())
+    out["median_months"] = None if np.isinf(median) else round(median, 2)
+    out["median_ci"] = [None if np.isinf(lo) else round(lo, 2), None if np.isinf(hi) else round(hi, 2)]
+    return out
 
 
 def validate_frame(
@@ -497,6 +526,7 @@ def validate_frame(
         "time_unit_in": unit,
         "time_column": time,
         "event_column": event,
+        "follow_up": median_follow_up(base["__t"].to_numpy(), base["__e"].to_numpy()),
         "c_index_orientation": "per score, in its published survival direction: 0.5 = chance, "
         "> 0.5 = ranks survival as published",
         "definitions": DEFINITIONS,
@@ -565,6 +595,20 @@ def validate_frame(
     return summary, plots
 
 
+def _follow_up_text(f: dict[str, Any]) -> str:
+    median, (lo, hi) = f["median_months"], f["median_ci"]
+    shown = (
+        "not reached (more than half of the rows died before being censored)"
+        if median is None
+        else f"{median:.2f} months (95% CI {'-' if lo is None else f'{lo:.2f}'} to "
+        f"{'not reached' if hi is None else f'{hi:.2f}'})"
+    )
+    return (
+        f"Median follow-up (reverse Kaplan-Meier: Schemper and Smith, Control Clin Trials 1996, recalled): "
+        f"{shown}; {f['censored']:,} rows censored (alive at last contact); longest {f['longest_months']:.2f} months."
+    )
+
+
 def _points_text(points: list[int] | None) -> str:
     """A band's points as the papers print them: ``0-8``, or ``2`` for a one-value band."""
     if points is None:
@@ -619,6 +663,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         f"C-index orientation: {esc(summary['c_index_orientation'])}. Time: follow-up read in "
         f"{esc(summary['time_unit_in'])} (column {esc(summary['time_column'])}), converted to months "
         f"(a year is 365.25 days and 12 months, a week 7 days); event: column {esc(summary['event_column'])}.</p>",
+        f"<p>{esc(_follow_up_text(summary['follow_up']))}</p>",
     ]
     if summary.get("sampled_rows"):  # set by validate_file; every figure below is of the sample
         parts.append(
