@@ -237,10 +237,12 @@ def test_validate_refuses_an_r_style_status_and_prints_exclusions(
     err = capsys.readouterr().err
     assert err.startswith("error: --event column 'event' must be 0 (censored) or 1 (death)"), err
     assert run(["cohort", "validate", str(tmp_path / "nan.parquet"), *args, str(tmp_path / "n")]) == 0
-    assert (
-        "296 rows used; 4 excluded for a missing time or event (time missing in 4, event in 0)"
-        in capsys.readouterr().out
-    )
+    shown = capsys.readouterr().out
+    assert "296 rows used; 4 excluded for a missing time or event (time missing in 4, event in 0)" in shown
+    # how long the cohort was followed, as the summary has it
+    follow_up = json.loads((tmp_path / "n" / "summary.json").read_text())["follow_up"]
+    assert "Median follow-up (reverse Kaplan-Meier: Schemper and Smith" in shown
+    assert f"{follow_up['censored']:,} rows censored" in shown
     assert run(["cohort", "validate", str(src), *args, str(tmp_path / "raw")]) == 2
     assert "has no score columns" in capsys.readouterr().err
 

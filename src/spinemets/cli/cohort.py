@@ -173,7 +173,7 @@ def register(app: typer.Typer) -> None:
         ] = "scores",
     ) -> None:
         """Kaplan-Meier by band, medians with CI, Harrell's C with bootstrap CI, time-dependent AUC, HTML."""
-        from spinemets.cohort.validate import validate_file
+        from spinemets.cohort.validate import follow_up_text, validate_file
 
         summary = validate_file(
             scored,
@@ -203,6 +203,7 @@ def register(app: typer.Typer) -> None:
                 else ""
             )
         )
+        typer.echo(follow_up_text(summary["follow_up"]))
         if summary["synthetic"]:
             typer.echo(
                 "SYNTHETIC DATA: these figures reflect the generator's assumptions, not real patients."

@@ -595,7 +595,8 @@ def validate_frame(
     return summary, plots
 
 
-def _follow_up_text(f: dict[str, Any]) -> str:
+def follow_up_text(f: dict[str, Any]) -> str:
+    """The summary's ``follow_up`` as one sentence, for the report and the terminal alike."""
     median, (lo, hi) = f["median_months"], f["median_ci"]
     shown = (
         "not reached (more than half of the rows died before being censored)"
@@ -663,7 +664,7 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
         f"C-index orientation: {esc(summary['c_index_orientation'])}. Time: follow-up read in "
         f"{esc(summary['time_unit_in'])} (column {esc(summary['time_column'])}), converted to months "
         f"(a year is 365.25 days and 12 months, a week 7 days); event: column {esc(summary['event_column'])}.</p>",
-        f"<p>{esc(_follow_up_text(summary['follow_up']))}</p>",
+        f"<p>{esc(follow_up_text(summary['follow_up']))}</p>",
     ]
     if summary.get("sampled_rows"):  # set by validate_file; every figure below is of the sample
         parts.append(
