@@ -361,3 +361,18 @@ def test_median_follow_up_not_reached_when_most_rows_died_says_so() -> None:
     summary, _ = validate_frame(df, time="t", event="e", bootstrap=0, scores=["tomita"])
     assert summary["follow_up"]["median_months"] is None and summary["follow_up"]["censored"] == 0
     assert "not reached (more than half of the rows died" in _html(summary, {})
+
+
+def test_a_band_of_a_handful_of_rows_is_flagged_beside_its_median() -> None:
+    """Two rows dying at the same time give a median of 1.0 with the interval 1.0-1.0: right by the
+    method, but it reads as precise. A band under the C-index's 10-row floor says it rests on very few
+    patients, in summary.json and beside the median in the report; a band of 12 rows does not."""
+    few = _tomita([1.0, 1.0, 2.0], [1, 1, 0], [9, 8, 6])
+    summary, _ = validate_frame(few, time="t", event="e", bootstrap=0, scores=["tomita"])
+    band = next(b for b in summary["scores"]["tomita"]["bands"] if b["band"] == "terminal_care")
+    assert band["n"] == 3 and band["small_band"].startswith("3 rows, fewer than 10")
+    assert "rest on very few patients" in _html(summary, {})
+    twelve = _tomita([float(i) for i in range(1, 13)], [1, 0] * 6, [2 + i % 9 for i in range(12)])
+    summary, _ = validate_frame(twelve, time="t", event="e", bootstrap=0, scores=["tomita"])
+    band = next(b for b in summary["scores"]["tomita"]["bands"] if b["band"] == "terminal_care")
+    assert band["n"] == 12 and "small_band" not in band

@@ -391,6 +391,11 @@ def _km_by_band(
                     beyond[f"{h:g}m"] = f"beyond the band's longest follow-up ({longest:.2f} months)"
                 else:
                     survival_at[f"{h:g}m"] = round(float(kmf.survival_function_at_times(h).iloc[0]), 4)
+            if n < MIN_ROWS_FOR_C:  # the C-index's own floor: a median of a handful of patients
+                row["small_band"] = (
+                    f"{n} rows, fewer than {MIN_ROWS_FOR_C}: the median and its interval rest on very few "
+                    "patients (with a few deaths at once the interval can be a single point)"
+                )
             row.update(
                 events=int(e[mask].sum()),
                 median_months=None if np.isinf(median) else round(median, 2),
@@ -445,6 +450,8 @@ DEFINITIONS = {
     "null = not reached",
     "bands[].median_ci": "95% CI of that median from the KM curve's pointwise log(-log) CI (lifelines); null = "
     "not reached within the band's follow-up (longest_follow_up_months)",
+    "bands[].small_band": f"present when a band has 2 to {MIN_ROWS_FOR_C - 1} rows (the C-index's floor): its "
+    "median and interval rest on very few patients",
     "bands[].survival_at": "Kaplan-Meier survival of the band at 3, 6 and 12 months (observed only: no "
     "predicted probability is published per band)",
     "bands[].expectation_check": "the published expectation is a bound on the band's median survival; "
@@ -722,7 +729,9 @@ def _html(summary: dict[str, Any], plots: dict[str, str]) -> str:
                 )
                 parts.append(
                     f"<tr><td>{esc(b['label'])}</td><td>{_points_text(b.get('points'))}</td><td>{b['n']:,}</td><td>{b.get('events', '')}</td>"
-                    f"<td>{esc(med_text + ci_text) if 'median_ci' in b else esc(b['km_not_estimable'])}</td>{expectation_cells(b)}"
+                    f"<td>{esc(med_text + ci_text) if 'median_ci' in b else esc(b['km_not_estimable'])}"
+                    + (f"<br><em>{esc(b['small_band'])}</em>" if "small_band" in b else "")
+                    + f"</td>{expectation_cells(b)}"
                     f"<td>{esc(surv_text)}</td>"
                     f"<td>{esc(b['published_meaning'])}</td></tr>"
                 )
