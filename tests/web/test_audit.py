@@ -170,6 +170,10 @@ def test_an_invalid_entry_page_passes_axe(live_server: str, watched: Watched) ->
     page = watched.page
     page.goto(live_server + "/assess")
     page.fill("#f-performance-kps", "65")
+    page.fill("#f-performance-ecog", "7")
+    page.locator("#f-performance-ecog").blur()  # the live panel lists both wrong entries
+    expect(page.get_by_text("Also to correct:")).to_be_visible()
+    assert audit(watched, "axe-assess-live-errors") == []
     page.get_by_role("button", name="Save and see the plan").click()
     expect(page.locator("#error-summary")).to_contain_text("multiple of 10")
     log = "error: Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"

@@ -76,6 +76,21 @@ def test_live_scores_of_the_breast_example(
     assert _score_value(page, "tokuhashi_revised") == str(expected.total)
 
 
+def test_live_scores_list_every_wrong_entry_not_only_the_first(client: TestClient, csrf: str) -> None:
+    """A clinician correcting the form saw one error at a time in the live panel (the save listed all):
+    with KPS 65 (not a decile) and ECOG 7 (0-5) both entered, the panel links to both controls."""
+    data = {"performance.kps": "65", "performance.ecog": "7", "csrf_token": csrf}
+    page = html.unescape(client.post("/assess/scores", data=data).text)
+    assert "Scores wait for a valid entry." in page
+    assert 'href="#f-performance-kps"' in page and 'href="#f-performance-ecog"' in page
+    assert "Also to correct:" in page
+    # one wrong entry: no second list
+    one = html.unescape(
+        client.post("/assess/scores", data={"performance.kps": "65", "csrf_token": csrf}).text
+    )
+    assert "Also to correct:" not in one and 'href="#f-performance-kps"' in one
+
+
 def test_invalid_value_is_shown_next_to_its_field(client: TestClient, csrf: str) -> None:
     response = client.post("/assess", data={"performance.kps": "65", "csrf_token": csrf})
     assert response.status_code == 422

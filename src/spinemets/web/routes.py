@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 import spinemets
-from spinemets.assessment import Assessment, load_assessment
+from spinemets.assessment import load_assessment
 from spinemets.errors import InvalidInputError, SpinemetsError
 from spinemets.model.validation import collapse_unions
 from spinemets.render.view import patient_facts, patient_notes, recalled_notes
@@ -195,15 +195,20 @@ def _lesion_row_links() -> dict[str, tuple[tuple[links.ItemRef, ...], tuple[link
     return links.first_mentions((f.name for f in forms.lesion_fields()), links.lesion_links())
 
 
-def _live(values: dict[str, list[str]]) -> tuple[Assessment | None, InvalidInputError | None]:
-    """Scores of the form as it stands, or the error that stops them (an unknown field too, as on save)."""
+def _live(values: dict[str, list[str]]) -> dict[str, Any]:
+    """Scores of the form as it stands (``assessment``), or the error that stops them (``live_error``,
+    an unknown field too, as on save) and every other wrong entry (``live_more``, form name ->
+    message): a clinician fixing one entry at a time saw the next only once the first was right."""
     unknown = forms.unknown_field(values)
     if unknown is not None:
-        return None, unknown
+        return {"assessment": None, "live_error": unknown, "live_more": {}}
+    patient = forms.form_to_patient(values)
     try:
-        return spinemets.assess(forms.form_to_patient(values)), None
+        return {"assessment": spinemets.assess(patient), "live_error": None, "live_more": {}}
     except InvalidInputError as exc:
-        return None, exc
+        more = forms.field_errors(patient, exc)
+        more.pop(forms.form_name(exc.field), None)
+        return {"assessment": None, "live_error": exc, "live_more": more}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -223,12 +228,7 @@ def assess_page(
         latest = _editable(reopened if version is None else store.get(from_))
         values = forms.patient_to_form(reopened.inputs)
         editing = {"reopened": reopened, "expected_version": latest.version, "latest_version": latest.version}
-    assessment, error = _live(values)
-    return _render(
-        request,
-        "assess.html",
-        _assess_context(values, {}, assessment=assessment, live_error=error, **editing),
-    )
+    return _render(request, "assess.html", _assess_context(values, {}, **_live(values), **editing))
 
 
 def _editable(latest: StoredAssessment) -> StoredAssessment:
@@ -261,8 +261,7 @@ def _editing(store: AssessmentStore, values: dict[str, list[str]]) -> dict[str, 
 async def live_scores(request: Request, user: Principal = Depends(web_user)) -> HTMLResponse:
     """htmx partial: the score panel for the form as filled so far (ranges while items are missing)."""
     values = forms.multidict((await request.form()).multi_items())
-    assessment, error = _live(values)
-    return _render(request, "_scores.html", {"assessment": assessment, "live_error": error})
+    return _render(request, "_scores.html", _live(values))
 
 
 @router.post("/assess/lesion", response_class=HTMLResponse)
@@ -288,9 +287,8 @@ async def lesion_row(request: Request, user: Principal = Depends(web_user)) -> H
 async def remove_lesion(index: int, request: Request, user: Principal = Depends(web_user)) -> HTMLResponse:
     """htmx: drop lesion row ``index`` and return the score panel without it (the row is removed out of band)."""
     values = forms.multidict((await request.form()).multi_items())
-    assessment, error = _live(forms.without_lesion_row(values, index))
     return _render(
-        request, "_scores.html", {"assessment": assessment, "live_error": error, "removed_row": index}
+        request, "_scores.html", {**_live(forms.without_lesion_row(values, index)), "removed_row": index}
     )
 
 
@@ -309,8 +307,7 @@ async def save_assessment(
             values = forms.with_lesion_row(values)
         elif action.removeprefix("remove_lesion:").isdigit():
             values = forms.without_lesion_row(values, int(action.removeprefix("remove_lesion:")))
-        assessment, error = _live(values)
-        ctx = _assess_context(values, {}, assessment=assessment, live_error=error, **_editing(store, values))
+        ctx = _assess_context(values, {}, **_live(values), **_editing(store, values))
         return _render(request, "assess.html", ctx)
     editing = _editing(store, values)
     if not user.allows(Scope.write):  # as the API's Writer dependency: reading is not saving
@@ -318,10 +315,7 @@ async def save_assessment(
             f"Not saved: the account {user.name} may read but not save assessments (scope {user.scope.value}). "
             "Your entries are kept below; ask an administrator for write access."
         )
-        assessment, error = _live(values)
-        ctx = _assess_context(
-            values, {}, assessment=assessment, live_error=error, conflict=refusal, **editing
-        )
+        ctx = _assess_context(values, {}, **_live(values), conflict=refusal, **editing)
         return _render(request, "assess.html", ctx, status_code=403)
     patient = forms.form_to_patient(values)
     try:
