@@ -30,6 +30,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,7 +40,7 @@ from pydantic import BaseModel, ConfigDict
 
 from spinemets.cohort import DEFAULT_CHUNK_ROWS
 from spinemets.cohort.expressions import ERROR_SCHEMA
-from spinemets.cohort.fast import FastCache
+from spinemets.cohort.fast import FastCache, bool_column
 from spinemets.cohort.frame import VERSION_COLUMN, ChunkResult, score_chunk
 from spinemets.cohort.mapping import DEFAULT_NULL_VALUES, CohortMapping, accepted_inputs
 from spinemets.errors import Interrupted, InvalidInputError
@@ -1036,28 +1037,31 @@ def score_file(
         )
     )
 
-    head: list[pa.Table] = []  # the first chunk's first row as read: its ``synthetic`` flag
-    # A CSV has no file metadata: there the synthetic flag can only travel as the column itself.
-    flag_column: list[bool] = []  # decided on the first chunk, so every chunk has the same columns
+    # Read from the first chunk as it came, before ``keep``: a synthetic file stays labelled when its
+    # ``synthetic`` column is left out. A CSV has no file metadata, so there the flag travels as the
+    # column itself, kept (or added) in every chunk.
+    synthetic: bool | None = None
     csv_out = file_format(output, allow_duckdb=True) is FileFormat.csv
 
     def tables() -> Generator[pa.Table, None, None]:
         """The scored chunks in file order, counting rows and gathering errors on the way."""
+        nonlocal synthetic
         for res in results:
             table = res.table
-            if not head:
-                head.append(table.slice(0, 1))
-                flag_column.append(keep is not None and csv_out and _is_synthetic(input, fmt, head[0]))
+            if synthetic is None:
+                synthetic = _is_synthetic(input, fmt, table.slice(0, 1))
             if keep is not None:
                 absent = [c for c in keep if c not in table.column_names]
                 if absent:
                     raise InvalidInputError(
                         "--keep", absent[0], "a column of the input: " + ", ".join(table.column_names)
                     )
-                kept = set(keep) | ({SYNTHETIC_COLUMN} if flag_column[0] else set())
+                flag = synthetic and csv_out
+                kept = set(keep) | ({SYNTHETIC_COLUMN} if flag else set())
                 table = table.select([c for c in table.column_names if c in kept or is_score_column(c)])
-                if flag_column[0] and SYNTHETIC_COLUMN not in table.column_names:
-                    table = table.add_column(0, SYNTHETIC_COLUMN, pa.repeat(True, table.num_rows))
+                if flag and SYNTHETIC_COLUMN not in table.column_names:
+                    n = table.num_rows  # built from numpy: pa.repeat(True, n) imports pandas
+                    table = table.add_column(0, SYNTHETIC_COLUMN, bool_column(np.ones(n, bool), (None, 0)))
             if res.errors.height:
                 sink.add(res.errors.with_columns(pl.col("row") + counts["rows"]))
             for k in not_computed:
@@ -1072,8 +1076,8 @@ def score_file(
         first = next(scored, None)
         if first is None:  # no rows: write the columns only
             first = score_chunk(read_chunk(_first_chunk(input, fmt, null_values)), use_specs, mapping).table
-        # before ``keep``: a synthetic file stays labelled when its ``synthetic`` column is left out
-        synthetic = _is_synthetic(input, fmt, head[0] if head else first)
+        if synthetic is None:  # no rows
+            synthetic = _is_synthetic(input, fmt, first)
         write_tables(itertools.chain([first], scored), output, synthetic, duckdb_table)
         sink.finish()
     except KeyboardInterrupt:  # every writer leaves the output as it was: say so
