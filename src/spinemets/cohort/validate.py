@@ -340,11 +340,24 @@ def _td_auc(t: np.ndarray, e: np.ndarray, risk: np.ndarray) -> tuple[dict[str, f
     return out, why
 
 
+def _km_median(kmf: Any) -> tuple[float, float, float]:
+    """A fitted Kaplan-Meier curve's median and its 95% CI (lifelines' pointwise log(-log) bounds);
+    ``inf`` where not reached."""
+    from lifelines.utils import median_survival_times
+
+    lo, hi = (float(v) for v in median_survival_times(kmf.confidence_interval_).iloc[0].to_numpy())
+    return float(kmf.median_survival_time_), lo, hi
+
+
+def _months(value: float) -> float | None:
+    """Months as the summary holds them: two decimals, ``None`` where not reached (``inf``)."""
+    return None if np.isinf(value) else round(value, 2)
+
+
 def _km_by_band(
     key: str, t: np.ndarray, e: np.ndarray, bands: np.ndarray, synthetic: bool = False
 ) -> tuple[list[dict[str, Any]], str]:
     from lifelines import KaplanMeierFitter
-    from lifelines.utils import median_survival_times
 
     defn = SCORES[key]
     rows: list[dict[str, Any]] = []
@@ -372,9 +385,7 @@ def _km_by_band(
         if n >= 2:
             kmf = KaplanMeierFitter(label=f"{band.label} (n={n})").fit(t[mask], e[mask])
             kmf.plot_survival_function(ax=ax, ci_show=False)
-            median = float(kmf.median_survival_time_)
-            ci = median_survival_times(kmf.confidence_interval_)
-            lo, hi = (float(v) for v in ci.iloc[0].to_numpy())
+            median, lo, hi = _km_median(kmf)
             longest, at_end = float(t[mask].max()), float(kmf.survival_function_.iloc[-1, 0])
             if band.key in expected:
                 # A lower limit not reached lies beyond the band's longest follow-up, not at infinity:
@@ -398,8 +409,8 @@ def _km_by_band(
                 )
             row.update(
                 events=int(e[mask].sum()),
-                median_months=None if np.isinf(median) else round(median, 2),
-                median_ci=[None if np.isinf(lo) else round(lo, 2), None if np.isinf(hi) else round(hi, 2)],
+                median_months=_months(median),
+                median_ci=[_months(lo), _months(hi)],
                 longest_follow_up_months=round(longest, 2),
                 survival_at=survival_at,
             )
@@ -422,9 +433,11 @@ def _km_by_band(
     return rows, base64.b64encode(buf.getvalue()).decode()
 
 
+FOLLOW_UP_SOURCE = "Schemper M, Smith TL, Control Clin Trials 1996;17:343-346, recalled, unverified"
+"""The reverse Kaplan-Meier method's reference (a method, not a clinical fact; not in the fact sheets)."""
 FOLLOW_UP_METHOD = (
     "median follow-up by the reverse Kaplan-Meier method (death censors, censoring is the event; "
-    "Schemper M, Smith TL, Control Clin Trials 1996;17:343-346, recalled, unverified): the time to which "
+    f"{FOLLOW_UP_SOURCE}): the time to which "
     "patients would have been followed had none died; null = more than half of the rows died before "
     "being censored, so it is not reached"
 )
@@ -467,16 +480,15 @@ def median_follow_up(t: np.ndarray, e: np.ndarray) -> dict[str, Any]:
     each censoring as the event and each death as a censoring.
     """
     from lifelines import KaplanMeierFitter
-    from lifelines.utils import median_survival_times
 
     censored = (e == 0).astype(int)
-    out: dict[str, Any] = {"censored": int(censored.sum()), "longest_months": round(float(t.max()), 2)}
-    kmf = KaplanMeierFitter().fit(t, censored)
-    median = float(kmf.median_survival_time_)
-    lo, hi = (float(v) for v in median_survival_times(kmf.confidence_interval_).iloc[0].to_numpy())
-    out["median_months"] = None if np.isinf(median) else round(median, 2)
-    out["median_ci"] = [None if np.isinf(lo) else round(lo, 2), None if np.isinf(hi) else round(hi, 2)]
-    return out
+    median, lo, hi = _km_median(KaplanMeierFitter().fit(t, censored))
+    return {
+        "censored": int(censored.sum()),
+        "longest_months": round(float(t.max()), 2),
+        "median_months": _months(median),
+        "median_ci": [_months(lo), _months(hi)],
+    }
 
 
 def validate_frame(
@@ -605,15 +617,19 @@ def validate_frame(
 def follow_up_text(f: dict[str, Any]) -> str:
     """The summary's ``follow_up`` as one sentence, for the report and the terminal alike."""
     median, (lo, hi) = f["median_months"], f["median_ci"]
-    shown = (
+
+    def shown(x: float | None) -> str:
+        return "not reached" if x is None else f"{x:.2f}"
+
+    value = (
         "not reached (more than half of the rows died before being censored)"
         if median is None
-        else f"{median:.2f} months (95% CI {'-' if lo is None else f'{lo:.2f}'} to "
-        f"{'not reached' if hi is None else f'{hi:.2f}'})"
+        else f"{median:.2f} months (95% CI {shown(lo)} to {shown(hi)})"
     )
     return (
         f"Median follow-up (reverse Kaplan-Meier: Schemper and Smith, Control Clin Trials 1996, recalled): "
-        f"{shown}; {f['censored']:,} rows censored (alive at last contact); longest {f['longest_months']:.2f} months."
+        f"{value}; {f['censored']:,} rows "
+        f"censored (alive at last contact); longest {f['longest_months']:.2f} months."
     )
 
 
