@@ -125,10 +125,6 @@ class FieldSpec:
     """What the control takes, shown under it before anything is typed: ``0–120``, ``10–100 in
     steps of 10``; empty where the label already says all (an unbounded count, a choice)."""
 
-    @property
-    def dom_id(self) -> str:
-        return "f-" + self.name.replace(".", "-")
-
 
 @dataclass(frozen=True)
 class Section:
@@ -458,6 +454,12 @@ def form_name(error_field: str) -> str:
     if part in ("value", "unit") and spec is not None and spec.kind == "quantity":
         return base  # a quantity's value and unit are one control on the page (labs.albumin)
     return name
+
+
+def field_id(field: str) -> str:
+    """The page id of the control for an error's field path or a form name (``f-performance-kps``):
+    what the error summary and the live panel link to, and what the control carries."""
+    return "f-" + form_name(field).replace(".", "-")
 
 
 def field_errors(patient: Mapping[str, Any], first: InvalidInputError) -> dict[str, str]:

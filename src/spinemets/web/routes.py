@@ -93,7 +93,7 @@ _env.globals.update(
     plan_groups=views.plan_groups,
     version=spinemets.__version__,
     csrf_field=CSRF_FIELD,
-    field_id=lambda field: "f-" + forms.form_name(field).replace(".", "-"),
+    field_id=forms.field_id,
 )
 templates = Jinja2Templates(env=_env)
 
