@@ -310,3 +310,22 @@ def test_a_new_level_after_radiotherapy_elsewhere_is_seen_before_its_first_radio
     rec = plan.get("stability.surgical-consultation")
     assert rec is not None and rec.basis[0].endswith("at L3")
     assert "before radiotherapy starts" in rec.text and "radiotherapy already given" not in rec.basis
+
+
+def test_a_progressing_deficit_awaiting_tissue_states_what_was_recorded_of_corticosteroids() -> None:
+    """The basis said "no corticosteroids recorded" whether the form said no or said nothing: a missing
+    entry is named as missing, a recorded "no" as a no (suspected lymphoma, progressing deficit)."""
+    path = (
+        Path(__file__).parent / "scenarios" / "suspected_lymphoma_progressive_deficit_steroids_withheld.json"
+    )
+    patient = _load(path)["patient"]
+
+    def basis(on_steroids: bool | None) -> tuple[str, ...]:
+        context = {**patient["context"], "on_corticosteroids": on_steroids}
+        plan = assess({**patient, "context": context}).plan
+        return next(
+            r.basis for r in plan.recommendations if r.id == "work-up.progressive-deficit-steroids-withheld"
+        )
+
+    assert "corticosteroids not recorded (the plan withholds them until the biopsy)" in basis(None)
+    assert "not on corticosteroids (the plan withholds them until the biopsy)" in basis(False)

@@ -76,12 +76,18 @@ def unknown_primary_deficit(ctx: RuleContext) -> None:
             [f.histology_label, "progressive deficit despite corticosteroids", *f.surgical_candidate.basis],
         )
     elif n.deficit_progressive and ctx.patient.context.on_corticosteroids is not True:
+        # the basis says what was recorded: "not on corticosteroids" only when entered as such
+        steroids = (
+            "not on corticosteroids"
+            if ctx.patient.context.on_corticosteroids is False
+            else "corticosteroids not recorded"
+        )
         ctx.emit(
             "work-up.progressive-deficit-steroids-withheld",
             [
                 f.histology_label,
                 "progressive deficit",
-                "no corticosteroids recorded (withheld until the biopsy)",
+                f"{steroids} (the plan withholds them until the biopsy)",
             ],
         )
 
