@@ -28,7 +28,6 @@ lesion row's band is checked against them first, so a file scored with other opt
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from spinemets.cohort.run import (
     FileFormat,
     file_format,
     specs_with_options,
+    write_summary,
 )
 from spinemets.errors import InvalidInputError
 from spinemets.paths import check_outputs
@@ -488,7 +488,5 @@ def aggregate_file(
         disagreements_by_column=dict(zip(by_col["column"].to_list(), by_col["len"].to_list(), strict=True)),
         seconds=round(time.perf_counter() - start, 3),
     )
-    output.with_name(output.stem + ".summary.json").write_text(
-        json.dumps(summary.model_dump(mode="json"), indent=2), encoding="utf-8"
-    )
+    write_summary(output, summary)
     return summary

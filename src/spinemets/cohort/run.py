@@ -44,7 +44,7 @@ from spinemets.cohort.fast import FastCache, bool_column
 from spinemets.cohort.frame import VERSION_COLUMN, ChunkResult, score_chunk
 from spinemets.cohort.mapping import DEFAULT_NULL_VALUES, CohortMapping, accepted_inputs
 from spinemets.errors import Interrupted, InvalidInputError
-from spinemets.paths import check_outputs
+from spinemets.paths import check_outputs, write_output
 from spinemets.scores.catalogue import DEFINITIONS_VERSION, SPECS
 from spinemets.scores.engine import ScoreSpec
 
@@ -1110,10 +1110,14 @@ def score_file(
         columns_read=tuple(c for c in columns if _reads(c, mapping)),
         columns_not_read=tuple(c for c in columns if c != SYNTHETIC_COLUMN and not _reads(c, mapping)),
     )
-    output.with_name(output.stem + ".summary.json").write_text(
-        json.dumps(summary.model_dump(mode="json"), indent=2), encoding="utf-8"
-    )
+    write_summary(output, summary)
     return summary
+
+
+def write_summary(output: Path, summary: BaseModel) -> None:
+    """A run's summary beside its output (``<output stem>.summary.json``), written whole or not at all."""
+    text = json.dumps(summary.model_dump(mode="json"), indent=2)
+    write_output("--output", output.with_name(output.stem + ".summary.json"), text)
 
 
 class _ErrorSink:

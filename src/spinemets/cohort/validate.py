@@ -46,6 +46,7 @@ from spinemets.cohort.run import (
 )
 from spinemets.errors import InvalidInputError
 from spinemets.knowledge.bibliography import get_reference
+from spinemets.paths import write_output
 from spinemets.scores.catalogue import DEFINITIONS_VERSION, SCORES
 from spinemets.scores.engine import BandSurvival, ScoreKind, SourceCertainty, SurvivalDirection
 
@@ -814,6 +815,6 @@ def validate_file(
     summary["rows_in_file"] = rows_in_file
     summary["sampled_rows"] = sample if sample is not None and sample < rows_in_file else None
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    (out_dir / "report.html").write_text(_html(summary, plots), encoding="utf-8")
+    write_output("--output", out_dir / "summary.json", json.dumps(summary, indent=2))
+    write_output("--output", out_dir / "report.html", _html(summary, plots))
     return summary
