@@ -199,11 +199,12 @@ def _patient_inputs(patient: Patient) -> dict[str, Any]:
 
 
 class SavedTexts(NamedTuple):
-    """A stored version and the JSON texts stored for it (a reply can be built from them as they are)."""
+    """A stored version and the JSON texts stored for it, as UTF-8 bytes (a reply is built from them as
+    they are)."""
 
     info: StoredVersionInfo
-    inputs_json: str
-    outputs_json: str
+    inputs_json: bytes
+    outputs_json: bytes
 
 
 def store_result(
@@ -219,12 +220,13 @@ def store_result(
     ``assessment_id`` (see ``expected_version`` in :meth:`AssessmentStore.new_version`).
 
     The one write path of the API and the web pages. The result is serialised once, straight to JSON
-    text (``Assessment.model_dump_json()`` is the same text as ``to_json(model_dump(mode="json"))``,
+    (``Assessment.model_dump_json()`` is the same text as ``to_json(model_dump(mode="json"))``,
     pydantic's one compact serialiser), so what is stored and hashed does not change; callers reply
-    with these texts instead of rebuilding and re-serialising some 70 kB of nested dictionaries.
-    Blocking (CPU and the database): call it through :func:`run_write`.
+    with these texts instead of rebuilding and re-serialising some 70 kB of nested dictionaries. The
+    texts stay the serialiser's UTF-8 bytes, which are hashed and sent without encoding them again
+    (:func:`.audit.to_json_utf8`). Blocking (CPU and the database): call it through :func:`run_write`.
     """
-    inputs_json, outputs_json = audit.to_json(inputs), assessment.model_dump_json()
+    inputs_json, outputs_json = audit.to_json_utf8(inputs), audit.to_json_utf8(assessment)
     rules = ruleset_version(assessment)
     if assessment_id is None:
         info = store.create_serialised(
@@ -306,11 +308,13 @@ def _stored_reply(
     AssessmentOut is the summary followed by inputs and outputs: the same bytes as
     ``_full(...).model_dump_json()``, spliced from the texts already made (a test checks they are equal).
     """
-    summary = _summary(request, saved.info).model_dump_json()
+    summary = audit.to_json_utf8(_summary(request, saved.info))
     if prefer and "return=minimal" in prefer.replace(" ", "").lower():
         headers["Preference-Applied"] = "return=minimal"
         return Response(summary, status_code=status, media_type="application/json", headers=headers)
-    full = f'{summary[:-1]},"inputs":{saved.inputs_json},"outputs":{saved.outputs_json}}}'
+    full = b"".join(
+        (summary[:-1], b',"inputs":', saved.inputs_json, b',"outputs":', saved.outputs_json, b"}")
+    )
     return Response(full, status_code=status, media_type="application/json", headers=headers)
 
 

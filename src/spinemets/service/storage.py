@@ -89,21 +89,25 @@ def _version_row(
     now: dt.datetime,
     author: str,
     ruleset_version: str,
-    inputs_json: str,
-    outputs_json: str,
+    inputs_json: str | bytes,
+    outputs_json: str | bytes,
     digest: str,
 ) -> dict[str, Any]:
-    """The columns of one stored version (assessment_versions)."""
+    """The columns of one stored version (assessment_versions); JSON given as UTF-8 bytes is stored as text."""
     return {
         "assessment_id": aid,
         "version": version,
         "created_at": now,
         "author": author,
         "ruleset_version": ruleset_version,
-        "inputs": inputs_json,
-        "outputs": outputs_json,
+        "inputs": _text(inputs_json),
+        "outputs": _text(outputs_json),
         "content_sha256": digest,
     }
+
+
+def _text(json_text: str | bytes) -> str:
+    return json_text.decode() if isinstance(json_text, bytes) else json_text
 
 
 def _version_entry(action: str, row: dict[str, Any]) -> audit.EntryFields:
@@ -423,8 +427,8 @@ class AssessmentStore:
     def create_serialised(
         self,
         patient: dict[str, Any],
-        inputs_json: str,
-        outputs_json: str,
+        inputs_json: str | bytes,
+        outputs_json: str | bytes,
         *,
         author: str,
         patient_id: str | None,
@@ -433,7 +437,8 @@ class AssessmentStore:
         """Store a new assessment as version 1 from its JSON texts (stored and hashed as given) and audit it.
 
         ``inputs_json`` must be the JSON text of ``patient`` (see :func:`.audit.to_json`); the outputs
-        are taken as text only, so a caller that already serialised a large result does it once.
+        are taken as text only, so a caller that already serialised a large result does it once. Either
+        may be the serialiser's UTF-8 bytes (:func:`.audit.to_json_utf8`): hashed as they are, stored as text.
         """
         now = dt.datetime.now(dt.UTC)
         aid = str(uuid.uuid4())
@@ -494,8 +499,8 @@ class AssessmentStore:
         self,
         assessment_id: str,
         patient: dict[str, Any],
-        inputs_json: str,
-        outputs_json: str,
+        inputs_json: str | bytes,
+        outputs_json: str | bytes,
         *,
         author: str,
         ruleset_version: str | None = None,
