@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from spinemets.interop import routes
+from spinemets.service import ehr_routes as routes
 from spinemets.service.settings import CdsIssuer, ServiceSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"

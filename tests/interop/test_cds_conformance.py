@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from spinemets.interop import cds_hooks as cds
-from spinemets.interop.routes import InteropState
+from spinemets.service.ehr_routes import InteropState
 from tests.interop.conftest import Signer
 from tests.interop.test_cds_hooks import call, patient_view_request
 

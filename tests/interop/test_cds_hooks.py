@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 import spinemets
 from spinemets.interop import cds_hooks as cds
 from spinemets.interop.fhir import map_bundle, priority_of
-from spinemets.interop.routes import InteropState
+from spinemets.service.ehr_routes import InteropState
 from tests.interop.conftest import BASE_URL, Signer, prefetch_from
 
 HOOK_INSTANCE = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"

@@ -13,7 +13,7 @@ from fhir.resources.R4B.codesystem import CodeSystem
 import spinemets
 from spinemets.interop import codes as c
 from spinemets.interop.fhir import map_bundle
-from spinemets.interop.routes import FHIR_JSON
+from spinemets.service.ehr_routes import FHIR_JSON
 from tests.conftest import ROOT
 
 

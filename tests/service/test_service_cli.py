@@ -63,7 +63,7 @@ def test_app_includes_the_web_pages_and_interop_when_installed(tmp_path: Path) -
 
     app = create_app(load_settings(data_dir=tmp_path))
     expected = [
-        m for m in ("spinemets.web.routes", "spinemets.interop.routes") if importlib.util.find_spec(m)
+        m for m in ("spinemets.web.routes", "spinemets.service.ehr_routes") if importlib.util.find_spec(m)
     ]
     assert app.state.optional_routers == expected
 

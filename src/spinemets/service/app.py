@@ -2,7 +2,7 @@
 
 Layers, outermost first: security middleware (headers, CSRF, size limit, access log), signed
 web sessions, then the routers: the REST API (``/api/v1``), login, and, when installed, the
-clinician pages (:mod:`spinemets.web.routes`) and FHIR / CDS Hooks (:mod:`spinemets.interop.routes`).
+clinician pages (:mod:`spinemets.web.routes`) and FHIR / CDS Hooks (:mod:`spinemets.service.ehr_routes`).
 The store is opened (and migrated) when the app is created and closed when it shuts down.
 """
 
@@ -33,8 +33,9 @@ from spinemets.service.security import SecurityMiddleware
 from spinemets.service.settings import ServiceSettings, is_loopback, load_settings
 from spinemets.service.storage import AssessmentStore
 
-#: Routers written elsewhere in the package, included when their module exists.
-OPTIONAL_ROUTERS = ("spinemets.web.routes", "spinemets.interop.routes")
+#: Routers included when their module exists (their extras installed): the clinician pages, and the
+#: FHIR and CDS Hooks endpoints.
+OPTIONAL_ROUTERS = ("spinemets.web.routes", "spinemets.service.ehr_routes")
 
 log = logging.getLogger("spinemets.service")
 
