@@ -29,6 +29,7 @@ test: $(STAMP) sysdeps lint typecheck pytest
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
