@@ -9,7 +9,8 @@
     KeyboardInterrupt
     └── Interrupted            Ctrl-C during a run that writes a file: names the output left unchanged
 
-Clinical caveats are warnings, not errors: see :class:`ClinicalCaveat`.
+Clinical caveats are not exceptions: a result carries them as text beside its basis
+(``ScoreResult.warnings``, e.g. an input outside the score's derivation cohort).
 """
 
 from __future__ import annotations
@@ -101,7 +102,3 @@ class Interrupted(KeyboardInterrupt):
 
     def __reduce__(self) -> tuple[type[Interrupted], tuple[str]]:
         return (type(self), (self.output,))
-
-
-class ClinicalCaveat(UserWarning):
-    """A clinical caveat about a result (e.g. input outside the derivation cohort)."""

@@ -10,7 +10,7 @@ gets a score-specific column ``<score>.<input>``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
@@ -49,7 +49,3 @@ def patient_row(patient: Patient, specs: Mapping[str, ScoreSpec], lesion_index: 
             )
             row[name if same else f"{key}.{name}"] = value
     return row
-
-
-def patient_rows(patients: Iterable[Patient], specs: Mapping[str, ScoreSpec]) -> list[dict[str, Any]]:
-    return [patient_row(p, specs) for p in patients]
