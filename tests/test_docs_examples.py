@@ -82,3 +82,40 @@ def test_readme_error_examples_are_the_messages_printed(
         printed.append(" ".join(err.split()))
     for message, err in zip(quoted, printed, strict=True):
         assert f"error: {message}" in err
+
+
+COHORT = ROOT / "docs" / "cohort.md"
+
+
+def _one_line(path: Path) -> str:
+    return " ".join(path.read_text(encoding="utf-8").split())
+
+
+def test_cohort_lesion_columns_are_read_by_the_lesion_scores_only() -> None:
+    """docs/cohort.md names the columns of the index lesion; a patient-level score reading one of them
+    would score the lesion's fact as the patient's (the doc once named `grade` for the ESCC grade,
+    which the Frankel grade reads too: every ESCC grade became a Frankel error)."""
+    from spinemets.cohort.mapping import accepted_inputs
+    from spinemets.scores import SPECS
+
+    text = _one_line(COHORT)
+    listed = text.split("one index lesion:", 1)[1].split(". SINS and ESCC are computed", 1)[0]
+    names = re.findall(r"`([a-z_]+)`", re.sub(r"\([^)]*\)", "", listed))  # not the remarks in brackets
+    lesion_scores = {k for k, s in SPECS.items() if s.definition.unit_of_scoring == "lesion"}
+    readers = accepted_inputs(SPECS)
+    recommended = [n for n in names if n in readers]
+    for name in recommended:
+        assert set(readers[name]) <= lesion_scores, f"`{name}` is also read by {readers[name]}"
+    assert {"level", "escc"} <= set(recommended)
+
+
+def test_cohort_mapping_example_is_a_valid_mapping(tmp_path: Path) -> None:
+    from spinemets.cohort.mapping import load_mapping
+    from spinemets.scores import SPECS
+
+    match = re.search(r"```yaml\n(.*?)```", COHORT.read_text(encoding="utf-8"), re.S)
+    assert match, "no ```yaml block with the mapping example"
+    path = tmp_path / "registry.yaml"
+    path.write_text(match.group(1), encoding="utf-8")
+    mapping = load_mapping(path, SPECS)
+    assert {"kps", "primary", "visceral_metastases", "sins.pain"} <= set(mapping.columns)
