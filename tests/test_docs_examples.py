@@ -119,3 +119,25 @@ def test_cohort_mapping_example_is_a_valid_mapping(tmp_path: Path) -> None:
     path.write_text(match.group(1), encoding="utf-8")
     mapping = load_mapping(path, SPECS)
     assert {"kps", "primary", "visceral_metastases", "sins.pain"} <= set(mapping.columns)
+
+
+def test_readme_derivations_are_what_the_scores_print() -> None:
+    """README's examples of derived items, each a part of a derivation the score prints (it quoted
+    `KPS 60 -> moderate (1)` for `KPS 60 % -> moderate (1)`)."""
+    import spinemets
+
+    paragraph = (
+        _one_line(README).split("Derived items show their derivation (", 1)[1].split("), a primary", 1)[0]
+    )
+    quoted = re.findall(r"`([^`]+)`", paragraph)
+    assert len(quoted) == 3
+    calculated = [
+        ("sins", {"level": "T12"}),
+        ("tokuhashi_revised", {"kps": 60}),
+        ("tokuhashi_revised", {"ecog": 1}),
+    ]
+    printed = [
+        item.derivation or "" for name, items in calculated for item in spinemets.score(name, items).items
+    ]
+    for quote in quoted:
+        assert any(quote in text for text in printed), f"`{quote}` is in no derivation: {printed}"
