@@ -722,6 +722,21 @@ def test_a_body_the_parser_refuses_is_named(
     assert problem["errors"][0]["field"] == "body"
 
 
+def test_fhir_assess_needs_an_api_key_with_the_read_scope(client: TestClient, keys: dict[str, str]) -> None:
+    """docs/fhir.md: `POST /fhir/$assess` needs a read-scope API key, as the REST API does; the
+    code system and the CDS Hooks discovery need none."""
+    from spinemets.interop.fhir import patient_to_bundle
+
+    bundle = patient_to_bundle(parse_patient(EXAMPLE))
+    body = _problem(client.post("/fhir/$assess", json=bundle), 401)
+    assert "API key" in body["detail"]
+    ok = client.post("/fhir/$assess", json=bundle, headers={"Authorization": keys["read"]})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["resourceType"] == "Bundle"
+    assert client.get("/fhir/CodeSystem/spinemets").status_code == 200
+    assert client.get("/cds-services").status_code == 200
+
+
 @pytest.mark.parametrize(
     ("path", "allowed"),
     [
