@@ -3,7 +3,7 @@
 Adapters at the edge: they translate a record into the patient model and an assessment into FHIR
 resources and cards; scores and plans come from :func:`spinemets.assess`. Their HTTP endpoints are
 part of the service (:mod:`spinemets.service.ehr_routes`), which imports this package, never the
-other way round. Needs the ``api`` extra (fhir.resources, PyJWT, FastAPI).
+other way round. Needs the ``api`` extra (fhir.resources; PyJWT and httpx for CDS Hooks).
 """
 
 from spinemets.interop.fhir import assessment_to_bundle, bundle_to_patient, map_bundle, patient_to_bundle
