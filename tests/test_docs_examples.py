@@ -141,3 +141,55 @@ def test_readme_derivations_are_what_the_scores_print() -> None:
     ]
     for quote in quoted:
         assert any(quote in text for text in printed), f"`{quote}` is in no derivation: {printed}"
+
+
+def test_readme_report_summary_gives_the_lines_and_columns_shown() -> None:
+    readme = README.read_text(encoding="utf-8")
+    match = re.search(r"The full text report \((\d+) lines, (\d+) columns\)", readme)
+    assert match, "no '(N lines, W columns)' summary of the example report"
+    shown = _example_output_block(readme)
+    assert int(match.group(1)) == len(shown)
+    assert int(match.group(2)) == max(len(line) for line in shown)
+
+
+def test_plan_example_input_is_the_example_file() -> None:
+    match = re.search(r"## Input\n\n```json\n(.*?)```", PLAN_EXAMPLE.read_text(encoding="utf-8"), re.S)
+    assert match, "no ```json block under '## Input'"
+    assert json.loads(match.group(1)) == json.loads(EXAMPLE.read_text(encoding="utf-8"))
+
+
+def test_readme_counts_the_evidence_statements_and_evaluation_questions() -> None:
+    from spinemets.evidence.evaluate import load_questions
+    from spinemets.evidence.statements import load_statements
+
+    text = _one_line(README)
+    statements = re.search(r"answers from (\d+) curated evidence statements", text)
+    questions = re.search(r"runs the (\d+)-question evaluation set", text)
+    assert statements and questions
+    assert int(statements.group(1)) == len(load_statements())
+    assert int(questions.group(1)) == len(load_questions(ROOT / "evaluation" / "questions.yaml"))
+
+
+SERVICE = ROOT / "docs" / "service.md"
+
+
+def test_service_settings_table_lists_every_setting_with_its_default() -> None:
+    """docs/service.md's table of SPINEMETS_* variables: one row per setting, none that is not one, and
+    the defaults the settings model has (where it has one that a table cell can spell)."""
+    from enum import Enum
+
+    from spinemets.service.settings import ServiceSettings
+
+    rows = re.findall(r"^\| `SPINEMETS_(\w+)` \| ([^|]+) \|", SERVICE.read_text(encoding="utf-8"), re.M)
+    documented = {name.lower(): default.strip() for name, default in rows}
+    fields = {k: f for k, f in ServiceSettings.model_fields.items() if k != "settings_file"}
+    assert sorted(documented) == sorted(fields)
+    for name, field in fields.items():
+        default = field.default
+        if default is None or default == ():
+            continue
+        if isinstance(default, bool):
+            spelt = str(default).lower()
+        else:
+            spelt = str(default.value if isinstance(default, Enum) else default)
+        assert documented[name] == f"`{spelt}`", name
