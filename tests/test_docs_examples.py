@@ -1,8 +1,10 @@
-"""The command output that README.md and docs/plan-example.md show is what the commands print.
+"""The command output that README.md and docs/plan-example.md show is what the commands print, and
+the other doc examples a test can check cheaply are what the code does.
 
 A new user runs the examples literally; an output block that drifted from the code (a note added to a
 score, a reworded error) reads as a bug. Each block is compared with the command run at the block's own
-width (``COLUMNS``), as a terminal of that width would show it.
+width (``COLUMNS``), as a terminal of that width would show it. Beside them: quoted derivations, counts,
+the cohort mapping example and lesion columns, and the service's settings table.
 """
 
 from __future__ import annotations
