@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -158,3 +159,24 @@ def test_user_create_prompts_for_the_password_without_an_empty_default(data_env:
     result = CliRunner().invoke(cli_app, ["user", "create", "dr.lee"], input="a long enough pass\n" * 2)
     assert result.exit_code == 0, result.output
     assert "Password:" in result.output and "[]" not in result.output
+
+
+def test_run_keeps_its_data_where_the_settings_say_unless_data_dir_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``spinemets run`` reads SPINEMETS_DATA_DIR as ``serve`` does; a --data-dir default of ./data
+    had overridden it (while SPINEMETS_DATABASE_URL was honoured)."""
+    import spinemets.cli.service as cli_service
+    from spinemets.cli import main
+    from spinemets.service.pgtemp import free_port
+
+    served: list[Any] = []
+    monkeypatch.setattr(cli_service, "serve_settings", served.append)
+    monkeypatch.setenv("SPINEMETS_DATA_DIR", str(tmp_path / "from-env"))
+    main(["run", "--port", str(free_port())])
+    main(["run", "--port", str(free_port()), "--data-dir", str(tmp_path / "given")])
+    assert [s.data_dir for s in served] == [tmp_path / "from-env", tmp_path / "given"]
+    assert [s.auth_mode.value for s in served] == ["loopback_open"] * 2
+    assert (
+        served[0].effective_database_url == f"sqlite:///{(tmp_path / 'from-env' / 'spinemets.db').as_posix()}"
+    )

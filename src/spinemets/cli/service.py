@@ -96,11 +96,20 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
         port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1.")] = 8000,
-        data_dir: Annotated[Path, typer.Option(help="Folder of the embedded SQLite database.")] = Path(
-            "data"
-        ),
+        data_dir: Annotated[
+            Path | None,
+            typer.Option(
+                help="Folder of the embedded SQLite database [default: SPINEMETS_DATA_DIR or ./data]."
+            ),
+        ] = None,
     ) -> None:
-        """Start the web app and API on http://127.0.0.1:8000 with the embedded SQLite database."""
+        """Start the web app and API on http://127.0.0.1:8000 with the embedded SQLite database.
+
+        Single-user mode on loopback, one worker; the database and its folder come from the settings
+        as for ``serve`` (``SPINEMETS_DATA_DIR``, ``SPINEMETS_DATABASE_URL``, a settings file) unless
+        ``--data-dir`` is given. A ``--data-dir`` default of ./data had silently overridden
+        ``SPINEMETS_DATA_DIR`` while ``SPINEMETS_DATABASE_URL`` was honoured.
+        """
         settings = _settings(
             None, host="127.0.0.1", port=port, data_dir=data_dir, auth_mode="loopback_open", workers=1
         )
