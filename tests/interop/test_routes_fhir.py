@@ -65,7 +65,27 @@ def test_local_code_system_is_served_and_valid(client: TestClient) -> None:
     assert response.status_code == 200
     system = CodeSystem.model_validate(response.json())
     assert system.url == c.LOCAL
-    assert {concept.code for concept in system.concept} == set(c.local_fields()) | set(c.LOCAL_PROCEDURES)
+    served = {concept.code for concept in system.concept}
+    assert set(c.local_fields()) | set(c.LOCAL_PROCEDURES) <= served
+    assert {answer for spec in c.local_fields().values() for answer in spec.enum} <= served
+
+
+def test_local_code_system_defines_each_code_once() -> None:
+    """FHIR R4 CodeSystem csd-1: "Within a code system definition, all the codes SHALL be unique".
+    Frankel and ASIA are both graded A-E, and several questions answer 'none': each answer code is one
+    concept of the system, whichever questions use it."""
+    seen: list[str] = []
+
+    def walk(concepts: list[dict[str, Any]]) -> None:
+        for concept in concepts:
+            seen.append(concept["code"])
+            walk(concept.get("concept", []))
+
+    system = c.code_system_resource()
+    walk(system["concept"])
+    assert [code for code in set(seen) if seen.count(code) > 1] == []
+    frankel_a = next(concept for concept in system["concept"] if concept["code"] == "A")
+    assert "neurology.frankel" in frankel_a["definition"] and "neurology.asia" in frankel_a["definition"]
 
 
 # --- the documentation is complete -----------------------------------------------------------------------------

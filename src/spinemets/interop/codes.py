@@ -353,15 +353,28 @@ def standard_fields() -> dict[str, FieldSpec]:
 
 
 def code_system_resource() -> dict[str, Any]:
-    """The local CodeSystem as a FHIR R4 resource (JSON), generated from the tables above."""
+    """The local CodeSystem as a FHIR R4 resource (JSON), generated from the tables above.
+
+    Each code is one concept (CodeSystem csd-1: "all the codes SHALL be unique"): an answer shared by
+    several questions (Frankel and ASIA grades ``A``-``E``, ``none``) is listed once, its definition
+    naming the questions it answers, rather than nested under each of them.
+    """
     concepts: list[dict[str, Any]] = []
+    answers: dict[str, list[str]] = {}
     for code, spec in local_fields().items():
-        concept: dict[str, Any] = {"code": code, "display": spec.description or code}
-        if spec.enum:
-            concept["concept"] = [{"code": v, "display": v.replace("_", " ")} for v in spec.enum]
-        concepts.append(concept)
+        concepts.append({"code": code, "display": spec.description or code})
+        for value in spec.enum:
+            answers.setdefault(value, []).append(code)
     for code, text in LOCAL_PROCEDURES.items():
         concepts.append({"code": code, "display": text})
+    for value, questions in answers.items():
+        concepts.append(
+            {
+                "code": value,
+                "display": value.replace("_", " "),
+                "definition": f"An answer (valueCodeableConcept) to {', '.join(questions)}",
+            }
+        )
     return {
         "resourceType": "CodeSystem",
         "id": "spinemets",
@@ -371,7 +384,6 @@ def code_system_resource() -> dict[str, Any]:
         "status": "active",
         "experimental": False,
         "content": "complete",
-        "hierarchyMeaning": "grouped-by",
         "caseSensitive": True,
         "concept": concepts,
     }
