@@ -105,10 +105,23 @@ def test_plan_is_a_request_group_with_priority_basis_and_citations(
         labels = {d["label"] for d in action.get("documentation", [])}
         assert {r.short() for r in rec.citations} <= labels
         assert {r.link for r in rec.citations if r.link} <= urls
-    reasons = {r["reference"] for r in group["reasonReference"]}
-    assert reasons == {
+    scores = {r["valueReference"]["reference"] for r in _ext(group, c.EXT_SCORE_RESULT)}
+    assert scores == {
         e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "RiskAssessment"
     }
+
+
+def test_plan_references_only_targets_fhir_r4_allows(
+    breast_result: tuple[spinemets.Assessment, dict[str, Any]],
+) -> None:
+    """FHIR R4 RequestGroup.reasonReference is Reference(Condition | Observation | DiagnosticReport |
+    DocumentReference): a RiskAssessment there fails validation once the reference is resolved in the
+    Bundle, so the scores the plan rests on are linked by an extension instead."""
+    _, bundle = breast_result
+    (group,) = _resources(bundle, "RequestGroup")
+    types = {e["fullUrl"]: e["resource"]["resourceType"] for e in bundle["entry"]}
+    targets = {types.get(r["reference"], r["reference"]) for r in group.get("reasonReference", [])}
+    assert targets <= {"Condition", "Observation", "DiagnosticReport", "DocumentReference"}
 
 
 def test_every_plan_urgency_has_a_fhir_priority() -> None:

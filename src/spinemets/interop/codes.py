@@ -63,6 +63,8 @@ EXT_SCORE_MISSING = f"{EXT}/score-missing-item"
 EXT_BASIS = f"{EXT}/basis"
 EXT_URGENCY = f"{EXT}/urgency"
 EXT_RULESET = f"{EXT}/ruleset-version"
+EXT_SCORE_RESULT = f"{EXT}/score-result"
+"""A RiskAssessment the plan rests on (R4 RequestGroup.reasonReference cannot point at one)."""
 
 Kind = Literal["bool", "enum", "int", "float", "date", "quantity_albumin", "receptor"]
 

@@ -1245,7 +1245,10 @@ def plan_resource(
     plan: Plan, *, subject: Mapping[str, Any], when: str, reasons: Sequence[str]
 ) -> dict[str, Any]:
     """The plan as a RequestGroup (status draft, intent proposal): one action per recommendation, each
-    with its priority, basis and citations, then the follow-up schedule as timed actions."""
+    with its priority, basis and citations, then the follow-up schedule as timed actions.
+
+    ``reasons`` (the RiskAssessments) are linked by the score-result extension: R4
+    RequestGroup.reasonReference only takes a Condition, Observation, DiagnosticReport or DocumentReference."""
     actions: list[dict[str, Any]] = []
     for rec in plan.recommendations:
         action: dict[str, Any] = {
@@ -1289,7 +1292,6 @@ def plan_resource(
         "intent": "proposal",
         "subject": dict(subject),
         "authoredOn": when,
-        "reasonReference": [{"reference": r} for r in reasons],
     }
     if plan.urgency is not None:
         resource["priority"] = priority_of(plan.urgency)
@@ -1297,7 +1299,10 @@ def plan_resource(
         resource["action"] = actions
     else:
         resource["note"] = [{"text": "No recommendation was produced for this patient."}]
-    resource["extension"] = [{"url": c.EXT_RULESET, "valueString": plan.ruleset_version}]
+    resource["extension"] = [
+        {"url": c.EXT_RULESET, "valueString": plan.ruleset_version},
+        *({"url": c.EXT_SCORE_RESULT, "valueReference": {"reference": r}} for r in reasons),
+    ]
     return resource
 
 
