@@ -395,6 +395,34 @@ def test_entered_in_error_and_absent_values_are_reported_not_used() -> None:
     assert {i.resource for i in mapping.ignored} == {"Observation/bad", "Observation/none"}
 
 
+def condition(code: str, system: str = c.SNOMED, rid: str = "c1", **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Condition",
+        "id": rid,
+        "code": {"coding": [{"system": system, "code": code}]},
+        "subject": SUBJ,
+        **extra,
+    }
+
+
+def status(kind: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": f"http://terminology.hl7.org/CodeSystem/condition-{kind}", "code": code}]}
+
+
+@pytest.mark.parametrize("verification", ["unconfirmed", "provisional", "differential"])
+def test_an_unconfirmed_diagnosis_is_reported_not_used(verification: str) -> None:
+    """FHIR R4 condition-ver-status: unconfirmed (and its provisional and differential) is "not
+    sufficient ... evidence to treat this as a confirmed condition": a breast cancer that is one of
+    the differential diagnoses is not the patient's primary, for the scores or for known cancer."""
+    breast = condition("254837009", verificationStatus=status("ver-status", verification))
+    mapping = map_bundle(bundle_of(breast))
+    assert mapping.patient.primary.histology is None
+    assert mapping.patient.context.known_cancer is None
+    assert [(i.resource, i.element, i.value) for i in mapping.ignored] == [
+        ("Condition/c1", "verificationStatus", verification)
+    ]
+
+
 def test_lenient_mode_lists_unmapped_resources_instead_of_failing() -> None:
     allergy = {"resourceType": "AllergyIntolerance", "id": "a1", "patient": SUBJ}
     htn = {

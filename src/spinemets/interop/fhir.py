@@ -40,6 +40,8 @@ RESOURCE_TYPES = ("Patient", "Condition", "Observation", "Procedure", "Medicatio
 _OBS_USABLE = {"final", "amended", "corrected", "preliminary"}
 _PROC_DONE = {"completed", "in-progress", "stopped"}
 _SKIP_STATUS = {"entered-in-error"}
+_UNCONFIRMED = {"unconfirmed", "provisional", "differential"}
+"""Condition.verificationStatus short of confirmed (R4 condition-ver-status: unconfirmed and its children)."""
 
 
 class Ignored(BaseModel):
@@ -560,6 +562,11 @@ def _condition(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
     verification = {k for _, k in _codings(cond.get("verificationStatus"))}
     if verification & {"refuted", "entered-in-error"}:
         col.skip(ref, "verificationStatus", ",".join(sorted(verification)), "refuted or entered in error")
+        return
+    if verification & _UNCONFIRMED:  # a tentative or differential diagnosis is not a fact to score
+        col.skip(
+            ref, "verificationStatus", ",".join(sorted(verification)), "not a confirmed diagnosis: not used"
+        )
         return
     when = _span_when(cond.get("recordedDate"), f"{ref}.recordedDate")
     for i, (system, code) in enumerate(_codings(cond.get("code"))):
