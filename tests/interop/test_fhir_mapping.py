@@ -423,6 +423,25 @@ def test_an_unconfirmed_diagnosis_is_reported_not_used(verification: str) -> Non
     ]
 
 
+@pytest.mark.parametrize("clinical", ["inactive", "remission", "resolved"])
+def test_a_resolved_secondary_condition_is_history_not_a_present_metastasis(clinical: str) -> None:
+    """FHIR R4 Condition.clinicalStatus is a modifier ("codes that mark the condition as no longer
+    active"): resolved brain metastases are not "brain metastases present", and a resolved vertebral
+    metastasis is no lesion; both still say the patient has had cancer."""
+    brain = condition("C79.3", c.ICD10, "brain", clinicalStatus=status("clinical", clinical))
+    spine = condition(
+        "94602001", rid="t9", clinicalStatus=status("clinical", clinical), bodySite=[level("T9")["bodySite"]]
+    )
+    mapping = map_bundle(bundle_of(brain, spine))
+    assert mapping.patient.burden.brain_metastases is None
+    assert mapping.patient.lesions == []
+    assert mapping.patient.context.known_cancer is True
+    assert {(i.resource, i.element) for i in mapping.ignored} == {
+        ("Condition/brain", "clinicalStatus"),
+        ("Condition/t9", "clinicalStatus"),
+    }
+
+
 def test_lenient_mode_lists_unmapped_resources_instead_of_failing() -> None:
     allergy = {"resourceType": "AllergyIntolerance", "id": "a1", "patient": SUBJ}
     htn = {

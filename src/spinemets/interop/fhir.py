@@ -42,6 +42,8 @@ _PROC_DONE = {"completed", "in-progress", "stopped"}
 _SKIP_STATUS = {"entered-in-error"}
 _UNCONFIRMED = {"unconfirmed", "provisional", "differential"}
 """Condition.verificationStatus short of confirmed (R4 condition-ver-status: unconfirmed and its children)."""
+_NOT_ACTIVE = {"inactive", "remission", "resolved"}
+"""Condition.clinicalStatus of a condition that is no longer active (R4 condition-clinical)."""
 
 
 class Ignored(BaseModel):
@@ -568,6 +570,7 @@ def _condition(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
             ref, "verificationStatus", ",".join(sorted(verification)), "not a confirmed diagnosis: not used"
         )
         return
+    clinical = {k for _, k in _codings(cond.get("clinicalStatus"))}
     when = _span_when(cond.get("recordedDate"), f"{ref}.recordedDate")
     for i, (system, code) in enumerate(_codings(cond.get("code"))):
         element = f"code.coding[{i}]"
@@ -578,14 +581,10 @@ def _condition(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
             histology = _icd10_primary(code)
             secondary = _icd10_secondary(code)
             if histology is None and secondary is not None:
-                col.add("context.known_cancer", True, ref, element, when)
-                if secondary:
-                    col.add(secondary, True, ref, element, when)
-                _secondary_level(cond, ref, col)
+                _secondary(cond, ref, col, element, when, secondary, clinical)
                 return
         elif system == c.SNOMED and code in c.SNOMED_SECONDARY:
-            col.add("context.known_cancer", True, ref, element, when)
-            _secondary_level(cond, ref, col)
+            _secondary(cond, ref, col, element, when, "", clinical)
             return
         elif system == c.PRIMARY_SYSTEM:
             if code not in enums.Histology.__members__:
@@ -635,7 +634,25 @@ def _icd10_secondary(code: str) -> str | None:
     return None
 
 
-def _secondary_level(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
+def _secondary(
+    cond: Mapping[str, Any],
+    ref: str,
+    col: _Collector,
+    element: str,
+    when: _When | None,
+    path: str,
+    clinical: set[str],
+) -> None:
+    """A secondary neoplasm: a known cancer and, while active, the brain fact (``path``) or a lesion at the
+    ``bodySite`` level. One no longer active (R4 Condition.clinicalStatus, a modifier) is history only."""
+    col.add("context.known_cancer", True, ref, element, when)
+    if clinical & _NOT_ACTIVE:
+        col.skip(
+            ref, "clinicalStatus", ",".join(sorted(clinical)), "no longer active: not a present metastasis"
+        )
+        return
+    if path:
+        col.add(path, True, ref, element, when)
     level = _level_from(cond, ref, required=False)
     if level is not None:
         col.lesion(level, ref)
