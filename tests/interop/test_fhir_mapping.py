@@ -442,6 +442,20 @@ def test_a_resolved_secondary_condition_is_history_not_a_present_metastasis(clin
     }
 
 
+def test_an_unknown_primary_does_not_say_whether_a_cancer_was_known() -> None:
+    """A Condition 'primary site unknown' names the working diagnosis of a patient who may present with
+    metastases and no known cancer: the record's own answer stands, and without one it stays missing."""
+    cup = condition("C80.0", c.ICD10)
+    assert map_bundle(bundle_of(cup)).patient.context.known_cancer is None
+    said = obs("context.known_cancer", {"valueBoolean": False}, rid="kc")
+    assert map_bundle(bundle_of(cup, said)).patient.context.known_cancer is False
+    seed = parse_patient(
+        json.loads((EXAMPLES / "seed000_vertebral_mets_inguinal_unknown_primary.json").read_text())
+    )
+    again = map_bundle(patient_to_bundle(seed)).patient  # was refused: C80 said True, the observation False
+    assert (again.primary.histology, again.context.known_cancer) == (enums.Histology.unknown_primary, False)
+
+
 def test_lenient_mode_lists_unmapped_resources_instead_of_failing() -> None:
     allergy = {"resourceType": "AllergyIntolerance", "id": "a1", "patient": SUBJ}
     htn = {

@@ -599,7 +599,8 @@ def _condition(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
                         f"{ref}.code.text", None, "the name of the primary when the code is 'other'"
                     )
                 col.add("primary.histology_other", text, ref, "code.text", None)
-            col.add("context.known_cancer", True, ref, element, when)
+            if histology is not enums.Histology.unknown_primary:  # a working label, not a cancer history
+                col.add("context.known_cancer", True, ref, element, when)
             onset = cond.get("onsetDateTime")
             if onset:
                 col.add(
