@@ -778,3 +778,19 @@ def test_a_searchset_outcome_with_an_error_refuses_the_record(severity: str) -> 
     with pytest.raises(InvalidInputError, match="the record may be incomplete") as refused:
         map_bundle(_searchset_with_outcome(severity), strict=False)
     assert refused.value.field == "OperationOutcome/search-note.issue[0].severity"
+
+
+def test_one_page_of_a_paged_search_is_refused() -> None:
+    """FHIR R4 Bundle.link 'next' (search paging): the Bundle holds one page of the result, so a more
+    recent value or a conflicting one may be on a later page; scoring the page as the record would
+    present an older value as the patient's."""
+    bundle = _searchset_with_outcome("information")
+    bundle["link"] = [
+        {"relation": "self", "url": "https://ehr.example.org/fhir/Observation?patient=p1"},
+        {"relation": "next", "url": "https://ehr.example.org/fhir/Observation?patient=p1&page=2"},
+    ]
+    for strict in (True, False):
+        with pytest.raises(InvalidInputError, match=r"Bundle\.link\[1\]\.relation must be .*got 'next'"):
+            map_bundle(bundle, strict=strict)
+    del bundle["link"][1]
+    assert map_bundle(bundle).patient.performance.ecog == 1

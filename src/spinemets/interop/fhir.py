@@ -812,6 +812,7 @@ def map_bundle(
     assessment and the date at which the age is computed from ``Patient.birthDate``.
     """
     data = validate_bundle(bundle_json)
+    _check_complete(data)
     entries = [e.get("resource") for e in data.get("entry") or []]
     full_urls = {i: e.get("fullUrl") for i, e in enumerate(data.get("entry") or [])}
     on = (
@@ -898,6 +899,19 @@ def map_bundle(
         ignored=tuple(col.ignored),
         subject=reference(subject),
     )
+
+
+def _check_complete(bundle: Mapping[str, Any]) -> None:
+    """A Bundle with a ``next`` link (FHIR R4 search paging) is one page of the result: the facts on the
+    other pages (a later value, a conflicting one) would be missing without a trace, so it is refused."""
+    for i, link in enumerate(bundle.get("link") or []):
+        if isinstance(link, Mapping) and link.get("relation") == "next":
+            raise InvalidInputError(
+                f"Bundle.link[{i}].relation",
+                "next",
+                "absent: the whole search result in one Bundle (every page's entries)",
+                "this Bundle is one page of a search result; its other pages were not sent",
+            )
 
 
 def _search_mode(bundle: Mapping[str, Any], index: int) -> Any:
