@@ -348,6 +348,10 @@ BAD_CALLS: list[tuple[str, Callable[[dict[str, Any]], None], int, str]] = [
     ("wrong hook for the service", lambda b: b.update(hook="order-sign"), 400, "hook must be 'patient-view'"),
     ("no patientId", lambda b: b["context"].pop("patientId"), 400, "context.patientId"),
     ("no hookInstance", lambda b: b.pop("hookInstance"), 400, "hookInstance"),
+    # patient-view context: patientId, userId, encounterId are strings, the values of prefetch tokens;
+    # a number left {{context.patientId}} unreplaced in the query sent to the fhirServer
+    ("patientId a number", lambda b: b["context"].update(patientId=123), 400, "context.patientId must be"),
+    ("encounterId an object", lambda b: b["context"].update(encounterId={}), 400, "context.encounterId"),
     (
         "prefetched patient is someone else",
         lambda b: b["prefetch"]["patient"].update(id="someone-else"),

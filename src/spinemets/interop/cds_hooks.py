@@ -96,6 +96,10 @@ _REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
 }
 
 
+_STRING_CONTEXT = ("userId", "patientId", "encounterId")
+"""Context fields both hooks define as strings (CDS Hooks patient-view and order-select)."""
+
+
 def discovery() -> dict[str, Any]:
     """The discovery document served at ``/cds-services``."""
     return {"services": [s.model_dump(exclude_none=True) for s in SERVICES.values()]}
@@ -963,6 +967,13 @@ def check_context(request: HookRequest, service: CdsService) -> None:
     for name in _REQUIRED_CONTEXT[service.hook]:
         if request.context.get(name) in (None, ""):
             raise InvalidInputError(f"context.{name}", None, f"present for the {service.hook} hook")
+    for name in _STRING_CONTEXT:  # prefetch tokens: a number or object would stay unreplaced in a query
+        value = request.context.get(name)
+        if name in request.context and (not isinstance(value, str) or not value.strip()):
+            shown = value if isinstance(value, str) else type(value).__name__
+            raise InvalidInputError(
+                f"context.{name}", shown, f"a non-empty string for the {service.hook} hook"
+            )
     if service.hook == "order-select":
         _check_orders(request.context)
 
