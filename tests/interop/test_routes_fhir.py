@@ -50,7 +50,10 @@ def test_assess_answers_invalid_input_with_an_operation_outcome(
     outcome = response.json()
     assert outcome["resourceType"] == "OperationOutcome"
     (issue,) = outcome["issue"]
-    assert issue["expression"] == ["Observation/ecog-bad.valueInteger (performance.ecog)"]
+    # FHIR R4 OperationOutcome.issue.expression is FHIRPath ("element names, repetition indicators and
+    # the default child accessor"); the diagnostics name the resource as the sender knows it
+    assert issue["expression"] == [f"Bundle.entry[{len(breast_bundle['entry']) - 1}].resource.valueInteger"]
+    assert issue["diagnostics"].startswith("Observation/ecog-bad.valueInteger (performance.ecog) must be")
     assert "got 9" in issue["diagnostics"]
 
 
@@ -115,3 +118,32 @@ def _doc_codes() -> set[str]:
 def test_docs_list_every_code_the_mapping_reads(table: str, codes: list[str]) -> None:
     missing = [code for code in codes if code not in _doc_codes()]
     assert missing == [], f"docs/fhir.md does not document these {table}: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("field", "expression"),
+    [
+        ("Bundle.entry[2].resource.subject", "Bundle.entry[2].resource.subject"),
+        ("Observation/o2.valueQuantity.code", "Bundle.entry[2].resource.valueQuantity.code"),
+        ("Observation/o2.valueInteger (performance.ecog)", "Bundle.entry[2].resource.valueInteger"),
+        ("Condition[entry 1].code.coding[0].code", "Bundle.entry[1].resource.code.coding[0].code"),
+        ("Procedure/p3.extension[radiotherapy-dose]", "Bundle.entry[3].resource.extension"),
+        ("Observation/elsewhere.code", None),
+        ("performance.kps", None),
+    ],
+)
+def test_an_error_field_becomes_a_fhirpath_or_nothing(field: str, expression: str | None) -> None:
+    """OperationOutcome.issue.expression takes FHIRPath only (element names, repetition indicators, the
+    child accessor): a resource named Type/id is found in the Bundle; a model field has no element."""
+    from spinemets.interop.fhir import fhirpath
+
+    bundle = {
+        "resourceType": "Bundle",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p"}},
+            {"resource": {"resourceType": "Condition"}},
+            {"resource": {"resourceType": "Observation", "id": "o2"}},
+            {"resource": {"resourceType": "Procedure", "id": "p3"}},
+        ],
+    }
+    assert fhirpath(field, bundle) == expression

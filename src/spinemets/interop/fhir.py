@@ -16,6 +16,7 @@ so that the caller can show it. A known code with a malformed value is always an
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -920,6 +921,37 @@ def _search_mode(bundle: Mapping[str, Any], index: int) -> Any:
     return search.get("mode") if isinstance(search, Mapping) else None
 
 
+_SIMPLE_PATH = re.compile(r"[A-Za-z]\w*(\[\d+\])?(\.[A-Za-z]\w*(\[\d+\])?)*")
+
+
+def fhirpath(field: str, bundle: Mapping[str, Any]) -> str | None:
+    """An error's field as FHIRPath in ``bundle`` (R4 OperationOutcome.issue.expression: "element names,
+    repetition indicators and the default child accessor"), or None when it names no element of the
+    Bundle (a model field such as ``performance.kps``). ``Observation/o1.valueQuantity.code`` becomes
+    ``Bundle.entry[n].resource.valueQuantity.code``; a part that is no FHIRPath is left off."""
+    field = re.sub(r" \(.*\)$", "", field)
+    if field.startswith("Bundle") and _SIMPLE_PATH.fullmatch(field):
+        return field
+    entries = bundle.get("entry")
+    names = {  # the names _ref gives resources in messages: Type/id, or Type[entry n] without an id
+        _ref(e["resource"], i): i
+        for i, e in enumerate(entries if isinstance(entries, list) else [])
+        if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
+    }
+    found = [n for n in names if field == n or field.startswith(n + ".")]
+    if not found:
+        return None
+    name = max(found, key=len)  # ids may hold dots: the longest name that matches is the resource
+    path = f"Bundle.entry[{names[name]}].resource"
+    for part in field[len(name) + 1 :].split(".") if field != name else []:
+        if not _SIMPLE_PATH.fullmatch(part):  # extension[radiotherapy-dose]: the element, no index
+            element = re.match(r"[A-Za-z]\w*", part)
+            path += f".{element.group()}" if element else ""
+            break
+        path += f".{part}"
+    return path
+
+
 def failed_issue(outcome: Mapping[str, Any]) -> tuple[int, str] | None:
     """The first issue of an OperationOutcome that reports a failure (severity ``error`` or ``fatal``),
     as (index, severity); None when it only informs or warns. Read by ``$assess`` and CDS Hooks alike."""
@@ -1405,6 +1437,7 @@ __all__ = [
     "Ignored",
     "assessment_to_bundle",
     "bundle_to_patient",
+    "fhirpath",
     "map_bundle",
     "patient_to_bundle",
     "validate_bundle",

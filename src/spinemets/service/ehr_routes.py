@@ -72,13 +72,13 @@ def get_interop(request: Request, settings: ServiceSettings = Depends(get_settin
     return state
 
 
-def _outcome(status: int, exc: InvalidInputError) -> JSONResponse:
-    issue = {
-        "severity": "error",
-        "code": "invalid",
-        "diagnostics": str(exc),
-        "expression": [exc.field],
-    }
+def _outcome(status: int, exc: InvalidInputError, bundle: Any) -> JSONResponse:
+    """The refusal as an OperationOutcome: the diagnostics name resource, element and value as the sender
+    knows them; ``expression`` (FHIRPath only) locates the element in the Bundle when there is one."""
+    issue: dict[str, Any] = {"severity": "error", "code": "invalid", "diagnostics": str(exc)}
+    expression = fhir.fhirpath(exc.field, bundle) if isinstance(bundle, dict) else None
+    if expression is not None:
+        issue["expression"] = [expression]
     return JSONResponse(
         {"resourceType": "OperationOutcome", "issue": [issue]}, status_code=status, media_type=FHIR_JSON
     )
@@ -115,7 +115,7 @@ def fhir_assess(
         assessment = spinemets.assess(mapping.patient)
         out = fhir.assessment_to_bundle(assessment, subject=mapping.subject, basis=mapping.used)
     except InvalidInputError as exc:
-        return _outcome(422, exc)
+        return _outcome(422, exc, bundle)
     return JSONResponse(out, media_type=FHIR_JSON)
 
 
