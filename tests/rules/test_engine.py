@@ -294,3 +294,39 @@ def test_steroids_started_before_the_biopsy_agree_with_stopping_them_once_mri_ru
     assert "stop them" in texts["systemic.stop-steroids"]
     given = texts["systemic.steroids-given-before-biopsy"]
     assert "not settled" not in given and "stops them once MRI rules out MSCC" in given
+
+
+def test_a_tokuhashi_1990_band_an_unnamed_primary_could_leave_sets_no_survival_gate() -> None:
+    # Myeloma takes Tokuhashi 1990's 'other' (1); the NICE CG75 table gives 2 (docs/conflicts.md), and the
+    # score warns that the total may be 1 point higher: 5 (<= 3 months) may be 6 (intermediate). The plan
+    # sent this patient to best supportive care on that band; it now says why the band does not settle it
+    path = Path(__file__).parent / "scenarios" / "myeloma_mscc_tokuhashi_1990_unnamed_primary.json"
+    patient = json.loads(path.read_text())["patient"]
+    result = assess(patient)
+    t1990 = result.scores["tokuhashi_1990"]
+    assert t1990.total == 5 and t1990.band is not None and t1990.band.key == "up_to_3_months"
+    assert any("1 point higher" in w for w in t1990.warnings)
+    plan = result.plan
+    assert plan is not None
+    summary = next(r for r in plan.recommendations if r.id == "noms.summary")
+    assert any(
+        "Tokuhashi 1990 5 (<= 3 months) does not settle it: myeloma is not named in Tokuhashi 1990" in b
+        and "giving 6 (intermediate)" in b
+        for b in summary.basis
+    )
+    # a named primary with the same total keeps the gate: breast scores 2 in every source
+    named = copy.deepcopy(patient)
+    named["primary"] = {"histology": "breast", "histology_confirmed": True}
+    named["performance"] = {"kps": 40}
+    named_result = assess(named)
+    assert named_result.scores["tokuhashi_1990"].total == 5
+    named_plan = named_result.plan
+    assert named_plan is not None
+    bsc = next(r for r in named_plan.recommendations if r.id == "noms.best-supportive-care")
+    assert bsc.basis[0].startswith("Tokuhashi 1990 5 (<= 3 months) [band meaning recalled")
+    # a total that stays in the band with the extra point still settles it
+    low = copy.deepcopy(patient)
+    low["performance"] = {"kps": 40}
+    low_plan = assess(low).plan
+    assert low_plan is not None
+    assert "noms.best-supportive-care" in low_plan.ids()

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from spinemets.errors import KnowledgeBaseError
 from spinemets.knowledge.bibliography import get_reference
+from spinemets.knowledge.histology import histology_table
 from spinemets.knowledge.yaml_text import load_yaml
 from spinemets.model.enums import Histology
 from spinemets.rules.model import Category, Certainty, Kind, Urgency
@@ -53,12 +54,24 @@ class RecommendationSpec(_Closed):
     """Reviewer note (why this wording, what is unverified); not shown to users."""
 
 
+class UnnamedPrimary(_Closed):
+    """Sources that disagree on what a score gives a primary its paper does not name: ``may_add`` more
+    points at most (Tokuhashi 1990: 'other' is 1 in two sources, 2 in the NICE CG75 table)."""
+
+    column: str
+    """The histology table column whose blank marks a primary the score's paper does not name."""
+    may_add: int = Field(ge=1)
+
+
 class ScoreBands(_Closed):
     """A prognostic judgement read from a score's published band(s)."""
 
     score: str
     bands: tuple[str, ...] = Field(min_length=1)
     certainty: Certainty
+    unnamed_primary: UnnamedPrimary | None = None
+    """When set and the patient's primary is unnamed, the band settles nothing unless it holds for the
+    total with ``may_add`` more points too (the score's own warning says the total may be that much higher)."""
 
 
 class Prognosis(_Closed):
@@ -157,6 +170,11 @@ def _check_bands(entries: tuple[ScoreBands, ...]) -> None:
     from spinemets.scores.catalogue import SCORES
 
     for e in entries:
+        if e.unnamed_primary is not None and e.unnamed_primary.column not in histology_table().certainty:
+            raise KnowledgeBaseError(
+                f"rules/ruleset.yaml: score {e.score}: unnamed_primary column {e.unnamed_primary.column!r} "
+                "is not a histology table column"
+            )
         defn = SCORES.get(e.score)
         if defn is None:
             continue

@@ -69,13 +69,51 @@ class Facts:
         return res.label() if res is not None else None
 
     def band_in(self, entries: tuple[ScoreBands, ...]) -> tuple[bool, str | None]:
-        """Whether any listed score has a *determined* band among those listed (and which)."""
+        """Whether any listed score has a *determined* band among those listed (and which). A band that an
+        unnamed primary's disputed points could move (``unnamed_doubt``) settles nothing."""
         for e in entries:
             res = self.score(e.score)
             if res is not None and res.band_determined and res.band is not None and res.band.key in e.bands:
+                if self.unnamed_doubt(e, res) is not None:
+                    continue
                 flag = f" [band meaning {RECALLED}" if e.certainty.value == "K" else ""
                 return True, res.label() + flag
         return False, None
+
+    def unnamed_doubt(self, entry: ScoreBands, res: ScoreResult) -> str | None:
+        """Why ``res``'s band cannot settle ``entry``, or None: the primary is one the score's paper does not
+        name, and with the points another source gives such primaries (``unnamed_primary.may_add`` more) the
+        total falls in another band (docs/conflicts.md, Tokuhashi 1990 'other': 1 or 2)."""
+        u, h = entry.unnamed_primary, self.histology
+        if u is None or h is None or res.band is None or getattr(histology_row(h), u.column) is not None:
+            return None
+        from spinemets.scores.catalogue import SCORES
+
+        defn = SCORES.get(entry.score)
+        if defn is None:
+            return None
+        top = min(res.max + u.may_add, res.range[1])
+        band = next((b for b in defn.bands if b.low <= top <= b.high), None)
+        if band is None or band.key == res.band.key:
+            return None
+        points = f"{u.may_add} point{'s' if u.may_add > 1 else ''}"
+        return (
+            f"{res.label()} does not settle it: {h.value} is not named in {res.name}, and another source scores "
+            f"such primaries {points} higher, giving {top} ({band.label})"
+        )
+
+    def band_doubts(self, *groups: tuple[ScoreBands, ...]) -> list[str]:
+        """Every ``unnamed_doubt`` among the entries of ``groups`` whose band would otherwise have counted."""
+        out: list[str] = []
+        for entries in groups:
+            for e in entries:
+                res = self.score(e.score)
+                if res is None or not res.band_determined or res.band is None or res.band.key not in e.bands:
+                    continue
+                doubt = self.unnamed_doubt(e, res)
+                if doubt is not None and doubt not in out:
+                    out.append(doubt)
+        return out
 
     # --- histology ----------------------------------------------------------------------------
     @cached_property
@@ -381,7 +419,8 @@ class Facts:
             return Judgement(True, (f"{label}: expected survival at least {p.surgery_min_months} months",))
         shown = [lab for key in _PROGNOSTIC if (lab := self.score_label(key))]
         why = "; ".join(shown) if shown else "no prognostic score available"
-        return Judgement(None, (f"life expectancy not settled by the scores ({why})",))
+        doubts = self.band_doubts(p.under_3_months, p.terminal, p.at_least_3_months)
+        return Judgement(None, (f"life expectancy not settled by the scores ({why})", *doubts))
 
     @cached_property
     def life_expectancy_1_year(self) -> Judgement:
@@ -392,7 +431,8 @@ class Facts:
         hit, label = self.band_in(p.under_1_year)
         if hit:
             return Judgement(False, (f"{label}: expected survival under 1 year",))
-        return Judgement(None, ("expected survival of 1 year not settled by the scores",))
+        doubts = self.band_doubts(p.at_least_1_year, p.under_1_year)
+        return Judgement(None, ("expected survival of 1 year not settled by the scores", *doubts))
 
     @cached_property
     def fit_for_surgery(self) -> Judgement:
