@@ -330,3 +330,26 @@ def test_a_tokuhashi_1990_band_an_unnamed_primary_could_leave_sets_no_survival_g
     low_plan = assess(low).plan
     assert low_plan is not None
     assert "noms.best-supportive-care" in low_plan.ids()
+
+
+def test_sbrt_is_not_offered_as_the_alternative_to_surgery_the_plan_asks_for() -> None:
+    # ASTRO 2024 selects SBRT for patients not having surgery; an unstable radioresistant lesion read
+    # 'stabilise' and 'SBRT ... avoids surgery' in one plan. Surgery open (fitness not recorded): no SBRT
+    # item yet; surgery ruled out (not fit): SBRT is the option again, with its fracture-risk caution
+    path = Path(__file__).parent / "scenarios" / "nsclc_unstable_c2_low_grade_surgery_first.json"
+    patient = json.loads(path.read_text())["patient"]
+    open_case = copy.deepcopy(patient)
+    del open_case["context"]["fit_for_surgery"]
+    plan = assess(open_case).plan
+    assert plan is not None
+    ids = plan.ids()
+    assert "stability.stabilise" in ids and "surgery.obtain-prognosis" in ids
+    assert "noms.sbrt" not in ids and "radiotherapy.sbrt-regimens" not in ids
+    not_fit = copy.deepcopy(patient)
+    not_fit["context"]["fit_for_surgery"] = False
+    plan = assess(not_fit).plan
+    assert plan is not None
+    ids = plan.ids()
+    assert "surgery.not-eligible" in ids and "stability.stabilise" not in ids
+    assert {"noms.sbrt", "radiotherapy.sbrt-regimens", "radiotherapy.sbrt-fracture-risk"} <= set(ids)
+    assert "radiotherapy.fractionation-pain" in ids

@@ -507,6 +507,13 @@ class Facts:
         return self.patient.context.treatment_received in ("radiotherapy", "surgery_and_radiotherapy", "sbrt")
 
     @cached_property
+    def surgery_not_ruled_out(self) -> bool:
+        """An accepted surgical indication in a patient not recorded as ineligible (``surgical_candidate`` True
+        or still open): the spine goes to the surgeon first (NOMS M), so definitive radiotherapy chosen as an
+        alternative to surgery (ASTRO 2024 SBRT: 'not having surgery') is not what the plan offers."""
+        return bool(self.surgical_indications) and self.surgical_candidate.value is not False
+
+    @cached_property
     def surgical_indications(self) -> tuple[str, ...]:
         """The accepted indications for surgery present in this patient (NL-WM, NOMS, Patchell)."""
         found: list[str] = []

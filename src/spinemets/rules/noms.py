@@ -98,7 +98,10 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
             ctx.emit("noms.cebrt", [o, *f.escc_high.basis])
     elif f.radiosensitivity == "resistant":
         if f.escc_high.value is False and f.no_neurological_signs:  # ASTRO 2024: SBRT without signs
-            ctx.emit("noms.sbrt", [o, *f.escc_high.basis, *f.neuro_deficit.basis, f.performance_basis])
+            # ASTRO 2024 selects SBRT for patients not having surgery: with surgery indicated (instability)
+            # and not ruled out, stabilisation comes first and radiotherapy.postoperative says what follows
+            if not f.surgery_not_ruled_out:
+                ctx.emit("noms.sbrt", [o, *f.escc_high.basis, *f.neuro_deficit.basis, f.performance_basis])
         elif f.escc_high.value and not f.established_paraplegia.value:  # else surgery.paraplegia-over-48h
             cand = f.surgical_candidate
             basis = [o, *f.escc_high.basis, *cand.basis]

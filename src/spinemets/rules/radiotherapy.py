@@ -22,9 +22,15 @@ def _rt_planned(ctx: RuleContext) -> bool:
 
 def _sbrt_considered(ctx: RuleContext) -> bool:
     """ASTRO 2024: SBRT for selected patients without neurological signs and no surgery planned; the
-    SC.24 and RTOG 0631 regimens come from pain trials (postoperative SBRT is its own item)."""
+    SC.24 and RTOG 0631 regimens come from pain trials (postoperative SBRT is its own item). With a surgical
+    indication not ruled out (``facts.surgery_not_ruled_out``) surgery is planned or still open."""
     f = ctx.facts
-    return f.radiosensitivity == "resistant" and f.escc_high.value is False and f.no_neurological_signs
+    return (
+        f.radiosensitivity == "resistant"
+        and f.escc_high.value is False
+        and f.no_neurological_signs
+        and not f.surgery_not_ruled_out
+    )
 
 
 @rule("radiotherapy.fractionation-pain", "radiotherapy.fractionation-mscc")
@@ -54,6 +60,11 @@ def fractionation(ctx: RuleContext) -> None:
         survival = "; ".join([*le.basis, f.performance_basis])
         ctx.emit("radiotherapy.fractionation-mscc", [*f.suspected_mscc.basis, *le.basis], survival=survival)
     elif f.painful and f.neuro_deficit.value is False and _rt_planned(ctx) and fresh:
+        # the four schedules are for uncomplicated metastases (ASTRO 2017/2024); when the plan sends the
+        # patient to surgery (an indication such as instability, a surgical candidate), postoperative
+        # radiotherapy is its own item, as in the cord-compression branch above
+        if f.surgical_candidate.value and f.surgical_indications:
+            return
         basis = ["painful spinal metastases without neurological deficit"]
         if len(fresh) < len(ctx.patient.lesions):
             basis.append(f"not previously irradiated: {', '.join(str(les.level) for les in fresh)}")
