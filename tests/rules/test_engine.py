@@ -353,3 +353,32 @@ def test_sbrt_is_not_offered_as_the_alternative_to_surgery_the_plan_asks_for() -
     assert "surgery.not-eligible" in ids and "stability.stabilise" not in ids
     assert {"noms.sbrt", "radiotherapy.sbrt-regimens", "radiotherapy.sbrt-fracture-risk"} <= set(ids)
     assert "radiotherapy.fractionation-pain" in ids
+
+
+def test_decompression_at_an_irradiated_level_does_not_claim_patchells_population() -> None:
+    # Patchell 2005 excluded earlier radiotherapy that ruled out a further 30 Gy; the plan cited the trial
+    # (84% vs 57% walking) for a level given 30 Gy/10 before, whether or not progression was recorded there
+    path = Path(__file__).parent / "scenarios" / "breast_irradiated_level_mscc_deficit.json"
+    patient = json.loads(path.read_text())["patient"]
+    lesion_only = copy.deepcopy(patient)
+    del lesion_only["lesions"][0]["progression_after_radiotherapy"]
+    for key in ("treatment_received", "treatment_date", "new_symptoms_since_treatment"):
+        del lesion_only["context"][key]
+    plan = assess(lesion_only).plan
+    assert plan is not None
+    recs = {r.id: r for r in plan.recommendations}
+    assert "surgery.decompression-mscc" not in recs
+    caution = recs["surgery.decompression-irradiated-level"]
+    assert caution.urgency is Urgency.emergency
+    assert any("T7 (30 Gy/10): Patchell 2005 excluded" in b for b in caution.basis)
+    not_fit = copy.deepcopy(lesion_only)
+    not_fit["context"]["fit_for_surgery"] = False
+    plan = assess(not_fit).plan
+    assert plan is not None
+    assert "surgery.decompression-irradiated-level" not in plan.ids()
+    never = copy.deepcopy(lesion_only)
+    del never["lesions"][0]["prior_radiotherapy"]
+    plan = assess(never).plan
+    assert plan is not None
+    assert "surgery.decompression-mscc" in plan.ids()
+    assert "surgery.decompression-irradiated-level" not in plan.ids()

@@ -243,9 +243,40 @@ class Facts:
             )
         if self.established_paraplegia.value is None:
             return Judgement(None, self.established_paraplegia.basis)
+        if self.irradiated_compression:  # Patchell excluded earlier radiotherapy that ruled out 30 Gy
+            return Judgement(False, (self.irradiated_compression_basis,))
         return Judgement(
             True, (*esc.basis, *nd.basis, f"{self.histology_label}: not excluded by Patchell 2005")
         )
+
+    @cached_property
+    def irradiated_compression(self) -> tuple[Lesion, ...]:
+        """High-grade compressing lesions with radiotherapy recorded there before."""
+        return tuple(
+            les
+            for les in self.patient.lesions
+            if les.escc is not None and self.is_high_grade(les.escc) and les.prior_radiotherapy is not None
+        )
+
+    @cached_property
+    def irradiated_compression_basis(self) -> str:
+        levels = ", ".join(
+            f"{les.level} ({rt.dose_gy:g} Gy/{rt.fractions})"
+            if (rt := les.prior_radiotherapy) is not None and rt.dose_gy and rt.fractions
+            else f"{les.level} (dose not recorded)"
+            for les in self.irradiated_compression
+        )
+        return (
+            f"radiotherapy given before at the compressing level {levels}: Patchell 2005 excluded earlier "
+            "radiotherapy that ruled out a further 30 Gy"
+        )
+
+    @cached_property
+    def decompression_at_irradiated_level(self) -> bool:
+        """Patchell's population in every other respect (high-grade ESCC with neurological signs, a tumour
+        type it admitted, no paraplegia beyond 48 h, one area of the cord), but at a level irradiated before."""
+        d = self.decompression_indicated
+        return d.value is False and d.basis == (self.irradiated_compression_basis,)
 
     @cached_property
     def cauda_compression_only(self) -> bool:

@@ -14,10 +14,29 @@ from spinemets.rules.engine import RuleContext, rule
 _LOW_FOR_AUGMENTATION = (EsccGrade.g0, EsccGrade.g1a, EsccGrade.g1b)
 
 
-@rule("surgery.decompression-mscc", "surgery.paraplegia-over-48h", "surgery.obtain-paraplegia-duration")
+@rule(
+    "surgery.decompression-mscc",
+    "surgery.paraplegia-over-48h",
+    "surgery.obtain-paraplegia-duration",
+    "surgery.decompression-irradiated-level",
+)
 def decompression(ctx: RuleContext) -> None:
-    """Patchell 2005: decompression + RT for high-grade ESCC with neurological signs, in its population."""
+    """Patchell 2005: decompression + RT for high-grade ESCC with neurological signs, in its population. At
+    a level irradiated before the trial does not apply (it excluded earlier radiotherapy that ruled out
+    30 Gy): the surgical question stays an emergency, on NL-WM's ground (surgery when re-irradiation fails)."""
     f = ctx.facts
+    if f.decompression_at_irradiated_level and f.surgical_candidate.value is not False:
+        levels = ", ".join(str(les.level) for les in f.irradiated_compression)
+        ctx.emit(
+            "surgery.decompression-irradiated-level",
+            [
+                *f.escc_high.basis,
+                *f.neuro_deficit.basis,
+                f.irradiated_compression_basis,
+                *f.surgical_candidate.basis,
+            ],
+            levels=levels,
+        )
     if f.escc_high.value and f.established_paraplegia.value and not f.tissue_pending:
         ctx.emit("surgery.paraplegia-over-48h", [*f.escc_high.basis, *f.established_paraplegia.basis])
         return
