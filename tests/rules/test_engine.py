@@ -382,3 +382,22 @@ def test_decompression_at_an_irradiated_level_does_not_claim_patchells_populatio
     assert plan is not None
     assert "surgery.decompression-mscc" in plan.ids()
     assert "surgery.decompression-irradiated-level" not in plan.ids()
+
+
+def test_a_course_recorded_for_the_patient_counts_as_irradiating_the_compressing_level() -> None:
+    # treatment_received 'radiotherapy' and one lesion (the treated one): the deterioration scenario's T4 was
+    # irradiated, so Patchell 2005 (earlier radiotherapy ruling out 30 Gy excluded) does not cover it either
+    path = Path(__file__).parent / "scenarios" / "deterioration_despite_treatment.json"
+    patient = json.loads(path.read_text())["patient"]
+    plan = assess(patient).plan
+    assert plan is not None
+    caution = plan.get("surgery.decompression-irradiated-level")
+    assert caution is not None
+    assert any("T4 (treatment received: radiotherapy, recorded for the patient)" in b for b in caution.basis)
+    # a level the record tells apart as new (another lesion records the course) is not counted
+    patient["lesions"].append(
+        {"level": "L3", "escc": "0", "prior_radiotherapy": {"dose_gy": 8, "fractions": 1}}
+    )
+    plan = assess(patient).plan
+    assert plan is not None
+    assert plan.get("surgery.decompression-irradiated-level") is None

@@ -251,21 +251,30 @@ class Facts:
 
     @cached_property
     def irradiated_compression(self) -> tuple[Lesion, ...]:
-        """High-grade compressing lesions with radiotherapy recorded there before."""
+        """High-grade compressing lesions irradiated before: radiotherapy recorded at the lesion, or a course
+        recorded for the patient (``treatment_received``) and the lesion not told apart as a new level
+        (``levels_without_treatment``, as the first-course radiotherapy items read it)."""
+        new = self.levels_without_treatment
         return tuple(
             les
             for les in self.patient.lesions
-            if les.escc is not None and self.is_high_grade(les.escc) and les.prior_radiotherapy is not None
+            if les.escc is not None
+            and self.is_high_grade(les.escc)
+            and (les.prior_radiotherapy is not None or (self.had_radiotherapy and les not in new))
         )
 
     @cached_property
     def irradiated_compression_basis(self) -> str:
-        levels = ", ".join(
-            f"{les.level} ({rt.dose_gy:g} Gy/{rt.fractions})"
-            if (rt := les.prior_radiotherapy) is not None and rt.dose_gy and rt.fractions
-            else f"{les.level} (dose not recorded)"
-            for les in self.irradiated_compression
-        )
+        def dose(les: Lesion) -> str:
+            rt = les.prior_radiotherapy
+            if rt is None:
+                treatment = self.patient.context.treatment_received
+                return f"{les.level} (treatment received: {treatment}, recorded for the patient)"
+            if rt.dose_gy and rt.fractions:
+                return f"{les.level} ({rt.dose_gy:g} Gy/{rt.fractions})"
+            return f"{les.level} (dose not recorded)"
+
+        levels = ", ".join(dose(les) for les in self.irradiated_compression)
         return (
             f"radiotherapy given before at the compressing level {levels}: Patchell 2005 excluded earlier "
             "radiotherapy that ruled out a further 30 Gy"
