@@ -162,7 +162,9 @@ def test_build_plan_without_optional_scores_asks_instead_of_crashing() -> None:
         if k not in ("tokuhashi_revised", "tokuhashi_1990", "tomita", "escc")
     }
     plan = build_plan(a.patient, scores, a.sins_by_lesion)
-    assert plan.get("surgery.obtain-prognosis") is not None
+    # the example is in the Patchell population (ESCC 2 with myelopathy): the gate asks at once
+    asked = plan.get("surgery.obtain-eligibility-decompression")
+    assert asked is not None and asked.urgency is Urgency.emergency
     assert plan.get("surgery.en-bloc") is None
     assert plan.get("surgery.decompression-mscc") is None
 
@@ -401,3 +403,24 @@ def test_a_course_recorded_for_the_patient_counts_as_irradiating_the_compressing
     plan = assess(patient).plan
     assert plan is not None
     assert plan.get("surgery.decompression-irradiated-level") is None
+
+
+def test_eligibility_for_emergency_decompression_is_asked_for_as_an_emergency() -> None:
+    # NSCLC, ESCC 3 at T4, complete deficit for 24 hours, fitness not recorded: the Patchell window (surgery
+    # within 24 hours, paraplegia of at most 48 hours) was gated by an 'urgent' request for fitness
+    patient = {
+        "assessment_date": "2026-11-20",
+        "primary": {"histology": "lung_nsclc", "histology_confirmed": True},
+        "performance": {"kps": 70},
+        "neurology": {"frankel": "A", "motor_deficit": True, "complete_deficit_hours": 24},
+        "lesions": [{"level": "T4", "escc": "3", "bone_lesion": "lytic"}],
+        "burden": {"vertebrae_involved": 1, "extraspinal_bone_metastases": 0, "visceral_metastases": "none"},
+        "context": {"known_cancer": True, "mri_done": True},
+    }
+    plan = assess(patient).plan
+    assert plan is not None
+    asked = plan.get("surgery.obtain-eligibility-decompression")
+    assert asked is not None and asked.urgency is Urgency.emergency
+    assert "the team's judgement of fitness for surgery" in asked.text
+    assert plan.get("surgery.obtain-prognosis") is None
+    assert plan.get("surgery.decompression-mscc") is None  # not chosen before fitness is known

@@ -67,9 +67,16 @@ def deterioration(ctx: RuleContext) -> None:
         )
 
 
-@rule("surgery.eligibility", "surgery.not-eligible", "surgery.obtain-prognosis")
+@rule(
+    "surgery.eligibility",
+    "surgery.not-eligible",
+    "surgery.obtain-prognosis",
+    "surgery.obtain-eligibility-decompression",
+)
 def eligibility(ctx: RuleContext) -> None:
-    """The gate every surgical indication passes: >= 3 months and a condition that permits surgery."""
+    """The gate every surgical indication passes: >= 3 months and a condition that permits surgery. When
+    the open question decides emergency decompression (Patchell 2005: surgery within 24 hours), asking for
+    the missing facts is an emergency too."""
     f = ctx.facts
     if not f.surgical_indications:
         return
@@ -86,7 +93,12 @@ def eligibility(ctx: RuleContext) -> None:
             what.append("the prognostic score items still missing (revised Tokuhashi, Tomita)")
         if f.fit_for_surgery.value is None:
             what.append("the team's judgement of fitness for surgery")
-        ctx.emit("surgery.obtain-prognosis", basis, what=" and ".join(what), months=p.surgery_min_months)
+        rec_id = (
+            "surgery.obtain-eligibility-decompression"
+            if f.decompression_indicated.value
+            else "surgery.obtain-prognosis"
+        )
+        ctx.emit(rec_id, basis, what=" and ".join(what), months=p.surgery_min_months)
 
 
 def _indicated_lesions(ctx: RuleContext) -> list[Lesion]:
