@@ -494,6 +494,17 @@ class Facts:
         return Judgement(None, le.basis + fit.basis)
 
     @cached_property
+    def poor_general_condition(self) -> Judgement:
+        """Performance status in the 'poor' general-condition band of Tokuhashi 2005 (KPS 10-40%), as the
+        revised Tokuhashi score derived it (an ECOG grade by the convention used); None when not settled."""
+        res = self.score("tokuhashi_revised")
+        item = next((i for i in res.items if i.key == "general_condition"), None) if res else None
+        if item is None or item.category is None:
+            return Judgement(None, ("general condition (Tokuhashi 2005 KPS bands) not settled",))
+        how = item.derivation or item.category
+        return Judgement(item.category == "poor", (f"general condition: {how} (Tokuhashi 2005 KPS bands)",))
+
+    @cached_property
     def performance_basis(self) -> str:
         perf = self.patient.performance
         parts = []

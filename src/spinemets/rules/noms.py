@@ -59,6 +59,7 @@ def obtain_histology(ctx: RuleContext) -> None:
     "noms.systemic-first",
     "noms.cebrt-or-decompression",
     "noms.cebrt-or-surgery-cauda",
+    "noms.cebrt-poor-condition",
 )
 def neurologic_oncologic(ctx: RuleContext) -> None:
     f = ctx.facts
@@ -100,7 +101,12 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
         if f.escc_high.value is False and f.no_neurological_signs:  # ASTRO 2024: SBRT without signs
             # ASTRO 2024 selects SBRT for patients not having surgery: with surgery indicated (instability)
             # and not ruled out, stabilisation comes first and radiotherapy.postoperative says what follows
-            if not f.surgery_not_ruled_out:
+            if f.surgery_not_ruled_out:
+                pass
+            elif f.poor_general_condition.value:  # ASTRO 2024 selects SBRT for good performance status
+                basis = [o, *f.escc_high.basis, *f.neuro_deficit.basis, *f.poor_general_condition.basis]
+                ctx.emit("noms.cebrt-poor-condition", basis)
+            else:
                 ctx.emit("noms.sbrt", [o, *f.escc_high.basis, *f.neuro_deficit.basis, f.performance_basis])
         elif f.escc_high.value and not f.established_paraplegia.value:  # else surgery.paraplegia-over-48h
             cand = f.surgical_candidate

@@ -30,6 +30,7 @@ def _sbrt_considered(ctx: RuleContext) -> bool:
         and f.escc_high.value is False
         and f.no_neurological_signs
         and not f.surgery_not_ruled_out
+        and not f.poor_general_condition.value  # ASTRO 2024: good performance status
     )
 
 
