@@ -45,15 +45,7 @@ def trauma(ctx: RuleContext) -> None:
 @rule("differential.primary-bone-tumour")
 def primary_bone_tumour(ctx: RuleContext) -> None:
     p = ctx.patient
-    solitary = (
-        len(p.lesions) == 1
-        and p.burden.vertebrae_involved in (None, 1)
-        and not p.burden.extraspinal_bone_metastases
-    )
-    # a tissue-confirmed primary is a proven one, whatever known_cancer says (the two contradict)
-    proven = p.primary.histology_confirmed is True and not ctx.facts.primary_unknown
-    no_known_cancer = (p.context.known_cancer is False and not proven) or ctx.facts.tissue_pending
-    if solitary and no_known_cancer:
+    if ctx.facts.possible_primary_bone_tumour:
         ctx.emit(
             "differential.primary-bone-tumour",
             [f"solitary lesion at {p.lesions[0].level}", ctx.facts.histology_label],

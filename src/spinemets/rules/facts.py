@@ -494,6 +494,21 @@ class Facts:
         return Judgement(None, le.basis + fit.basis)
 
     @cached_property
+    def possible_primary_bone_tumour(self) -> bool:
+        """A solitary spinal lesion without a proven primary (no known cancer, or tissue pending): it may be a
+        primary bone tumour rather than a metastasis (differential.primary-bone-tumour)."""
+        p = self.patient
+        solitary = (
+            len(p.lesions) == 1
+            and p.burden.vertebrae_involved in (None, 1)
+            and not p.burden.extraspinal_bone_metastases
+        )
+        # a tissue-confirmed primary is a proven one, whatever known_cancer says (the two contradict)
+        proven = p.primary.histology_confirmed is True and not self.primary_unknown
+        no_known_cancer = (p.context.known_cancer is False and not proven) or self.tissue_pending
+        return solitary and no_known_cancer
+
+    @cached_property
     def poor_general_condition(self) -> Judgement:
         """Performance status in the 'poor' general-condition band of Tokuhashi 2005 (KPS 10-40%), as the
         revised Tokuhashi score derived it (an ECOG grade by the convention used); None when not settled."""

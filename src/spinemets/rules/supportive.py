@@ -19,7 +19,10 @@ def whole_person(ctx: RuleContext) -> None:
         basis.extend(ctx.facts.neuro_deficit.basis)
     ctx.emit("rehabilitation.early", basis)
     ctx.emit("supportive.psychosocial", basis[:1])
-    ctx.emit("palliative.early-palliative-care", basis[:1])
+    # early palliative care is for distant metastatic disease (seed 000): not while a solitary lesion without
+    # a proven primary may be a primary bone tumour, which the same plan asks to biopsy with a tumour centre
+    if not ctx.facts.possible_primary_bone_tumour:
+        ctx.emit("palliative.early-palliative-care", basis[:1])
 
 
 @rule("supportive.bladder-bowel")
