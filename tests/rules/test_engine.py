@@ -424,3 +424,37 @@ def test_eligibility_for_emergency_decompression_is_asked_for_as_an_emergency() 
     assert "the team's judgement of fitness for surgery" in asked.text
     assert plan.get("surgery.obtain-prognosis") is None
     assert plan.get("surgery.decompression-mscc") is None  # not chosen before fitness is known
+
+
+def test_escc_1c_read_as_low_grade_says_that_its_management_is_debated() -> None:
+    # guidelines.md 4.2 [V]: at 1c (cord abutted, not compressed) surgery versus SRS is controversial; the
+    # plan gave 'SBRT ... epidural compression is low grade, so ... avoids surgery' without saying so
+    patient = {
+        "assessment_date": "2026-11-20",
+        "primary": {"histology": "thyroid", "histology_confirmed": True},
+        "performance": {"kps": 80},
+        "neurology": {"frankel": "E", "motor_deficit": False, "radiculopathy": "none"},
+        "pain": {"type": "occasional", "severity_nrs": 4},
+        "lesions": [
+            {
+                "level": "T7",
+                "bone_lesion": "lytic",
+                "collapse": "none",
+                "alignment": "normal",
+                "posterolateral": "unilateral",
+                "escc": "1c",
+            }
+        ],
+        "context": {"known_cancer": True, "mri_done": True, "fit_for_surgery": True},
+    }
+    plan = assess(patient).plan
+    assert plan is not None
+    sbrt = plan.get("noms.sbrt")
+    assert sbrt is not None
+    assert any("ESCC 1c" in b and "debated" in b for b in sbrt.basis)
+    patient["lesions"][0]["escc"] = "1b"
+    plan = assess(patient).plan
+    assert plan is not None
+    sbrt = plan.get("noms.sbrt")
+    assert sbrt is not None
+    assert not any("debated" in b for b in sbrt.basis)

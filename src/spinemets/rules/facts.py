@@ -31,6 +31,10 @@ NEURO_ALARMS = frozenset(
 )
 _ESCC_ORDER = {g: i for i, g in enumerate(EsccGrade)}
 _L2 = LEVELS.index("L2")
+_ESCC_1C_DEBATED = (
+    "ESCC 1c (cord abutted, not compressed) is counted as low grade, as it is usually grouped for radiation "
+    "decisions; whether surgery or SRS suits 1c is debated (see the ESCC score)"
+)
 #: Ends every basis line that rests on a recalled (K) fact; a recommendation with such a line is unverified.
 RECALLED = "recalled, unverified]"
 
@@ -362,7 +366,10 @@ class Facts:
             return Judgement(None, (f"ESCC grade not recorded at {levels}",))
         if worst is None:
             return Judgement(None, ("ESCC grade not recorded",))
-        return Judgement(False, (f"worst ESCC {worst[1].value} at {worst[0].level} (low grade)",))
+        low = f"worst ESCC {worst[1].value} at {worst[0].level} (low grade)"
+        if worst[1] is EsccGrade.g1c:  # guidelines.md 4.2 [V]: surgery vs SRS at 1c is controversial
+            return Judgement(False, (low, _ESCC_1C_DEBATED))
+        return Judgement(False, (low,))
 
     def sins_for(self, lesion: Lesion) -> ScoreResult | None:
         for res in self.sins_by_lesion:
