@@ -844,3 +844,29 @@ def test_a_tampered_previous_field_is_ignored_not_blamed_on_the_question(
         page = client.post("/ask", data={"question": "What dose?", "previous": previous, "csrf_token": csrf})
         assert page.status_code == 200, _text(page.text)
         assert html.unescape(page.text) == expected  # answered alone, no hidden field carried on
+
+
+def _score_range(page: str, key: str) -> str:
+    match = re.search(rf'data-score="{key}">.*?<span class="range">possible ([^<]+)</span>', page, re.S)
+    assert match, f"score {key} has no range on the page"
+    return match.group(1)
+
+
+def test_a_grade_is_shown_as_its_grade_not_its_rank(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    """Bilsky ESCC 1b at T12 was headed '2 possible 0–5' (its rank among 0, 1a, 1b, 1c, 2, 3), which a
+    clinician reads as grade 2, high-grade cord compression; Frankel E was '4 possible 0–4'. The
+    page shows the grade and the grades' range, as the reports' labels do (Bilsky 2010; Frankel 1969)."""
+    for page in (
+        client.post(
+            "/assess/scores", data={**forms.patient_to_form(breast_patient), "csrf_token": [csrf]}
+        ).text,
+        client.get(_save(client, csrf, breast_patient)).text,
+    ):
+        assert (_score_value(page, "escc"), _score_range(page, "escc")) == ("1b", "0–3")
+        assert (_score_value(page, "frankel"), _score_range(page, "frankel")) == ("E", "A–E")
+        assert (_score_value(page, "performance"), _score_range(page, "performance")) == ("1", "0–5")
+        assert (_score_value(page, "sins"), _score_range(page, "sins")) == ("11", "0–18")
+    unknown = client.post("/assess/scores", data={"lesions.0.level": "T12", "csrf_token": csrf}).text
+    assert _score_value(unknown, "escc") == "0–3" and _score_value(unknown, "frankel") == "A–E"

@@ -88,6 +88,7 @@ _env = Environment(
 )
 _env.globals.update(
     score_value=views.score_value,
+    score_range=views.score_range,
     missing_items=views.missing_items,
     recalled_notes=recalled_notes,
     plan_groups=views.plan_groups,

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from spinemets.assessment import Assessment
-from spinemets.scores import ScoreResult
+from spinemets.scores import SCORES, ScoreResult
+from spinemets.scores.engine import ScoreKind
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,23 @@ def plan_groups(plan: Any) -> tuple[Group, ...]:
 
 
 def score_value(result: ScoreResult) -> str:
-    """``14`` when complete, ``7–13`` while items are missing."""
+    """``14`` when complete, ``7–13`` while items are missing; a grade as its grade (Bilsky ``1b``,
+    Frankel ``E``, ``0–3`` while unknown), never its rank: ESCC 1b is rank 2, which reads as grade 2."""
+    if result.kind != ScoreKind.additive:
+        if result.grade is not None:
+            return result.grade
+        grades = [c for i in result.items for c in i.possible]
+        return f"{grades[0]}–{grades[-1]}" if grades else "?"
     return str(result.total) if result.total is not None else f"{result.min}–{result.max}"
+
+
+def score_range(result: ScoreResult) -> str:
+    """The published range (``0–18``); for a grade its first and last grade (``0–3``, ``A–E``), not
+    the ranks 0–5 and 0–4 that ``range`` holds for a grade."""
+    if result.kind != ScoreKind.additive and result.score in SCORES:
+        grades = SCORES[result.score].items[0].category_keys
+        return f"{grades[0]}–{grades[-1]}"
+    return f"{result.range[0]}–{result.range[1]}"
 
 
 def missing_items(result: ScoreResult) -> tuple[tuple[str, str], ...]:
