@@ -90,7 +90,7 @@ def test_breast_t12_mechanical_pain_from_form_to_result(live_server: str, page: 
     expect(page.locator(".meta").first).to_contain_text("Version 2 of 2")
     page.get_by_role("link", name="compare with this one").click()
     expect(page.locator("table.compare tr.changed").first).to_be_visible()
-    expect(page.locator("table.compare").nth(1)).to_contain_text("performance.kps")
+    expect(page.locator("table.compare").nth(1)).to_contain_text("Karnofsky performance status")
     screenshot(page, "compare-versions")
 
 

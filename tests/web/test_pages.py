@@ -238,7 +238,7 @@ def test_compare_two_assessments_of_the_same_patient(
     assert page.status_code == 200
     text = _text(page.text)
     assert text.index("2026-11-20") < text.index("2026-12-20")  # older first, whatever the tick order
-    assert re.search(r"performance\.kps 70 40", text)
+    assert "Karnofsky performance status, % from 10 to 100; 0 (death) is not assessed 70 40" in text
     before = spinemets.assess(breast_patient).scores["tokuhashi_revised"].label()
     after = spinemets.assess(later).scores["tokuhashi_revised"].label()
     assert before != after and f"{before} {after}" in text
@@ -870,3 +870,26 @@ def test_a_grade_is_shown_as_its_grade_not_its_rank(
         assert (_score_value(page, "sins"), _score_range(page, "sins")) == ("11", "0–18")
     unknown = client.post("/assess/scores", data={"lesions.0.level": "T12", "csrf_token": csrf}).text
     assert _score_value(unknown, "escc") == "0–3" and _score_value(unknown, "frankel") == "A–E"
+
+
+def test_compare_names_facts_as_the_form_does_and_marks_an_urgency_change_in_words(
+    client: TestClient, csrf: str, breast_patient: dict[str, Any]
+) -> None:
+    """The changed facts were JSON paths ('lesions[0].escc', 'labs.albumin.value', 'True'), the first
+    lesion numbered 0 where the form says Lesion 1; a changed urgency (urgent -> emergency) was marked
+    by a yellow background alone, where every changed score also says 'changed'."""
+    first = _save(client, csrf, breast_patient).split("/")[2].split("?")[0]
+    lesions = [{**breast_patient["lesions"][0], "escc": "3"}, breast_patient["lesions"][1]]
+    neurology = {**breast_patient["neurology"], "frankel": "C", "motor_deficit": True}
+    labs = {"albumin": {"value": 30, "unit": "g/L"}}
+    later = {**breast_patient, "lesions": lesions, "neurology": neurology, "labs": labs}
+    assert spinemets.assess(later).plan.urgency != spinemets.assess(breast_patient).plan.urgency  # type: ignore[union-attr]
+    second = _save(client, csrf, later).split("/")[2].split("?")[0]
+    page = client.get("/history/compare", params=[("ids", first), ("ids", second)]).text
+    text = _text(page)
+    assert "Lesion 1: Bilsky ESCC grade at this level 1b 3" in text
+    assert "Any motor deficit of the limbs no yes" in text
+    assert "Serum albumin, pre-treatment 38 g/L 30 g/L" in text
+    assert "lesions[0]" not in text and "True" not in text and "labs.albumin" not in text
+    urgency = re.search(r'<tr class="changed"><th scope="row">Urgency of the plan(.*?)</th>', page)
+    assert urgency and "changed" in urgency.group(1)  # in words, not only the row's colour (WCAG 1.4.1)

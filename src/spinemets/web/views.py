@@ -6,13 +6,16 @@ stored assessments side by side); every number and recommendation comes from the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from spinemets.assessment import Assessment
 from spinemets.scores import SCORES, ScoreResult
 from spinemets.scores.engine import ScoreKind
+from spinemets.web.forms import FieldSpec, lesion_fields, patient_fields
 
 
 @dataclass(frozen=True)
@@ -96,24 +99,64 @@ def compare_scores(before: Assessment, after: Assessment) -> tuple[ScoreRow, ...
     return tuple(rows)
 
 
-def _flat(value: Any, prefix: str, out: dict[str, str]) -> None:
-    if isinstance(value, Mapping):
+@cache
+def _specs() -> tuple[dict[str, FieldSpec], dict[str, FieldSpec]]:
+    return {f.name: f for f in patient_fields()}, {f.name: f for f in lesion_fields()}
+
+
+def _fact(path: str, value: Any) -> tuple[str, str]:
+    """A recorded fact as the Assess form names and shows it: (label, value).
+
+    ``lesions[0].escc`` is 'Lesion 1: Bilsky ESCC grade at this level' (the form numbers rows from 1),
+    a yes/no fact reads yes or no, a choice reads as its option on the form, albumin as '38 g/L'.
+    """
+    patient, lesion = _specs()
+    row = _LESION_PATH.match(path)
+    spec = lesion.get(row.group(2)) if row else patient.get(path)
+    name = spec.label if spec is not None else (row.group(2) if row else path)
+    label = f"Lesion {int(row.group(1)) + 1}: {name}" if row else name
+    options = dict(spec.choices) if spec is not None and spec.kind in ("choice", "multi") else {}
+    if spec is not None and spec.kind == "quantity":  # a bare number is g/dL, as the model documents
+        amount, unit = (
+            (value.get("value"), value.get("unit")) if isinstance(value, Mapping) else (value, "g/dL")
+        )
+        shown = f"{amount:g} {unit or ''}".strip() if isinstance(amount, (int, float)) else str(value)
+    elif isinstance(value, bool):
+        shown = "yes" if value else "no"
+    elif isinstance(value, list):
+        shown = ", ".join(options.get(str(v), str(v)) for v in value)
+    else:
+        shown = options.get(str(value), str(value))
+    return label, shown
+
+
+_LESION_PATH = re.compile(r"^lesions\[(\d+)\]\.(.+)$")
+
+
+def _flat(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, Mapping) and set(value) == {"value", "unit"}:
+        out[prefix] = value  # a quantity (albumin): one fact, value and unit together
+    elif isinstance(value, Mapping):
         for k, v in value.items():
             _flat(v, f"{prefix}.{k}" if prefix else str(k), out)
     elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
         for i, v in enumerate(value):
             _flat(v, f"{prefix}[{i}]", out)
-    elif isinstance(value, list):
-        out[prefix] = ", ".join(str(v) for v in value)
-    elif value is not None:
-        out[prefix] = str(value)
+    elif value is not None and value != []:
+        out[prefix] = value
 
 
 def compare_inputs(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[InputRow, ...]:
-    """Recorded facts that differ between two assessments' inputs ('—' where not recorded)."""
-    b: dict[str, str] = {}
-    a: dict[str, str] = {}
+    """Recorded facts that differ between two assessments' inputs, named and shown as on the Assess
+    form ('—' where not recorded); a JSON path (``lesions[0].escc``, 0-based) is not a clinician's word."""
+    b: dict[str, Any] = {}
+    a: dict[str, Any] = {}
     _flat(before, "", b)
     _flat(after, "", a)
-    keys = list(dict.fromkeys([*b, *a]))
-    return tuple(InputRow(k, b.get(k, "—"), a.get(k, "—")) for k in keys if b.get(k) != a.get(k))
+    rows = []
+    for key in dict.fromkeys([*b, *a]):
+        old, new = (_fact(key, d[key]) if key in d else None for d in (b, a))
+        if old != new:
+            label = (new or old or (key, ""))[0]
+            rows.append(InputRow(label, old[1] if old else "—", new[1] if new else "—"))
+    return tuple(rows)
