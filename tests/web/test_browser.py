@@ -143,7 +143,7 @@ def test_unknown_primary_with_inguinal_lymphadenopathy(live_server: str, page: A
     for rec in plan.recommendations:
         expect(page.locator(f'[id="rec-{rec.id}"]')).to_contain_text(rec.text[:60])
     assert any(r.id.startswith("inguinal.") for r in plan.recommendations)
-    expect(page.get_by_role("heading", name="Work up")).to_be_visible()
+    expect(page.get_by_role("heading", name="Work-up")).to_be_visible()
     screenshot(page, "result-unknown-primary")
 
 

@@ -329,12 +329,12 @@ def test_result_page_shows_the_plan_grouped_with_numbered_references(
         assert f'id="rec-{rec.id}"' in page
         assert html.unescape(rec.text) in text
     headings = re.findall(r'<h3 id="h-cat-\d+">([^<]+)</h3>', page)
-    shown = [h.lower() for h in headings]
+    titles = {"mdt": "Multidisciplinary team (MDT)"}  # 'Mdt' is no clinician's word
     expected = [
-        c.value.replace("-", " ")
+        titles.get(c.value, c.value.capitalize())
         for c in sorted({r.category for r in plan.recommendations}, key=lambda c: CATEGORY_ORDER[c])
     ]
-    assert shown == expected
+    assert headings == expected and "Multidisciplinary team (MDT)" in headings
     cited = set(re.findall(r'href="#ref-(\d+)"', page))
     listed = re.findall(r'<li id="ref-(\d+)">', page)
     assert listed == [str(i) for i in range(1, len(plan.references) + 1)]
@@ -358,6 +358,8 @@ def test_result_page_shows_the_follow_up_schedule(
     plan = spinemets.assess(treated).plan
     assert plan is not None and plan.schedule
     rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>", page)
+    # 'Month 3' beside a date reads as March; the reports' heading says what the number counts
+    assert '<th scope="col">Months after treatment</th>' in page
     assert [(int(m), d) for m, d, _ in rows] == [(s.month, str(s.due)) for s in plan.schedule]
 
 

@@ -25,6 +25,14 @@ class Group:
     category: str
     recommendations: tuple[Any, ...]
 
+    @property
+    def title(self) -> str:
+        """The heading: 'Work-up', 'Follow-up', and 'Multidisciplinary team (MDT)', not 'Mdt'."""
+        return _CATEGORY_TITLES.get(self.category, self.category.capitalize())
+
+
+_CATEGORY_TITLES = {"mdt": "Multidisciplinary team (MDT)"}
+
 
 def plan_groups(plan: Any) -> tuple[Group, ...]:
     """The plan's recommendations grouped by category, categories in the rule engine's display order."""
