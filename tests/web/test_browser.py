@@ -369,3 +369,43 @@ def test_following_an_error_link_keeps_the_fields_label_in_view(
     expect(page.locator("#f-age_years")).to_be_focused()
     label = page.locator('label[for="f-age_years"]').bounding_box()
     assert label is not None and label["y"] >= 0, f"label scrolled out of view: {label}"
+
+
+def test_history_and_result_controls_are_big_enough_to_tap_on_a_tablet(
+    live_server: str, browser: Any
+) -> None:
+    """WCAG 2.5.8 (target size, 24 x 24 CSS px): History's compare tick boxes were 13 px wide (the
+    boxes two assessments are compared with, on a ward tablet) and the result page's 'Basis' lines
+    23 px high; links inside a sentence (reference numbers) are exempt and not measured. The date
+    column broke '2026-11-20' across two lines at 820 px."""
+    context = browser.new_context(viewport={"width": 820, "height": 1180}, has_touch=True)
+    try:
+        page = context.new_page()
+        for pid in ("E2E-TAP-LUNG-TRIAGE", "E2E-TAP-LUNG-TRIAGE"):
+            page.goto(live_server + "/assess")
+            page.fill("#f-patient_id", pid)
+            page.fill("#f-assessment_date", "2026-11-20")
+            page.fill("#f-lesions-0-level", "T12")
+            page.get_by_role("button", name="Save and see the plan").click()
+            page.wait_for_url(re.compile(r"/assessments/"))
+        # a box with its own clickable <label> (the delete confirmation) is tapped through the label
+        small = """(sel) => [...document.querySelectorAll(sel)]
+            .filter(e => e.type !== "hidden" && !(e.type === "checkbox" && e.labels.length))
+            .map(e => [e.outerHTML.slice(0, 60), e.getBoundingClientRect()])
+            .filter(([, r]) => r.width < 24 || r.height < 24).map(([h, r]) => `${h} ${r.width}x${r.height}`)"""
+        assert (
+            page.evaluate(small, "main summary, main button, main .actions a, main select, main input") == []
+        )
+        page.goto(live_server + "/history?patient_id=E2E-TAP-LUNG")
+        assert page.locator("table.history tbody tr").count() == 2
+        assert page.evaluate(small, "main input, main button, main select") == []
+        lines = page.evaluate(
+            """() => [...document.querySelectorAll("table.history tbody tr")].map(tr => {
+                 const r = document.createRange(); r.selectNodeContents(tr.cells[2]);
+                 return [tr.cells[2].textContent, r.getClientRects().length]; })"""
+        )
+        assert lines == [["2026-11-20", 1], ["2026-11-20", 1]]  # one line each, not '2026-11-' then '20'
+        page.locator("table.history input[type=checkbox]").first.tap()
+        assert page.locator("table.history input[type=checkbox]").first.is_checked()
+    finally:
+        context.close()
