@@ -895,3 +895,20 @@ def test_compare_names_facts_as_the_form_does_and_marks_an_urgency_change_in_wor
     assert "lesions[0]" not in text and "True" not in text and "labs.albumin" not in text
     urgency = re.search(r'<tr class="changed"><th scope="row">Urgency of the plan(.*?)</th>', page)
     assert urgency and "changed" in urgency.group(1)  # in words, not only the row's colour (WCAG 1.4.1)
+
+
+def test_sins_collapse_options_keep_their_percent_and_say_none_of_the_above(client: TestClient) -> None:
+    """The collapse options read 'over 50', 'under 50', 'no collapse over 50 involved' and 'none'; in
+    SINS (Fisher 2010, defined beside the control) 'none' is none of the above, so a lesion without
+    collapse but with over 50% of the body involved, entered as 'none', lost its 1 point."""
+    page = client.get("/assess").text
+    select = re.search(r'<select id="f-lesions-0-collapse".*?</select>', page, re.S)
+    assert select
+    options = dict(re.findall(r'<option value="([^"]*)"[^>]*>([^<]+)</option>', select.group(0)))
+    assert options == {
+        "": "not recorded",
+        "over_50": "over 50% collapse",
+        "under_50": "under 50% collapse",
+        "no_collapse_over_50_involved": "no collapse, over 50% of the body involved",
+        "none": "none of the above",
+    }

@@ -153,6 +153,19 @@ SECTION_LAYOUT: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+#: Options whose value, read as words, says something else: SINS collapse 'under 50' has lost its %, and
+#: 'none' there means none of the above (Fisher 2010), so no collapse with over 50% of the body
+#: involved is not 'none' but 1 point. Keyed by control name (a lesion control's name within its row).
+CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "collapse": {
+        "over_50": "over 50% collapse",
+        "under_50": "under 50% collapse",
+        "no_collapse_over_50_involved": "no collapse, over 50% of the body involved",
+        "none": "none of the above",
+    },
+}
+
+
 def _humanise(value: str) -> str:
     return value.replace("_", " ")
 
@@ -201,7 +214,9 @@ def _spec(
         if issubclass(only, BaseModel):
             return None
         if issubclass(only, Enum):
-            return FieldSpec(name, label, "choice", tuple((m.value, _humanise(m.value)) for m in only))
+            words = CHOICE_LABELS.get(name, {})
+            choices = tuple((m.value, words.get(m.value, _humanise(m.value))) for m in only)
+            return FieldSpec(name, label, "choice", choices)
         if issubclass(only, bool):
             return FieldSpec(name, label, "bool", ((YES, "yes"), (NO, "no")))
         if issubclass(only, (int, float)):
