@@ -912,3 +912,18 @@ def test_sins_collapse_options_keep_their_percent_and_say_none_of_the_above(clie
         "no_collapse_over_50_involved": "no collapse, over 50% of the body involved",
         "none": "none of the above",
     }
+
+
+def test_without_javascript_the_score_panel_can_be_brought_up_to_date(client: TestClient, csrf: str) -> None:
+    """Without JavaScript the panel kept the scores of the form as first drawn ('No item recorded yet'
+    beside a filled form) and nothing but a save updated it; a no-script button redraws the form with
+    the scores of what is entered, saving nothing."""
+    page = client.get("/assess").text
+    button = re.search(r"<noscript>.*?</noscript>", page, re.S)
+    assert button and 'form="assess-form" name="action" value="rescore"' in button.group(0)
+    data = {"lesions.0.level": "T12", "pain.type": "mechanical", "csrf_token": csrf, "action": "rescore"}
+    redrawn = client.post("/assess", data=data)
+    assert redrawn.status_code == 200
+    assert _score_value(redrawn.text, "sins") == "6–18"  # junctional 3 + mechanical 3, four items unknown
+    assert 'value="T12"' in redrawn.text and "Please correct" not in redrawn.text
+    assert client.get("/history").text.count("<tbody>") == 0  # nothing was saved

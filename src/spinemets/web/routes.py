@@ -293,6 +293,10 @@ async def remove_lesion(index: int, request: Request, user: Principal = Depends(
     )
 
 
+#: The no-JavaScript button that redraws the form with its scores (the panel is otherwise as first drawn).
+RESCORE = "rescore"
+
+
 @router.post("/assess", response_class=HTMLResponse, response_model=None)
 async def save_assessment(
     request: Request,
@@ -302,8 +306,9 @@ async def save_assessment(
     """Validate, compute and store (a new assessment, or a new version of a reopened one)."""
     values = forms.multidict((await request.form()).multi_items())
     action = (values.pop("action", None) or [""])[-1]
-    if action == "add_lesion" or action.startswith("remove_lesion:"):
-        # Without JavaScript the add/remove buttons submit the form: redraw it with the rows changed.
+    if action in ("add_lesion", RESCORE) or action.startswith("remove_lesion:"):
+        # Without JavaScript the add/remove buttons submit the form: redraw it with the rows changed;
+        # 'Update the scores' redraws it with the score panel of what is entered (htmx does that live).
         if action == "add_lesion":
             values = forms.with_lesion_row(values)
         elif action.removeprefix("remove_lesion:").isdigit():
