@@ -325,7 +325,7 @@ def test_keyboard_only_from_empty_form_to_the_result(live_server: str, watched: 
     expect(page.locator("h1")).to_contain_text("KBD-ONLY")
 
     # On the result: open the basis of the first score with Space, read it.
-    tab_to_button(page, "Basis")
+    tab_to_button(page, "Basis and 2 items to obtain")  # alignment, posterolateral
     kb.press("Space")
     expect(page.locator('[data-score="sins"] details')).to_have_attribute("open", "")
     expect(page.locator('[data-score="sins"] .basis')).to_contain_text("level T12 -> junctional (3)")

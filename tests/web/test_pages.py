@@ -927,3 +927,20 @@ def test_without_javascript_the_score_panel_can_be_brought_up_to_date(client: Te
     assert _score_value(redrawn.text, "sins") == "6–18"  # junctional 3 + mechanical 3, four items unknown
     assert 'value="T12"' in redrawn.text and "Please correct" not in redrawn.text
     assert client.get("/history").text.count("<tbody>") == 0  # nothing was saved
+
+
+def test_result_cards_say_how_many_items_are_still_to_obtain(client: TestClient, csrf: str) -> None:
+    """A score with missing items showed a closed 'Basis' line, the same as a complete one: what is
+    missing and the question that settles it were found only by opening every card."""
+    patient = {"patient_id": "EX-MISSING", "lesions": [{"level": "T12", "bone_lesion": "lytic"}]}
+    page = client.get(_save(client, csrf, patient)).text
+    sins = spinemets.assess(patient).scores["sins"]
+    card = page.split('data-score="sins"')[1].split("</article>")[0]
+    assert f"<summary>Basis and {len(sins.missing)} items to obtain</summary>" in card
+    assert all(html.escape(q, quote=False) in card for q in sins.questions.values())
+    escc = page.split('data-score="escc"')[1].split("</article>")[0]
+    assert "<summary>Basis and 1 item to obtain</summary>" in escc  # the grade is not recorded
+    full = {**patient, "lesions": [{"level": "T12", "escc": "1a"}]}
+    assert (
+        "<summary>Basis</summary>" in client.get(_save(client, csrf, full)).text.split('data-score="escc"')[1]
+    )
