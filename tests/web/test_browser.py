@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import SCREENSHOTS, requires_chromium, screenshot
+from tests.web.conftest import EXAMPLES, SCREENSHOTS, requires_chromium, screenshot
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 
@@ -407,5 +407,27 @@ def test_history_and_result_controls_are_big_enough_to_tap_on_a_tablet(
         assert lines == [["2026-11-20", 1], ["2026-11-20", 1]]  # one line each, not '2026-11-' then '20'
         page.locator("table.history input[type=checkbox]").first.tap()
         assert page.locator("table.history input[type=checkbox]").first.is_checked()
+    finally:
+        context.close()
+
+
+def test_the_result_page_reflows_at_320_px(live_server: str, browser: Any) -> None:
+    """WCAG 1.4.10 (reflow; a desktop zoomed to 400%): the score cards kept a 20rem minimum width and a
+    guideline URL in the references did not break, so the whole result page scrolled sideways
+    (469 px wide at 320)."""
+    context = browser.new_context(viewport={"width": 320, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(live_server + "/assess")
+        patient = json.loads((EXAMPLES / "renal_t6_mscc_radioresistant.json").read_text())
+        page.fill("#f-patient_id", "E2E-REFLOW")
+        page.fill("#f-lesions-0-level", patient["lesions"][0]["level"])
+        page.select_option("#f-lesions-0-escc", patient["lesions"][0]["escc"])
+        page.select_option("#f-neurology-motor_deficit", "yes")
+        page.select_option("#f-context-suspected_mscc", "yes")
+        page.get_by_role("button", name="Save and see the plan").click()
+        page.wait_for_url(re.compile(r"/assessments/"))
+        assert "richtlijnendatabase.nl" in page.locator("#h-refs + ol").inner_text()  # the long URL is there
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
     finally:
         context.close()
