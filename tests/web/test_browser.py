@@ -431,3 +431,25 @@ def test_the_result_page_reflows_at_320_px(live_server: str, browser: Any) -> No
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
     finally:
         context.close()
+
+
+def test_scrolling_the_page_over_a_number_field_does_not_change_it(live_server: str, page: Any) -> None:
+    """Chromium steps a focused number field on a mouse wheel: KPS 70 (step 10) became 60 while the
+    clinician scrolled on, with nothing to show it, changing Tokuhashi and the ECOG conversion. The
+    wheel now scrolls the page; the arrow keys still step the value on purpose."""
+    from playwright.sync_api import expect
+
+    page.goto(live_server + "/assess")
+    kps = page.locator("#f-performance-kps")
+    kps.fill("70")
+    box = kps.bounding_box()
+    assert box is not None
+    before = page.evaluate("scrollY")
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 120)
+    page.wait_for_timeout(300)  # the wheel is handled (or not) at once; nothing to wait for otherwise
+    expect(kps).to_have_value("70")
+    assert page.evaluate("scrollY") > before  # the page scrolled instead
+    kps.focus()
+    page.keyboard.press("ArrowUp")
+    expect(kps).to_have_value("80")

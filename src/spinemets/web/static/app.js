@@ -26,3 +26,10 @@ document.addEventListener("htmx:afterSettle", function () {
   }
   focusAfterRemoval = null;
 });
+
+/* A mouse wheel over a focused number field steps its value in Chromium (KPS 70 became 60 while the
+   page was being scrolled, with nothing to show it): let go of the field so the wheel scrolls the page. */
+document.addEventListener("wheel", function (evt) {
+  var el = evt.target;
+  if (el && el.type === "number" && el === document.activeElement) { el.blur(); }
+}, { passive: true });
