@@ -453,3 +453,31 @@ def test_scrolling_the_page_over_a_number_field_does_not_change_it(live_server: 
     kps.focus()
     page.keyboard.press("ArrowUp")
     expect(kps).to_have_value("80")
+
+
+def test_leaving_the_form_with_unsaved_entries_asks_first(live_server: str, page: Any) -> None:
+    """A tap on History or Ask in the top bar left a half-entered patient without a word, and Back
+    restored only some fields (not those with autocomplete=off, nor an added lesion row). The browser
+    now asks before leaving; saving does not ask."""
+    from playwright.sync_api import expect
+
+    asked: list[str] = []
+
+    def stay(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()  # 'stay on the page'
+
+    page.goto(live_server + "/assess")
+    page.get_by_role("link", name="History").click()  # nothing entered: no question
+    page.wait_for_url(re.compile(r"/history$"))
+    page.goto(live_server + "/assess")
+    page.fill("#f-patient_id", "E2E-UNSAVED")
+    page.fill("#f-lesions-0-level", "T12")
+    page.on("dialog", stay)
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("#f-patient_id")).to_have_value("E2E-UNSAVED")
+    assert asked == ["beforeunload"] and page.url.endswith("/assess")
+    page.get_by_role("button", name="Save and see the plan").click()
+    page.wait_for_url(re.compile(r"/assessments/"))
+    assert asked == ["beforeunload"]  # saving did not ask
+    page.remove_listener("dialog", stay)

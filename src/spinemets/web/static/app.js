@@ -33,3 +33,19 @@ document.addEventListener("wheel", function (evt) {
   var el = evt.target;
   if (el && el.type === "number" && el === document.activeElement) { el.blur(); }
 }, { passive: true });
+
+/* Leaving the Assess form with entries not saved (a tap on History or Ask in the top bar, a reload) lost
+   them: Back brought only some fields back (not those with autocomplete=off, nor added lesion rows).
+   The browser asks first; saving, and the form's own buttons, submit without asking. A form drawn
+   again by the server (a refused save, a lesion row added without htmx) holds unsaved entries too. */
+var assessUnsaved = false;
+document.addEventListener("DOMContentLoaded", function () {
+  var form = document.getElementById("assess-form");
+  if (!form) { return; }
+  assessUnsaved = form.hasAttribute("data-unsaved");
+  form.addEventListener("input", function () { assessUnsaved = true; });
+  form.addEventListener("submit", function () { assessUnsaved = false; });
+});
+window.addEventListener("beforeunload", function (evt) {
+  if (assessUnsaved) { evt.preventDefault(); evt.returnValue = ""; }
+});
