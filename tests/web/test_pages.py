@@ -944,3 +944,15 @@ def test_result_cards_say_how_many_items_are_still_to_obtain(client: TestClient,
     assert (
         "<summary>Basis</summary>" in client.get(_save(client, csrf, full)).text.split('data-score="escc"')[1]
     )
+
+
+def test_neurology_never_entered_is_not_shown_as_a_normal_examination(client: TestClient, csrf: str) -> None:
+    """The patient facts (result page and reports) read 'Neurology: no deficit recorded' for a patient
+    whose neurology was never entered, which a tumour board reads as a normal examination; the rules
+    themselves tell 'neurological status not recorded' from 'recorded without deficit'."""
+    blank = _text(
+        client.get(_save(client, csrf, {"patient_id": "EX-NEURO", "lesions": [{"level": "L1"}]})).text
+    )
+    assert "Neurology not recorded" in blank and "no deficit recorded" not in blank
+    examined = {"patient_id": "EX-NEURO", "neurology": {"motor_deficit": False}, "lesions": [{"level": "L1"}]}
+    assert "Neurology no deficit recorded" in _text(client.get(_save(client, csrf, examined)).text)

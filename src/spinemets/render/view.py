@@ -153,7 +153,9 @@ def patient_facts(a: Assessment) -> tuple[tuple[str, str], ...]:
             neuro.append(word)
     if n.radiculopathy is not None and n.radiculopathy.value != "none":
         neuro.append(f"{n.radiculopathy.value} radicular pain")
-    out.append(("Neurology", ", ".join(neuro) or "no deficit recorded"))
+    # 'no deficit recorded' of a patient whose neurology was never entered reads as a normal examination
+    examined = any(v is not None for v in n.model_dump().values()) or fr is not None
+    out.append(("Neurology", ", ".join(neuro) or ("no deficit recorded" if examined else "not recorded")))
     lesions = [
         f"{les.level} (ESCC {les.escc.value if les.escc else '?'}, {les.bone_lesion.value if les.bone_lesion else 'bone quality ?'})"
         for les in p.lesions
