@@ -956,3 +956,17 @@ def test_neurology_never_entered_is_not_shown_as_a_normal_examination(client: Te
     assert "Neurology not recorded" in blank and "no deficit recorded" not in blank
     examined = {"patient_id": "EX-NEURO", "neurology": {"motor_deficit": False}, "lesions": [{"level": "L1"}]}
     assert "Neurology no deficit recorded" in _text(client.get(_save(client, csrf, examined)).text)
+
+
+def test_an_assessment_date_not_recorded_is_not_shown_as_recorded(client: TestClient, csrf: str) -> None:
+    """Without a date on the form the record is filed under the day it was saved: the result page headed
+    it with that day while its patient facts said 'Assessment date not recorded', and History listed it
+    as 'Assessed' that day."""
+    page = _text(client.get(_save(client, csrf, {"patient_id": "EX-NODATE"})).text)
+    assert re.search(r"Result: EX-NODATE assessment date not recorded \(saved \d{4}-\d\d-\d\d\)", page)
+    history = _text(client.get("/history", params={"patient_id": "EX-NODATE"}).text)
+    assert re.search(r"EX-NODATE \d{4}-\d\d-\d\d saved; not recorded", history)
+    dated = _text(
+        client.get(_save(client, csrf, {"patient_id": "EX-DATED", "assessment_date": "2026-11-20"})).text
+    )
+    assert "Result: EX-DATED 2026-11-20 Version" in dated
