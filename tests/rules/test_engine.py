@@ -386,6 +386,35 @@ def test_decompression_at_an_irradiated_level_does_not_claim_patchells_populatio
     assert "surgery.decompression-irradiated-level" not in plan.ids()
 
 
+def test_cord_compression_at_an_irradiated_level_keeps_the_surgical_eligibility_gate() -> None:
+    # Leaving Patchell's population must not leave surgery: the caution asks for a decision now (NL-WM:
+    # surgery when re-irradiation cannot reach an adequate dose), yet with no other surgical indication the
+    # gate was silent: a fit patient got no surgery.eligibility, one whose fitness was not recorded no
+    # request for it, an unfit one no surgery.not-eligible
+    path = Path(__file__).parent / "scenarios" / "breast_irradiated_level_mscc_deficit.json"
+    patient = json.loads(path.read_text())["patient"]
+    del patient["lesions"][0]["progression_after_radiotherapy"]
+    for key in ("treatment_received", "treatment_date", "new_symptoms_since_treatment"):
+        del patient["context"][key]
+    plan = assess(patient).plan
+    assert plan is not None
+    gate = plan.get("surgery.eligibility")
+    assert gate is not None and any("level irradiated before" in b for b in gate.basis)
+    unknown = copy.deepcopy(patient)
+    del unknown["context"]["fit_for_surgery"]
+    plan = assess(unknown).plan
+    assert plan is not None
+    asked = plan.get("surgery.obtain-eligibility-decompression")
+    assert asked is not None and asked.urgency is Urgency.emergency  # as the caution it gates
+    assert "level irradiated before" in asked.text and "population of the Patchell" not in asked.text
+    assert "the team's judgement of fitness for surgery" in asked.text
+    unfit = copy.deepcopy(patient)
+    unfit["context"]["fit_for_surgery"] = False
+    plan = assess(unfit).plan
+    assert plan is not None
+    assert plan.get("surgery.not-eligible") is not None
+
+
 def test_a_course_recorded_for_the_patient_counts_as_irradiating_the_compressing_level() -> None:
     # treatment_received 'radiotherapy' and one lesion (the treated one): the deterioration scenario's T4 was
     # irradiated, so Patchell 2005 (earlier radiotherapy ruling out 30 Gy excluded) does not cover it either

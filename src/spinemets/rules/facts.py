@@ -598,6 +598,11 @@ class Facts:
             found.append(f"{self.escc_high.basis[0]} with {self.radiosensitivity_basis}")
         elif self.decompression_indicated.value:
             found.append(f"{self.escc_high.basis[0]} with neurological signs (Patchell 2005 population)")
+        elif self.decompression_at_irradiated_level:  # NL-WM: surgery if re-irradiation cannot reach a dose
+            found.append(
+                f"{self.escc_high.basis[0]} with neurological signs at a level irradiated before (NL-WM: surgery "
+                "when re-irradiation cannot reach an adequate dose)"
+            )
         for les in self.patient.lesions:
             if les.progression_after_radiotherapy:
                 found.append(f"progression after radiotherapy at {les.level}")

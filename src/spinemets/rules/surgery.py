@@ -12,6 +12,11 @@ from spinemets.model.patient import Lesion
 from spinemets.rules.engine import RuleContext, rule
 
 _LOW_FOR_AUGMENTATION = (EsccGrade.g0, EsccGrade.g1a, EsccGrade.g1b)
+_PATCHELL_SETTING = "in the population of the Patchell 2005 trial, which operated within 24 hours"
+_IRRADIATED_SETTING = (
+    "at a level irradiated before, where the Dutch guideline prefers surgery when re-irradiation cannot reach "
+    "an adequate dose"
+)
 
 
 @rule(
@@ -93,12 +98,13 @@ def eligibility(ctx: RuleContext) -> None:
             what.append("the prognostic score items still missing (revised Tokuhashi, Tomita)")
         if f.fit_for_surgery.value is None:
             what.append("the team's judgement of fitness for surgery")
-        rec_id = (
-            "surgery.obtain-eligibility-decompression"
-            if f.decompression_indicated.value
-            else "surgery.obtain-prognosis"
-        )
-        ctx.emit(rec_id, basis, what=" and ".join(what), months=p.surgery_min_months)
+        fill = {"what": " and ".join(what), "months": p.surgery_min_months}
+        if f.decompression_indicated.value:
+            ctx.emit("surgery.obtain-eligibility-decompression", basis, setting=_PATCHELL_SETTING, **fill)
+        elif f.decompression_at_irradiated_level:  # surgery.decompression-irradiated-level: decide now
+            ctx.emit("surgery.obtain-eligibility-decompression", basis, setting=_IRRADIATED_SETTING, **fill)
+        else:
+            ctx.emit("surgery.obtain-prognosis", basis, **fill)
 
 
 def _indicated_lesions(ctx: RuleContext) -> list[Lesion]:
