@@ -487,3 +487,26 @@ def test_escc_1c_read_as_low_grade_says_that_its_management_is_debated() -> None
     sbrt = plan.get("noms.sbrt")
     assert sbrt is not None
     assert not any("debated" in b for b in sbrt.basis)
+
+
+def test_early_palliative_care_waits_for_the_tissue_only_when_no_other_metastasis_is_recorded() -> None:
+    # A solitary lesion without a proven primary may be a primary bone tumour, so early palliative care 'for
+    # distant metastatic disease' waits for the biopsy; but organ or brain metastases, or positive inguinal
+    # nodes, recorded beside it are distant metastatic disease whatever the spinal lesion proves to be
+    path = Path(__file__).parent / "scenarios" / "no_known_cancer_solitary_lesion_tissue_first.json"
+    patient = json.loads(path.read_text())["patient"]
+    plan = assess(patient).plan
+    assert plan is not None and "palliative.early-palliative-care" not in plan.ids()
+    for burden, nodes in (
+        ({"visceral_metastases": "untreatable"}, {}),
+        ({"brain_metastases": True}, {}),
+        ({}, {"inguinal_lymphadenopathy": True, "inguinal_nodes_positive": 2}),
+    ):
+        spread = copy.deepcopy(patient)
+        spread["burden"].update(burden)
+        spread["nodes"] = nodes
+        plan = assess(spread).plan
+        assert plan is not None
+        assert "differential.primary-bone-tumour" in plan.ids()  # a bone sarcoma can spread too
+        care = plan.get("palliative.early-palliative-care")
+        assert care is not None, (burden, nodes)

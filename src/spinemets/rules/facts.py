@@ -12,7 +12,15 @@ from functools import cache, cached_property
 from itertools import pairwise
 
 from spinemets.knowledge.histology import histology_row, histology_table
-from spinemets.model.enums import AlarmSymptom, EsccGrade, Frankel, Histology, PainType, RadicularPain
+from spinemets.model.enums import (
+    AlarmSymptom,
+    EsccGrade,
+    Frankel,
+    Histology,
+    PainType,
+    RadicularPain,
+    VisceralMetastases,
+)
 from spinemets.model.levels import LEVELS
 from spinemets.model.patient import Lesion, Patient
 from spinemets.rules.content import RuleContent, ScoreBands
@@ -514,6 +522,20 @@ class Facts:
         proven = p.primary.histology_confirmed is True and not self.primary_unknown
         no_known_cancer = (p.context.known_cancer is False and not proven) or self.tissue_pending
         return solitary and no_known_cancer
+
+    @cached_property
+    def metastases_outside_spine(self) -> tuple[str, ...]:
+        """Metastatic disease recorded outside the spine: organ or brain metastases, or inguinal nodes positive
+        on cytology or histology. Distant disease, whatever a solitary spinal lesion proves to be."""
+        b, nodes = self.patient.burden, self.patient.nodes
+        found = []
+        if b.visceral_metastases is not None and b.visceral_metastases is not VisceralMetastases.none:
+            found.append(f"visceral metastases ({b.visceral_metastases.value})")
+        if b.brain_metastases:
+            found.append("brain metastases")
+        if nodes.inguinal_nodes_positive:
+            found.append(f"{nodes.inguinal_nodes_positive} positive inguinal node(s)")
+        return tuple(found)
 
     @cached_property
     def poor_general_condition(self) -> Judgement:

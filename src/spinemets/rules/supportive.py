@@ -20,9 +20,13 @@ def whole_person(ctx: RuleContext) -> None:
     ctx.emit("rehabilitation.early", basis)
     ctx.emit("supportive.psychosocial", basis[:1])
     # early palliative care is for distant metastatic disease (seed 000): not while a solitary lesion without
-    # a proven primary may be a primary bone tumour, which the same plan asks to biopsy with a tumour centre
+    # a proven primary may be a primary bone tumour, which the same plan asks to biopsy with a tumour centre,
+    # unless metastases are recorded elsewhere (distant disease whatever the lesion proves to be)
+    elsewhere = ctx.facts.metastases_outside_spine
     if not ctx.facts.possible_primary_bone_tumour:
         ctx.emit("palliative.early-palliative-care", basis[:1])
+    elif elsewhere:
+        ctx.emit("palliative.early-palliative-care", [*basis[:1], *elsewhere])
 
 
 @rule("supportive.bladder-bowel")
