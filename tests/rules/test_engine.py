@@ -510,3 +510,20 @@ def test_early_palliative_care_waits_for_the_tissue_only_when_no_other_metastasi
         assert "differential.primary-bone-tumour" in plan.ids()  # a bone sarcoma can spread too
         care = plan.get("palliative.early-palliative-care")
         assert care is not None, (burden, nodes)
+
+
+def test_a_painful_level_outside_the_planned_surgery_keeps_its_radiotherapy_schedules() -> None:
+    # Postoperative radiotherapy replaces the pain schedules for the level to be operated on (ASTRO 2024: the
+    # four schedules are for uncomplicated metastases), not for a painful, stable level elsewhere: the
+    # unstable C2 beside a painful S2 left S2 with no radiotherapy item at all
+    path = Path(__file__).parent / "scenarios" / "nsclc_unstable_c2_low_grade_surgery_first.json"
+    patient = json.loads(path.read_text())["patient"]
+    plan = assess(patient).plan
+    assert plan is not None and "radiotherapy.fractionation-pain" not in plan.ids()  # S2 pain: none
+    patient["lesions"][1]["pain"] = "occasional"
+    plan = assess(patient).plan
+    assert plan is not None
+    schedules = plan.get("radiotherapy.fractionation-pain")
+    assert schedules is not None
+    assert any("S2" in b and "C2" not in b for b in schedules.basis)
+    assert "radiotherapy.postoperative" in plan.ids()

@@ -632,6 +632,30 @@ class Facts:
             found.append("neurological deterioration despite radiotherapy and corticosteroids")
         return tuple(found)
 
+    @cached_property
+    def surgical_lesions(self) -> tuple[Lesion, ...]:
+        """The lesions a surgical indication names: unstable (SINS 13-18), high-grade compression when cord
+        surgery is indicated (or in question at a level irradiated before), progression after radiotherapy.
+        A patient-level indication alone (deterioration despite treatment) names the high-grade lesions, else
+        every lesion."""
+        lesions = self.patient.lesions
+        unstable = {
+            r.subject for r in self.sins_in_play if r.band_determined and r.band and r.band.key == "unstable"
+        }
+        cord = bool(self.escc_high.value) and not self.established_paraplegia.value
+        cord = cord and (
+            self.radiosensitivity == "resistant"
+            or bool(self.decompression_indicated.value)
+            or self.decompression_at_irradiated_level
+        )
+        high = [les for les in lesions if les.escc is not None and self.is_high_grade(les.escc)]
+        named = tuple(
+            les
+            for les in lesions
+            if str(les.level) in unstable or (cord and les in high) or les.progression_after_radiotherapy
+        )
+        return named or tuple(high) or tuple(lesions)
+
 
 @cache
 def _escc_high_rank() -> int:

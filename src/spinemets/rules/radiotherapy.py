@@ -7,7 +7,7 @@ Sahgal 2013 (VCF after SBRT).
 
 from __future__ import annotations
 
-from spinemets.model.enums import Alignment, BoneLesion, Collapse
+from spinemets.model.enums import Alignment, BoneLesion, Collapse, PainType
 from spinemets.model.patient import Lesion
 from spinemets.rules.engine import RuleContext, rule
 
@@ -61,15 +61,24 @@ def fractionation(ctx: RuleContext) -> None:
         survival = "; ".join([*le.basis, f.performance_basis])
         ctx.emit("radiotherapy.fractionation-mscc", [*f.suspected_mscc.basis, *le.basis], survival=survival)
     elif f.painful and f.neuro_deficit.value is False and _rt_planned(ctx) and fresh:
-        # the four schedules are for uncomplicated metastases (ASTRO 2017/2024); when the plan sends the
-        # patient to surgery (an indication such as instability, a surgical candidate), postoperative
-        # radiotherapy is its own item, as in the cord-compression branch above
-        if f.surgical_candidate.value and f.surgical_indications:
-            return
+        # the four schedules are for uncomplicated metastases (ASTRO 2017/2024); a level the plan sends to
+        # surgery (an indication such as instability, a surgical candidate) gets postoperative radiotherapy,
+        # its own item, as in the cord-compression branch above; a painful level elsewhere keeps them
         basis = ["painful spinal metastases without neurological deficit"]
-        if len(fresh) < len(ctx.patient.lesions):
+        if f.surgical_candidate.value and f.surgical_indications:
+            fresh = [les for les in fresh if les not in f.surgical_lesions and _may_hurt(ctx, les)]
+            if not fresh:
+                return
+            basis.append(f"without a surgical indication: {', '.join(str(les.level) for les in fresh)}")
+        elif len(fresh) < len(ctx.patient.lesions):
             basis.append(f"not previously irradiated: {', '.join(str(les.level) for les in fresh)}")
         ctx.emit("radiotherapy.fractionation-pain", basis)
+
+
+def _may_hurt(ctx: RuleContext, les: Lesion) -> bool:
+    """The lesion's own pain, else the patient's (as SINS reads it), is not recorded as none."""
+    pain = les.pain if les.pain is not None else ctx.patient.pain.type
+    return pain is not PainType.none
 
 
 @rule("radiotherapy.sbrt-regimens", "radiotherapy.sbrt-fracture-risk")

@@ -8,7 +8,6 @@ radical resection only for solitary metastasis with favourable prognosis), Tomit
 from __future__ import annotations
 
 from spinemets.model.enums import EsccGrade
-from spinemets.model.patient import Lesion
 from spinemets.rules.engine import RuleContext, rule
 
 _LOW_FOR_AUGMENTATION = (EsccGrade.g0, EsccGrade.g1a, EsccGrade.g1b)
@@ -107,35 +106,13 @@ def eligibility(ctx: RuleContext) -> None:
             ctx.emit("surgery.obtain-prognosis", basis, **fill)
 
 
-def _indicated_lesions(ctx: RuleContext) -> list[Lesion]:
-    """The lesions a surgical indication names: unstable (SINS 13-18), high-grade compression when cord
-    surgery is indicated, progression after radiotherapy. A patient-level indication alone (deterioration
-    despite treatment) names the high-grade lesions, else every lesion."""
-    f = ctx.facts
-    lesions = ctx.patient.lesions
-    unstable = {
-        r.subject for r in f.sins_in_play if r.band_determined and r.band and r.band.key == "unstable"
-    }
-    cord = bool(f.escc_high.value) and not f.established_paraplegia.value
-    cord = cord and (f.radiosensitivity == "resistant" or bool(f.decompression_indicated.value))
-    high = [les for les in lesions if les.escc is not None and f.is_high_grade(les.escc)]
-    named = [
-        les
-        for les in lesions
-        if str(les.level) in unstable or (cord and les in high) or les.progression_after_radiotherapy
-    ]
-    if named:
-        return named
-    return high or list(lesions)
-
-
 @rule("surgery.approach", "surgery.embolisation")
 def approach(ctx: RuleContext) -> None:
     f = ctx.facts
     if not f.surgical_indications or f.surgical_candidate.value is False:
         return
     parts = []
-    for les in _indicated_lesions(ctx):
+    for les in f.surgical_lesions:
         region = les.level.start.region
         if region == "cervical":
             parts.append(f"{les.level} ventral")
