@@ -463,3 +463,24 @@ def test_cli_assess_writes_a_file_whose_name_is_as_long_as_the_file_system_allow
     main(["assess", str(RENAL), "-f", "html", "-o", str(longest)])
     assert longest.read_text(encoding="utf-8").startswith("<!doctype html>")
     assert [p.name for p in tmp_path.iterdir()] == [longest.name]
+
+
+@pytest.mark.parametrize(
+    ("neurology", "shown"),
+    [
+        ({"reduced_perineal_sensation": True}, "reduced perineal sensation"),
+        ({"radicular_deficit": True}, "radicular deficit"),
+        ({"radiculopathy": "none"}, "not recorded"),
+        ({"ambulatory": "independent"}, "not recorded"),
+        ({"motor_deficit": False}, "no deficit recorded"),
+        ({"frankel": "E"}, "Frankel E"),
+    ],
+)
+def test_patient_facts_read_the_neurology_as_the_rules_do(neurology: dict[str, object], shown: str) -> None:
+    """'Neurology: no deficit recorded' stood beside an emergency plan for reduced perineal sensation (a
+    cauda equina sign the line did not list), and for a record whose only neurological entry was 'no
+    radicular pain', which the rules read as 'neurological status not recorded' and ask for."""
+    from spinemets.render.view import patient_facts
+
+    a = assess({"lesions": [{"level": "L4", "escc": "2"}], "neurology": neurology})
+    assert dict(patient_facts(a))["Neurology"] == shown

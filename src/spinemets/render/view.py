@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from spinemets.assessment import Assessment
 from spinemets.knowledge.bibliography import Reference
+from spinemets.rules.facts import neurological_status
 from spinemets.rules.model import Plan, Recommendation, Urgency
 
 DISCLAIMER = (
@@ -148,14 +149,17 @@ def patient_facts(a: Assessment) -> tuple[tuple[str, str], ...]:
         (n.motor_deficit, "motor deficit"),
         (n.myelopathy, "myelopathy"),
         (n.sphincter_dysfunction, "sphincter dysfunction"),
+        (n.reduced_perineal_sensation, "reduced perineal sensation"),
+        (n.radicular_deficit, "radicular deficit"),
     ):
         if flag:
             neuro.append(word)
     if n.radiculopathy is not None and n.radiculopathy.value != "none":
         neuro.append(f"{n.radiculopathy.value} radicular pain")
-    # 'no deficit recorded' of a patient whose neurology was never entered reads as a normal examination
-    examined = any(v is not None for v in n.model_dump().values()) or fr is not None
-    out.append(("Neurology", ", ".join(neuro) or ("no deficit recorded" if examined else "not recorded")))
+    # 'no deficit recorded' reads as a normal examination: only where the rules read one (an entry such as
+    # 'no radicular pain' alone is not an examination)
+    normal = neurological_status(p).value is False
+    out.append(("Neurology", ", ".join(neuro) or ("no deficit recorded" if normal else "not recorded")))
     lesions = [
         f"{les.level} (ESCC {les.escc.value if les.escc else '?'}, {les.bone_lesion.value if les.bone_lesion else 'bone quality ?'})"
         for les in p.lesions

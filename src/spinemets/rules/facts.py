@@ -55,6 +55,35 @@ class Judgement:
     basis: tuple[str, ...]
 
 
+def neurological_status(patient: Patient) -> Judgement:
+    """Neurological symptoms or signs suggesting cord or cauda equina compression (True, with what was found),
+    an examination recorded without deficit (False), or neither (None). Read by the rules and the reports."""
+    n = patient.neurology
+    found: list[str] = []
+    if n.motor_deficit:
+        found.append("motor deficit")
+    if n.myelopathy:
+        found.append("myelopathy")
+    if n.sphincter_dysfunction:
+        found.append("sphincter dysfunction")
+    if n.reduced_perineal_sensation:
+        found.append("reduced perineal sensation")
+    if n.radiculopathy is RadicularPain.bilateral:
+        found.append("bilateral radicular pain")
+    grade = patient.frankel_grade
+    if grade is not None and grade[0] is not Frankel.E:
+        found.append(f"{grade[1]} {grade[0].value}")
+    found.extend(f"alarm symptom: {s.value.replace('_', ' ')}" for s in patient.symptoms if s in NEURO_ALARMS)
+    if found:
+        return Judgement(True, tuple(found))
+    known_normal = (n.motor_deficit is False and n.sphincter_dysfunction is not True) or (
+        grade is not None and grade[0] is Frankel.E
+    )
+    if known_normal:
+        return Judgement(False, ("neurological examination recorded without deficit",))
+    return Judgement(None, ("neurological status not recorded",))
+
+
 class Facts:
     """Derived facts for one patient and its scores (computed lazily, at most once each)."""
 
@@ -179,32 +208,7 @@ class Facts:
     @cached_property
     def neuro_deficit(self) -> Judgement:
         """Neurological symptoms or signs suggesting cord or cauda equina compression."""
-        n = self.patient.neurology
-        found: list[str] = []
-        if n.motor_deficit:
-            found.append("motor deficit")
-        if n.myelopathy:
-            found.append("myelopathy")
-        if n.sphincter_dysfunction:
-            found.append("sphincter dysfunction")
-        if n.reduced_perineal_sensation:
-            found.append("reduced perineal sensation")
-        if n.radiculopathy is RadicularPain.bilateral:
-            found.append("bilateral radicular pain")
-        grade = self.patient.frankel_grade
-        if grade is not None and grade[0] is not Frankel.E:
-            found.append(f"{grade[1]} {grade[0].value}")
-        found.extend(
-            f"alarm symptom: {s.value.replace('_', ' ')}" for s in self.patient.symptoms if s in NEURO_ALARMS
-        )
-        if found:
-            return Judgement(True, tuple(found))
-        known_normal = (n.motor_deficit is False and n.sphincter_dysfunction is not True) or (
-            grade is not None and grade[0] is Frankel.E
-        )
-        if known_normal:
-            return Judgement(False, ("neurological examination recorded without deficit",))
-        return Judgement(None, ("neurological status not recorded",))
+        return neurological_status(self.patient)
 
     @cached_property
     def established_paraplegia(self) -> Judgement:
