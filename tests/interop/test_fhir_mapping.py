@@ -424,6 +424,21 @@ def test_an_unconfirmed_diagnosis_is_reported_not_used(verification: str) -> Non
     ]
 
 
+@pytest.mark.parametrize("verification", ["unconfirmed", "provisional", "differential"])
+def test_a_provisional_unknown_primary_is_still_an_unknown_primary(verification: str) -> None:
+    """'Primary site unknown' (C80) is a working diagnosis, provisional by nature: it names no tumour type
+    to doubt. Dropped as unconfirmed, the patient lost the unknown-primary pathway (tissue within a day
+    with MSCC, corticosteroids held for the biopsy) and was planned as one whose histology was simply not
+    entered (dexamethasone now, a radiotherapy schedule before any tissue)."""
+    for cup in (
+        condition("C80.0", c.ICD10, verificationStatus=status("ver-status", verification)),
+        condition("unknown_primary", c.PRIMARY_SYSTEM, verificationStatus=status("ver-status", verification)),
+    ):
+        mapping = map_bundle(bundle_of(cup))
+        assert mapping.patient.primary.histology is enums.Histology.unknown_primary
+        assert mapping.ignored == ()
+
+
 @pytest.mark.parametrize("clinical", ["inactive", "remission", "resolved"])
 def test_a_resolved_secondary_condition_is_history_not_a_present_metastasis(clinical: str) -> None:
     """FHIR R4 Condition.clinicalStatus is a modifier ("codes that mark the condition as no longer

@@ -566,7 +566,9 @@ def _condition(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
     if verification & {"refuted", "entered-in-error"}:
         col.skip(ref, "verificationStatus", ",".join(sorted(verification)), "refuted or entered in error")
         return
-    if verification & _UNCONFIRMED:  # a tentative or differential diagnosis is not a fact to score
+    # a tentative or differential diagnosis is not a fact to score; a primary site unknown is tentative by
+    # nature (the working label until tissue names the tumour) and claims no tumour type to doubt
+    if verification & _UNCONFIRMED and not _names_unknown_primary(cond):
         col.skip(
             ref, "verificationStatus", ",".join(sorted(verification)), "not a confirmed diagnosis: not used"
         )
@@ -617,6 +619,17 @@ def _condition(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
         "code",
         _show(cond.get("code")),
         "a primary cancer (SNOMED CT, ICD-10 or local primary-tumour code) or a secondary bone/brain neoplasm",
+    )
+
+
+def _names_unknown_primary(cond: Mapping[str, Any]) -> bool:
+    """Whether a coding of ``cond.code`` is a primary site unknown (ICD-10 C80, SNOMED CT or local)."""
+    unknown = enums.Histology.unknown_primary
+    return any(
+        (system == c.SNOMED and c.SNOMED_PRIMARY.get(code, (None, ""))[0] is unknown)
+        or (system in (c.ICD10, c.ICD10_CM) and _icd10_primary(code) is unknown)
+        or (system == c.PRIMARY_SYSTEM and code == unknown.value)
+        for system, code in _codings(cond.get("code"))
     )
 
 
