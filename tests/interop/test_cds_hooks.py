@@ -386,6 +386,23 @@ def test_bad_hook_calls_are_answered_with_the_reason(
     assert message in response.json()["detail"]
 
 
+def test_an_optional_context_field_sent_as_null_is_absent_and_a_refusal_shows_the_value(
+    client: TestClient, signer: Signer, breast_bundle: dict[str, Any]
+) -> None:
+    """patient-view's encounterId is optional (0..1): an EHR that sends it as null outside an encounter got
+    no cards at all ('must be a non-empty string; got 'NoneType''); and a refused number read as the text
+    'int' rather than the value sent."""
+    body = patient_view_request(breast_bundle, "EX-001")
+    body["context"]["encounterId"] = None
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 200, response.text
+    body = patient_view_request(breast_bundle, "EX-001")
+    body["context"]["patientId"] = 123
+    response = call(client, signer, cds.PATIENT_VIEW, body)
+    assert response.status_code == 400
+    assert response.json()["detail"].endswith("got 123")
+
+
 def test_unknown_service_is_404(client: TestClient, signer: Signer) -> None:
     response = call(client, signer, "no-such-service", {})
     assert response.status_code == 404

@@ -968,11 +968,10 @@ def check_context(request: HookRequest, service: CdsService) -> None:
         if request.context.get(name) in (None, ""):
             raise InvalidInputError(f"context.{name}", None, f"present for the {service.hook} hook")
     for name in _STRING_CONTEXT:  # prefetch tokens: a number or object would stay unreplaced in a query
-        value = request.context.get(name)
-        if name in request.context and (not isinstance(value, str) or not value.strip()):
-            shown = value if isinstance(value, str) else type(value).__name__
+        value = request.context.get(name)  # null: an optional field absent (a required one is refused above)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
             raise InvalidInputError(
-                f"context.{name}", shown, f"a non-empty string for the {service.hook} hook"
+                f"context.{name}", value, f"a non-empty string for the {service.hook} hook"
             )
     if service.hook == "order-select":
         _check_orders(request.context)
