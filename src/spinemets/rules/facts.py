@@ -113,13 +113,18 @@ class Facts:
         """Whether any listed score has a *determined* band among those listed (and which). A band that an
         unnamed primary's disputed points could move (``unnamed_doubt``) settles nothing."""
         for e in entries:
-            res = self.score(e.score)
-            if res is not None and res.band_determined and res.band is not None and res.band.key in e.bands:
-                if self.unnamed_doubt(e, res) is not None:
-                    continue
+            res = self._listed_band(e)
+            if res is not None and self.unnamed_doubt(e, res) is None:
                 flag = f" [band meaning {RECALLED}" if e.certainty.value == "K" else ""
                 return True, res.label() + flag
         return False, None
+
+    def _listed_band(self, entry: ScoreBands) -> ScoreResult | None:
+        """The score's result when its band is determined and one of ``entry``'s bands, else None."""
+        res = self.score(entry.score)
+        if res is None or not res.band_determined or res.band is None or res.band.key not in entry.bands:
+            return None
+        return res
 
     def unnamed_doubt(self, entry: ScoreBands, res: ScoreResult) -> str | None:
         """Why ``res``'s band cannot settle ``entry``, or None: the primary is one the score's paper does not
@@ -148,10 +153,8 @@ class Facts:
         out: list[str] = []
         for entries in groups:
             for e in entries:
-                res = self.score(e.score)
-                if res is None or not res.band_determined or res.band is None or res.band.key not in e.bands:
-                    continue
-                doubt = self.unnamed_doubt(e, res)
+                res = self._listed_band(e)
+                doubt = None if res is None else self.unnamed_doubt(e, res)
                 if doubt is not None and doubt not in out:
                     out.append(doubt)
         return out
