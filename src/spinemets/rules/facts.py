@@ -232,7 +232,16 @@ class Facts:
     @cached_property
     def decompression_indicated(self) -> Judgement:
         """Patchell 2005 population: high-grade ESCC with neurological signs, a tissue diagnosis outside the
-        excluded radiosensitive tumours, and no paraplegia beyond 48 h (operability is judged separately)."""
+        excluded radiosensitive tumours, no paraplegia beyond 48 h and no earlier radiotherapy at the level
+        (operability is judged separately)."""
+        found = self._patchell_population
+        if found.value and self.irradiated_compression:  # Patchell excluded radiotherapy that ruled out 30 Gy
+            return Judgement(False, (self.irradiated_compression_basis,))
+        return found
+
+    @cached_property
+    def _patchell_population(self) -> Judgement:
+        """:attr:`decompression_indicated` before the question of earlier radiotherapy at the level."""
         esc, nd = self.escc_high, self.neuro_deficit
         if not (esc.value and nd.value) or self.tissue_pending:
             return Judgement(False, ())
@@ -262,8 +271,6 @@ class Facts:
             )
         if self.established_paraplegia.value is None:
             return Judgement(None, self.established_paraplegia.basis)
-        if self.irradiated_compression:  # Patchell excluded earlier radiotherapy that ruled out 30 Gy
-            return Judgement(False, (self.irradiated_compression_basis,))
         return Judgement(
             True, (*esc.basis, *nd.basis, f"{self.histology_label}: not excluded by Patchell 2005")
         )
@@ -303,8 +310,7 @@ class Facts:
     def decompression_at_irradiated_level(self) -> bool:
         """Patchell's population in every other respect (high-grade ESCC with neurological signs, a tumour
         type it admitted, no paraplegia beyond 48 h, one area of the cord), but at a level irradiated before."""
-        d = self.decompression_indicated
-        return d.value is False and d.basis == (self.irradiated_compression_basis,)
+        return bool(self._patchell_population.value and self.irradiated_compression)
 
     @cached_property
     def cauda_compression_only(self) -> bool:
