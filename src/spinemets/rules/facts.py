@@ -622,6 +622,19 @@ class Facts:
         return bool(self.surgical_indications) and self.surgical_candidate.value is not False
 
     @cached_property
+    def sbrt_considered(self) -> bool:
+        """ASTRO 2024 selects SBRT for a radioresistant tumour with low-grade compression, no neurological
+        signs, no surgery planned (or still open: ``surgery_not_ruled_out``) and good performance status
+        (not the Tokuhashi 'poor' band). One test for noms.sbrt and the SBRT regimens, which must agree."""
+        return (
+            self.radiosensitivity == "resistant"
+            and self.escc_high.value is False
+            and self.no_neurological_signs
+            and not self.surgery_not_ruled_out
+            and not self.poor_general_condition.value
+        )
+
+    @cached_property
     def surgical_indications(self) -> tuple[str, ...]:
         """The accepted indications for surgery present in this patient (NL-WM, NOMS, Patchell)."""
         found: list[str] = []

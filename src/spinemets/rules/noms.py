@@ -99,15 +99,13 @@ def neurologic_oncologic(ctx: RuleContext) -> None:
             ctx.emit("noms.cebrt", [o, *f.escc_high.basis])
     elif f.radiosensitivity == "resistant":
         if f.escc_high.value is False and f.no_neurological_signs:  # ASTRO 2024: SBRT without signs
-            # ASTRO 2024 selects SBRT for patients not having surgery: with surgery indicated (instability)
-            # and not ruled out, stabilisation comes first and radiotherapy.postoperative says what follows
-            if f.surgery_not_ruled_out:
-                pass
-            elif f.poor_general_condition.value:  # ASTRO 2024 selects SBRT for good performance status
+            # with surgery indicated (instability) and not ruled out, stabilisation comes first and
+            # radiotherapy.postoperative says what follows; ASTRO selects SBRT for good performance status
+            if f.sbrt_considered:
+                ctx.emit("noms.sbrt", [o, *f.escc_high.basis, *f.neuro_deficit.basis, f.performance_basis])
+            elif not f.surgery_not_ruled_out and f.poor_general_condition.value:
                 basis = [o, *f.escc_high.basis, *f.neuro_deficit.basis, *f.poor_general_condition.basis]
                 ctx.emit("noms.cebrt-poor-condition", basis)
-            else:
-                ctx.emit("noms.sbrt", [o, *f.escc_high.basis, *f.neuro_deficit.basis, f.performance_basis])
         elif f.escc_high.value and not f.established_paraplegia.value:  # else surgery.paraplegia-over-48h
             cand = f.surgical_candidate
             basis = [o, *f.escc_high.basis, *cand.basis]

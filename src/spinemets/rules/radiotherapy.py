@@ -20,20 +20,6 @@ def _rt_planned(ctx: RuleContext) -> bool:
     )
 
 
-def _sbrt_considered(ctx: RuleContext) -> bool:
-    """ASTRO 2024: SBRT for selected patients without neurological signs and no surgery planned; the
-    SC.24 and RTOG 0631 regimens come from pain trials (postoperative SBRT is its own item). With a surgical
-    indication not ruled out (``facts.surgery_not_ruled_out``) surgery is planned or still open."""
-    f = ctx.facts
-    return (
-        f.radiosensitivity == "resistant"
-        and f.escc_high.value is False
-        and f.no_neurological_signs
-        and not f.surgery_not_ruled_out
-        and not f.poor_general_condition.value  # ASTRO 2024: good performance status
-    )
-
-
 @rule("radiotherapy.fractionation-pain", "radiotherapy.fractionation-mscc")
 def fractionation(ctx: RuleContext) -> None:
     """Cord compression gets its schedule whatever the expected survival (NL-WM: 8 Gy x 1 with poor
@@ -85,7 +71,7 @@ def _may_hurt(ctx: RuleContext, les: Lesion) -> bool:
 def sbrt(ctx: RuleContext) -> None:
     if (
         not _rt_planned(ctx)
-        or not _sbrt_considered(ctx)
+        or not ctx.facts.sbrt_considered
         or (ctx.facts.treated and not ctx.facts.untreated_lesions)
     ):
         return
