@@ -365,16 +365,19 @@ class ScoreResult(BaseModel):
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
-    def label(self) -> str:
-        """``SINS 14 (unstable)`` or ``SINS 7..13 (band undetermined)``."""
+    def value_text(self, between: str = "..") -> str:
+        """The headline value: ``14``, ``7..13`` while items are missing; a grade as its grade (``1b``,
+        ``0..3`` while unknown), never its rank (ESCC 1b is rank 2, which reads as grade 2)."""
         if self.kind is not ScoreKind.additive:
             if self.grade is not None:
-                value = self.grade
-            else:
-                cats = [c for i in self.items for c in i.possible]
-                value = "..".join((cats[0], cats[-1])) if cats else "?"
-        else:
-            value = str(self.total) if self.total is not None else f"{self.min}..{self.max}"
+                return self.grade
+            cats = [c for i in self.items for c in i.possible]
+            return between.join((cats[0], cats[-1])) if cats else "?"
+        return str(self.total) if self.total is not None else f"{self.min}{between}{self.max}"
+
+    def label(self) -> str:
+        """``SINS 14 (unstable)`` or ``SINS 7..13 (band undetermined)``."""
+        value = self.value_text()
         if self.band_determined and self.band is not None:
             return f"{self.name} {value} ({self.band.label})"
         return f"{self.name} {value} (band undetermined: {' or '.join(self.possible_bands)})"

@@ -49,13 +49,8 @@ def plan_groups(plan: Any) -> tuple[Group, ...]:
 
 def score_value(result: ScoreResult) -> str:
     """``14`` when complete, ``7–13`` while items are missing; a grade as its grade (Bilsky ``1b``,
-    Frankel ``E``, ``0–3`` while unknown), never its rank: ESCC 1b is rank 2, which reads as grade 2."""
-    if result.kind != ScoreKind.additive:
-        if result.grade is not None:
-            return result.grade
-        grades = [c for i in result.items for c in i.possible]
-        return f"{grades[0]}–{grades[-1]}" if grades else "?"
-    return str(result.total) if result.total is not None else f"{result.min}–{result.max}"
+    Frankel ``E``, ``0–3`` while unknown), never its rank (:meth:`ScoreResult.value_text`)."""
+    return result.value_text("–")
 
 
 def score_range(result: ScoreResult) -> str:
