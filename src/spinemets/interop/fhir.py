@@ -577,22 +577,17 @@ def _condition(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
     when = _span_when(cond.get("recordedDate"), f"{ref}.recordedDate")
     for i, (system, code) in enumerate(_codings(cond.get("code"))):
         element = f"code.coding[{i}]"
-        histology: enums.Histology | None = None
-        if system == c.SNOMED and code in c.SNOMED_PRIMARY:
-            histology = c.SNOMED_PRIMARY[code][0]
-        elif system in (c.ICD10, c.ICD10_CM):
-            histology = _icd10_primary(code)
-            secondary = _icd10_secondary(code)
-            if histology is None and secondary is not None:
+        histology = _coded_primary(system, code)
+        if histology is None:
+            secondary = _icd10_secondary(code) if system in (c.ICD10, c.ICD10_CM) else None
+            if secondary is not None:
                 _secondary(cond, ref, col, element, when, secondary, clinical)
                 return
-        elif system == c.SNOMED and code in c.SNOMED_SECONDARY:
-            _secondary(cond, ref, col, element, when, "", clinical)
-            return
-        elif system == c.PRIMARY_SYSTEM:
-            if code not in enums.Histology.__members__:
+            if system == c.SNOMED and code in c.SNOMED_SECONDARY:
+                _secondary(cond, ref, col, element, when, "", clinical)
+                return
+            if system == c.PRIMARY_SYSTEM:
                 raise InvalidInputError(f"{ref}.{element}.code", code, [h.value for h in enums.Histology])
-            histology = enums.Histology(code)
         if histology is not None:
             col.add("primary.histology", histology.value, ref, element, None)
             if histology is enums.Histology.other:
@@ -624,13 +619,22 @@ def _condition(cond: Mapping[str, Any], ref: str, col: _Collector) -> None:
 
 def _names_unknown_primary(cond: Mapping[str, Any]) -> bool:
     """Whether a coding of ``cond.code`` is a primary site unknown (ICD-10 C80, SNOMED CT or local)."""
-    unknown = enums.Histology.unknown_primary
     return any(
-        (system == c.SNOMED and c.SNOMED_PRIMARY.get(code, (None, ""))[0] is unknown)
-        or (system in (c.ICD10, c.ICD10_CM) and _icd10_primary(code) is unknown)
-        or (system == c.PRIMARY_SYSTEM and code == unknown.value)
+        _coded_primary(system, code) is enums.Histology.unknown_primary
         for system, code in _codings(cond.get("code"))
     )
+
+
+def _coded_primary(system: str, code: str) -> enums.Histology | None:
+    """The primary tumour a coding names (SNOMED CT, ICD-10 or ICD-10-CM, the local system), or None."""
+    if system == c.SNOMED:
+        found = c.SNOMED_PRIMARY.get(code)
+        return found[0] if found else None
+    if system in (c.ICD10, c.ICD10_CM):
+        return _icd10_primary(code)
+    if system == c.PRIMARY_SYSTEM and code in enums.Histology.__members__:
+        return enums.Histology(code)
+    return None
 
 
 def _icd10_primary(code: str) -> enums.Histology | None:
